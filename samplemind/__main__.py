@@ -1,0 +1,5 @@
+"""python -m samplemind"""
+
+from .cli import main
+
+main()

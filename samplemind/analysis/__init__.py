@@ -1,0 +1,1 @@
+"""Analysis: Essentia feature extraction, embedded metadata, and the worker pool."""

@@ -1,0 +1,74 @@
+"""Code that runs inside analysis worker processes.
+
+Workers only compute and return plain data; they never touch the catalog or cache.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+# Test-only fault injection: "abort:NAME,hang:NAME,raise:NAME" makes a worker abort
+# (like a segfaulting decoder), hang, or raise when it meets a file with that name.
+FAULT_ENV = "SAMPLEMIND_FAULT_INJECT"
+
+Outcome = tuple[str, "dict[str, Any] | None", "str | None"]
+
+
+def init_worker() -> None:
+    """Silence native libraries (ffmpeg writes to fd 2 directly) and leave Ctrl-C to the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    from . import extract  # noqa: F401  (warm: import Essentia once per worker)
+
+
+def _faults() -> dict[str, str]:
+    spec = os.environ.get(FAULT_ENV, "")
+    faults = {}
+    for item in filter(None, spec.split(",")):
+        kind, _, name = item.partition(":")
+        faults[name] = kind
+    return faults
+
+
+def _inject(path: str) -> None:
+    fault = _faults().get(os.path.basename(path))
+    if fault == "abort":
+        os.abort()
+    elif fault == "hang":
+        while True:
+            time.sleep(3600)
+    elif fault == "raise":
+        raise RuntimeError("injected failure")
+
+
+def analyse_file(path: str) -> dict[str, Any]:
+    """Features and embedded metadata of one file (raises on failure)."""
+    from . import extract, metadata
+
+    if os.environ.get(FAULT_ENV):
+        _inject(path)
+    features = extract.analyse(path)
+    return {"features": features, "embedded": metadata.read_embedded(path)}
+
+
+def analyse_batch(paths: list[str]) -> list[Outcome]:
+    """Analyse several files; a Python-level failure of one does not affect the others."""
+    from ..errors import SampleMindError
+
+    outcomes: list[Outcome] = []
+    for path in paths:
+        try:
+            outcomes.append((path, analyse_file(path), None))
+        except SampleMindError as exc:
+            outcomes.append((path, None, str(exc)))
+        except MemoryError:
+            outcomes.append((path, None, "out of memory while analysing"))
+        except Exception as exc:  # one bad file must not end the batch
+            outcomes.append((path, None, f"analysis failed: {type(exc).__name__}: {exc}"))
+    return outcomes

@@ -1,0 +1,60 @@
+"""The persistent, content-addressed feature cache (diskcache).
+
+Entries are keyed by (file content hash, analysis version), so they never go
+stale: a moved, renamed or re-catalogued file is found again, and a new
+extractor simply misses. Only the parent process writes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import diskcache
+
+from .config import DEFAULT_CACHE_LIMIT
+
+
+class FeatureCache:
+    """Analysed features by content hash, with hit and miss counters kept on disk."""
+
+    def __init__(self, directory: Path, size_limit: int = DEFAULT_CACHE_LIMIT) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._cache = diskcache.Cache(str(directory), size_limit=size_limit,
+                                      eviction_policy="least-recently-stored")
+        self._cache.stats(enable=True)
+
+    @staticmethod
+    def key(file_hash: str, version: str) -> str:
+        """The cache key of one file's analysis."""
+        return f"features:{version}:{file_hash}"
+
+    def get(self, file_hash: str, version: str) -> dict[str, Any] | None:
+        """Cached analysis, or None (counted as a miss)."""
+        return self._cache.get(self.key(file_hash, version))
+
+    def put(self, file_hash: str, version: str, value: dict[str, Any]) -> None:
+        """Store one file's analysis."""
+        self._cache.set(self.key(file_hash, version), value)
+
+    def stats(self) -> dict[str, Any]:
+        """Entries, bytes on disk, hits and misses since the counters were last reset."""
+        hits, misses = self._cache.stats()
+        return {
+            "directory": self._cache.directory,
+            "entries": len(self._cache),
+            "size": self._cache.volume(),
+            "size_limit": self._cache.size_limit,
+            "hits": hits,
+            "misses": misses,
+        }
+
+    def clear(self) -> int:
+        """Remove every entry and reset the counters; returns how many were removed."""
+        removed = self._cache.clear()
+        self._cache.stats(enable=True, reset=True)
+        return removed
+
+    def close(self) -> None:
+        """Close the cache's SQLite handle."""
+        self._cache.close()

@@ -1,0 +1,236 @@
+"""The SQLite catalog: schema, migrations and every read and write of sample rows.
+
+Only the parent process writes. WAL mode with a busy timeout lets a CLI scan and a
+running server share one file. Each committed change bumps the catalog
+``generation`` so derived data (the vector index, maps) can tell it is stale.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from .errors import CatalogError
+from .models import DESCRIPTOR_FIELDS, SCHEMA_VERSION, TEXT_FIELDS
+
+BUSY_TIMEOUT_MS = 10_000
+TAG_SEPARATOR = "\x1f"  # joins tags in one SQL row; never typed by a person
+
+migrations = Migrations("samplemind")
+
+
+@migrations()
+def m001_create_tables(db: sqlite_utils.Database) -> None:
+    """Samples, tags, overrides, failures, roots and meta."""
+    columns: dict[str, Any] = {
+        "id": int, "path": str, "root": str, "name": str, "format": str, "codec": str,
+        "sample_rate": int, "channels": int, "bit_depth": int, "duration": float,
+        "size": int, "mtime_ns": int, "hash": str, "audio_hash": str,
+        "type": str, "type_confidence": float, "type_source": str,
+        "category": str, "category_confidence": float, "category_source": str,
+        "bpm": float, "bpm_confidence": float, "bpm_source": str, "bpm_alternatives": str,
+        "key": str, "key_confidence": float, "key_source": str, "camelot": str,
+        "note": str, "note_confidence": float, "note_source": str, "pitch_hz": float,
+        "loudness_lufs": float, "peak_db": float,
+    }
+    columns.update({name: float for name in DESCRIPTOR_FIELDS})
+    columns.update({name: str for name in TEXT_FIELDS})
+    columns.update({
+        "analysis": str,  # JSON: raw DSP results + embedded metadata, to re-resolve without decoding
+        "vector": bytes, "peaks": bytes,
+        "extractor_version": str, "analysed_at": str, "scanned_at": str,
+    })
+    db["samples"].create(columns, pk="id", not_null={"path", "hash", "root"})
+    db["samples"].create_index(["path"], unique=True)
+    for column in ("root", "hash", "audio_hash", "category", "type", "bpm", "key",
+                   "camelot", "note", "duration", "loudness_lufs", "name"):
+        db["samples"].create_index([column])
+    db["tags"].create({"sample_id": int, "tag": str, "source": str}, pk=("sample_id", "tag"),
+                      foreign_keys=[("sample_id", "samples", "id")])
+    db["tags"].create_index(["tag"])
+    db["overrides"].create({"sample_id": int, "field": str, "value": str, "set_at": str},
+                           pk=("sample_id", "field"),
+                           foreign_keys=[("sample_id", "samples", "id")])
+    db["failures"].create({"path": str, "root": str, "size": int, "mtime_ns": int,
+                           "error": str, "at": str}, pk="path")
+    db["roots"].create({"path": str, "added_at": str, "last_scan_at": str}, pk="path")
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["meta"].insert_all([{"key": "generation", "value": "0"},
+                           {"key": "schema_version", "value": str(SCHEMA_VERSION)}])
+
+
+def now_iso() -> str:
+    """UTC timestamp for the catalog, to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class Catalog:
+    """One open catalog file. Not thread-safe: one per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000,
+                                         isolation_level=None, check_same_thread=False)
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            # NORMAL is durable across application crashes (kill -9) in WAL mode.
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            self.db = sqlite_utils.Database(connection)
+            migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"cannot open the catalog {path}: {exc}") from exc
+        self.conn = connection
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    # -- transactions and generation -------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction; bumps the generation when it commits."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.conn.execute(
+                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    @property
+    def generation(self) -> int:
+        """A counter bumped by every committed change."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    # -- scan support -----------------------------------------------------------------
+
+    def file_states(self, root: str) -> dict[str, tuple[int, int, int, str]]:
+        """path -> (id, size, mtime_ns, hash) for every sample under a root folder."""
+        prefix = root.rstrip("/") + "/"
+        rows = self.conn.execute(
+            "SELECT path, id, size, mtime_ns, hash FROM samples "
+            "WHERE substr(path, 1, ?) = ?", (len(prefix), prefix))
+        return {path: (sid, size, mtime, digest) for path, sid, size, mtime, digest in rows}
+
+    def failure_states(self, root: str) -> dict[str, tuple[int, int, str]]:
+        """path -> (size, mtime_ns, error) for files that failed under a root folder."""
+        prefix = root.rstrip("/") + "/"
+        rows = self.conn.execute(
+            "SELECT path, size, mtime_ns, error FROM failures WHERE substr(path, 1, ?) = ?",
+            (len(prefix), prefix))
+        return {path: (size, mtime, error) for path, size, mtime, error in rows}
+
+    def ids_by_hash(self, digest: str) -> list[tuple[int, str]]:
+        """(id, path) of samples whose file bytes hash to digest."""
+        return list(self.conn.execute("SELECT id, path FROM samples WHERE hash = ?", (digest,)))
+
+    def insert_sample(self, row: dict[str, Any]) -> int:
+        """Add a new sample row; returns its id."""
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        cursor = self.conn.execute(f"INSERT INTO samples ({columns}) VALUES ({marks})",
+                                   list(row.values()))
+        return int(cursor.lastrowid)
+
+    def update_sample(self, sample_id: int, row: dict[str, Any]) -> None:
+        """Replace the given columns of one sample."""
+        assignments = ", ".join(f"{column} = ?" for column in row)
+        self.conn.execute(f"UPDATE samples SET {assignments} WHERE id = ?",
+                          [*row.values(), sample_id])
+
+    def delete_samples(self, ids: Sequence[int]) -> None:
+        """Remove samples with their tags and overrides."""
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            for table, column in (("tags", "sample_id"), ("overrides", "sample_id"),
+                                  ("samples", "id")):
+                self.conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
+
+    def record_failure(self, path: str, root: str, size: int, mtime_ns: int, error: str) -> None:
+        """Remember that a file failed, so the next scan can report it without retrying."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO failures (path, root, size, mtime_ns, error, at) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (path, root, size, mtime_ns, error, now_iso()))
+
+    def clear_failures(self, paths: Iterable[str]) -> None:
+        """Forget failures of files that now analysed, or are gone."""
+        self.conn.executemany("DELETE FROM failures WHERE path = ?", [(p,) for p in paths])
+
+    def set_tags(self, sample_id: int, tags: Iterable[str], source: str) -> None:
+        """Replace the tags of one source (never touches tags of other sources)."""
+        self.conn.execute("DELETE FROM tags WHERE sample_id = ? AND source = ?",
+                          (sample_id, source))
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO tags (sample_id, tag, source) VALUES (?, ?, ?)",
+            [(sample_id, tag, source) for tag in dict.fromkeys(tags)])
+
+    def overrides(self, sample_id: int) -> dict[str, Any]:
+        """User corrections of one sample: field -> value."""
+        rows = self.conn.execute("SELECT field, value FROM overrides WHERE sample_id = ?",
+                                 (sample_id,))
+        return {field: json.loads(value) for field, value in rows}
+
+    def note_root(self, root: str) -> None:
+        """Remember a scanned root folder."""
+        stamp = now_iso()
+        self.conn.execute(
+            "INSERT INTO roots (path, added_at, last_scan_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET last_scan_at = excluded.last_scan_at",
+            (root, stamp, stamp))
+
+    # -- reading back -----------------------------------------------------------------
+
+    _SELECT = (
+        "SELECT s.*, (SELECT group_concat(tag, char(31)) FROM "
+        "(SELECT tag FROM tags t WHERE t.sample_id = s.id ORDER BY tag)) AS tag_list "
+        "FROM samples s"
+    )
+
+    def rows(self, where: str = "", params: Sequence[Any] = (), order_by: str = "s.path",
+             limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """Stream sample rows (with a joined tag list) matching a WHERE clause."""
+        sql = self._SELECT
+        if where:
+            sql += f" WHERE {where}"
+        sql += f" ORDER BY {order_by}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = [*params, limit]
+        cursor = self.conn.execute(sql, list(params))
+        names = [description[0] for description in cursor.description]
+        for values in cursor:
+            yield dict(zip(names, values))
+
+    def count(self, where: str = "", params: Sequence[Any] = ()) -> int:
+        """Number of samples matching a WHERE clause."""
+        sql = "SELECT count(*) FROM samples s" + (f" WHERE {where}" if where else "")
+        return int(self.conn.execute(sql, list(params)).fetchone()[0])
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """One value from a read query."""
+        row = self.conn.execute(sql, list(params)).fetchone()
+        return row[0] if row else None
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """All rows of a read query."""
+        return list(self.conn.execute(sql, list(params)))
+
+    def integrity_ok(self) -> bool:
+        """True when SQLite's integrity_check passes."""
+        return self.scalar("PRAGMA integrity_check") == "ok"

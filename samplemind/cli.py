@@ -1,0 +1,294 @@
+"""The command line: parse, call one Library method, render. main() maps errors to exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import click
+import typer
+
+from . import __version__
+from .config import DEFAULT_TIMEOUT
+from .errors import SampleMindError, UsageError
+from .library import Library
+from .models import ScanReport
+from .output import (Format, err_console, human_bytes, iter_json, write_mapping,
+                     write_record_detail, write_records)
+
+app = typer.Typer(
+    name="samplemind",
+    help="Analyse a sample library and find sounds by BPM, key, pitch, category and tags.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+cache_app = typer.Typer(help="Inspect or clear the feature cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+class State:
+    """Options every command shares."""
+
+    home: Optional[str] = None
+    traceback: bool = False
+
+
+state = State()
+
+FormatOption = Annotated[Format, typer.Option(
+    "--format", "-f", help="Output format: table, json, jsonl, csv or paths.",
+    case_sensitive=False)]
+JobsOption = Annotated[Optional[int], typer.Option(
+    "--jobs", "-j", min=1, help="Worker processes for analysis (default: the core count).")]
+TimeoutOption = Annotated[float, typer.Option(
+    "--timeout", min=1.0,
+    help="Seconds one file may take before it is failed (plus 1 s per MB).")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"samplemind {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    home: Annotated[Optional[str], typer.Option(
+        "--home", envvar="SAMPLEMIND_HOME",
+        help="Folder holding the catalog, cache and index (default: platform folders).")] = None,
+    traceback: Annotated[bool, typer.Option(
+        "--traceback", help="Show the full Python traceback on errors.")] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Analyse a sample library and find sounds by BPM, key, pitch, category and tags."""
+    state.home = home
+    state.traceback = traceback
+
+
+def open_library(jobs: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> Library:
+    """The Library the global options point at."""
+    return Library(state.home, jobs=jobs, timeout=timeout)
+
+
+# -- scanning ---------------------------------------------------------------------------
+
+
+def run_scan(library: Library, paths: list[str], retry_failed: bool = False) -> ScanReport:
+    """Scan with a progress bar on stderr (when it is a terminal) and a summary after."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
+                               TextColumn, TimeRemainingColumn)
+
+    console = err_console()
+    started = time.perf_counter()
+    with Progress(SpinnerColumn(), TextColumn("[bold]analysing"), BarColumn(),
+                  MofNCompleteColumn(), TextColumn("{task.fields[rate]} files/s"),
+                  TimeRemainingColumn(), TextColumn("{task.fields[current]}"),
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("analyse", total=None, rate="-", current="")
+
+        def progress(done: int, total: int, path: str) -> None:
+            elapsed = max(time.perf_counter() - started, 1e-6)
+            bar.update(task, completed=done, total=total, rate=f"{done / elapsed:.0f}",
+                       current=os.path.basename(path)[:40])
+
+        report = library.scan(paths, progress=progress, retry_failed=retry_failed)
+    print_scan_summary(report)
+    return report
+
+
+def print_scan_summary(report: ScanReport) -> None:
+    """The human summary of a scan, on stderr."""
+    console = err_console()
+    rate = report.analysed / report.seconds if report.seconds else 0.0
+    console.print(
+        f"Scanned {report.seen} files in {report.seconds:.1f} s: "
+        f"[green]{report.added} added[/], {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.moved} moved, {report.removed} removed, "
+        f"[{'red' if report.failed else 'green'}]{report.failed} failed[/]"
+        f" ({report.analysed} analysed, {report.cache_hits} from cache"
+        + (f", {rate:.0f} files/s" if report.analysed else "") + ")")
+    if report.failures:
+        console.print("[red]Failed files:[/]")
+        for failure in report.failures:
+            console.print(f"  {failure.path}: {failure.error}", markup=False)
+
+
+@app.command()
+def scan(
+    paths: Annotated[list[str], typer.Argument(help="Folders or files to add or update.")],
+    jobs: JobsOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="Analyse again files that failed before and did not change.")
+    ] = False,
+    fmt: Annotated[Optional[Format], typer.Option(
+        "--format", "-f", help="Also print the scan report to stdout (json or jsonl).",
+        case_sensitive=False)] = None,
+) -> None:
+    """Add or update folders in the catalog (incremental; exit 3 if some files failed)."""
+    with open_library(jobs, timeout) as library:
+        report = run_scan(library, paths, retry_failed)
+    if fmt in (Format.json, Format.jsonl):
+        write_mapping(report.to_json(), fmt)
+    if report.failed:
+        raise typer.Exit(3)
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(
+        help="Where to write the demo pack.")] = Path("samplemind-demo"),
+    jobs: JobsOption = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Write a small generated sample pack, scan it and list it."""
+    from .demo import write_demo_pack
+
+    console = err_console()
+    files = write_demo_pack(directory.resolve())
+    console.print(f"Wrote {len(files)} demo samples to {directory.resolve()}")
+    with open_library(jobs) as library:
+        report = run_scan(library, [str(directory)])
+        write_records(iter_json(library.ls(under=str(directory.resolve()))), fmt)
+    if report.failed:
+        raise typer.Exit(3)
+
+
+# -- reading back -----------------------------------------------------------------------
+
+
+def _parse_range(text: str | None) -> tuple[float | None, float | None] | None:
+    if not text:
+        return None
+    low, sep, high = text.partition("..")
+    try:
+        if not sep:
+            value = float(text)
+            return value, value
+        return (float(low) if low else None, float(high) if high else None)
+    except ValueError:
+        raise UsageError(f"bad range {text!r}: use MIN..MAX, MIN.. or ..MAX") from None
+
+
+@app.command("ls")
+def list_samples(
+    type_: Annotated[Optional[str], typer.Option(
+        "--type", help="Only loops or one-shots.", click_type=click.Choice(["loop", "oneshot"]))
+    ] = None,
+    category: Annotated[Optional[str], typer.Option(
+        "--category", "-c", help="Only this category (kick, snare, hihat, bass, ...).")] = None,
+    bpm: Annotated[Optional[str], typer.Option(
+        "--bpm", help="Tempo range MIN..MAX (either end may be left open).")] = None,
+    key: Annotated[Optional[str], typer.Option(
+        "--key", help="Only this key, e.g. Am, 'F# major'.")] = None,
+    limit: Annotated[Optional[int], typer.Option(
+        "--limit", "-n", min=0, help="At most this many samples.")] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List samples in the catalog, optionally filtered."""
+    from .music import parse_key
+
+    wanted_key = None
+    if key:
+        wanted_key = parse_key(key)
+        if wanted_key is None:
+            raise UsageError(f"not a key: {key!r} (try Am, 'C major', F#m)")
+    with open_library() as library:
+        samples = library.ls(type=type_, category=category, bpm=_parse_range(bpm),
+                             key=wanted_key, limit=limit)
+        write_records(iter_json(samples), fmt)
+
+
+@app.command()
+def show(
+    sample: Annotated[str, typer.Argument(help="A catalog id or a file path.")],
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Show one sample with every field."""
+    with open_library() as library:
+        write_record_detail(library.get(sample).to_json(), fmt)
+
+
+@app.command()
+def stats(fmt: FormatOption = Format.table) -> None:
+    """Library figures: counts by type, category and format; size; roots."""
+    with open_library() as library:
+        figures = library.stats()
+    if fmt is Format.table:
+        figures = {**figures, "size": human_bytes(figures["size"]),
+                   "duration": f"{figures['duration']:.1f} s"}
+    write_mapping(figures, fmt)
+
+
+@cache_app.command("stats")
+def cache_stats(fmt: FormatOption = Format.table) -> None:
+    """Entries, size, hits and misses of the feature cache."""
+    with open_library() as library:
+        figures = library.cache_stats()
+    if fmt is Format.table:
+        figures = {**figures, "size": human_bytes(figures["size"]),
+                   "size_limit": human_bytes(figures["size_limit"])}
+    write_mapping(figures, fmt)
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Remove every cached analysis (the catalog is kept)."""
+    with open_library() as library:
+        removed = library.cache_clear()
+    err_console().print(f"Removed {removed} cache entries.")
+
+
+# -- entry point ------------------------------------------------------------------------
+
+
+def _quiet_broken_pipe() -> None:
+    # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns (and exits with) the exit code of DESIGN.md."""
+    command = typer.main.get_command(app)
+    code = 0
+    try:
+        command.main(args=argv, prog_name="samplemind", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        err_console().print("interrupted")
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code  # 2 for usage errors
+    except KeyboardInterrupt:
+        err_console().print("interrupted; what was analysed is kept, scan again to resume")
+        code = 130
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        code = 0
+    except SampleMindError as exc:
+        if state.traceback:
+            raise
+        err_console().print(f"error: {exc}", markup=False, highlight=False)
+        code = exc.exit_code
+    except Exception as exc:
+        if state.traceback:
+            raise
+        err_console().print(f"error: {type(exc).__name__}: {exc} (run with --traceback for "
+                            "details)", markup=False, highlight=False)
+        code = 1
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+    if argv is None:
+        sys.exit(code)
+    return code

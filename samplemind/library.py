@@ -1,0 +1,412 @@
+"""The Library: the one API the CLI, the server and the tests call.
+
+It owns the catalog, the feature cache and the analysis pool. Data flows one way:
+walk and stat -> hash what changed -> cache -> pool -> catalog.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .cache import FeatureCache
+from .catalog import Catalog, now_iso
+from .config import DEFAULT_TIMEOUT, Paths, default_jobs, resolve_paths
+from .errors import NotFound, UsageError
+from .models import SCHEMA_VERSION, FileFailure, Sample, ScanReport
+from .scanner import FileEntry, hash_file, walk
+
+# progress(done, total, current_path): called from the scanning thread.
+ProgressCallback = Callable[[int, int, str], None]
+
+COMMIT_EVERY_SECONDS = 0.5
+COMMIT_EVERY_ROWS = 256
+NOT_SHOWN = ("analysis", "vector", "peaks", "mtime_ns", "root", "tag_list")
+
+
+def analysis_version() -> str:
+    """Version of everything that decides a cached entry's contents."""
+    from .analysis import extract, metadata
+
+    return f"{extract.EXTRACTOR_VERSION}+m{getattr(metadata, 'METADATA_VERSION', '1')}"
+
+
+def row_to_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A catalog row as the flat JSON sample record."""
+    record = {key: value for key, value in row.items() if key not in NOT_SHOWN}
+    record["schema_version"] = SCHEMA_VERSION
+    tag_list = row.get("tag_list")
+    record["tags"] = tag_list.split("\x1f") if tag_list else []
+    alternatives = row.get("bpm_alternatives")
+    record["bpm_alternatives"] = json.loads(alternatives) if alternatives else None
+    return record
+
+
+@dataclass
+class _Pending:
+    """A file that needs its analysis (from the cache or the pool)."""
+
+    entry: FileEntry
+    root: str
+    digest: str
+    sample_id: int | None  # set when the file is already catalogued (changed content)
+
+
+class _BatchWriter:
+    """Groups catalog writes into short transactions so a kill loses at most a moment."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.ops: list[Callable[[], None]] = []
+        self.last_commit = time.monotonic()
+
+    def add(self, op: Callable[[], None]) -> None:
+        self.ops.append(op)
+        if (len(self.ops) >= COMMIT_EVERY_ROWS
+                or time.monotonic() - self.last_commit >= COMMIT_EVERY_SECONDS):
+            self.flush()
+
+    def flush(self) -> None:
+        if self.ops:
+            with self.catalog.transaction():
+                for op in self.ops:
+                    op()
+            self.ops.clear()
+        self.last_commit = time.monotonic()
+
+
+class Library:
+    """A sample library: catalog + feature cache + analysis pool, in one folder."""
+
+    def __init__(self, home: str | os.PathLike[str] | None = None, *,
+                 jobs: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.paths: Paths = resolve_paths(home)
+        self.catalog = Catalog(self.paths.catalog)
+        self.jobs = jobs or default_jobs()
+        self.timeout = timeout
+        self._cache: FeatureCache | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    @property
+    def cache(self) -> FeatureCache:
+        """The feature cache, opened on first use."""
+        if self._cache is None:
+            self._cache = FeatureCache(self.paths.feature_cache)
+        return self._cache
+
+    def close(self) -> None:
+        """Close the catalog and cache."""
+        self.catalog.close()
+        if self._cache is not None:
+            self._cache.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- scanning -----------------------------------------------------------------------
+
+    def scan(self, paths: Iterable[str | os.PathLike[str]], *,
+             progress: ProgressCallback | None = None, retry_failed: bool = False,
+             executor: Any = None) -> ScanReport:
+        """Add or update folders (or files) in the catalog; incremental and resumable."""
+        started = time.perf_counter()
+        roots = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in paths]
+        if not roots:
+            raise UsageError("nothing to scan: give at least one folder")
+        for root in roots:
+            if not os.path.exists(root):
+                raise NotFound(f"no such file or folder: {root}")
+        report = ScanReport(roots=roots)
+        writer = _BatchWriter(self.catalog)
+        try:
+            self._scan(roots, report, writer, progress, retry_failed, executor)
+        except KeyboardInterrupt:
+            report.interrupted = True
+            raise
+        finally:
+            writer.flush()
+            report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _scan(self, roots: list[str], report: ScanReport, writer: _BatchWriter,
+              progress: ProgressCallback | None, retry_failed: bool, executor: Any) -> None:
+        known: dict[str, tuple[int, int, int, str]] = {}
+        failed_before: dict[str, tuple[int, int, str]] = {}
+        entries: list[tuple[FileEntry, str]] = []
+        for root in roots:
+            if os.path.isdir(root):
+                known.update(self.catalog.file_states(root))
+                failed_before.update(self.catalog.failure_states(root))
+            for entry in walk(root):
+                entries.append((entry, root))
+        report.seen = len(entries)
+        seen_paths = {entry.path for entry, _ in entries}
+        # Catalogued files not seen on disk: moved away (matched by hash below) or removed.
+        missing = {path: state for path, state in known.items() if path not in seen_paths}
+        missing_by_hash = {state[3]: path for path, state in missing.items()}
+
+        to_hash: list[tuple[FileEntry, str]] = []
+        for entry, root in entries:
+            state = known.get(entry.path)
+            if state and state[1] == entry.size and state[2] == entry.mtime_ns:
+                report.unchanged += 1
+                continue
+            failure = failed_before.get(entry.path)
+            if (not state and failure and not retry_failed
+                    and failure[0] == entry.size and failure[1] == entry.mtime_ns):
+                # Failed before and unchanged since: report it, don't pay for it again.
+                report.failed += 1
+                report.failures.append(FileFailure(entry.path, failure[2]))
+                continue
+            to_hash.append((entry, root))
+
+        pending: list[_Pending] = []
+        with ThreadPoolExecutor(max_workers=4) as hashers:  # hashlib releases the GIL
+            digests = hashers.map(lambda item: _safe_hash(item[0].path), to_hash)
+            for (entry, root), digest in zip(to_hash, digests):
+                report.hashed += 1
+                if digest is None:
+                    self._fail(writer, report, entry, root, "cannot read the file")
+                    continue
+                state = known.get(entry.path)
+                if state:
+                    if state[3] == digest:  # touched, same bytes
+                        writer.add(lambda s=state, e=entry: self.catalog.update_sample(
+                            s[0], {"size": e.size, "mtime_ns": e.mtime_ns}))
+                        report.unchanged += 1
+                    else:
+                        pending.append(_Pending(entry, root, digest, state[0]))
+                    continue
+                moved_from = missing_by_hash.pop(digest, None)
+                if moved_from is not None:
+                    sample_id = missing.pop(moved_from)[0]
+                    writer.add(lambda i=sample_id, e=entry, r=root: self._apply_move(i, e, r))
+                    report.moved += 1
+                    continue
+                pending.append(_Pending(entry, root, digest, None))
+
+        self._analyse(pending, report, writer, progress, executor)
+
+        if missing:
+            ids = [state[0] for state in missing.values()]
+            writer.add(lambda: self.catalog.delete_samples(ids))
+            report.removed += len(ids)
+        gone_failures = [path for path in failed_before if path not in seen_paths]
+        if gone_failures:
+            writer.add(lambda: self.catalog.clear_failures(gone_failures))
+        for root in roots:
+            writer.add(lambda r=root: self.catalog.note_root(r))
+
+    def _analyse(self, pending: list[_Pending], report: ScanReport, writer: _BatchWriter,
+                 progress: ProgressCallback | None, executor: Any) -> None:
+        if not pending:
+            return
+        from .analysis.pool import AnalysisJob, LocalPool
+
+        version = analysis_version()
+        total = len(pending)
+        done = 0
+        misses: dict[str, _Pending] = {}
+        for item in pending:
+            cached = self.cache.get(item.digest, version)
+            if cached is None:
+                misses[item.entry.path] = item
+                continue
+            report.cache_hits += 1
+            self._store(writer, report, item, cached, version)
+            done += 1
+            if progress:
+                progress(done, total, item.entry.path)
+        if not misses:
+            return
+        own_pool = executor is None
+        pool = executor or LocalPool(self.jobs, self.timeout)
+        try:
+            jobs = [AnalysisJob(item.entry.path, item.entry.size) for item in misses.values()]
+            for path, result, error in pool.analyse(jobs):
+                item = misses.pop(path)
+                done += 1
+                if result is None:
+                    self._fail(writer, report, item.entry, item.root, error or "unknown error")
+                else:
+                    report.analysed += 1
+                    # Cache first: a kill before the next commit still loses no analysis.
+                    self.cache.put(item.digest, version, result)
+                    self._store(writer, report, item, result, version)
+                if progress:
+                    progress(done, total, path)
+        finally:
+            if own_pool:
+                pool.close()
+
+    def _store(self, writer: _BatchWriter, report: ScanReport, item: _Pending,
+               result: dict[str, Any], version: str) -> None:
+        report.audio_seconds += float(result["features"].get("duration") or 0.0)
+        if item.sample_id is None:
+            report.added += 1
+        else:
+            report.updated += 1
+        writer.add(lambda: self._write_analysis(item, result, version))
+
+    def _write_analysis(self, item: _Pending, result: dict[str, Any], version: str) -> None:
+        import numpy as np
+
+        from .analysis.metadata import filename_hints
+        from .analysis.resolve import resolve
+
+        features, embedded = result["features"], result["embedded"]
+        overrides = self.catalog.overrides(item.sample_id) if item.sample_id else {}
+        row = resolve(features, embedded, filename_hints(item.entry.path), overrides)
+        stamp = now_iso()
+        stored = {key: value for key, value in features.items() if key not in ("vector", "peaks")}
+        row.update(
+            path=item.entry.path, root=item.root, name=os.path.basename(item.entry.path),
+            size=item.entry.size, mtime_ns=item.entry.mtime_ns, hash=item.digest,
+            bpm_alternatives=json.dumps(row["bpm_alternatives"]),
+            analysis=json.dumps({"features": stored, "embedded": embedded}),
+            vector=np.asarray(features.get("vector") or [], dtype=np.float32).tobytes(),
+            peaks=np.asarray(features.get("peaks") or [], dtype=np.float32).tobytes(),
+            extractor_version=version, analysed_at=stamp, scanned_at=stamp,
+        )
+        if item.sample_id is None:
+            sample_id = self.catalog.insert_sample(row)
+        else:
+            sample_id = item.sample_id
+            self.catalog.update_sample(sample_id, row)
+        self.catalog.set_tags(sample_id, embedded.get("tags") or [], "metadata")
+        self.catalog.clear_failures([item.entry.path])
+
+    def _apply_move(self, sample_id: int, entry: FileEntry, root: str) -> None:
+        """A known file at a new path: keep its id, tags and analysis; re-read its name."""
+        self.catalog.update_sample(sample_id, {
+            "path": entry.path, "root": root, "name": os.path.basename(entry.path),
+            "size": entry.size, "mtime_ns": entry.mtime_ns, "scanned_at": now_iso()})
+        self._re_resolve(sample_id)
+
+    def _re_resolve(self, sample_id: int) -> None:
+        """Recompute the resolved fields of one sample from its stored analysis."""
+        from .analysis.metadata import filename_hints
+        from .analysis.resolve import resolve
+
+        row = next(self.catalog.rows("s.id = ?", [sample_id]))
+        stored = json.loads(row["analysis"] or "{}")
+        resolved = resolve(stored.get("features", {}), stored.get("embedded", {}),
+                           filename_hints(row["path"]), self.catalog.overrides(sample_id))
+        resolved["bpm_alternatives"] = json.dumps(resolved["bpm_alternatives"])
+        self.catalog.update_sample(sample_id, resolved)
+
+    def _fail(self, writer: _BatchWriter, report: ScanReport, entry: FileEntry, root: str,
+              error: str) -> None:
+        report.failed += 1
+        report.failures.append(FileFailure(entry.path, error))
+        writer.add(lambda: self.catalog.record_failure(entry.path, root, entry.size,
+                                                       entry.mtime_ns, error))
+
+    # -- reading back -------------------------------------------------------------------
+
+    def get(self, ref: str | int) -> Sample:
+        """One sample by catalog id or by file path."""
+        text = str(ref)
+        if text.isdigit() and not os.path.exists(text):
+            rows = self.catalog.rows("s.id = ?", [int(text)])
+            what = f"id {text}"
+        else:
+            path = os.path.abspath(os.path.expanduser(text))
+            rows = self.catalog.rows("s.path = ?", [path])
+            what = path
+        row = next(rows, None)
+        if row is None:
+            raise NotFound(f"not in the catalog: {what} (scan its folder first)")
+        return Sample(row_to_record(row))
+
+    def ls(self, *, type: str | None = None, category: str | None = None,
+           bpm: tuple[float | None, float | None] | None = None, key: str | None = None,
+           under: str | None = None, limit: int | None = None) -> Iterator[Sample]:
+        """Stream samples matching simple filters, ordered by path."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if under:
+            prefix = os.path.abspath(under).rstrip("/") + "/"
+            clauses.append("substr(s.path, 1, ?) = ?")
+            params.extend([len(prefix), prefix])
+        if type:
+            clauses.append("s.type = ?")
+            params.append(type)
+        if category:
+            clauses.append("s.category = ?")
+            params.append(category)
+        if bpm:
+            low, high = bpm
+            if low is not None:
+                clauses.append("s.bpm >= ?")
+                params.append(low)
+            if high is not None:
+                clauses.append("s.bpm <= ?")
+                params.append(high)
+        if key:
+            clauses.append("s.key = ?")
+            params.append(key)
+        for row in self.catalog.rows(" AND ".join(clauses), params, limit=limit):
+            yield Sample(row_to_record(row))
+
+    def failures(self) -> list[FileFailure]:
+        """Files that failed their last analysis."""
+        return [FileFailure(path, error)
+                for path, error in self.catalog.query(
+                    "SELECT path, error FROM failures ORDER BY path")]
+
+    def stats(self) -> dict[str, Any]:
+        """Figures about the library: counts by type, category and format, sizes, roots."""
+        catalog = self.catalog
+
+        def grouped(column: str) -> dict[str, int]:
+            rows = catalog.query(
+                f"SELECT coalesce({column}, 'unknown'), count(*) FROM samples "
+                f"GROUP BY 1 ORDER BY 2 DESC, 1")
+            return {str(name): count for name, count in rows}
+
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "samples": catalog.count(),
+            "duration": round(catalog.scalar("SELECT coalesce(sum(duration), 0) FROM samples"), 3),
+            "size": catalog.scalar("SELECT coalesce(sum(size), 0) FROM samples"),
+            "failed": catalog.scalar("SELECT count(*) FROM failures"),
+            "by_type": grouped("type"),
+            "by_category": grouped("category"),
+            "by_format": grouped("format"),
+            "roots": [row[0] for row in catalog.query("SELECT path FROM roots ORDER BY path")],
+            "generation": catalog.generation,
+            "catalog": str(self.paths.catalog),
+        }
+
+    # -- cache --------------------------------------------------------------------------
+
+    def cache_stats(self) -> dict[str, Any]:
+        """Feature cache figures."""
+        return {"schema_version": SCHEMA_VERSION, **self.cache.stats()}
+
+    def cache_clear(self) -> int:
+        """Empty the feature cache; returns how many entries were removed."""
+        return self.cache.clear()
+
+
+def _safe_hash(path: str) -> str | None:
+    try:
+        return hash_file(path)
+    except OSError:
+        return None
+
+
+def open_library(home: str | Path | None = None, **options: Any) -> Library:
+    """Open the library at home (or $SAMPLEMIND_HOME, or the platform default)."""
+    return Library(home, **options)

@@ -1,0 +1,107 @@
+"""Typed records the Library hands out: samples, scan reports. Each has to_json()."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+# Core fields of the sample record, in the order JSON, CSV and tables show them.
+CORE_FIELDS: tuple[str, ...] = (
+    "schema_version", "id", "path", "name", "format", "codec", "sample_rate", "channels",
+    "bit_depth", "duration", "size", "hash", "audio_hash",
+    "type", "type_confidence", "type_source",
+    "category", "category_confidence", "category_source",
+    "bpm", "bpm_confidence", "bpm_source", "bpm_alternatives",
+    "key", "key_confidence", "key_source", "camelot",
+    "note", "note_confidence", "note_source", "pitch_hz",
+    "loudness_lufs", "peak_db", "tags",
+)
+
+# Spectral and envelope descriptors, flat in the record after the core fields.
+DESCRIPTOR_FIELDS: tuple[str, ...] = (
+    "spectral_centroid", "spectral_flatness", "spectral_rolloff", "spectral_bandwidth",
+    "zero_crossing_rate", "attack_time", "decay_time", "onset_rate", "tonalness",
+)
+
+# Embedded text metadata, shown when present.
+TEXT_FIELDS: tuple[str, ...] = (
+    "title", "artist", "comment", "description", "originator", "date",
+)
+
+TRAILING_FIELDS: tuple[str, ...] = ("extractor_version", "analysed_at", "scanned_at")
+
+RECORD_FIELDS: tuple[str, ...] = CORE_FIELDS + DESCRIPTOR_FIELDS + TEXT_FIELDS + TRAILING_FIELDS
+
+# Estimated fields: each carries <field>_confidence and <field>_source.
+ESTIMATED_FIELDS: tuple[str, ...] = ("type", "category", "bpm", "key", "note")
+
+# Sources an estimate can come from.
+SOURCES: tuple[str, ...] = ("dsp", "metadata", "filename", "user")
+
+
+@dataclass
+class Sample:
+    """One catalogued sample: the flat, versioned record of DESIGN.md."""
+
+    record: dict[str, Any]
+
+    @property
+    def id(self) -> int:
+        """Catalog id."""
+        return int(self.record["id"])
+
+    @property
+    def path(self) -> str:
+        """Absolute path of the file."""
+        return str(self.record["path"])
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as JSON-ready data, every field present (missing ones are null)."""
+        return {name: self.record.get(name) for name in RECORD_FIELDS}
+
+
+@dataclass
+class FileFailure:
+    """A file that could not be analysed, and why."""
+
+    path: str
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass
+class ScanReport:
+    """What one scan did: counts per outcome and the files that failed."""
+
+    roots: list[str] = field(default_factory=list)
+    seen: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    removed: int = 0
+    failed: int = 0
+    analysed: int = 0  # files actually run through the extractor (cache misses)
+    cache_hits: int = 0
+    hashed: int = 0
+    skipped: int = 0  # files passed over: hidden, not audio, unreadable directory entries
+    seconds: float = 0.0
+    audio_seconds: float = 0.0
+    interrupted: bool = False
+    failures: list[FileFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no file failed."""
+        return self.failed == 0
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form, with schema_version."""
+        data = asdict(self)
+        data["failures"] = [failure.to_json() for failure in self.failures]
+        return {"schema_version": SCHEMA_VERSION, **data}

@@ -1,0 +1,168 @@
+"""Rendering shared by commands: Rich tables, JSON, JSON lines, CSV and bare paths.
+
+Results go to stdout; everything for people (progress, summaries, warnings) goes
+to stderr through ``err_console``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from enum import Enum
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .models import RECORD_FIELDS
+
+
+class Format(str, Enum):
+    """Output formats of listing commands."""
+
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    paths = "paths"
+
+
+def _console(stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    # A pipe gets no colour and no wrapping at 80 columns.
+    width = None if stream.isatty() else 10_000
+    return Console(file=stream, width=width, no_color=bool(os.environ.get("NO_COLOR")),
+                   highlight=False, soft_wrap=not stream.isatty())
+
+
+def err_console() -> Console:
+    """The console for people: stderr."""
+    return _console(stderr=True)
+
+
+def out_console() -> Console:
+    """The console for results: stdout."""
+    return _console(stderr=False)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, bytes):
+        return None
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(data: Any, *, indent: int | None = 2) -> str:
+    """JSON text: real numbers, null for missing values, UTF-8 kept readable."""
+    return json.dumps(data, indent=indent, ensure_ascii=False, default=_json_default,
+                      allow_nan=False)
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+LIST_COLUMNS = (
+    ("id", "id", 0), ("name", "name", 0), ("type", "type", 0), ("category", "category", 0),
+    ("bpm", "bpm", 1), ("key", "key", 0), ("note", "note", 0), ("duration", "dur s", 2),
+    ("loudness_lufs", "LUFS", 1), ("format", "fmt", 0),
+)
+
+
+def write_records(records: Iterable[dict[str, Any]], fmt: Format) -> int:
+    """Write sample records to stdout in a format; returns how many were written."""
+    out = sys.stdout
+    count = 0
+    if fmt is Format.table:
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for _, header, _ in LIST_COLUMNS:
+            table.add_column(header, overflow="fold",
+                             justify="right" if header in ("id", "bpm", "dur s", "LUFS") else "left")
+        for record in records:
+            table.add_row(*(_fmt(record.get(name), digits) for name, _, digits in LIST_COLUMNS))
+            count += 1
+        out_console().print(table)
+        return count
+    if fmt is Format.json:
+        # Streamed as one JSON array, a record at a time, so memory stays flat.
+        out.write("[")
+        for record in records:
+            out.write(("\n" if count == 0 else ",\n") + dumps(record, indent=None))
+            count += 1
+        out.write("\n]\n" if count else "]\n")
+        return count
+    if fmt is Format.jsonl:
+        for record in records:
+            out.write(dumps(record, indent=None) + "\n")
+            count += 1
+        return count
+    if fmt is Format.csv:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(RECORD_FIELDS)
+        for record in records:
+            writer.writerow(["" if record.get(name) is None else
+                             ";".join(map(str, record[name])) if isinstance(record[name], list)
+                             else record[name] for name in RECORD_FIELDS])
+            count += 1
+        return count
+    for record in records:  # paths
+        out.write(f"{record['path']}\n")
+        count += 1
+    return count
+
+
+def write_record_detail(record: dict[str, Any], fmt: Format) -> None:
+    """One record, every field: a two-column table, or JSON."""
+    if fmt is Format.table:
+        table = Table(box=None, show_header=False, pad_edge=False)
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
+        for name in RECORD_FIELDS:
+            table.add_row(name, _fmt(record.get(name), 3))
+        out_console().print(table)
+    elif fmt is Format.json:
+        sys.stdout.write(dumps(record) + "\n")
+    else:
+        write_records([record], fmt)
+
+
+def write_mapping(data: dict[str, Any], fmt: Format, title: str | None = None) -> None:
+    """A dict of figures (stats, cache): JSON, or a readable nested table."""
+    if fmt in (Format.json, Format.jsonl):
+        sys.stdout.write(dumps(data, indent=2 if fmt is Format.json else None) + "\n")
+        return
+    table = Table(box=None, show_header=False, pad_edge=False, title=title)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for name, value in data.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items()) or "-"
+        elif isinstance(value, list):
+            value = "\n".join(map(str, value)) or "-"
+        table.add_row(name, str(value))
+    out_console().print(table)
+
+
+def iter_json(records: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    """Records (objects with to_json) as dicts."""
+    for record in records:
+        yield record.to_json()
+
+
+def human_bytes(size: float) -> str:
+    """1536 -> '1.5 KiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"

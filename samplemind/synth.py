@@ -1,0 +1,404 @@
+"""Small numpy synthesizers for drums, notes, chords and loops with known answers.
+
+Every function is deterministic for a given ``rng`` (a ``numpy.random.Generator``)
+and returns float32 audio peaking at -1 dBFS: mono ``(n,)`` or stereo ``(n, 2)``.
+The demo pack, the tests and the benchmarks all build their audio from these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from samplemind.music import NOTE_NAMES, midi_to_hz, parse_key
+
+PEAK_DB = -1.0
+WAVEFORMS = ("sine", "triangle", "square", "saw", "warm", "organ", "keys", "pluck")
+DRUM_STYLES = ("boombap", "house", "breaks", "dnb")
+
+_TABLE_SIZE = 2048
+_MAX_HARMONICS = 64
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def normalize(audio: np.ndarray, peak_db: float = PEAK_DB) -> np.ndarray:
+    """Scale audio so its sample peak sits at ``peak_db`` dBFS (silence stays silent)."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak <= 0.0:
+        return audio.astype(np.float32)
+    return (audio * (10.0 ** (peak_db / 20.0) / peak)).astype(np.float32)
+
+
+def loop_frames(sr: int, bpm: float, beats: float) -> int:
+    """Frames in ``beats`` beats at ``bpm``: the loop length, rounded to a whole sample."""
+    return int(round(beats * 60.0 / bpm * sr))
+
+
+def _generator(rng: np.random.Generator | None) -> np.random.Generator:
+    return rng if rng is not None else np.random.default_rng(0)
+
+
+def _frames(sr: int, seconds: float) -> int:
+    return max(1, int(round(seconds * sr)))
+
+
+def _fade_edges(x: np.ndarray, sr: int, fade_in: float = 0.0, fade_out: float = 0.004) -> np.ndarray:
+    # A few ms of fade stop clicks where a note or a trimmed tail would end abruptly.
+    n_out = min(len(x), int(fade_out * sr))
+    if n_out > 1:
+        ramp = np.linspace(1.0, 0.0, n_out)
+        x[-n_out:] *= ramp[:, None] if x.ndim == 2 else ramp
+    n_in = min(len(x), int(fade_in * sr))
+    if n_in > 1:
+        ramp = np.linspace(0.0, 1.0, n_in)
+        x[:n_in] *= ramp[:, None] if x.ndim == 2 else ramp
+    return x
+
+
+def _filter(
+    x: np.ndarray, sr: int, *, highpass: float | None = None, lowpass: float | None = None,
+    order: int = 2,
+) -> np.ndarray:
+    """Zero-phase Butterworth-shaped filter done in the FFT domain (numpy has no IIR filters)."""
+    # Zero padding keeps the filter's (short) ringing from wrapping around onto the start.
+    size = 1 << int(np.ceil(np.log2(len(x) + 4096)))
+    spectrum = np.fft.rfft(x, size)
+    freqs = np.fft.rfftfreq(size, 1.0 / sr)
+    gain = np.ones_like(freqs)
+    if highpass:
+        gain /= np.sqrt(1.0 + (highpass / np.maximum(freqs, 1e-3)) ** (2 * order))
+    if lowpass:
+        gain /= np.sqrt(1.0 + (freqs / lowpass) ** (2 * order))
+    return np.fft.irfft(spectrum * gain, size)[: len(x)]
+
+
+def _pan(x: np.ndarray, pan: float) -> np.ndarray:
+    """Mono -> stereo with constant-power panning (-1 left .. +1 right)."""
+    theta = (pan + 1.0) * np.pi / 4.0
+    return np.stack([x * np.cos(theta), x * np.sin(theta)], axis=1)
+
+
+def _fold(buffer: np.ndarray, n: int) -> np.ndarray:
+    # Tails that ring past the loop end are wrapped onto its start, so the loop repeats seamlessly.
+    out = buffer[:n].copy()
+    for start in range(n, len(buffer), n):
+        chunk = buffer[start : start + n]
+        out[: len(chunk)] += chunk
+    return out
+
+
+def _add(buffer: np.ndarray, at: int, sound: np.ndarray, gain: float = 1.0) -> None:
+    end = min(len(buffer), at + len(sound))
+    if end > at:
+        buffer[at:end] += gain * sound[: end - at]
+
+
+# ---------------------------------------------------------------- oscillators
+
+
+def _harmonic_amps(waveform: str) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """(bright partials, dull partials or None, morph time constant in s) for a waveform."""
+    k = np.arange(1, _MAX_HARMONICS + 1, dtype=float)
+    odd = (k % 2 == 1).astype(float)
+    if waveform == "sine":
+        return np.array([1.0]), None, 0.0
+    if waveform == "triangle":
+        return odd * (-1.0) ** ((k - 1) / 2) / k**2, None, 0.0
+    if waveform == "square":
+        return odd / k, None, 0.0
+    if waveform == "saw":
+        return 1.0 / k, None, 0.0
+    if waveform == "warm":  # sine-like with a soft row of harmonics: bass that still has a pitch
+        return 1.0 / k**2, None, 0.0
+    if waveform == "organ":
+        return np.array([1.0, 0.6, 0.35, 0.25, 0.0, 0.15, 0.0, 0.1]), None, 0.0
+    if waveform == "keys":  # electric-piano-ish: a bright tine fading into a round body
+        bright = np.array([1.0, 0.5, 0.12, 0.3, 0.05, 0.12, 0.02, 0.07])
+        return bright, np.array([1.0, 0.15, 0.03]), 0.25
+    if waveform == "pluck":
+        return 1.0 / k, np.array([1.0, 0.2, 0.05]), 0.08
+    raise ValueError(f"unknown waveform {waveform!r}; choose one of {', '.join(WAVEFORMS)}")
+
+
+def _wavetable(amps: np.ndarray, f_max: float, sr: int) -> np.ndarray:
+    # Drop partials above 0.45*sr so nothing aliases (band-limited at any pitch).
+    count = max(1, min(len(amps), int(0.45 * sr / max(f_max, 1.0))))
+    spectrum = np.zeros(_TABLE_SIZE // 2 + 1, dtype=complex)
+    spectrum[1 : count + 1] = -1j * amps[:count] * (_TABLE_SIZE / 2)
+    table = np.fft.irfft(spectrum, _TABLE_SIZE)
+    return np.append(table, table[0])
+
+
+def _oscillate(table: np.ndarray, freq: float | np.ndarray, sr: int, n: int, phase0: float = 0.0) -> np.ndarray:
+    if np.ndim(freq) == 0:
+        phase = (phase0 + float(freq) * np.arange(n) / sr) % 1.0
+    else:
+        phase = (phase0 + np.cumsum(freq) / sr) % 1.0
+    pos = phase * _TABLE_SIZE
+    index = pos.astype(np.int64)
+    frac = pos - index
+    return table[index] + frac * (table[index + 1] - table[index])
+
+
+def tone(
+    sr: int, midi: float, seconds: float, waveform: str = "saw", *,
+    attack: float = 0.005, decay: float | None = None, release: float = 0.03,
+    detune_cents: float = 0.0, phase: float = 0.0, normalized: bool = True,
+) -> np.ndarray:
+    """A band-limited pitched note at MIDI ``midi`` (A4 = 69) with an attack/decay/release envelope."""
+    n = _frames(sr, seconds)
+    freq = midi_to_hz(midi + detune_cents / 100.0)
+    bright, dull, morph = _harmonic_amps(waveform)
+    t = np.arange(n) / sr
+    signal = _oscillate(_wavetable(bright, freq, sr), freq, sr, n, phase)
+    if dull is not None:
+        # Higher partials die first, like a struck or plucked string.
+        mix = np.exp(-t / morph)
+        signal = mix * signal + (1.0 - mix) * _oscillate(_wavetable(dull, freq, sr), freq, sr, n, phase)
+    if decay is None and waveform in ("keys", "pluck"):
+        decay = 1.2 if waveform == "keys" else 0.4
+    envelope = np.minimum(1.0, t / attack) if attack > 0 else np.ones(n)
+    if decay:
+        envelope *= np.exp(-t / decay)
+    n_release = min(n, int(release * sr))
+    if n_release > 1:
+        envelope[-n_release:] *= np.linspace(1.0, 0.0, n_release)
+    out = signal * envelope
+    return normalize(out) if normalized else out.astype(np.float32)
+
+
+def pad(
+    sr: int, midis: Sequence[float], seconds: float, *, stereo: bool = True,
+    brightness: float = 2500.0, rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """A slow-attack pad of detuned saws on one or more MIDI notes, low-passed at ``brightness`` Hz."""
+    rng = _generator(rng)
+    n = _frames(sr, seconds)
+    channels = []
+    for side in ((-7.0, 0.0, 5.0), (-5.0, 0.0, 7.0)) if stereo else ((-6.0, 0.0, 6.0),):
+        mix = np.zeros(n)
+        for midi in midis:
+            for cents in side:
+                mix += tone(sr, midi, seconds, "saw", attack=0.0, release=0.0, detune_cents=cents,
+                            phase=float(rng.random()), normalized=False)
+        channels.append(_filter(mix, sr, lowpass=brightness))
+    out = np.stack(channels, axis=1) if stereo else channels[0]
+    t = np.arange(n) / sr
+    envelope = np.minimum(1.0, t / min(0.6, seconds / 4)) * np.minimum(1.0, (seconds - t) / min(0.9, seconds / 3))
+    out = out * (envelope[:, None] if stereo else envelope)
+    return normalize(out)
+
+
+# ---------------------------------------------------------------- drums
+
+
+def kick(
+    sr: int, *, pitch: float = 50.0, sweep: float = 4.0, sweep_time: float = 0.035,
+    decay: float = 0.35, click: float = 0.4, drive: float = 1.6, seconds: float | None = None,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """A kick: a sine swept from ``pitch*sweep`` down to ``pitch`` Hz, saturated, plus a noise click."""
+    rng = _generator(rng)
+    seconds = seconds if seconds is not None else min(1.5, max(0.25, decay * 3.0))
+    n = _frames(sr, seconds)
+    t = np.arange(n) / sr
+    freq = pitch * (1.0 + (sweep - 1.0) * np.exp(-t / sweep_time))
+    body = np.sin(2 * np.pi * np.cumsum(freq) / sr) * np.exp(-t / decay)
+    body = np.tanh(drive * body) / np.tanh(drive)
+    transient = _filter(rng.standard_normal(n) * np.exp(-t / 0.004), sr, highpass=1500.0)
+    out = _fade_edges(body + click * transient, sr)
+    return normalize(out)
+
+
+def snare(
+    sr: int, *, tone_hz: float = 190.0, tone_level: float = 0.5, decay: float = 0.08,
+    noise_decay: float = 0.18, brightness: float = 7000.0, seconds: float | None = None,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """A snare: two decaying drum-head partials plus band-passed noise for the wires."""
+    rng = _generator(rng)
+    seconds = seconds if seconds is not None else min(1.5, max(0.2, noise_decay * 3.5))
+    n = _frames(sr, seconds)
+    t = np.arange(n) / sr
+    bend = 1.0 + 0.3 * np.exp(-t / 0.01)  # the head is tighter in the first milliseconds
+    head = (np.sin(2 * np.pi * np.cumsum(tone_hz * bend) / sr)
+            + 0.5 * np.sin(2 * np.pi * np.cumsum(tone_hz * 1.58 * bend) / sr)) * np.exp(-t / decay)
+    wires = _filter(rng.standard_normal(n), sr, highpass=900.0, lowpass=min(brightness, 0.45 * sr))
+    wires = wires / (np.max(np.abs(wires)) + 1e-12) * np.exp(-t / noise_decay)
+    out = _fade_edges(tone_level * head + wires, sr)
+    return normalize(out)
+
+
+def hihat(
+    sr: int, *, open: bool = False, decay: float | None = None, metallic: float = 0.5,
+    seconds: float | None = None, rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """A hi-hat: high-passed noise mixed with six inharmonic square partials (808 style)."""
+    rng = _generator(rng)
+    decay = decay if decay is not None else (0.3 if open else 0.04)
+    seconds = seconds if seconds is not None else min(1.5, max(0.1, decay * 4.0))
+    n = _frames(sr, seconds)
+    t = np.arange(n) / sr
+    metal = sum(np.sign(np.sin(2 * np.pi * f * t + rng.random() * 6.28))
+                for f in (205.3, 304.4, 369.6, 522.7, 540.0, 800.0))
+    source = metallic * metal / 6.0 + (1.0 - metallic) * rng.standard_normal(n) * 0.5
+    cutoff = min(7000.0, 0.3 * sr)
+    body = _filter(source, sr, highpass=cutoff, order=4)
+    envelope = np.exp(-t / decay) * np.minimum(1.0, t / 0.0005)
+    out = _fade_edges(body * envelope, sr)
+    return normalize(out)
+
+
+def clap(
+    sr: int, *, bursts: int = 4, spacing: float = 0.011, decay: float = 0.18,
+    seconds: float | None = None, rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """A clap: a few quick noise bursts (several hands) then a longer band-passed tail."""
+    rng = _generator(rng)
+    seconds = seconds if seconds is not None else min(1.5, max(0.25, decay * 3.5 + bursts * spacing))
+    n = _frames(sr, seconds)
+    t = np.arange(n) / sr
+    envelope = np.zeros(n)
+    for i in range(bursts):
+        start = i * spacing * (1.0 + 0.15 * (rng.random() - 0.5))
+        local = t - start
+        shape = np.exp(-np.clip(local, 0, None) / (decay if i == bursts - 1 else 0.006))
+        envelope = np.maximum(envelope, np.where(local >= 0, shape, 0.0))
+    body = _filter(rng.standard_normal(n), sr, highpass=900.0, lowpass=min(5000.0, 0.45 * sr))
+    out = _fade_edges(body * envelope, sr)
+    return normalize(out)
+
+
+def tom(
+    sr: int, *, pitch: float = 110.0, decay: float = 0.4, seconds: float | None = None,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """A tom: a sine that bends down to ``pitch`` Hz, an overtone, and a little stick noise."""
+    rng = _generator(rng)
+    seconds = seconds if seconds is not None else min(1.5, max(0.3, decay * 3.0))
+    n = _frames(sr, seconds)
+    t = np.arange(n) / sr
+    freq = pitch * (1.0 + 0.6 * np.exp(-t / 0.04))
+    phase = 2 * np.pi * np.cumsum(freq) / sr
+    body = (np.sin(phase) + 0.25 * np.sin(1.5 * phase)) * np.exp(-t / decay)
+    stick = _filter(rng.standard_normal(n) * np.exp(-t / 0.01), sr, highpass=2000.0)
+    out = _fade_edges(body + 0.3 * stick, sr)
+    return normalize(out)
+
+
+# ---------------------------------------------------------------- loops
+
+
+def scale_chords(key: str) -> list[list[int]]:
+    """MIDI triads (root in octave 3) of a 4-chord progression: i-iv-v-i (minor) or I-IV-V-I (major)."""
+    parsed = parse_key(key)
+    if parsed is None:
+        raise ValueError(f"unknown key {key!r}")
+    tonic_name, mode = parsed.split()
+    tonic = NOTE_NAMES.index(tonic_name)
+    third = 3 if mode == "minor" else 4
+    chords = []
+    for degree in (0, 5, 7, 0):
+        root = 48 + (tonic + degree) % 12
+        chords.append([root, root + third, root + 7])
+    return chords
+
+
+def chord_progression(
+    sr: int, key: str, bpm: float, bars: int, *, timbre: str = "keys", stereo: bool = False,
+    beats_per_bar: int = 4, rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """Four sustained chords in ``key`` (i-iv-v-i / I-IV-V-I) with a root bass, exactly ``bars`` long."""
+    rng = _generator(rng)
+    beats = bars * beats_per_bar
+    n = loop_frames(sr, bpm, beats)
+    beat = 60.0 / bpm
+    slot_beats = beats / 4.0
+    release = 0.05
+    buffer = np.zeros((n + _frames(sr, 1.0), 2 if stereo else 1))
+    for index, triad in enumerate(scale_chords(key)):
+        start = loop_frames(sr, bpm, index * slot_beats)
+        seconds = slot_beats * beat + release
+        voices = [(triad[0] - 12, 0.0, 0.9)] + [(m, pan, 0.6) for m, pan in zip(triad, (-0.4, 0.0, 0.4))]
+        for midi, pan, level in voices:
+            note = tone(sr, midi, seconds, timbre, attack=0.004, decay=None if timbre != "keys" else 2.5,
+                        release=release, phase=float(rng.random()), normalized=False)
+            placed = _pan(note, pan) if stereo else note[:, None]
+            _add(buffer, start, placed, level)
+    out = _fold(buffer, n)
+    # Gentle accent on every beat: sustained chords that still show where the beat is.
+    t = (np.arange(n) / sr) % beat
+    out *= (0.7 + 0.3 * np.exp(-t / 0.12))[:, None]
+    out = _fade_edges(out, sr, fade_out=0.002)
+    return normalize(out if stereo else out[:, 0])
+
+
+def bass_loop(
+    sr: int, key: str, bpm: float, bars: int, *, waveform: str = "warm",
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """Eighth-note root bass following the same progression as ``chord_progression``, exactly ``bars`` long."""
+    rng = _generator(rng)
+    beats = bars * 4
+    n = loop_frames(sr, bpm, beats)
+    eighth = 30.0 / bpm
+    buffer = np.zeros(n + _frames(sr, 0.5))
+    chords = scale_chords(key)
+    for step in range(beats * 2):
+        root = chords[min(3, int(step / (beats * 2) * 4))][0] - 24
+        note = tone(sr, root, eighth * 0.9, waveform, attack=0.003, decay=0.25, release=0.02,
+                    phase=float(rng.random()), normalized=False)
+        _add(buffer, loop_frames(sr, bpm, step / 2), note, 1.0 if step % 2 == 0 else 0.7)
+    return normalize(_fold(buffer, n))
+
+
+# Steps on a 16th-note grid (one 4/4 bar): instrument -> [(step, velocity)].
+_PATTERNS: dict[str, dict[str, list[tuple[int, float]]]] = {
+    "boombap": {"kick": [(0, 1.0), (7, 0.7), (10, 0.9)], "snare": [(4, 1.0), (12, 1.0)],
+                "closed": [(s, 0.8 if s % 4 == 0 else 0.5) for s in range(0, 16, 2)]},
+    "house": {"kick": [(0, 1.0), (4, 1.0), (8, 1.0), (12, 1.0)], "clap": [(4, 0.9), (12, 0.9)],
+              "open": [(2, 0.6), (6, 0.6), (10, 0.6), (14, 0.6)],
+              "closed": [(s, 0.35) for s in range(1, 16, 2)]},
+    "breaks": {"kick": [(0, 1.0), (6, 0.7), (10, 0.9)], "snare": [(4, 1.0), (12, 1.0)],
+               "closed": [(s, 0.7 if s % 2 == 0 else 0.35) for s in range(16)], "open": [(14, 0.5)]},
+    "dnb": {"kick": [(0, 1.0), (10, 0.9)], "snare": [(4, 1.0), (12, 1.0), (15, 0.3)],
+            "closed": [(s, 0.6 if s % 4 == 2 else 0.45) for s in range(0, 16, 2)]},
+}
+
+
+def drum_style(bpm: float) -> str:
+    """The pattern a producer would expect at this tempo."""
+    return "boombap" if bpm < 105 else "house" if bpm < 135 else "breaks" if bpm < 160 else "dnb"
+
+
+def drum_loop(
+    sr: int, bpm: float, bars: int, *, style: str | None = None, stereo: bool = False,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """A 4/4 drum loop (kick, snare/clap, hats) exactly ``bars`` bars long at ``bpm``."""
+    rng = _generator(rng)
+    style = style or drum_style(bpm)
+    pattern = _PATTERNS[style]
+    kit: dict[str, tuple[np.ndarray, float]] = {  # sound, pan
+        "kick": (kick(sr, pitch=float(rng.uniform(45, 60)), decay=float(rng.uniform(0.2, 0.4)), rng=rng), 0.0),
+        "snare": (snare(sr, tone_hz=float(rng.uniform(170, 230)), rng=rng), 0.05),
+        "clap": (clap(sr, rng=rng), -0.05),
+        "closed": (hihat(sr, rng=rng), 0.35),
+        "open": (hihat(sr, open=True, decay=0.12, seconds=0.4, rng=rng), -0.3),
+    }
+    n = loop_frames(sr, bpm, bars * 4)
+    buffer = np.zeros((n + _frames(sr, 1.6), 2 if stereo else 1))
+    levels = {"kick": 1.0, "snare": 0.8, "clap": 0.75, "closed": 0.3, "open": 0.3}
+    for bar in range(bars):
+        for part, hits in pattern.items():
+            sound, pan = kit[part]
+            placed = _pan(sound, pan) if stereo else sound[:, None]
+            for step, velocity in hits:
+                at = loop_frames(sr, bpm, bar * 4 + step / 4.0)
+                _add(buffer, at, placed, levels[part] * velocity * float(rng.uniform(0.92, 1.0)))
+    out = _fold(buffer, n)
+    return normalize(out if stereo else out[:, 0])
+

@@ -1,0 +1,33 @@
+"""Shared fixtures: every test gets its own SAMPLEMIND_HOME; nothing touches a real home."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def samplemind_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private state folder for each test."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("SAMPLEMIND_HOME", str(home))
+    monkeypatch.delenv("SAMPLEMIND_FAULT_INJECT", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return home
+
+
+@pytest.fixture
+def library(samplemind_home: Path):
+    """An open Library in the test's home, with two workers."""
+    from samplemind import Library
+
+    lib = Library(samplemind_home, jobs=2, timeout=30)
+    yield lib
+    lib.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Native decoders must not inherit a huge thread pool per worker on 2 cores.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -1,0 +1,155 @@
+"""Scanning: incremental rescans, moves, removals, the cache, and bad files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from samplemind import Library
+
+from helpers import write_hit, write_library
+
+
+def test_first_scan_adds_every_file(library: Library, tmp_path: Path) -> None:
+    write_library(tmp_path / "lib", 6)
+    report = library.scan([tmp_path / "lib"])
+    assert (report.added, report.failed, report.analysed) == (6, 0, 6)
+    assert library.catalog.count() == 6
+    sample = library.get(str(tmp_path / "lib" / "Kicks" / "hit_001.wav"))
+    assert sample.record["format"] == "wav" and sample.record["duration"] == pytest.approx(0.4, abs=0.01)
+
+
+def test_rescan_of_unchanged_files_opens_nothing(library: Library, tmp_path: Path) -> None:
+    write_library(tmp_path / "lib", 5)
+    library.scan([tmp_path / "lib"])
+    report = library.scan([tmp_path / "lib"])
+    assert (report.unchanged, report.hashed, report.analysed, report.cache_hits) == (5, 0, 0, 0)
+
+
+def test_changed_content_is_analysed_again(library: Library, tmp_path: Path) -> None:
+    paths = write_library(tmp_path / "lib", 3)
+    library.scan([tmp_path / "lib"])
+    before = library.get(str(paths[0])).record
+    write_hit(paths[0], freq=440, seconds=0.9, seed=99)
+    report = library.scan([tmp_path / "lib"])
+    assert (report.updated, report.analysed, report.unchanged) == (1, 1, 2)
+    after = library.get(str(paths[0])).record
+    assert after["id"] == before["id"]
+    assert after["duration"] == pytest.approx(0.9, abs=0.01)
+
+
+def test_touched_file_is_hashed_but_not_analysed(library: Library, tmp_path: Path) -> None:
+    paths = write_library(tmp_path / "lib", 2)
+    library.scan([tmp_path / "lib"])
+    stamp = time.time() + 5
+    os.utime(paths[0], (stamp, stamp))
+    report = library.scan([tmp_path / "lib"])
+    assert (report.hashed, report.analysed, report.unchanged) == (1, 0, 2)
+
+
+def test_moved_file_keeps_its_id_and_is_not_analysed(library: Library, tmp_path: Path) -> None:
+    paths = write_library(tmp_path / "lib", 3)
+    library.scan([tmp_path / "lib"])
+    old = library.get(str(paths[0])).record
+    target = tmp_path / "lib" / "Moved" / "renamed_kick.wav"
+    target.parent.mkdir()
+    shutil.move(paths[0], target)
+    report = library.scan([tmp_path / "lib"])
+    assert (report.moved, report.analysed, report.removed, report.added) == (1, 0, 0, 0)
+    new = library.get(str(target)).record
+    assert new["id"] == old["id"] and new["name"] == "renamed_kick.wav"
+    assert new["hash"] == old["hash"]
+
+
+def test_deleted_files_leave_the_catalog(library: Library, tmp_path: Path) -> None:
+    paths = write_library(tmp_path / "lib", 4)
+    library.scan([tmp_path / "lib"])
+    paths[1].unlink()
+    report = library.scan([tmp_path / "lib"])
+    assert report.removed == 1
+    assert library.catalog.count() == 3
+
+
+def test_other_roots_are_untouched_by_a_scan(library: Library, tmp_path: Path) -> None:
+    write_library(tmp_path / "one", 2)
+    write_library(tmp_path / "two", 3)
+    library.scan([tmp_path / "one"])
+    library.scan([tmp_path / "two"])
+    report = library.scan([tmp_path / "one"])
+    assert report.removed == 0 and library.catalog.count() == 5
+
+
+def test_deleting_the_catalog_then_rescanning_analyses_nothing(samplemind_home: Path,
+                                                               tmp_path: Path) -> None:
+    write_library(tmp_path / "lib", 4)
+    with Library(samplemind_home, jobs=2) as first:
+        first.scan([tmp_path / "lib"])
+    (samplemind_home / "library.db").unlink()
+    for leftover in samplemind_home.glob("library.db-*"):
+        leftover.unlink()
+    with Library(samplemind_home, jobs=2) as second:
+        report = second.scan([tmp_path / "lib"])
+        assert (report.added, report.analysed, report.cache_hits) == (4, 0, 4)
+        stats = second.cache_stats()
+        assert stats["entries"] == 4 and stats["hits"] >= 4
+
+
+def test_bad_files_fail_alone_with_clear_messages(library: Library, tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    write_library(lib, 3)
+    (lib / "empty.wav").write_bytes(b"")
+    (lib / "text.wav").write_text("this is not audio at all\n" * 50)
+    good = write_hit(lib / "full.wav", seconds=1.0)
+    truncated = lib / "truncated.wav"
+    truncated.write_bytes(good.read_bytes()[:40])
+    report = library.scan([lib])
+    failed = {Path(failure.path).name: failure.error for failure in report.failures}
+    assert set(failed) == {"empty.wav", "text.wav", "truncated.wav"}
+    assert report.added == 4 and report.failed == 3
+    assert all(message and "Traceback" not in message for message in failed.values())
+    assert "empty" in failed["empty.wav"]
+    # Unchanged failures are reported again without paying for them, and counted as failed.
+    again = library.scan([lib])
+    assert (again.failed, again.analysed, again.hashed) == (3, 0, 0)
+
+
+def test_a_crashing_worker_fails_only_its_file(library: Library, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    write_library(tmp_path / "lib", 8)
+    monkeypatch.setenv("SAMPLEMIND_FAULT_INJECT", "abort:hit_003.wav")
+    report = library.scan([tmp_path / "lib"])
+    assert report.added == 7 and report.failed == 1
+    assert report.failures[0].path.endswith("hit_003.wav")
+    assert "crashed" in report.failures[0].error and "SIGABRT" in report.failures[0].error
+
+
+def test_a_hanging_file_times_out(samplemind_home: Path, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    write_library(tmp_path / "lib", 4)
+    monkeypatch.setenv("SAMPLEMIND_FAULT_INJECT", "hang:hit_002.wav")
+    with Library(samplemind_home, jobs=2, timeout=3) as library:
+        report = library.scan([tmp_path / "lib"])
+    assert report.added == 3 and report.failed == 1
+    assert "timed out" in report.failures[0].error
+
+
+def test_retry_failed_analyses_unchanged_failures_again(library: Library, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    write_library(tmp_path / "lib", 2)
+    monkeypatch.setenv("SAMPLEMIND_FAULT_INJECT", "raise:hit_000.wav")
+    assert library.scan([tmp_path / "lib"]).failed == 1
+    monkeypatch.delenv("SAMPLEMIND_FAULT_INJECT")
+    report = library.scan([tmp_path / "lib"], retry_failed=True)
+    assert (report.failed, report.added) == (0, 1)
+    assert library.failures() == []
+
+
+def test_scanning_a_missing_folder_is_an_error(library: Library, tmp_path: Path) -> None:
+    from samplemind.errors import NotFound
+
+    with pytest.raises(NotFound, match="no such file or folder"):
+        library.scan([tmp_path / "nope"])
