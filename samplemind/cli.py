@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -29,6 +30,13 @@ app = typer.Typer(
 )
 cache_app = typer.Typer(help="Inspect or clear the feature cache.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
+
+
+class SampleType(str, Enum):
+    """Loop or one-shot."""
+
+    loop = "loop"
+    oneshot = "oneshot"
 
 
 class State:
@@ -178,9 +186,8 @@ def _parse_range(text: str | None) -> tuple[float | None, float | None] | None:
 
 @app.command("ls")
 def list_samples(
-    type_: Annotated[Optional[str], typer.Option(
-        "--type", help="Only loops or one-shots.", click_type=click.Choice(["loop", "oneshot"]))
-    ] = None,
+    type_: Annotated[Optional[SampleType], typer.Option(
+        "--type", help="Only loops or one-shots.", case_sensitive=False)] = None,
     category: Annotated[Optional[str], typer.Option(
         "--category", "-c", help="Only this category (kick, snare, hihat, bass, ...).")] = None,
     bpm: Annotated[Optional[str], typer.Option(
@@ -200,7 +207,7 @@ def list_samples(
         if wanted_key is None:
             raise UsageError(f"not a key: {key!r} (try Am, 'C major', F#m)")
     with open_library() as library:
-        samples = library.ls(type=type_, category=category, bpm=_parse_range(bpm),
+        samples = library.ls(type=type_.value if type_ else None, category=category, bpm=_parse_range(bpm),
                              key=wanted_key, limit=limit)
         write_records(iter_json(samples), fmt)
 

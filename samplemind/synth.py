@@ -34,7 +34,7 @@ def normalize(audio: np.ndarray, peak_db: float = PEAK_DB) -> np.ndarray:
 
 def loop_frames(sr: int, bpm: float, beats: float) -> int:
     """Frames in ``beats`` beats at ``bpm``: the loop length, rounded to a whole sample."""
-    return int(round(beats * 60.0 / bpm * sr))
+    return round(float(beats * 60.0 / bpm * sr))
 
 
 def _generator(rng: np.random.Generator | None) -> np.random.Generator:
@@ -42,10 +42,12 @@ def _generator(rng: np.random.Generator | None) -> np.random.Generator:
 
 
 def _frames(sr: int, seconds: float) -> int:
-    return max(1, int(round(seconds * sr)))
+    return max(1, round(float(seconds * sr)))
 
 
-def _fade_edges(x: np.ndarray, sr: int, fade_in: float = 0.0, fade_out: float = 0.004) -> np.ndarray:
+def _fade_edges(
+    x: np.ndarray, sr: int, fade_in: float = 0.0, fade_out: float = 0.004
+) -> np.ndarray:
     # A few ms of fade stop clicks where a note or a trimmed tail would end abruptly.
     n_out = min(len(x), int(fade_out * sr))
     if n_out > 1:
@@ -59,7 +61,11 @@ def _fade_edges(x: np.ndarray, sr: int, fade_in: float = 0.0, fade_out: float = 
 
 
 def _filter(
-    x: np.ndarray, sr: int, *, highpass: float | None = None, lowpass: float | None = None,
+    x: np.ndarray,
+    sr: int,
+    *,
+    highpass: float | None = None,
+    lowpass: float | None = None,
     order: int = 2,
 ) -> np.ndarray:
     """Zero-phase Butterworth-shaped filter done in the FFT domain (numpy has no IIR filters)."""
@@ -106,7 +112,8 @@ def _harmonic_amps(waveform: str) -> tuple[np.ndarray, np.ndarray | None, float]
     if waveform == "sine":
         return np.array([1.0]), None, 0.0
     if waveform == "triangle":
-        return odd * (-1.0) ** ((k - 1) / 2) / k**2, None, 0.0
+        sign = np.where((k - 1) % 4 == 0, 1.0, -1.0)
+        return odd * sign / k**2, None, 0.0
     if waveform == "square":
         return odd / k, None, 0.0
     if waveform == "saw":
@@ -132,7 +139,9 @@ def _wavetable(amps: np.ndarray, f_max: float, sr: int) -> np.ndarray:
     return np.append(table, table[0])
 
 
-def _oscillate(table: np.ndarray, freq: float | np.ndarray, sr: int, n: int, phase0: float = 0.0) -> np.ndarray:
+def _oscillate(
+    table: np.ndarray, freq: float | np.ndarray, sr: int, n: int, phase0: float = 0.0
+) -> np.ndarray:
     if np.ndim(freq) == 0:
         phase = (phase0 + float(freq) * np.arange(n) / sr) % 1.0
     else:
@@ -144,11 +153,19 @@ def _oscillate(table: np.ndarray, freq: float | np.ndarray, sr: int, n: int, pha
 
 
 def tone(
-    sr: int, midi: float, seconds: float, waveform: str = "saw", *,
-    attack: float = 0.005, decay: float | None = None, release: float = 0.03,
-    detune_cents: float = 0.0, phase: float = 0.0, normalized: bool = True,
+    sr: int,
+    midi: float,
+    seconds: float,
+    waveform: str = "saw",
+    *,
+    attack: float = 0.005,
+    decay: float | None = None,
+    release: float = 0.03,
+    detune_cents: float = 0.0,
+    phase: float = 0.0,
+    normalized: bool = True,
 ) -> np.ndarray:
-    """A band-limited pitched note at MIDI ``midi`` (A4 = 69) with an attack/decay/release envelope."""
+    """A band-limited note at MIDI ``midi`` (A4 = 69) with an attack/decay/release envelope."""
     n = _frames(sr, seconds)
     freq = midi_to_hz(midi + detune_cents / 100.0)
     bright, dull, morph = _harmonic_amps(waveform)
@@ -157,7 +174,9 @@ def tone(
     if dull is not None:
         # Higher partials die first, like a struck or plucked string.
         mix = np.exp(-t / morph)
-        signal = mix * signal + (1.0 - mix) * _oscillate(_wavetable(dull, freq, sr), freq, sr, n, phase)
+        signal = mix * signal + (1.0 - mix) * _oscillate(
+            _wavetable(dull, freq, sr), freq, sr, n, phase
+        )
     if decay is None and waveform in ("keys", "pluck"):
         decay = 1.2 if waveform == "keys" else 0.4
     envelope = np.minimum(1.0, t / attack) if attack > 0 else np.ones(n)
@@ -171,10 +190,15 @@ def tone(
 
 
 def pad(
-    sr: int, midis: Sequence[float], seconds: float, *, stereo: bool = True,
-    brightness: float = 2500.0, rng: np.random.Generator | None = None,
+    sr: int,
+    midis: Sequence[float],
+    seconds: float,
+    *,
+    stereo: bool = True,
+    brightness: float = 2500.0,
+    rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """A slow-attack pad of detuned saws on one or more MIDI notes, low-passed at ``brightness`` Hz."""
+    """A slow-attack pad of detuned saws on one or more MIDI notes, low-passed at ``brightness``."""
     rng = _generator(rng)
     n = _frames(sr, seconds)
     channels = []
@@ -182,12 +206,23 @@ def pad(
         mix = np.zeros(n)
         for midi in midis:
             for cents in side:
-                mix += tone(sr, midi, seconds, "saw", attack=0.0, release=0.0, detune_cents=cents,
-                            phase=float(rng.random()), normalized=False)
+                mix += tone(
+                    sr,
+                    midi,
+                    seconds,
+                    "saw",
+                    attack=0.0,
+                    release=0.0,
+                    detune_cents=cents,
+                    phase=float(rng.random()),
+                    normalized=False,
+                )
         channels.append(_filter(mix, sr, lowpass=brightness))
     out = np.stack(channels, axis=1) if stereo else channels[0]
     t = np.arange(n) / sr
-    envelope = np.minimum(1.0, t / min(0.6, seconds / 4)) * np.minimum(1.0, (seconds - t) / min(0.9, seconds / 3))
+    envelope = np.minimum(1.0, t / min(0.6, seconds / 4)) * np.minimum(
+        1.0, (seconds - t) / min(0.9, seconds / 3)
+    )
     out = out * (envelope[:, None] if stereo else envelope)
     return normalize(out)
 
@@ -196,11 +231,18 @@ def pad(
 
 
 def kick(
-    sr: int, *, pitch: float = 50.0, sweep: float = 4.0, sweep_time: float = 0.035,
-    decay: float = 0.35, click: float = 0.4, drive: float = 1.6, seconds: float | None = None,
+    sr: int,
+    *,
+    pitch: float = 50.0,
+    sweep: float = 4.0,
+    sweep_time: float = 0.035,
+    decay: float = 0.35,
+    click: float = 0.4,
+    drive: float = 1.6,
+    seconds: float | None = None,
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """A kick: a sine swept from ``pitch*sweep`` down to ``pitch`` Hz, saturated, plus a noise click."""
+    """A kick: a sine swept from ``pitch*sweep`` down to ``pitch`` Hz, saturated, plus a click."""
     rng = _generator(rng)
     seconds = seconds if seconds is not None else min(1.5, max(0.25, decay * 3.0))
     n = _frames(sr, seconds)
@@ -214,8 +256,14 @@ def kick(
 
 
 def snare(
-    sr: int, *, tone_hz: float = 190.0, tone_level: float = 0.5, decay: float = 0.08,
-    noise_decay: float = 0.18, brightness: float = 7000.0, seconds: float | None = None,
+    sr: int,
+    *,
+    tone_hz: float = 190.0,
+    tone_level: float = 0.5,
+    decay: float = 0.08,
+    noise_decay: float = 0.18,
+    brightness: float = 7000.0,
+    seconds: float | None = None,
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
     """A snare: two decaying drum-head partials plus band-passed noise for the wires."""
@@ -224,8 +272,10 @@ def snare(
     n = _frames(sr, seconds)
     t = np.arange(n) / sr
     bend = 1.0 + 0.3 * np.exp(-t / 0.01)  # the head is tighter in the first milliseconds
-    head = (np.sin(2 * np.pi * np.cumsum(tone_hz * bend) / sr)
-            + 0.5 * np.sin(2 * np.pi * np.cumsum(tone_hz * 1.58 * bend) / sr)) * np.exp(-t / decay)
+    head = (
+        np.sin(2 * np.pi * np.cumsum(tone_hz * bend) / sr)
+        + 0.5 * np.sin(2 * np.pi * np.cumsum(tone_hz * 1.58 * bend) / sr)
+    ) * np.exp(-t / decay)
     wires = _filter(rng.standard_normal(n), sr, highpass=900.0, lowpass=min(brightness, 0.45 * sr))
     wires = wires / (np.max(np.abs(wires)) + 1e-12) * np.exp(-t / noise_decay)
     out = _fade_edges(tone_level * head + wires, sr)
@@ -233,8 +283,13 @@ def snare(
 
 
 def hihat(
-    sr: int, *, open: bool = False, decay: float | None = None, metallic: float = 0.5,
-    seconds: float | None = None, rng: np.random.Generator | None = None,
+    sr: int,
+    *,
+    open: bool = False,
+    decay: float | None = None,
+    metallic: float = 0.5,
+    seconds: float | None = None,
+    rng: np.random.Generator | None = None,
 ) -> np.ndarray:
     """A hi-hat: high-passed noise mixed with six inharmonic square partials (808 style)."""
     rng = _generator(rng)
@@ -242,8 +297,10 @@ def hihat(
     seconds = seconds if seconds is not None else min(1.5, max(0.1, decay * 4.0))
     n = _frames(sr, seconds)
     t = np.arange(n) / sr
-    metal = sum(np.sign(np.sin(2 * np.pi * f * t + rng.random() * 6.28))
-                for f in (205.3, 304.4, 369.6, 522.7, 540.0, 800.0))
+    metal = sum(
+        np.sign(np.sin(2 * np.pi * f * t + rng.random() * 6.28))
+        for f in (205.3, 304.4, 369.6, 522.7, 540.0, 800.0)
+    )
     source = metallic * metal / 6.0 + (1.0 - metallic) * rng.standard_normal(n) * 0.5
     cutoff = min(7000.0, 0.3 * sr)
     body = _filter(source, sr, highpass=cutoff, order=4)
@@ -253,12 +310,19 @@ def hihat(
 
 
 def clap(
-    sr: int, *, bursts: int = 4, spacing: float = 0.011, decay: float = 0.18,
-    seconds: float | None = None, rng: np.random.Generator | None = None,
+    sr: int,
+    *,
+    bursts: int = 4,
+    spacing: float = 0.011,
+    decay: float = 0.18,
+    seconds: float | None = None,
+    rng: np.random.Generator | None = None,
 ) -> np.ndarray:
     """A clap: a few quick noise bursts (several hands) then a longer band-passed tail."""
     rng = _generator(rng)
-    seconds = seconds if seconds is not None else min(1.5, max(0.25, decay * 3.5 + bursts * spacing))
+    seconds = (
+        seconds if seconds is not None else min(1.5, max(0.25, decay * 3.5 + bursts * spacing))
+    )
     n = _frames(sr, seconds)
     t = np.arange(n) / sr
     envelope = np.zeros(n)
@@ -273,7 +337,11 @@ def clap(
 
 
 def tom(
-    sr: int, *, pitch: float = 110.0, decay: float = 0.4, seconds: float | None = None,
+    sr: int,
+    *,
+    pitch: float = 110.0,
+    decay: float = 0.4,
+    seconds: float | None = None,
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
     """A tom: a sine that bends down to ``pitch`` Hz, an overtone, and a little stick noise."""
@@ -293,7 +361,7 @@ def tom(
 
 
 def scale_chords(key: str) -> list[list[int]]:
-    """MIDI triads (root in octave 3) of a 4-chord progression: i-iv-v-i (minor) or I-IV-V-I (major)."""
+    """MIDI triads (roots in octave 3) of i-iv-v-i (minor keys) or I-IV-V-I (major keys)."""
     parsed = parse_key(key)
     if parsed is None:
         raise ValueError(f"unknown key {key!r}")
@@ -308,10 +376,17 @@ def scale_chords(key: str) -> list[list[int]]:
 
 
 def chord_progression(
-    sr: int, key: str, bpm: float, bars: int, *, timbre: str = "keys", stereo: bool = False,
-    beats_per_bar: int = 4, rng: np.random.Generator | None = None,
+    sr: int,
+    key: str,
+    bpm: float,
+    bars: int,
+    *,
+    timbre: str = "keys",
+    stereo: bool = False,
+    beats_per_bar: int = 4,
+    rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """Four sustained chords in ``key`` (i-iv-v-i / I-IV-V-I) with a root bass, exactly ``bars`` long."""
+    """Four sustained chords in ``key`` (i-iv-v-i / I-IV-V-I) over a root bass, ``bars`` long."""
     rng = _generator(rng)
     beats = bars * beats_per_bar
     n = loop_frames(sr, bpm, beats)
@@ -322,10 +397,21 @@ def chord_progression(
     for index, triad in enumerate(scale_chords(key)):
         start = loop_frames(sr, bpm, index * slot_beats)
         seconds = slot_beats * beat + release
-        voices = [(triad[0] - 12, 0.0, 0.9)] + [(m, pan, 0.6) for m, pan in zip(triad, (-0.4, 0.0, 0.4))]
+        voices = [(triad[0] - 12, 0.0, 0.9)] + [
+            (m, pan, 0.6) for m, pan in zip(triad, (-0.4, 0.0, 0.4))
+        ]
         for midi, pan, level in voices:
-            note = tone(sr, midi, seconds, timbre, attack=0.004, decay=None if timbre != "keys" else 2.5,
-                        release=release, phase=float(rng.random()), normalized=False)
+            note = tone(
+                sr,
+                midi,
+                seconds,
+                timbre,
+                attack=0.004,
+                decay=None if timbre != "keys" else 2.5,
+                release=release,
+                phase=float(rng.random()),
+                normalized=False,
+            )
             placed = _pan(note, pan) if stereo else note[:, None]
             _add(buffer, start, placed, level)
     out = _fold(buffer, n)
@@ -337,10 +423,15 @@ def chord_progression(
 
 
 def bass_loop(
-    sr: int, key: str, bpm: float, bars: int, *, waveform: str = "warm",
+    sr: int,
+    key: str,
+    bpm: float,
+    bars: int,
+    *,
+    waveform: str = "warm",
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """Eighth-note root bass following the same progression as ``chord_progression``, exactly ``bars`` long."""
+    """Eighth-note bass (root, octave, fifth, third) under ``chord_progression``'s chords."""
     rng = _generator(rng)
     beats = bars * 4
     n = loop_frames(sr, bpm, beats)
@@ -348,24 +439,48 @@ def bass_loop(
     buffer = np.zeros(n + _frames(sr, 0.5))
     chords = scale_chords(key)
     for step in range(beats * 2):
-        root = chords[min(3, int(step / (beats * 2) * 4))][0] - 24
-        note = tone(sr, root, eighth * 0.9, waveform, attack=0.003, decay=0.25, release=0.02,
-                    phase=float(rng.random()), normalized=False)
+        triad = chords[min(3, int(step / (beats * 2) * 4))]
+        # Root, octave, fifth, third: the third is what tells minor from major.
+        midi = (triad[0], triad[0] + 12, triad[2], triad[1])[step % 4] - 24
+        note = tone(
+            sr,
+            midi,
+            eighth * 0.9,
+            waveform,
+            attack=0.003,
+            decay=0.25,
+            release=0.02,
+            phase=float(rng.random()),
+            normalized=False,
+        )
         _add(buffer, loop_frames(sr, bpm, step / 2), note, 1.0 if step % 2 == 0 else 0.7)
     return normalize(_fold(buffer, n))
 
 
 # Steps on a 16th-note grid (one 4/4 bar): instrument -> [(step, velocity)].
 _PATTERNS: dict[str, dict[str, list[tuple[int, float]]]] = {
-    "boombap": {"kick": [(0, 1.0), (7, 0.7), (10, 0.9)], "snare": [(4, 1.0), (12, 1.0)],
-                "closed": [(s, 0.8 if s % 4 == 0 else 0.5) for s in range(0, 16, 2)]},
-    "house": {"kick": [(0, 1.0), (4, 1.0), (8, 1.0), (12, 1.0)], "clap": [(4, 0.9), (12, 0.9)],
-              "open": [(2, 0.6), (6, 0.6), (10, 0.6), (14, 0.6)],
-              "closed": [(s, 0.35) for s in range(1, 16, 2)]},
-    "breaks": {"kick": [(0, 1.0), (6, 0.7), (10, 0.9)], "snare": [(4, 1.0), (12, 1.0)],
-               "closed": [(s, 0.7 if s % 2 == 0 else 0.35) for s in range(16)], "open": [(14, 0.5)]},
-    "dnb": {"kick": [(0, 1.0), (10, 0.9)], "snare": [(4, 1.0), (12, 1.0), (15, 0.3)],
-            "closed": [(s, 0.6 if s % 4 == 2 else 0.45) for s in range(0, 16, 2)]},
+    "boombap": {
+        "kick": [(0, 1.0), (7, 0.7), (10, 0.9)],
+        "snare": [(4, 1.0), (12, 1.0)],
+        "closed": [(s, 0.8 if s % 4 == 0 else 0.5) for s in range(0, 16, 2)],
+    },
+    "house": {
+        "kick": [(0, 1.0), (4, 1.0), (8, 1.0), (12, 1.0)],
+        "clap": [(4, 0.9), (12, 0.9)],
+        "open": [(2, 0.6), (6, 0.6), (10, 0.6), (14, 0.6)],
+        "closed": [(s, 0.35) for s in range(1, 16, 2)],
+    },
+    "breaks": {
+        "kick": [(0, 1.0), (6, 0.7), (10, 0.9)],
+        "snare": [(4, 1.0), (12, 1.0)],
+        "closed": [(s, 0.7 if s % 2 == 0 else 0.35) for s in range(16)],
+        "open": [(14, 0.5)],
+    },
+    "dnb": {
+        "kick": [(0, 1.0), (10, 0.9)],
+        "snare": [(4, 1.0), (12, 1.0), (15, 0.3)],
+        "closed": [(s, 0.6 if s % 4 == 2 else 0.45) for s in range(0, 16, 2)],
+    },
 }
 
 
@@ -375,7 +490,12 @@ def drum_style(bpm: float) -> str:
 
 
 def drum_loop(
-    sr: int, bpm: float, bars: int, *, style: str | None = None, stereo: bool = False,
+    sr: int,
+    bpm: float,
+    bars: int,
+    *,
+    style: str | None = None,
+    stereo: bool = False,
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
     """A 4/4 drum loop (kick, snare/clap, hats) exactly ``bars`` bars long at ``bpm``."""
@@ -383,7 +503,10 @@ def drum_loop(
     style = style or drum_style(bpm)
     pattern = _PATTERNS[style]
     kit: dict[str, tuple[np.ndarray, float]] = {  # sound, pan
-        "kick": (kick(sr, pitch=float(rng.uniform(45, 60)), decay=float(rng.uniform(0.2, 0.4)), rng=rng), 0.0),
+        "kick": (
+            kick(sr, pitch=float(rng.uniform(45, 60)), decay=float(rng.uniform(0.2, 0.4)), rng=rng),
+            0.0,
+        ),
         "snare": (snare(sr, tone_hz=float(rng.uniform(170, 230)), rng=rng), 0.05),
         "clap": (clap(sr, rng=rng), -0.05),
         "closed": (hihat(sr, rng=rng), 0.35),
@@ -401,4 +524,3 @@ def drum_loop(
                 _add(buffer, at, placed, levels[part] * velocity * float(rng.uniform(0.92, 1.0)))
     out = _fold(buffer, n)
     return normalize(out if stereo else out[:, 0])
-
