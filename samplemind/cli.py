@@ -9,7 +9,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import click
 import typer
 
 from . import __version__
@@ -267,14 +266,18 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         command.main(args=argv, prog_name="samplemind", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         err_console().print("interrupted")
         code = 130
-    except click.ClickException as exc:
-        exc.show()
-        code = exc.exit_code  # 2 for usage errors
+    except typer.TyperException as exc:  # click's errors: usage errors exit 2
+        show = getattr(exc, "show", None)
+        if show:
+            show()
+        else:
+            err_console().print(f"error: {exc.format_message()}", markup=False)
+        code = exc.exit_code
     except KeyboardInterrupt:
         err_console().print("interrupted; what was analysed is kept, scan again to resume")
         code = 130
