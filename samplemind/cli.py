@@ -16,7 +16,7 @@ from .config import DEFAULT_TIMEOUT
 from .errors import SampleMindError, UsageError
 from .library import Library
 from .models import ScanReport
-from .output import (Format, err_console, human_bytes, iter_json, write_mapping,
+from .output import (Format, PipeClosed, err_console, human_bytes, iter_json, write_mapping,
                      write_record_detail, write_records)
 
 app = typer.Typer(
@@ -265,7 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     code = 0
     try:
-        command.main(args=argv, prog_name="samplemind", standalone_mode=False)
+        # Without standalone mode click returns the code of a typer.Exit instead of raising.
+        returned = command.main(args=argv, prog_name="samplemind", standalone_mode=False)
+        if isinstance(returned, int):
+            code = returned
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.Abort:
@@ -281,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console().print("interrupted; what was analysed is kept, scan again to resume")
         code = 130
-    except BrokenPipeError:
+    except (BrokenPipeError, PipeClosed):
         _quiet_broken_pipe()
         code = 0
     except SampleMindError as exc:

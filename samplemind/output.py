@@ -7,17 +7,40 @@ to stderr through ``err_console``.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.table import Table
 
 from .models import RECORD_FIELDS
+
+T = TypeVar("T")
+
+
+class PipeClosed(Exception):
+    """The reader of stdout went away (``| head``): stop quietly.
+
+    Not an OSError on purpose: click turns EPIPE into exit code 1, we want a quiet 0.
+    """
+
+
+def pipe_safe(function: Callable[..., T]) -> Callable[..., T]:
+    """Turn a broken pipe while writing results into PipeClosed."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return function(*args, **kwargs)
+        except BrokenPipeError:
+            raise PipeClosed() from None
+
+    return wrapper
 
 
 class Format(str, Enum):
@@ -79,6 +102,7 @@ LIST_COLUMNS = (
 )
 
 
+@pipe_safe
 def write_records(records: Iterable[dict[str, Any]], fmt: Format) -> int:
     """Write sample records to stdout in a format; returns how many were written."""
     out = sys.stdout
@@ -121,6 +145,7 @@ def write_records(records: Iterable[dict[str, Any]], fmt: Format) -> int:
     return count
 
 
+@pipe_safe
 def write_record_detail(record: dict[str, Any], fmt: Format) -> None:
     """One record, every field: a two-column table, or JSON."""
     if fmt is Format.table:
@@ -136,6 +161,7 @@ def write_record_detail(record: dict[str, Any], fmt: Format) -> None:
         write_records([record], fmt)
 
 
+@pipe_safe
 def write_mapping(data: dict[str, Any], fmt: Format, title: str | None = None) -> None:
     """A dict of figures (stats, cache): JSON, or a readable nested table."""
     if fmt in (Format.json, Format.jsonl):

@@ -70,9 +70,10 @@ def synth_drum_hit(kind: str = "kick", sr: int = 44100, seed: int = 0) -> np.nda
     elif kind == "snare":
         n = int(0.35 * sr)
         t = np.arange(n) / sr
-        tone = np.sin(2 * np.pi * 190 * t) * np.exp(-t / 0.05)
-        noise = _highpass(rng.standard_normal(n)) * np.exp(-t / 0.07)
-        x = 0.5 * tone + 0.8 * noise
+        tone = np.sin(2 * np.pi * 190 * t) * np.exp(-t / 0.04)
+        noise = _highpass(rng.standard_normal(n))
+        noise = noise / np.std(noise) * np.exp(-t / 0.07)  # the rattle dominates a snare
+        x = 0.4 * tone + 0.6 * noise
     elif kind == "hihat":
         n = int(0.15 * sr)
         t = np.arange(n) / sr
@@ -105,8 +106,22 @@ def write_drum_hit(path: str | Path, kind: str = "kick", sr: int = 44100,
     return write_audio(path, synth_drum_hit(kind, sr, seed), sr, fmt, subtype)
 
 
-def synth_drum_loop(bpm: float, bars: int = 1, sr: int = 44100, seed: int = 0) -> np.ndarray:
-    """A trimmed 4/4 drum loop: kick on 1 and 3, snare on 2 and 4, hats on eighths.
+# Drum patterns: (instrument, beat positions within one 4/4 bar, gain).
+DRUM_PATTERNS: dict[str, tuple[tuple[str, tuple[float, ...], float], ...]] = {
+    "rock": (("kick", (0, 2, 2.5), 1.0), ("snare", (1, 3), 0.8),
+             ("hihat", (0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5), 0.4)),
+    "house": (("kick", (0, 1, 2, 3), 1.0), ("clap", (1, 3), 0.6),
+              ("hihat", (0.5, 1.5, 2.5, 3.5), 0.5)),
+    "hiphop": (("kick", (0, 0.75, 2.5), 1.0), ("snare", (1, 3), 0.9),
+               ("hihat", (0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5), 0.3)),
+    "dnb": (("kick", (0, 2.5), 1.0), ("snare", (1, 3), 0.9),
+            ("hihat", (0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5), 0.3)),
+}
+
+
+def synth_drum_loop(bpm: float, bars: int = 1, sr: int = 44100, seed: int = 0,
+                    pattern: str = "rock") -> np.ndarray:
+    """A trimmed 4/4 drum loop of ``bars`` bars in one of :data:`DRUM_PATTERNS`.
 
     Its length is exactly ``bars * 4`` beats, and hits that run past the end are
     cut, as in a loop exported from a DAW.
@@ -114,32 +129,22 @@ def synth_drum_loop(bpm: float, bars: int = 1, sr: int = 44100, seed: int = 0) -
     beat = 60.0 / bpm
     n = int(round(bars * 4 * beat * sr))
     out = np.zeros(n, dtype=np.float64)
-    kick = synth_drum_hit("kick", sr, seed)
-    snare = synth_drum_hit("snare", sr, seed + 1)
-    hat = synth_drum_hit("hihat", sr, seed + 2)
-
-    def place(hit: np.ndarray, at_beats: float, gain: float) -> None:
-        start = int(round(at_beats * beat * sr))
-        stop = min(n, start + len(hit))
-        if start < n:
-            out[start:stop] += gain * hit[: stop - start]
-
+    hits = {kind: synth_drum_hit(kind, sr, seed + i) for i, kind in enumerate(DRUM_KINDS)}
     for bar in range(bars):
-        b0 = bar * 4
-        place(kick, b0 + 0, 1.0)
-        place(kick, b0 + 2, 1.0)
-        place(kick, b0 + 2.5, 0.7)
-        place(snare, b0 + 1, 0.8)
-        place(snare, b0 + 3, 0.8)
-        for eighth in range(8):
-            place(hat, b0 + eighth / 2, 0.35 if eighth % 2 else 0.5)
+        for kind, positions, gain in DRUM_PATTERNS[pattern]:
+            for pos in positions:
+                start = int(round((bar * 4 + pos) * beat * sr))
+                stop = min(n, start + len(hits[kind]))
+                if start < n:
+                    out[start:stop] += gain * hits[kind][: stop - start]
     return (0.9 * out / np.max(np.abs(out))).astype(np.float32)
 
 
 def write_drum_loop(path: str | Path, bpm: float, bars: int = 1, sr: int = 44100,
-                    fmt: str | None = None, subtype: str | None = None, seed: int = 0) -> Path:
-    """Write a trimmed drum loop of ``bars`` 4/4 bars at ``bpm``."""
-    return write_audio(path, synth_drum_loop(bpm, bars, sr, seed), sr, fmt, subtype)
+                    fmt: str | None = None, subtype: str | None = None, seed: int = 0,
+                    pattern: str = "rock") -> Path:
+    """Write a trimmed drum loop of ``bars`` 4/4 bars at ``bpm`` (see :data:`DRUM_PATTERNS`)."""
+    return write_audio(path, synth_drum_loop(bpm, bars, sr, seed, pattern), sr, fmt, subtype)
 
 
 def _harmonic_tone(freq: float, t: np.ndarray, sr: int, harmonics: int,

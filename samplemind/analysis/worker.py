@@ -17,8 +17,16 @@ FAULT_ENV = "SAMPLEMIND_FAULT_INJECT"
 Outcome = tuple[str, "dict[str, Any] | None", "str | None"]
 
 
-def init_worker() -> None:
-    """Silence native libraries (ffmpeg writes to fd 2 directly) and leave Ctrl-C to the parent."""
+def init_worker(fault_spec: str = "") -> None:
+    """Silence native libraries (ffmpeg writes to fd 2 directly) and leave Ctrl-C to the parent.
+
+    The parent hands over its fault-injection spec: workers fork from a long-lived
+    forkserver whose environment may be older than the parent's.
+    """
+    if fault_spec:
+        os.environ[FAULT_ENV] = fault_spec
+    else:
+        os.environ.pop(FAULT_ENV, None)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
