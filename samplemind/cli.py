@@ -7,7 +7,7 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,8 +16,16 @@ from .config import DEFAULT_TIMEOUT
 from .errors import SampleMindError, UsageError
 from .library import Library
 from .models import ScanReport
-from .output import (Format, PipeClosed, err_console, human_bytes, iter_json, write_mapping,
-                     write_record_detail, write_records)
+from .output import (
+    Format,
+    PipeClosed,
+    err_console,
+    human_bytes,
+    iter_json,
+    write_mapping,
+    write_record_detail,
+    write_records,
+)
 
 app = typer.Typer(
     name="samplemind",
@@ -41,7 +49,7 @@ class SampleType(str, Enum):
 class State:
     """Options every command shares."""
 
-    home: Optional[str] = None
+    home: str | None = None
     traceback: bool = False
 
 
@@ -50,7 +58,7 @@ state = State()
 FormatOption = Annotated[Format, typer.Option(
     "--format", "-f", help="Output format: table, json, jsonl, csv or paths.",
     case_sensitive=False)]
-JobsOption = Annotated[Optional[int], typer.Option(
+JobsOption = Annotated[int | None, typer.Option(
     "--jobs", "-j", min=1, help="Worker processes for analysis (default: the core count).")]
 TimeoutOption = Annotated[float, typer.Option(
     "--timeout", min=1.0,
@@ -65,7 +73,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _global(
-    home: Annotated[Optional[str], typer.Option(
+    home: Annotated[str | None, typer.Option(
         "--home", envvar="SAMPLEMIND_HOME",
         help="Folder holding the catalog, cache and index (default: platform folders).")] = None,
     traceback: Annotated[bool, typer.Option(
@@ -88,8 +96,14 @@ def open_library(jobs: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> L
 
 def run_scan(library: Library, paths: list[str], retry_failed: bool = False) -> ScanReport:
     """Scan with a progress bar on stderr (when it is a terminal) and a summary after."""
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
-                               TextColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     console = err_console()
     started = time.perf_counter()
@@ -104,7 +118,11 @@ def run_scan(library: Library, paths: list[str], retry_failed: bool = False) -> 
             bar.update(task, completed=done, total=total, rate=f"{done / elapsed:.0f}",
                        current=os.path.basename(path)[:40])
 
-        report = library.scan(paths, progress=progress, retry_failed=retry_failed)
+        try:
+            report = library.scan(paths, progress=progress, retry_failed=retry_failed)
+        except KeyboardInterrupt:
+            console.print("Scan interrupted: what was analysed is kept; scan again to resume.")
+            raise
     print_scan_summary(report)
     return report
 
@@ -134,7 +152,7 @@ def scan(
     retry_failed: Annotated[bool, typer.Option(
         "--retry-failed", help="Analyse again files that failed before and did not change.")
     ] = False,
-    fmt: Annotated[Optional[Format], typer.Option(
+    fmt: Annotated[Format | None, typer.Option(
         "--format", "-f", help="Also print the scan report to stdout (json or jsonl).",
         case_sensitive=False)] = None,
 ) -> None:
@@ -185,15 +203,15 @@ def _parse_range(text: str | None) -> tuple[float | None, float | None] | None:
 
 @app.command("ls")
 def list_samples(
-    type_: Annotated[Optional[SampleType], typer.Option(
+    type_: Annotated[SampleType | None, typer.Option(
         "--type", help="Only loops or one-shots.", case_sensitive=False)] = None,
-    category: Annotated[Optional[str], typer.Option(
+    category: Annotated[str | None, typer.Option(
         "--category", "-c", help="Only this category (kick, snare, hihat, bass, ...).")] = None,
-    bpm: Annotated[Optional[str], typer.Option(
+    bpm: Annotated[str | None, typer.Option(
         "--bpm", help="Tempo range MIN..MAX (either end may be left open).")] = None,
-    key: Annotated[Optional[str], typer.Option(
+    key: Annotated[str | None, typer.Option(
         "--key", help="Only this key, e.g. Am, 'F# major'.")] = None,
-    limit: Annotated[Optional[int], typer.Option(
+    limit: Annotated[int | None, typer.Option(
         "--limit", "-n", min=0, help="At most this many samples.")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -269,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         returned = command.main(args=argv, prog_name="samplemind", standalone_mode=False)
         if isinstance(returned, int):
             code = returned
+        if code == 130:  # typer turns Ctrl-C into Exit(130)
+            err_console().print("interrupted")
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.Abort:

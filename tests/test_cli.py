@@ -216,3 +216,23 @@ def test_kill_9_mid_scan_then_rescan_completes_with_catalog_intact(samplemind_ho
     with sqlite3.connect(samplemind_home / "library.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT count(*) FROM samples").fetchone()[0] == 40
+
+
+def test_demo_writes_scans_and_lists(samplemind_home: Path, tmp_path: Path) -> None:
+    result = run_cli("demo", str(tmp_path / "pack"), "-f", "jsonl", home=samplemind_home)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) >= 40
+    assert {r["format"] for r in records} >= {"wav", "flac", "aiff", "ogg", "mp3"}
+    assert {r["type"] for r in records} == {"loop", "oneshot"}
+    assert "added" in result.stderr
+    again = run_cli("demo", str(tmp_path / "pack"), "-f", "paths", home=samplemind_home)
+    assert again.returncode == 0 and len(again.stdout.split()) == len(records)
+
+
+def test_demo_refuses_a_folder_with_other_files(samplemind_home: Path, tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "song.wav").write_bytes(b"precious")
+    result = run_cli("demo", str(tmp_path / "mine"), home=samplemind_home)
+    assert result.returncode == 2 and "not empty" in result.stderr
+    assert (tmp_path / "mine" / "song.wav").read_bytes() == b"precious"
