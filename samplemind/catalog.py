@@ -119,20 +119,26 @@ class Catalog:
 
     # -- scan support -----------------------------------------------------------------
 
-    def file_states(self, root: str) -> dict[str, tuple[int, int, int, str]]:
-        """path -> (id, size, mtime_ns, hash) for every sample under a root folder."""
+    @staticmethod
+    def _under(root: str, folder: bool) -> tuple[str, list[Any]]:
+        """A WHERE clause for rows under a folder (by prefix) or for one file."""
+        if not folder:
+            return "path = ?", [root]
         prefix = root.rstrip("/") + "/"
+        return "substr(path, 1, ?) = ?", [len(prefix), prefix]
+
+    def file_states(self, root: str, folder: bool = True) -> dict[str, tuple[int, int, int, str]]:
+        """path -> (id, size, mtime_ns, hash) for every sample under a root folder (or one file)."""
+        where, params = self._under(root, folder)
         rows = self.conn.execute(
-            "SELECT path, id, size, mtime_ns, hash FROM samples "
-            "WHERE substr(path, 1, ?) = ?", (len(prefix), prefix))
+            f"SELECT path, id, size, mtime_ns, hash FROM samples WHERE {where}", params)
         return {path: (sid, size, mtime, digest) for path, sid, size, mtime, digest in rows}
 
-    def failure_states(self, root: str) -> dict[str, tuple[int, int, str]]:
-        """path -> (size, mtime_ns, error) for files that failed under a root folder."""
-        prefix = root.rstrip("/") + "/"
+    def failure_states(self, root: str, folder: bool = True) -> dict[str, tuple[int, int, str]]:
+        """path -> (size, mtime_ns, error) for files that failed under a root folder (or one file)."""
+        where, params = self._under(root, folder)
         rows = self.conn.execute(
-            "SELECT path, size, mtime_ns, error FROM failures WHERE substr(path, 1, ?) = ?",
-            (len(prefix), prefix))
+            f"SELECT path, size, mtime_ns, error FROM failures WHERE {where}", params)
         return {path: (size, mtime, error) for path, size, mtime, error in rows}
 
     def ids_by_hash(self, digest: str) -> list[tuple[int, str]]:

@@ -144,11 +144,13 @@ class Library:
         failed_before: dict[str, tuple[int, int, str]] = {}
         entries: list[tuple[FileEntry, str]] = []
         for root in roots:
-            if os.path.isdir(root):
-                known.update(self.catalog.file_states(root))
-                failed_before.update(self.catalog.failure_states(root))
+            # A folder's prefix covers its files; a file named directly covers itself.
+            known.update(self.catalog.file_states(root, folder=os.path.isdir(root)))
+            failed_before.update(self.catalog.failure_states(root, folder=os.path.isdir(root)))
             for entry in walk(root):
                 entries.append((entry, root))
+        # Overlapping roots (a folder and its sub-folder) must not yield a file twice.
+        entries = list({entry.path: (entry, root) for entry, root in entries}.values())
         report.seen = len(entries)
         seen_paths = {entry.path for entry, _ in entries}
         # Catalogued files not seen on disk: moved away (matched by hash below) or removed.

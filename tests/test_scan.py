@@ -153,3 +153,19 @@ def test_scanning_a_missing_folder_is_an_error(library: Library, tmp_path: Path)
 
     with pytest.raises(NotFound, match="no such file or folder"):
         library.scan([tmp_path / "nope"])
+
+
+def test_scanning_one_file_of_a_scanned_folder(library: Library, tmp_path: Path) -> None:
+    paths = write_library(tmp_path / "lib", 3)
+    library.scan([tmp_path / "lib"])
+    assert library.scan([paths[0]]).unchanged == 1
+    write_hit(paths[0], freq=220, seconds=0.7, seed=5)
+    report = library.scan([paths[0]])
+    assert (report.updated, report.added, report.removed) == (1, 0, 0)
+    assert library.catalog.count() == 3
+
+
+def test_same_file_reached_twice_is_catalogued_once(library: Library, tmp_path: Path) -> None:
+    write_library(tmp_path / "lib", 2)
+    report = library.scan([tmp_path / "lib", tmp_path / "lib" / "Kicks"])
+    assert (report.seen, report.added, library.catalog.count()) == (2, 2, 2)
