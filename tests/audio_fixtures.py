@@ -31,8 +31,16 @@ def write_audio(path: str | Path, audio: np.ndarray, sr: int = 44100,
     fmt = (fmt or _SUFFIX_FORMAT.get(path.suffix.lower(), "WAV")).upper()
     if subtype is None:
         subtype = _LOSSY.get(fmt, "PCM_16")
-    # Leave a little headroom so 16-bit quantisation never clips.
+    # Leave a little headroom so quantisation never clips.
     data = np.clip(np.asarray(audio, dtype=np.float64), -0.999, 0.999)
+    # Quantise here, not in libsndfile: its float->int conversion differs between
+    # containers, and the same sound must be the same PCM in wav, flac and aiff.
+    if subtype == "PCM_16":
+        data = np.round(data * 32767.0).astype(np.int16)
+    elif subtype in ("PCM_24", "PCM_32"):
+        bits = 24 if subtype == "PCM_24" else 32
+        scale = float(2 ** (bits - 1) - 1)
+        data = (np.round(data * scale).astype(np.int64) << (32 - bits)).astype(np.int32)
     sf.write(str(path), data, sr, format=fmt, subtype=subtype)
     return path
 
@@ -70,10 +78,12 @@ def synth_drum_hit(kind: str = "kick", sr: int = 44100, seed: int = 0) -> np.nda
     elif kind == "snare":
         n = int(0.35 * sr)
         t = np.arange(n) / sr
-        tone = np.sin(2 * np.pi * 190 * t) * np.exp(-t / 0.04)
-        noise = _highpass(rng.standard_normal(n))
-        noise = noise / np.std(noise) * np.exp(-t / 0.07)  # the rattle dominates a snare
-        x = 0.4 * tone + 0.6 * noise
+        # A drum body around 190 Hz plus the rattle: broadband noise, not only the highs.
+        tone = np.sin(2 * np.pi * 190 * t) * np.exp(-t / 0.05)
+        white = rng.standard_normal(n)
+        noise = 0.5 * white / np.std(white) + 0.5 * _highpass(white) / np.std(_highpass(white))
+        noise = noise * np.exp(-t / 0.07)
+        x = 0.5 * tone + 0.6 * noise
     elif kind == "hihat":
         n = int(0.15 * sr)
         t = np.arange(n) / sr
@@ -127,13 +137,13 @@ def synth_drum_loop(bpm: float, bars: int = 1, sr: int = 44100, seed: int = 0,
     cut, as in a loop exported from a DAW.
     """
     beat = 60.0 / bpm
-    n = int(round(bars * 4 * beat * sr))
+    n = round(bars * 4 * beat * sr)
     out = np.zeros(n, dtype=np.float64)
     hits = {kind: synth_drum_hit(kind, sr, seed + i) for i, kind in enumerate(DRUM_KINDS)}
     for bar in range(bars):
         for kind, positions, gain in DRUM_PATTERNS[pattern]:
             for pos in positions:
-                start = int(round((bar * 4 + pos) * beat * sr))
+                start = round((bar * 4 + pos) * beat * sr)
                 stop = min(n, start + len(hits[kind]))
                 if start < n:
                     out[start:stop] += gain * hits[kind][: stop - start]
@@ -239,6 +249,60 @@ def write_chord_loop(path: str | Path, key: str = "A minor", seconds: float = 4.
     return write_audio(path, synth_chord_loop(key, seconds, sr), sr, fmt, subtype)
 
 
+def synth_held_chord(key: str = "A minor", seconds: float = 3.5, sr: int = 44100) -> np.ndarray:
+    """One tonic triad (plus bass root) held at full level and cut at the end: a pad loop."""
+    spelled = parse_key(key)
+    if spelled is None:
+        raise ValueError(f"not a key: {key!r}")
+    tonic, scale = spelled.split()
+    root = 48 + NOTE_NAMES.index(tonic)
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    x = sum(_harmonic_tone(midi_to_hz(root + d), t, sr, 6, 1.2)
+            for d in ((0, 3, 7) if scale == "minor" else (0, 4, 7)))
+    x = x + 0.8 * _harmonic_tone(midi_to_hz(root - 12), t, sr, 4, 1.5)
+    x = x * np.minimum(1.0, t / 0.05)
+    return (0.8 * x / np.max(np.abs(x))).astype(np.float32)
+
+
+def synth_bass_loop(key: str = "A minor", bpm: float = 120.0, bars: int = 2,
+                    sr: int = 44100) -> np.ndarray:
+    """A trimmed eighth-note bass line in ``key``: a bar on the tonic, then V - i (V - I).
+
+    The dominant carries the leading tone, as in most real bass lines.
+    """
+    spelled = parse_key(key)
+    if spelled is None:
+        raise ValueError(f"not a key: {key!r}")
+    tonic, scale = spelled.split()
+    root = 36 + NOTE_NAMES.index(tonic)  # C2..B2
+    third = 3 if scale == "minor" else 4
+    tonic_bar = (0, 7, 12, third, 0, 7, third + 12, 7)
+    turn_bar = (7, 11, 14, 11, 0, third, 7, 12)  # V (root, leading tone, fifth) then i/I
+    eighth = 30.0 / bpm
+    n = round(bars * 4 * 60.0 / bpm * sr)
+    out = np.zeros(n)
+    m = int(eighth * sr)
+    t = np.arange(m) / sr
+    env = np.minimum(1.0, t / 0.004) * np.exp(-t / 0.15)
+    for i in range(bars * 8):
+        pattern = turn_bar if (i // 8) % 2 else tonic_bar
+        midi = root + pattern[i % 8]
+        start = round(i * eighth * sr)
+        stop = min(n, start + m)
+        out[start:stop] += (_harmonic_tone(midi_to_hz(midi), t, sr, 8, 1.3) * env)[: stop - start]
+    return (0.8 * out / np.max(np.abs(out))).astype(np.float32)
+
+
+def synth_riser(seconds: float = 4.0, sr: int = 44100, seed: int = 0) -> np.ndarray:
+    """An FX riser: noise plus an upward sweep, getting louder until it stops."""
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    sweep = np.sin(2 * np.pi * np.cumsum(200.0 * 8.0 ** (t / seconds)) / sr)
+    x = (0.5 * sweep + 0.5 * _rng(seed).standard_normal(n) * 0.3) * (t / seconds) ** 2
+    return (0.8 * x / np.max(np.abs(x))).astype(np.float32)
+
+
 def synth_noise(seconds: float = 1.0, sr: int = 44100, decay: float | None = None,
                 seed: int = 0) -> np.ndarray:
     """White noise, optionally with an exponential decay (seconds)."""
@@ -256,17 +320,24 @@ def write_noise(path: str | Path, seconds: float = 1.0, sr: int = 44100,
     return write_audio(path, synth_noise(seconds, sr, decay, seed), sr, fmt, subtype)
 
 
-def write_long_file(path: str | Path, seconds: float, sr: int = 22050, tone_hz: float = 220.0,
-                    block_seconds: float = 30.0, subtype: str = "PCM_16", seed: int = 0) -> Path:
-    """Write a long mono file (quiet noise + a steady tone) in blocks, never holding it all."""
+def write_long_file(path: str | Path, seconds: float, sr: int = 22050,
+                    tones_hz: tuple[float, ...] = (220.0,), block_seconds: float = 30.0,
+                    subtype: str = "PCM_16", seed: int = 0) -> Path:
+    """Write a long mono file (noise at 0.05 RMS + steady tones) in blocks, never holding it all.
+
+    The tones share an amplitude of 0.3 between them (each gets ``0.3 / len(tones_hz)``).
+    """
     rng = _rng(seed)
     path = Path(path)
     total = int(seconds * sr)
     block = int(block_seconds * sr)
+    gain = 0.3 / len(tones_hz)
     with sf.SoundFile(str(path), "w", samplerate=sr, channels=1, subtype=subtype) as f:
         for start in range(0, total, block):
             n = min(block, total - start)
             t = (start + np.arange(n)) / sr
-            x = 0.3 * np.sin(2 * np.pi * tone_hz * t) + 0.05 * rng.standard_normal(n)
+            x = 0.05 * rng.standard_normal(n)
+            for k, hz in enumerate(tones_hz):
+                x += gain * np.sin(2 * np.pi * hz * t + k)
             f.write(x.astype(np.float32))
     return path

@@ -1,0 +1,424 @@
+"""Per-file audio analysis: path -> a flat, JSON-serialisable dict of features.
+
+One :class:`Extractor` per worker process holds the configured Essentia
+algorithms (decoder, metadata reader, key profile) and the K-filter matrices,
+and is reused for every file; Essentia algorithms are not thread-safe, so
+never share one across threads. :func:`analyse` uses a lazily created
+per-process instance.
+
+How a file is analysed (modules in this package):
+
+- ``decode``: small files are identified from their first bytes, larger ones
+  probed by libsndfile (else Essentia's MetadataReader); one reused
+  ``AudioLoader`` decodes (libsndfile for > 2 channels). Unreadable, empty,
+  truncated or non-audio files raise :class:`~samplemind.errors.DecodeError`.
+- ``loudness``: hash, sample peak and BS.1770 loudness per channel.
+- ``spectral``: the mono mix's STFT (~46 ms Hann frames side by side) pooled
+  into spectral descriptors, MFCC and chroma; an RMS envelope.
+- ``rhythm`` + ``classify``: onsets, periodicity, loop/one-shot; for loop
+  candidates the frames in between are added (one every ~12 ms) and the tempo
+  is estimated and snapped to the loop's length.
+- ``tonal``: YIN pitch (a note for steady, pitched one-shots) and a peak
+  chroma + Essentia ``Key`` for tonal loops and held chords.
+- ``longfile``: files over ``LONG_FILE_SECONDS`` (or ``LONG_FILE_SAMPLES``)
+  are streamed in blocks with bounded memory; long material (> 64 s) is never
+  a loop ("oneshot" then means "not a loop"), gets a ``bpm`` only when a 60 s
+  window from its middle has a clear pulse, and never a ``note``.
+
+Returned keys (``None`` where not applicable):
+
+======================  ===============================================================
+key                     meaning
+======================  ===============================================================
+format                  container, lowercase: wav, flac, aiff, ogg, mp3, m4a, ...
+codec                   decoder codec name (``pcm_s24le``, ``flac``, ``mp3``, ...)
+sample_rate             Hz (int)
+channels                int
+bit_depth               bits per sample for PCM/lossless, None for lossy codecs
+duration                seconds
+audio_hash              blake2b-128 hex of (rate, channels, float32 PCM): equal for the
+                        same audio in wav/flac/aiff at the same bit depth
+loudness_lufs           integrated loudness, BS.1770-4 gating; sounds under 400 ms are
+                        measured as one block (no gating); None only for digital silence
+peak_db                 sample peak, dBFS; None for digital silence
+type                    "loop" or "oneshot" (classify.py); material over 64 s is "oneshot"
+                        (= not a loop)
+type_confidence         0..1
+bpm                     tempo of loops in 70-180 BPM (snapped to whole beats of the
+                        duration when it fits) and of rhythmic long material; else None
+bpm_confidence          0..1
+bpm_alternatives        [half, double] of bpm, or None
+key                     "A minor" / "F# major" for tonal loops, held chords and tonal long
+                        material; None for drums, noise and single notes
+key_confidence          0..1
+note                    "A1" for pitched one-shots; else None
+pitch_hz                fundamental of that note, Hz
+note_confidence         0..1
+spectral_centroid       Hz, energy-weighted mean over frames
+spectral_flatness       0..1, geometric/arithmetic mean of the power spectrum (1 = noise)
+spectral_rolloff        Hz below which 85 % of the energy lies
+spectral_bandwidth      Hz, spread of the spectrum around its centroid
+spectral_contrast       dB between loud and quiet mel bands (high = sparse/tonal)
+brightness              0..1, energy share above 1.5 kHz
+low_energy_ratio        0..1, energy share below 150 Hz
+zero_crossing_rate      0..1, share of sample pairs that change sign
+attack_time             s, from 20 % to 90 % of the peak amplitude
+decay_time              s, from the peak until the level is 20 dB lower
+temporal_centroid       0..1, centre of the energy envelope as a share of the duration
+crest_db                peak-to-RMS ratio, dB
+end_level_db            last ~46 ms relative to the loudest part, dB (low = decays out)
+onset_rate              onsets per second
+onset_count             number of detected onsets
+tonalness               0..1, how periodic/pitched (YIN clarity, energy-weighted)
+vector                  VECTOR_DIM raw floats, blocks in VECTOR_BLOCKS
+peaks                   waveform overview: min,max interleaved over <= 256 buckets (mono)
+======================  ===============================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from samplemind.analysis import classify, rhythm, spectral, tonal
+from samplemind.analysis.decode import (
+    SMALL_FILE_BYTES,
+    AudioInfo,
+    Decoder,
+    bit_depth_from_codec,
+    check_file,
+    new_audio_hash,
+    probe,
+    sniff,
+    update_audio_hash,
+)
+from samplemind.analysis.loudness import KFilterBank, LoudnessMeter
+from samplemind.errors import DecodeError
+
+EXTRACTOR_VERSION = "1"
+LONG_FILE_SECONDS = 600.0
+LONG_FILE_SAMPLES = 32_000_000  # also long past this many samples (hi-res, many channels)
+LOUDNESS_BLOCK_SECONDS = 20
+# Raw values (standardised across the library later), in this order:
+VECTOR_BLOCKS: dict[str, tuple[int, int]] = {
+    # MFCC 1-13 energy-weighted means, then their standard deviations over frames
+    "timbre": (0, 26),
+    # log2 centroid, log2 bandwidth, log2 roll-off (Hz), log10 flatness, log10 zero-crossing
+    # rate, brightness, low-energy ratio, contrast (dB), centroid spread (octaves), mean
+    # onset strength (dB)
+    "spectral": (26, 36),
+    # log10 attack, log10 decay, log10 duration, temporal centroid, crest (dB), end level
+    # (dB), sustain share, log10 active duration
+    "envelope": (36, 44),
+    # chroma C..B (sums to 1), tonalness, chroma entropy (0 one class .. 1 flat)
+    "tonal": (44, 58),
+    # log(1 + onset rate), periodicity, log2(bpm / 120) (0 without a bpm), inter-onset
+    # spread, log(1 + onset count), 1 for loops
+    "rhythm": (58, 64),
+}
+VECTOR_DIM = 64
+PEAK_BUCKETS = 256
+RHYTHM_WINDOW_SECONDS = 60.0  # longer material: onsets/tempo from a middle window this long
+MAX_SPECTRAL_FRAMES = 3000
+MIN_TEMPO_CONFIDENCE = 0.05
+
+
+@dataclass
+class Parts:
+    """Everything measured about one sound, before it is flattened into the record."""
+
+    stats: spectral.FrameStats
+    envelope: spectral.Envelope
+    zcr: float
+    duration: float
+    onset_count: int
+    onset_rate: float
+    onset_strength: float
+    periodicity: float
+    ioi_cv: float
+    type: str
+    type_confidence: float
+    tempo: rhythm.TempoResult | None
+    pitch: tonal.PitchResult
+    key: str | None
+    key_confidence: float | None
+
+
+def _num(value: float | None, digits: int) -> float:
+    """Round; non-finite values (never expected) become 0.0 so JSON stays valid."""
+    if value is None or not math.isfinite(value):
+        return 0.0
+    return round(float(value), digits)
+
+
+def _opt(value: float | None, digits: int) -> float | None:
+    """Round, keeping None."""
+    return None if value is None or not math.isfinite(value) else round(float(value), digits)
+
+
+def _log(value: float, base: float = 10.0, floor: float = 1e-6) -> float:
+    return math.log(max(value, floor), base)
+
+
+def build_vector(p: Parts) -> list[float]:
+    """Assemble the VECTOR_DIM raw feature vector (layout in VECTOR_BLOCKS)."""
+    s = p.stats
+    w = s.weight if s.weight > 0 else 1.0
+    mfcc_mean = s.mfcc / w if s.mfcc is not None else np.zeros(spectral.N_MFCC)
+    mfcc_var = (s.mfcc_sq / w - mfcc_mean ** 2) if s.mfcc_sq is not None \
+        else np.zeros(spectral.N_MFCC)
+    mfcc_std = np.sqrt(np.maximum(mfcc_var, 0.0))
+    log_c = s.mean("log_centroid")
+    centroid_spread = math.sqrt(max(0.0, s.mean("log_centroid_sq") - log_c ** 2))
+    spectral_block = [
+        _log(s.mean("centroid"), 2, 1.0), _log(s.mean("bandwidth"), 2, 1.0),
+        _log(s.mean("rolloff"), 2, 1.0), _log(s.mean("flatness"), 10, 1e-8),
+        _log(p.zcr, 10, 1e-5), s.mean("brightness"), s.mean("low_ratio"),
+        s.mean("contrast"), centroid_spread, p.onset_strength,
+    ]
+    e = p.envelope
+    envelope_block = [
+        _log(e.attack_time), _log(e.decay_time), _log(p.duration), e.temporal_centroid,
+        e.crest_db, e.end_level_db, e.sustain, _log(e.active_duration),
+    ]
+    chroma = s.chroma / s.chroma.sum() if s.chroma is not None and s.chroma.sum() > 0 \
+        else np.full(12, 1.0 / 12)
+    entropy = float(-(chroma * np.log(chroma + 1e-12)).sum() / math.log(12))
+    tonal_block = [*chroma.tolist(), p.pitch.clarity, entropy]
+    bpm = p.tempo.bpm if p.tempo is not None and p.type == "loop" else None
+    rhythm_block = [
+        math.log1p(p.onset_rate), p.periodicity, math.log2(bpm / 120.0) if bpm else 0.0,
+        p.ioi_cv, math.log1p(p.onset_count), 1.0 if p.type == "loop" else 0.0,
+    ]
+    vector = [*mfcc_mean.tolist(), *mfcc_std.tolist(), *spectral_block, *envelope_block,
+              *tonal_block, *rhythm_block]
+    assert len(vector) == VECTOR_DIM
+    return [_num(v, 5) for v in vector]
+
+
+def build_record(info: AudioInfo, codec: str | None, sample_rate: int, channels: int,
+                 audio_hash: str, meter: LoudnessMeter, parts: Parts,
+                 peaks: list[float]) -> dict:
+    """Flatten everything into the documented record (exact key set, rounded floats)."""
+    s = parts.stats
+    bit_depth = info.bit_depth if info.bit_depth is not None \
+        else bit_depth_from_codec(codec or "")
+    tempo = parts.tempo
+    bpm = round(float(tempo.bpm), 2) if tempo is not None else None
+    pitch = parts.pitch
+    return {
+        "format": info.format,
+        "codec": codec,
+        "sample_rate": int(sample_rate),
+        "channels": int(channels),
+        "bit_depth": bit_depth,
+        "duration": round(parts.duration, 4),
+        "audio_hash": audio_hash,
+        "loudness_lufs": _opt(meter.integrated(), 2),
+        "peak_db": _opt(meter.peak_db(), 2),
+        "type": parts.type,
+        "type_confidence": _num(parts.type_confidence, 3),
+        "bpm": bpm,
+        "bpm_confidence": _opt(tempo.confidence, 3) if tempo is not None else None,
+        "bpm_alternatives": rhythm.bpm_alternatives(bpm) if bpm is not None else None,
+        "key": parts.key,
+        "key_confidence": _opt(parts.key_confidence, 3),
+        "note": pitch.note,
+        "pitch_hz": _opt(pitch.hz, 2),
+        "note_confidence": _opt(pitch.confidence, 3),
+        "spectral_centroid": _num(s.mean("centroid"), 1),
+        "spectral_flatness": _num(s.mean("flatness"), 5),
+        "spectral_rolloff": _num(s.mean("rolloff"), 1),
+        "spectral_bandwidth": _num(s.mean("bandwidth"), 1),
+        "spectral_contrast": _num(s.mean("contrast"), 2),
+        "brightness": _num(s.mean("brightness"), 4),
+        "low_energy_ratio": _num(s.mean("low_ratio"), 4),
+        "zero_crossing_rate": _num(parts.zcr, 5),
+        "attack_time": _num(parts.envelope.attack_time, 4),
+        "decay_time": _num(parts.envelope.decay_time, 4),
+        "temporal_centroid": _num(parts.envelope.temporal_centroid, 4),
+        "crest_db": _num(parts.envelope.crest_db, 2),
+        "end_level_db": _num(parts.envelope.end_level_db, 2),
+        "onset_rate": _num(parts.onset_rate, 3),
+        "onset_count": int(parts.onset_count),
+        "tonalness": _num(pitch.clarity, 3),
+        "vector": build_vector(parts),
+        "peaks": peaks,
+    }
+
+
+class Extractor:
+    """Configured Essentia algorithms for one process; call :meth:`analyse` per file."""
+
+    def __init__(self) -> None:
+        self.decoder = Decoder()
+        self.kbank = KFilterBank()
+        self.keys = tonal.KeyEstimator()
+
+    def analyse(self, path: str) -> dict:
+        """Analyse one audio file; raises DecodeError when it cannot be read as audio."""
+        path = os.fspath(path)
+        size = check_file(path)
+        info = (sniff(path) if size <= SMALL_FILE_BYTES else None) \
+            or probe(path, self.decoder.metadata)
+        if _is_long(info, size):
+            from samplemind.analysis import longfile  # only long files need it
+
+            return longfile.analyse_long(self, path, info)
+        audio, sr, channels, codec = self.decoder.decode(path, info)
+        if not math.isfinite(float(np.sum(audio, dtype=np.float64))):
+            raise DecodeError("corrupt audio data (NaN or infinite sample values)")
+        h = new_audio_hash(sr, channels)
+        update_audio_hash(h, audio)
+        meter = LoudnessMeter(sr, channels, self.kbank)
+        step = LOUDNESS_BLOCK_SECONDS * sr  # bounded temporaries for longer files
+        for start in range(0, audio.shape[0], step):
+            meter.feed(audio[start:start + step], last=start + step >= audio.shape[0])
+        mono = spectral.mono_mix(audio)
+        parts = self.analyse_signal(mono, sr)
+        peaks = spectral.waveform_peaks(mono, PEAK_BUCKETS)
+        return build_record(info, codec, sr, channels, h.hexdigest(), meter, parts, peaks)
+
+    def analyse_signal(self, mono: np.ndarray, sr: int) -> Parts:
+        """Descriptors, type, tempo, pitch and key of a mono signal held in memory."""
+        duration = mono.size / sr
+        n_fft, fine_hop = spectral.stft_sizes(sr)
+        hop = n_fft  # ~46 ms: enough for pooled descriptors and onsets; loops get refined
+        power = spectral.power_frames(mono, n_fft, hop, max_frames=MAX_SPECTRAL_FRAMES)
+        stats, mel_db = spectral.frame_stats(power, sr, n_fft)
+        env = spectral.envelope_features(mono, sr)
+        zcr = spectral.zero_crossing_rate(mono)
+        if duration > classify.MAX_LOOP_SECONDS:  # rhythm from a middle window, fine frames
+            half = int(RHYTHM_WINDOW_SECONDS * sr / 2)
+            mid = mono.size // 2
+            window = mono[max(0, mid - half): mid + half]
+            rpower = spectral.power_frames(window, n_fft, fine_hop)
+            return self.finish(mono, sr, stats, env, zcr, rpower,
+                               spectral.mel_db(rpower, sr, n_fft), fine_hop,
+                               window.size / sr, duration)
+        return self.finish(mono, sr, stats, env, zcr, power, mel_db, hop, duration, duration)
+
+    def finish(self, mono: np.ndarray, sr: int, stats: spectral.FrameStats,
+               env: spectral.Envelope, zcr: float, rpower: np.ndarray, rmel: np.ndarray,
+               hop: int, rduration: float, duration: float,
+               key_sums: tonal.ChromaSums | None = None) -> Parts:
+        """Onsets, type, tempo, pitch and key from frames ``hop`` apart of (part of) the sound.
+
+        ``rpower``/``rmel`` cover the whole sound (or, for long material, a window of
+        ``rduration`` seconds). Frames coarser than ~12 ms are refined for loop candidates.
+        """
+        n_fft = (rpower.shape[1] - 1) * 2
+        freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+        long_material = duration > classify.MAX_LOOP_SECONDS
+        onsets, strength = self._onsets(rpower, rmel, sr / hop)
+        cues = classify.LoopCues(duration=duration, onset_count=int(onsets.size),
+                                 periodicity=0.0, end_level_db=env.end_level_db,
+                                 fits_beats=False, temporal_centroid=env.temporal_centroid)
+        # Tempo only for what may be a loop: several events, two and still sounding at the
+        # end, or a long sound held to the end.
+        maybe_loop = (not long_material and duration >= classify.MIN_LOOP_SECONDS
+                      and (onsets.size >= 3 or (onsets.size == 2 and env.end_level_db > -25.0)
+                           or classify.held_to_the_end(cues)))
+        fine_hop = spectral.stft_sizes(sr)[1]
+        if maybe_loop and hop > fine_hop and rpower.shape[0] < MAX_SPECTRAL_FRAMES:
+            # Tempo needs ~12 ms frames: add the frames that fall between the coarse ones.
+            count = rpower.shape[0]
+            powers, mels = [rpower], [rmel]
+            for offset in range(fine_hop, hop, fine_hop):
+                extra = spectral.power_frames(mono[offset:], n_fft, hop)[:count]
+                extra = np.concatenate([extra, np.zeros((count - extra.shape[0], extra.shape[1]),
+                                                        dtype=extra.dtype)])
+                powers.append(extra)
+                mels.append(spectral.mel_db(extra, sr, n_fft))
+            # Interleave, then drop the padding rows past the end of the sound.
+            total = min(count * len(powers), 1 + mono.size // fine_hop)
+            rpower = np.stack(powers, axis=1).reshape(count * len(powers), -1)[:total]
+            rmel = np.stack(mels, axis=1).reshape(count * len(powers), -1)[:total]
+            hop = fine_hop
+            onsets, strength = self._onsets(rpower, rmel, sr / hop)
+        frame_rate = sr / hop
+        onset_rate = onsets.size / rduration if rduration > 0 else 0.0
+        periodicity = rhythm.periodicity(strength, frame_rate)
+        ioi_cv = rhythm.inter_onset_regularity(onsets / frame_rate)
+        tempo = None
+        if maybe_loop:
+            tempo = rhythm.estimate_tempo(rpower, freqs, frame_rate, duration, True, strength)
+        cues = dataclasses.replace(cues, onset_count=int(onsets.size), periodicity=periodicity,
+                                   fits_beats=bool(tempo and tempo.snapped), ioi_cv=ioi_cv)
+        kind, kind_conf = classify.classify_type(cues)
+        if long_material and periodicity >= 0.3 and onsets.size >= 8:
+            tempo = rhythm.estimate_tempo(rpower, freqs, frame_rate, rduration, False, strength)
+        elif kind != "loop":
+            tempo = None
+        if tempo is not None and tempo.confidence < MIN_TEMPO_CONFIDENCE:
+            tempo = None  # a loop without a pulse (pads, textures)
+        # With little energy below 150 Hz a note's fundamental can't be low: search from 110 Hz
+        # only, with 4x shorter frames (hats, snares, claps, leads are the common case).
+        fmin = tonal.FMIN if stats.mean("low_ratio") >= 0.02 or stats.weight == 0 else 110.0
+        pitch = self._pitch(mono, sr, env, kind, long_material, fmin)
+        key, key_conf = None, None
+        # One-shots: a key only for chords - a steady period with no partial at it, or a
+        # periodic sound held for a while. Notes get a note instead; drums are neither.
+        wants_key = kind == "loop" or long_material or (
+            pitch.note is None and duration >= 0.25
+            and (pitch.steady or (pitch.clarity >= 0.5 and env.sustain >= 0.5)))
+        if wants_key:
+            if key_sums is None:
+                k_fft, k_hop = tonal.key_frame_sizes(sr)
+                kpower = spectral.power_frames(mono, k_fft, k_hop, max_frames=400)
+                key_sums = tonal.chroma_sums(kpower, sr, k_fft)
+            # Loops and long material repeat or move through their notes; a one-shot must hold.
+            key, key_conf = self.keys.estimate(key_sums,
+                                               sustained=kind != "loop" and not long_material)
+        return Parts(stats=stats, envelope=env, zcr=zcr, duration=duration,
+                     onset_count=int(onsets.size), onset_rate=onset_rate,
+                     onset_strength=float(strength.mean()) if strength.size else 0.0,
+                     periodicity=periodicity, ioi_cv=ioi_cv, type=kind,
+                     type_confidence=kind_conf, tempo=tempo, pitch=pitch, key=key,
+                     key_confidence=key_conf)
+
+    @staticmethod
+    def _onsets(power: np.ndarray, mel: np.ndarray, frame_rate: float) -> tuple[np.ndarray,
+                                                                             np.ndarray]:
+        """(onset frame indices, onset-strength envelope)."""
+        strength = rhythm.onset_strength(mel, frame_rate)
+        energy_db = 10.0 * np.log10(power.sum(axis=1) + 1e-12)
+        return rhythm.pick_onsets(strength, frame_rate, energy_db), strength
+
+    @staticmethod
+    def _pitch(mono: np.ndarray, sr: int, env: spectral.Envelope, kind: str,
+               long_material: bool, fmin: float) -> tonal.PitchResult:
+        """YIN after the attack; a note only for one-shots."""
+        if not mono.size or not np.any(mono):
+            return tonal.PitchResult(clarity=0.0)
+        if kind == "loop" or long_material:
+            result = tonal.analyse_pitch(mono, sr, 0, mono.size, n_frames=3, fmin=fmin)
+            return tonal.PitchResult(clarity=result.clarity)
+        # A note must hold from just after the attack until it has faded by 20 dB.
+        start = int((env.peak_time + 0.01) * sr)
+        stop = int((env.peak_time + env.decay_time) * sr)
+        return tonal.analyse_pitch(mono, sr, start, stop, n_frames=2, fmin=fmin)
+
+
+def _is_long(info: AudioInfo, size: int) -> bool:
+    """Whether to take the bounded-memory path (duration, sample count, or a huge unknown)."""
+    if info.duration is not None:
+        samples = info.duration * info.sample_rate * max(1, info.channels)
+        return info.duration > LONG_FILE_SECONDS or samples > LONG_FILE_SAMPLES
+    # No duration in the header: assume at least 64 kbit/s (8 kB/s) of compressed audio.
+    return size > LONG_FILE_SECONDS * 8000
+
+
+_EXTRACTOR: Extractor | None = None
+
+
+def analyse(path: str) -> dict:
+    """Analyse ``path`` with this process's lazily created :class:`Extractor`."""
+    global _EXTRACTOR
+    if _EXTRACTOR is None:
+        _EXTRACTOR = Extractor()
+    return _EXTRACTOR.analyse(path)

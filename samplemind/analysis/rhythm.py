@@ -1,0 +1,276 @@
+"""Onsets, periodicity and tempo from the STFT already computed for the spectral descriptors.
+
+Tempo of a loop, in three steps:
+
+1. *Periodicity*: the autocorrelation (circular for a loop, which repeats) of a
+   band-normalised spectral-flux envelope, scored with its 2x and 4x lags so
+   the beat period wins over a lag that happens to fit one pattern (1.5 beats).
+2. *Metrical level*: of the two octave-related tempi inside 70-180 BPM, the
+   faster one is the beat when its extra grid positions carry real hits in the
+   kick/snare range (< 5 kHz) - snare backbeats do, off-beat hi-hats don't
+   (their energy sits above 5 kHz), nor do the level wobbles of held chords.
+3. *Duration snap*: a trimmed loop lasts a whole number of beats, so the tempo
+   is snapped to ``beats * 60 / duration`` when that is within 2 % (bars of
+   four beats preferred); otherwise the DSP value is kept.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+BPM_MIN = 70.0
+BPM_MAX = 180.0
+METRICAL_RATIO = 0.17  # the faster level's extra beats must carry this share of its strong beats
+METRICAL_MAX_HZ = 5000.0
+SNAP_TOLERANCE = 0.02
+ONSET_MIN_GAP = 0.05  # s: hits closer than this are one onset (flams, claps)
+ONSET_GATE_DB = 1.0  # mean dB rise across bands at which an energy jump fully counts as a hit
+
+
+def onset_strength(mel_db: np.ndarray, frame_rate: float, floor_db: float = 60.0) -> np.ndarray:
+    """Mean dB rise across mel bands over the loudest of the previous ~35 ms of frames.
+
+    Comparing with the recent maximum (not just the previous frame) ignores the
+    level ripple a low note's period leaves in short frames.
+    """
+    if mel_db.shape[0] == 0:
+        return np.zeros(0)
+    lag = max(1, round(0.035 * frame_rate))
+    floor = mel_db.max() - floor_db
+    level = np.maximum(mel_db, floor)
+    padded = np.vstack([np.full((lag, level.shape[1]), floor, dtype=level.dtype), level])
+    n = level.shape[0]
+    reference = padded[lag - 1: lag - 1 + n]
+    for k in range(2, lag + 1):
+        reference = np.maximum(reference, padded[lag - k: lag - k + n])
+    return np.maximum(0.0, level - reference).mean(axis=1)
+
+
+def pick_onsets(strength: np.ndarray, frame_rate: float, energy_db: np.ndarray) -> np.ndarray:
+    """Frame indices of onsets: local maxima above an adaptive threshold, >= 50 ms apart."""
+    n = strength.size
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    radius = max(1, round(ONSET_MIN_GAP * frame_rate))
+    padded = np.pad(strength, radius, mode="constant")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * radius + 1)
+    local_max = strength >= windows.max(axis=1)
+    wide = max(radius * 4, 4)
+    pad_w = np.pad(strength, wide, mode="edge")
+    local_mean = np.lib.stride_tricks.sliding_window_view(pad_w, 2 * wide + 1).mean(axis=1)
+    threshold = np.maximum(local_mean * 1.5, max(2.0, 0.12 * strength.max()))
+    audible = energy_db > energy_db.max() - 50.0  # ignore wiggles in a fading tail
+    idx = np.nonzero(local_max & (strength > threshold) & audible)[0]
+    if idx.size < 2:
+        return idx
+    keep = [idx[0]]
+    for i in idx[1:]:  # few onsets: a plain loop is fine here
+        if i - keep[-1] >= radius:
+            keep.append(i)
+        elif strength[i] > strength[keep[-1]]:
+            keep[-1] = i
+    return np.asarray(keep)
+
+
+def band_flux(power: np.ndarray, freqs: np.ndarray, n_bands: int = 8) -> np.ndarray:
+    """Spectral flux in log-spaced bands, each band scaled to its own maximum, then averaged."""
+    edges = np.geomspace(40.0, freqs[-1], n_bands + 1)
+    edges[0] = 0.0
+    idx = np.searchsorted(freqs, edges[:-1])
+    bands = np.sqrt(np.add.reduceat(power, idx, axis=1).astype(np.float64))
+    prev = np.vstack([np.zeros((1, bands.shape[1])), bands[:-1]])
+    flux = np.maximum(0.0, bands - prev)
+    flux /= flux.max(axis=0, keepdims=True) + 1e-12
+    return flux.mean(axis=1)
+
+
+def low_flux(power: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+    """Energy flux below METRICAL_MAX_HZ (kicks, snares; hi-hats mostly above)."""
+    low = power[:, freqs <= METRICAL_MAX_HZ].astype(np.float64)
+    prev = np.vstack([np.zeros((1, low.shape[1])), low[:-1]])
+    return np.sqrt(np.maximum(0.0, low - prev).sum(axis=1))
+
+
+def autocorrelation(env: np.ndarray, circular: bool) -> np.ndarray:
+    """Normalised autocorrelation (r[0] = 1); linear version is unbiased."""
+    x = env - env.mean()
+    n = x.size
+    if circular:
+        spec = np.fft.rfft(x)
+        r = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, n)
+    else:
+        spec = np.fft.rfft(x, 2 * n)
+        r = np.fft.irfft(spec.real ** 2 + spec.imag ** 2)[:n] / (n - np.arange(n))
+    return r / r[0] if r[0] > 0 else np.zeros(n)
+
+
+def _interp(r: np.ndarray, lags: np.ndarray, circular: bool) -> np.ndarray:
+    """r at fractional lags (wrapping when circular, NaN past the end otherwise)."""
+    n = r.size
+    i = np.floor(lags).astype(int)
+    f = lags - i
+    if circular:
+        return (1 - f) * r[i % n] + f * r[(i + 1) % n]
+    ok = i + 1 < n
+    out = np.full(lags.shape, np.nan)
+    out[ok] = (1 - f[ok]) * r[i[ok]] + f[ok] * r[i[ok] + 1]
+    return out
+
+
+def periodicity_tempi(r: np.ndarray, frame_rate: float,
+                      circular: bool) -> list[tuple[float, float, float]]:
+    """Tempo candidates in range, best first: (bpm, score, correlation at the lag).
+
+    A lag scores the mean autocorrelation at 1x, 2x and 4x itself; candidates are the
+    local maxima of that score within 85 % of the best one.
+    """
+    lag_lo = frame_rate * 60.0 / BPM_MAX
+    lag_hi = frame_rate * 60.0 / BPM_MIN
+    if not circular and lag_hi * 2 >= r.size:
+        return []
+    lags = np.arange(lag_lo, lag_hi, 0.25)
+    parts = np.stack([_interp(r, k * lags, circular) for k in (1, 2, 4)])
+    # Mean over the multiples that fit in the window (1x always does).
+    valid = np.isfinite(parts)
+    score = np.where(valid, parts, 0.0).sum(axis=0) / np.maximum(valid.sum(axis=0), 1)
+    score = np.where(valid[0], score, -np.inf)
+    if not np.isfinite(score).any():
+        return []
+    best = float(score.max())
+    is_peak = np.r_[True, score[1:] >= score[:-1]] & np.r_[score[:-1] >= score[1:], True]
+    picks = [i for i in np.nonzero(is_peak)[0] if score[i] >= 0.85 * best] \
+        if best > 0 else [int(np.argmax(score))]
+    picks.sort(key=lambda i: -score[i])
+    return [(60.0 * frame_rate / lags[i], float(score[i]), float(max(0.0, parts[0, i])))
+            for i in picks]
+
+
+def _grid_strength(env: np.ndarray, period: float, phase: float) -> np.ndarray:
+    """Max of ``env`` within +-1 frame of each grid point phase + k*period."""
+    n = env.size
+    pos = phase + np.arange(int(n / period) + 1) * period
+    # The last frame sits at the very end of the audio: a grid point there belongs to the
+    # next repetition of a loop, not to this one.
+    idx = np.rint(pos[pos < n - 1.5]).astype(int)
+    return np.stack([env[np.clip(idx + d, 0, n - 1)] for d in (-1, 0, 1)]).max(axis=0)
+
+
+def metrical_level(env: np.ndarray, frame_rate: float, tempo: float,
+                   anchored: bool = False) -> tuple[float, float | None]:
+    """Choose between the octave-related tempi in range; returns (tempo, evidence ratio).
+
+    ``anchored``: the audio starts on a beat (a trimmed loop), so the grid starts at
+    frame 0 (give or take two frames) instead of wherever the hits line up best -
+    syncopated kicks can otherwise pull the grid off the beat.
+    """
+    family = [tempo * f for f in (0.25, 0.5, 1.0, 2.0, 4.0)
+              if BPM_MIN * 0.98 <= tempo * f <= BPM_MAX * 1.02]
+    if not family:
+        return tempo, None
+    slow = min(family)
+    fast = slow * 2.0
+    if fast > BPM_MAX * 1.02:
+        return slow, None
+    period = frame_rate * 60.0 / fast
+    if env.size < 4 * period:
+        return slow, None
+    # Sustained tones leave a floor of small level wiggles in every frame; only what rises
+    # above the typical frame counts as a hit.
+    env = np.maximum(env - np.median(env), 0.0)
+    # Phase of the grid: the one whose points carry the most onset energy (all phases at once).
+    phases = np.arange(0.0, period, 1.0)
+    if anchored:
+        phases = np.concatenate([phases[:3], phases[-2:]]) if phases.size > 5 else phases
+    count = max(1, int((env.size - 1.5 - period) // period) + 1)
+    idx = np.rint(phases[:, None] + np.arange(count)[None, :] * period).astype(int)
+    n = env.size
+    near = np.maximum(np.maximum(env[np.clip(idx - 1, 0, n - 1)], env[np.clip(idx, 0, n - 1)]),
+                      env[np.clip(idx + 1, 0, n - 1)])
+    g = _grid_strength(env, period, float(phases[int(np.argmax(near.mean(axis=1)))]))
+    a, b = float(np.median(g[0::2])), float(np.median(g[1::2]))
+    ratio = min(a, b) / max(a, b) if max(a, b) > 0 else 0.0
+    return (fast if ratio >= METRICAL_RATIO else slow), ratio
+
+
+def snap_to_duration(tempo: float, duration: float) -> float | None:
+    """``beats * 60 / duration`` nearest to ``tempo`` (within 2 %), favouring whole bars."""
+    best: tuple[tuple[int, float], float] | None = None
+    for beats in range(1, int(BPM_MAX * 1.03 * duration / 60.0) + 1):
+        candidate = 60.0 * beats / duration
+        error = abs(candidate - tempo) / tempo
+        rank = 0 if beats % 4 == 0 else (1 if beats % 2 == 0 else 2)
+        if error <= (SNAP_TOLERANCE if rank < 2 else SNAP_TOLERANCE / 2):
+            key = (rank, error)
+            if best is None or key < best[0]:
+                best = (key, candidate)
+    return best[1] if best else None
+
+
+@dataclass
+class TempoResult:
+    """A tempo estimate."""
+
+    bpm: float
+    confidence: float
+    snapped: bool
+
+
+def estimate_tempo(power: np.ndarray, freqs: np.ndarray, frame_rate: float, duration: float,
+                   loop: bool, strength: np.ndarray) -> TempoResult | None:
+    """Tempo of rhythmic material; ``loop=True`` assumes it repeats and may be snapped.
+
+    ``strength`` is the onset strength of the same frames (:func:`onset_strength`).
+    """
+    if power.shape[0] < 8:
+        return None
+    r = autocorrelation(band_flux(power, freqs), circular=loop)
+    candidates = periodicity_tempi(r, frame_rate, circular=loop)
+    if not candidates:
+        return None
+    # Energy rises count as hits only where the level really jumps (>= ~1 dB across bands):
+    # sustained chords wobble in energy without any new attack.
+    hits = low_flux(power, freqs) * np.clip(strength / ONSET_GATE_DB, 0.0, 1.0)
+    choice = None
+    for tempo, _score, corr in candidates:
+        tempo, _ratio = metrical_level(hits, frame_rate, tempo, anchored=loop)
+        snapped = snap_to_duration(tempo, duration) if loop else None
+        if choice is None or (snapped is not None and not choice[2]):
+            choice = (snapped if snapped is not None else tempo, corr, snapped is not None)
+        if not loop or snapped is not None:
+            break  # near-equal periodicities (even eighths): the one fitting the loop wins
+    bpm, corr, is_snapped = choice
+    confidence = max(0.0, min(1.0, corr)) * (1.0 if is_snapped else 0.7)
+    return TempoResult(bpm=float(bpm), confidence=float(confidence), snapped=is_snapped)
+
+
+def periodicity(strength: np.ndarray, frame_rate: float) -> float:
+    """How periodic the onset envelope is within 70-180 BPM (linear autocorrelation peak, 0..1)."""
+    if strength.size < 8:
+        return 0.0
+    r = autocorrelation(strength, circular=False)
+    lo = int(frame_rate * 60.0 / BPM_MAX)
+    hi = min(r.size // 2, int(frame_rate * 60.0 / BPM_MIN) + 1)
+    if hi <= lo:
+        return 0.0
+    return float(max(0.0, r[lo:hi].max()))
+
+
+def bpm_alternatives(bpm: float) -> list[float]:
+    """Half and double tempo."""
+    return [round(float(bpm) / 2.0, 2), round(float(bpm) * 2.0, 2)]
+
+
+def inter_onset_regularity(onset_times: np.ndarray) -> float:
+    """Coefficient of variation of inter-onset intervals (0 = perfectly regular; 0 if < 3 onsets)."""
+    if onset_times.size < 3:
+        return 0.0
+    ioi = np.diff(onset_times)
+    return float(np.std(ioi) / (np.mean(ioi) + 1e-9))
+
+
+def to_bpm_confidence(value: float) -> float:
+    """Clamp to 0..1 and round."""
+    return round(max(0.0, min(1.0, value)), 3) if math.isfinite(value) else 0.0
