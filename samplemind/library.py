@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .analysis.versions import analysis_version
 from .cache import FeatureCache
 from .catalog import Catalog, now_iso
 from .config import DEFAULT_TIMEOUT, Paths, default_jobs, resolve_paths
@@ -28,13 +29,6 @@ ProgressCallback = Callable[[int, int, str], None]
 COMMIT_EVERY_SECONDS = 0.5
 COMMIT_EVERY_ROWS = 256
 NOT_SHOWN = ("analysis", "vector", "peaks", "mtime_ns", "root", "tag_list")
-
-
-def analysis_version() -> str:
-    """Version of everything that decides a cached entry's contents."""
-    from .analysis import extract, metadata
-
-    return f"{extract.EXTRACTOR_VERSION}+m{getattr(metadata, 'METADATA_VERSION', '1')}"
 
 
 def row_to_record(row: dict[str, Any]) -> dict[str, Any]:
@@ -218,11 +212,15 @@ class Library:
         version = analysis_version()
         total = len(pending)
         done = 0
-        misses: dict[str, _Pending] = {}
+        # Files with the same bytes (copies in several packs) are analysed once.
+        misses: dict[str, list[_Pending]] = {}
         for item in pending:
+            if item.digest in misses:
+                misses[item.digest].append(item)
+                continue
             cached = self.cache.get(item.digest, version)
             if cached is None:
-                misses[item.entry.path] = item
+                misses[item.digest] = [item]
                 continue
             report.cache_hits += 1
             self._store(writer, report, item, cached, version)
@@ -233,20 +231,24 @@ class Library:
             return
         own_pool = executor is None
         pool = executor or LocalPool(self.jobs, self.timeout)
+        by_path = {items[0].entry.path: items for items in misses.values()}
         try:
-            jobs = [AnalysisJob(item.entry.path, item.entry.size) for item in misses.values()]
+            jobs = [AnalysisJob(items[0].entry.path, items[0].entry.size)
+                    for items in misses.values()]
             for path, result, error in pool.analyse(jobs):
-                item = misses.pop(path)
-                done += 1
-                if result is None:
-                    self._fail(writer, report, item.entry, item.root, error or "unknown error")
-                else:
+                items = by_path.pop(path)
+                if result is not None:
                     report.analysed += 1
                     # Cache first: a kill before the next commit still loses no analysis.
-                    self.cache.put(item.digest, version, result)
-                    self._store(writer, report, item, result, version)
-                if progress:
-                    progress(done, total, path)
+                    self.cache.put(items[0].digest, version, result)
+                for item in items:
+                    done += 1
+                    if result is None:
+                        self._fail(writer, report, item.entry, item.root, error or "unknown error")
+                    else:
+                        self._store(writer, report, item, result, version)
+                    if progress:
+                        progress(done, total, item.entry.path)
         finally:
             if own_pool:
                 pool.close()

@@ -22,7 +22,9 @@ CORE_FIELDS: tuple[str, ...] = (
 # Spectral and envelope descriptors, flat in the record after the core fields.
 DESCRIPTOR_FIELDS: tuple[str, ...] = (
     "spectral_centroid", "spectral_flatness", "spectral_rolloff", "spectral_bandwidth",
-    "zero_crossing_rate", "attack_time", "decay_time", "onset_rate", "tonalness",
+    "spectral_contrast", "brightness", "low_energy_ratio", "zero_crossing_rate",
+    "attack_time", "decay_time", "temporal_centroid", "crest_db", "end_level_db",
+    "onset_rate", "onset_count", "tonalness",
 )
 
 # Embedded text metadata, shown when present.

@@ -169,3 +169,14 @@ def test_same_file_reached_twice_is_catalogued_once(library: Library, tmp_path: 
     write_library(tmp_path / "lib", 2)
     report = library.scan([tmp_path / "lib", tmp_path / "lib" / "Kicks"])
     assert (report.seen, report.added, library.catalog.count()) == (2, 2, 2)
+
+
+def test_copies_with_the_same_bytes_are_analysed_once(library: Library, tmp_path: Path) -> None:
+    original = write_hit(tmp_path / "lib" / "a" / "kick.wav")
+    for name in ("b", "c", "d"):
+        (tmp_path / "lib" / name).mkdir()
+        shutil.copyfile(original, tmp_path / "lib" / name / "kick.wav")
+    report = library.scan([tmp_path / "lib"])
+    assert (report.added, report.analysed) == (4, 1)
+    hashes = {sample.record["hash"] for sample in library.ls()}
+    assert len(hashes) == 1

@@ -97,9 +97,9 @@ from samplemind.analysis.decode import (
     update_audio_hash,
 )
 from samplemind.analysis.loudness import KFilterBank, LoudnessMeter
+from samplemind.analysis.versions import EXTRACTOR_VERSION  # noqa: F401  (re-exported)
 from samplemind.errors import DecodeError
 
-EXTRACTOR_VERSION = "1"
 LONG_FILE_SECONDS = 600.0
 LONG_FILE_SAMPLES = 32_000_000  # also long past this many samples (hi-res, many channels)
 LOUDNESS_BLOCK_SECONDS = 20

@@ -16,12 +16,11 @@ import unicodedata
 from typing import BinaryIO
 
 from samplemind.analysis.names import filename_hints
+from samplemind.analysis.versions import METADATA_VERSION  # noqa: F401  (part of the cache key)
 from samplemind.music import NOTE_NAMES, camelot, midi_to_note, parse_key
 
 __all__ = ["METADATA_VERSION", "filename_hints", "read_embedded"]
 
-# Part of the feature-cache key: bump when parsing changes what a file yields.
-METADATA_VERSION = "1"
 
 _MAX_CHUNK = 1 << 20  # metadata chunks bigger than this are not metadata we want
 _MAX_CHUNKS = 4096  # a file of millions of tiny chunks must not stall a worker
