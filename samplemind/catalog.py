@@ -42,6 +42,7 @@ def m001_create_tables(db: sqlite_utils.Database) -> None:
         "loudness_lufs": float, "peak_db": float,
     }
     columns.update({name: float for name in DESCRIPTOR_FIELDS})
+    columns["onset_count"] = int
     columns.update({name: str for name in TEXT_FIELDS})
     columns.update({
         "analysis": str,  # JSON: raw DSP results + embedded metadata, to re-resolve without decoding
