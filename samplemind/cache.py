@@ -7,6 +7,9 @@ extractor simply misses. Only the parent process writes.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +17,30 @@ import diskcache
 
 from .config import DEFAULT_CACHE_LIMIT
 
+log = logging.getLogger(__name__)
+
 
 class FeatureCache:
     """Analysed features by content hash, with hit and miss counters kept on disk."""
 
     def __init__(self, directory: Path, size_limit: int = DEFAULT_CACHE_LIMIT) -> None:
+        try:
+            self._cache = self._open(directory, size_limit)
+        except sqlite3.DatabaseError as exc:
+            # The cache is derived data: set a damaged one aside and start afresh.
+            aside = directory.with_name(f"{directory.name}.damaged-{int(time.time())}")
+            directory.rename(aside)
+            log.warning("warning: the feature cache was damaged (%s); moved it to %s and "
+                        "started a new one", exc, aside)
+            self._cache = self._open(directory, size_limit)
+
+    @staticmethod
+    def _open(directory: Path, size_limit: int) -> diskcache.Cache:
         directory.mkdir(parents=True, exist_ok=True)
-        self._cache = diskcache.Cache(str(directory), size_limit=size_limit,
-                                      eviction_policy="least-recently-stored")
-        self._cache.stats(enable=True)
+        cache = diskcache.Cache(str(directory), size_limit=size_limit,
+                                eviction_policy="least-recently-stored")
+        cache.stats(enable=True)
+        return cache
 
     @staticmethod
     def key(file_hash: str, version: str) -> str:

@@ -90,7 +90,9 @@ class Catalog:
             self.db = sqlite_utils.Database(connection)
             migrations.apply(self.db)
         except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"cannot open the catalog {path}: {exc}") from exc
+            raise CatalogError(
+                f"cannot open the catalog {path}: {exc}. If the file is damaged, move it "
+                "aside and scan again: cached analysis makes the rescan quick") from exc
         self.conn = connection
 
     def close(self) -> None:

@@ -180,3 +180,25 @@ def test_copies_with_the_same_bytes_are_analysed_once(library: Library, tmp_path
     assert (report.added, report.analysed) == (4, 1)
     hashes = {sample.record["hash"] for sample in library.ls()}
     assert len(hashes) == 1
+
+
+def test_a_damaged_cache_is_set_aside_not_fatal(samplemind_home: Path, tmp_path: Path) -> None:
+    write_library(tmp_path / "lib", 2)
+    cache_dir = samplemind_home / "cache" / "features"
+    cache_dir.mkdir(parents=True)
+    (cache_dir / "cache.db").write_bytes(b"this is not a database" * 100)
+    with Library(samplemind_home, jobs=2) as library:
+        report = library.scan([tmp_path / "lib"])
+        assert (report.added, report.failed) == (2, 0)
+        assert library.cache_stats()["entries"] == 2
+    assert list((samplemind_home / "cache").glob("features.damaged-*"))
+
+
+def test_a_damaged_catalog_is_a_clear_error(samplemind_home: Path) -> None:
+    from samplemind.errors import CatalogError
+
+    samplemind_home.mkdir(parents=True)
+    (samplemind_home / "library.db").write_bytes(b"garbage" * 1000)
+    with pytest.raises(CatalogError, match="move it aside and scan again"):
+        Library(samplemind_home)
+    assert (samplemind_home / "library.db").read_bytes() == b"garbage" * 1000
