@@ -79,9 +79,21 @@ class Catalog:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(5):
+            try:
+                self.conn = self._connect(path)
+                return
+            except sqlite3.OperationalError as exc:
+                # Several processes creating one new catalog race for the WAL switch and
+                # the first migration; the loser waits and finds the work done.
+                if not ("locked" in str(exc) or "already exists" in str(exc)) or attempt == 4:
+                    raise CatalogError(f"cannot open the catalog {path}: {exc}") from exc
+                time.sleep(0.2 * (attempt + 1))
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000,
+                                     isolation_level=None, check_same_thread=False)
         try:
-            connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000,
-                                         isolation_level=None, check_same_thread=False)
             connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             connection.execute("PRAGMA journal_mode = WAL")
             # NORMAL is durable across application crashes (kill -9) in WAL mode.
@@ -89,11 +101,15 @@ class Catalog:
             connection.execute("PRAGMA foreign_keys = ON")
             self.db = sqlite_utils.Database(connection)
             migrations.apply(self.db)
+        except sqlite3.OperationalError:
+            connection.close()
+            raise
         except sqlite3.DatabaseError as exc:
+            connection.close()
             raise CatalogError(
                 f"cannot open the catalog {path}: {exc}. If the file is damaged, move it "
                 "aside and scan again: cached analysis makes the rescan quick") from exc
-        self.conn = connection
+        return connection
 
     def close(self) -> None:
         """Close the connection."""
@@ -149,12 +165,14 @@ class Catalog:
         return list(self.conn.execute("SELECT id, path FROM samples WHERE hash = ?", (digest,)))
 
     def insert_sample(self, row: dict[str, Any]) -> int:
-        """Add a new sample row; returns its id."""
+        """Add a sample row, or update it when another process added the path meanwhile
+        (two scans at once); returns its id."""
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        cursor = self.conn.execute(f"INSERT INTO samples ({columns}) VALUES ({marks})",
-                                   list(row.values()))
-        return int(cursor.lastrowid)
+        updates = ", ".join(f"{column} = excluded.{column}" for column in row if column != "path")
+        self.conn.execute(f"INSERT INTO samples ({columns}) VALUES ({marks}) "
+                          f"ON CONFLICT(path) DO UPDATE SET {updates}", list(row.values()))
+        return int(self.scalar("SELECT id FROM samples WHERE path = ?", [row["path"]]))
 
     def update_sample(self, sample_id: int, row: dict[str, Any]) -> None:
         """Replace the given columns of one sample."""

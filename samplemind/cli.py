@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -122,6 +123,7 @@ def run_scan(library: Library, paths: list[str], retry_failed: bool = False) -> 
             report = library.scan(paths, progress=progress, retry_failed=retry_failed)
         except KeyboardInterrupt:
             console.print("Scan interrupted: what was analysed is kept; scan again to resume.")
+            state.interrupt_explained = True
             raise
     print_scan_summary(report)
     return report
@@ -131,8 +133,13 @@ def print_scan_summary(report: ScanReport) -> None:
     """The human summary of a scan, on stderr."""
     console = err_console()
     rate = report.analysed / report.seconds if report.seconds else 0.0
+    if report.seen == 0 and not report.removed:
+        console.print("No audio files found (looked for .wav .aif .flac .ogg .mp3 .m4a and "
+                      "more; hidden files are skipped).")
+    for warning in report.warnings:
+        console.print(f"skipped {warning.path}: {warning.error}", markup=False)
     console.print(
-        f"Scanned {report.seen} files in {report.seconds:.1f} s: "
+        f"Scanned {report.seen} file{'' if report.seen == 1 else 's'} in {report.seconds:.1f} s: "
         f"[green]{report.added} added[/], {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.moved} moved, {report.removed} removed, "
         f"[{'red' if report.failed else 'green'}]{report.failed} failed[/]"
@@ -141,7 +148,7 @@ def print_scan_summary(report: ScanReport) -> None:
     if report.failures:
         console.print("[red]Failed files:[/]")
         for failure in report.failures:
-            console.print(f"  {failure.path}: {failure.error}", markup=False)
+            console.print(f"  {failure.path}: {failure.error}", markup=False, highlight=False)
 
 
 @app.command()
@@ -176,11 +183,12 @@ def demo(
     from .demo import write_demo_pack
 
     console = err_console()
-    files = write_demo_pack(directory.resolve())
-    console.print(f"Wrote {len(files)} demo samples to {directory.resolve()}")
+    target = Path(os.path.abspath(directory))  # as the scan stores it: no symlink resolving
+    files = write_demo_pack(target)
+    console.print(f"Wrote {len(files)} demo samples to {target}", markup=False)
     with open_library(jobs) as library:
-        report = run_scan(library, [str(directory)])
-        write_records(iter_json(library.ls(under=str(directory.resolve()))), fmt)
+        report = run_scan(library, [str(target)])
+        write_records(iter_json(library.ls(under=str(target))), fmt)
     if report.failed:
         raise typer.Exit(3)
 
@@ -191,14 +199,20 @@ def demo(
 def _parse_range(text: str | None) -> tuple[float | None, float | None] | None:
     if not text:
         return None
-    low, sep, high = text.partition("..")
+    low_text, sep, high_text = text.partition("..")
     try:
         if not sep:
-            value = float(text)
-            return value, value
-        return (float(low) if low else None, float(high) if high else None)
+            low = high = float(text)
+        else:
+            low = float(low_text) if low_text else None
+            high = float(high_text) if high_text else None
     except ValueError:
         raise UsageError(f"bad range {text!r}: use MIN..MAX, MIN.. or ..MAX") from None
+    if any(value is not None and not math.isfinite(value) for value in (low, high)):
+        raise UsageError(f"bad range {text!r}: the ends must be numbers")
+    if low is not None and high is not None and low > high:
+        raise UsageError(f"bad range {text!r}: MIN is larger than MAX")
+    return low, high
 
 
 @app.command("ls")
@@ -212,7 +226,7 @@ def list_samples(
     key: Annotated[str | None, typer.Option(
         "--key", help="Only this key, e.g. Am, 'F# major'.")] = None,
     limit: Annotated[int | None, typer.Option(
-        "--limit", "-n", min=0, help="At most this many samples.")] = None,
+        "--limit", "-n", min=0, max=2**62, help="At most this many samples.")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """List samples in the catalog, optionally filtered."""
@@ -224,7 +238,8 @@ def list_samples(
         if wanted_key is None:
             raise UsageError(f"not a key: {key!r} (try Am, 'C major', F#m)")
     with open_library() as library:
-        samples = library.ls(type=type_.value if type_ else None, category=category, bpm=_parse_range(bpm),
+        samples = library.ls(type=type_.value if type_ else None,
+                             category=category.lower() if category else None, bpm=_parse_range(bpm),
                              key=wanted_key, limit=limit)
         write_records(iter_json(samples), fmt)
 
@@ -287,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         returned = command.main(args=argv, prog_name="samplemind", standalone_mode=False)
         if isinstance(returned, int):
             code = returned
-        if code == 130:  # typer turns Ctrl-C into Exit(130)
+        if code == 130 and not state.interrupt_explained:  # typer turns Ctrl-C into Exit(130)
             err_console().print("interrupted")
     except typer.Exit as exc:
         code = exc.exit_code

@@ -19,7 +19,7 @@ from .analysis.versions import analysis_version
 from .cache import FeatureCache
 from .catalog import Catalog, now_iso
 from .config import DEFAULT_TIMEOUT, Paths, default_jobs, resolve_paths
-from .errors import NotFound, UsageError
+from .errors import CatalogError, NotFound, UsageError
 from .models import SCHEMA_VERSION, FileFailure, Sample, ScanReport
 from .scanner import FileEntry, hash_file, walk
 
@@ -62,16 +62,21 @@ class _BatchWriter:
 
     def add(self, op: Callable[[], None]) -> None:
         self.ops.append(op)
-        if (len(self.ops) >= COMMIT_EVERY_ROWS
-                or time.monotonic() - self.last_commit >= COMMIT_EVERY_SECONDS):
+        if len(self.ops) >= COMMIT_EVERY_ROWS:
+            self.flush()
+        else:
+            self.flush_if_due()
+
+    def flush_if_due(self) -> None:
+        if time.monotonic() - self.last_commit >= COMMIT_EVERY_SECONDS:
             self.flush()
 
     def flush(self) -> None:
-        if self.ops:
+        ops, self.ops = self.ops, []  # a failed batch is not replayed by a later flush
+        if ops:
             with self.catalog.transaction():
-                for op in self.ops:
+                for op in ops:
                     op()
-            self.ops.clear()
         self.last_commit = time.monotonic()
 
 
@@ -81,6 +86,11 @@ class Library:
     def __init__(self, home: str | os.PathLike[str] | None = None, *,
                  jobs: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.paths: Paths = resolve_paths(home)
+        try:
+            self.paths.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CatalogError(f"cannot use {self.paths.data_dir} for the catalog: "
+                               f"{exc.strerror or exc} (choose another --home)") from exc
         self.catalog = Catalog(self.paths.catalog)
         self.jobs = jobs or default_jobs()
         self.timeout = timeout
@@ -137,19 +147,31 @@ class Library:
         known: dict[str, tuple[int, int, int, str]] = {}
         failed_before: dict[str, tuple[int, int, str]] = {}
         entries: list[tuple[FileEntry, str]] = []
+        unreadable: list[str] = []
+
+        def skipped(path: str, reason: str) -> None:
+            report.skipped += 1
+            report.warnings.append(FileFailure(path, reason))
+            if os.path.isdir(path) or not os.path.exists(path):
+                unreadable.append(path.rstrip("/") + "/")
+
         for root in roots:
             # A folder's prefix covers its files; a file named directly covers itself.
             known.update(self.catalog.file_states(root, folder=os.path.isdir(root)))
             failed_before.update(self.catalog.failure_states(root, folder=os.path.isdir(root)))
-            for entry in walk(root):
+            for entry in walk(root, on_skip=skipped):
                 entries.append((entry, root))
         # Overlapping roots (a folder and its sub-folder) must not yield a file twice.
         entries = list({entry.path: (entry, root) for entry, root in entries}.values())
         report.seen = len(entries)
         seen_paths = {entry.path for entry, _ in entries}
         # Catalogued files not seen on disk: moved away (matched by hash below) or removed.
-        missing = {path: state for path, state in known.items() if path not in seen_paths}
-        missing_by_hash = {state[3]: path for path, state in missing.items()}
+        # A folder that could not be read says nothing about its files: keep them.
+        missing = {path: state for path, state in known.items()
+                   if path not in seen_paths and not path.startswith(tuple(unreadable))}
+        missing_by_hash: dict[str, list[str]] = {}
+        for path, state in missing.items():
+            missing_by_hash.setdefault(state[3], []).append(path)
 
         to_hash: list[tuple[FileEntry, str]] = []
         for entry, root in entries:
@@ -158,7 +180,7 @@ class Library:
                 report.unchanged += 1
                 continue
             failure = failed_before.get(entry.path)
-            if (not state and failure and not retry_failed
+            if (failure and not retry_failed
                     and failure[0] == entry.size and failure[1] == entry.mtime_ns):
                 # Failed before and unchanged since: report it, don't pay for it again.
                 report.failed += 1
@@ -167,12 +189,14 @@ class Library:
             to_hash.append((entry, root))
 
         pending: list[_Pending] = []
+        claimed: set[int] = set()  # catalog ids already matched to a moved file
         with ThreadPoolExecutor(max_workers=4) as hashers:  # hashlib releases the GIL
             digests = hashers.map(lambda item: _safe_hash(item[0].path), to_hash)
             for (entry, root), digest in zip(to_hash, digests):
                 report.hashed += 1
-                if digest is None:
-                    self._fail(writer, report, entry, root, "cannot read the file")
+                if isinstance(digest, OSError):
+                    self._fail(writer, report, entry, root,
+                               f"cannot read the file: {digest.strerror or digest}")
                     continue
                 state = known.get(entry.path)
                 if state:
@@ -183,9 +207,8 @@ class Library:
                     else:
                         pending.append(_Pending(entry, root, digest, state[0]))
                     continue
-                moved_from = missing_by_hash.pop(digest, None)
-                if moved_from is not None:
-                    sample_id = missing.pop(moved_from)[0]
+                sample_id = self._moved_from(digest, missing_by_hash, missing, claimed)
+                if sample_id is not None:
                     writer.add(lambda i=sample_id, e=entry, r=root: self._apply_move(i, e, r))
                     report.moved += 1
                     continue
@@ -202,6 +225,24 @@ class Library:
             writer.add(lambda: self.catalog.clear_failures(gone_failures))
         for root in roots:
             writer.add(lambda r=root: self.catalog.note_root(r))
+
+    def _moved_from(self, digest: str, missing_by_hash: dict[str, list[str]],
+                    missing: dict[str, tuple[int, int, int, str]], claimed: set[int]) -> int | None:
+        """The id of a catalogued file with these bytes that is gone from its path, if any.
+
+        First among the scanned roots; then anywhere in the catalog, so a renamed root
+        or a move between roots keeps ids and tags.
+        """
+        paths = missing_by_hash.get(digest)
+        if paths:
+            sample_id = missing.pop(paths.pop())[0]
+            claimed.add(sample_id)
+            return sample_id
+        for sample_id, path in self.catalog.ids_by_hash(digest):
+            if sample_id not in claimed and not os.path.exists(path):
+                claimed.add(sample_id)
+                return sample_id
+        return None
 
     def _analyse(self, pending: list[_Pending], report: ScanReport, writer: _BatchWriter,
                  progress: ProgressCallback | None, executor: Any) -> None:
@@ -235,7 +276,11 @@ class Library:
         try:
             jobs = [AnalysisJob(items[0].entry.path, items[0].entry.size)
                     for items in misses.values()]
-            for path, result, error in pool.analyse(jobs):
+            for outcome in pool.analyse(jobs):
+                if outcome is None:  # heartbeat: a slow file holds the pool; commit meanwhile
+                    writer.flush_if_due()
+                    continue
+                path, result, error = outcome
                 items = by_path.pop(path)
                 if result is not None:
                     report.analysed += 1
@@ -265,12 +310,11 @@ class Library:
     def _write_analysis(self, item: _Pending, result: dict[str, Any], version: str) -> None:
         import numpy as np
 
-        from .analysis.metadata import filename_hints
         from .analysis.resolve import resolve
 
         features, embedded = result["features"], result["embedded"]
         overrides = self.catalog.overrides(item.sample_id) if item.sample_id else {}
-        row = resolve(features, embedded, filename_hints(item.entry.path), overrides)
+        row = resolve(features, embedded, _hints(item.entry.path, item.root), overrides)
         stamp = now_iso()
         stored = {key: value for key, value in features.items() if key not in ("vector", "peaks")}
         row.update(
@@ -299,13 +343,12 @@ class Library:
 
     def _re_resolve(self, sample_id: int) -> None:
         """Recompute the resolved fields of one sample from its stored analysis."""
-        from .analysis.metadata import filename_hints
         from .analysis.resolve import resolve
 
         row = next(self.catalog.rows("s.id = ?", [sample_id]))
         stored = json.loads(row["analysis"] or "{}")
         resolved = resolve(stored.get("features", {}), stored.get("embedded", {}),
-                           filename_hints(row["path"]), self.catalog.overrides(sample_id))
+                           _hints(row["path"], row["root"]), self.catalog.overrides(sample_id))
         resolved["bpm_alternatives"] = json.dumps(resolved["bpm_alternatives"])
         self.catalog.update_sample(sample_id, resolved)
 
@@ -322,6 +365,8 @@ class Library:
         """One sample by catalog id or by file path."""
         text = str(ref)
         if text.isdigit() and not os.path.exists(text):
+            if int(text) >= 2**63:  # beyond SQLite's integers: certainly not an id
+                raise NotFound(f"no sample has id {text}")
             rows = self.catalog.rows("s.id = ?", [int(text)])
             what = f"id {text}"
         else:
@@ -329,6 +374,8 @@ class Library:
             rows = self.catalog.rows("s.path = ?", [path])
             what = path
         row = next(rows, None)
+        if row is None and what.startswith("id "):
+            raise NotFound(f"no sample has {what} (samplemind ls shows the ids)")
         if row is None:
             raise NotFound(f"not in the catalog: {what} (scan its folder first)")
         return Sample(row_to_record(row))
@@ -404,11 +451,21 @@ class Library:
         return self.cache.clear()
 
 
-def _safe_hash(path: str) -> str | None:
+def _hints(path: str, root: str) -> dict[str, Any]:
+    """Hints from the names within the scanned root (its own name included, nothing above)."""
+    from .analysis.metadata import filename_hints
+
+    # A folder root keeps its own name; a file named directly keeps its folder's name.
+    top = root.rstrip("/") if os.path.isdir(root) else os.path.dirname(path)
+    base = os.path.dirname(top)
+    return filename_hints(os.path.relpath(path, base))
+
+
+def _safe_hash(path: str) -> str | OSError:
     try:
         return hash_file(path)
-    except OSError:
-        return None
+    except OSError as error:
+        return error
 
 
 def open_library(home: str | Path | None = None, **options: Any) -> Library:

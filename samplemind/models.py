@@ -96,6 +96,7 @@ class ScanReport:
     audio_seconds: float = 0.0
     interrupted: bool = False
     failures: list[FileFailure] = field(default_factory=list)
+    warnings: list[FileFailure] = field(default_factory=list)  # skipped: unreadable, bad names
 
     @property
     def ok(self) -> bool:
@@ -106,4 +107,5 @@ class ScanReport:
         """JSON-ready form, with schema_version."""
         data = asdict(self)
         data["failures"] = [failure.to_json() for failure in self.failures]
+        data["warnings"] = [warning.to_json() for warning in self.warnings]
         return {"schema_version": SCHEMA_VERSION, **data}

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .models import RECORD_FIELDS
@@ -86,13 +87,14 @@ def dumps(data: Any, *, indent: int | None = 2) -> str:
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
+    """A table cell; file names like "[red]hit.wav" are shown as written, not as markup."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     if isinstance(value, list):
-        return ", ".join(str(item) for item in value)
-    return str(value)
+        return escape(", ".join(str(item) for item in value))
+    return escape(str(value))
 
 
 LIST_COLUMNS = (
@@ -175,7 +177,7 @@ def write_mapping(data: dict[str, Any], fmt: Format, title: str | None = None) -
             value = ", ".join(f"{k} {v}" for k, v in value.items()) or "-"
         elif isinstance(value, list):
             value = "\n".join(map(str, value)) or "-"
-        table.add_row(name, str(value))
+        table.add_row(name, escape(str(value)))
     out_console().print(table)
 
 

@@ -76,9 +76,9 @@ def walk(root: str, on_skip: Callable[[str, str], None] | None = None) -> Iterat
                 continue
             try:
                 info = entry.stat()  # follows symlinks
-            except OSError:
+            except OSError as exc:
                 if on_skip:
-                    on_skip(entry.path, "broken link or unreadable")
+                    on_skip(entry.path, f"broken link or unreadable: {exc.strerror or exc}")
                 continue
             identity = (info.st_dev, info.st_ino)
             if stat.S_ISDIR(info.st_mode):
@@ -89,8 +89,21 @@ def walk(root: str, on_skip: Callable[[str, str], None] | None = None) -> Iterat
                 if identity in seen_files:
                     continue
                 seen_files.add(identity)
+                if not _is_utf8(entry.path):
+                    # SQLite (and JSON) need valid UTF-8: report it instead of failing a batch.
+                    if on_skip:
+                        on_skip(entry.path, "the file name is not valid UTF-8; rename the file")
+                    continue
                 yield FileEntry(entry.path, info.st_size, info.st_mtime_ns)
         stack.extend(reversed(subfolders))  # depth-first, in name order
+
+
+def _is_utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes arrive as lone surrogates
+        return False
+    return True
 
 
 def hash_file(path: str) -> str:

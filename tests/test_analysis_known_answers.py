@@ -77,7 +77,7 @@ def test_note_of_pitched_oneshots(demo_results) -> None:
 def test_drums_have_no_key_or_note(demo_results) -> None:
     for truth, record in demo_results:
         if truth.category in ("kick", "snare", "hihat", "clap") and truth.type == "oneshot":
-            assert record["key"] is None, truth.path.name
+            assert (record["key"], record["note"]) == (None, None), truth.path.name
 
 
 def test_names_are_used_as_evidence_when_present(tmp_path: Path) -> None:

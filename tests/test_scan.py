@@ -202,3 +202,78 @@ def test_a_damaged_catalog_is_a_clear_error(samplemind_home: Path) -> None:
     with pytest.raises(CatalogError, match="move it aside and scan again"):
         Library(samplemind_home)
     assert (samplemind_home / "library.db").read_bytes() == b"garbage" * 1000
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_with_a_warning(library: Library,
+                                                                 tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    good = write_hit(lib / "good_kick.wav")
+    bad = os.path.join(os.fsencode(lib), b"caf\xe9_kick.wav")
+    shutil.copyfile(good, bad)
+    report = library.scan([lib])
+    assert (report.added, report.failed, report.skipped) == (1, 0, 1)
+    assert "not valid UTF-8" in report.warnings[0].error
+
+
+def test_an_unreadable_folder_keeps_its_catalogued_files(library: Library, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import samplemind.scanner as scanner
+
+    write_library(tmp_path / "lib", 4)
+    library.scan([tmp_path / "lib"])
+    locked = str(tmp_path / "lib" / "Kicks")
+    real_scandir = os.scandir
+
+    def scandir(path):  # as root, chmod 000 does not stop us: simulate the refusal
+        if os.fspath(path) == locked:
+            raise PermissionError(13, "Permission denied", path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(scanner.os, "scandir", scandir)
+    report = library.scan([tmp_path / "lib"])
+    assert (report.removed, report.unchanged, report.skipped) == (0, 2, 1)
+    assert "Permission denied" in report.warnings[0].error
+    assert library.catalog.count() == 4
+
+
+def test_identical_copies_moved_together_keep_their_ids(library: Library, tmp_path: Path) -> None:
+    first = write_hit(tmp_path / "lib" / "a.wav")
+    shutil.copyfile(first, tmp_path / "lib" / "b.wav")
+    library.scan([tmp_path / "lib"])
+    ids = {sample.id for sample in library.ls()}
+    (tmp_path / "lib" / "new").mkdir()
+    for name in ("a.wav", "b.wav"):
+        shutil.move(tmp_path / "lib" / name, tmp_path / "lib" / "new" / name)
+    report = library.scan([tmp_path / "lib"])
+    assert (report.moved, report.added, report.removed) == (2, 0, 0)
+    assert {sample.id for sample in library.ls()} == ids
+
+
+def test_a_renamed_root_is_recognised_as_moves(library: Library, tmp_path: Path) -> None:
+    write_library(tmp_path / "Samples", 3)
+    library.scan([tmp_path / "Samples"])
+    ids = {sample.id for sample in library.ls()}
+    (tmp_path / "Samples").rename(tmp_path / "Samples2")
+    report = library.scan([tmp_path / "Samples2"])
+    assert (report.moved, report.added, report.analysed) == (3, 0, 0)
+    assert {sample.id for sample in library.ls()} == ids
+    assert all("/Samples2/" in sample.path for sample in library.ls())
+
+
+def test_an_unchanged_corrupted_file_is_not_retried(library: Library, tmp_path: Path) -> None:
+    paths = write_library(tmp_path / "lib", 2)
+    library.scan([tmp_path / "lib"])
+    paths[0].write_bytes(b"garbage" * 100)
+    first = library.scan([tmp_path / "lib"])
+    assert (first.failed, first.hashed) == (1, 1)
+    again = library.scan([tmp_path / "lib"])
+    assert (again.failed, again.hashed, again.analysed) == (1, 0, 0)
+    assert library.catalog.count() == 2  # the last good analysis is kept, not lost
+
+
+def test_names_above_the_scanned_root_are_not_evidence(library: Library, tmp_path: Path) -> None:
+    write_hit(tmp_path / "Loops 120bpm" / "Kicks" / "thud.wav")
+    library.scan([tmp_path / "Loops 120bpm" / "Kicks"])
+    record = next(library.ls()).record
+    assert record["category"] == "kick" and record["category_source"] == "filename"
+    assert record["type"] == "oneshot" and record["bpm"] is None

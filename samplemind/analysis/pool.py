@@ -32,6 +32,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 BATCH_BYTES = 2 * 1024 * 1024  # files up to this total travel together
 BATCH_FILES = 16
+HEARTBEAT_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,10 @@ class AnalysisJob:
 
 
 class AnalysisExecutor(Protocol):
-    """Runs analysis jobs and yields (path, result, error) as they finish."""
+    """Runs analysis jobs and yields (path, result, error) as they finish, or None as a
+    heartbeat while nothing has finished for a while."""
 
-    def analyse(self, jobs: Iterable[AnalysisJob]) -> Iterator[Outcome]: ...
+    def analyse(self, jobs: Iterable[AnalysisJob]) -> Iterator[Outcome | None]: ...
 
     def close(self) -> None: ...
 
@@ -95,15 +97,17 @@ class LocalPool:
         return self._pool
 
     def _timeout_for(self, batch: list[AnalysisJob]) -> float:
-        return sum(self.timeout + job.size / 1e6 * self.timeout_per_mb for job in batch)
+        # One file's allowance for the whole batch: small files take milliseconds, so a
+        # batch that needs that long holds a hanging file, and is split to find it.
+        return self.timeout + sum(job.size for job in batch) / 1e6 * self.timeout_per_mb
 
     def _submit(self, batch: list[AnalysisJob]) -> Future[Any]:
         pool = self._ensure_pool()
         return pool.schedule(analyse_batch, args=([job.path for job in batch],),
                              timeout=self._timeout_for(batch))
 
-    def analyse(self, jobs: Iterable[AnalysisJob]) -> Iterator[Outcome]:
-        """Yield one outcome per job, in completion order."""
+    def analyse(self, jobs: Iterable[AnalysisJob]) -> Iterator[Outcome | None]:
+        """Yield one outcome per job, in completion order (None: a heartbeat)."""
         pending: dict[Future[Any], list[AnalysisJob]] = {}
         retry: list[list[AnalysisJob]] = []
         source = batches(jobs)
@@ -121,7 +125,10 @@ class LocalPool:
                 pending[self._submit(batch)] = batch
             if not pending:
                 return
-            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            done, _ = wait(list(pending), timeout=HEARTBEAT_SECONDS, return_when=FIRST_COMPLETED)
+            if not done:
+                yield None  # a heartbeat, so the caller can commit while a slow file runs
+                continue
             for future in done:
                 batch = pending.pop(future)
                 try:

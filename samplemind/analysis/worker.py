@@ -28,11 +28,25 @@ def init_worker(fault_spec: str = "") -> None:
     else:
         os.environ.pop(FAULT_ENV, None)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     os.close(devnull)
     from . import extract  # noqa: F401  (warm: import Essentia once per worker)
+
+
+def _die_with_parent() -> None:
+    """On Linux, ask the kernel to kill this worker when its parent dies (kill -9 of a scan
+    must not leave a hung worker behind)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the pool's own shutdown still applies
+        pass
 
 
 def _faults() -> dict[str, str]:
