@@ -97,6 +97,7 @@ def open_library(jobs: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> L
 
 def run_scan(library: Library, paths: list[str], retry_failed: bool = False) -> ScanReport:
     """Scan with a progress bar on stderr (when it is a terminal) and a summary after."""
+    from rich.markup import escape
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -107,17 +108,20 @@ def run_scan(library: Library, paths: list[str], retry_failed: bool = False) -> 
     )
 
     console = err_console()
-    started = time.perf_counter()
-    with Progress(SpinnerColumn(), TextColumn("[bold]analysing"), BarColumn(),
+    phase_started = {"": time.perf_counter()}
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[phase]}"), BarColumn(),
                   MofNCompleteColumn(), TextColumn("{task.fields[rate]} files/s"),
                   TimeRemainingColumn(), TextColumn("{task.fields[current]}"),
                   console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task("analyse", total=None, rate="-", current="")
+        task = bar.add_task("scan", total=None, rate="-", current="", phase="walking")
 
-        def progress(done: int, total: int, path: str) -> None:
+        def progress(done: int, total: int, path: str, phase: str) -> None:
+            if phase not in phase_started:  # a new phase: restart the bar, its rate and ETA
+                bar.reset(task, total=total, completed=0)
+            started = phase_started.setdefault(phase, time.perf_counter())
             elapsed = max(time.perf_counter() - started, 1e-6)
             bar.update(task, completed=done, total=total, rate=f"{done / elapsed:.0f}",
-                       current=os.path.basename(path)[:40])
+                       current=escape(os.path.basename(path)[:40]), phase=phase)
 
         try:
             report = library.scan(paths, progress=progress, retry_failed=retry_failed)

@@ -23,8 +23,9 @@ from .errors import CatalogError, NotFound, UsageError
 from .models import SCHEMA_VERSION, FileFailure, Sample, ScanReport
 from .scanner import FileEntry, hash_file, walk
 
-# progress(done, total, current_path): called from the scanning thread.
-ProgressCallback = Callable[[int, int, str], None]
+# progress(done, total, current_path, phase): phase is "hashing" (changed and new files
+# are read once to find moves and cache hits) then "analysing"; from the scanning thread.
+ProgressCallback = Callable[[int, int, str, str], None]
 
 COMMIT_EVERY_SECONDS = 0.5
 COMMIT_EVERY_ROWS = 256
@@ -194,6 +195,8 @@ class Library:
             digests = hashers.map(lambda item: _safe_hash(item[0].path), to_hash)
             for (entry, root), digest in zip(to_hash, digests):
                 report.hashed += 1
+                if progress:
+                    progress(report.hashed, len(to_hash), entry.path, "hashing")
                 if isinstance(digest, OSError):
                     self._fail(writer, report, entry, root,
                                f"cannot read the file: {digest.strerror or digest}")
@@ -267,7 +270,7 @@ class Library:
             self._store(writer, report, item, cached, version)
             done += 1
             if progress:
-                progress(done, total, item.entry.path)
+                progress(done, total, item.entry.path, "analysing")
         if not misses:
             return
         own_pool = executor is None
@@ -293,7 +296,7 @@ class Library:
                     else:
                         self._store(writer, report, item, result, version)
                     if progress:
-                        progress(done, total, item.entry.path)
+                        progress(done, total, item.entry.path, "analysing")
         finally:
             if own_pool:
                 pool.close()
