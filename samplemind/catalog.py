@@ -257,7 +257,3 @@ class Catalog:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """All rows of a read query."""
         return list(self.conn.execute(sql, list(params)))
-
-    def integrity_ok(self) -> bool:
-        """True when SQLite's integrity_check passes."""
-        return self.scalar("PRAGMA integrity_check") == "ok"

@@ -153,11 +153,14 @@ def print_scan_summary(report: ScanReport) -> None:
         console.print("[red]Failed files:[/]")
         for failure in report.failures:
             console.print(f"  {failure.path}: {failure.error}", markup=False, highlight=False)
+        console.print("Replace or remove these files; an unchanged failed file is not tried "
+                      "again unless you scan with --retry-failed.")
 
 
 @app.command()
 def scan(
-    paths: Annotated[list[str], typer.Argument(help="Folders or files to add or update.")],
+    paths: Annotated[list[str], typer.Argument(
+        metavar="PATH", help="Folders or files to add or update.")],
     jobs: JobsOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
     retry_failed: Annotated[bool, typer.Option(
@@ -250,7 +253,7 @@ def list_samples(
 
 @app.command()
 def show(
-    sample: Annotated[str, typer.Argument(help="A catalog id or a file path.")],
+    sample: Annotated[str, typer.Argument(metavar="FILE|ID", help="A catalog id or a file path.")],
     fmt: FormatOption = Format.table,
 ) -> None:
     """Show one sample with every field."""

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .analysis.versions import analysis_version
@@ -313,17 +312,14 @@ class Library:
     def _write_analysis(self, item: _Pending, result: dict[str, Any], version: str) -> None:
         import numpy as np
 
-        from .analysis.resolve import resolve
-
         features, embedded = result["features"], result["embedded"]
-        overrides = self.catalog.overrides(item.sample_id) if item.sample_id else {}
-        row = resolve(features, embedded, _hints(item.entry.path, item.root), overrides)
+        row = self._resolved_columns(features, embedded, item.entry.path, item.root,
+                                     item.sample_id)
         stamp = now_iso()
         stored = {key: value for key, value in features.items() if key not in ("vector", "peaks")}
         row.update(
             path=item.entry.path, root=item.root, name=os.path.basename(item.entry.path),
             size=item.entry.size, mtime_ns=item.entry.mtime_ns, hash=item.digest,
-            bpm_alternatives=json.dumps(row["bpm_alternatives"]),
             analysis=json.dumps({"features": stored, "embedded": embedded}),
             vector=np.asarray(features.get("vector") or [], dtype=np.float32).tobytes(),
             peaks=np.asarray(features.get("peaks") or [], dtype=np.float32).tobytes(),
@@ -346,14 +342,21 @@ class Library:
 
     def _re_resolve(self, sample_id: int) -> None:
         """Recompute the resolved fields of one sample from its stored analysis."""
-        from .analysis.resolve import resolve
-
         row = next(self.catalog.rows("s.id = ?", [sample_id]))
         stored = json.loads(row["analysis"] or "{}")
-        resolved = resolve(stored.get("features", {}), stored.get("embedded", {}),
-                           _hints(row["path"], row["root"]), self.catalog.overrides(sample_id))
-        resolved["bpm_alternatives"] = json.dumps(resolved["bpm_alternatives"])
-        self.catalog.update_sample(sample_id, resolved)
+        self.catalog.update_sample(sample_id, self._resolved_columns(
+            stored.get("features", {}), stored.get("embedded", {}), row["path"], row["root"],
+            sample_id))
+
+    def _resolved_columns(self, features: dict[str, Any], embedded: dict[str, Any], path: str,
+                          root: str, sample_id: int | None) -> dict[str, Any]:
+        """Catalog columns from every source of evidence (analysis, metadata, names, user)."""
+        from .analysis.resolve import resolve
+
+        overrides = self.catalog.overrides(sample_id) if sample_id else {}
+        row = resolve(features, embedded, _hints(path, root), overrides)
+        row["bpm_alternatives"] = json.dumps(row["bpm_alternatives"])
+        return row
 
     def _fail(self, writer: _BatchWriter, report: ScanReport, entry: FileEntry, root: str,
               error: str) -> None:
@@ -469,8 +472,3 @@ def _safe_hash(path: str) -> str | OSError:
         return hash_file(path)
     except OSError as error:
         return error
-
-
-def open_library(home: str | Path | None = None, **options: Any) -> Library:
-    """Open the library at home (or $SAMPLEMIND_HOME, or the platform default)."""
-    return Library(home, **options)
