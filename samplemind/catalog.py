@@ -68,6 +68,17 @@ def m001_create_tables(db: sqlite_utils.Database) -> None:
                            {"key": "schema_version", "value": str(SCHEMA_VERSION)}])
 
 
+@migrations()
+def m002_vector_changes(db: sqlite_utils.Database) -> None:
+    """Let the vector index catch up without a rebuild: when each vector last changed,
+    and which samples were removed at which generation."""
+    db["samples"].add_column("vector_generation", int)
+    db.execute("UPDATE samples SET vector_generation = 0")
+    db["samples"].create_index(["vector_generation"])
+    db["removed"].create({"sample_id": int, "generation": int}, pk="sample_id")
+    db["removed"].create_index(["generation"])
+
+
 def now_iso() -> str:
     """UTC timestamp for the catalog, to the second."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -111,6 +122,8 @@ class Catalog:
                 "aside and scan again: cached analysis makes the rescan quick") from exc
         return connection
 
+    next_generation = 1
+
     def close(self) -> None:
         """Close the connection."""
         self.conn.close()
@@ -118,17 +131,34 @@ class Catalog:
     # -- transactions and generation -------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One write transaction; bumps the generation when it commits."""
+    def transaction(self, bump: bool = True) -> Iterator[None]:
+        """One write transaction; bumps the generation when it commits (unless the change
+        is bookkeeping that derived data doesn't depend on)."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
+            # The generation this transaction will commit as: rows record it as
+            # vector_generation so the index knows what changed since it was built.
+            self.next_generation = self.generation + 1
             yield
-            self.conn.execute(
-                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+            if bump:
+                self.conn.execute(
+                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Several reads that see one consistent state of the catalog."""
+        if self.conn.in_transaction:
+            yield
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
 
     @property
     def generation(self) -> int:
@@ -188,6 +218,9 @@ class Catalog:
             for table, column in (("tags", "sample_id"), ("overrides", "sample_id"),
                                   ("samples", "id")):
                 self.conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO removed (sample_id, generation) VALUES (?, ?)",
+                [(sample_id, self.next_generation) for sample_id in chunk])
 
     def record_failure(self, path: str, root: str, size: int, mtime_ns: int, error: str) -> None:
         """Remember that a file failed, so the next scan can report it without retrying."""
@@ -213,6 +246,12 @@ class Catalog:
                                  (sample_id,))
         return {field: json.loads(value) for field, value in rows}
 
+    def set_override(self, sample_id: int, field: str, value: Any) -> None:
+        """A user correction of one field (survives rescans and re-analysis)."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO overrides (sample_id, field, value, set_at) VALUES (?, ?, ?, ?)",
+            (sample_id, field, json.dumps(value), now_iso()))
+
     def note_root(self, root: str) -> None:
         """Remember a scanned root folder."""
         stamp = now_iso()
@@ -220,6 +259,54 @@ class Catalog:
             "INSERT INTO roots (path, added_at, last_scan_at) VALUES (?, ?, ?) "
             "ON CONFLICT(path) DO UPDATE SET last_scan_at = excluded.last_scan_at",
             (root, stamp, stamp))
+
+    # -- vectors ----------------------------------------------------------------------
+
+    def vectors(self, where: str = "", params: Sequence[Any] = ()) -> tuple[Any, Any]:
+        """(ids, raw vectors) of samples that have one, as int64 and float32 arrays."""
+        import numpy as np
+
+        sql = "SELECT id, vector FROM samples s WHERE length(s.vector) > 0"
+        if where:
+            sql += f" AND ({where})"
+        ids: list[int] = []
+        blobs: list[bytes] = []
+        dims: set[int] = set()
+        for sample_id, blob in self.conn.execute(sql + " ORDER BY s.id", list(params)):
+            ids.append(sample_id)
+            blobs.append(blob)
+            dims.add(len(blob))
+        if len(dims) > 1:  # vectors of an older extractor layout: keep the common size
+            size = max(dims, key=lambda d: sum(len(b) == d for b in blobs))
+            kept = [(i, b) for i, b in zip(ids, blobs) if len(b) == size]
+            ids, blobs = [i for i, _ in kept], [b for _, b in kept]
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32)
+        dim = len(blobs[0]) // 4 if blobs else 0
+        return (np.asarray(ids, dtype=np.int64),
+                matrix.reshape(len(ids), dim) if dim else np.zeros((0, 0), np.float32))
+
+    def vector_changes(self, since: int) -> tuple[list[int], list[int]]:
+        """(changed ids, removed ids) after generation `since`."""
+        changed = [row[0] for row in self.conn.execute(
+            "SELECT id FROM samples WHERE vector_generation > ? AND length(vector) > 0",
+            (since,))]
+        removed = [row[0] for row in self.conn.execute(
+            "SELECT sample_id FROM removed WHERE generation > ?", (since,))]
+        return changed, removed
+
+    def oldest_removal_kept(self) -> int:
+        """Removals at or before this generation have been forgotten (pruned)."""
+        value = self.scalar("SELECT value FROM meta WHERE key = 'removed_pruned_through'")
+        return int(value) if value else 0
+
+    def prune_removed(self, through: int) -> None:
+        """Forget removals the saved index has already applied."""
+        with self.transaction(bump=False):
+            self.conn.execute("DELETE FROM removed WHERE generation <= ?", (through,))
+            self.conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('removed_pruned_through', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = max(CAST(value AS INTEGER), "
+                "CAST(excluded.value AS INTEGER))", (str(through),))
 
     # -- reading back -----------------------------------------------------------------
 
