@@ -9,18 +9,21 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from .analysis.versions import analysis_version
 from .cache import FeatureCache
 from .catalog import Catalog, now_iso
 from .config import DEFAULT_TIMEOUT, Paths, default_jobs, resolve_paths
-from .errors import CatalogError, NotFound, UsageError
-from .models import SCHEMA_VERSION, FileFailure, Sample, ScanReport
+from .errors import AnalysisError, CatalogError, NotFound, UsageError
+from .models import SCHEMA_VERSION, DupeAction, DupeGroup, FileFailure, Hit, Sample, ScanReport
 from .scanner import FileEntry, hash_file, walk
+from .similarity.manager import IndexManager, index_folder
 
 # progress(done, total, current_path, phase): phase is "hashing" (changed and new files
 # are read once to find moves and cache hits) then "analysing"; from the scanning thread.
@@ -28,7 +31,7 @@ ProgressCallback = Callable[[int, int, str, str], None]
 
 COMMIT_EVERY_SECONDS = 0.5
 COMMIT_EVERY_ROWS = 256
-NOT_SHOWN = ("analysis", "vector", "peaks", "mtime_ns", "root", "tag_list")
+NOT_SHOWN = ("analysis", "vector", "peaks", "mtime_ns", "root", "tag_list", "vector_generation")
 
 
 def row_to_record(row: dict[str, Any]) -> dict[str, Any]:
@@ -95,6 +98,7 @@ class Library:
         self.jobs = jobs or default_jobs()
         self.timeout = timeout
         self._cache: FeatureCache | None = None
+        self._index: IndexManager | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -104,6 +108,13 @@ class Library:
         if self._cache is None:
             self._cache = FeatureCache(self.paths.feature_cache)
         return self._cache
+
+    @property
+    def index(self) -> IndexManager:
+        """The vector index manager (the index itself is loaded or built on first search)."""
+        if self._index is None:
+            self._index = IndexManager(self.catalog, index_folder(self.paths.data_dir))
+        return self._index
 
     def close(self) -> None:
         """Close the catalog and cache."""
@@ -140,7 +151,13 @@ class Library:
         finally:
             writer.flush()
             report.seconds = round(time.perf_counter() - started, 3)
+        self._refresh_saved_index()
         return report
+
+    def _refresh_saved_index(self) -> None:
+        """A saved index is brought up to date now, so the next search starts at once."""
+        if (self.index.folder / "index.json").exists():
+            self.index.current()
 
     def _scan(self, roots: list[str], report: ScanReport, writer: _BatchWriter,
               progress: ProgressCallback | None, retry_failed: bool, executor: Any) -> None:
@@ -310,8 +327,6 @@ class Library:
         writer.add(lambda: self._write_analysis(item, result, version))
 
     def _write_analysis(self, item: _Pending, result: dict[str, Any], version: str) -> None:
-        import numpy as np
-
         features, embedded = result["features"], result["embedded"]
         row = self._resolved_columns(features, embedded, item.entry.path, item.root,
                                      item.sample_id)
@@ -324,6 +339,7 @@ class Library:
             vector=np.asarray(features.get("vector") or [], dtype=np.float32).tobytes(),
             peaks=np.asarray(features.get("peaks") or [], dtype=np.float32).tobytes(),
             extractor_version=version, analysed_at=stamp, scanned_at=stamp,
+            vector_generation=self.catalog.next_generation,
         )
         if item.sample_id is None:
             sample_id = self.catalog.insert_sample(row)
@@ -445,6 +461,164 @@ class Library:
             "generation": catalog.generation,
             "catalog": str(self.paths.catalog),
         }
+
+    # -- similarity ---------------------------------------------------------------------
+
+    def similar(self, refs: Sequence[str | int | os.PathLike[str]], *, k: int = 10,
+                aspects: str | dict[str, float] | None = None, type: str | None = None,
+                category: str | None = None, query: str | None = None) -> list[Hit]:
+        """The k samples that sound most like the combined sound of refs.
+
+        refs: catalog ids, catalogued paths, or audio files outside the catalog
+        (analysed on the fly, not added). aspects: weights such as "timbre=2,pitch=0".
+        type/category/query: only samples that match.
+        """
+        from .similarity import search
+
+        queries = [self._query_vector(ref) for ref in refs]
+        allowed = self._filter_ids(type, category, query)
+        return search.similar(self.catalog, self.index.current(), queries, k=k,
+                              aspects=aspects, allowed=allowed, row_to_record=row_to_record)
+
+    def dupes(self, *, threshold: float | None = None, exact: bool = True, near: bool = True,
+              query: str | None = None) -> list[DupeGroup]:
+        """Groups of duplicate samples, each with a suggested keeper and why."""
+        from .similarity import search
+        from .similarity.dupes import DEFAULT_THRESHOLD
+
+        if threshold is not None and not (0 <= threshold <= 10):
+            raise UsageError("--threshold must be between 0 and 10 (default "
+                             f"{DEFAULT_THRESHOLD})")
+        allowed = self._filter_ids(None, None, query)
+        return search.dupes(self.catalog, self.index.current(),
+                            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+                            exact=exact, near=near, row_to_record=row_to_record,
+                            allowed=None if allowed is None else set(allowed.tolist()))
+
+    def move_dupes(self, groups: Iterable[DupeGroup], folder: str | os.PathLike[str]) -> DupeAction:
+        """Move every non-keeper into folder; returns what moved and the undo manifest."""
+        from .similarity import actions
+
+        return actions.move(self, list(groups), folder)
+
+    def delete_dupes(self, groups: Iterable[DupeGroup]) -> DupeAction:
+        """Delete every non-keeper's file and catalog entry (the CLI asks first)."""
+        from .similarity import actions
+
+        return actions.delete(self, list(groups))
+
+    def undo_dupes(self, manifest: str | os.PathLike[str]) -> DupeAction:
+        """Move files back as a dupes manifest records, and restore their catalog entries."""
+        from .similarity import actions
+
+        return actions.undo(self, manifest)
+
+    def map(self) -> list[dict[str, Any]]:
+        """2D coordinates of every sample (PCA of the sound vectors), cached per generation."""
+        from .similarity import projection
+
+        folder = self.index.folder
+        generation = self.catalog.generation
+        cached = projection.load_cached(folder, generation)
+        if cached is None:
+            index = self.index.current()
+            ids = np.sort(index.ids())
+            coords = projection.pca_2d(index.vectors_of(ids))
+            projection.save_cached(folder, index.info.generation, ids, coords)
+        else:
+            ids, coords = cached
+        names = {row[0]: row[1:] for row in self.catalog.query(
+            "SELECT id, path, name, type, category FROM samples")}
+        points = []
+        for sample_id, (x, y) in zip(ids.tolist(), coords.tolist()):
+            if sample_id in names:
+                path, name, kind, category = names[sample_id]
+                points.append({"schema_version": SCHEMA_VERSION, "id": sample_id,
+                               "x": round(x, 5), "y": round(y, 5), "path": path, "name": name,
+                               "type": kind, "category": category})
+        return points
+
+    def index_status(self) -> dict[str, Any]:
+        """Figures about the vector index (brought up to date first)."""
+        return {"schema_version": SCHEMA_VERSION, **self.index.status()}
+
+    def rebuild_index(self) -> dict[str, Any]:
+        """Rebuild the vector index from the catalog."""
+        self.index.rebuild()
+        return self.index_status()
+
+    def _query_vector(self, ref: str | int | os.PathLike[str]) -> int | np.ndarray:
+        """A catalog id for catalogued refs; the raw vector of a file outside the catalog."""
+        text = os.fspath(ref) if isinstance(ref, os.PathLike) else str(ref)
+        if isinstance(ref, int) or (text.isdigit() and not os.path.exists(text)):
+            return self.get(text).id
+        path = os.path.abspath(os.path.expanduser(text))
+        row = self.catalog.scalar("SELECT id FROM samples WHERE path = ?", [path])
+        if row is not None:
+            return int(row)
+        if not os.path.isfile(path):
+            raise NotFound(f"no such file, and not a catalog id: {text}")
+        features = self.analyse_file(path)
+        return np.asarray(features["vector"], dtype=np.float32)
+
+    def analyse_file(self, path: str) -> dict[str, Any]:
+        """Analysis of one file without adding it to the catalog (cached by content)."""
+        from .analysis.pool import AnalysisJob, LocalPool
+
+        version = analysis_version()
+        try:
+            digest = hash_file(path)
+        except OSError as exc:
+            raise NotFound(f"cannot read {path}: {exc.strerror or exc}") from exc
+        cached = self.cache.get(digest, version)
+        if cached is not None:
+            return cached["features"]
+        # A worker process, so a file that crashes the decoder cannot take us down.
+        pool = LocalPool(1, self.timeout)
+        try:
+            for outcome in pool.analyse([AnalysisJob(path, os.path.getsize(path))]):
+                if outcome is None:
+                    continue
+                _, result, error = outcome
+                if result is None:
+                    raise AnalysisError(f"cannot analyse {path}: {error}")
+                self.cache.put(digest, version, result)
+                return result["features"]
+        finally:
+            pool.close()
+        raise AnalysisError(f"cannot analyse {path}: no result")
+
+    def _compile(self, query: str) -> Any:
+        """A query in the query language, compiled to SQL (collections resolved)."""
+        from .query import compile_query
+
+        return compile_query(query, self._collection_query)
+
+    def _collection_query(self, name: str) -> str | None:
+        return self.catalog.scalar("SELECT query FROM collections WHERE name = ?", [name]) \
+            if self.catalog.db["collections"].exists() else None
+
+    def _filter_ids(self, type: str | None, category: str | None,
+                    query: str | None) -> np.ndarray | None:
+        """Ids of samples matching the filters; None when there are none."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if type:
+            clauses.append("s.type = ?")
+            params.append(type)
+        if category:
+            clauses.append("s.category = ?")
+            params.append(category.lower())
+        if query:
+            compiled = self._compile(query)
+            if compiled.where:
+                clauses.append(f"({compiled.where})")
+                params.extend(compiled.params)
+        if not clauses:
+            return None
+        rows = self.catalog.query(f"SELECT s.id FROM samples s WHERE {' AND '.join(clauses)}",
+                                  params)
+        return np.array([row[0] for row in rows], dtype=np.int64)
 
     # -- cache --------------------------------------------------------------------------
 

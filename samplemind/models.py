@@ -109,3 +109,56 @@ class ScanReport:
         data["failures"] = [failure.to_json() for failure in self.failures]
         data["warnings"] = [warning.to_json() for warning in self.warnings]
         return {"schema_version": SCHEMA_VERSION, **data}
+
+
+@dataclass
+class Hit:
+    """A sample found by similarity: how close it is overall and in each aspect."""
+
+    sample: Sample
+    score: float  # 0..1, 1 = the same sound
+    distance: float  # weighted root mean square of the aspect distances
+    aspects: dict[str, float]  # aspect -> distance (0 = the same)
+
+    def to_json(self) -> dict[str, Any]:
+        """The sample record plus score, distance and aspect_distances."""
+        return {**self.sample.to_json(), "score": self.score, "distance": self.distance,
+                "aspect_distances": self.aspects}
+
+
+@dataclass
+class DupeGroup:
+    """Samples that are the same sound: one to keep, the others redundant."""
+
+    kind: str  # "exact" (identical decoded audio) or "near" (close vectors, similar length)
+    keeper: Sample
+    others: list[Sample]
+    reason: str  # why the keeper was chosen
+    distance: float = 0.0  # largest distance from the keeper (near groups)
+
+    @property
+    def samples(self) -> list[Sample]:
+        """Keeper first, then the others."""
+        return [self.keeper, *self.others]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form with full records."""
+        return {"schema_version": SCHEMA_VERSION, "kind": self.kind, "reason": self.reason,
+                "distance": self.distance, "keeper": self.keeper.to_json(),
+                "others": [sample.to_json() for sample in self.others]}
+
+
+@dataclass
+class DupeAction:
+    """What a dupes action did (moved, deleted or restored) and where its manifest is."""
+
+    action: str  # "move", "delete" or "undo"
+    files: list[dict[str, Any]] = field(default_factory=list)  # {id, from, to?}
+    manifest: str | None = None
+    failures: list[FileFailure] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"schema_version": SCHEMA_VERSION, "action": self.action, "files": self.files,
+                "manifest": self.manifest,
+                "failures": [failure.to_json() for failure in self.failures]}

@@ -11,7 +11,7 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -97,6 +97,7 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return escape(str(value))
 
 
+RIGHT = {"id", "bpm", "duration", "loudness_lufs", "score", "distance", "x", "y"}
 LIST_COLUMNS = (
     ("id", "id", 0), ("name", "name", 0), ("type", "type", 0), ("category", "category", 0),
     ("bpm", "bpm", 1), ("key", "key", 0), ("note", "note", 0), ("duration", "dur s", 2),
@@ -105,17 +106,22 @@ LIST_COLUMNS = (
 
 
 @pipe_safe
-def write_records(records: Iterable[dict[str, Any]], fmt: Format) -> int:
-    """Write sample records to stdout in a format; returns how many were written."""
+def write_records(records: Iterable[dict[str, Any]], fmt: Format,
+                  extra: Sequence[tuple[str, str, int]] = ()) -> int:
+    """Write sample records to stdout in a format; returns how many were written.
+
+    extra: (field, header, digits) columns shown first in tables and appended in CSV
+    (a similarity score, map coordinates).
+    """
     out = sys.stdout
     count = 0
     if fmt is Format.table:
         table = Table(box=None, header_style="bold", pad_edge=False)
-        for _, header, _ in LIST_COLUMNS:
-            table.add_column(header, overflow="fold",
-                             justify="right" if header in ("id", "bpm", "dur s", "LUFS") else "left")
+        columns = (*extra, *LIST_COLUMNS)
+        for name, header, _ in columns:
+            table.add_column(header, overflow="fold", justify="right" if name in RIGHT else "left")
         for record in records:
-            table.add_row(*(_fmt(record.get(name), digits) for name, _, digits in LIST_COLUMNS))
+            table.add_row(*(_fmt(record.get(name), digits) for name, _, digits in columns))
             count += 1
         out_console().print(table)
         return count
@@ -134,11 +140,12 @@ def write_records(records: Iterable[dict[str, Any]], fmt: Format) -> int:
         return count
     if fmt is Format.csv:
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(RECORD_FIELDS)
+        fields = (*RECORD_FIELDS, *(name for name, _, _ in extra if name not in RECORD_FIELDS))
+        writer.writerow(fields)
         for record in records:
             writer.writerow(["" if record.get(name) is None else
                              ";".join(map(str, record[name])) if isinstance(record[name], list)
-                             else record[name] for name in RECORD_FIELDS])
+                             else record[name] for name in fields])
             count += 1
         return count
     for record in records:  # paths

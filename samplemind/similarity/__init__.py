@@ -1,0 +1,1 @@
+"""Similarity: standardised aspect vectors, the FAISS index, duplicates and the 2D map."""

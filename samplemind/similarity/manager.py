@@ -1,0 +1,163 @@
+"""Keeps the vector index in step with the catalog, across processes.
+
+The index on disk is tagged with the catalog generation it reflects. On use, an
+index behind the catalog catches up from the catalog's change log (vectors written
+and samples removed since its generation) without a rebuild; a missing, damaged or
+badly outdated one is rebuilt from the vectors stored in the catalog. A file lock
+keeps two processes (a CLI scan and the server) from writing the index at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from ..catalog import Catalog
+from .index import EXACT_MAX, VectorIndex
+
+log = logging.getLogger("samplemind.index")
+CHANGES_IN_ONE_READ = 500
+
+
+class IndexManager:
+    """The current VectorIndex of one catalog, loaded, refreshed or rebuilt on demand."""
+
+    def __init__(self, catalog: Catalog, folder: Path, exact_max: int = EXACT_MAX) -> None:
+        self.catalog = catalog
+        self.folder = folder
+        self.exact_max = exact_max
+        self._index: VectorIndex | None = None
+        self._guard = threading.Lock()  # one refresh at a time in this process
+        self.last_action = ""  # "loaded", "updated", "rebuilt: <why>" (for stats and tests)
+
+    def current(self) -> VectorIndex:
+        """The index, brought up to the catalog's current generation."""
+        generation = self.catalog.generation
+        index = self._index
+        if index is not None and index.info.generation == generation:
+            return index
+        with self._guard:
+            return self._refresh()
+
+    def rebuild(self, reason: str = "asked for") -> VectorIndex:
+        """Build from the catalog and save, whatever is on disk."""
+        with self._guard, self._file_lock():
+            return self._build(reason)
+
+    def status(self) -> dict[str, object]:
+        """Figures of the index as it is now (after bringing it up to date)."""
+        index = self.current()
+        return {**index.describe(), "folder": str(self.folder), "last_action": self.last_action}
+
+    # -- internals -------------------------------------------------------------------
+
+    def _refresh(self) -> VectorIndex:
+        with self._file_lock():
+            generation = self.catalog.generation
+            index = self._index
+            if index is not None and index.info.generation == generation:
+                return index
+            # Another process may have saved a fresher index: prefer it to catching up.
+            saved = _saved_generation(self.folder)
+            if index is None or (saved is not None and index.info.generation < saved <= generation):
+                index = self._index = self._load()
+            if index is None:
+                return self._build(self.last_action or "no saved index")
+            if index.info.generation > generation:
+                return self._build("the index is newer than the catalog (catalog replaced?)")
+            if index.info.generation < generation:
+                reason = self._catch_up(index)
+                if reason:
+                    return self._build(reason)
+            return index
+
+    def _load(self) -> VectorIndex | None:
+        if not (self.folder / "index.json").exists():
+            return None
+        try:
+            index = VectorIndex.load(self.folder)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            log.warning("the vector index in %s is unusable (%s); rebuilding it from the catalog",
+                        self.folder, exc)
+            self.last_action = f"damaged ({exc})"
+            return None
+        self.last_action = "loaded"
+        return index
+
+    def _catch_up(self, index: VectorIndex) -> str | None:
+        """Apply the catalog's changes since the index's generation; or say why a rebuild
+        is needed instead."""
+        with self.catalog.snapshot():
+            generation = self.catalog.generation
+            if index.info.generation < self.catalog.oldest_removal_kept():
+                return "its change log was pruned"
+            changed, removed = self.catalog.vector_changes(index.info.generation)
+            count = self.catalog.scalar("SELECT count(*) FROM samples WHERE length(vector) > 0")
+            if index.needs_rebuild(int(count), self.exact_max):
+                return "the library grew or shrank too much for in-place updates"
+            ids_parts, raw_parts = [], []
+            for start in range(0, len(changed), CHANGES_IN_ONE_READ):
+                chunk = changed[start:start + CHANGES_IN_ONE_READ]
+                marks = ", ".join("?" for _ in chunk)
+                ids, raw = self.catalog.vectors(f"s.id IN ({marks})", chunk)
+                ids_parts.append(ids)
+                raw_parts.append(raw)
+        add_ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, np.int64)
+        add_raw = np.concatenate(raw_parts) if raw_parts else np.zeros((0, 0), np.float32)
+        index.update(add_ids, add_raw, np.asarray(removed, np.int64), generation)
+        self.last_action = f"updated: {len(add_ids)} added or changed, {len(removed)} removed"
+        self._save(index)
+        return None
+
+    def _build(self, reason: str) -> VectorIndex:
+        with self.catalog.snapshot():
+            generation = self.catalog.generation
+            ids, raw = self.catalog.vectors()
+        index = VectorIndex.build(ids, raw, generation, exact_max=self.exact_max)
+        log.info("vector index rebuilt (%s): %d vectors, %s", reason, index.count, index.info.kind)
+        self.last_action = f"rebuilt: {reason}"
+        self._index = index
+        self._save(index)
+        return index
+
+    def _save(self, index: VectorIndex) -> None:
+        try:
+            index.save(self.folder)
+            self.catalog.prune_removed(index.info.generation)
+        except OSError as exc:  # a read-only home still searches, from memory
+            log.warning("could not save the vector index in %s: %s", self.folder, exc)
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle = open(self.folder / "lock", "a")  # noqa: SIM115
+        except OSError:
+            yield  # read-only: nothing will be written, nothing to guard
+            return
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+
+def _saved_generation(folder: Path) -> int | None:
+    try:
+        return int(json.loads((folder / "index.json").read_text())["generation"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def index_folder(data_dir: Path) -> Path:
+    """Where a library keeps its index."""
+    return Path(os.fspath(data_dir)) / "index"

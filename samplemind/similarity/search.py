@@ -1,0 +1,172 @@
+"""Similar-sound search and duplicate finding over the catalog and its vector index.
+
+Library calls these with its catalog and index manager; they return model objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..catalog import Catalog
+from ..errors import NotFound, UsageError
+from ..models import DupeGroup, Hit, Sample
+from .dupes import NEIGHBOURS, UnionFind, choose_keeper, near_pairs
+from .index import VectorIndex
+from .vectors import (
+    ASPECTS,
+    aspect_distances,
+    combined_distance,
+    parse_aspects,
+    score,
+    weight_vector,
+)
+
+RowToRecord = Callable[[dict[str, Any]], dict[str, Any]]
+MAX_K = 10_000
+
+
+def records_by_id(catalog: Catalog, ids: Sequence[int], row_to_record: RowToRecord,
+                  ) -> dict[int, dict[str, Any]]:
+    """Records of these ids (in chunks, so any number works)."""
+    out: dict[int, dict[str, Any]] = {}
+    ids = list(ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        for row in catalog.rows(f"s.id IN ({marks})", chunk, order_by="s.id"):
+            out[row["id"]] = row_to_record(row)
+    return out
+
+
+def similar(catalog: Catalog, index: VectorIndex, queries: Sequence[int | np.ndarray], *, k: int,
+            aspects: Any, allowed: np.ndarray | None, row_to_record: RowToRecord) -> list[Hit]:
+    """The k samples nearest to the combined sound of the queries.
+
+    queries: catalog ids, or raw vectors of files outside the catalog.
+    """
+    if not queries:
+        raise UsageError("give at least one sample (a catalog id or a file)")
+    if k < 1 or k > MAX_K:
+        raise UsageError(f"-k must be between 1 and {MAX_K}")
+    weights = parse_aspects(aspects)
+    stored: list[np.ndarray] = []
+    exclude: list[int] = []
+    for query in queries:
+        if isinstance(query, (int, np.integer)):
+            try:
+                stored.append(index.vectors_of(np.array([query]))[0])
+            except KeyError:
+                raise NotFound(f"sample {query} has no sound vector (it failed analysis or "
+                               "has not been scanned with this version)") from None
+            exclude.append(int(query))
+        else:
+            stored.append(index.standardiser.transform(query)[0])
+    # Several examples: their combined sound is the centre of their vectors.
+    target = np.mean(stored, axis=0, dtype=np.float64).astype(np.float32)
+    ids, _ = index.search(target, k, allowed=allowed,
+                          weights=weight_vector(weights) if weights else None,
+                          exclude=np.array(exclude, np.int64))
+    if len(ids) == 0:
+        return []
+    per_aspect = aspect_distances(target, index.vectors_of(ids))
+    combined = combined_distance(per_aspect, weights)
+    records = records_by_id(catalog, ids.tolist(), row_to_record)
+    hits = []
+    for position, sample_id in enumerate(ids.tolist()):
+        record = records.get(sample_id)
+        if record is None:  # removed from the catalog a moment ago
+            continue
+        distance = float(combined[position])
+        hits.append(Hit(Sample(record), round(float(score(distance)), 4), round(distance, 4),
+                        {aspect: round(float(per_aspect[position, column]), 4)
+                         for column, aspect in enumerate(ASPECTS)}))
+    # Re-sort by the reported distance: equal-weight FAISS order and float rounding agree
+    # almost always; the record must never contradict its own order.
+    hits.sort(key=lambda hit: (hit.distance, hit.sample.id))
+    return hits
+
+
+def dupes(catalog: Catalog, index: VectorIndex, *, threshold: float, exact: bool, near: bool,
+          row_to_record: RowToRecord, allowed: set[int] | None = None) -> list[DupeGroup]:
+    """Exact groups (same decoded audio), then near groups among the rest."""
+    groups: list[DupeGroup] = []
+    grouped_exact: dict[int, int] = {}  # member id -> the exact group's keeper id
+    exact_sets: list[list[int]] = []
+    for (members,) in catalog.query(
+            "SELECT group_concat(id) FROM samples WHERE audio_hash IS NOT NULL "
+            "GROUP BY audio_hash HAVING count(*) > 1"):
+        ids = sorted(int(x) for x in members.split(","))
+        if allowed is not None:
+            ids = [i for i in ids if i in allowed]
+        if len(ids) > 1:
+            exact_sets.append(ids)
+    if exact_sets:
+        records = records_by_id(catalog, [i for ids in exact_sets for i in ids], row_to_record)
+        for ids in exact_sets:
+            group = _group("exact", [records[i] for i in ids if i in records], 0.0)
+            if group:
+                for sample in group.samples:
+                    grouped_exact[sample.id] = group.keeper.id
+                if exact:
+                    groups.append(group)
+    if near and index.count:
+        groups.extend(_near_groups(catalog, index, threshold, grouped_exact, row_to_record,
+                                   allowed))
+    groups.sort(key=lambda g: (g.kind != "exact", g.keeper.path))
+    return groups
+
+
+def _near_groups(catalog: Catalog, index: VectorIndex, threshold: float,
+                 grouped_exact: dict[int, int], row_to_record: RowToRecord,
+                 allowed: set[int] | None) -> list[DupeGroup]:
+    durations = {sample_id: duration or 0.0 for sample_id, duration in catalog.query(
+        "SELECT id, duration FROM samples WHERE length(vector) > 0")}
+    # An exact group takes part through its keeper only; its copies are already handled.
+    ids = np.array(sorted(i for i in durations
+                          if grouped_exact.get(i, i) == i and (allowed is None or i in allowed)),
+                   np.int64)
+    if len(ids) < 2:
+        return []
+    union = UnionFind()
+    for start in range(0, len(ids), 4096):
+        chunk = ids[start:start + 4096]
+        vectors = index.vectors_of(chunk)
+        found = np.full((len(chunk), NEIGHBOURS + 1), -1, np.int64)
+        dist = np.full((len(chunk), NEIGHBOURS + 1), np.inf, np.float32)
+        with index.lock.reading():
+            raw_dist, raw_found = index.index.search(vectors, min(NEIGHBOURS + 1, index.count))
+        found[:, :raw_found.shape[1]] = raw_found
+        # FAISS gives squared L2 over 5 equally weighted aspects: the combined distance.
+        dist[:, :raw_dist.shape[1]] = np.sqrt(np.maximum(raw_dist, 0) / len(ASPECTS))
+        for a, b, _ in near_pairs(chunk, found, dist, durations, threshold):
+            if grouped_exact.get(b, b) != b or (allowed is not None and b not in allowed):
+                continue
+            union.union(a, b)
+    member_sets = union.groups()
+    if not member_sets:
+        return []
+    records = records_by_id(catalog, [i for ids in member_sets for i in ids], row_to_record)
+    groups = []
+    for ids in member_sets:
+        present = [records[i] for i in ids if i in records]
+        group = _group("near", present, 0.0)
+        if group is None:
+            continue
+        keeper_vector = index.vectors_of(np.array([group.keeper.id]))[0]
+        others = index.vectors_of(np.array([s.id for s in group.others]))
+        group.distance = round(float(combined_distance(
+            aspect_distances(keeper_vector, others), None).max()), 4)
+        groups.append(group)
+    return groups
+
+
+def _group(kind: str, records: list[dict[str, Any]], distance: float) -> DupeGroup | None:
+    if len(records) < 2:
+        return None
+    keep, reason = choose_keeper(records)
+    others = [Sample(r) for i, r in enumerate(records) if i != keep]
+    others.sort(key=lambda s: s.path)
+    return DupeGroup(kind, Sample(records[keep]), others, reason, distance)
