@@ -52,6 +52,7 @@ class State:
 
     home: str | None = None
     traceback: bool = False
+    interrupt_explained: bool = False  # a command already said what Ctrl-C left behind
 
 
 state = State()
@@ -292,6 +293,9 @@ def cache_clear() -> None:
 
 
 # -- entry point ------------------------------------------------------------------------
+
+# Command groups that live in their own modules register themselves on `app`.
+from .commands import similarity as _similarity  # noqa: E402, F401
 
 
 def _quiet_broken_pipe() -> None:
