@@ -1,0 +1,51 @@
+"""export: build a kit (folder, links or zip) from a query."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..cli import app, open_library
+from ..errors import UsageError
+from ..output import Format, err_console, write_mapping
+
+
+@app.command()
+def export(
+    query: Annotated[str, typer.Argument(help="The samples to export, as a query ('' for all).")],
+    to: Annotated[str | None, typer.Option(
+        "--to", metavar="DIR", help="The kit folder (created if missing).")] = None,
+    link: Annotated[bool, typer.Option(
+        "--link", help="Hard links (a symbolic link across file systems) instead of copies.")
+    ] = False,
+    copy: Annotated[bool, typer.Option("--copy", help="Copy the files (the default).")] = False,
+    pattern: Annotated[str | None, typer.Option(
+        "--pattern", "-p", help="Path of each file in the kit, e.g. "
+        "'{category}/{bpm}_{key}_{name}' (default '{category}/{name}').")] = None,
+    zip_file: Annotated[str | None, typer.Option(
+        "--zip", metavar="FILE", help="Also (or only) write the kit as a zip file.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Overwrite files that are already there.")] = False,
+    fmt: Annotated[Format | None, typer.Option(
+        "--format", "-f", help="Also print the export report to stdout (json or jsonl).",
+        case_sensitive=False)] = None,
+) -> None:
+    """Copy, link or zip the samples a query selects into a kit, with a JSON manifest."""
+    if link and copy:
+        raise UsageError("--link and --copy exclude each other")
+    if not to and not zip_file:
+        raise UsageError("say where the kit goes: --to DIR, --zip FILE, or both")
+    with open_library() as library:
+        report = library.export(query, to, mode="link" if link else "copy", pattern=pattern,
+                                zip_path=zip_file, force=force)
+    if fmt in (Format.json, Format.jsonl):
+        write_mapping(report.to_json(), fmt)
+    console = err_console()
+    where = " and ".join(x for x in (report.root, report.zip) if x)
+    console.print(f"Exported {len(report.items)} file(s) to {where}.", markup=False,
+                  highlight=False)
+    for source, reason in report.skipped:
+        console.print(f"  skipped {source}: {reason}", markup=False, highlight=False)
+    if report.skipped:
+        raise typer.Exit(3)
