@@ -1,0 +1,91 @@
+"""watch: keep the catalog current as files change."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from ..cli import DEFAULT_TIMEOUT, JobsOption, TimeoutOption, app, open_library, state
+from ..output import Format, err_console
+
+
+@app.command()
+def watch(
+    paths: Annotated[list[str], typer.Argument(
+        metavar="PATH", help="Folders to keep current in the catalog.")],
+    jobs: JobsOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    quiet: Annotated[float, typer.Option(
+        "--quiet", min=0.0, help="Seconds without changes before a scan.")] = 1.0,
+    max_wait: Annotated[float, typer.Option(
+        "--max-wait", min=0.0, help="Scan at least this often while changes keep coming.")] = 10.0,
+    poll: Annotated[bool, typer.Option(
+        "--poll", help="Poll instead of using inotify (network drives are always polled).")] = False,
+    fmt: Annotated[Format | None, typer.Option(
+        "--format", "-f", help="Also print every event as a JSON line on stdout (jsonl).",
+        case_sensitive=False)] = None,
+) -> None:
+    """Keep the catalog current as files are added, changed, moved or removed (Ctrl-C stops)."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from ..output import dumps
+    from ..watch import WatchEvent
+    from ..watch import watch as watch_folders
+
+    console = err_console()
+    # A bar while a scan has work to do (the first scan of a big library takes a while).
+    bar = Progress(TextColumn("[bold]{task.fields[phase]}"), BarColumn(), MofNCompleteColumn(),
+                   console=console, transient=True, disable=not console.is_terminal)
+    task = bar.add_task("scan", total=None, phase="")
+
+    def progress(done: int, total: int, path: str, phase: str) -> None:
+        bar.start()
+        bar.update(task, completed=done, total=total, phase=phase)
+
+    def on_event(event: WatchEvent) -> None:
+        bar.stop()
+        if fmt in (Format.json, Format.jsonl):
+            sys.stdout.write(dumps(event.to_json(), indent=None) + "\n")
+            sys.stdout.flush()
+        stamp = time.strftime("%H:%M:%S")
+        if event.kind == "scan" and event.report is not None:
+            report = event.report
+            where = ", ".join(_short(path) for path in event.paths[:3])
+            if len(event.paths) > 3:
+                where += f" and {len(event.paths) - 3} more"
+            counts = [f"{n} {label}" for n, label in (
+                (report.added, "added"), (report.updated, "updated"), (report.moved, "moved"),
+                (report.removed, "removed"), (report.failed, "failed")) if n]
+            note = f" ({event.message})" if event.message else ""
+            console.print(f"{stamp} {escape(where)}: {', '.join(counts) or 'no changes'} "
+                          f"in {report.seconds:.1f} s{escape(note)}", highlight=False)
+            for failure in report.failures:
+                console.print(f"  failed {failure.path}: {failure.error}", markup=False)
+            for warning in report.warnings:
+                console.print(f"  skipped {warning.path}: {warning.error}", markup=False)
+        elif event.kind == "error":
+            console.print(f"{stamp} error: {event.message}", markup=False, highlight=False)
+        elif event.kind == "ready":
+            console.print(f"{stamp} {event.message[0].upper()}{event.message[1:]}. "
+                          "Ctrl-C to stop.", markup=False, highlight=False)
+
+    with open_library(jobs, timeout) as library:
+        try:
+            watch_folders(library, paths, on_event=on_event, quiet=quiet, max_wait=max_wait,
+                          force_polling=poll, progress=progress)
+        except KeyboardInterrupt:
+            bar.stop()
+            console.print("Stopped watching; the catalog is up to date with what was seen.")
+            state.interrupt_explained = True
+            raise typer.Exit(130) from None
+
+
+def _short(path: str) -> str:
+    """A path relative to the current folder when it is inside it."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
