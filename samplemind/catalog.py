@@ -79,6 +79,20 @@ def m002_vector_changes(db: sqlite_utils.Database) -> None:
     db["removed"].create_index(["generation"])
 
 
+@migrations()
+def m003_full_text(db: sqlite_utils.Database) -> None:
+    """FTS5 over names, paths, tags and descriptions, for free words in queries."""
+    from .query import create_fts
+
+    create_fts(db)
+
+
+@migrations()
+def m004_collections(db: sqlite_utils.Database) -> None:
+    """Saved queries, used as @NAME."""
+    db["collections"].create({"name": str, "query": str, "saved_at": str}, pk="name")
+
+
 def now_iso() -> str:
     """UTC timestamp for the catalog, to the second."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -239,6 +253,25 @@ class Catalog:
         self.conn.executemany(
             "INSERT OR IGNORE INTO tags (sample_id, tag, source) VALUES (?, ?, ?)",
             [(sample_id, tag, source) for tag in dict.fromkeys(tags)])
+
+    def add_tags(self, ids: Sequence[int], tags: Sequence[str], source: str = "user") -> int:
+        """Add tags to samples; returns how many (sample, tag) pairs were new."""
+        # rowcount counts this statement's rows only, not the full-text triggers' work.
+        cursor = self.conn.executemany(
+            "INSERT OR IGNORE INTO tags (sample_id, tag, source) VALUES (?, ?, ?)",
+            [(sample_id, tag, source) for sample_id in ids for tag in tags])
+        return max(cursor.rowcount, 0)
+
+    def remove_tags(self, ids: Sequence[int], tags: Sequence[str]) -> int:
+        """Remove tags (of any source) from samples; returns how many went."""
+        cursor = self.conn.executemany("DELETE FROM tags WHERE sample_id = ? AND tag = ?",
+                                       [(sample_id, tag) for sample_id in ids for tag in tags])
+        return max(cursor.rowcount, 0)
+
+    def clear_override(self, sample_id: int, field: str) -> None:
+        """Forget a user correction: the field goes back to the best other evidence."""
+        self.conn.execute("DELETE FROM overrides WHERE sample_id = ? AND field = ?",
+                          (sample_id, field))
 
     def overrides(self, sample_id: int) -> dict[str, Any]:
         """User corrections of one sample: field -> value."""

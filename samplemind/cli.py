@@ -225,6 +225,9 @@ def _parse_range(text: str | None) -> tuple[float | None, float | None] | None:
 
 @app.command("ls")
 def list_samples(
+    query: Annotated[str | None, typer.Argument(
+        help="A query, e.g. 'cat:kick bpm:120..128 key:Am~ -tag:used' (README: Queries).")
+    ] = None,
     type_: Annotated[SampleType | None, typer.Option(
         "--type", help="Only loops or one-shots.", case_sensitive=False)] = None,
     category: Annotated[str | None, typer.Option(
@@ -237,7 +240,7 @@ def list_samples(
         "--limit", "-n", min=0, max=2**62, help="At most this many samples.")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """List samples in the catalog, optionally filtered."""
+    """List samples matching a query (every sample without one), streamed."""
     from .music import parse_key
 
     wanted_key = None
@@ -246,7 +249,7 @@ def list_samples(
         if wanted_key is None:
             raise UsageError(f"not a key: {key!r} (try Am, 'C major', F#m)")
     with open_library() as library:
-        samples = library.ls(type=type_.value if type_ else None,
+        samples = library.ls(query, type=type_.value if type_ else None,
                              category=category.lower() if category else None, bpm=_parse_range(bpm),
                              key=wanted_key, limit=limit)
         write_records(iter_json(samples), fmt)
@@ -295,7 +298,10 @@ def cache_clear() -> None:
 # -- entry point ------------------------------------------------------------------------
 
 # Command groups that live in their own modules register themselves on `app`.
+from .commands import export as _export  # noqa: E402, F401
+from .commands import organise as _organise  # noqa: E402, F401
 from .commands import similarity as _similarity  # noqa: E402, F401
+from .commands import watch as _watch  # noqa: E402, F401
 
 
 def _quiet_broken_pipe() -> None:

@@ -402,12 +402,22 @@ class Library:
             raise NotFound(f"not in the catalog: {what} (scan its folder first)")
         return Sample(row_to_record(row))
 
-    def ls(self, *, type: str | None = None, category: str | None = None,
-           bpm: tuple[float | None, float | None] | None = None, key: str | None = None,
-           under: str | None = None, limit: int | None = None) -> Iterator[Sample]:
-        """Stream samples matching simple filters, ordered by path."""
+    def ls(self, query: str | None = None, *, type: str | None = None,
+           category: str | None = None, bpm: tuple[float | None, float | None] | None = None,
+           key: str | None = None, under: str | None = None,
+           limit: int | None = None) -> Iterator[Sample]:
+        """Stream samples matching a query (README: Queries) and simple filters."""
         clauses: list[str] = []
         params: list[Any] = []
+        order_by = "s.path"
+        if query:
+            compiled = self._compile(query)
+            if compiled.where:
+                clauses.append(f"({compiled.where})")
+                params.extend(compiled.params)
+            order_by = compiled.order_by
+            if compiled.limit is not None:
+                limit = compiled.limit if limit is None else min(limit, compiled.limit)
         if under:
             prefix = os.path.abspath(under).rstrip("/") + "/"
             clauses.append("substr(s.path, 1, ?) = ?")
@@ -429,8 +439,116 @@ class Library:
         if key:
             clauses.append("s.key = ?")
             params.append(key)
-        for row in self.catalog.rows(" AND ".join(clauses), params, limit=limit):
+        for row in self.catalog.rows(" AND ".join(clauses), params, order_by=order_by,
+                                     limit=limit):
             yield Sample(row_to_record(row))
+
+    # -- tags, corrections, collections ---------------------------------------------------
+
+    def select(self, refs: Sequence[str | int]) -> list[int]:
+        """Catalog ids for what a person pointed at: one query, or ids, files and folders
+        (a folder means every sample under it)."""
+        texts = [str(ref) for ref in refs]
+        if not texts:
+            raise UsageError("nothing selected: give a query, ids or files")
+        looks_like_refs = all(t.isdigit() or os.path.exists(os.path.expanduser(t)) for t in texts)
+        if len(texts) == 1 and not looks_like_refs:
+            return [sample.id for sample in self.ls(texts[0])]
+        ids: list[int] = []
+        for text in texts:
+            path = os.path.abspath(os.path.expanduser(text))
+            if os.path.isdir(path):
+                ids.extend(sample.id for sample in self.ls(under=path))
+            else:
+                ids.append(self.get(text).id)
+        return list(dict.fromkeys(ids))
+
+    def tag(self, refs: Sequence[str | int], tags: Sequence[str], *,
+            remove: bool = False) -> dict[str, int]:
+        """Add (or remove) user tags on the selected samples."""
+        from .organise import clean_tags
+
+        wanted = clean_tags(tags)
+        ids = self.select(refs)
+        with self.catalog.transaction():
+            changed = (self.catalog.remove_tags(ids, wanted) if remove
+                       else self.catalog.add_tags(ids, wanted, "user"))
+        return {"samples": len(ids), "changed": changed}
+
+    def tags(self) -> list[dict[str, Any]]:
+        """Every tag with how many samples carry it, most used first."""
+        rows = self.catalog.query(
+            "SELECT tag, count(DISTINCT sample_id), group_concat(DISTINCT source) FROM tags "
+            "GROUP BY tag ORDER BY 2 DESC, 1")
+        return [{"tag": tag, "count": count, "sources": sorted(sources.split(","))}
+                for tag, count, sources in rows]
+
+    def set(self, ref: str | int, values: dict[str, Any]) -> Sample:
+        """Correct fields of one sample (bpm, key, note, type, category) with source
+        "user"; the correction survives rescans and re-analysis. None clears it."""
+        from .organise import check_override
+
+        sample = self.get(ref)
+        checked = {field: check_override(field, value) for field, value in values.items()}
+        with self.catalog.transaction():
+            for field, value in checked.items():
+                if value is None:
+                    self.catalog.clear_override(sample.id, field)
+                else:
+                    self.catalog.set_override(sample.id, field, value)
+            self._re_resolve(sample.id)
+        return self.get(sample.id)
+
+    def save_collection(self, name: str, query: str) -> dict[str, Any]:
+        """Save a query under a name, usable as @NAME in other queries."""
+        from .organise import check_collection_name
+
+        check_collection_name(name)
+        self._compile(query)  # a bad query is refused now, not when it is used
+        with self.catalog.transaction(bump=False):
+            self.catalog.conn.execute(
+                "INSERT OR REPLACE INTO collections (name, query, saved_at) VALUES (?, ?, ?)",
+                (name, query, now_iso()))
+        self._compile(f"@{name}")  # and so is one that refers to itself
+        return {"name": name, "query": query, "count": sum(1 for _ in self.ls(f"@{name}"))}
+
+    def collections(self) -> list[dict[str, Any]]:
+        """Saved collections with their queries."""
+        return [{"name": name, "query": query, "saved_at": saved}
+                for name, query, saved in self.catalog.query(
+                    "SELECT name, query, saved_at FROM collections ORDER BY name")]
+
+    def delete_collection(self, name: str) -> None:
+        """Forget a saved collection."""
+        with self.catalog.transaction(bump=False):
+            gone = self.catalog.conn.execute("DELETE FROM collections WHERE name = ?",
+                                             (name,)).rowcount
+        if not gone:
+            raise NotFound(f"no collection named {name!r} (samplemind collection ls)")
+
+    def suggest(self, query: str | None = None, *, k: int = 10, threshold: float = 0.5,
+                apply: bool = False) -> list[dict[str, Any]]:
+        """Tags for samples without user tags, voted by their nearest user-tagged
+        neighbours; written (source "suggested") only when apply is true."""
+        from .organise import suggest_tags
+
+        suggestions = suggest_tags(self, query, k=k, threshold=threshold)
+        if apply and suggestions:
+            with self.catalog.transaction():
+                for item in suggestions:
+                    self.catalog.add_tags([item["id"]], [item["tag"]], "suggested")
+        return suggestions
+
+    def export(self, query: str, to: str | os.PathLike[str] | None, *, mode: str = "copy",
+               pattern: str | None = None, zip_path: str | os.PathLike[str] | None = None,
+               force: bool = False, progress: Callable[[int, int, str], None] | None = None,
+               ) -> Any:
+        """Build a kit from the samples a query selects (README: Kits)."""
+        from .export import DEFAULT_PATTERN, export_kit
+
+        records = [sample.to_json() for sample in self.ls(query)]
+        return export_kit(records, to, mode=mode, pattern=pattern or DEFAULT_PATTERN,
+                          zip_path=zip_path, force=force, progress=progress, query=query)
 
     def failures(self) -> list[FileFailure]:
         """Files that failed their last analysis."""

@@ -188,6 +188,48 @@ def write_mapping(data: dict[str, Any], fmt: Format, title: str | None = None) -
     out_console().print(table)
 
 
+@pipe_safe
+def write_rows(rows: Iterable[dict[str, Any]], fmt: Format, columns: Sequence[str]) -> int:
+    """Rows that are not sample records (tags, collections, suggestions) in any format;
+    paths prints each row's path (or its first column)."""
+    out = sys.stdout
+    count = 0
+    if fmt is Format.table:
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for name in columns:
+            table.add_column(name, overflow="fold", justify="right" if name in RIGHT_ROWS
+                             else "left")
+        for row in rows:
+            table.add_row(*(_fmt(row.get(name), 3) for name in columns))
+            count += 1
+        out_console().print(table)
+    elif fmt is Format.json:
+        out.write("[")
+        for row in rows:
+            out.write(("\n" if count == 0 else ",\n") + dumps(row, indent=None))
+            count += 1
+        out.write("\n]\n" if count else "]\n")
+    elif fmt is Format.jsonl:
+        for row in rows:
+            out.write(dumps(row, indent=None) + "\n")
+            count += 1
+    elif fmt is Format.csv:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if row.get(name) is None else ";".join(map(str, row[name]))
+                             if isinstance(row[name], list) else row[name] for name in columns])
+            count += 1
+    else:
+        for row in rows:
+            out.write(f"{row.get('path', row.get(columns[0]))}\n")
+            count += 1
+    return count
+
+
+RIGHT_ROWS = {"count", "confidence", "neighbours", "id"}
+
+
 def iter_json(records: Iterable[Any]) -> Iterator[dict[str, Any]]:
     """Records (objects with to_json) as dicts."""
     for record in records:

@@ -77,6 +77,11 @@ def _insert(catalog: Catalog, name: str) -> int:
 def catalog(tmp_path: Path) -> Iterator[Catalog]:
     """A real catalog; half the rows exist before the FTS table (backfill), half after (triggers)."""
     catalog = Catalog(tmp_path / "library.db")
+    # The catalog's migration made the FTS table; drop it to test create_fts's backfill.
+    for trigger in ("samples_fts_insert", "samples_fts_update", "samples_fts_delete",
+                    "tags_fts_insert", "tags_fts_update", "tags_fts_delete"):
+        catalog.conn.execute(f"DROP TRIGGER {trigger}")
+    catalog.conn.execute("DROP TABLE samples_fts")
     names = list(ROWS)
     ids = {name: _insert(catalog, name) for name in names[:4]}
     with catalog.db.atomic():
@@ -548,9 +553,8 @@ def test_fts_follows_updates_tags_and_deletes(catalog: Catalog) -> None:
 
 
 def test_fts_indexes_paths_from_the_root_folder_name_down(tmp_path: Path) -> None:
-    catalog = Catalog(tmp_path / "library.db")
+    catalog = Catalog(tmp_path / "library.db")  # its migrations created the FTS table
     try:
-        create_fts(catalog.db)
         catalog.insert_sample({"path": "/a/One/x.wav", "root": "/a/One/x.wav", "hash": "1", "name": "x.wav"})
         catalog.insert_sample({"path": "/b/Two/y.wav", "root": "/elsewhere", "hash": "2", "name": "y.wav"})
         catalog.insert_sample({"path": "/z.wav", "root": "/", "hash": "3", "name": "z.wav"})

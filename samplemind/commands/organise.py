@@ -1,0 +1,129 @@
+"""tag, tags, set, collection and suggest: marking and correcting samples."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from ..cli import FormatOption, app, open_library
+from ..errors import UsageError
+from ..output import Format, err_console, write_record_detail, write_rows
+
+tag_app = typer.Typer(help="Add or remove tags.", no_args_is_help=True)
+app.add_typer(tag_app, name="tag")
+collection_app = typer.Typer(help="Saved queries, used as @NAME.", no_args_is_help=True)
+app.add_typer(collection_app, name="collection")
+
+TargetArgument = Annotated[str, typer.Argument(
+    metavar="QUERY|FILE", help="A query, or a file, folder or id (more with --also); '-' "
+    "reads paths or ids from stdin, one per line (e.g. from ls -f paths).")]
+TagsArgument = Annotated[list[str], typer.Argument(metavar="TAG...", help="Tags.")]
+AlsoOption = Annotated[list[str] | None, typer.Option(
+    "--also", metavar="FILE|ID", help="More files or ids to include (repeatable).")]
+
+
+def _targets(target: str, also: list[str] | None) -> list[str]:
+    if target == "-":
+        refs = [line.strip() for line in sys.stdin if line.strip()]
+        if not refs:
+            raise UsageError("nothing on stdin to tag (pipe in paths or ids)")
+        return refs + list(also or [])
+    return [target, *(also or [])]
+
+
+@tag_app.command("add")
+def tag_add(target: TargetArgument, tags: TagsArgument, also: AlsoOption = None) -> None:
+    """Add tags to the samples a query (or the files) select."""
+    with open_library() as library:
+        result = library.tag(_targets(target, also), tags)
+    err_console().print(f"Tagged {result['samples']} sample(s): {result['changed']} new tag(s).",
+                        highlight=False)
+
+
+@tag_app.command("rm")
+def tag_rm(target: TargetArgument, tags: TagsArgument, also: AlsoOption = None) -> None:
+    """Remove tags from the samples a query (or the files) select."""
+    with open_library() as library:
+        result = library.tag(_targets(target, also), tags, remove=True)
+    err_console().print(f"Removed {result['changed']} tag(s) from {result['samples']} "
+                        "sample(s).", highlight=False)
+
+
+@app.command()
+def tags(fmt: FormatOption = Format.table) -> None:
+    """Every tag with how many samples carry it."""
+    with open_library() as library:
+        rows = library.tags()
+    write_rows(rows, fmt, ("tag", "count", "sources"))
+
+
+@app.command("set")
+def set_fields(
+    sample: Annotated[str, typer.Argument(metavar="FILE|ID", help="The sample to correct.")],
+    assignments: Annotated[list[str], typer.Argument(
+        metavar="FIELD=VALUE...", help="bpm=120, key=Am, note=C2, type=loop, category=kick; "
+        "FIELD=auto removes a correction.")],
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Correct bpm, key, note, type or category; kept through rescans (source "user")."""
+    from ..organise import parse_assignments
+
+    with open_library() as library:
+        record = library.set(sample, parse_assignments(assignments)).to_json()
+    write_record_detail(record, fmt)
+
+
+@collection_app.command("save")
+def collection_save(
+    name: Annotated[str, typer.Argument(help="The collection's name (used as @NAME).")],
+    query: Annotated[str, typer.Argument(help="The query to save.")],
+) -> None:
+    """Save a query under a name (replaces one of the same name)."""
+    with open_library() as library:
+        saved = library.save_collection(name, query)
+    err_console().print(f"Saved @{saved['name']} ({saved['count']} samples now).",
+                        markup=False, highlight=False)
+
+
+@collection_app.command("ls")
+def collection_ls(fmt: FormatOption = Format.table) -> None:
+    """List saved collections."""
+    with open_library() as library:
+        rows = library.collections()
+    write_rows(rows, fmt, ("name", "query", "saved_at"))
+
+
+@collection_app.command("rm")
+def collection_rm(name: Annotated[str, typer.Argument(help="The collection to forget.")]) -> None:
+    """Forget a saved collection (its samples are untouched)."""
+    with open_library() as library:
+        library.delete_collection(name)
+    err_console().print(f"Removed @{name}.", markup=False, highlight=False)
+
+
+@app.command()
+def suggest(
+    query: Annotated[str | None, typer.Argument(
+        help="Only suggest for samples matching this query.")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=100,
+                                   help="Tagged neighbours that vote.")] = 10,
+    threshold: Annotated[float, typer.Option(
+        "--threshold", "-t", min=0.01, max=1.0,
+        help="Smallest confidence (weighted share of neighbour votes) to suggest.")] = 0.5,
+    apply: Annotated[bool, typer.Option(
+        "--apply", help="Write the suggestions as tags (source 'suggested').")] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Tags for untagged samples, learned from the tags you gave their nearest neighbours.
+    Shows them; writes only with --apply."""
+    with open_library() as library:
+        suggestions = library.suggest(query, k=k, threshold=threshold, apply=apply)
+    write_rows(suggestions, fmt, ("confidence", "tag", "neighbours", "id", "path"))
+    console = err_console()
+    if apply:
+        console.print(f"Applied {len(suggestions)} tag(s).", highlight=False)
+    else:
+        console.print(f"{len(suggestions)} suggestion(s); nothing written (use --apply).",
+                      highlight=False)

@@ -1,0 +1,158 @@
+"""Checks and helpers for what people write into the catalog: tags, corrections,
+collection names, and tag suggestions learned from their own tags."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import UsageError
+from .music import midi_to_note, note_to_midi, parse_key
+
+if TYPE_CHECKING:
+    from .library import Library
+
+MAX_TAG_LENGTH = 64
+OVERRIDABLE = ("bpm", "key", "note", "type", "category")
+CLEAR_WORDS = {"", "auto", "none", "null", "-"}
+_NAME_RE = re.compile(r"^[\w][\w.-]{0,63}$")
+
+
+def clean_tags(tags: Sequence[str]) -> list[str]:
+    """Tags as stored: trimmed, NFC, lower-case, no control characters; refuses bad ones."""
+    cleaned = []
+    for tag in tags:
+        text = unicodedata.normalize("NFC", str(tag)).strip().lower()
+        if not text or any(unicodedata.category(c).startswith("C") for c in text):
+            raise UsageError(f"not a usable tag: {tag!r} (letters, digits, spaces, - and _)")
+        if len(text) > MAX_TAG_LENGTH:
+            raise UsageError(f"tag too long ({len(text)} characters, at most {MAX_TAG_LENGTH})")
+        cleaned.append(text)
+    if not cleaned:
+        raise UsageError("give at least one tag")
+    return list(dict.fromkeys(cleaned))
+
+
+def check_override(field: str, value: Any) -> Any:
+    """A user correction in its stored form; None means "clear it". Refuses nonsense."""
+    if field not in OVERRIDABLE:
+        raise UsageError(f"cannot set {field!r}: only {', '.join(OVERRIDABLE)} can be corrected")
+    if value is None or str(value).strip().lower() in CLEAR_WORDS:
+        return None
+    text = str(value).strip()
+    if field == "bpm":
+        try:
+            bpm = float(text)
+        except ValueError:
+            raise UsageError(f"bpm must be a number, not {text!r}") from None
+        if not math.isfinite(bpm) or not 10 <= bpm <= 999:
+            raise UsageError(f"bpm {text} is out of range (10 to 999)")
+        return round(bpm, 2)
+    if field == "key":
+        key = parse_key(text)
+        if key is None:
+            raise UsageError(f"not a key: {text!r} (try Am, 'C major', F#m)")
+        return key
+    if field == "note":
+        midi = note_to_midi(text)
+        if midi is None or not 0 <= midi <= 127:
+            raise UsageError(f"not a note with an octave: {text!r} (try A1, C#3, Bb2)")
+        return midi_to_note(midi)
+    if field == "type":
+        kind = text.lower().replace("-", "").replace("_", "")
+        if kind not in ("loop", "oneshot"):
+            raise UsageError(f"type must be loop or oneshot, not {text!r}")
+        return kind
+    category = text.lower()
+    if not re.fullmatch(r"[a-z][a-z0-9 _-]{0,31}", category):
+        raise UsageError(f"not a category: {text!r} (a word such as kick, snare, pad)")
+    return category
+
+
+def parse_assignments(pairs: Sequence[str]) -> dict[str, str | None]:
+    """['bpm=120', 'key=Am'] -> {'bpm': '120', 'key': 'Am'}."""
+    values: dict[str, str | None] = {}
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        if not sep or not field.strip():
+            raise UsageError(f"write FIELD=VALUE, e.g. bpm=120 or key=Am (got {pair!r}); "
+                             "FIELD=auto clears a correction")
+        values[field.strip().lower()] = value
+    if not values:
+        raise UsageError("give at least one FIELD=VALUE")
+    return values
+
+
+def check_collection_name(name: str) -> None:
+    """Collection names are used as @NAME inside queries: a plain word."""
+    if not _NAME_RE.match(name):
+        raise UsageError(f"bad collection name {name!r}: letters, digits, '_', '-', '.' "
+                         "(starting with a letter or digit, at most 64)")
+
+
+# How near a tagged neighbour must be to count (combined distance; about 1.4 separates
+# unrelated sounds, near duplicates are under 0.25): its vote weighs exp(-(d/REACH)^2).
+REACH = 0.7
+# Votes that nobody cast: a tag needs real evidence, so a lone or distant vote stays low.
+DOUBT = 1.0
+
+
+def suggest_tags(library: Library, query: str | None, *, k: int,
+                 threshold: float) -> list[dict[str, Any]]:
+    """For each sample without user tags: tags its k nearest user-tagged neighbours
+    vote for, each vote weighted by how near it is. Confidence = the tag's votes over
+    all votes plus DOUBT, so distant neighbours and disagreement both lower it."""
+    if not 0 < threshold <= 1:
+        raise UsageError("--threshold must be above 0 and at most 1")
+    if not 1 <= k <= 100:
+        raise UsageError("-k must be between 1 and 100")
+    tagged: dict[int, list[str]] = defaultdict(list)
+    for sample_id, tag in library.catalog.query(
+            "SELECT sample_id, tag FROM tags WHERE source = 'user'"):
+        tagged[sample_id].append(tag)
+    index = library.index.current()
+    known = set(index.ids().tolist())
+    teachers = np.array(sorted(i for i in tagged if i in known), np.int64)
+    if len(teachers) == 0:
+        return []
+    candidates = [s.id for s in (library.ls(query) if query else library.ls())
+                  if s.id not in tagged and s.id in known]
+    if not candidates:
+        return []
+    taught = index.vectors_of(teachers)
+    squared = (taught ** 2).sum(axis=1)
+    out: list[dict[str, Any]] = []
+    names = dict(library.catalog.query("SELECT id, path FROM samples"))
+    for start in range(0, len(candidates), 1024):
+        chunk = np.array(candidates[start:start + 1024], np.int64)
+        vectors = index.vectors_of(chunk)
+        distance = (squared[None, :] - 2 * vectors @ taught.T
+                    + (vectors ** 2).sum(axis=1)[:, None])
+        depth = min(k, len(teachers))
+        nearest = np.argpartition(distance, depth - 1, axis=1)[:, :depth]
+        for row, sample_id in enumerate(chunk.tolist()):
+            votes: dict[str, float] = defaultdict(float)
+            support: dict[str, int] = defaultdict(int)
+            total = DOUBT
+            for column in nearest[row]:
+                # Same distance scale as `similar`: five equally weighted aspects.
+                combined = math.sqrt(max(float(distance[row, column]), 0.0) / 5)
+                weight = math.exp(-(combined / REACH) ** 2)
+                total += weight
+                for tag in tagged[int(teachers[column])]:
+                    votes[tag] += weight
+                    support[tag] += 1
+            for tag, vote in votes.items():
+                confidence = vote / total
+                if confidence >= threshold and support[tag] >= min(2, depth):
+                    out.append({"id": sample_id, "path": names.get(sample_id), "tag": tag,
+                                "confidence": round(confidence, 3),
+                                "neighbours": support[tag]})
+    out.sort(key=lambda item: (-item["confidence"], item["path"] or "", item["tag"]))
+    return out
