@@ -9,7 +9,7 @@ _samplemind_command() {
     args=()
     case $1 in
         '')
-            commands='cache collection demo dupes export index ls map scan set show similar stats suggest tag tags watch'
+            commands='cache collection demo dupes export index ls map scan serve set show similar stats suggest tag tags token user watch'
             options='--help --home --traceback --version -h'
             ;;
         'cache')
@@ -70,6 +70,9 @@ _samplemind_command() {
             options='--format --help --jobs --retry-failed --timeout -f -h -j'
             rest='file'
             ;;
+        'serve')
+            options='--allow-delete --allow-host --allow-origin --get --help --host --insecure --max-upload-mb --port --scan-root --upload-dir -h -p'
+            ;;
         'set')
             options='--format --help -f -h'
             args=('file')
@@ -107,6 +110,44 @@ _samplemind_command() {
         'tags')
             options='--format --help -f -h'
             ;;
+        'token')
+            commands='add ls rm'
+            options='--help -h'
+            ;;
+        'token add')
+            options='--help --role -h -r'
+            args=('')
+            ;;
+        'token ls')
+            options='--format --help -f -h'
+            ;;
+        'token rm')
+            options='--help -h'
+            args=('')
+            ;;
+        'user')
+            commands='add ls passwd rm role'
+            options='--help -h'
+            ;;
+        'user add')
+            options='--help --password-stdin --role -h -r'
+            args=('')
+            ;;
+        'user ls')
+            options='--format --help -f -h'
+            ;;
+        'user passwd')
+            options='--help --password-stdin -h'
+            args=('')
+            ;;
+        'user rm')
+            options='--help -h'
+            args=('')
+            ;;
+        'user role')
+            options='--help -h'
+            args=('' 'choice viewer editor admin')
+            ;;
         'watch')
             options='--format --help --jobs --max-wait --poll --quiet --timeout -f -h -j'
             rest='file'
@@ -143,6 +184,14 @@ _samplemind_option() {
         'scan:-j'|'scan:--jobs') nvals=1 kind='' ;;
         'scan:--timeout') nvals=1 kind='' ;;
         'scan:-f'|'scan:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
+        'serve:--host') nvals=1 kind='' ;;
+        'serve:-p'|'serve:--port') nvals=1 kind='' ;;
+        'serve:--allow-host') nvals=1 kind='' ;;
+        'serve:--allow-origin') nvals=1 kind='' ;;
+        'serve:--upload-dir') nvals=1 kind='dir' ;;
+        'serve:--max-upload-mb') nvals=1 kind='' ;;
+        'serve:--scan-root') nvals=1 kind='dir' ;;
+        'serve:--get') nvals=1 kind='file' ;;
         'set:-f'|'set:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
         'show:-f'|'show:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
         'similar:-k'|'similar:--count') nvals=1 kind='' ;;
@@ -158,6 +207,10 @@ _samplemind_option() {
         'tag add:--also') nvals=1 kind='file' ;;
         'tag rm:--also') nvals=1 kind='file' ;;
         'tags:-f'|'tags:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
+        'token add:-r'|'token add:--role') nvals=1 kind='choice viewer editor admin' ;;
+        'token ls:-f'|'token ls:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
+        'user add:-r'|'user add:--role') nvals=1 kind='choice viewer editor admin' ;;
+        'user ls:-f'|'user ls:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
         'watch:-j'|'watch:--jobs') nvals=1 kind='' ;;
         'watch:--timeout') nvals=1 kind='' ;;
         'watch:--quiet') nvals=1 kind='' ;;

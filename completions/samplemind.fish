@@ -5,7 +5,7 @@
 function __samplemind_commands --argument-names path
     switch $path
         case ''
-            printf '%s\n' 'cache' 'collection' 'demo' 'dupes' 'export' 'index' 'ls' 'map' 'scan' 'set' 'show' 'similar' 'stats' 'suggest' 'tag' 'tags' 'watch'
+            printf '%s\n' 'cache' 'collection' 'demo' 'dupes' 'export' 'index' 'ls' 'map' 'scan' 'serve' 'set' 'show' 'similar' 'stats' 'suggest' 'tag' 'tags' 'token' 'user' 'watch'
         case 'cache'
             printf '%s\n' 'clear' 'stats'
         case 'collection'
@@ -14,6 +14,10 @@ function __samplemind_commands --argument-names path
             printf '%s\n' 'rebuild' 'status'
         case 'tag'
             printf '%s\n' 'add' 'rm'
+        case 'token'
+            printf '%s\n' 'add' 'ls' 'rm'
+        case 'user'
+            printf '%s\n' 'add' 'ls' 'passwd' 'rm' 'role'
     end
 end
 
@@ -70,6 +74,22 @@ function __samplemind_nvals --argument-names path option
             echo 1
         case 'scan:-f' 'scan:--format'
             echo 1
+        case 'serve:--host'
+            echo 1
+        case 'serve:-p' 'serve:--port'
+            echo 1
+        case 'serve:--allow-host'
+            echo 1
+        case 'serve:--allow-origin'
+            echo 1
+        case 'serve:--upload-dir'
+            echo 1
+        case 'serve:--max-upload-mb'
+            echo 1
+        case 'serve:--scan-root'
+            echo 1
+        case 'serve:--get'
+            echo 1
         case 'set:-f' 'set:--format'
             echo 1
         case 'show:-f' 'show:--format'
@@ -99,6 +119,14 @@ function __samplemind_nvals --argument-names path option
         case 'tag rm:--also'
             echo 1
         case 'tags:-f' 'tags:--format'
+            echo 1
+        case 'token add:-r' 'token add:--role'
+            echo 1
+        case 'token ls:-f' 'token ls:--format'
+            echo 1
+        case 'user add:-r' 'user add:--role'
+            echo 1
+        case 'user ls:-f' 'user ls:--format'
             echo 1
         case 'watch:-j' 'watch:--jobs'
             echo 1
@@ -153,6 +181,7 @@ complete -c samplemind -n '__samplemind_using' -a 'index' -d 'Inspect or rebuild
 complete -c samplemind -n '__samplemind_using' -a 'ls' -d 'List samples matching a query (every sample without one), streamed.'
 complete -c samplemind -n '__samplemind_using' -a 'map' -d '2D coordinates of every sample by sound (PCA of the sound vectors), for plotting.'
 complete -c samplemind -n '__samplemind_using' -a 'scan' -d 'Add or update folders in the catalog (incremental; exit 3 if some files failed).'
+complete -c samplemind -n '__samplemind_using' -a 'serve' -d 'Serve the HTTP and WebSocket API (loopback only unless --insecure).'
 complete -c samplemind -n '__samplemind_using' -a 'set' -d 'Correct bpm, key, note, type or category; kept through rescans (source "user").'
 complete -c samplemind -n '__samplemind_using' -a 'show' -d 'Show one sample with every field.'
 complete -c samplemind -n '__samplemind_using' -a 'similar' -d 'Samples that sound like the given ones, nearest first, with per-aspect distances.'
@@ -160,6 +189,8 @@ complete -c samplemind -n '__samplemind_using' -a 'stats' -d 'Library figures: c
 complete -c samplemind -n '__samplemind_using' -a 'suggest' -d 'Tags for untagged samples, learned from the tags you gave their nearest neighbours. Shows them; writes only with --apply.'
 complete -c samplemind -n '__samplemind_using' -a 'tag' -d 'Add or remove tags.'
 complete -c samplemind -n '__samplemind_using' -a 'tags' -d 'Every tag with how many samples carry it.'
+complete -c samplemind -n '__samplemind_using' -a 'token' -d 'API tokens for scripts (sent as Authorization: Bearer TOKEN).'
+complete -c samplemind -n '__samplemind_using' -a 'user' -d 'Server accounts: add, remove, list, change password or role.'
 complete -c samplemind -n '__samplemind_using' -a 'watch' -d 'Keep the catalog current as files are added, changed, moved or removed (Ctrl-C stops).'
 complete -c samplemind -n '__samplemind_using' -l 'home' -x -d 'Folder holding the catalog, cache and index (default: platform folders).'
 complete -c samplemind -n '__samplemind_using' -l 'traceback' -d 'Show the full Python traceback on errors.'
@@ -201,7 +232,7 @@ complete -c samplemind -n '__samplemind_using demo' -s 'h' -l 'help' -d 'Show th
 complete -c samplemind -n '__samplemind_using demo' -F
 
 # samplemind dupes
-complete -c samplemind -n '__samplemind_using dupes' -s 't' -l 'threshold' -x -d 'Near duplicates: the largest combined distance (default 0.25; 0 = exact only).'
+complete -c samplemind -n '__samplemind_using dupes' -s 't' -l 'threshold' -x -d 'Near duplicates: the largest combined distance (default 0.20; 0 = exact only).'
 complete -c samplemind -n '__samplemind_using dupes' -l 'exact-only' -d 'Only identical audio (also across formats).'
 complete -c samplemind -n '__samplemind_using dupes' -l 'near-only' -d 'Only near duplicates.'
 complete -c samplemind -n '__samplemind_using dupes' -l 'move-to' -r -F -d 'Move the redundant copies under DIR (keeping their relative paths) and write an undo manifest there.'
@@ -255,6 +286,19 @@ complete -c samplemind -n '__samplemind_using scan' -s 'f' -l 'format' -x -a 'ta
 complete -c samplemind -n '__samplemind_using scan' -s 'h' -l 'help' -d 'Show this message and exit.'
 complete -c samplemind -n '__samplemind_using scan' -F
 
+# samplemind serve
+complete -c samplemind -n '__samplemind_using serve' -l 'host' -x -d 'Address to listen on. Anything but loopback needs --insecure.'
+complete -c samplemind -n '__samplemind_using serve' -s 'p' -l 'port' -x -d 'Port.'
+complete -c samplemind -n '__samplemind_using serve' -l 'insecure' -d 'Allow a non-loopback --host (anyone who can reach it can use it unless accounts are set up).'
+complete -c samplemind -n '__samplemind_using serve' -l 'allow-host' -x -d 'Another Host header name to accept (the name browsers use to reach the server); \'*\' accepts any. Repeatable.'
+complete -c samplemind -n '__samplemind_using serve' -l 'allow-origin' -x -d 'Another browser origin allowed to call the API and open the WebSocket, e.g. https://ui.example:8443. Repeatable.'
+complete -c samplemind -n '__samplemind_using serve' -l 'allow-delete' -d 'Let DELETE /api/v1/samples/{id}/file delete files on disk.'
+complete -c samplemind -n '__samplemind_using serve' -l 'upload-dir' -r -F -d 'Where uploads are stored (default: <data dir>/uploads).'
+complete -c samplemind -n '__samplemind_using serve' -l 'max-upload-mb' -x -d 'Largest upload (all files of one request), MiB.'
+complete -c samplemind -n '__samplemind_using serve' -l 'scan-root' -r -F -d 'A folder POST /api/v1/scans may scan, besides the catalog\'s roots. Repeatable.'
+complete -c samplemind -n '__samplemind_using serve' -l 'get' -r -F -d 'Answer one GET of PATH in-process, print the body and exit (0 on 2xx, 1 otherwise).'
+complete -c samplemind -n '__samplemind_using serve' -s 'h' -l 'help' -d 'Show this message and exit.'
+
 # samplemind set
 complete -c samplemind -n '__samplemind_using set' -s 'f' -l 'format' -x -a 'table json jsonl csv paths' -d 'Output format: table, json, jsonl, csv or paths.'
 complete -c samplemind -n '__samplemind_using set' -s 'h' -l 'help' -d 'Show this message and exit.'
@@ -304,6 +348,51 @@ complete -c samplemind -n '__samplemind_using tag rm' -F
 # samplemind tags
 complete -c samplemind -n '__samplemind_using tags' -s 'f' -l 'format' -x -a 'table json jsonl csv paths' -d 'Output format: table, json, jsonl, csv or paths.'
 complete -c samplemind -n '__samplemind_using tags' -s 'h' -l 'help' -d 'Show this message and exit.'
+
+# samplemind token
+complete -c samplemind -n '__samplemind_using token' -a 'add' -d 'Create an API token and print its secret to stdout, once: it cannot be shown again.'
+complete -c samplemind -n '__samplemind_using token' -a 'ls' -d 'List API tokens: name, role, created and last used (never the secret).'
+complete -c samplemind -n '__samplemind_using token' -a 'rm' -d 'Revoke an API token.'
+complete -c samplemind -n '__samplemind_using token' -s 'h' -l 'help' -d 'Show this message and exit.'
+
+# samplemind token add
+complete -c samplemind -n '__samplemind_using token add' -s 'r' -l 'role' -x -a 'viewer editor admin' -d 'viewer (read and listen), editor (also scan, tag, upload) or admin (everything).'
+complete -c samplemind -n '__samplemind_using token add' -s 'h' -l 'help' -d 'Show this message and exit.'
+
+# samplemind token ls
+complete -c samplemind -n '__samplemind_using token ls' -s 'f' -l 'format' -x -a 'table json jsonl csv paths' -d 'Output format: table, json, jsonl, csv or paths.'
+complete -c samplemind -n '__samplemind_using token ls' -s 'h' -l 'help' -d 'Show this message and exit.'
+
+# samplemind token rm
+complete -c samplemind -n '__samplemind_using token rm' -s 'h' -l 'help' -d 'Show this message and exit.'
+
+# samplemind user
+complete -c samplemind -n '__samplemind_using user' -a 'add' -d 'Add an account (the password is asked twice, hidden, unless --password-stdin).'
+complete -c samplemind -n '__samplemind_using user' -a 'ls' -d 'List accounts with their roles (never passwords).'
+complete -c samplemind -n '__samplemind_using user' -a 'passwd' -d 'Set a new password for an account; its sessions end (everyone logs in again).'
+complete -c samplemind -n '__samplemind_using user' -a 'rm' -d 'Remove an account; its sessions end at once.'
+complete -c samplemind -n '__samplemind_using user' -a 'role' -d 'Change an account\'s role (takes effect on its next request).'
+complete -c samplemind -n '__samplemind_using user' -s 'h' -l 'help' -d 'Show this message and exit.'
+
+# samplemind user add
+complete -c samplemind -n '__samplemind_using user add' -s 'r' -l 'role' -x -a 'viewer editor admin' -d 'viewer (read and listen), editor (also scan, tag, upload) or admin (everything).'
+complete -c samplemind -n '__samplemind_using user add' -l 'password-stdin' -d 'Read the password from the first line of stdin (for scripts).'
+complete -c samplemind -n '__samplemind_using user add' -s 'h' -l 'help' -d 'Show this message and exit.'
+
+# samplemind user ls
+complete -c samplemind -n '__samplemind_using user ls' -s 'f' -l 'format' -x -a 'table json jsonl csv paths' -d 'Output format: table, json, jsonl, csv or paths.'
+complete -c samplemind -n '__samplemind_using user ls' -s 'h' -l 'help' -d 'Show this message and exit.'
+
+# samplemind user passwd
+complete -c samplemind -n '__samplemind_using user passwd' -l 'password-stdin' -d 'Read the password from the first line of stdin (for scripts).'
+complete -c samplemind -n '__samplemind_using user passwd' -s 'h' -l 'help' -d 'Show this message and exit.'
+
+# samplemind user rm
+complete -c samplemind -n '__samplemind_using user rm' -s 'h' -l 'help' -d 'Show this message and exit.'
+
+# samplemind user role
+complete -c samplemind -n '__samplemind_using user role' -s 'h' -l 'help' -d 'Show this message and exit.'
+complete -c samplemind -n '__samplemind_using user role' -a 'viewer editor admin' -d 'The new role: viewer, editor or admin.'
 
 # samplemind watch
 complete -c samplemind -n '__samplemind_using watch' -s 'j' -l 'jobs' -x -d 'Worker processes for analysis (default: the core count).'

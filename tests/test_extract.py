@@ -69,7 +69,7 @@ def test_vector_blocks_tile_the_vector():
     assert spans[0][0] == 0 and spans[-1][1] == VECTOR_DIM
     for (_, stop), (start, _) in zip(spans, spans[1:]):
         assert stop == start
-    assert 48 <= VECTOR_DIM <= 64
+    assert 48 <= VECTOR_DIM <= 128
 
 
 def test_record_has_exactly_the_documented_keys_and_is_strict_json(tmp_path, ex):

@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from samplemind import Library, synth
+from samplemind.analysis.extract import VECTOR_BLOCKS, VECTOR_DIM
 from samplemind.similarity.index import VectorIndex
 
 from audio_fixtures import write_audio
@@ -229,8 +230,8 @@ def test_scan_keeps_a_saved_index_current(scanned: Library, pack: Path):
 
 def _clustered(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 3, (40, 64))
-    return (centres[rng.integers(0, 40, n)] + rng.normal(0, 1, (n, 64))).astype(np.float32)
+    centres = rng.normal(0, 3, (40, VECTOR_DIM))
+    return (centres[rng.integers(0, 40, n)] + rng.normal(0, 1, (n, VECTOR_DIM))).astype(np.float32)
 
 
 def test_large_libraries_get_an_ivf_index_with_measured_recall(tmp_path: Path):
@@ -253,14 +254,14 @@ def test_large_libraries_get_an_ivf_index_with_measured_recall(tmp_path: Path):
     gone = approx.search(queries[0], 1)[0][0]
     loaded.update(np.array([99999]), raw[:1], np.array([gone]), generation=8)
     assert gone not in loaded.search(queries[0], 10)[0]
-    assert loaded.vectors_of(np.array([99999])).shape == (1, 64)
+    assert loaded.vectors_of(np.array([99999])).shape == (1, VECTOR_DIM)
     assert loaded.count == 6000 and set(loaded.ids()) == (set(ids) - {gone}) | {99999}
     # Filters and weights on the approximate index.
     allowed = ids[::7]
     found, _ = loaded.search(queries[1], 10, allowed=allowed)
     assert set(found) <= set(allowed) and len(found) == 10
-    weights = np.ones(64, np.float32)
-    weights[:26] = 0
+    weights = np.ones(VECTOR_DIM, np.float32)
+    weights[slice(*VECTOR_BLOCKS["timbre"])] = 0
     found, dist = loaded.search(queries[1], 10, weights=weights)
     assert list(dist) == sorted(dist)
 
@@ -355,7 +356,7 @@ def test_a_tiny_library_is_standardised_with_the_reference_statistics():
     from samplemind.similarity.vectors import Standardiser
 
     rng = np.random.default_rng(0)
-    two = rng.normal(0, 1, (2, 64)).astype(np.float32)
+    two = rng.normal(0, 1, (2, VECTOR_DIM)).astype(np.float32)
     pooled = Standardiser.fit(two)
     alone = Standardiser.fit(two, use_prior=False)
     # Alone, two samples make every difference exactly two standard deviations;

@@ -14,7 +14,9 @@ How a file is analysed (modules in this package):
   truncated or non-audio files raise :class:`~samplemind.errors.DecodeError`.
 - ``loudness``: hash, sample peak and BS.1770 loudness per channel.
 - ``spectral``: the mono mix's STFT (~46 ms Hann frames side by side) pooled
-  into spectral descriptors, MFCC and chroma; an RMS envelope.
+  into spectral descriptors, MFCC and chroma; an RMS envelope; the "hit": ~12 ms-hop
+  frames of the 0.5 s after the loudest moment, as attack/body/tail spectra (colour,
+  per-band decay, low resonance, partial salience).
 - ``rhythm`` + ``classify``: onsets, periodicity, loop/one-shot; for loop
   candidates the frames in between are added (one every ~12 ms) and the tempo
   is estimated and snapped to the loop's length.
@@ -104,23 +106,32 @@ LONG_FILE_SECONDS = 600.0
 LONG_FILE_SAMPLES = 32_000_000  # also long past this many samples (hi-res, many channels)
 LOUDNESS_BLOCK_SECONDS = 20
 # Raw values (standardised across the library later), in this order:
+# "The hit" is the ~0.5 s from the loudest moment on (spectral.hit_features), in three stages:
+# attack (-10..30 ms), body (30..120 ms), tail (120..500 ms). How the spectrum changes over
+# them is what tells a kick from a tom, a clap from a snare, a cymbal from a hi-hat.
 VECTOR_BLOCKS: dict[str, tuple[int, int]] = {
-    # MFCC 1-13 energy-weighted means, then their standard deviations over frames
-    "timbre": (0, 26),
+    # MFCC 1-13 energy-weighted means over the sound; MFCC 1-8 of the hit's attack, body and
+    # tail mel spectra (each normalised to its total: colour, not level)
+    "timbre": (0, 37),
     # log2 centroid, log2 bandwidth, log2 roll-off (Hz), log10 flatness, log10 zero-crossing
     # rate, brightness, low-energy ratio, contrast (dB), centroid spread (octaves), mean
-    # onset strength (dB)
-    "spectral": (26, 36),
+    # onset strength (dB); log2 centroid of 25-600 Hz in the hit's attack, body, tail
+    "spectral": (37, 50),
     # log10 attack, log10 decay, log10 duration, temporal centroid, crest (dB), end level
-    # (dB), sustain share, log10 active duration
-    "envelope": (36, 44),
-    # chroma C..B (sums to 1), tonalness, chroma entropy (0 one class .. 1 flat)
-    "tonal": (44, 58),
+    # (dB), sustain share, log10 active duration; the hit's decay per band (< 150 Hz,
+    # 150-800 Hz, 0.8-4 kHz, > 4 kHz): dB under the band's own peak 30, 100, 300 ms after it
+    "envelope": (50, 70),
+    # chroma C..B minus 1/12, scaled by tonal strength (tonalness x (1 - entropy): ~0 for
+    # noise, whose chroma is chance), tonalness, chroma entropy (0 one class .. 1 flat);
+    # the hit's strongest 25-600 Hz partial per stage (log2 Hz) and its salience over the
+    # band's median (dB); salience of partials in the body: 99th percentile and mean
+    # excess of a bin over its +-7 bin neighbourhood (dB), energy share of bins 6 dB over it
+    "tonal": (70, 93),
     # log(1 + onset rate), periodicity, log2(bpm / 120) (0 without a bpm), inter-onset
     # spread, log(1 + onset count), 1 for loops
-    "rhythm": (58, 64),
+    "rhythm": (93, 99),
 }
-VECTOR_DIM = 64
+VECTOR_DIM = 99
 PEAK_BUCKETS = 256
 RHYTHM_WINDOW_SECONDS = 60.0  # longer material: onsets/tempo from a middle window this long
 MAX_SPECTRAL_FRAMES = 3000
@@ -133,6 +144,7 @@ class Parts:
 
     stats: spectral.FrameStats
     envelope: spectral.Envelope
+    hit: spectral.Hit
     zcr: float
     duration: float
     onset_count: int
@@ -169,32 +181,33 @@ def build_vector(p: Parts) -> list[float]:
     s = p.stats
     w = s.weight if s.weight > 0 else 1.0
     mfcc_mean = s.mfcc / w if s.mfcc is not None else np.zeros(spectral.N_MFCC)
-    mfcc_var = (s.mfcc_sq / w - mfcc_mean ** 2) if s.mfcc_sq is not None \
-        else np.zeros(spectral.N_MFCC)
-    mfcc_std = np.sqrt(np.maximum(mfcc_var, 0.0))
     log_c = s.mean("log_centroid")
     centroid_spread = math.sqrt(max(0.0, s.mean("log_centroid_sq") - log_c ** 2))
     spectral_block = [
         _log(s.mean("centroid"), 2, 1.0), _log(s.mean("bandwidth"), 2, 1.0),
         _log(s.mean("rolloff"), 2, 1.0), _log(s.mean("flatness"), 10, 1e-8),
         _log(p.zcr, 10, 1e-5), s.mean("brightness"), s.mean("low_ratio"),
-        s.mean("contrast"), centroid_spread, p.onset_strength,
+        s.mean("contrast"), centroid_spread, p.onset_strength, *p.hit.low_centroid.tolist(),
     ]
     e = p.envelope
     envelope_block = [
         _log(e.attack_time), _log(e.decay_time), _log(p.duration), e.temporal_centroid,
         e.crest_db, e.end_level_db, e.sustain, _log(e.active_duration),
+        *p.hit.band_decay.tolist(),
     ]
     chroma = s.chroma / s.chroma.sum() if s.chroma is not None and s.chroma.sum() > 0 \
         else np.full(12, 1.0 / 12)
     entropy = float(-(chroma * np.log(chroma + 1e-12)).sum() / math.log(12))
-    tonal_block = [*chroma.tolist(), p.pitch.clarity, entropy]
+    strength = p.pitch.clarity * (1.0 - entropy)  # how much the chroma means anything
+    h = p.hit
+    tonal_block = [*((chroma - 1.0 / 12) * strength).tolist(), p.pitch.clarity, entropy,
+                   *h.low_peak.tolist(), *h.low_salience.tolist(), *h.salience.tolist()]
     bpm = p.tempo.bpm if p.tempo is not None and p.type == "loop" else None
     rhythm_block = [
         math.log1p(p.onset_rate), p.periodicity, math.log2(bpm / 120.0) if bpm else 0.0,
         p.ioi_cv, math.log1p(p.onset_count), 1.0 if p.type == "loop" else 0.0,
     ]
-    vector = [*mfcc_mean.tolist(), *mfcc_std.tolist(), *spectral_block, *envelope_block,
+    vector = [*mfcc_mean.tolist(), *p.hit.cepstra.tolist(), *spectral_block, *envelope_block,
               *tonal_block, *rhythm_block]
     assert len(vector) == VECTOR_DIM
     return [_num(v, 5) for v in vector]
@@ -299,18 +312,24 @@ class Extractor:
             rpower = spectral.power_frames(window, n_fft, fine_hop)
             return self.finish(mono, sr, stats, env, zcr, rpower,
                                spectral.mel_db(rpower, sr, n_fft), fine_hop,
-                               window.size / sr, duration)
-        return self.finish(mono, sr, stats, env, zcr, power, mel_db, hop, duration, duration)
+                               window.size / sr, duration,
+                               hit=spectral.hit_features(mono, sr, env.peak_time))
+        return self.finish(mono, sr, stats, env, zcr, power, mel_db, hop, duration, duration,
+                           hit=spectral.hit_features(mono, sr, env.peak_time))
 
     def finish(self, mono: np.ndarray, sr: int, stats: spectral.FrameStats,
                env: spectral.Envelope, zcr: float, rpower: np.ndarray, rmel: np.ndarray,
                hop: int, rduration: float, duration: float,
-               key_sums: tonal.ChromaSums | None = None) -> Parts:
+               key_sums: tonal.ChromaSums | None = None,
+               hit: spectral.Hit | None = None) -> Parts:
         """Onsets, type, tempo, pitch and key from frames ``hop`` apart of (part of) the sound.
 
         ``rpower``/``rmel`` cover the whole sound (or, for long material, a window of
         ``rduration`` seconds). Frames coarser than ~12 ms are refined for loop candidates.
+        ``hit`` defaults to the hit at ``env.peak_time`` in ``mono``.
         """
+        if hit is None:
+            hit = spectral.hit_features(mono, sr, env.peak_time)
         n_fft = (rpower.shape[1] - 1) * 2
         freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
         long_material = duration > classify.MAX_LOOP_SECONDS
@@ -374,7 +393,7 @@ class Extractor:
             # Loops and long material repeat or move through their notes; a one-shot must hold.
             key, key_conf = self.keys.estimate(key_sums,
                                                sustained=kind != "loop" and not long_material)
-        return Parts(stats=stats, envelope=env, zcr=zcr, duration=duration,
+        return Parts(stats=stats, envelope=env, hit=hit, zcr=zcr, duration=duration,
                      onset_count=int(onsets.size), onset_rate=onset_rate,
                      onset_strength=float(strength.mean()) if strength.size else 0.0,
                      periodicity=periodicity, ioi_cv=ioi_cv, type=kind,

@@ -8,7 +8,8 @@ Essentia straight to 11 025 Hz mono, which is small enough to hold):
 - sampled: spectral descriptors, MFCC and key chroma from the first
   ``EXCERPT_SECONDS`` of every block; a 100 ms RMS envelope;
 - windowed: onsets, tempo and tonalness from ``RHYTHM_WINDOW_SECONDS`` taken
-  from the middle of the file.
+  from the middle of the file; the vector's "hit" features from that window's
+  loudest moment.
 
 Long material is never a loop (``type`` is "oneshot", i.e. "not a loop"); its
 ``bpm`` is reported when the middle window has a clear pulse, ``key`` when it
@@ -198,8 +199,10 @@ def analyse_long(ex: Extractor, path: str, info: AudioInfo) -> dict:
     rpower = spectral.power_frames(window, acc.n_fft, acc.hop)
     rmel = spectral.mel_db(rpower, sr, acc.n_fft)
     zcr = acc.crossings / max(1, acc.pos - 1)
+    # The hit: the loudest moment of the middle window (held in memory anyway).
+    hit = spectral.hit_features(window, sr, spectral.envelope_features(window, sr).peak_time)
     parts = ex.finish(window, sr, acc.stats, acc.envelope(duration), zcr, rpower, rmel, acc.hop,
-                      window.size / sr, duration, key_sums=acc.chroma)
+                      window.size / sr, duration, key_sums=acc.chroma, hit=hit)
     report_sr = info.sample_rate if not info.streamable and info.sample_rate else sr
     report_ch = info.channels if not info.streamable and info.channels else channels
     return build_record(info, codec, report_sr, report_ch, acc.hash.hexdigest(), acc.meter,

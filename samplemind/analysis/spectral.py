@@ -326,3 +326,118 @@ def envelope_features(mono: np.ndarray, sample_rate: int) -> Envelope:
     active = (alive[-1] + 1) * dt_coarse if alive.size else 0.0
     return Envelope(attack, decay, min(1.0, centroid), crest, min(0.0, end_level), sustain,
                     min(active, duration), i_peak * dt_coarse)
+
+
+# -- the hit: how the loudest moment's spectrum evolves --------------------------------------
+
+# Stages after the loudest frame, seconds: attack (transient), body, tail. What separates a
+# kick from a tom or a clap from a snare is less the average spectrum than how it changes.
+HIT_STAGES = ((-0.01, 0.03), (0.03, 0.12), (0.12, 0.5))
+HIT_CEPSTRA = 8  # cepstral coefficients 1..8 of each stage's mel spectrum
+HIT_LOW_HZ = (25.0, 600.0)  # where a drum's body resonance (its pitch) lies
+HIT_BANDS_HZ = (150.0, 800.0, 4000.0)  # edges of the 4 bands whose decay is measured
+HIT_DECAY_TIMES = (0.03, 0.1, 0.3)  # s after each band's own peak
+HIT_FLOOR_DB = -90.0
+HIT_PEAK_SPAN = 7  # bins either side: the local mean a spectral peak is measured against
+HIT_MAX_SALIENCE_DB = 80.0  # bounds a partial's salience over digital silence
+HIT_HOP_DIV = 4  # hop = n_fft / 4: ~11.6 ms
+HIT_DIM = 3 * HIT_CEPSTRA + 3 + 4 * len(HIT_DECAY_TIMES) + 3 + 3 + 3
+
+
+@dataclass
+class Hit:
+    """How the loudest moment of a sound evolves: per-stage colour, decay, resonance."""
+
+    cepstra: np.ndarray  # (3 * HIT_CEPSTRA,) attack, body, tail: MFCC 1..8 of each stage
+    low_centroid: np.ndarray  # (3,) log2 Hz, centroid of 25-600 Hz per stage
+    band_decay: np.ndarray  # (4 * 3,) dB relative to the band's peak, 30/100/300 ms after it
+    low_peak: np.ndarray  # (3,) log2 Hz of the strongest 25-600 Hz partial per stage
+    low_salience: np.ndarray  # (3,) dB of that partial over the band's median
+    salience: np.ndarray  # (3,) body: 99th pct peak excess (dB), mean excess (dB), energy share
+    # of bins 6 dB over their neighbourhood (partials vs noise)
+
+    @classmethod
+    def empty(cls) -> Hit:
+        return cls(np.zeros(3 * HIT_CEPSTRA), np.full(3, math.log2(HIT_LOW_HZ[0])),
+                   np.full(4 * len(HIT_DECAY_TIMES), HIT_FLOOR_DB),
+                   np.full(3, math.log2(HIT_LOW_HZ[0])), np.zeros(3), np.zeros(3))
+
+
+@lru_cache(maxsize=16)
+def _band_matrix(sample_rate: int, n_fft: int) -> np.ndarray:
+    """Bins -> the 4 decay bands (split at HIT_BANDS_HZ)."""
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    band = np.searchsorted(np.array(HIT_BANDS_HZ), freqs, side="right")
+    return (band[:, None] == np.arange(len(HIT_BANDS_HZ) + 1)[None, :]).astype(np.float64)
+
+
+def hit_features(mono: np.ndarray, sample_rate: int, peak_time: float) -> Hit:
+    """Stage spectra of the ~0.55 s from just before ``peak_time``: ~46 ms frames, ~12 ms hop."""
+    n_fft = stft_sizes(sample_rate)[0]
+    hop = n_fft // HIT_HOP_DIV
+    dt = hop / sample_rate
+    lo = max(0, int((peak_time - 0.03) * sample_rate))
+    hi = min(mono.size, int((peak_time + 0.03 + HIT_STAGES[-1][1]) * sample_rate) + n_fft // 2)
+    if hi <= lo or not np.any(mono[lo:hi]):
+        return Hit.empty()
+    power = power_frames(mono[lo:hi], n_fft, hop).astype(np.float64)
+    energy = power.sum(axis=1)
+    peak = int(np.argmax(energy))
+    t = (np.arange(energy.size) - peak) * dt
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    low = (freqs >= HIT_LOW_HZ[0]) & (freqs <= HIT_LOW_HZ[1])
+    low_f = freqs[low]
+    stage_power = np.empty((len(HIT_STAGES), freqs.size))
+    for row, (a, b) in enumerate(HIT_STAGES):
+        sel = (t >= a) & (t < b)
+        if not sel.any() or energy[sel].sum() <= 0:  # past the end: the last frame stands in
+            sel = np.zeros(energy.size, bool)
+            sel[min(energy.size - 1, peak + max(0, round(a / dt)))] = True
+        stage_power[row] = power[sel].sum(axis=0)
+    mel = stage_power @ mel_matrix(sample_rate, n_fft).astype(np.float64) + 1e-12
+    mel_norm = 10.0 * np.log10(mel / mel.sum(axis=1, keepdims=True))
+    cepstra = mel_norm @ dct_matrix(N_MELS, HIT_CEPSTRA).astype(np.float64)
+    lows = stage_power[:, low] + 1e-20
+    low_centroid = np.log2((lows @ low_f) / lows.sum(axis=1))
+    k = lows.argmax(axis=1)
+    low_median = np.median(lows, axis=1)
+    low_peak = np.empty(3)
+    low_salience = np.empty(3)
+    step = low_f[1] - low_f[0] if low_f.size > 1 else 0.0
+    for row in range(3):
+        i = int(k[row])
+        shift = 0.0
+        if 0 < i < lows.shape[1] - 1:  # parabolic interpolation on log power
+            y0, y1, y2 = np.log(lows[row, i - 1: i + 2])
+            curve = y0 - 2.0 * y1 + y2
+            shift = 0.5 * (y0 - y2) / curve if curve < 0 else 0.0
+        low_peak[row] = math.log2(max(HIT_LOW_HZ[0], low_f[i] + shift * step)) if low_f.size \
+            else math.log2(HIT_LOW_HZ[0])
+        low_salience[row] = min(HIT_MAX_SALIENCE_DB,
+                                10.0 * math.log10(lows[row, i] / float(low_median[row])))
+    # Band decay: each band's level at fixed times after its own peak.
+    bands = power @ _band_matrix(sample_rate, n_fft) + 1e-20
+    band_db = 10.0 * np.log10(bands / bands.max(axis=0))
+    band_peak = bands.argmax(axis=0)
+    decay = []
+    for band in range(bands.shape[1]):
+        for seconds in HIT_DECAY_TIMES:
+            i = int(band_peak[band]) + round(seconds / dt)
+            decay.append(max(HIT_FLOOR_DB, float(band_db[i, band]))
+                         if i < energy.size and bands[band_peak[band], band] > 1e-20
+                         else HIT_FLOOR_DB)  # past the end, or a band above Nyquist
+    # Salience of partials in the body: each bin's level over the mean level around it.
+    sel = (t >= 0.02) & (t < 0.2)
+    body = (power[sel].mean(axis=0) if sel.any() else power.mean(axis=0)) + 1e-20
+    level = 10.0 * np.log10(body)
+    span = HIT_PEAK_SPAN
+    padded = np.concatenate([np.full(span, level[0]), level, np.full(span, level[-1])])
+    cum = np.concatenate([[0.0], np.cumsum(padded)])
+    local = (cum[2 * span + 1:] - cum[: -2 * span - 1]) / (2 * span + 1)
+    band = (freqs > 50.0) & (freqs < 8000.0)
+    excess = (level - local)[band]
+    top = min(excess.size - 1, round(0.99 * (excess.size - 1))) if excess.size else 0
+    salience = np.array([float(np.partition(excess, top)[top]), float(np.maximum(excess, 0).mean()),
+                         float(body[band][excess > 6.0].sum() / body[band].sum())]) \
+        if excess.size else np.zeros(3)
+    return Hit(cepstra.ravel(), low_centroid, np.array(decay), low_peak, low_salience, salience)

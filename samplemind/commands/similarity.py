@@ -110,7 +110,7 @@ def dupes(
         help="Only look among samples matching this query.")] = None,
     threshold: Annotated[float | None, typer.Option(
         "--threshold", "-t", min=0.0, max=10.0,
-        help="Near duplicates: the largest combined distance (default 0.25; 0 = exact only).")
+        help="Near duplicates: the largest combined distance (default 0.20; 0 = exact only).")
     ] = None,
     exact_only: Annotated[bool, typer.Option(
         "--exact-only", help="Only identical audio (also across formats).")] = False,

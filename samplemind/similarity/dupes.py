@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_THRESHOLD = 0.25  # combined distance; see README "Duplicates" for how it was chosen
+DEFAULT_THRESHOLD = 0.20  # combined distance; chosen with benchmarks/similarity_quality.py (README)
 DURATION_RATIO = 0.85  # shorter / longer: a one-shot and a loop built from it are not dupes
 NEIGHBOURS = 10  # candidates looked at per sample
 LOSSLESS = {"wav", "flac", "aiff", "aif", "w64", "rf64", "bw64", "caf", "wv", "ape", "alac"}
