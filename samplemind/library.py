@@ -12,9 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .analysis.versions import analysis_version
 from .cache import FeatureCache
@@ -23,7 +21,11 @@ from .config import DEFAULT_TIMEOUT, Paths, default_jobs, resolve_paths
 from .errors import AnalysisError, CatalogError, NotFound, UsageError
 from .models import SCHEMA_VERSION, DupeAction, DupeGroup, FileFailure, Hit, Sample, ScanReport
 from .scanner import FileEntry, hash_file, walk
-from .similarity.manager import IndexManager, index_folder
+
+if TYPE_CHECKING:  # FAISS and NumPy load only when a command needs them
+    import numpy as np
+
+    from .similarity.manager import IndexManager
 
 # progress(done, total, current_path, phase): phase is "hashing" (changed and new files
 # are read once to find moves and cache hits) then "analysing"; from the scanning thread.
@@ -113,6 +115,8 @@ class Library:
     def index(self) -> IndexManager:
         """The vector index manager (the index itself is loaded or built on first search)."""
         if self._index is None:
+            from .similarity.manager import IndexManager, index_folder
+
             self._index = IndexManager(self.catalog, index_folder(self.paths.data_dir))
         return self._index
 
@@ -327,6 +331,8 @@ class Library:
         writer.add(lambda: self._write_analysis(item, result, version))
 
     def _write_analysis(self, item: _Pending, result: dict[str, Any], version: str) -> None:
+        import numpy as np
+
         features, embedded = result["features"], result["embedded"]
         row = self._resolved_columns(features, embedded, item.entry.path, item.root,
                                      item.sample_id)
@@ -358,7 +364,7 @@ class Library:
 
     def _re_resolve(self, sample_id: int) -> None:
         """Recompute the resolved fields of one sample from its stored analysis."""
-        row = next(self.catalog.rows("s.id = ?", [sample_id]))
+        row = next(self.catalog.rows("s.id = ?", [sample_id], full=True))
         stored = json.loads(row["analysis"] or "{}")
         self.catalog.update_sample(sample_id, self._resolved_columns(
             stored.get("features", {}), stored.get("embedded", {}), row["path"], row["root"],
@@ -633,6 +639,8 @@ class Library:
 
     def map(self) -> list[dict[str, Any]]:
         """2D coordinates of every sample (PCA of the sound vectors), cached per generation."""
+        import numpy as np
+
         from .similarity import projection
 
         folder = self.index.folder
@@ -676,6 +684,8 @@ class Library:
             return int(row)
         if not os.path.isfile(path):
             raise NotFound(f"no such file, and not a catalog id: {text}")
+        import numpy as np
+
         features = self.analyse_file(path)
         return np.asarray(features["vector"], dtype=np.float32)
 
@@ -734,6 +744,8 @@ class Library:
                 params.extend(compiled.params)
         if not clauses:
             return None
+        import numpy as np
+
         rows = self.catalog.query(f"SELECT s.id FROM samples s WHERE {' AND '.join(clauses)}",
                                   params)
         return np.array([row[0] for row in rows], dtype=np.int64)

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from samplemind import Library  # noqa: E402
-from samplemind.analysis.extract import VECTOR_DIM  # noqa: E402
+from samplemind.analysis.layout import VECTOR_DIM  # noqa: E402
 from samplemind.analysis.versions import EXTRACTOR_VERSION  # noqa: E402
 from samplemind.demo import write_demo_pack  # noqa: E402
 from samplemind.similarity.vectors import REFERENCE_FILE  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from samplemind import Library, synth
-from samplemind.analysis.extract import VECTOR_BLOCKS, VECTOR_DIM
+from samplemind.analysis.layout import VECTOR_BLOCKS, VECTOR_DIM
 from samplemind.similarity.index import VectorIndex
 
 from audio_fixtures import write_audio
@@ -341,7 +341,7 @@ def test_map_gives_every_sample_coordinates_cached_per_generation(scanned: Libra
 
 
 def test_the_shipped_reference_statistics_match_the_vector_layout():
-    from samplemind.analysis.extract import VECTOR_DIM
+    from samplemind.analysis.layout import VECTOR_DIM
     from samplemind.analysis.versions import EXTRACTOR_VERSION
     from samplemind.similarity.vectors import REFERENCE_FILE, reference_stats
 

@@ -24,7 +24,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from ..analysis.extract import VECTOR_DIM
+from ..analysis.layout import VECTOR_DIM
 from .vectors import Standardiser
 
 EXACT_MAX = 20_000  # below this many vectors exact search is as fast as approximate

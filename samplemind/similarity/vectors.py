@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.extract import VECTOR_BLOCKS, VECTOR_DIM
+from ..analysis.layout import VECTOR_BLOCKS, VECTOR_DIM
 from ..errors import UsageError
 
 ASPECTS: tuple[str, ...] = tuple(VECTOR_BLOCKS)
