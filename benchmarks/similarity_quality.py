@@ -164,9 +164,10 @@ def raw_vectors(library: Library, ids: list[int]) -> np.ndarray | None:
     wanted = set(ids)
     vectors = {}
     try:
-        for row in library.catalog.rows():
-            if row["id"] in wanted and row.get("vector"):
-                vectors[row["id"]] = np.frombuffer(row["vector"], dtype=np.float32)
+        all_ids, matrix = library.catalog.vectors()
+        for sample_id, vector in zip(all_ids.tolist(), matrix):
+            if sample_id in wanted:
+                vectors[sample_id] = vector
     except Exception as error:  # noqa: BLE001 - a baseline that can't run is reported, not fatal
         log(f"raw vectors unavailable ({type(error).__name__}: {error}): baselines skipped")
         return None

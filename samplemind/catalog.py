@@ -124,6 +124,9 @@ class Catalog:
             # NORMAL is durable across application crashes (kill -9) in WAL mode.
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA foreign_keys = ON")
+            # Queries re-read the same index and table pages: keep 32 MB of them cached
+            # (measured in benchmarks/query.py; mmap was no faster and inflates RSS).
+            connection.execute("PRAGMA cache_size = -32768")
             self.db = sqlite_utils.Database(connection)
             migrations.apply(self.db)
         except sqlite3.OperationalError:
@@ -343,16 +346,23 @@ class Catalog:
 
     # -- reading back -----------------------------------------------------------------
 
-    _SELECT = (
-        "SELECT s.*, (SELECT group_concat(tag, char(31)) FROM "
-        "(SELECT tag FROM tags t WHERE t.sample_id = s.id ORDER BY tag)) AS tag_list "
-        "FROM samples s"
-    )
+    _TAG_LIST = ("(SELECT group_concat(tag, char(31)) FROM "
+                 "(SELECT tag FROM tags t WHERE t.sample_id = s.id ORDER BY tag)) AS tag_list")
+    BULKY = ("analysis", "vector", "peaks")  # read only by code that needs them
+
+    def _select(self, full: bool) -> str:
+        if full:
+            return f"SELECT s.*, {self._TAG_LIST} FROM samples s"
+        if not hasattr(self, "_record_columns"):
+            names = [row[1] for row in self.conn.execute("PRAGMA table_info(samples)")]
+            self._record_columns = ", ".join(f"s.{n}" for n in names if n not in self.BULKY)
+        return f"SELECT {self._record_columns}, {self._TAG_LIST} FROM samples s"
 
     def rows(self, where: str = "", params: Sequence[Any] = (), order_by: str = "s.path",
-             limit: int | None = None) -> Iterator[dict[str, Any]]:
-        """Stream sample rows (with a joined tag list) matching a WHERE clause."""
-        sql = self._SELECT
+             limit: int | None = None, full: bool = False) -> Iterator[dict[str, Any]]:
+        """Stream sample rows (with a joined tag list) matching a WHERE clause; the bulky
+        columns (analysis JSON, vector, peaks) only when full is true."""
+        sql = self._select(full)
         if where:
             sql += f" WHERE {where}"
         sql += f" ORDER BY {order_by}"

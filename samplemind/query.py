@@ -113,6 +113,7 @@ class FieldSpec:
     kind: str  # number | text | path | key | camelot | note | type | tag
     units: dict[str, float] = field(default_factory=lambda: _PLAIN)
     integer: bool = False
+    lowercase: bool = False  # stored lower-case: compared as is, so its index can be used
 
     @property
     def column(self) -> str:
@@ -135,13 +136,14 @@ def _build_fields() -> dict[str, FieldSpec]:
     ]
     specs += [FieldSpec(f"{name}_confidence", "number")
               for name in ("type", "category", "bpm", "key", "note")]
-    specs += [FieldSpec(f"{name}_source", "text")
+    specs += [FieldSpec(f"{name}_source", "text", lowercase=True)
               for name in ("type", "category", "bpm", "key", "note")]
     for name in ("spectral_centroid", "spectral_rolloff", "spectral_bandwidth"):
         specs.append(FieldSpec(name, "number", _FREQ))
+    specs += [FieldSpec(name, "text", lowercase=True) for name in (
+        "format", "codec", "hash", "audio_hash", "category")]
     specs += [FieldSpec(name, "text") for name in (
-        "name", "format", "codec", "hash", "audio_hash", "category",
-        "extractor_version", "analysed_at", "scanned_at", *TEXT_FIELDS)]
+        "name", "extractor_version", "analysed_at", "scanned_at", *TEXT_FIELDS)]
     fields = {spec.name: spec for spec in specs}
     for name in DESCRIPTOR_FIELDS:  # the remaining descriptors are plain numbers
         fields.setdefault(name, FieldSpec(name, "number"))
@@ -377,6 +379,11 @@ _PITCH_CLASS_RE = re.compile(r"[A-Ga-g][#b♯♭]?")
 _GLOB_CHARS = ("*", "?")
 
 
+def _ascii_lower(text: str) -> str:
+    """Lower-case like SQLite's lower(): ASCII letters only."""
+    return "".join(c.lower() if "A" <= c <= "Z" else c for c in text)
+
+
 def _glob_pattern(text: str) -> str:
     """A user glob for SQL GLOB: only * and ? are wildcards, '[' is literal."""
     return text.replace("[", "[[]")
@@ -416,6 +423,7 @@ class _Compiler:
         limit: int | None = None
         limit_term: Term | None = None
         inherited: list[tuple[list[str], int | None]] = []
+        free_words: list[str] = []
         for term in _Parser(self.text, self.where).terms():
             if term.kind == "field" and term.field in _SPECIAL:
                 if term.negated:
@@ -432,6 +440,11 @@ class _Compiler:
                 clause, sub_sorts, sub_limit = self.collection(term)
                 if not term.negated:
                     inherited.append((sub_sorts, sub_limit))
+            elif term.kind == "text" and not term.negated:
+                # All free words go to one FTS5 MATCH (FTS5 ANDs them), searched once.
+                free_words.append(self.free_text_match(term))
+                self.count(term, 0)
+                continue
             elif term.kind == "text":
                 clause = self.free_text(term)
             else:
@@ -441,6 +454,8 @@ class _Compiler:
                 # A missing value is "not kick" too: a NULL comparison must not hide the row.
                 clause = f"NOT coalesce({clause}, 0)"
             clauses.append(clause)
+        if free_words:
+            clauses.append(self.fts_clause(" ".join(free_words)))
         # A collection's own order and limit apply when the query sets none of its own.
         for sub_sorts, sub_limit in inherited:
             if not sorts and sub_sorts:
@@ -501,6 +516,13 @@ class _Compiler:
     # -- free text --------------------------------------------------------------------
 
     def free_text(self, term: Term) -> str:
+        return self.fts_clause(self.free_text_match(term))
+
+    def fts_clause(self, match: str) -> str:
+        return f"s.id IN (SELECT rowid FROM samples_fts WHERE samples_fts MATCH {self.bind(match)})"
+
+    def free_text_match(self, term: Term) -> str:
+        """The FTS5 string for one free-text term."""
         value = term.values[0]
         words = value.text.replace("\x00", " ")  # FTS5 stops reading a string at NUL
         if not value.quoted:
@@ -510,8 +532,7 @@ class _Compiler:
                             f"nothing to search for in '{value.text}' (free text matches words "
                             "of letters and digits)")
         # Always one FTS5 string: user text can never become FTS syntax (AND, NEAR, col:).
-        match = '"' + words.replace('"', '""') + '"' + ("" if value.quoted else "*")
-        return f"s.id IN (SELECT rowid FROM samples_fts WHERE samples_fts MATCH {self.bind(match)})"
+        return '"' + words.replace('"', '""') + '"' + ("" if value.quoted else "*")
 
     # -- fields -----------------------------------------------------------------------
 
@@ -586,12 +607,19 @@ class _Compiler:
         column = column or spec.column
         exact: list[str] = []
         parts: list[str] = []
+        stored_lower = spec.lowercase and column == spec.column
         for value in term.values:
             if not value.quoted and any(char in value.text for char in _GLOB_CHARS):
-                parts.append(f"lower({column}) GLOB lower({self.bind(_glob_pattern(value.text))})")
+                if stored_lower:
+                    parts.append(f"{column} GLOB {self.bind(_ascii_lower(_glob_pattern(value.text)))}")
+                else:
+                    parts.append(f"lower({column}) GLOB lower({self.bind(_glob_pattern(value.text))})")
             else:
                 exact.append(value.text)
-        if exact:  # SQLite's lower() on both sides: the same (ASCII) folding for column and value
+        if exact and stored_lower:  # a plain comparison keeps the column's index usable
+            marks = ", ".join(self.bind(_ascii_lower(text)) for text in exact)
+            parts.insert(0, f"{column} IN ({marks})")
+        elif exact:  # SQLite's lower() on both sides: the same (ASCII) folding for column and value
             marks = ", ".join(f"lower({self.bind(text)})" for text in exact)
             parts.insert(0, f"lower({column}) IN ({marks})")
         return self._either(parts)
