@@ -22,6 +22,7 @@ from .errors import CatalogError
 from .models import DESCRIPTOR_FIELDS, SCHEMA_VERSION, TEXT_FIELDS
 
 BUSY_TIMEOUT_MS = 10_000
+STALE = -1  # the mtime file_states reports for rows of an older extractor version
 TAG_SEPARATOR = "\x1f"  # joins tags in one SQL row; never typed by a person
 
 migrations = Migrations("samplemind")
@@ -193,12 +194,17 @@ class Catalog:
         prefix = root.rstrip("/") + "/"
         return "substr(path, 1, ?) = ?", [len(prefix), prefix]
 
-    def file_states(self, root: str, folder: bool = True) -> dict[str, tuple[int, int, int, str]]:
-        """path -> (id, size, mtime_ns, hash) for every sample under a root folder (or one file)."""
+    def file_states(self, root: str, folder: bool = True,
+                    current_version: str | None = None) -> dict[str, tuple[int, int, int, str]]:
+        """path -> (id, size, mtime_ns, hash) for every sample under a root folder (or one
+        file). Rows analysed by another extractor version get mtime STALE, so the scan takes
+        them for changed and analyses them again."""
         where, params = self._under(root, folder)
         rows = self.conn.execute(
-            f"SELECT path, id, size, mtime_ns, hash FROM samples WHERE {where}", params)
-        return {path: (sid, size, mtime, digest) for path, sid, size, mtime, digest in rows}
+            f"SELECT path, id, size, mtime_ns, hash, extractor_version FROM samples WHERE {where}",
+            params)
+        return {path: (sid, size, mtime if current_version in (None, version) else STALE, digest)
+                for path, sid, size, mtime, digest, version in rows}
 
     def failure_states(self, root: str, folder: bool = True) -> dict[str, tuple[int, int, str]]:
         """path -> (size, mtime_ns, error) for files that failed under a root folder (or one file)."""
@@ -298,34 +304,38 @@ class Catalog:
 
     # -- vectors ----------------------------------------------------------------------
 
-    def vectors(self, where: str = "", params: Sequence[Any] = ()) -> tuple[Any, Any]:
-        """(ids, raw vectors) of samples that have one, as int64 and float32 arrays."""
+    def vectors(self, where: str = "", params: Sequence[Any] = (),
+                dim: int | None = None) -> tuple[Any, Any]:
+        """(ids, raw vectors) of samples that have one, as int64 and float32 arrays. With
+        dim, only vectors of that length (rows from an older extractor wait for a rescan)."""
         import numpy as np
 
         sql = "SELECT id, vector FROM samples s WHERE length(s.vector) > 0"
+        args = list(params)
+        if dim is not None:
+            sql += " AND length(s.vector) = ?"
+            args = [dim * 4, *args]
         if where:
             sql += f" AND ({where})"
         ids: list[int] = []
         blobs: list[bytes] = []
-        dims: set[int] = set()
-        for sample_id, blob in self.conn.execute(sql + " ORDER BY s.id", list(params)):
+        for sample_id, blob in self.conn.execute(sql + " ORDER BY s.id", args):
             ids.append(sample_id)
             blobs.append(blob)
-            dims.add(len(blob))
-        if len(dims) > 1:  # vectors of an older extractor layout: keep the common size
-            size = max(dims, key=lambda d: sum(len(b) == d for b in blobs))
+        sizes = {len(blob) for blob in blobs}
+        if len(sizes) > 1:  # mixed layouts and no dim given: keep the commonest
+            size = max(sizes, key=lambda d: sum(len(b) == d for b in blobs))
             kept = [(i, b) for i, b in zip(ids, blobs) if len(b) == size]
             ids, blobs = [i for i, _ in kept], [b for _, b in kept]
         matrix = np.frombuffer(b"".join(blobs), dtype=np.float32)
-        dim = len(blobs[0]) // 4 if blobs else 0
+        width = len(blobs[0]) // 4 if blobs else (dim or 0)
         return (np.asarray(ids, dtype=np.int64),
-                matrix.reshape(len(ids), dim) if dim else np.zeros((0, 0), np.float32))
+                matrix.reshape(len(ids), width) if blobs else np.zeros((0, width), np.float32))
 
     def vector_changes(self, since: int) -> tuple[list[int], list[int]]:
         """(changed ids, removed ids) after generation `since`."""
         changed = [row[0] for row in self.conn.execute(
-            "SELECT id FROM samples WHERE vector_generation > ? AND length(vector) > 0",
-            (since,))]
+            "SELECT id FROM samples WHERE vector_generation > ?", (since,))]
         removed = [row[0] for row in self.conn.execute(
             "SELECT sample_id FROM removed WHERE generation > ?", (since,))]
         return changed, removed

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .analysis.versions import analysis_version
 from .cache import FeatureCache
-from .catalog import Catalog, now_iso
+from .catalog import STALE, Catalog, now_iso
 from .config import DEFAULT_TIMEOUT, Paths, default_jobs, resolve_paths
 from .errors import AnalysisError, CatalogError, NotFound, UsageError
 from .models import SCHEMA_VERSION, DupeAction, DupeGroup, FileFailure, Hit, Sample, ScanReport
@@ -178,7 +178,8 @@ class Library:
 
         for root in roots:
             # A folder's prefix covers its files; a file named directly covers itself.
-            known.update(self.catalog.file_states(root, folder=os.path.isdir(root)))
+            known.update(self.catalog.file_states(root, folder=os.path.isdir(root),
+                                                  current_version=analysis_version()))
             failed_before.update(self.catalog.failure_states(root, folder=os.path.isdir(root)))
             for entry in walk(root, on_skip=skipped):
                 entries.append((entry, root))
@@ -223,7 +224,7 @@ class Library:
                     continue
                 state = known.get(entry.path)
                 if state:
-                    if state[3] == digest:  # touched, same bytes
+                    if state[3] == digest and state[2] != STALE:  # touched, same bytes
                         writer.add(lambda s=state, e=entry: self.catalog.update_sample(
                             s[0], {"size": e.size, "mtime_ns": e.mtime_ns}))
                         report.unchanged += 1
@@ -677,7 +678,11 @@ class Library:
         """A catalog id for catalogued refs; the raw vector of a file outside the catalog."""
         text = os.fspath(ref) if isinstance(ref, os.PathLike) else str(ref)
         if isinstance(ref, int) or (text.isdigit() and not os.path.exists(text)):
-            return self.get(text).id
+            # The id itself is all a search needs: no record, no tag list.
+            if int(text) < 2**63 and self.catalog.scalar(
+                    "SELECT id FROM samples WHERE id = ?", [int(text)]) is not None:
+                return int(text)
+            return self.get(text).id  # raises the usual NotFound
         path = os.path.abspath(os.path.expanduser(text))
         row = self.catalog.scalar("SELECT id FROM samples WHERE path = ?", [path])
         if row is not None:

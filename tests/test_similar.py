@@ -363,3 +363,21 @@ def test_a_tiny_library_is_standardised_with_the_reference_statistics():
     # pooled with the reference set, differences keep their real size.
     assert np.allclose(np.abs((two[0] - two[1]) / alone.scale), 2.0, atol=1e-3)
     assert not np.allclose(np.abs((two[0] - two[1]) / pooled.scale), 2.0, atol=0.2)
+
+
+def test_rows_of_an_older_extractor_are_reanalysed_and_kept_out_of_the_index(
+        scanned: Library, pack: Path):
+    # A catalog written by an older samplemind: another version and a shorter vector.
+    kick = _id(scanned, pack, "a/kick_50.wav")
+    with scanned.catalog.transaction():
+        scanned.catalog.update_sample(kick, {
+            "extractor_version": "0+m0", "vector": np.zeros(64, np.float32).tobytes(),
+            "vector_generation": scanned.catalog.next_generation})
+    scanned.index.rebuild()
+    assert scanned.index.current().count == 14  # the old-layout vector waits for a rescan
+    assert kick not in scanned.index.current().ids()
+    report = scanned.scan([pack])
+    assert report.updated == 1 and report.analysed == 0  # the cache knows this content
+    assert scanned.get(kick).record["extractor_version"] != "0+m0"
+    assert kick in scanned.index.current().ids()
+    assert _names(scanned.similar([kick], k=2))

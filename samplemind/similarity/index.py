@@ -24,7 +24,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from ..analysis.layout import VECTOR_DIM
+from ..analysis.layout import VECTOR_BLOCKS, VECTOR_DIM
 from .vectors import Standardiser
 
 EXACT_MAX = 20_000  # below this many vectors exact search is as fast as approximate
@@ -94,6 +94,22 @@ class RWLock:
                 self._cond.notify_all()
 
 
+# A search for one sound is far too small to share between threads: on a busy machine
+# FAISS's thread team turned a 0.1 ms exact search into 24 ms at p95 (benchmarks/
+# similar.py). Builds and batch searches ask for every core explicitly.
+faiss.omp_set_num_threads(1)
+
+
+@contextmanager
+def all_cores():
+    """FAISS may use every core inside this block (training, adding, batch search)."""
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(1)
+
+
 def choose_kind(count: int, exact_max: int = EXACT_MAX) -> str:
     """Exact search for small libraries, IVF above."""
     return "flat" if count <= exact_max else "ivf"
@@ -114,6 +130,8 @@ class VectorIndex:
         self.lock = RWLock()
         self._matrix: np.ndarray | None = None  # flat only: every vector, for exact reranks
         self._ids: np.ndarray | None = None
+        self._order: np.ndarray | None = None  # argsort of _ids, for id -> row lookups
+        self._block_sq: np.ndarray | None = None  # flat: per-aspect squared norms of rows
 
     # -- building ------------------------------------------------------------------------
 
@@ -121,6 +139,12 @@ class VectorIndex:
     def build(cls, ids: np.ndarray, raw: np.ndarray, generation: int, *,
               exact_max: int = EXACT_MAX, seed: int = 0) -> VectorIndex:
         """A new index over raw catalog vectors."""
+        with all_cores():
+            return cls._build(ids, raw, generation, exact_max, seed)
+
+    @classmethod
+    def _build(cls, ids: np.ndarray, raw: np.ndarray, generation: int, exact_max: int,
+               seed: int) -> VectorIndex:
         started = time.perf_counter()
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         standardiser = Standardiser.fit(raw, seed=seed)
@@ -149,7 +173,7 @@ class VectorIndex:
         info.built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         built = cls(index, info, standardiser)
         if kind == "flat":
-            built._matrix, built._ids = vectors, ids
+            built._matrix, built._ids, built._order = vectors, ids, np.argsort(ids)
         return built
 
     # -- persistence ---------------------------------------------------------------------
@@ -204,6 +228,8 @@ class VectorIndex:
     def _load_matrix(self) -> None:
         flat = faiss.downcast_index(self.index.index)
         self._ids = faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        self._order = np.argsort(self._ids)
+        self._block_sq = None
         self._matrix = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * VECTOR_DIM).reshape(
             flat.ntotal, VECTOR_DIM).copy() if flat.ntotal else np.zeros((0, VECTOR_DIM),
                                                                            np.float32)
@@ -253,7 +279,7 @@ class VectorIndex:
         """Stored (standardised) vectors of catalog ids; KeyError names one that is absent."""
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         if self._matrix is not None and self._ids is not None:
-            order = np.argsort(self._ids)
+            order = self._order if self._order is not None else np.argsort(self._ids)
             pos = np.searchsorted(self._ids, ids, sorter=order)
             pos = np.minimum(pos, len(order) - 1) if len(order) else pos
             found = order[pos] if len(order) else np.zeros(0, np.int64)
@@ -290,18 +316,20 @@ class VectorIndex:
             if self.count == 0 or k <= 0:
                 return np.zeros(0, np.int64), np.zeros(0, np.float32)
             if allowed is not None:
-                allowed = np.setdiff1d(np.asarray(allowed, np.int64), exclude)
+                allowed = np.setdiff1d(np.asarray(allowed, np.int64), exclude, assume_unique=True)
                 if len(allowed) <= SUBSET_EXACT:
                     return self._exact(query, allowed, k, weights)
             if weights is None:
                 ids, dist = self._faiss(query, want, allowed)
             elif self.info.kind == "flat":
-                return self._exact(query, np.setdiff1d(self._ids, exclude), k, weights)
+                return self._weighted_all(query, k, weights, exclude)
             else:
                 # Approximate + weighted: the equal-weight neighbourhood, re-ranked exactly.
                 candidates, _ = self._faiss(query, max(RERANK_POOL, want * 20), allowed)
-                return self._exact(query, np.setdiff1d(candidates, exclude), k, weights)
-        keep = ~np.isin(ids, exclude)
+                return self._exact(query, np.setdiff1d(candidates, exclude, assume_unique=True),
+                                   k, weights)
+        # One excluded id (the usual single-example query) needs no set operation.
+        keep = ids != exclude[0] if len(exclude) == 1 else ~np.isin(ids, exclude)
         return ids[keep][:k], dist[keep][:k]
 
     def _faiss(self, query: np.ndarray, k: int, allowed: np.ndarray | None,
@@ -323,11 +351,38 @@ class VectorIndex:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         rows = self.vectors_of(ids)
         diff = rows - query
-        dist = (diff * diff) @ (weights if weights is not None else np.ones(VECTOR_DIM,
-                                                                            np.float32))
-        top = np.argsort(dist, kind="stable")[:k] if len(dist) > k else np.argsort(
-            dist, kind="stable")
+        # einsum, not a BLAS product: BLAS threads fight FAISS's (measured 10x slower).
+        dist = np.einsum("ij,ij->i", diff * weights, diff) if weights is not None else \
+            np.einsum("ij,ij->i", diff, diff)
+        if len(dist) > k:
+            top = np.argpartition(dist, k - 1)[:k]
+            top = top[np.lexsort((ids[top], dist[top]))]
+        else:
+            top = np.lexsort((ids, dist))
         return ids[top], dist[top].astype(np.float32)
+
+    def _weighted_all(self, query: np.ndarray, k: int, weights: np.ndarray,
+                      exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted exact search over the whole (flat) matrix without copying it:
+        |w^.5 (x - q)|^2 = sum_b w_b |x_b|^2 - 2 x.(w q) + q.(w q), per-block sums cached."""
+        assert self._matrix is not None and self._ids is not None
+        if self._block_sq is None:
+            self._block_sq = np.stack([np.einsum("ij,ij->i", self._matrix[:, a:b],
+                                                 self._matrix[:, a:b])
+                                       for a, b in VECTOR_BLOCKS.values()], axis=1)
+        block_weights = np.array([weights[a] for a, _ in VECTOR_BLOCKS.values()], np.float32)
+        weighted_query = (weights * query[0]).astype(np.float32)
+        dist = (self._block_sq @ block_weights - 2 * np.einsum("ij,j->i", self._matrix,
+                                                                weighted_query)
+                + float(query[0] @ weighted_query))
+        if len(exclude):
+            dist[np.isin(self._ids, exclude)] = np.inf
+        want = min(k, int(np.isfinite(dist).sum()))
+        if want <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        top = np.argpartition(dist, want - 1)[:want] if len(dist) > want else np.arange(len(dist))
+        top = top[np.lexsort((self._ids[top], dist[top]))]
+        return self._ids[top], np.maximum(dist[top], 0).astype(np.float32)
 
     def describe(self) -> dict[str, Any]:
         """Figures for `samplemind stats` and the benchmark."""

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analysis.layout import VECTOR_DIM
 from ..catalog import Catalog
 from .index import EXACT_MAX, VectorIndex
 
@@ -100,19 +101,22 @@ class IndexManager:
             if index.info.generation < self.catalog.oldest_removal_kept():
                 return "its change log was pruned"
             changed, removed = self.catalog.vector_changes(index.info.generation)
-            count = self.catalog.scalar("SELECT count(*) FROM samples WHERE length(vector) > 0")
+            count = self.catalog.scalar("SELECT count(*) FROM samples WHERE length(vector) = ?",
+                                        [VECTOR_DIM * 4])
             if index.needs_rebuild(int(count), self.exact_max):
                 return "the library grew or shrank too much for in-place updates"
             ids_parts, raw_parts = [], []
             for start in range(0, len(changed), CHANGES_IN_ONE_READ):
                 chunk = changed[start:start + CHANGES_IN_ONE_READ]
                 marks = ", ".join("?" for _ in chunk)
-                ids, raw = self.catalog.vectors(f"s.id IN ({marks})", chunk)
+                ids, raw = self.catalog.vectors(f"s.id IN ({marks})", chunk, dim=VECTOR_DIM)
                 ids_parts.append(ids)
                 raw_parts.append(raw)
         add_ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, np.int64)
-        add_raw = np.concatenate(raw_parts) if raw_parts else np.zeros((0, 0), np.float32)
-        index.update(add_ids, add_raw, np.asarray(removed, np.int64), generation)
+        add_raw = np.concatenate(raw_parts) if raw_parts else np.zeros((0, VECTOR_DIM), np.float32)
+        # Every changed id leaves first: one whose new vector is missing (failed) or of an
+        # older layout must not keep its old place.
+        index.update(add_ids, add_raw, np.asarray([*removed, *changed], np.int64), generation)
         self.last_action = f"updated: {len(add_ids)} added or changed, {len(removed)} removed"
         self._save(index)
         return None
@@ -120,7 +124,7 @@ class IndexManager:
     def _build(self, reason: str) -> VectorIndex:
         with self.catalog.snapshot():
             generation = self.catalog.generation
-            ids, raw = self.catalog.vectors()
+            ids, raw = self.catalog.vectors(dim=VECTOR_DIM)
         index = VectorIndex.build(ids, raw, generation, exact_max=self.exact_max)
         log.info("vector index rebuilt (%s): %d vectors, %s", reason, index.count, index.info.kind)
         self.last_action = f"rebuilt: {reason}"
