@@ -25,6 +25,9 @@ BPM_MIN = 70.0
 BPM_MAX = 180.0
 METRICAL_RATIO = 0.17  # the faster level's extra beats must carry this share of its strong beats
 METRICAL_MAX_HZ = 5000.0
+SNARE_BAND_HZ = (200.0, 4000.0)  # snare/clap bodies and crack; kicks mostly below, hats above
+BACKBEAT_RATIO = 0.5  # slow level: off-beat snare energy below this share of the backbeat's
+FAST_BACKBEAT_RATIO = 1.5  # fast level: its beats 2 and 4 carry this much more than its beat 3
 SNAP_TOLERANCE = 0.02
 ONSET_MIN_GAP = 0.05  # s: hits closer than this are one onset (flams, claps)
 ONSET_GATE_DB = 1.0  # mean dB rise across bands at which an energy jump fully counts as a hit
@@ -94,6 +97,35 @@ def low_flux(power: np.ndarray, freqs: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(0.0, low - prev).sum(axis=1))
 
 
+def band_hits(power: np.ndarray, freqs: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Energy flux in ``lo``..``hi`` Hz."""
+    band = power[:, (freqs >= lo) & (freqs < hi)].astype(np.float64)
+    prev = np.vstack([np.zeros((1, band.shape[1])), band[:-1]])
+    return np.sqrt(np.maximum(0.0, band - prev).sum(axis=1))
+
+
+def backbeat_level(snare: np.ndarray, period: float, phase: float) -> str | None:
+    """"slow", "fast" or None: where the snare band's backbeat puts the beat.
+
+    ``period`` is the faster level's beat (the slower level's eighth note). With the grid
+    counted 0, 1, 2, 3 per slower-level half bar, a backbeat at the slower tempo hits
+    position 2 (its beats 2 and 4) and leaves the off-beats 1 and 3 quiet; at the faster
+    tempo the snare sits on 1 and 3 (its own beats 2 and 4) rather than on 2.
+    Syncopated kicks (the "and" of 3 in boom-bap and breaks) land on the off-beats too,
+    which is why only the snare band is looked at.
+    """
+    g = _grid_strength(np.maximum(snare - np.median(snare), 0.0), period, phase)
+    if g.size < 8:
+        return None
+    k = np.arange(g.size) % 4
+    m1, m2, m3 = (float(g[k == j].mean()) for j in (1, 2, 3))
+    if m2 > 0 and min(m1, m3) < BACKBEAT_RATIO * m2:
+        return "slow"
+    if min(m1, m3) > FAST_BACKBEAT_RATIO * m2 and min(m1, m3) > 0:
+        return "fast"
+    return None
+
+
 def autocorrelation(env: np.ndarray, circular: bool) -> np.ndarray:
     """Normalised autocorrelation (r[0] = 1); linear version is unbiased."""
     x = env - env.mean()
@@ -159,7 +191,8 @@ def _grid_strength(env: np.ndarray, period: float, phase: float) -> np.ndarray:
 
 
 def metrical_level(env: np.ndarray, frame_rate: float, tempo: float,
-                   anchored: bool = False) -> tuple[float, float | None]:
+                   anchored: bool = False,
+                   snare: np.ndarray | None = None) -> tuple[float, float | None]:
     """Choose between the octave-related tempi in range; returns (tempo, evidence ratio).
 
     ``anchored``: the audio starts on a beat (a trimmed loop), so the grid starts at
@@ -189,7 +222,13 @@ def metrical_level(env: np.ndarray, frame_rate: float, tempo: float,
     n = env.size
     near = np.maximum(np.maximum(env[np.clip(idx - 1, 0, n - 1)], env[np.clip(idx, 0, n - 1)]),
                       env[np.clip(idx + 1, 0, n - 1)])
-    g = _grid_strength(env, period, float(phases[int(np.argmax(near.mean(axis=1)))]))
+    phase = float(phases[int(np.argmax(near.mean(axis=1)))])
+    if anchored and snare is not None:
+        # A loop starts on beat 1, so the grid counts beats: a snare backbeat decides.
+        level = backbeat_level(snare, period, phase - period if phase > period / 2 else phase)
+        if level is not None:
+            return (fast if level == "fast" else slow), None
+    g = _grid_strength(env, period, phase)
     a, b = float(np.median(g[0::2])), float(np.median(g[1::2]))
     ratio = min(a, b) / max(a, b) if max(a, b) > 0 else 0.0
     return (fast if ratio >= METRICAL_RATIO else slow), ratio
@@ -232,10 +271,12 @@ def estimate_tempo(power: np.ndarray, freqs: np.ndarray, frame_rate: float, dura
         return None
     # Energy rises count as hits only where the level really jumps (>= ~1 dB across bands):
     # sustained chords wobble in energy without any new attack.
-    hits = low_flux(power, freqs) * np.clip(strength / ONSET_GATE_DB, 0.0, 1.0)
+    gate = np.clip(strength / ONSET_GATE_DB, 0.0, 1.0)
+    hits = low_flux(power, freqs) * gate
+    snare = band_hits(power, freqs, *SNARE_BAND_HZ) * gate if loop else None
     choice = None
     for tempo, _score, corr in candidates:
-        tempo, _ratio = metrical_level(hits, frame_rate, tempo, anchored=loop)
+        tempo, _ratio = metrical_level(hits, frame_rate, tempo, anchored=loop, snare=snare)
         snapped = snap_to_duration(tempo, duration) if loop else None
         if choice is None or (snapped is not None and not choice[2]):
             choice = (snapped if snapped is not None else tempo, corr, snapped is not None)
@@ -246,13 +287,17 @@ def estimate_tempo(power: np.ndarray, freqs: np.ndarray, frame_rate: float, dura
     return TempoResult(bpm=float(bpm), confidence=float(confidence), snapped=is_snapped)
 
 
+PERIODICITY_MAX_BEATS = 4  # a pattern may repeat once a bar (chords struck on the one)
+
+
 def periodicity(strength: np.ndarray, frame_rate: float) -> float:
-    """How periodic the onset envelope is within 70-180 BPM (linear autocorrelation peak, 0..1)."""
+    """How periodic the onset envelope is: linear autocorrelation peak (0..1) at lags from a
+    beat at 180 BPM to a bar of four beats at 70 BPM (within half the sound)."""
     if strength.size < 8:
         return 0.0
     r = autocorrelation(strength, circular=False)
     lo = int(frame_rate * 60.0 / BPM_MAX)
-    hi = min(r.size // 2, int(frame_rate * 60.0 / BPM_MIN) + 1)
+    hi = min(r.size // 2, int(PERIODICITY_MAX_BEATS * frame_rate * 60.0 / BPM_MIN) + 1)
     if hi <= lo:
         return 0.0
     return float(max(0.0, r[lo:hi].max()))

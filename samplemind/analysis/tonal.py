@@ -8,9 +8,10 @@ glide, notes don't) and the fundamental is actually present in the spectrum
 
 Key: prominent spectral peaks (40 Hz-5 kHz) of long (~186 ms) frames are
 folded into a 36-bin pitch-class profile and handed to Essentia's ``Key``
-(``edma`` profile). It is only reported for material whose 100 Hz-5 kHz energy
-sits in spectral peaks (and, for one-shots, peaks that persist), which
-excludes drums and noise.
+(Temperley profiles; the first and last fifth of a sound weigh 3x: tonic
+emphasis). It is only reported for material whose 100 Hz-5 kHz energy sits
+in spectral peaks (and, for one-shots, peaks that persist), which excludes
+drums and noise.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ KEY_MIN_TONAL_RATIO = 0.5  # share of band energy in prominent peaks
 KEY_MIN_SUSTAIN = 0.3  # one-shots: share of band energy in peaks that persist to the next frame
 KEY_CHORD_SHARE = 0.35  # one-shots: a pitch class counts towards a chord at this share of the top
 PEAK_PROMINENCE_DB = 10.0
+KEY_PROFILE = "temperley"
+KEY_EDGE_SHARE = 0.2  # the first and last fifth of the sounding frames ...
+KEY_EDGE_WEIGHT = 3.0  # ... count this many times: a loop starts and ends on its tonic chord
 
 
 def _fft_size(n: int) -> int:
@@ -147,7 +151,13 @@ def analyse_pitch(mono: np.ndarray, sample_rate: int, start: int, stop: int,
     centre = float(np.median(cents))
     spread = float(np.max(np.abs(cents - centre)))
     if spread > NOTE_MAX_SPREAD_CENTS:
-        return result
+        # Right after the attack YIN may lock onto a harmonic or a subharmonic of the note
+        # (plucks, reeds, bowed strings). When the frames differ by a whole-number ratio,
+        # the settled later frame holds the note; a drum's glide isn't such a jump.
+        settled = _settled_pitch(f0[loud], clarity[loud])
+        if settled is None:
+            return result
+        centre, spread = settled, NOTE_MAX_SPREAD_CENTS
     hz = 440.0 * 2.0 ** (centre / 1200.0)
     result.steady = True
     if not _fundamental_present(frames, sample_rate, hz):
@@ -157,6 +167,24 @@ def analyse_pitch(mono: np.ndarray, sample_rate: int, start: int, stop: int,
     result.note = note
     result.confidence = mean_clarity * max(0.0, 1.0 - spread / (2 * NOTE_MAX_SPREAD_CENTS))
     return result
+
+
+HARMONIC_JUMPS = (2, 3, 4, 5, 6)
+HARMONIC_TOLERANCE_CENTS = 25.0
+
+
+def _settled_pitch(f0: np.ndarray, clarity: np.ndarray) -> float | None:
+    """Cents (re A4) of the last frame when every earlier frame sits a whole-number ratio
+    (2-6, either way) away from it or on it and the last frame is confidently periodic."""
+    if f0.size < 2 or clarity[-1] < NOTE_MIN_CONFIDENCE:
+        return None
+    last = 1200.0 * math.log2(f0[-1] / 440.0)
+    steps = [0.0] + [1200.0 * math.log2(k) for k in HARMONIC_JUMPS]
+    for hz in f0[:-1]:
+        gap = abs(1200.0 * math.log2(hz / 440.0) - last)
+        if min(abs(gap - step) for step in steps) > HARMONIC_TOLERANCE_CENTS:
+            return None
+    return last
 
 
 def _fundamental_present(frames: np.ndarray, sample_rate: int, hz: float) -> bool:
@@ -243,8 +271,34 @@ def key_frame_sizes(sample_rate: int) -> tuple[int, int]:
     return n_fft, n_fft
 
 
-def chroma_sums(power: np.ndarray, sample_rate: int, n_fft: int) -> ChromaSums:
-    """Peak chroma (36 bins, bin 0 = A as Essentia's HPCP) and tonal shares of power frames."""
+def edge_weights(power: np.ndarray) -> np.ndarray:
+    """Per-frame chroma weights: KEY_EDGE_WEIGHT for the first and last KEY_EDGE_SHARE of the
+    sounding frames, 1 elsewhere.
+
+    Tonic emphasis: progressions and loops open and close on the tonic chord (over the
+    tonic in the bass), while the middle visits the relative major, IV or VI - which, with
+    decaying piano or guitar tones, otherwise pulls a minor key towards them.
+    """
+    weights = np.ones(power.shape[0])
+    energy = power.sum(axis=1, dtype=np.float64)
+    if energy.size == 0 or energy.max() <= 0:
+        return weights
+    active = np.nonzero(energy > energy.max() * 1e-4)[0]
+    first, stop = int(active[0]), int(active[-1]) + 1
+    count = max(1, round(KEY_EDGE_SHARE * (stop - first)))
+    if 2 * count < stop - first:  # too short to have a start and an end: leave it even
+        weights[first:first + count] = KEY_EDGE_WEIGHT
+        weights[stop - count:stop] = KEY_EDGE_WEIGHT
+    return weights
+
+
+def chroma_sums(power: np.ndarray, sample_rate: int, n_fft: int,
+                edges: bool = False) -> ChromaSums:
+    """Peak chroma (36 bins, bin 0 = A as Essentia's HPCP) and tonal shares of power frames.
+
+    ``edges``: the frames are the whole sound, and its start and end count more in the
+    chroma (:func:`edge_weights`); the tonal shares are never weighted.
+    """
     first = math.ceil(KEY_RANGE[0] * n_fft / sample_rate)
     last = min(power.shape[1] - 1, int(KEY_RANGE[1] * n_fft / sample_rate))
     margin = 20  # the local-mean window and peak neighbours reach this far
@@ -259,6 +313,8 @@ def chroma_sums(power: np.ndarray, sample_rate: int, n_fft: int) -> ChromaSums:
         lo = np.floor(pos).astype(int)
         frac = pos - lo
         mag = np.sqrt(energy[sel])
+        if edges:
+            mag = mag * edge_weights(power)[frame[sel]]
         out.chroma = (np.bincount(lo % 36, mag * (1 - frac), 36)
                       + np.bincount((lo + 1) % 36, mag * frac, 36))
     # Tonal shares are judged from TONAL_RANGE, above the sine bodies of kick drums.
@@ -285,9 +341,11 @@ class KeyEstimator:
     """Essentia's ``Key`` configured once."""
 
     def __init__(self) -> None:
-        # "edma" (Faraldo's electronic-dance-music profiles) suits sample libraries, and on
-        # chord and bass loops from three different synthesisers it was right 96/96 times.
-        self._key = es.Key(profileType="edma", pcpSize=36)
+        # Temperley's profiles: with the start/end emphasis of chroma_sums(edges=True) the
+        # MIREX score on 72 rendered progressions (24 keys, 6 GM instruments) went from
+        # 0.868 ("edma", plain chroma) to 0.981; minor keys from 0.76 to 0.96. Synth chord
+        # and bass loops stay right.
+        self._key = es.Key(profileType=KEY_PROFILE, pcpSize=36)
 
     def estimate(self, sums: ChromaSums, sustained: bool) -> tuple[str | None, float | None]:
         """("A minor", strength) for tonal material, else (None, None).
