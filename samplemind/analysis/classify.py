@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 
 MIN_LOOP_SECONDS = 0.9  # shorter than a beat or two: a one-shot
 MAX_LOOP_SECONDS = 64.0  # 16 bars at 60 BPM
@@ -85,3 +88,89 @@ def classify_type(cues: LoopCues) -> tuple[str, float]:
     if p_loop >= 0.5:
         return "loop", round(p_loop, 3)
     return "oneshot", round(1.0 - p_loop, 3)
+
+
+# -- category from the sound ------------------------------------------------------------------
+#
+# A multinomial logistic regression over the sound vector (layout.py) plus the measured pitch,
+# trained by scripts/train_category.py on openly licensed audio (FluidR3 GM soundfont renders,
+# MIT; samplemind.synth sounds) and shipped as category_model.npz: input standardisation,
+# weights and class names, temperature-scaled on held-out kits so that its probability is a
+# calibrated confidence. Only for one-shots: a loop mixes several instruments.
+#
+# Classes: the eight drum/bass categories of the catalog vocabulary, plus "tonal" for any
+# pitched instrument that is not a bass. From the sound alone nobody can tell a piano from a
+# guitar or a synth lead reliably, and every documented name (synth, keys, guitar, pad) would be
+# wrong for most pitched sounds, so the model answers "tonal" - a pitched one-shot of an
+# instrument it cannot name - and names, folders, metadata or the user refine it (they win over
+# the sound, and a name such as "Piano_C3" agrees with "tonal", see TONAL_FAMILY).
+
+CATEGORY_CLASSES = ("kick", "snare", "hihat", "cymbal", "tom", "clap", "perc", "bass", "tonal")
+TONAL_FAMILY = frozenset({"tonal", "synth", "keys", "guitar", "pad", "strings", "brass", "wind"})
+CATEGORY_CLIP = 5.0  # standardised inputs are clipped here (one freak value can't decide)
+CATEGORY_INPUTS_VERSION = "1"  # bump with category_inputs(); the model file records it
+CATEGORY_MODEL = Path(__file__).with_name("category_model.npz")
+
+
+def category_inputs(vector: list[float] | np.ndarray, pitch_hz: float | None) -> np.ndarray:
+    """The classifier's inputs: the raw sound vector, whether a note was heard, its log2 pitch."""
+    raw = np.nan_to_num(np.asarray(vector, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    pitched = pitch_hz is not None and math.isfinite(pitch_hz) and pitch_hz > 0
+    extra = [1.0 if pitched else 0.0, math.log2(pitch_hz / 110.0) if pitched else 0.0]
+    return np.concatenate([raw, extra])
+
+
+@dataclass(frozen=True)
+class CategoryModel:
+    classes: tuple[str, ...]
+    mean: np.ndarray
+    std: np.ndarray
+    weights: np.ndarray
+    bias: np.ndarray
+
+    @classmethod
+    def load(cls, path: Path = CATEGORY_MODEL) -> CategoryModel | None:
+        """The shipped model, or None when the file is missing or made for other inputs."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if str(data["inputs"]) != CATEGORY_INPUTS_VERSION:
+                    return None
+                model = cls(tuple(str(c) for c in data["classes"]),
+                            data["mean"].astype(np.float64), data["std"].astype(np.float64),
+                            data["weights"].astype(np.float64), data["bias"].astype(np.float64))
+        except (OSError, KeyError, ValueError):
+            return None
+        if model.weights.shape != (model.mean.size, len(model.classes)):
+            return None
+        return model
+
+    def probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        z = np.clip((inputs - self.mean) / self.std, -CATEGORY_CLIP, CATEGORY_CLIP)
+        logits = z @ self.weights + self.bias
+        e = np.exp(logits - logits.max())
+        return e / e.sum()
+
+
+_MODEL: list[CategoryModel | None] = []
+
+
+def category_model() -> CategoryModel | None:
+    """This process's model, loaded once."""
+    if not _MODEL:
+        _MODEL.append(CategoryModel.load())
+    return _MODEL[0]
+
+
+def classify_category(vector: list[float] | np.ndarray, pitch_hz: float | None,
+                      kind: str) -> tuple[str | None, float | None]:
+    """(category, calibrated probability) of a one-shot from its sound; (None, None) for loops,
+    or when the model is missing or the vector has another layout."""
+    model = category_model()
+    if kind != "oneshot" or model is None:
+        return None, None
+    inputs = category_inputs(vector, pitch_hz)
+    if inputs.size != model.mean.size:
+        return None, None
+    p = model.probabilities(inputs)
+    best = int(np.argmax(p))
+    return model.classes[best], round(float(p[best]), 3)

@@ -46,6 +46,10 @@ peak_db                 sample peak, dBFS; None for digital silence
 type                    "loop" or "oneshot" (classify.py); material over 64 s is "oneshot"
                         (= not a loop)
 type_confidence         0..1
+category                one-shots up to 12 s: kick, snare, hihat, cymbal, tom, clap, perc,
+                        bass or tonal (a pitched instrument), from the sound alone
+                        (classify.classify_category, the shipped model); else None
+category_confidence     0..1, the model's calibrated probability of that category
 bpm                     tempo of loops in 70-180 BPM (snapped to whole beats of the
                         duration when it fits) and of rhythmic long material; else None
 bpm_confidence          0..1
@@ -110,6 +114,7 @@ PEAK_BUCKETS = 256
 RHYTHM_WINDOW_SECONDS = 60.0  # longer material: onsets/tempo from a middle window this long
 MAX_SPECTRAL_FRAMES = 3000
 MIN_TEMPO_CONFIDENCE = 0.05
+CATEGORY_MAX_SECONDS = 12.0  # longer one-shots (textures, long material) get no category
 
 
 @dataclass
@@ -197,6 +202,11 @@ def build_record(info: AudioInfo, codec: str | None, sample_rate: int, channels:
     tempo = parts.tempo
     bpm = round(float(tempo.bpm), 2) if tempo is not None else None
     pitch = parts.pitch
+    vector = build_vector(parts)
+    # The sound's category: one-shots only, not long material (the model knows hits and notes).
+    category, category_confidence = classify.classify_category(
+        vector, pitch.hz if pitch.note else None,
+        parts.type if parts.duration <= CATEGORY_MAX_SECONDS else "long")
     return {
         "format": info.format,
         "codec": codec,
@@ -209,6 +219,8 @@ def build_record(info: AudioInfo, codec: str | None, sample_rate: int, channels:
         "peak_db": _opt(meter.peak_db(), 2),
         "type": parts.type,
         "type_confidence": _num(parts.type_confidence, 3),
+        "category": category,
+        "category_confidence": category_confidence,
         "bpm": bpm,
         "bpm_confidence": _opt(tempo.confidence, 3) if tempo is not None else None,
         "bpm_alternatives": rhythm.bpm_alternatives(bpm) if bpm is not None else None,
@@ -233,7 +245,7 @@ def build_record(info: AudioInfo, codec: str | None, sample_rate: int, channels:
         "onset_rate": _num(parts.onset_rate, 3),
         "onset_count": int(parts.onset_count),
         "tonalness": _num(pitch.clarity, 3),
-        "vector": build_vector(parts),
+        "vector": vector,
         "peaks": peaks,
     }
 
@@ -363,7 +375,7 @@ class Extractor:
             if key_sums is None:
                 k_fft, k_hop = tonal.key_frame_sizes(sr)
                 kpower = spectral.power_frames(mono, k_fft, k_hop, max_frames=400)
-                key_sums = tonal.chroma_sums(kpower, sr, k_fft)
+                key_sums = tonal.chroma_sums(kpower, sr, k_fft, edges=True)
             # Loops and long material repeat or move through their notes; a one-shot must hold.
             key, key_conf = self.keys.estimate(key_sums,
                                                sustained=kind != "loop" and not long_material)
