@@ -298,8 +298,10 @@ def cache_clear() -> None:
 # -- entry point ------------------------------------------------------------------------
 
 # Command groups that live in their own modules register themselves on `app`.
+from .commands import accounts as _accounts  # noqa: E402, F401
 from .commands import export as _export  # noqa: E402, F401
 from .commands import organise as _organise  # noqa: E402, F401
+from .commands import serve as _serve  # noqa: E402, F401
 from .commands import similarity as _similarity  # noqa: E402, F401
 from .commands import watch as _watch  # noqa: E402, F401
 

@@ -1,0 +1,166 @@
+"""make_app: the aiohttp application of `samplemind serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import SampleMindError
+from . import openapi, routes_files, routes_jobs, routes_ops, routes_samples, routes_ws
+from .context import CONTEXT, ServerConfig, ServerContext
+from .events import ChangeWatcher, EventHub
+from .guards import check_host, check_origin
+from .http import error_body
+from .jobs import JobManager
+from .libraries import LibraryPool
+from .metrics import Metrics
+from .routing import Route
+
+log = logging.getLogger("samplemind.server")
+
+# Every route of the core server. The auth module reads ROUTE_ROLES[route name].
+ROUTES: list[Route] = [*routes_samples.ROUTES, *routes_files.ROUTES, *routes_jobs.ROUTES,
+                       *routes_ws.ROUTES, *routes_ops.ROUTES]
+ROUTE_ROLES: dict[str, str] = {route.name: route.role for route in ROUTES}
+assert len(ROUTE_ROLES) == len(ROUTES), "route names must be unique"
+
+JSON_BODY_LIMIT = 1024 * 1024  # non-upload request bodies (aiohttp's default, made explicit)
+Security = Callable[[web.Application], None]
+
+
+def _route_name(request: web.Request) -> str:
+    route = request.match_info.route
+    return getattr(route, "name", None) or "unmatched"
+
+
+def _middlewares(config: ServerConfig, metrics: Metrics) -> list[Any]:
+    allowed_hosts = config.allowed_hosts()
+
+    @web.middleware
+    async def measure(request: web.Request, handler: Any) -> web.StreamResponse:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        finally:
+            name = _route_name(request)
+            metrics.requests.inc(route=name, method=request.method, status=str(status))
+            if name != "ws":
+                metrics.latency.observe(time.perf_counter() - started, route=name)
+
+    @web.middleware
+    async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except SampleMindError as exc:
+            return error_body(str(exc), exc.http_status)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") \
+                else exc.reason
+            response = error_body(message or exc.reason, exc.status)
+            for header in ("Allow", "Retry-After"):
+                if header in exc.headers:
+                    response.headers[header] = exc.headers[header]
+            return response
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception as exc:  # a bug: one request fails, the server keeps serving
+            log.exception("error answering %s %s", request.method, request.path)
+            return error_body(f"internal error: {type(exc).__name__} (see the server log)", 500)
+
+    @web.middleware
+    async def guards(request: web.Request, handler: Any) -> web.StreamResponse:
+        check_host(request, config, allowed_hosts)
+        check_origin(request, config)
+        return await handler(request)
+
+    return [measure, errors, guards]
+
+
+def _register_gauges(ctx: ServerContext) -> None:
+    metrics = ctx.metrics
+    metrics.gauge("samplemind_ws_clients", "Connected WebSocket clients.",
+                  lambda: [((), len(ctx.hub.clients))])
+    metrics.gauge("samplemind_jobs_active", "Jobs queued or running.",
+                  lambda: [((), ctx.jobs.active())])
+
+    def figure(*keys: str) -> Callable[[], list[tuple[tuple[tuple[str, str], ...], float]]]:
+        def read() -> list[tuple[tuple[tuple[str, str], ...], float]]:
+            value: Any = ctx.scrape_figures
+            for key in keys:
+                value = value.get(key) if isinstance(value, dict) else None
+            return [] if value is None else [((), float(value))]
+        return read
+
+    metrics.gauge("samplemind_cache_hits", "Feature cache hits (since the counters were reset).",
+                  figure("cache", "hits"))
+    metrics.gauge("samplemind_cache_misses", "Feature cache misses (since the counters were reset).",
+                  figure("cache", "misses"))
+    metrics.gauge("samplemind_cache_entries", "Entries in the feature cache.",
+                  figure("cache", "entries"))
+    metrics.gauge("samplemind_catalog_samples", "Samples in the catalog.", figure("samples"))
+    metrics.gauge("samplemind_catalog_generation", "Catalog generation.", figure("generation"))
+
+
+def make_app(library_home: str | os.PathLike[str] | None = None, *,
+             config: ServerConfig | None = None,
+             security: Security | None = None) -> web.Application:
+    """The server: routes, guards, jobs, events, metrics, over the Library in library_home.
+
+    security: called with the application before it starts, to add the account layer
+    (middlewares and login routes); it reads each route's required role from
+    ROUTE_ROLES[request.match_info.route.name]. Without it the server has no accounts and
+    relies on binding to loopback.
+    """
+    config = config or ServerConfig()
+    metrics = Metrics()
+    pool = LibraryPool(library_home, threads=config.threads)
+    upload_dir = routes_jobs.upload_folder(
+        Path(os.path.abspath(config.upload_dir)) if config.upload_dir
+        else pool.paths.data_dir / "uploads")
+    hub = EventHub(metrics)
+    watcher = ChangeWatcher(pool, hub, config.poll_interval)
+    jobs = JobManager(pool, hub, metrics, on_finished=lambda job: watcher.nudge())
+    ctx = ServerContext(config=config, pool=pool, hub=hub, jobs=jobs, watcher=watcher,
+                        metrics=metrics, upload_dir=upload_dir)
+    _register_gauges(ctx)
+
+    app = web.Application(middlewares=_middlewares(config, metrics),
+                          client_max_size=JSON_BODY_LIMIT)
+    app[CONTEXT] = ctx
+    app[routes_ops.OPENAPI_DOC] = openapi.build(ROUTES)
+    for route in ROUTES:
+        # One resource per route, so its name (what ROUTE_ROLES is keyed by) is the
+        # route's; HEAD answers like GET (headers only).
+        resource = app.router.add_resource(route.path, name=route.name)
+        resource.add_route(route.method, route.handler)
+        if route.method == "GET" and route.name != "ws":
+            resource.add_route("HEAD", route.handler)
+
+    async def start_and_stop(app: web.Application) -> Any:
+        hub.loop = asyncio.get_running_loop()
+        await watcher.start()
+        poller = asyncio.create_task(watcher.run())
+        yield
+        poller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poller
+        jobs.cancel_all()
+        await asyncio.get_running_loop().run_in_executor(None, pool.close)
+
+    app.cleanup_ctx.append(start_and_stop)
+    if security is not None:
+        security(app)
+    return app

@@ -1,0 +1,61 @@
+"""Request guards: the Host header (DNS rebinding) and the Origin (cross-site requests
+and WebSockets)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from .context import ServerConfig
+from .errors import Forbidden
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def host_name(header: str) -> str:
+    """The name part of a Host header, lower case: "[::1]:8000" -> "[::1]"."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        end = header.find("]")
+        return header[:end + 1] if end > 0 else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def check_host(request: web.Request, config: ServerConfig, allowed: frozenset[str]) -> None:
+    """Refuse a Host header not naming this server: a DNS-rebinding page would send its
+    own domain name here."""
+    if "*" in config.allow_hosts:
+        return
+    header = request.headers.get("Host")
+    if not header:
+        raise Forbidden("the request has no Host header")
+    if host_name(header) not in allowed:
+        raise Forbidden(f"the Host {header!r} is not this server's: add it with --allow-host")
+
+
+def normalise_origin(origin: str) -> str:
+    """scheme://host[:port], lower case, no trailing slash."""
+    parts = urlsplit(origin.strip().lower())
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def check_origin(request: web.Request, config: ServerConfig, always: bool = False) -> None:
+    """A browser's Origin must be this server's own or one given with --allow-origin.
+
+    Checked on WebSocket handshakes (``always``; aiohttp does not) and on requests that
+    change things. A request without Origin is not from a page script and passes.
+    """
+    if not always and request.method not in UNSAFE_METHODS:
+        return
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    if origin.strip().lower() != "null":
+        wanted = normalise_origin(origin)
+        own = request.headers.get("Host", "").strip().lower()
+        if urlsplit(wanted).netloc == own and own:
+            return
+        if wanted in {normalise_origin(o) for o in config.allow_origins}:
+            return
+    raise Forbidden(f"the Origin {origin!r} may not use this server: add it with --allow-origin")

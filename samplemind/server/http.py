@@ -1,0 +1,186 @@
+"""Small HTTP helpers shared by the routes: JSON bodies (ETag, 304, gzip), parameters."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import UsageError
+from ..library import Library
+from ..output import dumps
+from .context import CONTEXT, ServerContext
+
+GZIP_MIN_BYTES = 1024  # smaller bodies are sent as they are
+GZIP_LEVEL = 5
+
+
+class Body:
+    """A JSON body made in a worker thread: bytes, weak ETag, and a gzipped copy if asked."""
+
+    def __init__(self, data: Any, want_gzip: bool) -> None:
+        self.raw = dumps(data, indent=None).encode("utf-8")
+        self.etag = 'W/"' + hashlib.blake2b(self.raw, digest_size=12).hexdigest() + '"'
+        self.gzipped = (gzip.compress(self.raw, GZIP_LEVEL, mtime=0)
+                        if want_gzip and len(self.raw) >= GZIP_MIN_BYTES else None)
+
+
+def context(request: web.Request) -> ServerContext:
+    """The server's state."""
+    return request.app[CONTEXT]
+
+
+def accepts_gzip(request: web.Request) -> bool:
+    """True when the client takes gzip (and did not refuse it with q=0)."""
+    for part in request.headers.get("Accept-Encoding", "").lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip() in ("gzip", "*"):
+            quality = params.strip()
+            return not (quality.startswith("q=") and _float(quality[2:]) == 0.0)
+    return False
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def etag_matches(request: web.Request, etag: str) -> bool:
+    """If-None-Match names this entity (weak comparison, as RFC 9110 asks for GET)."""
+    header = request.headers.get("If-None-Match")
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    bare = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == bare for tag in header.split(","))
+
+
+def body_response(request: web.Request, body: Body, status: int = 200) -> web.Response:
+    """The JSON response: 304 when the client has it, gzip when it pays."""
+    headers = {"Vary": "Accept-Encoding", "Cache-Control": "no-cache"}
+    if request.method in ("GET", "HEAD"):
+        headers["ETag"] = body.etag
+        if status == 200 and etag_matches(request, body.etag):
+            return web.Response(status=304, headers=headers)
+    if body.gzipped is not None:
+        headers["Content-Encoding"] = "gzip"
+        return web.Response(body=body.gzipped, status=status, headers=headers,
+                            content_type="application/json")
+    return web.Response(body=body.raw, status=status, headers=headers,
+                        content_type="application/json")
+
+
+async def json_call(request: web.Request, call: Callable[..., Any], *args: Any,
+                    status: int = 200) -> web.Response:
+    """call(library, *args) in a worker thread, its result rendered there too."""
+    want_gzip = accepts_gzip(request)
+
+    def work(library: Library) -> Body:
+        return Body(call(library, *args), want_gzip)
+
+    body = await context(request).pool.run(work)
+    return body_response(request, body, status)
+
+
+def json_now(request: web.Request, data: Any, status: int = 200) -> web.Response:
+    """A small JSON body rendered on the loop."""
+    return body_response(request, Body(data, accepts_gzip(request)), status)
+
+
+def error_body(message: str, status: int) -> web.Response:
+    """The one error shape: {"ok": false, "error": ..., "status": N}."""
+    return web.Response(body=json.dumps({"ok": False, "error": message, "status": status}),
+                        status=status, content_type="application/json")
+
+
+# -- parameters ---------------------------------------------------------------------------
+
+
+def sample_id(request: web.Request) -> int:
+    """The {id} of the path, a positive integer below SQLite's limit."""
+    text = request.match_info["id"]
+    if not text.isdigit() or not text.isascii() or len(text) > 18:
+        raise NotFoundId(text)
+    return int(text)
+
+
+class NotFoundId(UsageError):
+    """A sample id that cannot exist (not a number)."""
+
+    http_status = 404
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"no sample has id {text!r} (ids are positive integers)")
+
+
+def int_param(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    """An integer query parameter in [low, high]."""
+    text = request.query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"{name} must be a whole number, not {text!r}") from None
+    if not low <= value <= high:
+        raise UsageError(f"{name} must be between {low} and {high}")
+    return value
+
+
+def float_param(request: web.Request, name: str, low: float, high: float) -> float | None:
+    """A number query parameter in [low, high], or None."""
+    text = request.query.get(name)
+    if text is None or text == "":
+        return None
+    value = _float(text)
+    if value is None or not math.isfinite(value) or not low <= value <= high:
+        raise UsageError(f"{name} must be a number between {low:g} and {high:g}, not {text!r}")
+    return value
+
+
+def bool_param(request: web.Request, name: str, default: bool) -> bool:
+    """true/false, 1/0, yes/no."""
+    text = request.query.get(name)
+    if text is None or text == "":
+        return default
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise UsageError(f"{name} must be true or false, not {text!r}")
+
+
+def str_param(request: web.Request, name: str, max_length: int = 2000) -> str | None:
+    """A text query parameter (None when absent or empty)."""
+    text = request.query.get(name)
+    if text is None or text == "":
+        return None
+    if len(text) > max_length:
+        raise UsageError(f"{name} is too long (at most {max_length} characters)")
+    if "\x00" in text:
+        raise UsageError(f"{name} may not contain NUL characters")
+    return text
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object (the app's body size limit applies)."""
+    if request.content_type != "application/json":
+        from .errors import UnsupportedMediaType
+
+        raise UnsupportedMediaType("send a JSON body (Content-Type: application/json)")
+    try:
+        data = await request.json()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError("the body must be a JSON object")
+    return data

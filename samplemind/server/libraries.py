@@ -1,0 +1,127 @@
+"""Library instances for the server's worker threads.
+
+``Library`` (its SQLite connection) is not thread-safe, so each executor thread gets
+its own, opened on the same home on first use. They all share one ``IndexManager``:
+the FAISS index is loaded once per process, not once per thread. The shared manager
+has its own catalog connection; every call that touches that connection (the
+generation check, a catch-up or a rebuild) is serialised by one lock, while the
+searches themselves run concurrently under the index's own reader/writer lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from ..catalog import Catalog
+from ..config import resolve_paths
+from ..library import Library
+from ..similarity.index import VectorIndex
+from ..similarity.manager import IndexManager, index_folder
+
+T = TypeVar("T")
+
+
+class SharedIndexManager(IndexManager):
+    """An IndexManager several threads may call: its catalog connection is used by one
+    thread at a time."""
+
+    def __init__(self, catalog: Catalog, folder: Any) -> None:
+        super().__init__(catalog, folder)
+        self._connection_lock = threading.RLock()  # status() calls current()
+
+    def current(self) -> VectorIndex:
+        with self._connection_lock:
+            return super().current()
+
+    def rebuild(self, reason: str = "asked for") -> VectorIndex:
+        with self._connection_lock:
+            return super().rebuild(reason)
+
+    def status(self) -> dict[str, object]:
+        with self._connection_lock:
+            return super().status()
+
+
+class ServerLibrary(Library):
+    """A Library whose vector index manager is shared with the other threads."""
+
+    def __init__(self, home: str | os.PathLike[str] | None, shared_index: SharedIndexManager,
+                 **options: Any) -> None:
+        super().__init__(home, **options)
+        self._shared_index = shared_index
+
+    @property
+    def index(self) -> IndexManager:
+        """The process-wide index manager."""
+        return self._shared_index
+
+
+class LibraryPool:
+    """Runs Library calls off the event loop, each thread with its own Library.
+
+    Two executors: ``run`` for request work (queries, similarity, zips), sized for the
+    cores; ``run_job`` for long jobs (scans, upload analysis), one at a time, since the
+    catalog has one writer anyway and a scan already fills the cores with its worker
+    processes.
+    """
+
+    def __init__(self, home: str | os.PathLike[str] | None, *, threads: int = 4,
+                 jobs: int | None = None) -> None:
+        self.home = home
+        self.jobs = jobs
+        self.paths = resolve_paths(home)
+        # Opening the first Library creates the folders and applies migrations, once.
+        self._first = Library(home, jobs=jobs)
+        self.index = SharedIndexManager(Catalog(self.paths.catalog),
+                                        index_folder(self.paths.data_dir))
+        self._local = threading.local()
+        self._opened: list[Library] = [self._first]
+        self._opened_lock = threading.Lock()
+        self.requests = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="samplemind-req")
+        self.jobs_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samplemind-job")
+        self.streams = ThreadPoolExecutor(max_workers=4, thread_name_prefix="samplemind-stream")
+
+    def library(self) -> Library:
+        """This thread's Library (opened on first use)."""
+        library = getattr(self._local, "library", None)
+        if library is None:
+            library = ServerLibrary(self.home, self.index, jobs=self.jobs)
+            self._local.library = library
+            with self._opened_lock:
+                self._opened.append(library)
+        return library
+
+    async def run(self, call: Callable[..., T], *args: Any) -> T:
+        """call(library, *args) in a request thread."""
+        return await self._submit(self.requests, call, *args)
+
+    async def run_job(self, call: Callable[..., T], *args: Any) -> T:
+        """call(library, *args) in the job thread."""
+        return await self._submit(self.jobs_executor, call, *args)
+
+    async def run_stream(self, call: Callable[..., T], *args: Any) -> T:
+        """call(library, *args) in a streaming thread (downloads that may wait on a slow
+        client must not hold a request thread)."""
+        return await self._submit(self.streams, call, *args)
+
+    async def _submit(self, executor: ThreadPoolExecutor, call: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(executor, lambda: call(self.library(), *args))
+
+    def close(self) -> None:
+        """Wait for running work, then close every Library."""
+        for executor in (self.requests, self.jobs_executor, self.streams):
+            executor.shutdown(wait=True, cancel_futures=True)
+        with self._opened_lock:
+            for library in self._opened:
+                try:
+                    library.close()
+                except Exception:  # closing is best effort at shutdown
+                    pass
+            self._opened.clear()
+        self.index.catalog.close()

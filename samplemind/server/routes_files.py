@@ -1,0 +1,242 @@
+"""Routes that send files: a sample's audio (HTTP Range, so players can seek) and a kit
+as a zip download (streamed while it is written, never held in memory or on disk)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import threading
+from email.utils import formatdate
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import NotFound, UsageError
+from ..export import DEFAULT_PATTERN, write_zip
+from ..library import Library
+from .http import context, error_body, etag_matches, sample_id, str_param
+from .routing import ID, VIEWER, Param, Route
+
+CHUNK = 256 * 1024
+
+AUDIO_TYPES = {
+    ".wav": "audio/wav", ".wave": "audio/wav", ".bwf": "audio/wav", ".rf64": "audio/wav",
+    ".w64": "audio/x-w64", ".aif": "audio/aiff", ".aiff": "audio/aiff", ".aifc": "audio/aiff",
+    ".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg",
+    ".mp3": "audio/mpeg", ".mp2": "audio/mpeg", ".m4a": "audio/mp4", ".alac": "audio/mp4",
+    ".aac": "audio/aac", ".caf": "audio/x-caf", ".wma": "audio/x-ms-wma", ".wv": "audio/x-wavpack",
+    ".ape": "audio/x-ape", ".mpc": "audio/x-musepack", ".ac3": "audio/ac3", ".au": "audio/basic",
+    ".snd": "audio/basic", ".amr": "audio/amr", ".webm": "audio/webm", ".mka": "audio/x-matroska",
+}
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+
+def content_type(path: str) -> str:
+    """The audio MIME type browsers expect for this file name."""
+    return AUDIO_TYPES.get(os.path.splitext(path)[1].lower(), "application/octet-stream")
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
+    """(first, last) byte of a single-range header; None to ignore it (malformed, or
+    several ranges: the whole file is sent); False when it cannot be satisfied."""
+    match = _RANGE.match(header)
+    if not match:
+        return None
+    first_text, last_text = match.groups()
+    if not first_text and not last_text:
+        return None
+    if not first_text:  # suffix: the last N bytes
+        length = int(last_text)
+        if length == 0 or size == 0:
+            return False
+        return max(0, size - length), size - 1
+    first = int(first_text)
+    last = int(last_text) if last_text else size - 1
+    if last_text and last < first:
+        return None  # invalid per RFC 9110: ignore the header
+    if first >= size:
+        return False
+    return first, min(last, size - 1)
+
+
+def _open_sample(library: Library, ref: int) -> tuple[Any, os.stat_result, str]:
+    path = library.get(ref).path
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the handler
+    except FileNotFoundError:
+        raise NotFound(f"the file of sample {ref} is gone from disk ({path}): scan its folder "
+                       "again") from None
+    except OSError as exc:
+        raise NotFound(f"cannot read the file of sample {ref}: {exc.strerror or exc}") from None
+    return handle, os.fstat(handle.fileno()), path
+
+
+async def audio(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    loop = asyncio.get_running_loop()
+    handle, stat, path = await ctx.pool.run(_open_sample, sample_id(request))
+    try:
+        size = stat.st_size
+        etag = f'"{size:x}-{stat.st_mtime_ns:x}"'
+        headers = {"Accept-Ranges": "bytes", "ETag": etag, "Cache-Control": "no-cache",
+                   "Last-Modified": formatdate(stat.st_mtime, usegmt=True)}
+        if etag_matches(request, etag):
+            return web.Response(status=304, headers=headers)
+        first, last, status = 0, size - 1, 200
+        range_header = request.headers.get("Range")
+        if_range = request.headers.get("If-Range")
+        if range_header and (if_range is None or if_range.strip() == etag):
+            wanted = parse_range(range_header, size)
+            if wanted is False:
+                response = error_body(f"the range {range_header!r} is outside the file "
+                                      f"({size} bytes)", 416)
+                response.headers.update({"Content-Range": f"bytes */{size}", **headers})
+                return response
+            if wanted:
+                first, last = wanted
+                status = 206
+                headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+        length = max(0, last - first + 1)
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_type = content_type(path)
+        response.content_length = length
+        await response.prepare(request)
+        if request.method == "HEAD":
+            return response
+        await loop.run_in_executor(ctx.pool.streams, handle.seek, first)
+        remaining = length
+        while remaining > 0:
+            chunk = await loop.run_in_executor(ctx.pool.streams, handle.read, min(CHUNK, remaining))
+            if not chunk:  # the file shrank under us: the client sees a short body
+                break
+            await response.write(chunk)
+            remaining -= len(chunk)
+        await response.write_eof()
+        return response
+    finally:
+        handle.close()
+
+
+class ZipPipe:
+    """A binary writer for write_zip in a worker thread, feeding the event loop in
+    chunks; at most WINDOW chunks wait unsent, so a slow client slows the zip down
+    instead of filling memory."""
+
+    WINDOW = 8
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.credits = threading.Semaphore(self.WINDOW)
+        self.closed = False
+        self.buffer = bytearray()
+
+    # worker thread side
+    def write(self, data: bytes) -> int:
+        if self.closed:
+            raise BrokenPipeError("the client went away")
+        self.buffer += data
+        if len(self.buffer) >= CHUNK:
+            self._send()
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing to do: chunks go out when full, and at finish()."""
+
+    def finish(self) -> None:
+        """Send what is left."""
+        if self.buffer:
+            self._send()
+
+    def _send(self) -> None:
+        self.credits.acquire()
+        if self.closed:
+            raise BrokenPipeError("the client went away")
+        chunk = bytes(self.buffer)
+        self.buffer.clear()
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, chunk)
+
+    def end(self) -> None:
+        """Tell the loop there is no more."""
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, None)
+
+    # event loop side
+    def sent(self) -> None:
+        """One chunk went to the client: another may be made."""
+        self.credits.release()
+
+    def abort(self) -> None:
+        """Stop the writer at its next write."""
+        self.closed = True
+        self.credits.release()
+
+
+def _safe_filename(text: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")[:60]
+    return cleaned or "samplemind-kit"
+
+
+async def export_zip(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    query = str_param(request, "q") or ""
+    pattern = str_param(request, "pattern", 500) or DEFAULT_PATTERN
+    name = _safe_filename(str_param(request, "name", 100) or "samplemind-kit")
+    pipe = ZipPipe(asyncio.get_running_loop())
+
+    def work(library: Library) -> None:
+        try:
+            records = [sample.to_json() for sample in library.ls(query or None)]
+            if not records:
+                raise NotFound("no samples match the query: nothing to export")
+            write_zip(records, pipe, pattern, query=query)
+            pipe.finish()
+        finally:
+            pipe.end()
+
+    task = asyncio.ensure_future(ctx.pool.run_stream(work))
+    try:
+        chunk = await pipe.queue.get()
+        if chunk is None:
+            await task  # raises what went wrong before the first byte, as a JSON error
+            raise UsageError("the export produced nothing")
+        response = web.StreamResponse(headers={
+            "Content-Type": "application/zip",
+            "Content-Disposition": f'attachment; filename="{name}.zip"',
+            "Cache-Control": "no-store"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        while chunk is not None:
+            await response.write(chunk)
+            pipe.sent()
+            chunk = await pipe.queue.get()
+        await task  # an error after the first byte: the client sees a cut transfer
+        await response.write_eof()
+        return response
+    except BaseException:
+        pipe.abort()
+        task.add_done_callback(_retrieve)
+        raise
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    # The client is gone: what the writer thread raised (BrokenPipeError) is expected.
+    if not task.cancelled():
+        task.exception()
+
+
+ROUTES = [
+    Route("GET", "/api/v1/samples/{id}/audio", "sample_audio", audio, VIEWER,
+          "The audio file itself; HTTP Range (206/416) so players can seek.", (ID,),
+          produces="audio/*", responses={206: "Partial content (Range).",
+                                         304: "Not modified (If-None-Match).",
+                                         404: "No such sample, or its file is gone.",
+                                         416: "Range outside the file."}),
+    Route("GET", "/api/v1/export", "export_zip", export_zip, VIEWER,
+          "The samples a query selects as a zip kit (with a manifest), streamed.",
+          (Param("q", "query", {"type": "string"}, "The query ('' or absent: every sample)."),
+           Param("pattern", "query", {"type": "string"},
+                 "Naming pattern, default `{category}/{name}`."),
+           Param("name", "query", {"type": "string"}, "Download file name (without .zip).")),
+          produces="application/zip", responses={404: "No sample matches."}),
+]

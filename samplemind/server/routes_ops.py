@@ -1,0 +1,65 @@
+"""Operations: liveness, readiness, Prometheus metrics, the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..library import Library
+from .http import context, json_now
+from .metrics import CONTENT_TYPE
+from .routing import PUBLIC, VIEWER, Route
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    return json_now(request, {"ok": True})
+
+
+def _readiness(library: Library) -> dict[str, Any]:
+    checks: dict[str, Any] = {}
+    for name, probe in (("catalog", lambda: {"samples": library.catalog.count(),
+                                             "generation": library.catalog.generation}),
+                        ("index", lambda: {"count": library.index.current().count}),
+                        ("cache", lambda: {"entries": library.cache_stats()["entries"]})):
+        try:
+            checks[name] = {"ok": True, **probe()}
+        except Exception as exc:  # readiness reports any failure rather than raising it
+            checks[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return checks
+
+
+async def ready(request: web.Request) -> web.StreamResponse:
+    checks = await context(request).pool.run(_readiness)
+    ok = all(check["ok"] for check in checks.values())
+    return json_now(request, {"ok": ok, "checks": checks}, status=200 if ok else 503)
+
+
+def _figures(library: Library) -> dict[str, Any]:
+    return {"cache": library.cache_stats(), "samples": library.catalog.count(),
+            "generation": library.catalog.generation}
+
+
+async def metrics(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
+    figures = await ctx.pool.run(_figures)
+    ctx.scrape_figures = figures
+    return web.Response(body=ctx.metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
+
+
+async def openapi(request: web.Request) -> web.StreamResponse:
+    return json_now(request, request.app[OPENAPI_DOC])
+
+
+OPENAPI_DOC: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)
+
+ROUTES = [
+    Route("GET", "/health/live", "health_live", live, PUBLIC, "The process is up."),
+    Route("GET", "/health/ready", "health_ready", ready, PUBLIC,
+          "Catalog, vector index and cache are usable (503 with the failing check if not).",
+          responses={503: "Not ready."}),
+    Route("GET", "/metrics", "metrics", metrics, VIEWER, "Prometheus metrics (text format).",
+          produces=CONTENT_TYPE.split(";")[0]),
+    Route("GET", "/api/v1/openapi.json", "openapi", openapi, VIEWER, "This API's OpenAPI document."),
+]
+

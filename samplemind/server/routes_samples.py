@@ -1,0 +1,373 @@
+"""Catalog routes: samples, similar, dupes, map, tags, corrections, collections, figures."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from itertools import islice
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import UsageError
+from ..library import Library
+from ..models import SCHEMA_VERSION
+from . import reads
+from .errors import Forbidden
+from .http import (
+    bool_param,
+    context,
+    float_param,
+    int_param,
+    json_body,
+    json_call,
+    sample_id,
+    str_param,
+)
+from .routing import ADMIN, EDITOR, ID, VIEWER, Param, Route
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+MAX_K = 1000
+
+Q = Param("q", "query", {"type": "string"},
+          "A query in the CLI's query language, e.g. `cat:kick bpm:120..128 sort:bpm-`.")
+
+
+# -- samples ------------------------------------------------------------------------------
+
+
+def _query_tag(query: str | None) -> str:
+    return hashlib.blake2b((query or "").encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
+
+
+def encode_cursor(offset: int, query: str | None) -> str:
+    """An opaque cursor: where the next page starts, and which query it belongs to."""
+    text = json.dumps({"o": offset, "q": _query_tag(query)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, query: str | None) -> int:
+    """The offset a cursor points at; UsageError for a damaged or foreign cursor."""
+    if not cursor:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        offset = data["o"]
+        tag = data["q"]
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise UsageError("bad cursor: pass next_cursor from the previous page as it was") from None
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset < 2**62:
+        raise UsageError("bad cursor: pass next_cursor from the previous page as it was")
+    if tag != _query_tag(query):
+        raise UsageError("this cursor belongs to another query: start again without one")
+    return offset
+
+
+def _page(library: Library, query: str | None, offset: int, limit: int) -> dict[str, Any]:
+    # The query's own limit:N still caps the whole listing; one extra row says "more".
+    rows = list(islice(library.ls(query, limit=offset + limit + 1), offset, None))
+    more = len(rows) > limit
+    samples = [sample.to_json() for sample in rows[:limit]]
+    return {"schema_version": SCHEMA_VERSION, "samples": samples, "count": len(samples),
+            "next_cursor": encode_cursor(offset + limit, query) if more else None}
+
+
+async def list_samples(request: web.Request) -> web.StreamResponse:
+    query = str_param(request, "q")
+    limit = int_param(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    offset = decode_cursor(str_param(request, "cursor"), query)
+    return await json_call(request, _page, query, offset, limit)
+
+
+async def get_sample(request: web.Request) -> web.StreamResponse:
+    return await json_call(request, lambda library, i: library.get(i).to_json(), sample_id(request))
+
+
+def _similar(library: Library, ref: int, k: int, aspects: str | None, type_: str | None,
+             category: str | None, query: str | None) -> dict[str, Any]:
+    hits = library.similar([ref], k=k, aspects=aspects, type=type_, category=category, query=query)
+    return {"schema_version": SCHEMA_VERSION, "id": ref, "hits": [hit.to_json() for hit in hits]}
+
+
+async def similar(request: web.Request) -> web.StreamResponse:
+    ref = sample_id(request)
+    k = int_param(request, "k", 10, 1, MAX_K)
+    type_ = str_param(request, "type", 20)
+    if type_ is not None and type_ not in ("loop", "oneshot"):
+        raise UsageError("type must be loop or oneshot")
+    category = str_param(request, "category", 100)
+    return await json_call(request, _similar, ref, k, str_param(request, "aspect", 500), type_,
+                           category.lower() if category else None, str_param(request, "q"))
+
+
+async def peaks(request: web.Request) -> web.StreamResponse:
+    return await json_call(request, reads.peaks, sample_id(request))
+
+
+def _set(library: Library, ref: int, values: dict[str, Any]) -> dict[str, Any]:
+    return library.set(ref, values).to_json()
+
+
+SETTABLE = ("bpm", "key", "note", "type", "category")
+
+
+async def set_fields(request: web.Request) -> web.StreamResponse:
+    ref = sample_id(request)
+    body = await json_body(request)
+    unknown = sorted(set(body) - set(SETTABLE))
+    if unknown:
+        raise UsageError(f"cannot set {', '.join(unknown)}: only {', '.join(SETTABLE)}")
+    if not body:
+        raise UsageError(f"nothing to set: give one or more of {', '.join(SETTABLE)}")
+    for name, value in body.items():
+        if value is not None and not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise UsageError(f"{name} must be a string, a number or null")
+    response = await json_call(request, _set, ref, body)
+    context(request).watcher.nudge()
+    return response
+
+
+async def forget(request: web.Request) -> web.StreamResponse:
+    response = await json_call(request, reads.forget, sample_id(request), False)
+    context(request).watcher.nudge()
+    return response
+
+
+async def delete_file(request: web.Request) -> web.StreamResponse:
+    if not context(request).config.allow_delete:
+        raise Forbidden("deleting files is off: start the server with --allow-delete "
+                        "(DELETE /api/v1/samples/{id} only forgets the catalog entry)")
+    response = await json_call(request, reads.forget, sample_id(request), True)
+    context(request).watcher.nudge()
+    return response
+
+
+# -- duplicates, map ------------------------------------------------------------------------
+
+
+async def dupes(request: web.Request) -> web.StreamResponse:
+    threshold = float_param(request, "threshold", 0, 10)
+    exact = bool_param(request, "exact", True)
+    near = bool_param(request, "near", True)
+    query = str_param(request, "q")
+
+    def work(library: Library) -> dict[str, Any]:
+        groups = library.dupes(threshold=threshold, exact=exact, near=near, query=query)
+        return {"schema_version": SCHEMA_VERSION, "groups": [group.to_json() for group in groups]}
+
+    return await json_call(request, work)
+
+
+async def sound_map(request: web.Request) -> web.StreamResponse:
+    return await json_call(request, lambda library: {"schema_version": SCHEMA_VERSION,
+                                                     "points": library.map()})
+
+
+# -- tags, collections, suggestions ---------------------------------------------------------
+
+
+def _string_list(value: Any, name: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{name} must be a non-empty list of strings")
+    if len(value) > 1000:
+        raise UsageError(f"at most 1000 {name} at once")
+    return value
+
+
+def _selected_ids(library: Library, ids: list[int] | None, query: str | None) -> list[int]:
+    # Ids and queries only: a path in a request never selects anything.
+    if ids is not None:
+        return [library.get(i).id for i in ids]
+    return [sample.id for sample in library.ls(query)]
+
+
+async def list_tags(request: web.Request) -> web.StreamResponse:
+    return await json_call(request, lambda library: {"schema_version": SCHEMA_VERSION,
+                                                     "tags": library.tags()})
+
+
+async def apply_tags(request: web.Request) -> web.StreamResponse:
+    body = await json_body(request)
+    tags = _string_list(body.get("tags"), "tags")
+    remove = body.get("remove", False)
+    if not isinstance(remove, bool):
+        raise UsageError("remove must be true or false")
+    ids, query = body.get("ids"), body.get("query")
+    if (ids is None) == (query is None):
+        raise UsageError("select samples with either ids (a list of ids) or query (a query)")
+    if ids is not None and (not isinstance(ids, list) or not ids or len(ids) > 10_000 or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids)):
+        raise UsageError("ids must be a non-empty list of (at most 10000) sample ids")
+    if query is not None and not isinstance(query, str):
+        raise UsageError("query must be a string")
+
+    def work(library: Library) -> dict[str, Any]:
+        selected = _selected_ids(library, ids, query)
+        if not selected:
+            return {"schema_version": SCHEMA_VERSION, "samples": 0, "changed": 0}
+        return {"schema_version": SCHEMA_VERSION,
+                **library.tag([str(i) for i in selected], tags, remove=remove)}
+
+    response = await json_call(request, work)
+    context(request).watcher.nudge()
+    return response
+
+
+async def list_collections(request: web.Request) -> web.StreamResponse:
+    return await json_call(request, lambda library: {"schema_version": SCHEMA_VERSION,
+                                                     "collections": library.collections()})
+
+
+async def save_collection(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    body = await json_body(request)
+    query = body.get("query")
+    if not isinstance(query, str):
+        raise UsageError("query must be a string")
+    return await json_call(request, lambda library: library.save_collection(name, query))
+
+
+async def delete_collection(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+
+    def work(library: Library) -> dict[str, Any]:
+        library.delete_collection(name)
+        return {"schema_version": SCHEMA_VERSION, "deleted": name}
+
+    return await json_call(request, work)
+
+
+def _suggest_args(source: dict[str, Any]) -> tuple[str | None, int, float]:
+    query = source.get("q")
+    k, threshold = source.get("k", 10), source.get("threshold", 0.5)
+    if query is not None and not isinstance(query, str):
+        raise UsageError("q must be a string")
+    try:
+        k, threshold = int(k), float(threshold)
+    except (TypeError, ValueError):
+        raise UsageError("k must be a whole number and threshold a number") from None
+    if not 1 <= k <= 100 or not 0 <= threshold <= 1:
+        raise UsageError("k must be between 1 and 100 and threshold between 0 and 1")
+    return query or None, k, threshold
+
+
+async def suggestions(request: web.Request) -> web.StreamResponse:
+    query, k, threshold = _suggest_args(dict(request.query))
+    return await json_call(request, lambda library: {
+        "schema_version": SCHEMA_VERSION,
+        "suggestions": library.suggest(query, k=k, threshold=threshold)})
+
+
+async def apply_suggestions(request: web.Request) -> web.StreamResponse:
+    query, k, threshold = _suggest_args(await json_body(request))
+    response = await json_call(request, lambda library: {
+        "schema_version": SCHEMA_VERSION,
+        "applied": library.suggest(query, k=k, threshold=threshold, apply=True)})
+    context(request).watcher.nudge()
+    return response
+
+
+# -- figures -----------------------------------------------------------------------------------
+
+
+async def stats(request: web.Request) -> web.StreamResponse:
+    return await json_call(request, lambda library: library.stats())
+
+
+async def index_status(request: web.Request) -> web.StreamResponse:
+    return await json_call(request, lambda library: library.index_status())
+
+
+async def failures(request: web.Request) -> web.StreamResponse:
+    return await json_call(request, lambda library: {
+        "schema_version": SCHEMA_VERSION,
+        "failures": [failure.to_json() for failure in library.failures()]})
+
+
+async def cache_stats(request: web.Request) -> web.StreamResponse:
+    return await json_call(request, lambda library: library.cache_stats())
+
+
+_TAGS_BODY = {
+    "type": "object", "required": ["tags"],
+    "properties": {"tags": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                   "ids": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+                   "query": {"type": "string"}, "remove": {"type": "boolean"}}}
+_SET_BODY = {"type": "object", "minProperties": 1, "additionalProperties": False,
+             "properties": {name: {"type": ["string", "number", "null"]} for name in SETTABLE}}
+_SUGGEST_BODY = {"type": "object", "properties": {
+    "q": {"type": "string"}, "k": {"type": "integer", "minimum": 1, "maximum": 100},
+    "threshold": {"type": "number", "minimum": 0, "maximum": 1}}}
+NAME = Param("name", "path", {"type": "string"}, "Collection name.", True)
+K = Param("k", "query", {"type": "integer", "minimum": 1, "maximum": MAX_K},
+          "How many (default 10).")
+
+ROUTES = [
+    Route("GET", "/api/v1/samples", "samples_list", list_samples, VIEWER,
+          "List samples matching a query, a page at a time (cursor pagination).",
+          (Q, Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                    f"Page size (default {DEFAULT_PAGE})."),
+           Param("cursor", "query", {"type": "string"}, "next_cursor of the previous page."))),
+    Route("GET", "/api/v1/samples/{id}", "sample_get", get_sample, VIEWER,
+          "One sample, every field.", (ID,), responses={404: "No such sample."}),
+    Route("PATCH", "/api/v1/samples/{id}", "sample_set", set_fields, EDITOR,
+          "Correct fields (bpm, key, note, type, category; null clears) with source user.",
+          (ID,), body=_SET_BODY, responses={404: "No such sample."}),
+    Route("DELETE", "/api/v1/samples/{id}", "sample_forget", forget, EDITOR,
+          "Remove a sample from the catalog (the file stays; a rescan adds it again).",
+          (ID,), responses={404: "No such sample."}),
+    Route("DELETE", "/api/v1/samples/{id}/file", "sample_delete_file", delete_file, ADMIN,
+          "Delete the sample's file from disk and the catalog (needs --allow-delete).",
+          (ID,), responses={403: "Started without --allow-delete.", 404: "No such sample."}),
+    Route("GET", "/api/v1/samples/{id}/similar", "sample_similar", similar, VIEWER,
+          "The samples that sound most like this one.",
+          (ID, K, Param("aspect", "query", {"type": "string"},
+                        "Aspect weights, e.g. `timbre=2,pitch=0`."),
+           Param("type", "query", {"type": "string", "enum": ["loop", "oneshot"]}, "Only this type."),
+           Param("category", "query", {"type": "string"}, "Only this category."), Q),
+          responses={404: "No such sample."}),
+    Route("GET", "/api/v1/samples/{id}/peaks", "sample_peaks", peaks, VIEWER,
+          "Waveform overview: [min, max] pairs over equal slices (mono).", (ID,),
+          responses={404: "No such sample."}),
+    Route("GET", "/api/v1/dupes", "dupes", dupes, VIEWER,
+          "Groups of exact and near duplicates, each with a suggested keeper.",
+          (Param("threshold", "query", {"type": "number", "minimum": 0, "maximum": 10},
+                 "Near-duplicate distance threshold."),
+           Param("exact", "query", {"type": "boolean"}, "Include exact groups (default true)."),
+           Param("near", "query", {"type": "boolean"}, "Include near groups (default true)."), Q)),
+    Route("GET", "/api/v1/map", "map", sound_map, VIEWER,
+          "2D coordinates of every sample (PCA of the sound vectors)."),
+    Route("GET", "/api/v1/tags", "tags_list", list_tags, VIEWER,
+          "Every tag with how many samples carry it."),
+    Route("POST", "/api/v1/tags", "tags_apply", apply_tags, EDITOR,
+          "Add (or with remove: true, remove) user tags on samples selected by ids or a query.",
+          body=_TAGS_BODY),
+    Route("GET", "/api/v1/collections", "collections_list", list_collections, VIEWER,
+          "Saved collections (queries usable as @NAME)."),
+    Route("PUT", "/api/v1/collections/{name}", "collection_save", save_collection, EDITOR,
+          "Save a query as a collection.", (NAME,),
+          body={"type": "object", "required": ["query"], "properties": {"query": {"type": "string"}}}),
+    Route("DELETE", "/api/v1/collections/{name}", "collection_delete", delete_collection, EDITOR,
+          "Forget a collection.", (NAME,), responses={404: "No such collection."}),
+    Route("GET", "/api/v1/suggestions", "suggestions", suggestions, VIEWER,
+          "Tag suggestions for untagged samples, voted by user-tagged neighbours.",
+          (Param("q", "query", {"type": "string"}, "Only samples matching this query."),
+           Param("k", "query", {"type": "integer", "minimum": 1, "maximum": 100}, "Neighbours."),
+           Param("threshold", "query", {"type": "number", "minimum": 0, "maximum": 1},
+                 "Share of votes needed."))),
+    Route("POST", "/api/v1/suggestions", "suggestions_apply", apply_suggestions, EDITOR,
+          "Write the tag suggestions (source suggested).", body=_SUGGEST_BODY),
+    Route("GET", "/api/v1/stats", "stats", stats, VIEWER,
+          "Library figures: counts by type, category and format; size; roots."),
+    Route("GET", "/api/v1/index", "index_status", index_status, VIEWER,
+          "Vector index figures."),
+    Route("GET", "/api/v1/failures", "failures", failures, VIEWER,
+          "Files that failed their last analysis."),
+    Route("GET", "/api/v1/cache", "cache_stats", cache_stats, VIEWER,
+          "Feature cache figures."),
+]

@@ -1,0 +1,42 @@
+"""Shared set-up for the server tests: one scanned demo catalog per test module, and
+cheap private copies of it for tests that change things."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from samplemind import Library
+from samplemind.demo import write_demo_pack
+
+
+def build_catalog(base: Path) -> tuple[Path, Path]:
+    """(home, pack): the demo pack written and scanned into a fresh home."""
+    pack = base / "pack"
+    home = base / "home"
+    write_demo_pack(pack)
+    with Library(home, jobs=2, timeout=60) as library:
+        report = library.scan([pack])
+        assert report.failed == 0
+        library.index.current()  # saved once, so each copy starts with an index
+    return home, pack
+
+
+def copy_home(home: Path, target: Path) -> Path:
+    """A private copy of a closed catalog home (catalog, cache, index)."""
+    shutil.copytree(home, target)
+    return target
+
+
+def private_pack(home: Path, pack: Path, base: Path, relative_files: list[str]) -> tuple[Path, Path]:
+    """(home, folder): a copy of the home plus a folder with copies of some demo files,
+    scanned in (their analysis comes from the cache)."""
+    new_home = copy_home(home, base / "home")
+    folder = base / "mine"
+    for relative in relative_files:
+        target = folder / Path(relative).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(pack / relative, target)
+    with Library(new_home, jobs=1, timeout=60) as library:
+        library.scan([folder])
+    return new_home, folder

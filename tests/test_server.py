@@ -1,0 +1,625 @@
+"""samplemind serve: the HTTP API against a real app over a real scanned catalog."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from aiohttp import FormData, web
+from server_fixtures import build_catalog, copy_home, private_pack
+
+from samplemind import Library
+from samplemind.server import ROUTE_ROLES, ROUTES, ServerConfig, make_app
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(home, pack): the demo pack scanned once for this module; tests only read it."""
+    return build_catalog(tmp_path_factory.mktemp("server"))
+
+
+@pytest.fixture
+def home(catalog: tuple[Path, Path]) -> Path:
+    return catalog[0]
+
+
+@pytest.fixture
+def pack(catalog: tuple[Path, Path]) -> Path:
+    return catalog[1]
+
+
+@pytest.fixture
+def client_for(aiohttp_client):
+    """Make a test client for an app over a home, with optional config."""
+
+    async def make(home: Path, **config):
+        return await aiohttp_client(make_app(home, config=ServerConfig(**config)))
+
+    return make
+
+
+@pytest_asyncio.fixture
+async def client(client_for, home: Path):
+    return await client_for(home)
+
+
+@pytest.fixture
+def own_home(catalog: tuple[Path, Path], tmp_path: Path) -> Path:
+    """A private copy of the catalog, for tests that change it."""
+    return copy_home(catalog[0], tmp_path / "own")
+
+
+def assert_error(data: dict, status: int) -> None:
+    assert data["ok"] is False and data["status"] == status and data["error"]
+
+
+async def ids_of(client, query: str) -> list[int]:
+    response = await client.get("/api/v1/samples", params={"q": query, "limit": "1000"})
+    assert response.status == 200
+    return [s["id"] for s in (await response.json())["samples"]]
+
+
+async def wait_job(client, job_id: str) -> dict:
+    for _ in range(1200):
+        job = await (await client.get(f"/api/v1/jobs/{job_id}")).json()
+        if job["status"] in ("done", "failed", "cancelled"):
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+# -- samples: list, one, pagination, ETag, gzip ---------------------------------------------
+
+
+async def test_list_pages_through_every_sample_with_a_cursor(client):
+    seen: list[int] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": "10", **({"cursor": cursor} if cursor else {})}
+        data = await (await client.get("/api/v1/samples", params=params)).json()
+        assert data["schema_version"] == 1 and data["count"] == len(data["samples"]) <= 10
+        seen.extend(sample["id"] for sample in data["samples"])
+        pages += 1
+        cursor = data["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 48 and pages == 5
+    everything = await (await client.get("/api/v1/samples", params={"limit": "1000"})).json()
+    assert [s["id"] for s in everything["samples"]] == seen  # same order as one big page
+
+
+async def test_query_and_its_limit_apply_across_pages(client):
+    kicks = await ids_of(client, "cat:kick")
+    assert kicks
+    first = await (await client.get("/api/v1/samples",
+                                    params={"q": "cat:kick", "limit": "1"})).json()
+    assert [s["id"] for s in first["samples"]] == kicks[:1] and first["next_cursor"]
+    rest = await (await client.get("/api/v1/samples", params={
+        "q": "cat:kick", "limit": "100", "cursor": first["next_cursor"]})).json()
+    assert [s["id"] for s in rest["samples"]] == kicks[1:]
+    capped = await ids_of(client, "cat:kick limit:2")
+    assert capped == kicks[:2]
+
+
+async def test_bad_cursor_limit_and_query_are_400(client):
+    for params in ({"cursor": "garbage!"}, {"limit": "0"}, {"limit": "x"}, {"limit": "100000"},
+                   {"q": "bmp:120"}, {"q": "cat:kick", "cursor": "eyJvIjoxLCJxIjoiIn0"}):
+        response = await client.get("/api/v1/samples", params=params)
+        assert response.status == 400, params
+        assert_error(await response.json(), 400)
+
+
+async def test_one_sample_has_the_full_record(client, pack: Path):
+    data = await (await client.get("/api/v1/samples/1")).json()
+    assert data["id"] == 1 and data["schema_version"] == 1
+    assert data["path"].startswith(str(pack)) and "tags" in data and "peaks" not in data
+
+
+async def test_missing_and_malformed_ids_are_404(client):
+    for path in ("/api/v1/samples/99999", "/api/v1/samples/abc", "/api/v1/samples/-1",
+                 "/api/v1/samples/99999999999999999999999", "/api/v1/samples/99999/similar",
+                 "/api/v1/samples/99999/peaks", "/api/v1/samples/99999/audio"):
+        response = await client.get(path)
+        assert response.status == 404, path
+        assert_error(await response.json(), 404)
+
+
+async def test_etag_gives_304_when_nothing_changed(client):
+    for path in ("/api/v1/samples/1", "/api/v1/samples?q=cat:kick", "/api/v1/samples/1/peaks"):
+        first = await client.get(path)
+        etag = first.headers["ETag"]
+        again = await client.get(path, headers={"If-None-Match": etag})
+        assert again.status == 304 and await again.read() == b""
+        other = await client.get(path, headers={"If-None-Match": 'W/"something-else"'})
+        assert other.status == 200
+
+
+async def test_large_bodies_are_gzipped_when_asked(client):
+    zipped = await client.get("/api/v1/samples?limit=20", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert (await zipped.json())["count"] == 20  # the client decompresses
+    plain = await client.get("/api/v1/samples?limit=20", headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    small = await client.get("/health/live", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in small.headers
+
+
+# -- similar, peaks, dupes, map, figures ---------------------------------------------------------
+
+
+async def test_similar_returns_k_hits_with_filters(client):
+    data = await (await client.get("/api/v1/samples/1/similar", params={"k": "5"})).json()
+    hits = data["hits"]
+    assert len(hits) == 5 and 1 not in [h["id"] for h in hits]
+    assert all(0 <= h["score"] <= 1 for h in hits)
+    loops = await (await client.get("/api/v1/samples/1/similar",
+                                    params={"k": "3", "type": "loop"})).json()
+    assert all(h["type"] == "loop" for h in loops["hits"])
+    weighted = await client.get("/api/v1/samples/1/similar",
+                                params={"aspect": "timbre=2,pitch=0", "q": "-cat:kick"})
+    assert weighted.status == 200
+    for params in ({"k": "0"}, {"aspect": "nonsense=3"}, {"type": "drums"}, {"q": "bmp:1"}):
+        response = await client.get("/api/v1/samples/1/similar", params=params)
+        assert response.status == 400, params
+        assert_error(await response.json(), 400)
+
+
+async def test_peaks_are_min_max_pairs(client):
+    data = await (await client.get("/api/v1/samples/1/peaks")).json()
+    assert data["buckets"] == len(data["peaks"]) > 0
+    assert all(-1.01 <= low <= high <= 1.01 for low, high in data["peaks"])
+
+
+async def test_dupes_map_tags_stats_index_failures_cache(client):
+    dupes = await (await client.get("/api/v1/dupes", params={"threshold": "1"})).json()
+    assert "groups" in dupes
+    points = (await (await client.get("/api/v1/map")).json())["points"]
+    assert len(points) == 48 and {"x", "y", "id"} <= set(points[0])
+    assert "tags" in await (await client.get("/api/v1/tags")).json()
+    stats = await (await client.get("/api/v1/stats")).json()
+    assert stats["samples"] == 48
+    assert (await (await client.get("/api/v1/index")).json())["count"] == 48
+    assert (await (await client.get("/api/v1/failures")).json())["failures"] == []
+    assert (await (await client.get("/api/v1/cache")).json())["entries"] >= 48
+    assert (await client.get("/api/v1/suggestions")).status == 200
+    bad = await client.get("/api/v1/dupes", params={"threshold": "99"})
+    assert bad.status == 400
+
+
+# -- audio with Range ------------------------------------------------------------------------------
+
+
+async def _wav(client) -> tuple[int, bytes]:
+    sample = (await (await client.get("/api/v1/samples", params={"q": "fmt:wav limit:1"})).json())
+    record = sample["samples"][0]
+    return record["id"], Path(record["path"]).read_bytes()
+
+
+async def test_audio_whole_file_with_type_and_accept_ranges(client):
+    sample_id, data = await _wav(client)
+    response = await client.get(f"/api/v1/samples/{sample_id}/audio")
+    assert response.status == 200
+    assert response.headers["Accept-Ranges"] == "bytes"
+    assert response.headers["Content-Type"] == "audio/wav"
+    assert int(response.headers["Content-Length"]) == len(data)
+    assert await response.read() == data
+    head = await client.head(f"/api/v1/samples/{sample_id}/audio")
+    assert head.status == 200 and int(head.headers["Content-Length"]) == len(data)
+    etag = response.headers["ETag"]
+    cached = await client.get(f"/api/v1/samples/{sample_id}/audio", headers={"If-None-Match": etag})
+    assert cached.status == 304
+
+
+async def test_audio_ranges_first_bytes_suffix_open_ended(client):
+    sample_id, data = await _wav(client)
+    size = len(data)
+    url = f"/api/v1/samples/{sample_id}/audio"
+    for header, first, last in (("bytes=0-99", 0, 99), ("bytes=-100", size - 100, size - 1),
+                                ("bytes=1000-", 1000, size - 1),
+                                (f"bytes=10-{size + 500}", 10, size - 1)):
+        response = await client.get(url, headers={"Range": header})
+        assert response.status == 206, header
+        assert response.headers["Content-Range"] == f"bytes {first}-{last}/{size}"
+        assert await response.read() == data[first:last + 1]
+    stale = await client.get(url, headers={"Range": "bytes=0-9", "If-Range": '"old"'})
+    assert stale.status == 200 and len(await stale.read()) == size
+    several = await client.get(url, headers={"Range": "bytes=0-1,5-6"})
+    assert several.status == 200
+
+
+async def test_audio_unsatisfiable_range_is_416(client):
+    sample_id, data = await _wav(client)
+    response = await client.get(f"/api/v1/samples/{sample_id}/audio",
+                                headers={"Range": f"bytes={len(data)}-"})
+    assert response.status == 416
+    assert response.headers["Content-Range"] == f"bytes */{len(data)}"
+    assert_error(await response.json(), 416)
+
+
+async def test_audio_of_a_file_gone_from_disk_is_404(client_for, catalog, tmp_path: Path):
+    home, folder = private_pack(*catalog, tmp_path, ["Bass/bass_A1.wav"])
+    client = await client_for(home)
+    sample_id = (await ids_of(client, f"path:{folder}"))[0]
+    (folder / "bass_A1.wav").unlink()
+    response = await client.get(f"/api/v1/samples/{sample_id}/audio")
+    assert response.status == 404
+    assert "gone from disk" in (await response.json())["error"]
+
+
+# -- export ------------------------------------------------------------------------------------------
+
+
+async def test_export_streams_a_zip_kit_with_a_manifest(client):
+    kicks = await ids_of(client, "cat:kick")
+    response = await client.get("/api/v1/export", params={"q": "cat:kick", "name": "my kit"})
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "application/zip"
+    assert 'filename="my_kit.zip"' in response.headers["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(await response.read()))
+    names = archive.namelist()
+    assert "samplemind-export.json" in names
+    manifest = json.loads(archive.read("samplemind-export.json"))
+    assert sorted(item["id"] for item in manifest["items"]) == sorted(kicks)
+    assert archive.testzip() is None
+
+
+async def test_export_errors_before_the_first_byte_are_json(client):
+    for params, status in (({"q": "cat:nothing-like-this"}, 404), ({"q": "bmp:1"}, 400),
+                           ({"pattern": "/abs/{name}"}, 400)):
+        response = await client.get("/api/v1/export", params=params)
+        assert response.status == status, params
+        assert_error(await response.json(), status)
+
+
+# -- tags, corrections, collections, forget -------------------------------------------------------------
+
+
+async def test_tags_add_and_remove_by_ids_and_query(client_for, own_home: Path):
+    client = await client_for(own_home)
+    kicks = await ids_of(client, "cat:kick")
+    response = await client.post("/api/v1/tags", json={"ids": kicks[:2], "tags": ["dark"]})
+    assert response.status == 200 and (await response.json())["samples"] == 2
+    assert await ids_of(client, "tag:dark") == kicks[:2]
+    response = await client.post("/api/v1/tags", json={"query": "cat:kick", "tags": ["punchy"]})
+    assert (await response.json())["samples"] == len(kicks)
+    tags = {t["tag"]: t["count"] for t in (await (await client.get("/api/v1/tags")).json())["tags"]}
+    assert tags["dark"] == 2 and tags["punchy"] == len(kicks)
+    await client.post("/api/v1/tags", json={"ids": kicks[:1], "tags": ["dark"], "remove": True})
+    assert await ids_of(client, "tag:dark") == kicks[1:2]
+    for body in ({"tags": ["x"]}, {"ids": [1], "query": "a", "tags": ["x"]}, {"ids": [1]},
+                 {"ids": ["1"], "tags": ["x"]}, {"ids": [1], "tags": []}, {"ids": [99999], "tags": ["x"]}):
+        response = await client.post("/api/v1/tags", json=body)
+        assert response.status in (400, 404), body
+        assert_error(await response.json(), response.status)
+
+
+async def test_set_corrects_fields_with_source_user(client_for, own_home: Path):
+    client = await client_for(own_home)
+    response = await client.patch("/api/v1/samples/1", json={"bpm": 123, "category": "fx"})
+    data = await response.json()
+    assert response.status == 200 and data["bpm"] == 123 and data["bpm_source"] == "user"
+    assert data["category"] == "fx"
+    for body in ({"path": "/etc/passwd"}, {}, {"bpm": [1]}, {"key": "H minor"}, {"bpm": True}):
+        response = await client.patch("/api/v1/samples/1", json=body)
+        assert response.status == 400, body
+        assert_error(await response.json(), 400)
+    cleared = await (await client.patch("/api/v1/samples/1", json={"bpm": None})).json()
+    assert cleared["bpm_source"] != "user"
+
+
+async def test_collections_save_list_use_delete(client_for, own_home: Path):
+    client = await client_for(own_home)
+    saved = await client.put("/api/v1/collections/kicks", json={"query": "cat:kick"})
+    assert saved.status == 200 and (await saved.json())["count"] > 0
+    names = [c["name"] for c in (await (await client.get("/api/v1/collections")).json())["collections"]]
+    assert names == ["kicks"]
+    assert await ids_of(client, "@kicks") == await ids_of(client, "cat:kick")
+    assert (await client.put("/api/v1/collections/bad", json={"query": "bmp:1"})).status == 400
+    assert (await client.delete("/api/v1/collections/kicks")).status == 200
+    assert (await client.delete("/api/v1/collections/kicks")).status == 404
+
+
+async def test_forget_keeps_the_file_and_file_delete_needs_allow_delete(client_for, catalog,
+                                                                         tmp_path: Path):
+    home, folder = private_pack(*catalog, tmp_path, ["Bass/bass_A1.wav", "Bass/bass_C2.flac"])
+    client = await client_for(home)
+    first, second = await ids_of(client, f"path:{folder}")
+    assert (await client.delete(f"/api/v1/samples/{first}")).status == 200
+    assert (await client.get(f"/api/v1/samples/{first}")).status == 404
+    assert len(list(folder.iterdir())) == 2  # the file stays
+    refused = await client.delete(f"/api/v1/samples/{second}/file")
+    assert refused.status == 403 and "--allow-delete" in (await refused.json())["error"]
+    allowed = await client_for(home, allow_delete=True)
+    response = await allowed.delete(f"/api/v1/samples/{second}/file")
+    assert response.status == 200 and (await response.json())["file_deleted"] is True
+    assert not (folder / "bass_C2.flac").exists()
+
+
+# -- scans, uploads, jobs --------------------------------------------------------------------------------
+
+
+async def test_scans_only_under_known_roots_or_scan_roots(client_for, catalog, tmp_path: Path):
+    home, folder = private_pack(*catalog, tmp_path, ["Bass/bass_A1.wav"])
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    client = await client_for(home)
+    for body, status in (({"paths": [str(outside)]}, 403), ({"paths": ["relative/dir"]}, 400),
+                         ({"paths": [str(folder / "nope")]}, 404), ({"paths": []}, 400),
+                         ({"paths": [str(folder / ".." / "elsewhere")]}, 403), ({}, 400),
+                         ({"paths": "/"}, 400), ({"paths": ["/"]}, 403)):
+        response = await client.post("/api/v1/scans", json=body)
+        assert response.status == status, body
+        assert_error(await response.json(), status)
+    (outside / "x").symlink_to(folder)  # a link into a root is fine; one out of it is not
+    response = await client.post("/api/v1/scans", json={"paths": [str(folder)]})
+    assert response.status == 202 and response.headers["Location"].startswith("/api/v1/jobs/")
+    job = await wait_job(client, (await response.json())["id"])
+    assert job["status"] == "done" and job["result"]["seen"] == 1
+    rooted = await client_for(home, scan_roots=(str(outside),))
+    response = await rooted.post("/api/v1/scans", json={"paths": [str(outside)]})
+    assert response.status == 202
+
+
+async def test_upload_is_stored_sanitised_and_analysed(client_for, own_home: Path, pack: Path,
+                                                      tmp_path: Path):
+    uploads = tmp_path / "uploads"
+    client = await client_for(own_home, upload_dir=uploads)
+    data = (pack / "Bass" / "bass_A1.wav").read_bytes()
+    form = FormData(quote_fields=False)  # as browsers send names: not percent-encoded
+    form.add_field("file", data, filename="../../etc/\u202eevil:.WAV",
+                   content_type="audio/wav")
+    form.add_field("file", data, filename="CON.wav", content_type="audio/wav")
+    form.add_field("comment", "ignored")
+    response = await client.post("/api/v1/uploads", data=form)
+    assert response.status == 202, await response.text()
+    job = await wait_job(client, (await response.json())["id"])
+    assert job["status"] == "done", job
+    names = sorted(path.name for path in uploads.iterdir())
+    assert names == ["_CON.wav", "evil_.wav"]
+    assert all(entry["id"] for entry in job["result"]["files"])
+    sample = await (await client.get(f"/api/v1/samples/{job['result']['files'][0]['id']}")).json()
+    assert sample["path"].startswith(str(uploads))
+    again = FormData()
+    again.add_field("file", data, filename="evil_.wav")
+    job = await wait_job(client, (await (await client.post("/api/v1/uploads", data=again)).json())["id"])
+    assert job["result"]["files"][0]["name"] == "evil__2.wav"  # never replaces a file
+
+
+async def test_bad_uploads_are_refused_or_fail_cleanly(client_for, own_home: Path, tmp_path: Path):
+    uploads = tmp_path / "uploads"
+    client = await client_for(own_home, upload_dir=uploads, max_upload_bytes=20_000)
+    cases = [("evil.exe", b"MZ" * 10, 415), ("empty.wav", b"", 400),
+             ("big.wav", b"\0" * 30_000, 413)]
+    for name, data, status in cases:
+        form = FormData()
+        form.add_field("file", data, filename=name)
+        response = await client.post("/api/v1/uploads", data=form)
+        assert response.status == status, name
+        assert_error(await response.json(), status)
+
+    async def chunks():  # no Content-Length: the limit is enforced while streaming
+        yield b"x" * 10
+
+    streamed = await client.post("/api/v1/uploads", data=chunks(),
+                                 headers={"Content-Type": "multipart/form-data; boundary=zz"})
+    assert streamed.status == 400
+    big = FormData()
+    big.add_field("file", io.BytesIO(b"\0" * 40_000), filename="big2.wav")
+    response = await client.post("/api/v1/uploads", data=big, chunked=True)
+    assert response.status == 413
+    assert (await client.post("/api/v1/uploads", json={"a": 1})).status == 415
+    assert list(uploads.iterdir()) == []  # nothing left behind, no partial files
+    not_audio = FormData()
+    not_audio.add_field("file", b"this is not audio at all" * 10, filename="fake.wav")
+    response = await client.post("/api/v1/uploads", data=not_audio)
+    assert response.status == 202
+    job = await wait_job(client, (await response.json())["id"])
+    assert job["status"] == "failed" and "fake.wav" in job["error"]
+    assert job["result"]["files"][0]["id"] is None
+    assert list(uploads.iterdir()) == []
+    assert (await (await client.get("/api/v1/failures")).json())["failures"] == []
+    assert (await client.get("/health/live")).status == 200  # still serving
+
+
+async def test_jobs_are_listed_and_unknown_ones_are_404(client_for, catalog, tmp_path: Path):
+    home, folder = private_pack(*catalog, tmp_path, ["Bass/bass_A1.wav"])
+    client = await client_for(home)
+    job = await (await client.post("/api/v1/scans", json={"paths": [str(folder)]})).json()
+    await wait_job(client, job["id"])
+    listed = (await (await client.get("/api/v1/jobs")).json())["jobs"]
+    assert [j["id"] for j in listed] == [job["id"]] and listed[0]["kind"] == "scan"
+    assert listed[0]["progress"]["phase"] == "done"
+    assert (await client.get("/api/v1/jobs/nope")).status == 404
+    cancelled = await client.delete(f"/api/v1/jobs/{job['id']}")
+    assert cancelled.status == 202 and (await cancelled.json())["status"] == "done"
+
+
+# -- WebSocket -----------------------------------------------------------------------------------------------
+
+
+async def _events(ws, until, timeout: float = 60.0) -> list[dict]:
+    seen: list[dict] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await ws.receive_json()
+            seen.append(message)
+            if until(message, seen):
+                return seen
+
+
+async def test_ws_reports_scan_job_progress_and_added_samples(client_for, catalog, tmp_path: Path):
+    home, folder = private_pack(*catalog, tmp_path, ["Bass/bass_A1.wav"])
+    client = await client_for(home, poll_interval=0.2)
+    ws = await client.ws_connect("/api/v1/ws")
+    hello = await ws.receive_json()
+    assert hello["type"] == "hello" and hello["data"]["generation"] >= 1
+    source = catalog[1] / "Drums" / "Kicks"
+    for path in source.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    job = await (await client.post("/api/v1/scans", json={"paths": [str(folder)]})).json()
+    events = await _events(ws, lambda m, seen: any(e["type"] == "samples.added" for e in seen)
+                           and any(e["type"] == "job" and e["data"]["status"] == "done"
+                                   for e in seen))
+    job_events = [e["data"] for e in events if e["type"] == "job"]
+    assert all(e["id"] == job["id"] for e in job_events)
+    assert any(e["progress"]["phase"] in ("hashing", "analysing") for e in job_events)
+    added = [i for e in events if e["type"] == "samples.added" for i in e["data"]["ids"]]
+    assert sorted(added) == sorted(await ids_of(client, "cat:kick path:mine"))
+    await ws.close()
+
+
+async def test_ws_sees_changes_made_by_another_process(client_for, catalog, tmp_path: Path):
+    home, folder = private_pack(*catalog, tmp_path, ["Bass/bass_A1.wav"])
+    client = await client_for(home, poll_interval=0.2)
+    ws = await client.ws_connect("/api/v1/ws")
+    await ws.receive_json()  # hello
+    (folder / "copy.wav").write_bytes((folder / "bass_A1.wav").read_bytes()[:-2000])
+    (folder / "bass_A1.wav").unlink()
+
+    def other_scan() -> None:
+        with Library(home, jobs=1) as other:  # a CLI scan, as far as the server can tell
+            other.scan([folder])
+
+    await asyncio.get_running_loop().run_in_executor(None, other_scan)
+    events = await _events(ws, lambda m, seen: {"samples.added", "samples.removed"}
+                           <= {e["type"] for e in seen})
+    added = [i for e in events if e["type"] == "samples.added" for i in e["data"]["ids"]]
+    assert (await (await client.get(f"/api/v1/samples/{added[0]}")).json())["name"] == "copy.wav"
+    before = await ids_of(client, "copy")
+    await client.post("/api/v1/tags", json={"ids": before, "tags": ["fresh"]})
+    events = await _events(ws, lambda m, seen: m["type"] == "samples.updated")
+    assert events[-1]["data"]["ids"] == before
+    await ws.close()
+
+
+async def test_ws_origin_is_checked(client_for, home: Path):
+    client = await client_for(home, allow_origins=("https://ui.example",))
+    host = f"{client.host}:{client.port}"
+    for origin in (f"http://{host}", "https://ui.example", None):
+        ws = await client.ws_connect("/api/v1/ws", headers={"Origin": origin} if origin else {})
+        assert (await ws.receive_json())["type"] == "hello"
+        await ws.close()
+    for origin in ("http://evil.example", "null", f"http://{host}.evil.example"):
+        response = await client.get("/api/v1/ws", headers={
+            "Origin": origin, "Connection": "Upgrade", "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+        assert response.status == 403, origin
+        assert_error(await response.json(), 403)
+
+
+# -- guards ------------------------------------------------------------------------------------------
+
+
+async def test_host_header_is_checked(client_for, home: Path):
+    client = await client_for(home, allow_hosts=("studio.lan",))
+    for host in ("localhost", "127.0.0.1:8000", "[::1]:9", "studio.lan:8000", "LOCALHOST"):
+        assert (await client.get("/health/live", headers={"Host": host})).status == 200, host
+    for host in ("evil.example", "evil.example:8000", "127.0.0.1.evil.example", "studio.lan.x"):
+        response = await client.get("/api/v1/stats", headers={"Host": host})
+        assert response.status == 403, host
+        assert_error(await response.json(), 403)
+    anything = await client_for(home, allow_hosts=("*",))
+    assert (await anything.get("/health/live", headers={"Host": "x.example"})).status == 200
+
+
+async def test_cross_site_writes_are_refused(client_for, own_home: Path):
+    client = await client_for(own_home)
+    response = await client.post("/api/v1/tags", json={"ids": [1], "tags": ["x"]},
+                                 headers={"Origin": "http://evil.example"})
+    assert response.status == 403
+    same = await client.post("/api/v1/tags", json={"ids": [1], "tags": ["x"]},
+                             headers={"Origin": f"http://{client.host}:{client.port}"})
+    assert same.status == 200
+    read = await client.get("/api/v1/stats", headers={"Origin": "http://evil.example"})
+    assert read.status == 200  # reads are not writes; the browser keeps the answer from the page
+
+
+async def test_bad_requests_are_json_errors_never_5xx(client):
+    cases = [
+        client.post("/api/v1/tags", data=b"{not json", headers={"Content-Type": "application/json"}),
+        client.post("/api/v1/tags", data=b"[1, 2]", headers={"Content-Type": "application/json"}),
+        client.post("/api/v1/tags", data=b"tags=x"),
+        client.post("/api/v1/tags", data=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+                    headers={"Content-Type": "application/json"}),
+        client.put("/api/v1/samples/1", json={}),
+        client.get("/api/v1/samples", params={"q": "\x00"}),
+        client.get("/api/v1/samples", params={"q": "x" * 5000}),
+    ]
+    statuses = []
+    for request in cases:
+        response = await request
+        statuses.append(response.status)
+        assert_error(await response.json(), response.status)
+    assert statuses == [400, 400, 415, 413, 405, 400, 400]
+
+
+# -- operations ---------------------------------------------------------------------------------------------
+
+
+async def test_health_and_metrics(client):
+    assert (await (await client.get("/health/live")).json()) == {"ok": True}
+    ready = await (await client.get("/health/ready")).json()
+    assert ready["ok"] and set(ready["checks"]) == {"catalog", "index", "cache"}
+    await client.get("/api/v1/samples/1")
+    await client.get("/api/v1/samples/99999")
+    text = await (await client.get("/metrics")).text()
+    assert 'samplemind_http_requests_total{method="GET",route="sample_get",status="200"} 1' in text
+    assert 'samplemind_http_requests_total{method="GET",route="sample_get",status="404"} 1' in text
+    assert 'samplemind_http_request_duration_seconds_bucket{route="sample_get",le="+Inf"} 2' in text
+    for name in ("samplemind_ws_clients 0", "samplemind_jobs_active 0",
+                 "samplemind_catalog_samples 48", "# TYPE samplemind_cache_hits gauge",
+                 "# TYPE samplemind_analysis_seconds histogram"):
+        assert name in text
+
+
+async def test_openapi_lists_every_route_with_its_role(client):
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    assert doc["openapi"].startswith("3.")
+    operations = {(method.upper(), path): op for path, item in doc["paths"].items()
+                  for method, op in item.items()}
+    for route in ROUTES:
+        operation = operations[(route.method, route.path)]
+        assert operation["operationId"] == route.name
+        assert operation["x-samplemind-role"] == ROUTE_ROLES[route.name]
+    for route in ROUTES:
+        expected = {"GET": {"viewer", "public"}}.get(route.method, {"editor", "admin"})
+        assert route.role in expected, route.name
+    assert ROUTE_ROLES["sample_delete_file"] == "admin"
+    assert ROUTE_ROLES["health_live"] == "public"
+
+
+async def test_security_hook_can_add_middlewares_and_routes(aiohttp_client, home: Path):
+    seen: list[str | None] = []
+
+    def security(app: web.Application) -> None:
+        @web.middleware
+        async def check(request, handler):
+            seen.append(ROUTE_ROLES.get(request.match_info.route.name))
+            return await handler(request)
+
+        async def login(request):
+            return web.json_response({"ok": True})
+
+        app.middlewares.append(check)
+        app.router.add_post("/api/v1/login", login, name="login")
+
+    client = await aiohttp_client(make_app(home, security=security))
+    assert (await client.get("/api/v1/samples/1")).status == 200
+    assert (await client.post("/api/v1/login")).status == 200
+    assert seen == ["viewer", None]
+
+
+async def test_a_request_never_names_a_file(client, pack: Path):
+    # Only ids reach files: path-like ids and traversal attempts are plain 404s.
+    for path in ("/api/v1/samples/..%2F..%2Fetc%2Fpasswd/audio", "/api/v1/samples/%2Fetc%2Fpasswd",
+                 f"/api/v1/samples/{os.fspath(pack)}/audio"):
+        assert (await client.get(path)).status == 404

@@ -1,0 +1,106 @@
+"""`samplemind serve` on the command line: --get for scripts, and the loopback rule."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from server_fixtures import build_catalog
+
+from samplemind.server.auth import is_loopback
+
+from helpers import run_cli
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return build_catalog(tmp_path_factory.mktemp("server_cli"))
+
+
+def test_get_prints_the_body_and_exits_0_on_success(catalog):
+    home, _ = catalog
+    result = run_cli("serve", "--get", "/api/v1/samples?q=cat:kick&limit=2", home=home)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["count"] == 2 and all(s["category"] == "kick" for s in data["samples"])
+
+
+def test_get_exits_1_on_an_error_status_with_the_json_error(catalog):
+    home, _ = catalog
+    result = run_cli("serve", "--get", "/api/v1/samples/99999", home=home)
+    assert result.returncode == 1
+    assert json.loads(result.stdout) == {
+        "ok": False, "error": "no sample has id 99999 (samplemind ls shows the ids)", "status": 404}
+    assert run_cli("serve", "--get", "api/v1/stats", home=home).returncode == 2
+
+
+def test_non_loopback_host_is_refused_without_insecure(tmp_path: Path):
+    result = run_cli("serve", "--host", "0.0.0.0", home=tmp_path / "home")
+    assert result.returncode == 2
+    assert "--insecure" in result.stderr and result.stdout == ""
+
+
+def test_non_loopback_host_is_served_with_accounts_and_logins_required(tmp_path: Path):
+    home = tmp_path / "home"
+    added = run_cli("token", "add", "ci", "--role", "viewer", home=home)
+    assert added.returncode == 0, added.stderr
+    token = added.stdout.strip()
+    env = {**os.environ, "SAMPLEMIND_HOME": str(home)}
+    process = subprocess.Popen([sys.executable, "-m", "samplemind", "serve", "--host", "0.0.0.0",
+                                "--port", "0"], env=env, stderr=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, text=True)
+    try:
+        line = process.stderr.readline()
+        assert "serving on http://0.0.0.0:0" in line and "warning" not in line
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert token.startswith("smt_")
+
+
+def test_get_answers_even_when_accounts_exist(tmp_path: Path):
+    home = tmp_path / "home"
+    assert run_cli("token", "add", "ci", "--role", "viewer", home=home).returncode == 0
+    result = run_cli("serve", "--get", "/api/v1/stats", home=home)
+    assert result.returncode == 0, result.stdout
+    assert json.loads(result.stdout)["samples"] == 0
+
+
+def test_insecure_warns_and_serves(tmp_path: Path):
+    env = {**os.environ, "SAMPLEMIND_HOME": str(tmp_path / "home")}
+    process = subprocess.Popen([sys.executable, "-m", "samplemind", "serve", "--host", "0.0.0.0",
+                                "--port", "0", "--insecure"], env=env, stderr=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, text=True)
+    try:
+        lines = [process.stderr.readline(), process.stderr.readline()]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert "warning: --insecure: anyone who can reach 0.0.0.0 gets full admin access" in lines[0]
+    assert "serving on http://0.0.0.0:0" in lines[1]
+
+
+def test_loopback_names():
+    assert all(is_loopback(h) for h in ("127.0.0.1", "localhost", "::1", "[::1]", "127.1.2.3"))
+    assert not any(is_loopback(h) for h in ("0.0.0.0", "192.168.1.2", "example.com", "::"))
+
+
+def test_upload_names_are_made_safe():
+    from samplemind.server.uploads import safe_upload_name
+
+    assert safe_upload_name("../../etc/passwd.wav") == "passwd.wav"
+    assert safe_upload_name("C:\\Users\\x\\kick.WAV") == "kick.wav"
+    assert safe_upload_name("\u202eevil\x01\x7f.wav") == "evil__.wav"
+    assert safe_upload_name("...hidden.wav") == "hidden.wav"
+    assert safe_upload_name("nul.wav") == "_nul.wav"
+    assert safe_upload_name("?.wav") == "_.wav"
+    long = safe_upload_name("\u00e9" * 300 + ".flac")
+    assert len(long.encode()) <= 120 and long.endswith(".flac")
+    for bad in ("kick.exe", "kick", "", None, "kick.wav.sh", ".wav"):
+        with pytest.raises(Exception) as error:
+            safe_upload_name(bad)
+        assert error.value.http_status in (400, 415)
