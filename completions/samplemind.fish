@@ -181,7 +181,7 @@ complete -c samplemind -n '__samplemind_using' -a 'index' -d 'Inspect or rebuild
 complete -c samplemind -n '__samplemind_using' -a 'ls' -d 'List samples matching a query (every sample without one), streamed.'
 complete -c samplemind -n '__samplemind_using' -a 'map' -d '2D coordinates of every sample by sound (PCA of the sound vectors), for plotting.'
 complete -c samplemind -n '__samplemind_using' -a 'scan' -d 'Add or update folders in the catalog (incremental; exit 3 if some files failed).'
-complete -c samplemind -n '__samplemind_using' -a 'serve' -d 'Serve the HTTP and WebSocket API (loopback only unless --insecure).'
+complete -c samplemind -n '__samplemind_using' -a 'serve' -d 'Serve the HTTP and WebSocket API (loopback by default; accounts for anything else).'
 complete -c samplemind -n '__samplemind_using' -a 'set' -d 'Correct bpm, key, note, type or category; kept through rescans (source "user").'
 complete -c samplemind -n '__samplemind_using' -a 'show' -d 'Show one sample with every field.'
 complete -c samplemind -n '__samplemind_using' -a 'similar' -d 'Samples that sound like the given ones, nearest first, with per-aspect distances.'
@@ -287,9 +287,9 @@ complete -c samplemind -n '__samplemind_using scan' -s 'h' -l 'help' -d 'Show th
 complete -c samplemind -n '__samplemind_using scan' -F
 
 # samplemind serve
-complete -c samplemind -n '__samplemind_using serve' -l 'host' -x -d 'Address to listen on. Anything but loopback needs --insecure.'
+complete -c samplemind -n '__samplemind_using serve' -l 'host' -x -d 'Address to listen on. Anything but loopback needs accounts or a token (samplemind user add / token add), or --insecure.'
 complete -c samplemind -n '__samplemind_using serve' -s 'p' -l 'port' -x -d 'Port.'
-complete -c samplemind -n '__samplemind_using serve' -l 'insecure' -d 'Allow a non-loopback --host (anyone who can reach it can use it unless accounts are set up).'
+complete -c samplemind -n '__samplemind_using serve' -l 'insecure' -d 'Serve a non-loopback --host without logins: anyone who can reach it is admin (a warning is printed).'
 complete -c samplemind -n '__samplemind_using serve' -l 'allow-host' -x -d 'Another Host header name to accept (the name browsers use to reach the server); \'*\' accepts any. Repeatable.'
 complete -c samplemind -n '__samplemind_using serve' -l 'allow-origin' -x -d 'Another browser origin allowed to call the API and open the WebSocket, e.g. https://ui.example:8443. Repeatable.'
 complete -c samplemind -n '__samplemind_using serve' -l 'allow-delete' -d 'Let DELETE /api/v1/samples/{id}/file delete files on disk.'
