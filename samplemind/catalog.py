@@ -94,6 +94,20 @@ def m004_collections(db: sqlite_utils.Database) -> None:
     db["collections"].create({"name": str, "query": str, "saved_at": str}, pk="name")
 
 
+@migrations()
+def m005_query_speed(db: sqlite_utils.Database) -> None:
+    """Indexes for the commonest pairs of filters, and FTS5 prefix indexes for free words
+    (benchmarks/query.py: 'cat:bass note:C2..C3' 6.1 -> 1.2 ms, 'warm tape' 4.9 -> 2.7 ms
+    over 100k samples)."""
+    from .query import create_fts, drop_fts
+
+    for columns in (("category", "note"), ("category", "bpm"), ("type", "bpm"),
+                    ("type", "camelot")):
+        db["samples"].create_index(list(columns), if_not_exists=True)
+    drop_fts(db)
+    create_fts(db)
+
+
 def now_iso() -> str:
     """UTC timestamp for the catalog, to the second."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -143,7 +157,13 @@ class Catalog:
     next_generation = 1
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection, first letting SQLite refresh its planner statistics
+        (bounded by analysis_limit, so it stays quick on big catalogs)."""
+        try:
+            self.conn.execute("PRAGMA analysis_limit = 1000")
+            self.conn.execute("PRAGMA optimize")
+        except sqlite3.Error:
+            pass  # read-only or busy: the statistics can wait for another time
         self.conn.close()
 
     # -- transactions and generation -------------------------------------------------
