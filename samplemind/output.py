@@ -105,6 +105,24 @@ LIST_COLUMNS = (
 )
 
 
+def _write_json_stream(items: Iterable[dict[str, Any]], fmt: Format) -> int:
+    """One JSON array (json) or one object a line (jsonl), an item at a time, so memory
+    stays flat however many there are."""
+    out = sys.stdout
+    count = 0
+    if fmt is Format.jsonl:
+        for item in items:
+            out.write(dumps(item, indent=None) + "\n")
+            count += 1
+        return count
+    out.write("[")
+    for item in items:
+        out.write(("\n" if count == 0 else ",\n") + dumps(item, indent=None))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count
+
+
 @pipe_safe
 def write_records(records: Iterable[dict[str, Any]], fmt: Format,
                   extra: Sequence[tuple[str, str, int]] = ()) -> int:
@@ -125,19 +143,8 @@ def write_records(records: Iterable[dict[str, Any]], fmt: Format,
             count += 1
         out_console().print(table)
         return count
-    if fmt is Format.json:
-        # Streamed as one JSON array, a record at a time, so memory stays flat.
-        out.write("[")
-        for record in records:
-            out.write(("\n" if count == 0 else ",\n") + dumps(record, indent=None))
-            count += 1
-        out.write("\n]\n" if count else "]\n")
-        return count
-    if fmt is Format.jsonl:
-        for record in records:
-            out.write(dumps(record, indent=None) + "\n")
-            count += 1
-        return count
+    if fmt in (Format.json, Format.jsonl):
+        return _write_json_stream(records, fmt)
     if fmt is Format.csv:
         writer = csv.writer(out, lineterminator="\n")
         fields = (*RECORD_FIELDS, *(name for name, _, _ in extra if name not in RECORD_FIELDS))
@@ -203,16 +210,8 @@ def write_rows(rows: Iterable[dict[str, Any]], fmt: Format, columns: Sequence[st
             table.add_row(*(_fmt(row.get(name), 3) for name in columns))
             count += 1
         out_console().print(table)
-    elif fmt is Format.json:
-        out.write("[")
-        for row in rows:
-            out.write(("\n" if count == 0 else ",\n") + dumps(row, indent=None))
-            count += 1
-        out.write("\n]\n" if count else "]\n")
-    elif fmt is Format.jsonl:
-        for row in rows:
-            out.write(dumps(row, indent=None) + "\n")
-            count += 1
+    elif fmt in (Format.json, Format.jsonl):
+        count = _write_json_stream(rows, fmt)
     elif fmt is Format.csv:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)

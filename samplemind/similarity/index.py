@@ -188,11 +188,11 @@ class VectorIndex:
             name = f"vectors-{self.info.generation}-{os.getpid()}.faiss"
             temp = folder / f".{name}.tmp"
             faiss.write_index(self.index, str(temp))
-            _fsync_file(temp)
+            _fsync(temp)
             os.replace(temp, folder / name)
             self.info.file = name
             _write_atomic(folder / "index.json", json.dumps(asdict(self.info)).encode())
-        _fsync_dir(folder)
+        _fsync(folder)
         for stale in folder.glob("vectors-*.faiss"):
             if stale.name != name:
                 stale.unlink(missing_ok=True)
@@ -414,16 +414,9 @@ def _tune_nprobe(index: Any, vectors: np.ndarray, ids: np.ndarray, rng: np.rando
     return nprobe, round(recall, 4)
 
 
-def _fsync_file(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """Flush a file's data (or a folder's entries, after a rename) to disk."""
     fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
