@@ -308,6 +308,9 @@ def test_similar_cli_in_every_format(scanned: Library, pack: Path):
                                                                  "kick_long.wav"}
     assert set(rows[0]["aspect_distances"]) == {"timbre", "spectral", "envelope", "tonal",
                                                 "rhythm"}
+    # Numbers are printed short, not as float32 noise (0.7569000124931335).
+    numbers = [rows[0]["score"], rows[0]["distance"], *rows[0]["aspect_distances"].values()]
+    assert all(value == round(value, 4) for value in numbers)
     lines = run_cli("similar", kick, "-k", "2", "-f", "jsonl", home=home).stdout.splitlines()
     assert [json.loads(line)["name"] for line in lines] == [r["name"] for r in rows[:2]]
     csv_out = run_cli("similar", kick, "-k", "2", "-f", "csv", home=home).stdout.splitlines()

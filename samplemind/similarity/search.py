@@ -76,9 +76,11 @@ def similar(catalog: Catalog, index: VectorIndex, queries: Sequence[int | np.nda
     combined = combined_distance(per_aspect, weights)
     records = records_by_id(catalog, ids.tolist(), row_to_record)
     # Rounded in bulk: a Python round() per number cost a fifth of a query.
+    # (float64 first: a rounded float32 prints as 0.7569000124931335 in JSON)
+    combined = combined.astype(np.float64)
     distances = np.round(combined, 4).tolist()
     scores = np.round(score(combined), 4).tolist()
-    aspect_rows = np.round(per_aspect, 4).tolist()
+    aspect_rows = np.round(per_aspect.astype(np.float64), 4).tolist()
     hits = []
     for position, sample_id in enumerate(ids.tolist()):
         record = records.get(sample_id)
