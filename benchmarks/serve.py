@@ -538,7 +538,7 @@ def ws_section(base: str, server_pid: int, scan_folder: str, catalog: dict[str, 
           f"({len(sent_jobs)} events x {WS_CLIENTS} clients, {job_missing} missing, "
           f"{failed} failed connects)")
     print(f"  the catalog generation moved {moves} times during those {len(sent_jobs)} scan jobs "
-          "(each move makes the change poller re-read and diff every sample)")
+          "(each move makes the change poller read the change feed since its last generation)")
     print(f"  samples.updated after POST /tags (through the change poller): {fmt_lat(tag_ms)}  "
           f"({len(sent_tags)} events, {tag_missing} missing; informational)")
     out["tag_p99"] = pct(tag_ms, 99)

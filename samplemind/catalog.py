@@ -108,6 +108,60 @@ def m005_query_speed(db: sqlite_utils.Database) -> None:
     create_fts(db)
 
 
+# The generation the enclosing transaction will commit as: transaction() bumps meta at
+# its end, and every write of sample rows, tags and overrides happens inside one.
+_NEXT_GENERATION = "(SELECT CAST(value AS INTEGER) + 1 FROM meta WHERE key = 'generation')"
+
+
+def _mark_changed(sample_id: str) -> str:
+    # DELETE then INSERT rather than INSERT OR REPLACE / upsert: inside a trigger the
+    # conflict policy of the statement that fired it wins (an outer INSERT OR IGNORE
+    # would turn a REPLACE into IGNORE and leave the old generation behind).
+    return (f"DELETE FROM sample_changes WHERE sample_id = {sample_id}; "
+            f"INSERT INTO sample_changes (sample_id, generation) "
+            f"VALUES ({sample_id}, {_NEXT_GENERATION});")
+
+
+def _unmarked(sample_id: str) -> str:
+    # Already marked by this transaction (a scan inserts, updates and tags one row): skip
+    # the rewrite, a lookup is cheaper.
+    return (f"(SELECT generation FROM sample_changes WHERE sample_id = {sample_id}) "
+            f"IS NOT {_NEXT_GENERATION}")
+
+
+CHANGE_TRIGGERS = {
+    "samples_changes_insert": (f"AFTER INSERT ON samples WHEN {_unmarked('new.id')} "
+                               f"BEGIN {_mark_changed('new.id')} END"),
+    "samples_changes_update": (f"AFTER UPDATE ON samples WHEN {_unmarked('new.id')} "
+                               f"BEGIN {_mark_changed('new.id')} END"),
+    "samples_changes_delete": ("AFTER DELETE ON samples BEGIN "
+                               "DELETE FROM sample_changes WHERE sample_id = old.id; END"),
+    **{f"{table}_changes_{event}": (
+        f"AFTER {event.upper()} ON {table} WHEN {_unmarked(f'{row}.sample_id')} "
+        f"AND EXISTS (SELECT 1 FROM samples WHERE id = {row}.sample_id) "
+        f"BEGIN {_mark_changed(f'{row}.sample_id')} END")
+       for table in ("tags", "overrides")
+       for event, row in (("insert", "new"), ("update", "new"), ("delete", "old"))},
+}
+
+
+@migrations()
+def m006_change_feed(db: sqlite_utils.Database) -> None:
+    """A change feed for the server's events: ``sample_changes`` holds, per sample, the
+    generation its row, tags or overrides last changed at (kept by triggers, so writes by
+    any process count); removals are in ``removed``. A side table rather than a samples
+    column: the column would show in every sample record (``SELECT s.*``), and updating
+    it would rewrite the wide samples row (analysis JSON, vector, peaks) on each insert."""
+    db.execute("CREATE TABLE sample_changes (sample_id INTEGER PRIMARY KEY, "
+               "generation INTEGER NOT NULL)")
+    db.execute("CREATE INDEX sample_changes_generation ON sample_changes (generation)")
+    db.execute("INSERT INTO sample_changes (sample_id, generation) "
+               "SELECT id, (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation') "
+               "FROM samples")
+    for name, body in CHANGE_TRIGGERS.items():
+        db.execute(f"CREATE TRIGGER {name} {body}")
+
+
 def now_iso() -> str:
     """UTC timestamp for the catalog, to the second."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -359,6 +413,23 @@ class Catalog:
         removed = [row[0] for row in self.conn.execute(
             "SELECT sample_id FROM removed WHERE generation > ?", (since,))]
         return changed, removed
+
+    def changes_since(self, generation: int) -> tuple[int, list[int], list[int]]:
+        """(current generation, ids changed after `generation`, ids removed after it),
+        read in one snapshot. Removals at or before oldest_removal_kept() may have been
+        pruned: a reader behind that must re-list the ids to find them."""
+        with self.snapshot():
+            current = self.generation
+            # Sorted here, not by ORDER BY sample_id: that makes SQLite walk the primary
+            # key (every row) instead of the generation index (the changed rows).
+            changed = sorted(row[0] for row in self.conn.execute(
+                "SELECT sample_id FROM sample_changes WHERE generation > ?", (generation,)))
+            present = set(changed)
+            # An id removed and later reused by a new row is a change, not a removal.
+            removed = sorted(row[0] for row in self.conn.execute(
+                "SELECT sample_id FROM removed WHERE generation > ?", (generation,))
+                if row[0] not in present)
+        return current, changed, removed
 
     def oldest_removal_kept(self) -> int:
         """Removals at or before this generation have been forgotten (pruned)."""

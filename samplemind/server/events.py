@@ -1,9 +1,17 @@
 """Server events for WebSocket clients: job progress and samples added, updated, removed.
 
-Sample events come from one place, a poller that diffs the catalog whenever its
-generation moves (about once a second, and at once after the server's own writes), so
-changes made by another process (``samplemind scan`` in a terminal) show up exactly like
-the server's own.
+Sample events come from one place, a poller that reads the catalog's change feed
+whenever its generation moves (about once a second, and at once after the server's own
+writes), so changes made by another process (``samplemind scan`` in a terminal) show up
+exactly like the server's own. Each tick costs one read of the generation; a move costs
+O(changes): the ids whose row, tags or overrides changed since the last look
+(``sample_changes``, kept by catalog triggers) and the ids removed since (``removed``).
+Added and updated are told apart by a set of the ids this feed has seen.
+
+Removals the saved vector index has applied get pruned from the catalog
+(``Catalog.prune_removed``). A feed whose position is older than the prune (a long
+stall, or a prune racing a tick) cannot trust ``removed``: it then re-lists every id once
+and diffs that against its set. That is the only O(library) read, and it is rare.
 """
 
 from __future__ import annotations
@@ -82,7 +90,8 @@ class ChangeWatcher:
         self.hub = hub
         self.interval = interval
         self.generation = -1
-        self.fingerprints: dict[int, int] = {}
+        self.known: set[int] = set()  # ids this feed has reported (or started with)
+        self.resyncs = 0  # times removals had been pruned past our position
         self._nudged = asyncio.Event()
 
     def nudge(self) -> None:
@@ -91,7 +100,7 @@ class ChangeWatcher:
 
     async def start(self) -> None:
         """Read the baseline: only changes after this are events."""
-        self.generation, self.fingerprints = await self.pool.run(reads.change_fingerprints)
+        self.generation, self.known = await self.pool.run(reads.sample_ids)
 
     async def run(self) -> None:
         """Poll until cancelled."""
@@ -107,17 +116,23 @@ class ChangeWatcher:
                 log.exception("could not check the catalog for changes")
 
     async def check(self) -> None:
-        """Diff the catalog against the last look and publish the differences."""
+        """Read what changed since the last look and publish it."""
         current = await self.pool.run(reads.generation)
         if current == self.generation:
             return
-        generation, fingerprints = await self.pool.run(reads.change_fingerprints)
-        before = self.fingerprints
-        added = sorted(fingerprints.keys() - before.keys())
-        removed = sorted(before.keys() - fingerprints.keys())
-        updated = sorted(sample_id for sample_id, print_ in fingerprints.items()
-                         if sample_id in before and before[sample_id] != print_)
-        self.generation, self.fingerprints = generation, fingerprints
+        generation, changed, removed, everyone = await self.pool.run(
+            reads.changes_since, self.generation)
+        known = self.known
+        if everyone is not None:  # removals were pruned past our position: diff the ids
+            self.resyncs += 1
+            removed = sorted(known - everyone)
+        else:
+            removed = [sample_id for sample_id in removed if sample_id in known]
+        known.difference_update(removed)
+        added = [sample_id for sample_id in changed if sample_id not in known]
+        updated = [sample_id for sample_id in changed if sample_id in known]
+        known.update(added)
+        self.generation = generation
         for event_type, ids in (("samples.added", added), ("samples.updated", updated),
                                 ("samples.removed", removed)):
             for start in range(0, len(ids), IDS_PER_EVENT):

@@ -1,8 +1,8 @@
 """Catalog reads and writes the server needs that Library does not offer yet.
 
 Each function takes a Library and uses only its Catalog's methods. They belong in
-``Library`` (proposed there as ``peaks``, ``change_fingerprints`` and ``forget``); until
-they move, this module is the one place in the server that reaches below Library.
+``Library`` (proposed there as ``peaks``, ``sample_ids``, ``changes_since`` and
+``forget``); until they move, this module is the one place in the server that reaches below Library.
 """
 
 from __future__ import annotations
@@ -16,14 +16,6 @@ from ..errors import NotFound
 from ..library import Library
 from ..models import SCHEMA_VERSION
 from .errors import Forbidden
-
-# What a change of a sample's record shows in: a rescan or move (scanned_at, path),
-# a re-analysis (analysed_at), a correction (the resolved fields) or a tag edit.
-_FINGERPRINT_SQL = (
-    "SELECT s.id, s.path, s.scanned_at, s.analysed_at, s.type, s.category, s.bpm, s.key, s.note, "
-    "(SELECT group_concat(tag || char(30) || source, char(31)) FROM tags t "
-    "WHERE t.sample_id = s.id) FROM samples s"
-)
 
 
 def peaks(library: Library, sample_id: int) -> dict[str, Any]:
@@ -41,14 +33,27 @@ def peaks(library: Library, sample_id: int) -> dict[str, Any]:
             "peaks": [[round(float(low), 4), round(float(high), 4)] for low, high in pairs]}
 
 
-def change_fingerprints(library: Library) -> tuple[int, dict[int, int]]:
-    """(generation, {id: fingerprint}) read in one snapshot; a fingerprint changes when
-    the sample's record does."""
+def sample_ids(library: Library) -> tuple[int, set[int]]:
+    """(generation, the id of every sample) read in one snapshot: where a change feed
+    starts, or resyncs."""
     catalog = library.catalog
     with catalog.snapshot():
-        generation = catalog.generation
-        rows = catalog.query(_FINGERPRINT_SQL)
-    return generation, {row[0]: hash(row[1:]) for row in rows}
+        return catalog.generation, {row[0] for row in catalog.query("SELECT id FROM samples")}
+
+
+def changes_since(library: Library, since: int
+                  ) -> tuple[int, list[int], list[int], set[int] | None]:
+    """(generation, changed ids, removed ids, every id or None) after generation `since`,
+    read in one snapshot; O(changes). Every id is listed only when removals after `since`
+    may have been pruned (prune_removed, once the saved vector index applied them): the
+    caller then finds removals by diffing ids instead."""
+    catalog = library.catalog
+    with catalog.snapshot():
+        generation, changed, removed = catalog.changes_since(since)
+        everyone = None
+        if catalog.oldest_removal_kept() > since:
+            everyone = {row[0] for row in catalog.query("SELECT id FROM samples")}
+    return generation, changed, removed, everyone
 
 
 def generation(library: Library) -> int:

@@ -1,0 +1,159 @@
+"""The catalog change feed: sample_changes (kept by triggers), changes_since, and the
+server's events built on it."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from samplemind import Library
+
+from helpers import write_hit, write_library
+
+
+def _changed_at(library: Library, sample_id: int) -> int:
+    return int(library.catalog.scalar(
+        "SELECT generation FROM sample_changes WHERE sample_id = ?", [sample_id]))
+
+
+@pytest.fixture
+def scanned(library: Library, tmp_path: Path) -> tuple[Library, list[Path]]:
+    paths = write_library(tmp_path / "lib", 3)
+    library.scan([tmp_path / "lib"])
+    return library, paths
+
+
+def test_insert_records_the_generation_it_commits_as(scanned) -> None:
+    library, paths = scanned
+    generation = library.catalog.generation
+    ids = [library.get(str(p)).id for p in paths]
+    assert all(1 <= _changed_at(library, i) <= generation for i in ids)
+    assert library.catalog.count() == library.catalog.scalar("SELECT count(*) FROM sample_changes")
+
+
+def test_set_tag_untag_move_and_reanalysis_each_move_it(scanned, tmp_path: Path) -> None:
+    library, paths = scanned
+    catalog = library.catalog
+    first, second = library.get(str(paths[0])).id, library.get(str(paths[1])).id
+
+    def moved_only(action) -> None:
+        before = catalog.generation
+        other = _changed_at(library, second)
+        action()
+        assert catalog.generation == before + 1
+        assert _changed_at(library, first) == before + 1
+        assert _changed_at(library, second) == other
+        assert catalog.changes_since(before) == (before + 1, [first], [])
+
+    moved_only(lambda: library.set(first, {"bpm": 123}))  # resolved fields + override
+    moved_only(lambda: library.set(first, {"bpm": None}))  # override cleared
+    moved_only(lambda: library.tag([first], ["fresh"]))
+    moved_only(lambda: library.tag([first], ["fresh"], remove=True))
+    target = tmp_path / "lib" / "Moved" / "renamed.wav"
+    target.parent.mkdir()
+    shutil.move(paths[0], target)
+    moved_only(lambda: library.scan([tmp_path / "lib"]))  # a move keeps the id
+    assert library.get(str(target)).id == first
+    write_hit(target, freq=440, seconds=0.9, seed=99)
+    moved_only(lambda: library.scan([tmp_path / "lib"]))  # re-analysis
+
+
+def test_no_op_writes_do_not_move_it(scanned, tmp_path: Path) -> None:
+    library, paths = scanned
+    library.tag([str(paths[0])], ["kept"])
+    before = library.catalog.generation
+    marks = library.catalog.query("SELECT sample_id, generation FROM sample_changes ORDER BY 1")
+    library.scan([tmp_path / "lib"])  # nothing changed on disk
+    library.tag([str(paths[0])], ["kept"])  # already tagged
+    library.tag([str(paths[1])], ["never-there"], remove=True)  # not tagged
+    assert library.catalog.query("SELECT sample_id, generation FROM sample_changes ORDER BY 1") \
+        == marks
+    _, changed, removed = library.catalog.changes_since(before)
+    assert (changed, removed) == ([], [])
+
+
+def test_changes_since_returns_exactly_the_changed_and_removed(scanned, tmp_path: Path) -> None:
+    library, paths = scanned
+    catalog = library.catalog
+    ids = [library.get(str(p)).id for p in paths]
+    start = catalog.generation
+    assert catalog.changes_since(start) == (start, [], [])
+    library.tag([ids[2]], ["x"])
+    paths[0].unlink()
+    write_hit(tmp_path / "lib" / "new.wav", freq=330, seconds=0.3, seed=5)
+    library.scan([tmp_path / "lib"])
+    new = library.get(str(tmp_path / "lib" / "new.wav")).id
+    current, changed, removed = catalog.changes_since(start)
+    assert current == catalog.generation
+    assert changed == sorted({ids[2], new}) and removed == [ids[0]]
+    # Only what happened after a later position.
+    middle = current
+    library.tag([ids[1]], ["y"])
+    assert catalog.changes_since(middle)[1:] == ([ids[1]], [])
+    assert catalog.scalar("SELECT count(*) FROM sample_changes WHERE sample_id = ?", [ids[0]]) == 0
+
+
+def test_changes_since_uses_the_index(library: Library) -> None:
+    plan = " ".join(str(row) for row in library.catalog.query(
+        "EXPLAIN QUERY PLAN SELECT sample_id FROM sample_changes WHERE generation > ?", [0]))
+    assert "sample_changes_generation" in plan
+
+
+# -- the server's feed -------------------------------------------------------------------------
+
+@pytest.mark.asyncio
+async def test_server_emits_updated_for_a_tag_written_by_another_library(
+        aiohttp_client, library: Library, samplemind_home: Path, tmp_path: Path) -> None:
+    from samplemind.server import ServerConfig, make_app
+
+    paths = write_library(tmp_path / "lib", 3)
+    library.scan([tmp_path / "lib"])
+    ids = [library.get(str(p)).id for p in paths]
+    library.close()
+    client = await aiohttp_client(make_app(samplemind_home,
+                                           config=ServerConfig(poll_interval=0.1)))
+    ws = await client.ws_connect("/api/v1/ws")
+    assert (await ws.receive_json())["type"] == "hello"
+
+    def cli_tag() -> None:
+        with Library(samplemind_home, jobs=1) as other:  # a terminal, as far as the server knows
+            other.tag([ids[1]], ["from-cli"])
+
+    await asyncio.get_running_loop().run_in_executor(None, cli_tag)
+    async with asyncio.timeout(30):
+        while (message := await ws.receive_json())["type"] != "samples.updated":
+            assert not message["type"].startswith("samples."), message
+    assert message["data"]["ids"] == [ids[1]]
+    assert message["data"]["generation"] >= 1
+    await ws.close()
+
+
+@pytest.mark.asyncio
+async def test_server_resyncs_when_removals_were_pruned_past_its_position(
+        aiohttp_client, library: Library, samplemind_home: Path, tmp_path: Path) -> None:
+    from samplemind.server import ServerConfig, make_app
+
+    paths = write_library(tmp_path / "lib", 3)
+    library.scan([tmp_path / "lib"])
+    gone = library.get(str(paths[0])).id
+    library.close()
+    app = make_app(samplemind_home, config=ServerConfig(poll_interval=0.1))
+    client = await aiohttp_client(app)
+    ws = await client.ws_connect("/api/v1/ws")
+    await ws.receive_json()  # hello
+
+    def cli_remove_and_prune() -> None:
+        with Library(samplemind_home, jobs=1) as other:
+            paths[0].unlink()
+            other.scan([tmp_path / "lib"])
+            other.catalog.prune_removed(other.catalog.generation)  # the index applied it
+
+    await asyncio.get_running_loop().run_in_executor(None, cli_remove_and_prune)
+    async with asyncio.timeout(30):
+        while (message := await ws.receive_json())["type"] != "samples.removed":
+            pass
+    assert message["data"]["ids"] == [gone]
+    await ws.close()
