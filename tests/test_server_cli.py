@@ -104,3 +104,10 @@ def test_upload_names_are_made_safe():
         with pytest.raises(Exception) as error:
             safe_upload_name(bad)
         assert error.value.http_status in (400, 415)
+
+
+def test_an_unknown_route_says_where_the_routes_are(tmp_path: Path):
+    result = run_cli("serve", "--get", "/api/v1/nope", home=tmp_path / "home")
+    assert result.returncode == 1
+    body = json.loads(result.stdout)
+    assert body["status"] == 404 and "openapi.json" in body["error"]

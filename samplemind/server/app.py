@@ -69,6 +69,9 @@ def _middlewares(config: ServerConfig, metrics: Metrics) -> list[Any]:
                 raise
             message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") \
                 else exc.reason
+            if exc.status == 404 and message == exc.reason:  # no route matched the path
+                message = (f"no such route: {request.method} {request.path} (the routes are "
+                           "listed in /api/v1/openapi.json)")
             response = error_body(message or exc.reason, exc.status)
             for header in ("Allow", "Retry-After"):
                 if header in exc.headers:
