@@ -414,41 +414,45 @@ class Library:
            key: str | None = None, under: str | None = None,
            limit: int | None = None) -> Iterator[Sample]:
         """Stream samples matching a query (README: Queries) and simple filters."""
+        where, params, order_by, query_limit = self._where(
+            query, type=type, category=category, bpm=bpm, key=key, under=under)
+        if query_limit is not None:
+            limit = query_limit if limit is None else min(limit, query_limit)
+        for row in self.catalog.rows(where, params, order_by=order_by, limit=limit):
+            yield Sample(row_to_record(row))
+
+    def _where(self, query: str | None, *, type: str | None = None,
+               category: str | None = None,
+               bpm: tuple[float | None, float | None] | None = None, key: str | None = None,
+               under: str | None = None) -> tuple[str, list[Any], str, int | None]:
+        """(WHERE clause, parameters, ORDER BY, limit) for a query and simple filters: the
+        one place listing and similarity filters are turned into SQL."""
         clauses: list[str] = []
         params: list[Any] = []
-        order_by = "s.path"
+        order_by, limit = "s.path", None
         if query:
             compiled = self._compile(query)
             if compiled.where:
                 clauses.append(f"({compiled.where})")
                 params.extend(compiled.params)
-            order_by = compiled.order_by
-            if compiled.limit is not None:
-                limit = compiled.limit if limit is None else min(limit, compiled.limit)
+            order_by, limit = compiled.order_by, compiled.limit
         if under:
             prefix = os.path.abspath(under).rstrip("/") + "/"
             clauses.append("substr(s.path, 1, ?) = ?")
             params.extend([len(prefix), prefix])
-        if type:
-            clauses.append("s.type = ?")
-            params.append(type)
-        if category:
-            clauses.append("s.category = ?")
-            params.append(category)
-        if bpm:
-            low, high = bpm
-            if low is not None:
-                clauses.append("s.bpm >= ?")
-                params.append(low)
-            if high is not None:
-                clauses.append("s.bpm <= ?")
-                params.append(high)
-        if key:
-            clauses.append("s.key = ?")
-            params.append(key)
-        for row in self.catalog.rows(" AND ".join(clauses), params, order_by=order_by,
-                                     limit=limit):
-            yield Sample(row_to_record(row))
+        for column, value in (("type", type), ("category", category and category.lower()),
+                              ("key", key)):
+            if value:
+                clauses.append(f"s.{column} = ?")
+                params.append(value)
+        low, high = bpm or (None, None)
+        if low is not None:
+            clauses.append("s.bpm >= ?")
+            params.append(low)
+        if high is not None:
+            clauses.append("s.bpm <= ?")
+            params.append(high)
+        return " AND ".join(clauses), params, order_by, limit
 
     # -- tags, corrections, collections ---------------------------------------------------
 
@@ -734,25 +738,12 @@ class Library:
     def _filter_ids(self, type: str | None, category: str | None,
                     query: str | None) -> np.ndarray | None:
         """Ids of samples matching the filters; None when there are none."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if type:
-            clauses.append("s.type = ?")
-            params.append(type)
-        if category:
-            clauses.append("s.category = ?")
-            params.append(category.lower())
-        if query:
-            compiled = self._compile(query)
-            if compiled.where:
-                clauses.append(f"({compiled.where})")
-                params.extend(compiled.params)
-        if not clauses:
+        where, params, _, _ = self._where(query, type=type, category=category)
+        if not where:
             return None
         import numpy as np
 
-        rows = self.catalog.query(f"SELECT s.id FROM samples s WHERE {' AND '.join(clauses)}",
-                                  params)
+        rows = self.catalog.query(f"SELECT s.id FROM samples s WHERE {where}", params)
         return np.array([row[0] for row in rows], dtype=np.int64)
 
     # -- cache --------------------------------------------------------------------------
