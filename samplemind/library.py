@@ -33,20 +33,6 @@ ProgressCallback = Callable[[int, int, str, str], None]
 
 COMMIT_EVERY_SECONDS = 0.5
 COMMIT_EVERY_ROWS = 256
-NOT_SHOWN = ("analysis", "vector", "peaks", "mtime_ns", "root", "tag_list", "vector_generation")
-
-
-def row_to_record(row: dict[str, Any]) -> dict[str, Any]:
-    """A catalog row as the flat JSON sample record."""
-    record = {key: value for key, value in row.items() if key not in NOT_SHOWN}
-    record["schema_version"] = SCHEMA_VERSION
-    tag_list = row.get("tag_list")
-    record["tags"] = tag_list.split("\x1f") if tag_list else []
-    alternatives = row.get("bpm_alternatives")
-    record["bpm_alternatives"] = json.loads(alternatives) if alternatives else None
-    return record
-
-
 @dataclass
 class _Pending:
     """A file that needs its analysis (from the cache or the pool)."""
@@ -365,7 +351,9 @@ class Library:
 
     def _re_resolve(self, sample_id: int) -> None:
         """Recompute the resolved fields of one sample from its stored analysis."""
-        row = next(self.catalog.rows("s.id = ?", [sample_id], full=True))
+        row = self.catalog.full_row(sample_id)
+        if row is None:
+            return
         stored = json.loads(row["analysis"] or "{}")
         self.catalog.update_sample(sample_id, self._resolved_columns(
             stored.get("features", {}), stored.get("embedded", {}), row["path"], row["root"],
@@ -396,18 +384,18 @@ class Library:
         if text.isdigit() and not os.path.exists(text):
             if int(text) >= 2**63:  # beyond SQLite's integers: certainly not an id
                 raise NotFound(f"no sample has id {text}")
-            rows = self.catalog.rows("s.id = ?", [int(text)])
+            records = self.catalog.records("s.id = ?", [int(text)])
             what = f"id {text}"
         else:
             path = os.path.abspath(os.path.expanduser(text))
-            rows = self.catalog.rows("s.path = ?", [path])
+            records = self.catalog.records("s.path = ?", [path])
             what = path
-        row = next(rows, None)
-        if row is None and what.startswith("id "):
+        record = next(records, None)
+        if record is None and what.startswith("id "):
             raise NotFound(f"no sample has {what} (samplemind ls shows the ids)")
-        if row is None:
+        if record is None:
             raise NotFound(f"not in the catalog: {what} (scan its folder first)")
-        return Sample(row_to_record(row))
+        return Sample(record)
 
     def ls(self, query: str | None = None, *, type: str | None = None,
            category: str | None = None, bpm: tuple[float | None, float | None] | None = None,
@@ -418,8 +406,8 @@ class Library:
             query, type=type, category=category, bpm=bpm, key=key, under=under)
         if query_limit is not None:
             limit = query_limit if limit is None else min(limit, query_limit)
-        for row in self.catalog.rows(where, params, order_by=order_by, limit=limit):
-            yield Sample(row_to_record(row))
+        for record in self.catalog.records(where, params, order_by=order_by, limit=limit):
+            yield Sample(record)
 
     def _where(self, query: str | None, *, type: str | None = None,
                category: str | None = None,
@@ -607,7 +595,7 @@ class Library:
         queries = [self._query_vector(ref) for ref in refs]
         allowed = self._filter_ids(type, category, query)
         return search.similar(self.catalog, self.index.current(), queries, k=k,
-                              aspects=aspects, allowed=allowed, row_to_record=row_to_record)
+                              aspects=aspects, allowed=allowed)
 
     def dupes(self, *, threshold: float | None = None, exact: bool = True, near: bool = True,
               query: str | None = None) -> list[DupeGroup]:
@@ -621,7 +609,7 @@ class Library:
         allowed = self._filter_ids(None, None, query)
         return search.dupes(self.catalog, self.index.current(),
                             threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
-                            exact=exact, near=near, row_to_record=row_to_record,
+                            exact=exact, near=near,
                             allowed=None if allowed is None else set(allowed.tolist()))
 
     def move_dupes(self, groups: Iterable[DupeGroup], folder: str | os.PathLike[str]) -> DupeAction:

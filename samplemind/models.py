@@ -61,6 +61,8 @@ class Sample:
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON-ready data, every field present (missing ones are null)."""
+        if len(self.record) == len(RECORD_FIELDS):  # as the catalog builds it: a plain copy
+            return dict(self.record)
         return {name: self.record.get(name) for name in RECORD_FIELDS}
 
 

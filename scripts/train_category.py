@@ -484,7 +484,7 @@ def analyse(out: Path, folders: list[Path], jobs: int, log) -> dict[str, dict]:
         report = library.scan(folders)
         log(f"  scan: {report.seen} files, {report.analysed} analysed, {report.failed} failed")
         result = {}
-        for row in library.catalog.rows(full=True):
+        for row in library.catalog.full_rows():
             stored = json.loads(row["analysis"] or "{}").get("features", {})
             stored["vector"] = np.frombuffer(row["vector"], dtype=np.float32).tolist()
             result[Path(row["path"]).name] = stored

@@ -99,7 +99,7 @@ def run(catalog: Catalog, text: str,
     """Short names of the rows a query returns, in order."""
     query = compile_query(text, resolve)
     by_id = {sample_id: name for name, sample_id in catalog.ids.items()}  # type: ignore[attr-defined]
-    rows = catalog.rows(query.where, query.params, order_by=query.order_by, limit=query.limit)
+    rows = catalog.records(query.where, query.params, order_by=query.order_by, limit=query.limit)
     return [by_id[row["id"]] for row in rows]
 
 
@@ -684,7 +684,7 @@ def test_any_text_is_an_error_or_safe_sql(catalog: Catalog, text: str) -> None:
         return
     event("compiled and ran")
     try:
-        list(catalog.rows(query.where, query.params, order_by=query.order_by, limit=query.limit))
+        list(catalog.records(query.where, query.params, order_by=query.order_by, limit=query.limit))
     except sqlite3.Error as exc:  # pragma: no cover - the failure message is the point
         pytest.fail(f"{text!r} compiled to failing SQL {query.where!r}: {exc}")
     # No user text in the SQL: it is built from the whitelist, values are all parameters.

@@ -5,7 +5,7 @@ Library calls these with its catalog and index manager; they return model object
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,25 +24,23 @@ from .vectors import (
     weight_vector,
 )
 
-RowToRecord = Callable[[dict[str, Any]], dict[str, Any]]
 MAX_K = 10_000
 
 
-def records_by_id(catalog: Catalog, ids: Sequence[int], row_to_record: RowToRecord,
-                  ) -> dict[int, dict[str, Any]]:
+def records_by_id(catalog: Catalog, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """Records of these ids (in chunks, so any number works)."""
     out: dict[int, dict[str, Any]] = {}
     ids = list(ids)
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         marks = ", ".join("?" for _ in chunk)
-        for row in catalog.rows(f"s.id IN ({marks})", chunk, order_by="s.id"):
-            out[row["id"]] = row_to_record(row)
+        for record in catalog.records(f"s.id IN ({marks})", chunk, order_by="s.id"):
+            out[record["id"]] = record
     return out
 
 
 def similar(catalog: Catalog, index: VectorIndex, queries: Sequence[int | np.ndarray], *, k: int,
-            aspects: Any, allowed: np.ndarray | None, row_to_record: RowToRecord) -> list[Hit]:
+            aspects: Any, allowed: np.ndarray | None) -> list[Hit]:
     """The k samples nearest to the combined sound of the queries.
 
     queries: catalog ids, or raw vectors of files outside the catalog.
@@ -74,7 +72,7 @@ def similar(catalog: Catalog, index: VectorIndex, queries: Sequence[int | np.nda
         return []
     per_aspect = aspect_distances(target, index.vectors_of(ids))
     combined = combined_distance(per_aspect, weights)
-    records = records_by_id(catalog, ids.tolist(), row_to_record)
+    records = records_by_id(catalog, ids.tolist())
     # Rounded in bulk: a Python round() per number cost a fifth of a query.
     # (float64 first: a rounded float32 prints as 0.7569000124931335 in JSON)
     combined = combined.astype(np.float64)
@@ -95,7 +93,7 @@ def similar(catalog: Catalog, index: VectorIndex, queries: Sequence[int | np.nda
 
 
 def dupes(catalog: Catalog, index: VectorIndex, *, threshold: float, exact: bool, near: bool,
-          row_to_record: RowToRecord, allowed: set[int] | None = None) -> list[DupeGroup]:
+          allowed: set[int] | None = None) -> list[DupeGroup]:
     """Exact groups (same decoded audio), then near groups among the rest."""
     groups: list[DupeGroup] = []
     grouped_exact: dict[int, int] = {}  # member id -> the exact group's keeper id
@@ -109,7 +107,7 @@ def dupes(catalog: Catalog, index: VectorIndex, *, threshold: float, exact: bool
         if len(ids) > 1:
             exact_sets.append(ids)
     if exact_sets:
-        records = records_by_id(catalog, [i for ids in exact_sets for i in ids], row_to_record)
+        records = records_by_id(catalog, [i for ids in exact_sets for i in ids])
         for ids in exact_sets:
             group = _group("exact", [records[i] for i in ids if i in records], 0.0)
             if group:
@@ -118,14 +116,14 @@ def dupes(catalog: Catalog, index: VectorIndex, *, threshold: float, exact: bool
                 if exact:
                     groups.append(group)
     if near and index.count:
-        groups.extend(_near_groups(catalog, index, threshold, grouped_exact, row_to_record,
+        groups.extend(_near_groups(catalog, index, threshold, grouped_exact,
                                    allowed))
     groups.sort(key=lambda g: (g.kind != "exact", g.keeper.path))
     return groups
 
 
 def _near_groups(catalog: Catalog, index: VectorIndex, threshold: float,
-                 grouped_exact: dict[int, int], row_to_record: RowToRecord,
+                 grouped_exact: dict[int, int],
                  allowed: set[int] | None) -> list[DupeGroup]:
     durations = {sample_id: duration or 0.0 for sample_id, duration in catalog.query(
         "SELECT id, duration FROM samples WHERE length(vector) > 0")}
@@ -153,7 +151,7 @@ def _near_groups(catalog: Catalog, index: VectorIndex, threshold: float,
     member_sets = union.groups()
     if not member_sets:
         return []
-    records = records_by_id(catalog, [i for ids in member_sets for i in ids], row_to_record)
+    records = records_by_id(catalog, [i for ids in member_sets for i in ids])
     groups = []
     for ids in member_sets:
         present = [records[i] for i in ids if i in records]
