@@ -72,7 +72,8 @@ def out_console() -> Console:
     return _console(stderr=False)
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """What JSON encoders call for objects they do not know."""
     if hasattr(value, "to_json"):
         return value.to_json()
     if isinstance(value, bytes):
@@ -82,7 +83,7 @@ def _json_default(value: Any) -> Any:
 
 def dumps(data: Any, *, indent: int | None = 2) -> str:
     """JSON text: real numbers, null for missing values, UTF-8 kept readable."""
-    return json.dumps(data, indent=indent, ensure_ascii=False, default=_json_default,
+    return json.dumps(data, indent=indent, ensure_ascii=False, default=json_default,
                       allow_nan=False)
 
 

@@ -58,6 +58,9 @@ def serve(
     scan_root: Annotated[list[str] | None, typer.Option(
         "--scan-root", metavar="DIR", help="A folder POST /api/v1/scans may scan, besides the "
         "catalog's roots. Repeatable.")] = None,
+    record_cache_mb: Annotated[float, typer.Option(
+        "--record-cache-mb", min=0.0, help="Memory for sample records kept encoded and ready "
+        "to send, filled newest first at start; 0 turns it off.")] = 128.0,
     get: Annotated[str | None, typer.Option(
         "--get", metavar="PATH", help="Answer one GET of PATH in-process, print the body and "
         "exit (0 on 2xx, 1 otherwise).")] = None,
@@ -87,7 +90,9 @@ def serve(
         allow_origins=tuple(allow_origin or ()), allow_delete=allow_delete,
         upload_dir=Path(os.path.abspath(upload_dir)) if upload_dir else None,
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
-        scan_roots=tuple(os.path.abspath(os.path.expanduser(r)) for r in scan_root or ()))
+        scan_roots=tuple(os.path.abspath(os.path.expanduser(r)) for r in scan_root or ()),
+        # One request from a script does not need the records of the whole library.
+        record_cache_mb=0.0 if get is not None else record_cache_mb)
     application = make_app(
         state.home, config=config,
         security=lambda app: install_security(app, store, route_roles=ROUTE_ROLES,

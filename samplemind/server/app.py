@@ -22,6 +22,7 @@ from .http import error_body
 from .jobs import JobManager
 from .libraries import LibraryPool
 from .metrics import Metrics
+from .record_cache import warm_up
 from .routing import Route
 
 log = logging.getLogger("samplemind.server")
@@ -41,55 +42,54 @@ def _route_name(request: web.Request) -> str:
     return getattr(route, "name", None) or "unmatched"
 
 
+def _error_response(request: web.Request, exc: BaseException) -> web.Response:
+    """The JSON error answer for an exception a handler raised."""
+    if isinstance(exc, SampleMindError):
+        return error_body(str(exc), exc.http_status)
+    if isinstance(exc, web.HTTPException):
+        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") \
+            else exc.reason
+        if exc.status == 404 and message == exc.reason:  # no route matched the path
+            message = (f"no such route: {request.method} {request.path} (the routes are "
+                       "listed in /api/v1/openapi.json)")
+        response = error_body(message or exc.reason, exc.status)
+        for header in ("Allow", "Retry-After"):
+            if header in exc.headers:
+                response.headers[header] = exc.headers[header]
+        return response
+    # A bug: one request fails, the server keeps serving.
+    log.error("error answering %s %s", request.method, request.path, exc_info=exc)
+    return error_body(f"internal error: {type(exc).__name__} (see the server log)", 500)
+
+
 def _middlewares(config: ServerConfig, metrics: Metrics) -> list[Any]:
     allowed_hosts = config.allowed_hosts()
 
+    # One middleware, not three: each layer costs a coroutine per request, which shows
+    # at thousands of requests a second (benchmarks/serve.py).
     @web.middleware
-    async def measure(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def front(request: web.Request, handler: Any) -> web.StreamResponse:
+        """Host and Origin guards, errors as JSON, and the request metrics."""
         started = time.perf_counter()
-        status = 500
         try:
+            check_host(request, config, allowed_hosts)
+            check_origin(request, config)
             response = await handler(request)
-            status = response.status
-            return response
-        finally:
-            name = _route_name(request)
-            metrics.requests.inc(route=name, method=request.method, status=str(status))
-            if name != "ws":
-                metrics.latency.observe(time.perf_counter() - started, route=name)
-
-    @web.middleware
-    async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except SampleMindError as exc:
-            return error_body(str(exc), exc.http_status)
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") \
-                else exc.reason
-            if exc.status == 404 and message == exc.reason:  # no route matched the path
-                message = (f"no such route: {request.method} {request.path} (the routes are "
-                           "listed in /api/v1/openapi.json)")
-            response = error_body(message or exc.reason, exc.status)
-            for header in ("Allow", "Retry-After"):
-                if header in exc.headers:
-                    response.headers[header] = exc.headers[header]
-            return response
         except (asyncio.CancelledError, ConnectionResetError):
             raise
-        except Exception as exc:  # a bug: one request fails, the server keeps serving
-            log.exception("error answering %s %s", request.method, request.path)
-            return error_body(f"internal error: {type(exc).__name__} (see the server log)", 500)
+        except web.HTTPException as exc:
+            if exc.status < 400:  # a redirect: aiohttp sends it
+                metrics.request_done(_route_name(request), request.method, exc.status, None)
+                raise
+            response = _error_response(request, exc)
+        except Exception as exc:
+            response = _error_response(request, exc)
+        name = _route_name(request)
+        metrics.request_done(name, request.method, response.status,
+                             None if name == "ws" else time.perf_counter() - started)
+        return response
 
-    @web.middleware
-    async def guards(request: web.Request, handler: Any) -> web.StreamResponse:
-        check_host(request, config, allowed_hosts)
-        check_origin(request, config)
-        return await handler(request)
-
-    return [measure, errors, guards]
+    return [front]
 
 
 def _register_gauges(ctx: ServerContext) -> None:
@@ -113,6 +113,15 @@ def _register_gauges(ctx: ServerContext) -> None:
                   figure("cache", "misses"))
     metrics.gauge("samplemind_cache_entries", "Entries in the feature cache.",
                   figure("cache", "entries"))
+    def record_cache(key: str) -> Callable[[], list[tuple[tuple[tuple[str, str], ...], float]]]:
+        return lambda: [((), float(ctx.pool.records.stats()[key]))]
+
+    metrics.gauge("samplemind_record_cache_hits", "One-sample answers served from memory.",
+                  record_cache("hits"))
+    metrics.gauge("samplemind_record_cache_misses", "One-sample answers read from the catalog.",
+                  record_cache("misses"))
+    metrics.gauge("samplemind_record_cache_bytes", "Memory held by cached one-sample answers.",
+                  record_cache("bytes"))
     metrics.gauge("samplemind_catalog_samples", "Samples in the catalog.", figure("samples"))
     metrics.gauge("samplemind_catalog_generation", "Catalog generation.", figure("generation"))
 
@@ -129,7 +138,8 @@ def make_app(library_home: str | os.PathLike[str] | None = None, *,
     """
     config = config or ServerConfig()
     metrics = Metrics()
-    pool = LibraryPool(library_home, threads=config.threads)
+    pool = LibraryPool(library_home, threads=config.threads,
+                       record_cache_bytes=int(config.record_cache_mb * 1024 * 1024))
     upload_dir = routes_jobs.upload_folder(
         Path(os.path.abspath(config.upload_dir)) if config.upload_dir
         else pool.paths.data_dir / "uploads")
@@ -156,10 +166,12 @@ def make_app(library_home: str | os.PathLike[str] | None = None, *,
         hub.loop = asyncio.get_running_loop()
         await watcher.start()
         poller = asyncio.create_task(watcher.run())
+        warming = asyncio.create_task(warm_up(pool))
         yield
-        poller.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await poller
+        for task in (poller, warming):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         jobs.cancel_all()
         await asyncio.get_running_loop().run_in_executor(None, pool.close)
 

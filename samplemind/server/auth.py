@@ -292,7 +292,6 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
 
     @web.middleware
     async def security(request: web.Request, handler: Handler) -> web.StreamResponse:
-        required = _required_role(request, route_roles, open_access)
         unsafe = request.method in UNSAFE_METHODS
         if open_access:
             # No cookies here, so a page on another site could write through the user's browser:
@@ -302,6 +301,7 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
             request["user"] = {"name": "local", "role": "admin", "via": "local"}
             return await handler(request)
 
+        required = _required_role(request, route_roles, open_access)
         if getattr(request.match_info.route, "name", None) == LOGIN_ROUTE:
             request["user"] = None  # login checks its own Origin; a stale cookie must not block it
             return await handler(request)

@@ -22,6 +22,7 @@ from ..config import resolve_paths
 from ..library import Library
 from ..similarity.index import VectorIndex
 from ..similarity.manager import IndexManager, index_folder
+from .record_cache import DEFAULT_CACHE_BYTES, RecordCache
 
 T = TypeVar("T")
 
@@ -71,7 +72,7 @@ class LibraryPool:
     """
 
     def __init__(self, home: str | os.PathLike[str] | None, *, threads: int = 4,
-                 jobs: int | None = None) -> None:
+                 jobs: int | None = None, record_cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.home = home
         self.jobs = jobs
         self.paths = resolve_paths(home)
@@ -79,6 +80,9 @@ class LibraryPool:
         self._first = Library(home, jobs=jobs)
         self.index = SharedIndexManager(Catalog(self.paths.catalog),
                                         index_folder(self.paths.data_dir))
+        # Reads answered on the event loop itself (see record_cache.py), on their own
+        # connection.
+        self.records = RecordCache(Catalog(self.paths.catalog), record_cache_bytes)
         self._local = threading.local()
         self._opened: list[Library] = [self._first]
         self._opened_lock = threading.Lock()
@@ -111,7 +115,10 @@ class LibraryPool:
 
     async def _submit(self, executor: ThreadPoolExecutor, call: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(executor, lambda: call(self.library(), *args))
+        try:
+            return await loop.run_in_executor(executor, lambda: call(self.library(), *args))
+        finally:
+            self.records.mark_dirty()  # it may have written: the cache looks before answering
 
     def close(self) -> None:
         """Wait for running work, then close every Library."""
@@ -125,3 +132,4 @@ class LibraryPool:
                     pass
             self._opened.clear()
         self.index.catalog.close()
+        self.records.catalog.close()

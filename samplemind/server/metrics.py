@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import threading
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -60,7 +61,10 @@ class Counter(_Metric):
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
         """Add amount to the series with these labels."""
-        key = tuple(sorted(labels.items()))
+        self.inc_key(tuple(sorted(labels.items())), amount)
+
+    def inc_key(self, key: Labels, amount: float = 1.0) -> None:
+        """inc() with the labels already as a sorted tuple (the per-request path)."""
         with self._lock:
             self.values[key] = self.values.get(key, 0.0) + amount
 
@@ -96,17 +100,16 @@ class Histogram(_Metric):
 
     def observe(self, value: float, **labels: str) -> None:
         """Record one observation."""
-        key = tuple(sorted(labels.items()))
+        self.observe_key(tuple(sorted(labels.items())), value)
+
+    def observe_key(self, key: Labels, value: float) -> None:
+        """observe() with the labels already as a sorted tuple (the per-request path)."""
+        position = bisect_left(self.buckets, value)  # the first bucket with value <= bound
         with self._lock:
             row = self.series.get(key)
             if row is None:
                 row = self.series[key] = [0.0] * (len(self.buckets) + 2)
-            for position, bound in enumerate(self.buckets):
-                if value <= bound:
-                    row[position] += 1
-                    break
-            else:
-                row[len(self.buckets)] += 1
+            row[position] += 1
             row[-1] += value
 
     def lines(self) -> list[str]:
@@ -144,6 +147,12 @@ class Metrics:
         self.ws_messages = Counter("samplemind_ws_messages_total",
                                    "WebSocket messages sent, by event type.")
         self.extra: list[_Metric] = []
+
+    def request_done(self, route: str, method: str, status: int, seconds: float | None) -> None:
+        """Count one answered request and, unless seconds is None, its latency."""
+        self.requests.inc_key((("method", method), ("route", route), ("status", str(status))))
+        if seconds is not None:
+            self.latency.observe_key((("route", route),), seconds)
 
     def gauge(self, name: str, help_text: str,
               read: Callable[[], Iterable[tuple[Labels, float]]]) -> None:

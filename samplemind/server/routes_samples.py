@@ -11,12 +11,13 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import UsageError
+from ..errors import NotFound, UsageError
 from ..library import Library
 from ..models import SCHEMA_VERSION
 from . import reads
 from .errors import Forbidden
 from .http import (
+    body_response,
     bool_param,
     context,
     float_param,
@@ -83,7 +84,11 @@ async def list_samples(request: web.Request) -> web.StreamResponse:
 
 
 async def get_sample(request: web.Request) -> web.StreamResponse:
-    return await json_call(request, lambda library, i: library.get(i).to_json(), sample_id(request))
+    ref = sample_id(request)
+    body = context(request).pool.records.body(ref)  # on the loop: see record_cache.py
+    if body is None:
+        raise NotFound(f"no sample has id {ref} (samplemind ls shows the ids)")
+    return body_response(request, body)
 
 
 def _similar(library: Library, ref: int, k: int, aspects: str | None, type_: str | None,

@@ -1,0 +1,177 @@
+"""One-sample answers served from the event loop, from a cache the catalog keeps honest.
+
+``GET /api/v1/samples/{id}`` is the commonest request (a browser shows one sample per
+click, a script walks ids). Handing each to a worker thread cost ten times the lookup
+itself under load (the hop, the GIL hand-offs), so it is answered on the loop: a
+primary-key read on a connection of its own, about 20 us (SQLite in WAL mode never makes
+a reader wait for a writer), and the encoded answer kept in an LRU cache bounded in
+bytes. A cached answer is the bytes the client gets, ETag included.
+
+The cache does not serve stale answers: ``PRAGMA data_version`` says whether any other
+connection has committed since the last look, in this process or another one (a
+``samplemind scan`` in a terminal). When it has, the catalog's change feed names the
+samples whose row, tags or overrides changed, and the ones removed; those entries go.
+If removals were pruned past our position, everything goes. The pragma costs a few us,
+a fifth of a cached answer, so it is asked at most once a millisecond, and at once after
+any work of the server's own threads has finished (``mark_dirty``): a client that sees
+its write answered always reads it back.
+
+At start the cache is filled in the background, newest samples first, until it is full
+(``warm_up``): the first clicks of the day are as quick as the later ones.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from ..catalog import Catalog
+from .http import Body
+
+if TYPE_CHECKING:
+    from ..library import Library
+    from .libraries import LibraryPool
+
+DEFAULT_CACHE_BYTES = 128 * 1024 * 1024  # ~75k one-sample answers of 1.4 KB
+ENTRY_OVERHEAD = 300  # bytes per entry besides the body: ETag, objects, dict slot
+WARM_BATCH = 2000  # records read per warm-up step
+SYNC_INTERVAL = 0.001  # seconds between looks at the catalog's data version
+
+
+class RecordCache:
+    """Encoded sample records by id, current with the catalog. Loop thread only."""
+
+    def __init__(self, catalog: Catalog, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self.catalog = catalog
+        self.max_bytes = max_bytes
+        self.entries: OrderedDict[int, Body] = OrderedDict()
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self.invalidations = 0  # entries dropped because their sample changed
+        self._data_version = self._read_data_version()
+        self._generation = catalog.generation
+        self._synced_at = time.monotonic()
+        self._dirty = False
+
+    def mark_dirty(self) -> None:
+        """Look at the catalog before the next answer (the server's own threads call this,
+        through the loop, when their work is done: it may have written)."""
+        self._dirty = True
+
+    def body(self, sample_id: int) -> Body | None:
+        """The encoded record of one sample, or None when there is no such sample."""
+        self._sync()
+        body = self.entries.get(sample_id)
+        if body is not None:
+            self.entries.move_to_end(sample_id)
+            self.hits += 1
+            return body
+        self.misses += 1
+        record = self.record(sample_id)
+        if record is None:
+            return None
+        body = Body.kept(record)
+        if self.max_bytes > 0:
+            self.entries[sample_id] = body
+            self.bytes += len(body.raw) + ENTRY_OVERHEAD
+            while self.bytes > self.max_bytes and self.entries:
+                _, dropped = self.entries.popitem(last=False)
+                self.bytes -= len(dropped.raw) + ENTRY_OVERHEAD
+        return body
+
+    def full(self) -> bool:
+        """True when nothing more fits."""
+        return self.bytes >= self.max_bytes
+
+    def add_read_elsewhere(self, bodies: list[tuple[int, Body]], generation: int) -> int:
+        """Add answers another thread read at catalog `generation`, behind every entry
+        already here (they were not asked for yet); none when the catalog has moved since,
+        as some may be stale. Returns how many were added."""
+        self._sync()
+        if generation != self._generation:
+            return 0
+        added = 0
+        for sample_id, body in bodies:
+            size = len(body.raw) + ENTRY_OVERHEAD
+            if self.bytes + size > self.max_bytes:
+                break
+            if sample_id in self.entries:
+                continue
+            self.entries[sample_id] = body
+            self.entries.move_to_end(sample_id, last=False)
+            self.bytes += size
+            added += 1
+        return added
+
+    def record(self, sample_id: int) -> dict[str, Any] | None:
+        """The JSON record of one sample, read now (not cached)."""
+        return next(self.catalog.records("s.id = ?", [sample_id]), None)
+
+    def stats(self) -> dict[str, int]:
+        """Figures for /metrics."""
+        return {"entries": len(self.entries), "bytes": self.bytes, "hits": self.hits,
+                "misses": self.misses, "invalidations": self.invalidations}
+
+    def _read_data_version(self) -> int:
+        return int(self.catalog.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def _sync(self) -> None:
+        """Drop the entries of samples changed since the last look."""
+        now = time.monotonic()
+        if not self._dirty and now - self._synced_at < SYNC_INTERVAL:
+            return
+        self._dirty = False
+        self._synced_at = now
+        version = self._read_data_version()
+        if version == self._data_version:
+            return
+        self._data_version = version
+        if not self.entries:
+            self._generation = self.catalog.generation
+            return
+        with self.catalog.snapshot():
+            generation, changed, removed = self.catalog.changes_since(self._generation)
+            pruned = self.catalog.oldest_removal_kept() > self._generation
+        self._generation = generation
+        if pruned:
+            self.invalidations += len(self.entries)
+            self.entries.clear()
+            self.bytes = 0
+            return
+        for sample_id in (*changed, *removed):
+            body = self.entries.pop(sample_id, None)
+            if body is not None:
+                self.bytes -= len(body.raw) + ENTRY_OVERHEAD
+                self.invalidations += 1
+
+
+def _read_batch(library: Library, below: int | None) -> tuple[int, list[tuple[int, Body]]]:
+    """(generation, encoded records) of the next WARM_BATCH samples by id, newest first."""
+    catalog = library.catalog
+    with catalog.snapshot():
+        generation = catalog.generation
+        records = list(catalog.records("" if below is None else "s.id < ?",
+                                       [] if below is None else [below],
+                                       order_by="s.id DESC", limit=WARM_BATCH))
+    return generation, [(record["id"], Body.kept(record)) for record in records]
+
+
+async def warm_up(pool: LibraryPool) -> int:
+    """Fill the cache from the catalog, newest samples first, reading and encoding in a
+    background thread; stops when full, at the end, or when the catalog is busy changing
+    (a scan is running: its samples are read on demand). Returns how many were added."""
+    cache = pool.records
+    below: int | None = None
+    added = 0
+    while cache.max_bytes > 0 and not cache.full():
+        generation, bodies = await pool.run_stream(_read_batch, below)
+        if not bodies:
+            break
+        count = cache.add_read_elsewhere(bodies, generation)
+        if count == 0 and not cache.full():
+            break  # the catalog moved while we read
+        added += count
+        below = bodies[-1][0]
+    return added
