@@ -9,7 +9,7 @@ _samplemind_command() {
     args=()
     case $1 in
         '')
-            commands='cache collection demo dupes export index ls map scan serve set show similar stats suggest tag tags token user watch'
+            commands='cache collection demo describe doctor dupes export index ls map scan serve set show similar stats suggest tag tags token user watch'
             options='--help --home --traceback --version -h'
             ;;
         'cache')
@@ -41,6 +41,13 @@ _samplemind_command() {
             options='--format --help --jobs -f -h -j'
             args=('dir')
             ;;
+        'describe')
+            options='--concurrency --format --help --jobs --model --refresh --timeout -f -h -j -m'
+            rest='file'
+            ;;
+        'doctor')
+            options='--format --help --model --require-ai -f -h -m'
+            ;;
         'dupes')
             options='--delete --exact-only --format --help --move-to --near-only --threshold --undo --yes -f -h -t -y'
             args=('')
@@ -60,7 +67,7 @@ _samplemind_command() {
             options='--format --help -f -h'
             ;;
         'ls')
-            options='--bpm --category --format --help --key --limit --type -c -f -h -n'
+            options='--ask --bpm --category --format --help --key --limit --model --no-model --type -c -f -h -m -n'
             args=('')
             ;;
         'map')
@@ -71,7 +78,7 @@ _samplemind_command() {
             rest='file'
             ;;
         'serve')
-            options='--allow-delete --allow-host --allow-origin --get --help --host --insecure --max-upload-mb --port --scan-root --upload-dir -h -p'
+            options='--allow-delete --allow-host --allow-origin --get --help --host --insecure --max-upload-mb --port --record-cache-mb --scan-root --upload-dir -h -p'
             ;;
         'set')
             options='--format --help -f -h'
@@ -164,6 +171,12 @@ _samplemind_option() {
         'collection ls:-f'|'collection ls:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
         'demo:-j'|'demo:--jobs') nvals=1 kind='' ;;
         'demo:-f'|'demo:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
+        'describe:-m'|'describe:--model') nvals=1 kind='' ;;
+        'describe:-j'|'describe:--concurrency'|'describe:--jobs') nvals=1 kind='' ;;
+        'describe:--timeout') nvals=1 kind='' ;;
+        'describe:-f'|'describe:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
+        'doctor:-m'|'doctor:--model') nvals=1 kind='' ;;
+        'doctor:-f'|'doctor:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
         'dupes:-t'|'dupes:--threshold') nvals=1 kind='' ;;
         'dupes:--move-to') nvals=1 kind='dir' ;;
         'dupes:--undo') nvals=1 kind='' ;;
@@ -179,6 +192,8 @@ _samplemind_option() {
         'ls:--bpm') nvals=1 kind='' ;;
         'ls:--key') nvals=1 kind='' ;;
         'ls:-n'|'ls:--limit') nvals=1 kind='' ;;
+        'ls:--ask') nvals=1 kind='' ;;
+        'ls:-m'|'ls:--model') nvals=1 kind='' ;;
         'ls:-f'|'ls:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
         'map:-f'|'map:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
         'scan:-j'|'scan:--jobs') nvals=1 kind='' ;;
@@ -191,6 +206,7 @@ _samplemind_option() {
         'serve:--upload-dir') nvals=1 kind='dir' ;;
         'serve:--max-upload-mb') nvals=1 kind='' ;;
         'serve:--scan-root') nvals=1 kind='dir' ;;
+        'serve:--record-cache-mb') nvals=1 kind='' ;;
         'serve:--get') nvals=1 kind='file' ;;
         'set:-f'|'set:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
         'show:-f'|'show:--format') nvals=1 kind='choice table json jsonl csv paths' ;;

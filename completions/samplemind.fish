@@ -5,7 +5,7 @@
 function __samplemind_commands --argument-names path
     switch $path
         case ''
-            printf '%s\n' 'cache' 'collection' 'demo' 'dupes' 'export' 'index' 'ls' 'map' 'scan' 'serve' 'set' 'show' 'similar' 'stats' 'suggest' 'tag' 'tags' 'token' 'user' 'watch'
+            printf '%s\n' 'cache' 'collection' 'demo' 'describe' 'doctor' 'dupes' 'export' 'index' 'ls' 'map' 'scan' 'serve' 'set' 'show' 'similar' 'stats' 'suggest' 'tag' 'tags' 'token' 'user' 'watch'
         case 'cache'
             printf '%s\n' 'clear' 'stats'
         case 'collection'
@@ -33,6 +33,18 @@ function __samplemind_nvals --argument-names path option
         case 'demo:-j' 'demo:--jobs'
             echo 1
         case 'demo:-f' 'demo:--format'
+            echo 1
+        case 'describe:-m' 'describe:--model'
+            echo 1
+        case 'describe:-j' 'describe:--concurrency' 'describe:--jobs'
+            echo 1
+        case 'describe:--timeout'
+            echo 1
+        case 'describe:-f' 'describe:--format'
+            echo 1
+        case 'doctor:-m' 'doctor:--model'
+            echo 1
+        case 'doctor:-f' 'doctor:--format'
             echo 1
         case 'dupes:-t' 'dupes:--threshold'
             echo 1
@@ -64,6 +76,10 @@ function __samplemind_nvals --argument-names path option
             echo 1
         case 'ls:-n' 'ls:--limit'
             echo 1
+        case 'ls:--ask'
+            echo 1
+        case 'ls:-m' 'ls:--model'
+            echo 1
         case 'ls:-f' 'ls:--format'
             echo 1
         case 'map:-f' 'map:--format'
@@ -87,6 +103,8 @@ function __samplemind_nvals --argument-names path option
         case 'serve:--max-upload-mb'
             echo 1
         case 'serve:--scan-root'
+            echo 1
+        case 'serve:--record-cache-mb'
             echo 1
         case 'serve:--get'
             echo 1
@@ -172,9 +190,11 @@ end
 complete -c samplemind -f
 
 # samplemind
-complete -c samplemind -n '__samplemind_using' -a 'cache' -d 'Inspect or clear the feature cache.'
+complete -c samplemind -n '__samplemind_using' -a 'cache' -d 'Inspect or clear the feature and AI answer caches.'
 complete -c samplemind -n '__samplemind_using' -a 'collection' -d 'Saved queries, used as @NAME.'
 complete -c samplemind -n '__samplemind_using' -a 'demo' -d 'Write a small generated sample pack, scan it and list it.'
+complete -c samplemind -n '__samplemind_using' -a 'describe' -d 'Describe and tag samples with a local model (Ollama).'
+complete -c samplemind -n '__samplemind_using' -a 'doctor' -d 'Check the catalog, caches, index and Ollama.'
 complete -c samplemind -n '__samplemind_using' -a 'dupes' -d 'Exact and near duplicate groups, each with a suggested keeper; changes nothing unless --move-to or --delete is given.'
 complete -c samplemind -n '__samplemind_using' -a 'export' -d 'Copy, link or zip the samples a query selects into a kit, with a JSON manifest.'
 complete -c samplemind -n '__samplemind_using' -a 'index' -d 'Inspect or rebuild the similarity index.'
@@ -198,8 +218,8 @@ complete -c samplemind -n '__samplemind_using' -l 'version' -d 'Print the versio
 complete -c samplemind -n '__samplemind_using' -s 'h' -l 'help' -d 'Show this message and exit.'
 
 # samplemind cache
-complete -c samplemind -n '__samplemind_using cache' -a 'clear' -d 'Remove every cached analysis (the catalog is kept).'
-complete -c samplemind -n '__samplemind_using cache' -a 'stats' -d 'Entries, size, hits and misses of the feature cache.'
+complete -c samplemind -n '__samplemind_using cache' -a 'clear' -d 'Remove every cached analysis and AI answer (the catalog is kept).'
+complete -c samplemind -n '__samplemind_using cache' -a 'stats' -d 'Entries, size, hits and misses of the feature cache and of cached AI answers.'
 complete -c samplemind -n '__samplemind_using cache' -s 'h' -l 'help' -d 'Show this message and exit.'
 
 # samplemind cache clear
@@ -230,6 +250,21 @@ complete -c samplemind -n '__samplemind_using demo' -s 'j' -l 'jobs' -x -d 'Work
 complete -c samplemind -n '__samplemind_using demo' -s 'f' -l 'format' -x -a 'table json jsonl csv paths' -d 'Output format: table, json, jsonl, csv or paths.'
 complete -c samplemind -n '__samplemind_using demo' -s 'h' -l 'help' -d 'Show this message and exit.'
 complete -c samplemind -n '__samplemind_using demo' -F
+
+# samplemind describe
+complete -c samplemind -n '__samplemind_using describe' -s 'm' -l 'model' -x -d 'Ollama model (default: $SAMPLEMIND_AI_MODEL or llama3.2:3b).'
+complete -c samplemind -n '__samplemind_using describe' -l 'refresh' -d 'Ask again, even for samples already described or cached.'
+complete -c samplemind -n '__samplemind_using describe' -s 'j' -l 'concurrency' -l 'jobs' -x -d 'Requests to Ollama at once (it queues the rest).'
+complete -c samplemind -n '__samplemind_using describe' -l 'timeout' -x -d 'Seconds one answer may take before the sample fails.'
+complete -c samplemind -n '__samplemind_using describe' -s 'f' -l 'format' -x -a 'table json jsonl csv paths' -d 'Output format: table, json, jsonl, csv or paths.'
+complete -c samplemind -n '__samplemind_using describe' -s 'h' -l 'help' -d 'Show this message and exit.'
+complete -c samplemind -n '__samplemind_using describe' -F
+
+# samplemind doctor
+complete -c samplemind -n '__samplemind_using doctor' -s 'm' -l 'model' -x -d 'Ollama model (default: $SAMPLEMIND_AI_MODEL or llama3.2:3b).'
+complete -c samplemind -n '__samplemind_using doctor' -l 'require-ai' -d 'Exit 4 unless Ollama runs and the model is pulled.'
+complete -c samplemind -n '__samplemind_using doctor' -s 'f' -l 'format' -x -a 'table json jsonl csv paths' -d 'Output format: table or json.'
+complete -c samplemind -n '__samplemind_using doctor' -s 'h' -l 'help' -d 'Show this message and exit.'
 
 # samplemind dupes
 complete -c samplemind -n '__samplemind_using dupes' -s 't' -l 'threshold' -x -d 'Near duplicates: the largest combined distance (default 0.20; 0 = exact only).'
@@ -271,6 +306,9 @@ complete -c samplemind -n '__samplemind_using ls' -s 'c' -l 'category' -x -d 'On
 complete -c samplemind -n '__samplemind_using ls' -l 'bpm' -x -d 'Tempo range MIN..MAX (either end may be left open).'
 complete -c samplemind -n '__samplemind_using ls' -l 'key' -x -d 'Only this key, e.g. Am, \'F# major\'.'
 complete -c samplemind -n '__samplemind_using ls' -s 'n' -l 'limit' -x -d 'At most this many samples.'
+complete -c samplemind -n '__samplemind_using ls' -l 'ask' -x -d 'Plain words, e.g. \'dark punchy kick\': a local model (Ollama) or the built-in translator turns them into a query, shown on stderr.'
+complete -c samplemind -n '__samplemind_using ls' -s 'm' -l 'model' -x -d 'Ollama model for --ask (default: $SAMPLEMIND_AI_MODEL or llama3.2:3b).'
+complete -c samplemind -n '__samplemind_using ls' -l 'no-model' -d 'With --ask: the built-in translator only, never Ollama.'
 complete -c samplemind -n '__samplemind_using ls' -s 'f' -l 'format' -x -a 'table json jsonl csv paths' -d 'Output format: table, json, jsonl, csv or paths.'
 complete -c samplemind -n '__samplemind_using ls' -s 'h' -l 'help' -d 'Show this message and exit.'
 
@@ -296,6 +334,7 @@ complete -c samplemind -n '__samplemind_using serve' -l 'allow-delete' -d 'Let D
 complete -c samplemind -n '__samplemind_using serve' -l 'upload-dir' -r -F -d 'Where uploads are stored (default: <data dir>/uploads).'
 complete -c samplemind -n '__samplemind_using serve' -l 'max-upload-mb' -x -d 'Largest upload (all files of one request), MiB.'
 complete -c samplemind -n '__samplemind_using serve' -l 'scan-root' -r -F -d 'A folder POST /api/v1/scans may scan, besides the catalog\'s roots. Repeatable.'
+complete -c samplemind -n '__samplemind_using serve' -l 'record-cache-mb' -x -d 'Memory for sample records kept encoded and ready to send, filled newest first at start; 0 turns it off.'
 complete -c samplemind -n '__samplemind_using serve' -l 'get' -r -F -d 'Answer one GET of PATH in-process, print the body and exit (0 on 2xx, 1 otherwise).'
 complete -c samplemind -n '__samplemind_using serve' -s 'h' -l 'help' -d 'Show this message and exit.'
 

@@ -163,6 +163,22 @@ def m006_change_feed(db: sqlite_utils.Database) -> None:
         db.execute(f"CREATE TRIGGER {name} {body}")
 
 
+@migrations()
+def m007_ai_descriptions(db: sqlite_utils.Database) -> None:
+    """AI descriptions (samplemind describe): one per sample, with the content hash, model
+    and prompt version that produced it (so a batch can resume); its tags live in ``tags``
+    with source "ai". The description, mood and uses join the full-text index. Removed
+    with its sample (ON DELETE CASCADE)."""
+    from .query import create_fts, drop_fts
+
+    db.execute("CREATE TABLE ai_descriptions (sample_id INTEGER PRIMARY KEY REFERENCES "
+               "samples(id) ON DELETE CASCADE, hash TEXT NOT NULL, model TEXT NOT NULL, "
+               "prompt_version TEXT NOT NULL, description TEXT NOT NULL, mood TEXT, "
+               "uses TEXT NOT NULL DEFAULT '[]', described_at TEXT NOT NULL)")
+    drop_fts(db)
+    create_fts(db)
+
+
 def now_iso() -> str:
     """UTC timestamp for the catalog, to the second."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

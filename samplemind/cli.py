@@ -36,7 +36,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-cache_app = typer.Typer(help="Inspect or clear the feature cache.", no_args_is_help=True)
+cache_app = typer.Typer(help="Inspect or clear the feature and AI answer caches.",
+                        no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
 
 
@@ -238,6 +239,15 @@ def list_samples(
         "--key", help="Only this key, e.g. Am, 'F# major'.")] = None,
     limit: Annotated[int | None, typer.Option(
         "--limit", "-n", min=0, max=2**62, help="At most this many samples.")] = None,
+    ask: Annotated[str | None, typer.Option(
+        "--ask", metavar="WORDS", help="Plain words, e.g. 'dark punchy kick': a local model "
+        "(Ollama) or the built-in translator turns them into a query, shown on stderr.")
+    ] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="Ollama model for --ask (default: $SAMPLEMIND_AI_MODEL or "
+        "llama3.2:3b).")] = None,
+    no_model: Annotated[bool, typer.Option(
+        "--no-model", help="With --ask: the built-in translator only, never Ollama.")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """List samples matching a query (every sample without one), streamed."""
@@ -248,11 +258,21 @@ def list_samples(
         wanted_key = parse_key(key)
         if wanted_key is None:
             raise UsageError(f"not a key: {key!r} (try Am, 'C major', F#m)")
+    if (model or no_model) and ask is None:
+        raise UsageError("--model and --no-model go with --ask WORDS")
     with open_library() as library:
+        if ask is not None:  # plain words become a query, ANDed with one given as well
+            from .commands.ai import ask_query
+
+            query = " ".join(part for part in (ask_query(library, ask, model, no_model), query)
+                             if part)
         samples = library.ls(query, type=type_.value if type_ else None,
                              category=category.lower() if category else None, bpm=_parse_range(bpm),
                              key=wanted_key, limit=limit)
-        write_records(iter_json(samples), fmt)
+        shown = write_records(iter_json(samples), fmt)
+    if ask is not None and not shown:
+        err_console().print("Nothing matched: try fewer or other words, or write the query "
+                            "yourself (README: Queries).", highlight=False)
 
 
 @app.command()
@@ -278,27 +298,33 @@ def stats(fmt: FormatOption = Format.table) -> None:
 
 @cache_app.command("stats")
 def cache_stats(fmt: FormatOption = Format.table) -> None:
-    """Entries, size, hits and misses of the feature cache."""
+    """Entries, size, hits and misses of the feature cache and of cached AI answers."""
     with open_library() as library:
         figures = library.cache_stats()
+        # Model answers (describe, ls --ask) live in a cache of their own: README: Local AI.
+        answers = library.ai_cache_stats()
+    figures.update({f"ai_{name}": value for name, value in answers.items()})
     if fmt is Format.table:
         figures = {**figures, "size": human_bytes(figures["size"]),
-                   "size_limit": human_bytes(figures["size_limit"])}
+                   "size_limit": human_bytes(figures["size_limit"]),
+                   "ai_size": human_bytes(figures["ai_size"])}
     write_mapping(figures, fmt)
 
 
 @cache_app.command("clear")
 def cache_clear() -> None:
-    """Remove every cached analysis (the catalog is kept)."""
+    """Remove every cached analysis and AI answer (the catalog is kept)."""
     with open_library() as library:
         removed = library.cache_clear()
-    err_console().print(f"Removed {removed} cache entries.")
+        answers = library.ai_cache_clear()
+    err_console().print(f"Removed {removed} cache entries and {answers} AI answers.")
 
 
 # -- entry point ------------------------------------------------------------------------
 
 # Command groups that live in their own modules register themselves on `app`.
 from .commands import accounts as _accounts  # noqa: E402, F401
+from .commands import ai as _ai  # noqa: E402, F401
 from .commands import export as _export  # noqa: E402, F401
 from .commands import organise as _organise  # noqa: E402, F401
 from .commands import serve as _serve  # noqa: E402, F401

@@ -744,6 +744,63 @@ class Library:
         """Empty the feature cache; returns how many entries were removed."""
         return self.cache.clear()
 
+    # -- local AI (Ollama; README: Local AI) ----------------------------------------------
+
+    def describe(self, refs: Sequence[str | int], *, model: str | None = None,
+                 refresh: bool = False, concurrency: int = 2, timeout: float = 60.0,
+                 host: str | None = None,
+                 progress: Callable[[int, int, str, str], None] | None = None) -> Any:
+        """A local model's description, tags (source "ai"), mood and uses for the samples
+        refs select (ids, files, folders or one query); returns a DescribeReport. Samples
+        already described for the same bytes, model and prompt are kept unless refresh.
+        Raises ComponentMissing when Ollama or the model is missing."""
+        from .ai import default_model
+        from .ai.describe import describe_samples
+
+        return describe_samples(self, refs, model=model or default_model(), refresh=refresh,
+                                concurrency=concurrency, timeout=timeout, host=host,
+                                progress=progress)
+
+    def ask(self, words: str, *, model: str | None = None, use_model: bool = True,
+            refresh: bool = False, timeout: float | None = None, host: str | None = None) -> Any:
+        """Plain words as a checked query (an AskResult: query, translator, notes): by the
+        model, or by the built-in translator without one (use_model=False, or Ollama down)."""
+        from .ai import default_model
+        from .ai.ask import ask
+        from .ai.cache import ai_cache_dir
+
+        return ask(words, self._compile, model=model or default_model(),
+                   cache_dir=ai_cache_dir(self.paths.cache_dir), use_model=use_model,
+                   refresh=refresh, timeout=timeout, host=host)
+
+    def ai_status(self, *, model: str | None = None, host: str | None = None) -> dict[str, Any]:
+        """Is Ollama reachable, which models are pulled, is the chosen one among them."""
+        from .ai import default_model
+        from .ai.health import ollama_status
+
+        return ollama_status(model or default_model(), host)
+
+    def doctor(self, *, model: str | None = None, host: str | None = None) -> dict[str, Any]:
+        """A self-check of the catalog, caches, index and Ollama (README: Local AI)."""
+        from .ai.health import library_health
+
+        return {"schema_version": SCHEMA_VERSION, **library_health(self),
+                "ollama": self.ai_status(model=model, host=host)}
+
+    def ai_cache_stats(self) -> dict[str, Any]:
+        """Cached model answers: entries, size, hits, misses."""
+        from .ai.cache import AICache, ai_cache_dir
+
+        with AICache(ai_cache_dir(self.paths.cache_dir)) as cache:
+            return cache.stats()
+
+    def ai_cache_clear(self) -> int:
+        """Forget every cached model answer; returns how many were removed."""
+        from .ai.cache import AICache, ai_cache_dir
+
+        with AICache(ai_cache_dir(self.paths.cache_dir)) as cache:
+            return cache.clear()
+
 
 def _hints(path: str, root: str) -> dict[str, Any]:
     """Hints from the names within the scanned root (its own name included, nothing above)."""
