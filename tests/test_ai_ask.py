@@ -24,7 +24,7 @@ from helpers import run_cli
 PHRASES = [
     ("dark punchy kick around 125", {"cat:kick", "centroid:..64", "attack:..10ms"}),
     ("loop around 125", {"type:loop", "bpm:122..128"}),
-    ("125 bpm drum loop", {"type:loop", "bpm:125", "drum"}),
+    ("125 bpm drum loop", {"type:loop", "bpm:125"}),  # a drum loop has no category
     ("125bpm loops", {"type:loop", "bpm:125"}),
     ("bpm 90 breaks", {"type:loop", "bpm:90"}),
     ("bass loop in A minor 120bpm", {"cat:bass", "type:loop", "bpm:120", "key:Am"}),

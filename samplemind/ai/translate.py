@@ -42,7 +42,7 @@ HIT_CATEGORIES = {"kick", "snare", "hihat", "cymbal", "tom", "clap", "perc"}
 
 TYPE_WORDS: dict[str, str] = {
     **dict.fromkeys(("loop", "loops", "groove", "grooves", "break", "breaks", "breakbeat",
-                     "breakbeats"), "loop"),
+                     "breakbeats", "beat", "beats"), "loop"),
     **dict.fromkeys(("oneshot", "oneshots", "one-shot", "one-shots", "hit", "hits", "shot",
                      "shots"), "oneshot"),
 }
@@ -81,7 +81,8 @@ like likes sound sounds sounding sample samples something stuff thing things ple
 really kinda kind sorta quite bit little more less my our which what who has have good
 nice great cool track tracks song songs tune tunes can could would should some one ones
 all every just also too than then there here but
-""".split())
+drum drums
+""".split())  # "drum loop" is a loop: drum loops carry no category of their own
 APPROX_WORDS = {"around", "about", "approx", "approximately", "roughly", "near", "~", "circa",
                 "ca", "ish"}
 BELOW_WORDS = {"under", "below", "<", "max", "upto"}

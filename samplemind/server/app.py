@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import SampleMindError
-from . import openapi, routes_files, routes_jobs, routes_ops, routes_samples, routes_ws
+from . import openapi, routes_ai, routes_files, routes_jobs, routes_ops, routes_samples, routes_ui, routes_ws
 from .context import CONTEXT, ServerConfig, ServerContext
 from .events import ChangeWatcher, EventHub
 from .guards import check_host, check_origin
@@ -29,10 +30,11 @@ log = logging.getLogger("samplemind.server")
 
 # Every route of the core server. The auth module reads ROUTE_ROLES[route name].
 ROUTES: list[Route] = [*routes_samples.ROUTES, *routes_files.ROUTES, *routes_jobs.ROUTES,
-                       *routes_ws.ROUTES, *routes_ops.ROUTES]
+                       *routes_ai.ROUTES, *routes_ws.ROUTES, *routes_ops.ROUTES, *routes_ui.ROUTES]
 ROUTE_ROLES: dict[str, str] = {route.name: route.role for route in ROUTES}
 assert len(ROUTE_ROLES) == len(ROUTES), "route names must be unique"
 
+SWITCH_INTERVAL = 0.0005  # seconds a thread may hold the GIL while another waits
 JSON_BODY_LIMIT = 1024 * 1024  # non-upload request bodies (aiohttp's default, made explicit)
 Security = Callable[[web.Application], None]
 
@@ -164,6 +166,11 @@ def make_app(library_home: str | os.PathLike[str] | None = None, *,
 
     async def start_and_stop(app: web.Application) -> Any:
         hub.loop = asyncio.get_running_loop()
+        # A worker thread in pure Python (a scan, a similar search) holds the GIL for up to
+        # the switch interval before the loop gets it back: 5 ms by default, the whole
+        # WebSocket latency budget. 0.5 ms keeps events and one-sample answers prompt.
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         await watcher.start()
         poller = asyncio.create_task(watcher.run())
         warming = asyncio.create_task(warm_up(pool))
@@ -174,6 +181,7 @@ def make_app(library_home: str | os.PathLike[str] | None = None, *,
                 await task
         jobs.cancel_all()
         await asyncio.get_running_loop().run_in_executor(None, pool.close)
+        sys.setswitchinterval(switch_interval)
 
     app.cleanup_ctx.append(start_and_stop)
     if security is not None:

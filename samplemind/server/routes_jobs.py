@@ -29,7 +29,7 @@ MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers on top of the file
 WRITE_CHUNK = 1024 * 1024
 
 
-def _job_response(request: web.Request, job: Job) -> web.Response:
+def job_response(request: web.Request, job: Job) -> web.Response:
     response = json_now(request, job.to_json(), status=202)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return response
@@ -81,7 +81,7 @@ async def start_scan(request: web.Request) -> web.StreamResponse:
     scan_roots = [*ctx.config.scan_roots, str(ctx.upload_dir)]
     checked = await ctx.pool.run(allowed_scan_paths, paths, scan_roots)
     job = ctx.jobs.submit("scan", {"paths": checked}, _scan_work(checked))
-    return _job_response(request, job)
+    return job_response(request, job)
 
 
 # -- uploads ----------------------------------------------------------------------------------
@@ -205,7 +205,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
         raise UsageError("no files in the upload: send them as multipart/form-data file parts")
     job = ctx.jobs.submit("upload", {"files": [os.path.basename(path) for _, path in saved]},
                           _upload_work(folder, saved))
-    return _job_response(request, job)
+    return job_response(request, job)
 
 
 # -- jobs ---------------------------------------------------------------------------------------
