@@ -212,6 +212,67 @@ def scan(pool: Path, home: Path, jobs: int, asked_neighbours: dict[str, int]
     return records, vectors, neighbours, seconds
 
 
+def teach_half(home: Path, members: list[dict], records: dict[str, dict]
+               ) -> dict[str, tuple[str | None, float | None, str | None]]:
+    """What the user's library teaches: in a copy of the catalog, the one-shots of every
+    other instrument (all their velocity layers) carry their category as their name would
+    give it (source "filename"); teach_categories runs as after a scan. Returns
+    path -> (category, confidence, source) of the one-shots of the other instruments."""
+    import random
+
+    from samplemind.similarity.teach import teach_categories
+
+    instruments = sorted({i["instrument"] for i in members})
+    random.Random(7).shuffle(instruments)
+    named = set(instruments[::2])
+    copy = home.parent / (home.name + "-taught")
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(home, copy)
+    try:
+        with Library(copy) as library:
+            with library.catalog.transaction():
+                library.catalog.conn.executemany(
+                    "UPDATE samples SET category = ?, category_confidence = 0.85, "
+                    "category_source = 'filename' WHERE id = ?",
+                    [(i["category"], records[i["path"]]["id"]) for i in members
+                     if i["instrument"] in named])
+            started = time.perf_counter()
+            result = teach_categories(library.catalog, library.index.current)
+            log(f"  taught: {result.teachers} named one-shots taught {result.candidates}, "
+                f"{result.changed} changed, {time.perf_counter() - started:.2f} s")
+            by_id = {s.id: s.record for s in library.ls()}
+        return {i["path"]: (by_id[records[i["path"]]["id"]].get("category"),
+                            by_id[records[i["path"]]["id"]].get("category_confidence"),
+                            by_id[records[i["path"]]["id"]].get("category_source"))
+                for i in members if i["instrument"] not in named}
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+
+
+def report_taught(members: list[dict], records: dict[str, dict],
+                  taught: dict[str, tuple[str | None, float | None, str | None]],
+                  calib: dict) -> None:
+    unnamed = [i for i in members if i["path"] in taught]
+    if not unnamed:
+        return
+    print(f"\n== Category when half the instruments are named ({len(unnamed)} unnamed one-shots "
+          "of the other half; README: what the library teaches) ==")
+    print(f"{'method':24} {'top-1':>6} " + " ".join(f"{c:>6}" for c in CATEGORIES))
+    truth = [i["category"] for i in unnamed]
+    counts = Counter(truth)
+    for method, preds in (("sound alone", [records[i["path"]].get("category") for i in unnamed]),
+                          ("sound + library", [taught[i["path"]][0] for i in unnamed])):
+        correct = [p == t for p, t in zip(preds, truth)]
+        per = [np.mean([ok for ok, t in zip(correct, truth) if t == c]) if counts[c]
+               else float("nan") for c in CATEGORIES]
+        print(f"{method:24} {100 * np.mean(correct):5.1f}% "
+              + " ".join(f"{100 * p:5.1f}%" for p in per))
+    sources = Counter(taught[i["path"]][2] for i in unnamed)
+    print(f"{'':24} (sources: " + ", ".join(f"{s} {c}" for s, c in sources.most_common()) + ")")
+    calib["cat (taught)"] = [(taught[i["path"]][1], float(taught[i["path"]][0] == i["category"]))
+                             for i in unnamed]
+
+
 # -- baselines, in a pool of the same size ---------------------------------------------------
 
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -759,6 +820,7 @@ def main() -> None:
                  for i in members}
         records, vectors, neighbours, scan_seconds = scan(work / "pool", work / "home", args.jobs,
                                                           asked)
+        taught = teach_half(work / "home", members, records)
         missing = [i for i in items if i["path"] not in records]
         if missing:
             log(f"{len(missing)} files not in the catalog (failed): left out")
@@ -798,6 +860,7 @@ def main() -> None:
     report_note(items, records, base, summary, calib)
     report_type(items, records, base, summary, calib)
     report_category(items, records, vectors, neighbours, summary, calib)
+    report_taught([i for i in items if i.get("category") in CATEGORIES], records, taught, calib)
 
     print("\n== Does the confidence mean something? (score above / below a threshold) ==")
     print("  (bpm: Accuracy1; key: MIREX score; note (pc): pitch class ok; note (oct): right octave "

@@ -196,6 +196,7 @@ def build_catalog(home: Path, vectors: np.ndarray, source: np.ndarray,
         conn.executemany(sql, rows())
         for _, create in indexes:
             conn.execute(create)
+    library.catalog.update_statistics(force=True)  # what a scan does after adding this many
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return library, time.perf_counter() - started
 

@@ -179,6 +179,20 @@ def m007_ai_descriptions(db: sqlite_utils.Database) -> None:
     create_fts(db)
 
 
+@migrations()
+def m008_listing_order(db: sqlite_utils.Database) -> None:
+    """Listings are ordered by path, so a filter on category or type followed by that order
+    reads its first page straight from an index: 'cat:kick limit:50' over 100k samples
+    took 16-27 ms (every kick read and sorted; how SQLite chose depended on sampled
+    statistics) and takes 0.1 ms. The single-column indexes they extend go."""
+    db["samples"].create_index(["category", "path"], if_not_exists=True)
+    db["samples"].create_index(["type", "path"], if_not_exists=True)
+    for name in ("idx_samples_category", "idx_samples_type"):
+        db.execute(f"DROP INDEX IF EXISTS {name}")
+    db.execute("PRAGMA analysis_limit = 0")
+    db.execute("ANALYZE")  # the new indexes need statistics before the planner trusts them
+
+
 def now_iso() -> str:
     """UTC timestamp for the catalog, to the second."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -238,14 +252,28 @@ class Catalog:
     next_generation = 1
 
     def close(self) -> None:
-        """Close the connection, first letting SQLite refresh its planner statistics
-        (bounded by analysis_limit, so it stays quick on big catalogs)."""
-        try:
-            self.conn.execute("PRAGMA analysis_limit = 1000")
-            self.conn.execute("PRAGMA optimize")
-        except sqlite3.Error:
-            pass  # read-only or busy: the statistics can wait for another time
+        """Close the connection."""
         self.conn.close()
+
+    def update_statistics(self, force: bool = False) -> bool:
+        """Refresh the query planner's statistics (a full ANALYZE, 0.1 s per 100k samples)
+        when the number of samples has moved by more than a quarter since the last time.
+        Whether a listing reads its order index or its filter index depends on them; the
+        sampled statistics of PRAGMA optimize (analysis_limit) mistook 6,250 kicks for 1,001
+        and made 'cat:snare,clap sort:lufs-' 30 times slower. Returns True if it ran."""
+        count = self.count()
+        last = self.scalar("SELECT value FROM meta WHERE key = 'analysed_count'")
+        if not force and last is not None and 0.8 * int(last) <= count <= 1.25 * int(last):
+            return False
+        try:
+            self.conn.execute("PRAGMA analysis_limit = 0")
+            self.conn.execute("ANALYZE")
+            self.conn.execute("INSERT INTO meta (key, value) VALUES ('analysed_count', ?) "
+                              "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                              (str(count),))
+        except sqlite3.Error:
+            return False  # read-only or busy: the statistics can wait for another time
+        return True
 
     # -- transactions and generation -------------------------------------------------
 

@@ -150,7 +150,8 @@ def print_scan_summary(report: ScanReport) -> None:
         f"{report.unchanged} unchanged, {report.moved} moved, {report.removed} removed, "
         f"[{'red' if report.failed else 'green'}]{report.failed} failed[/]"
         f" ({report.analysed} analysed, {report.cache_hits} from cache"
-        + (f", {rate:.0f} files/s" if report.analysed else "") + ")")
+        + (f", {rate:.0f} files/s" if report.analysed else "") + ")"
+        + (f"; {report.taught} categories learnt from named neighbours" if report.taught else ""))
     if report.failures:
         console.print("[red]Failed files:[/]")
         for failure in report.failures:

@@ -140,9 +140,24 @@ class Library:
             raise
         finally:
             writer.flush()
-            report.seconds = round(time.perf_counter() - started, 3)
-        self._refresh_saved_index()
+        if report.added or report.updated or report.moved or report.removed:
+            self._teach_categories(report)
+            self.catalog.update_statistics()
+        else:
+            self._refresh_saved_index()
+        report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+    def _teach_categories(self, report: ScanReport) -> None:
+        """Unnamed one-shots take the category their named neighbours vote for (when surer
+        than the sound's own guess). Never fails the scan: it is a refinement."""
+        from .similarity.teach import teach_categories
+
+        try:
+            report.taught = teach_categories(self.catalog, self.index.current).changed
+        except Exception as exc:  # a damaged index or a busy catalog: the scan stands
+            report.warnings.append(FileFailure(self.paths.catalog.name,
+                                               f"categories from named neighbours skipped: {exc}"))
 
     def _refresh_saved_index(self) -> None:
         """A saved index is brought up to date now, so the next search starts at once."""

@@ -92,6 +92,7 @@ class ScanReport:
     failed: int = 0
     analysed: int = 0  # files actually run through the extractor (cache misses)
     cache_hits: int = 0
+    taught: int = 0  # one-shots whose category their named neighbours gave (README: Categories)
     hashed: int = 0
     skipped: int = 0  # files passed over: hidden, not audio, unreadable directory entries
     seconds: float = 0.0

@@ -96,18 +96,14 @@ def check_collection_name(name: str) -> None:
                          "(starting with a letter or digit, at most 64)")
 
 
-# How near a tagged neighbour must be to count (combined distance; about 1.4 separates
-# unrelated sounds, near duplicates are under 0.25): its vote weighs exp(-(d/REACH)^2).
-REACH = 0.7
-# Votes that nobody cast: a tag needs real evidence, so a lone or distant vote stays low.
-DOUBT = 1.0
-
-
 def suggest_tags(library: Library, query: str | None, *, k: int,
                  threshold: float) -> list[dict[str, Any]]:
     """For each sample without user tags: tags its k nearest user-tagged neighbours
     vote for, each vote weighted by how near it is. Confidence = the tag's votes over
-    all votes plus DOUBT, so distant neighbours and disagreement both lower it."""
+    all votes plus DOUBT, so distant neighbours and disagreement both lower it
+    (similarity/teach.py)."""
+    from .similarity.teach import DOUBT, nearest_teachers, vote_weight
+
     if not 0 < threshold <= 1:
         raise UsageError("--threshold must be above 0 and at most 1")
     if not 1 <= k <= 100:
@@ -125,34 +121,25 @@ def suggest_tags(library: Library, query: str | None, *, k: int,
                   if s.id not in tagged and s.id in known]
     if not candidates:
         return []
-    taught = index.vectors_of(teachers)
-    squared = (taught ** 2).sum(axis=1)
     out: list[dict[str, Any]] = []
     names = dict(library.catalog.query("SELECT id, path FROM samples"))
-    for start in range(0, len(candidates), 1024):
-        chunk = np.array(candidates[start:start + 1024], np.int64)
-        vectors = index.vectors_of(chunk)
-        distance = (squared[None, :] - 2 * vectors @ taught.T
-                    + (vectors ** 2).sum(axis=1)[:, None])
-        depth = min(k, len(teachers))
-        nearest = np.argpartition(distance, depth - 1, axis=1)[:, :depth]
-        for row, sample_id in enumerate(chunk.tolist()):
-            votes: dict[str, float] = defaultdict(float)
-            support: dict[str, int] = defaultdict(int)
-            total = DOUBT
-            for column in nearest[row]:
-                # Same distance scale as `similar`: five equally weighted aspects.
-                combined = math.sqrt(max(float(distance[row, column]), 0.0) / 5)
-                weight = math.exp(-(combined / REACH) ** 2)
-                total += weight
-                for tag in tagged[int(teachers[column])]:
-                    votes[tag] += weight
-                    support[tag] += 1
-            for tag, vote in votes.items():
-                confidence = vote / total
-                if confidence >= threshold and support[tag] >= min(2, depth):
-                    out.append({"id": sample_id, "path": names.get(sample_id), "tag": tag,
-                                "confidence": round(confidence, 3),
-                                "neighbours": support[tag]})
+    depth = min(k, len(teachers))
+    for sample_id, neighbours in nearest_teachers(index, teachers,
+                                                  np.array(candidates, np.int64), k):
+        votes: dict[str, float] = defaultdict(float)
+        support: dict[str, int] = defaultdict(int)
+        total = DOUBT
+        for teacher, squared in neighbours:
+            weight = vote_weight(squared)
+            total += weight
+            for tag in tagged[teacher]:
+                votes[tag] += weight
+                support[tag] += 1
+        for tag, vote in votes.items():
+            confidence = vote / total
+            if confidence >= threshold and support[tag] >= min(2, depth):
+                out.append({"id": sample_id, "path": names.get(sample_id), "tag": tag,
+                            "confidence": round(confidence, 3),
+                            "neighbours": support[tag]})
     out.sort(key=lambda item: (-item["confidence"], item["path"] or "", item["tag"]))
     return out

@@ -332,16 +332,31 @@ class VectorIndex:
         keep = ids != exclude[0] if len(exclude) == 1 else ~np.isin(ids, exclude)
         return ids[keep][:k], dist[keep][:k]
 
+    def search_many(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, squared distances), each (n, k), of the k nearest stored vectors to each of
+        n standardised queries, restricted to `allowed`; -1 pads rows with fewer."""
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        with self.lock.reading():
+            if self.count == 0 or k <= 0:
+                return (np.full((len(queries), max(k, 0)), -1, np.int64),
+                        np.zeros((len(queries), max(k, 0)), np.float32))
+            params = self._params(allowed)
+            with all_cores():  # a batch: FAISS splits the queries over the cores
+                dist, ids = self.index.search(queries, min(k, self.count), params=params)
+        return ids, dist
+
+    def _params(self, allowed: np.ndarray | None) -> Any:
+        if allowed is None:
+            return None
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        if self.info.kind == "ivf":
+            return faiss.SearchParametersIVF(sel=selector, nprobe=self.info.nprobe)
+        return faiss.SearchParameters(sel=selector)
+
     def _faiss(self, query: np.ndarray, k: int, allowed: np.ndarray | None,
                ) -> tuple[np.ndarray, np.ndarray]:
-        params = None
-        if allowed is not None:
-            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-            if self.info.kind == "ivf":
-                params = faiss.SearchParametersIVF(sel=selector, nprobe=self.info.nprobe)
-            else:
-                params = faiss.SearchParameters(sel=selector)
-        dist, ids = self.index.search(query, min(k, self.count), params=params)
+        dist, ids = self.index.search(query, min(k, self.count), params=self._params(allowed))
         valid = ids[0] >= 0
         return ids[0][valid], dist[0][valid]
 

@@ -1,0 +1,137 @@
+"""Categories the user's own library teaches (similarity/teach.py): unnamed one-shots take
+the category of named ones that sound like them, with a confidence and the source
+"library"; the lesson is undone when its teachers go."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from samplemind import Library
+from samplemind.similarity.teach import (
+    DOUBT,
+    MIN_TEACHERS,
+    TAUGHT_SOURCE,
+    Lesson,
+    category_vote,
+    combine,
+    teach_categories,
+    vote_weight,
+)
+
+from audio_fixtures import write_drum_hit
+
+KINDS = ("kick", "snare")
+
+
+def make_pack(folder: Path, named: int, unnamed: int) -> None:
+    """Named kicks and snares (their names teach) and unnamed ones (sample_NN.wav)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind in KINDS:
+        for n in range(named):
+            write_drum_hit(folder / f"{kind}_{n:02d}.wav", kind, seed=n)
+    for n in range(unnamed):
+        kind = KINDS[n % 2]
+        write_drum_hit(folder / f"sample_{n:02d}.wav", kind, seed=100 + n)
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("teach")
+    make_pack(base / "pack", named=MIN_TEACHERS // 2 + 2, unnamed=6)
+    with Library(base / "home", jobs=2, timeout=60) as library:
+        report = library.scan([base / "pack"])
+        assert report.failed == 0
+    return base / "home", base / "pack"
+
+
+@pytest.fixture
+def copy(scanned: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    home, pack = scanned
+    shutil.copytree(home, tmp_path / "home")
+    return tmp_path / "home", pack
+
+
+def unnamed(library: Library) -> dict[str, dict]:
+    return {s.record["name"]: s.to_json() for s in library.ls("path:*sample_*")}
+
+
+def test_unnamed_samples_learn_from_named_neighbours(scanned: tuple[Path, Path]):
+    home, _ = scanned
+    with Library(home) as library:
+        records = unnamed(library)
+    assert len(records) == 6
+    for name, record in records.items():
+        truth = KINDS[int(name[7:9]) % 2]
+        assert record["category"] == truth, (name, record["category"], record["category_source"])
+        assert record["category_source"] == TAUGHT_SOURCE
+        assert 0.5 < record["category_confidence"] <= 1.0
+
+
+def test_a_surer_lesson_replaces_a_wrong_guess(copy: tuple[Path, Path]):
+    home, _ = copy
+    with Library(home) as library:
+        victim = library.get(next(s.id for s in library.ls("path:*sample_00*")))
+        with library.catalog.transaction():  # the sound's guess, wrong and unsure
+            library.catalog.conn.execute(
+                "UPDATE samples SET category = 'bass', category_confidence = 0.3, "
+                "category_source = 'dsp' WHERE id = ?", (victim.id,))
+        result = teach_categories(library.catalog, library.index.current)
+        after = library.get(victim.id).to_json()
+    assert result.changed >= 1 and result.teachers >= MIN_TEACHERS
+    assert after["category"] == "kick" and after["category_source"] == TAUGHT_SOURCE
+
+
+def test_a_user_correction_is_never_overruled(copy: tuple[Path, Path]):
+    home, _ = copy
+    with Library(home) as library:
+        victim = next(s.id for s in library.ls("path:*sample_00*"))
+        library.set(victim, {"category": "perc"})
+        teach_categories(library.catalog, library.index.current)
+        record = library.get(victim).to_json()
+    assert (record["category"], record["category_source"]) == ("perc", "user")
+
+
+def test_lessons_are_undone_when_their_teachers_go(tmp_path: Path):
+    make_pack(tmp_path / "pack", named=MIN_TEACHERS // 2 + 1, unnamed=4)
+    with Library(tmp_path / "home", jobs=2) as library:
+        first = library.scan([tmp_path / "pack"])
+        assert first.taught == 4 and first.to_json()["taught"] == 4
+        assert {r["category_source"] for r in unnamed(library).values()} == {TAUGHT_SOURCE}
+        for kind in KINDS:
+            for path in (tmp_path / "pack").glob(f"{kind}_*.wav"):
+                path.unlink()
+        report = library.scan([tmp_path / "pack"])
+        records = unnamed(library)
+    assert report.removed == 2 * (MIN_TEACHERS // 2 + 1) and report.taught == 4
+    assert {r["category_source"] for r in records.values()} <= {"dsp", None}
+
+
+def test_too_few_teachers_teach_nothing(tmp_path: Path):
+    make_pack(tmp_path / "pack", named=2, unnamed=4)
+    with Library(tmp_path / "home", jobs=2) as library:
+        report = library.scan([tmp_path / "pack"])
+        sources = {s.record["category_source"] for s in library.ls("path:*sample_*")}
+    assert report.taught == 0 and TAUGHT_SOURCE not in sources
+
+
+def test_the_vote_weighs_nearness_and_doubt():
+    labels = {1: "kick", 2: "kick", 3: "snare"}
+    near, far = 0.0, 5 * 3.0 ** 2  # squared index distances: the same sound, and unrelated
+    assert vote_weight(near) == 1.0 and vote_weight(far) < 0.01
+    lesson = category_vote([(1, near), (2, near), (3, near)], labels)
+    assert lesson == Lesson("kick", pytest.approx(2 / (3 + DOUBT)), 2)
+    distant = category_vote([(1, far), (2, far)], labels)
+    assert distant is not None and distant.confidence < 0.02
+    assert category_vote([], labels) is None
+
+
+def test_combining_with_the_sounds_own_guess():
+    lesson = Lesson("kick", 0.6, 5)
+    assert combine("kick", 0.5, lesson) == ("kick", pytest.approx(0.8), TAUGHT_SOURCE)
+    assert combine("snare", 0.4, lesson) == ("kick", 0.6, TAUGHT_SOURCE)
+    assert combine("snare", 0.5, lesson) is None  # not surer by the margin
+    assert combine("snare", 0.9, lesson) is None  # the surer answer stands
+    assert combine(None, None, lesson) == ("kick", 0.6, TAUGHT_SOURCE)
