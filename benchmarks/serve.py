@@ -124,6 +124,27 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def record_cache(base: str) -> dict[str, float]:
+    """The server's record cache figures, from /metrics."""
+    text = http_get(f"{base}/metrics")[1].decode()
+    prefix = "samplemind_record_cache_"
+    return {line.split()[0][len(prefix):]: float(line.split()[1])
+            for line in text.splitlines() if line.startswith(prefix)}
+
+
+def wait_record_cache(base: str, timeout: float = 120.0) -> tuple[float, dict[str, float]]:
+    """Wait until the cache stops growing (its warm-up is done): (seconds, figures)."""
+    started = time.perf_counter()
+    last = record_cache(base)
+    while time.perf_counter() - started < timeout:
+        time.sleep(0.5)
+        now = record_cache(base)
+        if now.get("bytes") == last.get("bytes"):
+            return time.perf_counter() - started, now
+        last = now
+    return time.perf_counter() - started, last
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -339,16 +360,31 @@ def http_section(load: Load, server_pid: int, bare_pid: int, base: str, bare_bas
     results: dict[str, Any] = {}
     for name, url, pid, spec in runs:
         load.run(url, spec, warmup)
+        cache_before = record_cache(base)
         cpu_before = cpu_seconds(pid)
         started = time.perf_counter()
         result = load.run(url, spec, seconds)
         result["server_cores"] = (cpu_seconds(pid) - cpu_before) / (time.perf_counter() - started)
+        cache_after = record_cache(base)
+        hits = cache_after["hits"] - cache_before["hits"]
+        misses = cache_after["misses"] - cache_before["misses"]
+        result["cache_hit_rate"] = hits / (hits + misses) if hits + misses else None
         results[name] = result
         print(f"  {name:18} {result['rps']:9,.0f} {result['p50']:8.2f} {result['p90']:8.2f} "
               f"{result['p99']:8.2f} {result['max']:8.1f} {result['kb_per_response']:8.2f} "
               f"{result['non2xx']:8d} {result['errors']:8d} {result['server_cores']:7.2f}c")
     print("  (srv CPU: CPU seconds the serving process used per wall second, in cores; the "
           "load generator shares the same cores)")
+    one = results.get("GET one sample", {})
+    bare = results.get("bare handler", {})
+    if one.get("cache_hit_rate") is not None and bare:
+        per_request = {key: run["server_cores"] * 1e6 / run["rps"] for key, run in
+                       (("one", one), ("bare", bare))}
+        print(f"  one sample: {one['cache_hit_rate']:.0%} of the answers came from the record "
+              f"cache; server CPU per request {per_request['one']:.0f} us (bare handler "
+              f"{per_request['bare']:.0f} us)")
+    print(f"  closed loop: {CONNECTIONS} connections always waiting, so latency >= "
+          f"{CONNECTIONS}/throughput (Little's law): at 1,000 req/s that is 100 ms")
     print("  query mix, each query alone (sequential, no other load; median of 3):")
     for query in QUERIES:
         times, size = [], 0
@@ -817,6 +853,10 @@ def main() -> None:
         print(f"server: `samplemind serve --port {port}` (defaults: 4 request threads), pid "
               f"{server.pid}, ready in {time.perf_counter() - started:.1f} s, RSS "
               f"{rss_mb(server.pid):.0f} MB")
+        warm_s, cached = wait_record_cache(base)
+        print(f"record cache: filled in the background in {warm_s:.1f} s after ready: "
+              f"{cached['entries']:,.0f} of {catalog['count']:,} records, "
+              f"{cached['bytes'] / 2**20:.0f} MB; server RSS {rss_mb(server.pid):.0f} MB")
         status, body = http_get(f"{base}/api/v1/samples/{catalog['lo']}")
         assert status == 200, f"GET one sample answered {status}: {body[:200]!r}"
         (work / "bare.json").write_bytes(body)

@@ -124,6 +124,8 @@ def _register_gauges(ctx: ServerContext) -> None:
                   record_cache("misses"))
     metrics.gauge("samplemind_record_cache_bytes", "Memory held by cached one-sample answers.",
                   record_cache("bytes"))
+    metrics.gauge("samplemind_record_cache_entries", "One-sample answers held in memory.",
+                  record_cache("entries"))
     metrics.gauge("samplemind_catalog_samples", "Samples in the catalog.", figure("samples"))
     metrics.gauge("samplemind_catalog_generation", "Catalog generation.", figure("generation"))
 
