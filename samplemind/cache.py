@@ -20,27 +20,63 @@ from .config import DEFAULT_CACHE_LIMIT
 log = logging.getLogger(__name__)
 
 
-class FeatureCache:
-    """Analysed features by content hash, with hit and miss counters kept on disk."""
+class DiskStore:
+    """A diskcache folder of derived data, with hit and miss counters kept on disk. A
+    damaged one is set aside and started afresh: everything in it can be made again."""
 
-    def __init__(self, directory: Path, size_limit: int = DEFAULT_CACHE_LIMIT) -> None:
+    what = "cache"  # named in the warning about a damaged one
+
+    def __init__(self, directory: Path, size_limit: int,
+                 eviction_policy: str = "least-recently-stored") -> None:
+        self.size_limit = size_limit
+        self.eviction_policy = eviction_policy
         try:
-            self._cache = self._open(directory, size_limit)
+            self._cache = self._open(directory)
         except sqlite3.DatabaseError as exc:
-            # The cache is derived data: set a damaged one aside and start afresh.
             aside = directory.with_name(f"{directory.name}.damaged-{int(time.time())}")
             directory.rename(aside)
-            log.warning("warning: the feature cache was damaged (%s); moved it to %s and "
-                        "started a new one", exc, aside)
-            self._cache = self._open(directory, size_limit)
+            log.warning("warning: the %s was damaged (%s); moved it to %s and started a new "
+                        "one", self.what, exc, aside)
+            self._cache = self._open(directory)
 
-    @staticmethod
-    def _open(directory: Path, size_limit: int) -> diskcache.Cache:
+    def _open(self, directory: Path) -> diskcache.Cache:
         directory.mkdir(parents=True, exist_ok=True)
-        cache = diskcache.Cache(str(directory), size_limit=size_limit,
-                                eviction_policy="least-recently-stored")
+        cache = diskcache.Cache(str(directory), size_limit=self.size_limit,
+                                eviction_policy=self.eviction_policy)
         cache.stats(enable=True)
         return cache
+
+    def stats(self) -> dict[str, Any]:
+        """Entries, bytes on disk, hits and misses since the counters were last reset."""
+        hits, misses = self._cache.stats()
+        return {"directory": self._cache.directory, "entries": len(self._cache),
+                "size": self._cache.volume(), "size_limit": self._cache.size_limit,
+                "hits": hits, "misses": misses}
+
+    def clear(self) -> int:
+        """Remove every entry and reset the counters; returns how many were removed."""
+        removed = self._cache.clear()
+        self._cache.stats(enable=True, reset=True)
+        return removed
+
+    def close(self) -> None:
+        """Close the cache's SQLite handle."""
+        self._cache.close()
+
+    def __enter__(self) -> DiskStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class FeatureCache(DiskStore):
+    """Analysed features by content hash."""
+
+    what = "feature cache"
+
+    def __init__(self, directory: Path, size_limit: int = DEFAULT_CACHE_LIMIT) -> None:
+        super().__init__(directory, size_limit)
 
     @staticmethod
     def key(file_hash: str, version: str) -> str:
@@ -54,25 +90,3 @@ class FeatureCache:
     def put(self, file_hash: str, version: str, value: dict[str, Any]) -> None:
         """Store one file's analysis."""
         self._cache.set(self.key(file_hash, version), value)
-
-    def stats(self) -> dict[str, Any]:
-        """Entries, bytes on disk, hits and misses since the counters were last reset."""
-        hits, misses = self._cache.stats()
-        return {
-            "directory": self._cache.directory,
-            "entries": len(self._cache),
-            "size": self._cache.volume(),
-            "size_limit": self._cache.size_limit,
-            "hits": hits,
-            "misses": misses,
-        }
-
-    def clear(self) -> int:
-        """Remove every entry and reset the counters; returns how many were removed."""
-        removed = self._cache.clear()
-        self._cache.stats(enable=True, reset=True)
-        return removed
-
-    def close(self) -> None:
-        """Close the cache's SQLite handle."""
-        self._cache.close()

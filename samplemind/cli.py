@@ -308,7 +308,8 @@ def cache_stats(fmt: FormatOption = Format.table) -> None:
     if fmt is Format.table:
         figures = {**figures, "size": human_bytes(figures["size"]),
                    "size_limit": human_bytes(figures["size_limit"]),
-                   "ai_size": human_bytes(figures["ai_size"])}
+                   "ai_size": human_bytes(figures["ai_size"]),
+                   "ai_size_limit": human_bytes(figures["ai_size_limit"])}
     write_mapping(figures, fmt)
 
 

@@ -102,7 +102,7 @@ def suggest_tags(library: Library, query: str | None, *, k: int,
     vote for, each vote weighted by how near it is. Confidence = the tag's votes over
     all votes plus DOUBT, so distant neighbours and disagreement both lower it
     (similarity/teach.py)."""
-    from .similarity.teach import DOUBT, nearest_teachers, vote_weight
+    from .similarity.teach import nearest_teachers, tally
 
     if not 0 < threshold <= 1:
         raise UsageError("--threshold must be above 0 and at most 1")
@@ -126,15 +126,7 @@ def suggest_tags(library: Library, query: str | None, *, k: int,
     depth = min(k, len(teachers))
     for sample_id, neighbours in nearest_teachers(index, teachers,
                                                   np.array(candidates, np.int64), k):
-        votes: dict[str, float] = defaultdict(float)
-        support: dict[str, int] = defaultdict(int)
-        total = DOUBT
-        for teacher, squared in neighbours:
-            weight = vote_weight(squared)
-            total += weight
-            for tag in tagged[teacher]:
-                votes[tag] += weight
-                support[tag] += 1
+        votes, support, total = tally(neighbours, tagged.__getitem__)
         for tag, vote in votes.items():
             confidence = vote / total
             if confidence >= threshold and support[tag] >= min(2, depth):

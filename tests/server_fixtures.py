@@ -3,6 +3,7 @@ cheap private copies of it for tests that change things."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -40,3 +41,13 @@ def private_pack(home: Path, pack: Path, base: Path, relative_files: list[str]) 
     with Library(new_home, jobs=1, timeout=60) as library:
         library.scan([folder])
     return new_home, folder
+
+
+async def wait_job(client, job_id: str) -> dict:
+    """The job once it is done, failed or cancelled (polled through the API)."""
+    for _ in range(1200):
+        job = await (await client.get(f"/api/v1/jobs/{job_id}")).json()
+        if job["status"] in ("done", "failed", "cancelled"):
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from aiohttp import FormData, web
-from server_fixtures import build_catalog, copy_home, private_pack
+from server_fixtures import build_catalog, copy_home, private_pack, wait_job
 
 from samplemind import Library
 from samplemind.server import ROUTE_ROLES, ROUTES, ServerConfig, make_app
@@ -65,15 +65,6 @@ async def ids_of(client, query: str) -> list[int]:
     response = await client.get("/api/v1/samples", params={"q": query, "limit": "1000"})
     assert response.status == 200
     return [s["id"] for s in (await response.json())["samples"]]
-
-
-async def wait_job(client, job_id: str) -> dict:
-    for _ in range(1200):
-        job = await (await client.get(f"/api/v1/jobs/{job_id}")).json()
-        if job["status"] in ("done", "failed", "cancelled"):
-            return job
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 # -- samples: list, one, pagination, ETag, gzip ---------------------------------------------

@@ -3,11 +3,11 @@ fake Ollama of test_ai_fake_ollama.py through the real ollama client."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 import test_ai_fake_ollama as fake
+from server_fixtures import wait_job
 from test_ai_fake_ollama import FakeOllama, Slow, free_port_with_nothing_listening
 
 from samplemind import Library
@@ -26,15 +26,6 @@ def client_for(aiohttp_client):
         return await aiohttp_client(make_app(home, config=ServerConfig(record_cache_mb=1)))
 
     return make
-
-
-async def wait_job(client, job_id: str) -> dict:
-    for _ in range(1200):
-        job = await (await client.get(f"/api/v1/jobs/{job_id}")).json()
-        if job["status"] in ("done", "failed", "cancelled"):
-            return job
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 async def test_ask_runs_the_models_query(client_for, ai_home: Path, fake_ollama: FakeOllama):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,16 +87,25 @@ class Lesson:
     neighbours: int  # how many of them voted for it
 
 
-def category_vote(neighbours: list[tuple[int, float]], labels: dict[int, str]) -> Lesson | None:
-    """The weighted vote of labelled neighbours; None without any."""
+def tally(neighbours: list[tuple[int, float]], labels_of: Callable[[int], Iterable[str]],
+          ) -> tuple[dict[str, float], dict[str, int], float]:
+    """(weighted votes per label, neighbours per label, all votes plus DOUBT) of
+    neighbours given as (id, squared distance); each neighbour votes for its labels."""
     votes: dict[str, float] = defaultdict(float)
     support: dict[str, int] = defaultdict(int)
     total = DOUBT
     for teacher, squared in neighbours:
         weight = vote_weight(squared)
         total += weight
-        votes[labels[teacher]] += weight
-        support[labels[teacher]] += 1
+        for label in labels_of(teacher):
+            votes[label] += weight
+            support[label] += 1
+    return votes, support, total
+
+
+def category_vote(neighbours: list[tuple[int, float]], labels: dict[int, str]) -> Lesson | None:
+    """The weighted vote of labelled neighbours; None without any."""
+    votes, support, total = tally(neighbours, lambda teacher: (labels[teacher],))
     if not votes:
         return None
     best = max(votes, key=lambda category: (votes[category], category))
