@@ -617,3 +617,51 @@ async def test_a_request_never_names_a_file(client, pack: Path):
     for path in ("/api/v1/samples/..%2F..%2Fetc%2Fpasswd/audio", "/api/v1/samples/%2Fetc%2Fpasswd",
                  f"/api/v1/samples/{os.fspath(pack)}/audio"):
         assert (await client.get(path)).status == 404
+
+
+async def test_ws_events_of_every_frame_size_arrive_whole_and_in_order(client):
+    from samplemind.server.context import CONTEXT
+
+    ws = await client.ws_connect("/api/v1/ws")
+    assert (await ws.receive_json())["type"] == "hello"
+    hub = client.server.app[CONTEXT].hub
+    sizes = [0, 100, 125, 126, 1000, 65535, 65536, 200_000]  # the three length encodings
+    for size in sizes:
+        hub.publish("test", {"text": "é" * (size // 2)})
+    for size in sizes:
+        message = await ws.receive_json(timeout=10)
+        assert message == {"type": "test", "data": {"text": "é" * (size // 2)}}
+    await ws.close()
+
+
+async def test_ws_a_client_too_far_behind_is_dropped(client):
+    import base64
+    import socket
+
+    from samplemind.server.context import CONTEXT
+
+    # A client that completes the handshake and then never reads.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", client.port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write((f"GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1:{client.port}\r\n"
+                  "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+    listening = await client.ws_connect("/api/v1/ws")
+    await listening.receive_json()
+    hub = client.server.app[CONTEXT].hub
+    slow = None
+    for _ in range(400):  # up to 24 MB unread: the kernel's buffers fill, then ours
+        slow = next((c for c in hub.clients if c.transport.get_write_buffer_size()), slow)
+        hub.publish("bulk", {"blob": "x" * 60_000})
+        await listening.receive_json(timeout=10)  # the reader keeps up
+        if len(hub.clients) < 2:
+            break
+    assert slow is not None and slow.overflowed and slow not in hub.clients
+    hub.publish("after", {"n": 1})
+    assert (await listening.receive_json(timeout=10))["type"] == "after"
+    writer.close()
+    await listening.close()

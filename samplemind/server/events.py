@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from . import reads
@@ -28,29 +29,52 @@ from .metrics import Metrics
 
 log = logging.getLogger("samplemind.server")
 
-CLIENT_QUEUE = 1000  # events a slow client may fall behind before it is dropped
 IDS_PER_EVENT = 1000
+# Bytes a client may leave unsent in our buffer (beyond what the kernel holds) before it is
+# dropped as too slow (close code 1013; it reconnects and re-reads what it shows).
+SLOW_CLIENT_BYTES = 1024 * 1024
+
+
+def text_frame(text: str) -> bytes:
+    """One unmasked, unfragmented WebSocket text frame (RFC 6455 5.2), as a server sends."""
+    payload = text.encode("utf-8")
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 65536:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return header + payload
 
 
 class Client:
-    """One connected WebSocket: the events waiting to be sent to it."""
+    """One connected WebSocket: its transport, and what to do when it falls behind."""
 
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue(CLIENT_QUEUE)
+    def __init__(self, transport: asyncio.Transport, drop: Callable[[], None]) -> None:
+        self.transport = transport
+        self.drop = drop
         self.overflowed = False
 
 
 class EventHub:
-    """Fans events out to every connected client (on the event loop)."""
+    """Fans events out to every connected client (on the event loop).
+
+    An event is encoded and framed once, then written to each client's transport: no task
+    per client and no per-client encoding (permessage-deflate is off for this reason), so
+    a thousand clients cost a thousand buffered writes. The frames are whole, and the loop
+    is single-threaded, so they never interleave with aiohttp's own (pings, close).
+    """
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
         self.clients: set[Client] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
 
-    def subscribe(self) -> Client:
-        """A new client that receives every event from now on."""
-        client = Client()
+    def subscribe(self, transport: asyncio.Transport, drop: Callable[[], None]) -> Client:
+        """A new client that receives every event from now on; drop() is called (once)
+        if it falls too far behind."""
+        client = Client(transport, drop)
         self.clients.add(client)
         return client
 
@@ -59,22 +83,26 @@ class EventHub:
         self.clients.discard(client)
 
     def publish(self, event_type: str, data: Any) -> None:
-        """Send an event to every client; call on the loop. A client too far behind is
-        dropped (it reconnects and re-reads what it shows)."""
+        """Send an event to every client; call on the loop."""
         if not self.clients:
             return
-        text = json.dumps({"type": event_type, "data": data}, separators=(",", ":"))
+        frame = text_frame(json.dumps({"type": event_type, "data": data},
+                                      separators=(",", ":")))
+        sent = 0
         for client in list(self.clients):
-            try:
-                client.queue.put_nowait(text)
-            except asyncio.QueueFull:
+            transport = client.transport
+            if transport.is_closing():
+                self.clients.discard(client)
+                continue
+            if transport.get_write_buffer_size() > SLOW_CLIENT_BYTES:
                 client.overflowed = True
                 self.clients.discard(client)
-                with contextlib.suppress(asyncio.QueueFull):
-                    client.queue.get_nowait()
-                    client.queue.put_nowait(None)  # tells its sender to close
+                client.drop()
                 continue
-            self.metrics.ws_messages.inc(type=event_type)
+            transport.write(frame)
+            sent += 1
+        if sent:
+            self.metrics.ws_messages.inc(sent, type=event_type)
 
     def publish_threadsafe(self, event_type: str, data: Any) -> None:
         """publish() from a worker thread."""

@@ -9,7 +9,6 @@ import json
 from aiohttp import WSMsgType, web
 
 from .. import __version__
-from .events import Client
 from .guards import check_origin
 from .http import context
 from .routing import VIEWER, Route
@@ -17,36 +16,35 @@ from .routing import VIEWER, Route
 HEARTBEAT = 30.0
 
 
-async def _send_events(ws: web.WebSocketResponse, client: Client) -> None:
-    while True:
-        text = await client.queue.get()
-        if text is None:  # fell too far behind: the client reconnects and re-reads
-            await ws.close(code=1013, message=b"too slow: reconnect")
-            return
-        await ws.send_str(text)
-
-
 async def websocket(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     check_origin(request, ctx.config, always=True)
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=64 * 1024)
+    # No permessage-deflate: every event is framed once for all clients (events.py).
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=64 * 1024, compress=False)
     await ws.prepare(request)
-    client = ctx.hub.subscribe()
     hello = {"type": "hello", "data": {
         "version": __version__, "generation": ctx.watcher.generation,
         "jobs": [job.to_json() for job in ctx.jobs.list() if not job.finished]}}
-    await ws.send_str(json.dumps(hello, separators=(",", ":")))
-    sender = asyncio.create_task(_send_events(ws, client))
+    closing: list[asyncio.Task[None]] = []
+
+    def drop() -> None:  # fell too far behind: it reconnects and re-reads
+        closing.append(asyncio.ensure_future(ws.close(code=1013, message=b"too slow: reconnect")))
+
+    assert request.transport is not None  # prepared: the connection is open
+    client = ctx.hub.subscribe(request.transport, drop)
     try:
+        # Written before anything else can run (send_frame writes before it could wait), so
+        # hello comes first and no event published from now on is missed.
+        await ws.send_str(json.dumps(hello, separators=(",", ":")))
         async for message in ws:
             # Clients only listen; "ping" is answered so they can measure the round trip.
             if message.type == WSMsgType.TEXT and message.data == "ping":
                 await ws.send_str('{"type":"pong","data":null}')
     finally:
         ctx.hub.unsubscribe(client)
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-            await sender
+        for task in closing:
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await task
     return ws
 
 
