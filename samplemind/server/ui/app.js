@@ -1,0 +1,1187 @@
+// samplemind's web UI: browse with the CLI's query language, audition, correct, tag, find
+// similar sounds, duplicates, the sound map, uploads and scans with live progress.
+// Plain ES modules, no build step: every file here is served as it is by routes_ui.py.
+
+import { api, allows, ApiError, login, logout, onUnauthorized, params, session, upload, whoAmI } from './api.js';
+import { VirtualTable } from './table.js';
+import { Waveform } from './wave.js';
+import { Player } from './audio.js';
+import { SoundMap, colourOf, CATEGORY_COLOURS } from './map.js';
+
+const FIRST_PAGE = 100; // small, so the first rows paint at once
+const NEXT_PAGE = 1000;
+const ASPECTS = ['timbre', 'spectral', 'envelope', 'tonal', 'rhythm'];
+const ESTIMATES = ['type', 'category', 'bpm', 'key', 'note'];
+const CATEGORIES = ['kick', 'snare', 'hihat', 'cymbal', 'tom', 'clap', 'perc', 'bass', 'synth', 'pad',
+  'keys', 'guitar', 'vocal', 'fx', 'tonal'];
+const ROOTS = ['C', 'C#', 'D', 'Eb', 'E', 'F', 'F#', 'G', 'Ab', 'A', 'Bb', 'B'];
+const ALIASES = {
+  category: ['cat', 'category'], type: ['type'], key: ['key'], bpm: ['bpm', 'tempo'],
+  tag: ['tag', 'tags'], sort: ['sort'], id: ['id'],
+};
+const MAX_EXPORT_QUERY = 1900; // the server takes queries up to 2000 characters
+
+const $ = (selector) => document.querySelector(selector);
+const state = {
+  query: '', cursor: null, loading: null, generation: 0, current: null, started: false,
+  selection: new Set(), selectionFrom: 'table', stats: null, tags: [], view: 'browse',
+  mapLoaded: false, dupesLoaded: false, jobs: new Map(), ws: null, wsDelay: 1000,
+  role: null, peaks: new Map(), similarTimer: 0, changeTimer: 0, hoverTimer: 0,
+};
+
+let table; let player; let wave; let soundMap;
+
+// -- small helpers ------------------------------------------------------------------------------
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === 'class') node.className = value;
+    else if (name === 'text') node.textContent = value;
+    else if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? '' : value);
+  }
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
+  return node;
+}
+
+function fmt(value, digits = 2) {
+  if (value === null || value === undefined || value === '') return '';
+  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : value.toFixed(digits);
+  if (Array.isArray(value)) return value.join(', ');
+  return String(value);
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return '';
+  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
+  return `${Math.floor(seconds / 60)}:${String(Math.round(seconds % 60)).padStart(2, '0')}`;
+}
+
+function bytes(size) {
+  if (!size && size !== 0) return '';
+  const units = ['B', 'KB', 'MB', 'GB'];
+  let value = size; let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+  return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
+}
+
+function shortKey(key) {
+  if (!key) return '';
+  const [root, mode] = key.split(' ');
+  return mode === 'minor' ? `${root}m` : root;
+}
+
+function banner(message, { kind = 'error', action = null, sticky = false } = {}) {
+  const box = $('#banner');
+  box.replaceChildren(element('span', { text: message }));
+  box.className = `banner ${kind}`;
+  if (action) box.append(element('button', { type: 'button', text: action.label, onclick: () => { box.hidden = true; action.run(); } }));
+  box.append(element('button', { type: 'button', class: 'close', 'aria-label': 'Dismiss', text: '×', onclick: () => { box.hidden = true; } }));
+  box.hidden = false;
+  clearTimeout(banner.timer);
+  if (!sticky) banner.timer = setTimeout(() => { box.hidden = true; }, 9000);
+}
+
+function failed(error) {
+  if (error && error.name === 'AbortError') return;
+  if (error instanceof ApiError && error.status === 401) return; // the login overlay says it
+  banner(error instanceof Error ? error.message : String(error));
+}
+
+const canEdit = () => allows('editor');
+
+// -- the query text: facets and sorting edit it ---------------------------------------------------
+
+function tokenize(query) {
+  return query.match(/(?:[^\s"']+|"[^"]*"?|'[^']*'?)+/g) || [];
+}
+
+function fieldOf(token) {
+  const match = /^([a-z_]+):(.*)$/i.exec(token);
+  if (!match) return null;
+  const name = match[1].toLowerCase();
+  for (const [field, names] of Object.entries(ALIASES)) if (names.includes(name)) return { field, value: match[2] };
+  return { field: name, value: match[2] };
+}
+
+function unquote(value) {
+  return value.replace(/^(["'])(.*)\1$/, '$2');
+}
+
+function quoteValue(value) {
+  return /[\s,"':]/.test(value) ? `"${value.replace(/"/g, '')}"` : value;
+}
+
+/** Values of the (non-negated) terms of one field in a query. */
+function termValues(query, field) {
+  const values = [];
+  for (const token of tokenize(query)) {
+    const term = fieldOf(token);
+    if (term && term.field === field) values.push(term.value);
+  }
+  return values;
+}
+
+/** The query with every (non-negated) term of `field` replaced by `term` (or removed). */
+function withTerm(query, field, term) {
+  const kept = tokenize(query).filter((token) => {
+    const parsed = fieldOf(token);
+    return !(parsed && parsed.field === field);
+  });
+  if (term) kept.push(term);
+  return kept.join(' ');
+}
+
+function withoutToken(query, unwanted) {
+  return tokenize(query).filter((token) => token !== unwanted).join(' ');
+}
+
+function setQuery(query, { run = true } = {}) {
+  $('#q').value = query;
+  if (run) runQuery(query);
+}
+
+// -- browse: the table --------------------------------------------------------------------------
+
+const COLUMNS = [
+  { field: 'name', label: 'Name', width: 'minmax(150px, 3fr)', sort: 'name', className: 'name', render: (s) => s.name },
+  { field: 'type', label: 'Type', width: '74px', sort: 'type', render: (s) => s.type || '' },
+  {
+    field: 'category', label: 'Category', width: '90px', sort: 'category',
+    render: (s) => (s.category
+      ? element('span', { class: 'cat' }, element('i', { class: 'dot', 'data-cat': s.category }), s.category) : ''),
+  },
+  { field: 'bpm', label: 'BPM', width: '54px', sort: 'bpm', className: 'num', render: (s) => fmt(s.bpm, 1) },
+  { field: 'key', label: 'Key', width: '46px', sort: 'key', render: (s) => shortKey(s.key) },
+  { field: 'note', label: 'Note', width: '44px', sort: 'note', render: (s) => s.note || '' },
+  { field: 'duration', label: 'Length', width: '64px', sort: 'duration', className: 'num', render: (s) => duration(s.duration) },
+  { field: 'loudness_lufs', label: 'LUFS', width: '54px', sort: 'loudness_lufs', className: 'num', render: (s) => fmt(s.loudness_lufs, 1) },
+  { field: 'format', label: 'Fmt', width: '46px', sort: 'format', render: (s) => s.format || '' },
+  { field: 'tags', label: 'Tags', width: 'minmax(70px, 1.4fr)', className: 'tags-cell', render: (s) => (s.tags || []).join(', ') },
+];
+
+async function runQuery(query, { keepActive = false } = {}) {
+  state.query = query.trim();
+  const previous = keepActive && state.current ? state.current.id : null;
+  history.replaceState(null, '', state.query ? `#q=${encodeURIComponent(state.query)}` : '#');
+  syncFacets();
+  if (state.loading) state.loading.abort();
+  const controller = new AbortController();
+  state.loading = controller;
+  $('#result-count').textContent = 'Searching…';
+  $('#grid').setAttribute('aria-busy', 'true');
+  $('#q').removeAttribute('aria-invalid');
+  try {
+    const page = await api(`/samples${params({ q: state.query, limit: FIRST_PAGE })}`, { signal: controller.signal });
+    if (state.loading !== controller) return;
+    state.loading = null;
+    state.cursor = page.next_cursor;
+    table.reset(page.samples, Boolean(page.next_cursor));
+    updateCount();
+    $('#grid').dataset.query = state.query; // the query these rows answer
+    $('#grid').removeAttribute('aria-busy');
+    if (!performance.getEntriesByName('samplemind:first-rows').length) {
+      requestAnimationFrame(() => performance.mark('samplemind:first-rows'));
+    }
+    if (previous !== null) {
+      const index = table.rows.findIndex((row) => row.id === previous);
+      if (index >= 0) { table.active = index; table.schedule(); }
+    }
+  } catch (error) {
+    if (state.loading === controller) state.loading = null;
+    if (error.name === 'AbortError') return;
+    $('#grid').removeAttribute('aria-busy');
+    if (error instanceof ApiError && error.status === 400) {
+      $('#q').setAttribute('aria-invalid', 'true');
+      $('#result-count').textContent = error.message;
+      table.reset([], false);
+      $('#grid').dataset.query = state.query;
+      return;
+    }
+    $('#result-count').textContent = '';
+    failed(error);
+  }
+}
+
+async function loadMore() {
+  if (state.loading || !state.cursor) return;
+  const controller = new AbortController();
+  state.loading = controller;
+  try {
+    const page = await api(`/samples${params({ q: state.query, limit: NEXT_PAGE, cursor: state.cursor })}`,
+      { signal: controller.signal });
+    if (state.loading !== controller) return;
+    state.loading = null;
+    state.cursor = page.next_cursor;
+    table.append(page.samples, Boolean(page.next_cursor));
+    updateCount();
+  } catch (error) {
+    if (state.loading === controller) state.loading = null;
+    failed(error);
+  }
+}
+
+function updateCount() {
+  const loaded = table.rows.length;
+  const total = !state.query && state.stats ? state.stats.samples : null;
+  let text;
+  if (!table.more) text = `${loaded.toLocaleString()} ${loaded === 1 ? 'sample' : 'samples'}`;
+  else if (total !== null) text = `${total.toLocaleString()} samples (${loaded.toLocaleString()} loaded; scroll for more)`;
+  else text = `${loaded.toLocaleString()}+ samples (scroll for more)`;
+  $('#result-count').textContent = text;
+}
+
+function onSort(field) {
+  const current = termValues(state.query, 'sort')[0] || '';
+  let next = `sort:${field}`;
+  if (current === field) next = `sort:${field}-`;
+  else if (current === `${field}-`) next = null;
+  setQuery(withTerm(state.query, 'sort', next));
+}
+
+// -- facets -------------------------------------------------------------------------------------
+
+function chip(label, count, pressed, onclick, extra = {}) {
+  return element('button', { type: 'button', class: 'chip', 'aria-pressed': String(pressed), onclick, ...extra },
+    label, count !== null && count !== undefined ? element('span', { class: 'count', text: String(count) }) : null);
+}
+
+function renderFacets() {
+  const stats = state.stats || { by_category: {}, by_type: {} };
+  const currentCategories = () => termValues(state.query, 'category').flatMap((v) => v.split(','))
+    .map((v) => unquote(v).toLowerCase());
+  const categories = currentCategories();
+  const names = Object.keys(stats.by_category || {}).filter((c) => c !== 'unknown');
+  $('#facet-category').replaceChildren(...names.map((name) => chip(
+    element('span', { class: 'cat' }, element('i', { class: 'dot', 'data-cat': name }), name),
+    stats.by_category[name], categories.includes(name), () => {
+      const chosen = new Set(currentCategories());
+      if (chosen.has(name)) chosen.delete(name); else chosen.add(name);
+      setQuery(withTerm(state.query, 'category', chosen.size ? `cat:${[...chosen].join(',')}` : null));
+    }, { 'data-facet': `category:${name}` })));
+  const currentTypes = () => termValues(state.query, 'type').map((v) => v.toLowerCase());
+  $('#facet-type').replaceChildren(...['loop', 'oneshot'].map((name) => chip(
+    name, (stats.by_type || {})[name] || 0, currentTypes().includes(name), () => {
+      setQuery(withTerm(state.query, 'type', currentTypes().includes(name) ? null : `type:${name}`));
+    }, { 'data-facet': `type:${name}` })));
+  const currentTags = () => termValues(state.query, 'tag').map((v) => unquote(v).toLowerCase());
+  $('#facet-tags').replaceChildren(...state.tags.slice(0, 40).map(({ tag, count }) => chip(
+    tag, count, currentTags().includes(tag), () => {
+      const token = `tag:${quoteValue(tag)}`;
+      const on = currentTags().includes(tag);
+      setQuery(on ? withoutToken(state.query, token) : `${state.query} ${token}`.trim());
+    }, { 'data-facet': `tag:${tag}` })));
+  if (!state.tags.length) $('#facet-tags').append(element('span', { class: 'muted', text: 'No tags yet' }));
+  syncFacets();
+}
+
+function syncFacets() {
+  const key = termValues(state.query, 'key')[0] || '';
+  $('#facet-key-compat').checked = key.endsWith('~');
+  const bare = unquote(key.replace(/~$/, ''));
+  const select = $('#facet-key');
+  select.value = [...select.options].some((o) => o.value === bare) ? bare : '';
+  const bpm = termValues(state.query, 'bpm')[0] || '';
+  const match = /^(\d*\.?\d*)\.\.(\d*\.?\d*)$/.exec(bpm);
+  $('#facet-bpm-min').value = match ? match[1] : (/^\d/.test(bpm) ? bpm : '');
+  $('#facet-bpm-max').value = match ? match[2] : '';
+  for (const group of ['#facet-category', '#facet-type', '#facet-tags']) {
+    for (const button of document.querySelectorAll(`${group} .chip`)) {
+      const [field, value] = button.dataset.facet.split(/:(.*)/s);
+      const values = termValues(state.query, field).flatMap((v) => (field === 'category' ? v.split(',') : [v]))
+        .map((v) => unquote(v).toLowerCase());
+      button.setAttribute('aria-pressed', String(values.includes(value)));
+    }
+  }
+  const sort = termValues(state.query, 'sort')[0] || '';
+  const first = sort.split(',')[0];
+  table.setSort(first.replace(/-$/, '') || null, first.endsWith('-'));
+}
+
+function setupFacets() {
+  const select = $('#facet-key');
+  select.append(element('option', { value: '', text: 'Any key' }));
+  for (const root of ROOTS) {
+    select.append(element('option', { value: root, text: `${root} major` }));
+    select.append(element('option', { value: `${root}m`, text: `${root} minor` }));
+  }
+  const keyChanged = () => {
+    const value = select.value;
+    setQuery(withTerm(state.query, 'key', value ? `key:${value}${$('#facet-key-compat').checked ? '~' : ''}` : null));
+  };
+  select.addEventListener('change', keyChanged);
+  $('#facet-key-compat').addEventListener('change', keyChanged);
+  const bpmChanged = () => {
+    const low = $('#facet-bpm-min').value.trim();
+    const high = $('#facet-bpm-max').value.trim();
+    setQuery(withTerm(state.query, 'bpm', low || high ? `bpm:${low}..${high}` : null));
+  };
+  $('#facet-bpm-min').addEventListener('change', bpmChanged);
+  $('#facet-bpm-max').addEventListener('change', bpmChanged);
+  $('#clear-query').addEventListener('click', () => setQuery(''));
+}
+
+async function loadFacets() {
+  try {
+    const [stats, tags] = await Promise.all([api('/stats'), api('/tags')]);
+    state.stats = stats;
+    state.tags = tags.tags;
+    renderFacets();
+    if (table.rows.length) updateCount();
+  } catch (error) {
+    failed(error);
+  }
+}
+
+// -- the selection (table rows or a map region): tag, export ------------------------------------
+
+function selectedIds() {
+  return [...state.selection];
+}
+
+/** Ids as a query term, consecutive runs as ranges: id:3..7,12 */
+function idTerm(ids) {
+  const sorted = [...ids].sort((a, b) => a - b);
+  const parts = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j += 1;
+    parts.push(j > i ? `${sorted[i]}..${sorted[j]}` : String(sorted[i]));
+    i = j + 1;
+  }
+  return `id:${parts.join(',')}`;
+}
+
+function renderSelectionBars() {
+  for (const [bar, from] of [[$('#selection-bar'), 'table'], [$('#map-selection-bar'), 'map']]) {
+    const count = state.selectionFrom === from ? state.selection.size : 0;
+    bar.hidden = count === 0;
+    if (!count) { bar.replaceChildren(); continue; }
+    const children = [element('strong', { text: `${count} selected` })];
+    if (canEdit()) {
+      const input = element('input', { type: 'text', placeholder: 'tag', 'aria-label': 'Tag to add to the selection', class: 'tag-input' });
+      const add = async () => {
+        const tag = input.value.trim();
+        if (!tag) { input.focus(); return; }
+        try {
+          const answer = await api('/tags', { method: 'POST', body: { ids: selectedIds(), tags: [tag] } });
+          banner(`Tagged ${answer.samples} sample(s) “${tag}”.`, { kind: 'info' });
+          input.value = '';
+          loadFacets();
+          refreshLoaded(selectedIds());
+        } catch (error) { failed(error); }
+      };
+      input.addEventListener('keydown', (event) => { if (event.key === 'Enter') { event.preventDefault(); add(); } });
+      children.push(input, element('button', { type: 'button', text: 'Add tag', onclick: add }));
+    }
+    children.push(
+      element('button', { type: 'button', text: 'Export zip', onclick: exportZip }),
+      element('button', { type: 'button', class: 'link', text: 'Clear', onclick: clearSelection }),
+    );
+    bar.replaceChildren(...children);
+  }
+}
+
+function clearSelection() {
+  state.selection = new Set();
+  table.clearSelection();
+  if (soundMap) soundMap.clearSelection();
+  renderSelectionBars();
+}
+
+function exportZip() {
+  let query = state.query;
+  let name = 'samplemind-kit';
+  if (state.selection.size) {
+    query = idTerm(selectedIds());
+    name = `samplemind-${state.selection.size}-samples`;
+    if (query.length > MAX_EXPORT_QUERY) {
+      banner('That selection is too scattered to export in one go: narrow it with the query, or select fewer samples.');
+      return;
+    }
+  }
+  const link = element('a', { href: `/api/v1/export${params({ q: query, name })}`, download: `${name}.zip`, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  banner(`Exporting ${state.selection.size ? `${state.selection.size} selected sample(s)` : 'every match of the query'} as a zip…`, { kind: 'info' });
+}
+
+// -- the detail panel ---------------------------------------------------------------------------
+
+function confidenceMeter(value) {
+  if (value === null || value === undefined) return null;
+  const percent = Math.round(value * 100);
+  const meter = element('meter', { min: '0', max: '1', value: String(value), low: '0.5', high: '0.8', optimum: '1', title: `confidence ${percent}%` });
+  return element('span', { class: 'confidence' }, meter, element('span', { class: 'pct', text: `${percent}%` }));
+}
+
+function sourceBadge(source) {
+  return source ? element('span', { class: `source source-${source}`, title: `from ${source}`, text: source }) : null;
+}
+
+function openSample(sample, { play = false } = {}) {
+  const sameSample = state.current && state.current.id === sample.id;
+  state.current = sample;
+  renderDetail(sample, sameSample);
+  player.load(sample).catch(failed);
+  if (play) playCurrent();
+}
+
+function playCurrent(fromFraction = null) {
+  if (!state.current) return;
+  player.play(state.current, fromFraction).catch((error) => banner(`Cannot play ${state.current.name}: ${error.message}`));
+}
+
+function togglePlay() {
+  if (!state.current) return;
+  if (player.playing && player.sample && player.sample.id === state.current.id) player.stop();
+  else playCurrent();
+}
+
+async function loadPeaks(sample) {
+  let peaks = state.peaks.get(sample.id);
+  if (!peaks) {
+    try {
+      peaks = (await api(`/samples/${sample.id}/peaks`)).peaks || [];
+    } catch (error) {
+      if (error.status !== 404) failed(error);
+      peaks = [];
+    }
+    state.peaks.set(sample.id, peaks);
+    if (state.peaks.size > 300) state.peaks.delete(state.peaks.keys().next().value);
+  }
+  if (state.current && state.current.id === sample.id) wave.setPeaks(peaks);
+}
+
+function renderDetail(sample, keepSimilar = false) {
+  const panel = $('#detail');
+  const oldSimilar = keepSimilar ? panel.querySelector('.similar') : null;
+  const playButton = element('button', {
+    type: 'button', id: 'play-button', class: 'play', 'aria-label': 'Play or stop (Space)', title: 'Play / stop (Space)',
+    text: player.playing && player.sample && player.sample.id === sample.id ? '■' : '▶', onclick: togglePlay,
+  });
+  const canvas = element('canvas', {
+    id: 'wave', class: 'wave', tabindex: '0', role: 'slider', 'aria-label': 'Waveform: click or use arrow keys to seek',
+    'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': '0',
+  });
+  const time = element('span', { id: 'play-time', class: 'time', text: duration(sample.duration) });
+  const header = element('div', { class: 'detail-head' },
+    element('h2', { id: 'detail-name', text: sample.name, title: sample.name }),
+    element('p', { class: 'path', text: sample.path, title: sample.path }));
+  const waveBox = element('div', { class: 'wave-box' }, playButton, canvas, time);
+  const estimates = renderEstimates(sample);
+  const tags = renderTags(sample);
+  const similar = oldSimilar || renderSimilarSection();
+  const fields = renderAllFields(sample);
+  panel.replaceChildren(header, waveBox, estimates, tags, similar, fields);
+  wave = new Waveform(canvas, (fraction) => {
+    if (!state.current) return;
+    if (player.sample && player.sample.id === state.current.id && player.playing) player.seek(fraction);
+    else playCurrent(fraction);
+    wave.setProgress(fraction);
+  });
+  if (player.sample && player.sample.id === sample.id) wave.setProgress(player.fraction);
+  loadPeaks(sample);
+  if (!oldSimilar) similar.querySelector('.similar-list').replaceChildren();
+  else if (similar.dataset.for && Number(similar.dataset.for) !== sample.id) loadSimilar();
+}
+
+function keyOptions(selected) {
+  const select = element('select', { name: 'key', id: 'fix-key' });
+  select.append(element('option', { value: '', text: '—' }));
+  for (const root of ROOTS) {
+    for (const mode of ['major', 'minor']) {
+      const value = `${root} ${mode}`;
+      select.append(element('option', { value, text: value, selected: selected === value }));
+    }
+  }
+  if (selected && !select.querySelector(`option[value="${CSS.escape(selected)}"]`)) {
+    select.append(element('option', { value: selected, text: selected, selected: true }));
+  }
+  return select;
+}
+
+function correctionInput(field, sample) {
+  const value = sample[field];
+  if (field === 'type') {
+    const select = element('select', { name: field, id: `fix-${field}` });
+    for (const option of ['', 'loop', 'oneshot']) select.append(element('option', { value: option, text: option || '—', selected: (value || '') === option }));
+    return select;
+  }
+  if (field === 'category') {
+    const select = element('select', { name: field, id: `fix-${field}` });
+    const names = [...new Set([...CATEGORIES, ...(value ? [value] : [])])];
+    select.append(element('option', { value: '', text: '—' }));
+    for (const option of names) select.append(element('option', { value: option, text: option, selected: value === option }));
+    return select;
+  }
+  if (field === 'key') return keyOptions(value);
+  if (field === 'bpm') return element('input', { name: field, id: `fix-${field}`, type: 'number', min: '1', max: '999', step: '0.01', value: value ?? '' });
+  return element('input', { name: field, id: `fix-${field}`, type: 'text', value: value ?? '', placeholder: 'A1', size: '4' });
+}
+
+function renderEstimates(sample) {
+  const editing = canEdit();
+  const rows = ESTIMATES.map((field) => {
+    let shown = fmt(sample[field], 1);
+    if (field === 'key' && sample.camelot) shown = `${sample.key} (${sample.camelot})`;
+    if (field === 'note' && sample.pitch_hz) shown = `${sample.note} (${fmt(sample.pitch_hz, 1)} Hz)`;
+    const value = element('td', { class: 'value', 'data-field': field, text: shown || '—' });
+    if (field === 'bpm' && sample.bpm_alternatives) value.title = `half ${sample.bpm_alternatives[0]}, double ${sample.bpm_alternatives[1]}`;
+    const reset = editing && sample[`${field}_source`] === 'user'
+      ? element('button', {
+        type: 'button', class: 'link', title: `Remove your correction of ${field}`, 'aria-label': `Reset ${field} to the analysis`,
+        text: 'auto', onclick: () => saveCorrections(sample, { [field]: null }),
+      }) : null;
+    return element('tr', {}, element('th', { scope: 'row', text: field }), value,
+      element('td', { class: 'how' }, confidenceMeter(sample[`${field}_confidence`]), sourceBadge(sample[`${field}_source`]), reset));
+  });
+  const table_ = element('table', { class: 'estimates' },
+    element('thead', {}, element('tr', {}, element('th', { text: 'field' }), element('th', { text: 'value' }),
+      element('th', { text: 'confidence, source' }))),
+    element('tbody', {}, ...rows));
+  const section = element('section', { class: 'estimates-box', 'aria-labelledby': 'est-title' },
+    element('h3', { id: 'est-title', text: 'Analysis' }), table_);
+  if (!editing) return section;
+  const inputs = ESTIMATES.map((field) => element('label', { class: 'fix', for: `fix-${field}` },
+    element('span', { text: field }), correctionInput(field, sample)));
+  const form = element('form', { id: 'correct-form', 'aria-label': 'Correct the analysis' },
+    element('div', { class: 'fix-grid' }, ...inputs),
+    element('button', { type: 'submit', class: 'primary', id: 'save-corrections', text: 'Save corrections' }));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const changes = {};
+    for (const field of ESTIMATES) {
+      const input = form.elements[field];
+      const raw = input.value.trim();
+      const before = sample[field] === null || sample[field] === undefined ? '' : String(sample[field]);
+      if (field === 'bpm' ? (raw === '' ? before !== '' : Number(raw) !== sample.bpm) : raw !== before) {
+        changes[field] = raw === '' ? null : (field === 'bpm' ? Number(raw) : raw);
+      }
+    }
+    if (!Object.keys(changes).length) { banner('Nothing changed.', { kind: 'info' }); return; }
+    saveCorrections(sample, changes);
+  });
+  section.append(element('h3', { text: 'Correct' }), form);
+  return section;
+}
+
+async function saveCorrections(sample, changes) {
+  try {
+    const updated = await api(`/samples/${sample.id}`, { method: 'PATCH', body: changes });
+    applyUpdate(updated);
+    banner(`Saved: ${Object.entries(changes).map(([k, v]) => `${k} = ${v === null ? 'auto' : v}`).join(', ')}`, { kind: 'info' });
+  } catch (error) { failed(error); }
+}
+
+function applyUpdate(sample) {
+  table.replace(sample);
+  if (state.current && state.current.id === sample.id) {
+    state.current = sample;
+    renderDetail(sample, true);
+  }
+}
+
+async function refreshLoaded(ids) {
+  const wanted = ids.filter((id) => (state.current && state.current.id === id) || table.rows.some((row) => row && row.id === id));
+  for (const id of wanted.slice(0, 100)) {
+    try { applyUpdate(await api(`/samples/${id}`)); } catch (error) { if (error.status !== 404) failed(error); }
+  }
+}
+
+function renderTags(sample) {
+  const editing = canEdit();
+  const list = element('ul', { class: 'tag-list', 'aria-label': 'Tags' });
+  for (const tag of sample.tags || []) {
+    const remove = editing ? element('button', {
+      type: 'button', class: 'remove', 'aria-label': `Remove tag ${tag}`, text: '×',
+      onclick: () => changeTag(sample, tag, true),
+    }) : null;
+    list.append(element('li', { class: 'tag' }, element('span', { text: tag }), remove));
+  }
+  if (!(sample.tags || []).length) list.append(element('li', { class: 'muted', text: 'No tags' }));
+  const section = element('section', { class: 'tags-box', 'aria-labelledby': 'tags-title' },
+    element('h3', { id: 'tags-title', text: 'Tags' }), list);
+  if (editing) {
+    const input = element('input', { id: 'tag-input', type: 'text', placeholder: 'add a tag', 'aria-label': 'Add a tag', list: 'tag-suggestions' });
+    const datalist = element('datalist', { id: 'tag-suggestions' }, ...state.tags.map(({ tag }) => element('option', { value: tag })));
+    const form = element('form', { class: 'row tag-form' }, input, datalist, element('button', { type: 'submit', text: 'Add' }));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const tag = input.value.trim();
+      if (tag) changeTag(sample, tag, false);
+    });
+    section.append(form);
+  }
+  return section;
+}
+
+async function changeTag(sample, tag, remove) {
+  try {
+    await api('/tags', { method: 'POST', body: { ids: [sample.id], tags: [tag], remove } });
+    applyUpdate(await api(`/samples/${sample.id}`));
+    loadFacets();
+    const input = document.querySelector('#tag-input');
+    if (input && !remove) input.focus();
+  } catch (error) { failed(error); }
+}
+
+function renderSimilarSection() {
+  const sliders = ASPECTS.map((aspect) => {
+    const input = element('input', {
+      type: 'range', min: '0', max: '3', step: '0.5', value: '1', id: `aspect-${aspect}`, 'data-aspect': aspect,
+      'aria-label': `Weight of ${aspect}`,
+    });
+    const out = element('output', { for: `aspect-${aspect}`, text: '1' });
+    input.addEventListener('input', () => {
+      out.textContent = input.value;
+      clearTimeout(state.similarTimer);
+      state.similarTimer = setTimeout(loadSimilar, 250);
+    });
+    return element('label', { class: 'aspect', for: `aspect-${aspect}` }, element('span', { text: aspect }), input, out);
+  });
+  return element('section', { class: 'similar', 'aria-labelledby': 'similar-title' },
+    element('div', { class: 'row spread' }, element('h3', { id: 'similar-title', text: 'Similar sounds' }),
+      element('button', { type: 'button', id: 'similar-button', text: 'Find similar (s)', onclick: loadSimilar })),
+    element('div', { class: 'aspects' }, ...sliders),
+    element('ol', { class: 'similar-list', 'aria-label': 'Similar sounds, nearest first' }));
+}
+
+async function loadSimilar() {
+  const sample = state.current;
+  const section = document.querySelector('#detail .similar');
+  if (!sample || !section) return;
+  section.dataset.for = String(sample.id);
+  const aspect = ASPECTS.map((name) => `${name}=${section.querySelector(`[data-aspect="${name}"]`).value}`).join(',');
+  const list = section.querySelector('.similar-list');
+  list.setAttribute('aria-busy', 'true');
+  try {
+    const answer = await api(`/samples/${sample.id}/similar${params({ k: 12, aspect })}`);
+    if (!state.current || state.current.id !== sample.id) return;
+    list.replaceChildren(...answer.hits.map((hit) => element('li', {},
+      element('button', {
+        type: 'button', class: 'hit', 'data-id': String(hit.id), title: hit.path,
+        onclick: () => openSample(hit, { play: true }),
+      },
+      element('span', { class: 'score', style: null, text: hit.score.toFixed(2) }),
+      element('i', { class: 'dot', 'data-cat': hit.category || '' }),
+      element('span', { class: 'hit-name', text: hit.name }),
+      element('span', { class: 'muted', text: [hit.category, hit.type].filter(Boolean).join(' · ') })))));
+    if (!answer.hits.length) list.append(element('li', { class: 'muted', text: 'Nothing similar found' }));
+  } catch (error) {
+    list.replaceChildren(element('li', { class: 'error', text: error.message }));
+  } finally {
+    list.removeAttribute('aria-busy');
+  }
+}
+
+const SKIP_FIELDS = new Set(['schema_version']);
+
+function renderAllFields(sample) {
+  const list = element('dl', { class: 'fields' });
+  for (const [name, value] of Object.entries(sample)) {
+    if (SKIP_FIELDS.has(name) || name.endsWith('_confidence') || name.endsWith('_source')) continue;
+    if (['score', 'distance', 'aspect_distances'].includes(name)) continue;
+    let shown = fmt(value, 4);
+    if (name === 'size') shown = `${bytes(value)} (${value} bytes)`;
+    if (name === 'duration') shown = `${duration(value)}`;
+    const confidence = sample[`${name}_confidence`];
+    const source = sample[`${name}_source`];
+    list.append(element('dt', { text: name }), element('dd', { 'data-field': name },
+      element('span', { text: shown === '' ? '—' : shown }),
+      confidence !== undefined ? confidenceMeter(confidence) : null, sourceBadge(source)));
+  }
+  return element('details', { class: 'all-fields' }, element('summary', { text: 'Every field' }), list);
+}
+
+// -- views: map, duplicates ----------------------------------------------------------------------
+
+function showView(name, { focus = false } = {}) {
+  state.view = name;
+  for (const view of ['browse', 'map', 'dupes']) {
+    const tab = $(`#tab-${view}`);
+    const selected = view === name;
+    tab.setAttribute('aria-selected', String(selected));
+    tab.tabIndex = selected ? 0 : -1;
+    $(`#view-${view}`).hidden = !selected;
+  }
+  if (focus) $(`#tab-${name}`).focus();
+  if (name === 'map' && !state.mapLoaded) loadMap();
+  if (name === 'dupes' && !state.dupesLoaded) loadDupes();
+  if (name === 'browse') table.schedule();
+  if (name === 'map' && soundMap) soundMap.draw();
+}
+
+async function loadMap() {
+  state.mapLoaded = true;
+  $('#map-status').textContent = 'Loading the map…';
+  try {
+    const answer = await api('/map');
+    soundMap.setPoints(answer.points);
+    const present = [...new Set(answer.points.map((p) => p.category || 'none'))].sort();
+    $('#map-legend').replaceChildren(...present.map((name) => element('li', {},
+      element('i', { class: 'dot', 'data-cat': name === 'none' ? '' : name }), name)));
+    $('#map-status').textContent = `${answer.points.length.toLocaleString()} samples. Hover to listen, click to open, drag to select a region.`;
+  } catch (error) {
+    state.mapLoaded = false;
+    $('#map-status').textContent = '';
+    failed(error);
+  }
+}
+
+function setupMap() {
+  const tip = $('#map-tip');
+  soundMap = new SoundMap($('#map'), {
+    onHover(point, px, py) {
+      clearTimeout(state.hoverTimer);
+      if (!point) { tip.hidden = true; return; }
+      tip.textContent = `${point.name}${point.category ? ` · ${point.category}` : ''}`;
+      tip.hidden = false;
+      tip.style.left = `${px + 14}px`;
+      tip.style.top = `${py + 10}px`;
+      state.hoverTimer = setTimeout(() => {
+        player.play(point).catch(() => null);
+      }, 120);
+    },
+    async onOpen(point) {
+      try {
+        const sample = await api(`/samples/${point.id}`);
+        soundMap.highlight = sample.id;
+        soundMap.draw();
+        openSample(sample, { play: true });
+      } catch (error) { failed(error); }
+    },
+    onSelect(points) {
+      state.selection = new Set(points.map((p) => p.id));
+      state.selectionFrom = 'map';
+      table.clearSelection();
+      state.selectionFrom = 'map';
+      state.selection = new Set(points.map((p) => p.id));
+      renderSelectionBars();
+    },
+  });
+}
+
+async function loadDupes() {
+  state.dupesLoaded = true;
+  const box = $('#dupes');
+  $('#dupes-status').textContent = 'Looking for duplicates…';
+  try {
+    const answer = await api('/dupes');
+    const groups = answer.groups;
+    const redundant = groups.reduce((sum, group) => sum + group.others.length, 0);
+    $('#dupes-status').textContent = groups.length
+      ? `${groups.length} group(s), ${redundant} redundant file(s). The keeper is the copy to keep: lossless over lossy, then the higher rate and depth, then the shortest path.`
+      : 'No duplicates found.';
+    box.replaceChildren(...groups.map((group, number) => {
+      const row = (sample, keeper) => element('li', { class: keeper ? 'keeper' : 'other' },
+        element('button', { type: 'button', class: 'play small', 'aria-label': `Play ${sample.name}`, text: '▶', onclick: () => openSample(sample, { play: true }) }),
+        element('span', { class: `badge ${keeper ? 'keep' : 'dupe'}`, text: keeper ? 'keep' : 'duplicate' }),
+        element('button', { type: 'button', class: 'link name', text: sample.name, onclick: () => openSample(sample) }),
+        element('span', { class: 'muted path', text: sample.path, title: sample.path }),
+        element('span', { class: 'muted', text: [sample.format, sample.sample_rate && `${sample.sample_rate} Hz`, sample.bit_depth && `${sample.bit_depth}-bit`].filter(Boolean).join(' · ') }));
+      return element('article', { class: 'group', 'aria-label': `Group ${number + 1}` },
+        element('h3', {}, `Group ${number + 1} · ${group.kind}`, element('span', { class: 'muted', text: ` — ${group.reason}${group.distance ? ` · distance ${group.distance.toFixed(3)}` : ''}` })),
+        element('ul', {}, row(group.keeper, true), ...group.others.map((other) => row(other, false))));
+    }));
+  } catch (error) {
+    state.dupesLoaded = false;
+    failed(error);
+  }
+}
+
+// -- jobs: uploads and scans, live over the WebSocket -------------------------------------------
+
+function jobCard(key, title) {
+  let card = document.querySelector(`.job[data-key="${key}"]`);
+  if (!card) {
+    card = element('div', { class: 'job', 'data-key': key, 'data-status': 'sending' },
+      element('div', { class: 'row spread' }, element('strong', { class: 'job-title', text: title }),
+        element('button', { type: 'button', class: 'close', 'aria-label': 'Dismiss', text: '×', onclick: () => card.remove() })),
+      element('progress', { max: '1', value: '0', 'aria-label': `${title} progress` }),
+      element('div', { class: 'job-text muted', text: '' }));
+    $('#jobs').append(card);
+  }
+  return card;
+}
+
+const JOB_RANK = { sending: 0, queued: 1, running: 2, done: 3, failed: 3, cancelled: 3 };
+
+function updateJob(job, via) {
+  const key = `job-${job.id}`;
+  let card = document.querySelector(`.job[data-key="${key}"]`);
+  if (!card) card = jobCard(key, job.kind === 'upload' ? 'Upload' : 'Scan');
+  // Answers can cross: a POST's "queued" may arrive after the WebSocket said "running".
+  const before = JOB_RANK[card.dataset.status] ?? 0;
+  const now = JOB_RANK[job.status] ?? 0;
+  const done = (job.progress && job.progress.done) || 0;
+  if (now < before || (now === before && now === 2 && done < Number(card.dataset.done || 0))) return;
+  card.dataset.done = String(done);
+  card.dataset.status = job.status;
+  card.dataset.via = via;
+  card.dataset.updates = String(Number(card.dataset.updates || 0) + 1);
+  const progress = job.progress || {};
+  const bar = card.querySelector('progress');
+  if (progress.total) { bar.max = progress.total; bar.value = progress.done || 0; } else if (job.status === 'done') { bar.max = 1; bar.value = 1; } else bar.removeAttribute('value');
+  let text = `${job.status}`;
+  if (job.status === 'running' || job.status === 'queued') {
+    text = `${progress.phase || job.status}${progress.total ? ` ${progress.done}/${progress.total}` : ''}`;
+    if (progress.path) text += ` · ${progress.path.split('/').pop()}`;
+  } else if (job.status === 'done' && job.result) {
+    const report = job.result.report || job.result;
+    text = `done · ${report.added ?? 0} added, ${report.updated ?? 0} updated${report.failed ? `, ${report.failed} failed` : ''}`;
+  } else if (job.status === 'failed') {
+    text = `failed: ${job.error}`;
+  }
+  card.querySelector('.job-text').textContent = text;
+  if (job.status === 'done') setTimeout(() => card.remove(), 15000);
+  if (['done', 'failed', 'cancelled'].includes(job.status)) {
+    state.jobs.delete(job.id);
+    libraryChanged();
+  } else {
+    state.jobs.set(job.id, job);
+  }
+}
+
+async function uploadFiles(files) {
+  if (!canEdit()) {
+    banner(`Uploading needs the editor role; you are ${session.role}.`);
+    return;
+  }
+  const list = [...files];
+  if (!list.length) return;
+  const key = `upload-${Date.now()}`;
+  const card = jobCard(key, `Upload ${list.length} file${list.length > 1 ? 's' : ''}`);
+  const bar = card.querySelector('progress');
+  const text = card.querySelector('.job-text');
+  try {
+    const job = await upload(list, (sent, total) => {
+      bar.max = total; bar.value = sent;
+      card.dataset.uploaded = String(sent);
+      text.textContent = `sending ${bytes(sent)} of ${bytes(total)}`;
+    });
+    const early = document.querySelector(`.job[data-key="job-${job.id}"]`);
+    if (early) { // the WebSocket told us about the job before the POST answered
+      early.dataset.uploaded = card.dataset.uploaded || '0';
+      early.querySelector('.job-title').textContent = card.querySelector('.job-title').textContent;
+      card.remove();
+    } else {
+      card.dataset.key = `job-${job.id}`;
+    }
+    updateJob(job, 'http');
+    watchJob(job.id);
+  } catch (error) {
+    card.dataset.status = 'failed';
+    text.textContent = `failed: ${error.message}`;
+    failed(error);
+  }
+}
+
+/** Follow a job by polling too when the WebSocket is down. */
+async function watchJob(id) {
+  for (let i = 0; i < 3600; i += 1) {
+    await new Promise((resolve) => { setTimeout(resolve, 1000); });
+    if (!state.jobs.has(id)) return;
+    if (state.ws && state.ws.readyState === WebSocket.OPEN) continue;
+    try { updateJob(await api(`/jobs/${id}`), 'http'); } catch { return; }
+  }
+}
+
+async function startScan(path) {
+  try {
+    const job = await api('/scans', { method: 'POST', body: { paths: [path] } });
+    updateJob(job, 'http');
+    watchJob(job.id);
+    return null;
+  } catch (error) {
+    return error.message;
+  }
+}
+
+function setupUploads() {
+  if (!canEdit()) return;
+  const input = $('#upload-input');
+  $('#upload-button').addEventListener('click', () => input.click());
+  input.addEventListener('change', () => { uploadFiles(input.files); input.value = ''; });
+  const drop = $('#drop');
+  let depth = 0;
+  const hasFiles = (event) => event.dataTransfer && [...event.dataTransfer.types].includes('Files');
+  window.addEventListener('dragenter', (event) => { if (hasFiles(event)) { depth += 1; drop.hidden = false; } });
+  window.addEventListener('dragleave', () => { depth = Math.max(0, depth - 1); if (!depth) drop.hidden = true; });
+  window.addEventListener('dragover', (event) => { if (hasFiles(event)) event.preventDefault(); });
+  window.addEventListener('drop', (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    depth = 0;
+    drop.hidden = true;
+    uploadFiles(event.dataTransfer.files);
+  });
+  const dialog = $('#scan-dialog');
+  $('#scan-button').addEventListener('click', () => {
+    $('#scan-error').textContent = '';
+    if (!$('#scan-path').value && state.stats && state.stats.roots) $('#scan-path').value = state.stats.roots[0] || '';
+    dialog.showModal();
+  });
+  $('#scan-form').addEventListener('submit', async (event) => {
+    if (event.submitter && event.submitter.value === 'cancel') return;
+    event.preventDefault();
+    const message = await startScan($('#scan-path').value.trim());
+    if (message) $('#scan-error').textContent = message; else dialog.close();
+  });
+}
+
+// -- live events ----------------------------------------------------------------------------------
+
+function connectEvents() {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const ws = new WebSocket(`${scheme}://${location.host}/api/v1/ws`);
+  state.ws = ws;
+  ws.addEventListener('open', () => { state.wsDelay = 1000; });
+  ws.addEventListener('message', (event) => {
+    let message;
+    try { message = JSON.parse(event.data); } catch { return; }
+    const { type, data } = message;
+    if (type === 'hello') {
+      state.generation = data.generation;
+      for (const job of data.jobs || []) updateJob(job, 'ws');
+    } else if (type === 'job') {
+      updateJob(data, 'ws');
+    } else if (type === 'samples.updated') {
+      refreshLoaded(data.ids || []);
+      libraryChanged({ reload: false });
+    } else if (type === 'samples.added' || type === 'samples.removed') {
+      libraryChanged();
+    }
+  });
+  ws.addEventListener('close', async () => {
+    if (state.ws !== ws) return;
+    state.ws = null;
+    const delay = state.wsDelay;
+    state.wsDelay = Math.min(15000, delay * 2);
+    setTimeout(async () => {
+      if (!session.openAccess && !(await whoAmI())) { onUnauthorized.fire(); return; }
+      connectEvents();
+    }, delay);
+  });
+}
+
+/** The catalog changed: refresh the facets and (soon) the list, the map and the duplicates. */
+function libraryChanged({ reload = true } = {}) {
+  clearTimeout(state.changeTimer);
+  state.changeTimer = setTimeout(() => {
+    loadFacets();
+    state.dupesLoaded = false;
+    state.mapLoaded = false;
+    if (state.view === 'dupes') loadDupes();
+    if (state.view === 'map') loadMap();
+    if (!reload) return;
+    if (table.viewport.scrollTop < table.rowHeight * 3) runQuery(state.query, { keepActive: true });
+    else banner('The library changed.', { kind: 'info', action: { label: 'Reload the list', run: () => runQuery(state.query, { keepActive: true }) } });
+  }, 400);
+}
+
+// -- keyboard -----------------------------------------------------------------------------------
+
+function typing(target) {
+  return target.closest && target.closest('input, textarea, select, [contenteditable="true"]');
+}
+
+function onKey(event) {
+  if (document.querySelector('dialog[open]') || !$('#login').hidden) return;
+  const key = event.key;
+  if (typing(event.target)) {
+    if (key === 'Escape' && event.target.id === 'q') { event.target.blur(); $('#grid').focus(); }
+    return;
+  }
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const onButton = event.target.closest && event.target.closest('button, a, summary, [role="tab"]');
+  const inBrowse = state.view === 'browse';
+  switch (key) {
+    case '/': event.preventDefault(); $('#q').focus(); $('#q').select(); return;
+    case '?': $('#help').showModal(); return;
+    case ' ':
+      if (onButton) return;
+      event.preventDefault(); togglePlay(); return;
+    case 'ArrowDown': case 'ArrowUp': case 'PageDown': case 'PageUp': case 'Home': case 'End': {
+      if (!inBrowse || (onButton && event.target.getAttribute('role') === 'tab')) return;
+      event.preventDefault();
+      const page = table.pageRows();
+      const last = table.rows.length - 1;
+      const step = { ArrowDown: 1, ArrowUp: -1, PageDown: page, PageUp: -page }[key];
+      let index = table.active < 0 ? 0 : table.active + (step || 0);
+      if (key === 'Home') index = 0;
+      if (key === 'End') index = last;
+      index = Math.max(0, Math.min(last, index));
+      if (document.activeElement !== $('#grid')) $('#grid').focus({ preventScroll: true });
+      table.moveTo(index, 'key', { extend: event.shiftKey });
+      return;
+    }
+    case 'ArrowLeft': case 'ArrowRight':
+      if (onButton || !state.current) return;
+      event.preventDefault();
+      player.seek(Math.min(1, Math.max(0, player.fraction + (key === 'ArrowLeft' ? -0.1 : 0.1))));
+      return;
+    case 'Enter':
+      if (event.target.id === 'grid' && state.current) { event.preventDefault(); playCurrent(0); }
+      return;
+    case 's': event.preventDefault(); loadSimilar(); return;
+    case 'a': $('#autoplay').checked = !$('#autoplay').checked; banner(`Auto-play ${$('#autoplay').checked ? 'on' : 'off'}`, { kind: 'info' }); return;
+    case '1': showView('browse'); return;
+    case '2': showView('map'); return;
+    case '3': showView('dupes'); return;
+    case 'Escape': clearSelection(); return;
+    default:
+  }
+}
+
+function setupTabs() {
+  const tabs = ['browse', 'map', 'dupes'];
+  for (const name of tabs) {
+    const tab = $(`#tab-${name}`);
+    tab.addEventListener('click', () => showView(name));
+    tab.addEventListener('keydown', (event) => {
+      if (event.key !== 'ArrowLeft' && event.key !== 'ArrowRight') return;
+      event.preventDefault();
+      event.stopPropagation();
+      const next = tabs[(tabs.indexOf(name) + (event.key === 'ArrowRight' ? 1 : tabs.length - 1)) % tabs.length];
+      showView(next, { focus: true });
+    });
+  }
+}
+
+// -- accounts ------------------------------------------------------------------------------------
+
+function showLogin(reason) {
+  const box = $('#login');
+  $('#login-why').textContent = reason;
+  $('#login-error').textContent = '';
+  box.classList.toggle('overlay', state.started);
+  box.hidden = false;
+  $('#login-password').value = '';
+  (session.user && state.started ? $('#login-password') : $('#login-name')).focus();
+}
+
+function setupLogin() {
+  $('#login-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const name = $('#login-name').value.trim();
+    const password = $('#login-password').value;
+    const previousRole = state.role;
+    $('#login-error').textContent = '';
+    try {
+      await login(name, password);
+    } catch (error) {
+      $('#login-error').textContent = error.status === 401 ? 'Wrong name or password.' : error.message;
+      $('#login-password').select();
+      return;
+    }
+    $('#login').hidden = true;
+    if (!state.started) { start(); return; }
+    if (previousRole !== session.role) { location.reload(); return; }
+    showWho();
+    runQuery(state.query, { keepActive: true });
+    if (!state.ws) connectEvents();
+  });
+  onUnauthorized(() => {
+    if (!state.started) return;
+    showLogin('Your session has expired or was ended (logged out elsewhere, or the password changed). '
+      + 'Log in again to carry on: this page keeps your place.');
+  });
+  onUnauthorized.fire = () => showLogin('Your session has expired. Log in again to carry on.');
+}
+
+function showWho() {
+  const who = $('#who');
+  const logoutButton = $('#logout-button');
+  if (session.openAccess) {
+    who.textContent = 'no accounts: local admin';
+    logoutButton.hidden = true;
+  } else {
+    who.replaceChildren(element('span', { text: session.user }), element('span', { class: `role role-${session.role}`, text: session.role }));
+    logoutButton.hidden = false;
+  }
+}
+
+function applyRole() {
+  state.role = session.role;
+  document.body.dataset.role = session.role;
+  if (!canEdit()) for (const node of document.querySelectorAll('.edit-only')) node.remove();
+  showWho();
+}
+
+// -- start ---------------------------------------------------------------------------------------
+
+function start() {
+  state.started = true;
+  applyRole();
+  $('#app').hidden = false;
+  player = new Player($('#player'));
+  table = new VirtualTable($('#grid'), COLUMNS, {
+    onActivate(index, row, how) { openSample(row, { play: how === 'key' || $('#autoplay').checked }); },
+    onOpen(index, row) { openSample(row, { play: true }); },
+    onNeedRows: loadMore,
+    onSort,
+    onSelectionChange(ids) {
+      if (!ids.size && state.selectionFrom !== 'table') return;
+      state.selectionFrom = 'table';
+      state.selection = new Set(ids);
+      if (soundMap && ids.size) soundMap.clearSelection();
+      renderSelectionBars();
+    },
+  });
+  setupFacets();
+  setupTabs();
+  setupMap();
+  setupUploads();
+  const audio = $('#player');
+  let frame = 0;
+  const tick = () => {
+    frame = 0;
+    if (wave && player.sample && state.current && player.sample.id === state.current.id) {
+      wave.setProgress(player.fraction);
+      const canvas = document.querySelector('#wave');
+      if (canvas) canvas.setAttribute('aria-valuenow', String(Math.round(player.fraction * 100)));
+      const time = document.querySelector('#play-time');
+      if (time) time.textContent = `${duration(audio.currentTime)} / ${duration(state.current.duration)}`;
+    }
+    if (player.playing) frame = requestAnimationFrame(tick);
+  };
+  const playingChanged = () => {
+    const button = document.querySelector('#play-button');
+    const mine = player.sample && state.current && player.sample.id === state.current.id;
+    if (button) button.textContent = player.playing && mine ? '■' : '▶';
+    if (!frame) frame = requestAnimationFrame(tick);
+  };
+  for (const name of ['play', 'pause', 'ended', 'seeked', 'timeupdate']) audio.addEventListener(name, playingChanged);
+  audio.addEventListener('error', () => {
+    if (player.sample && audio.error) banner(`Cannot play ${player.sample.name} in this browser (${audio.error.message || `code ${audio.error.code}`}).`);
+  });
+  $('#query-form').addEventListener('submit', (event) => { event.preventDefault(); runQuery($('#q').value); });
+  $('#export-button').addEventListener('click', exportZip);
+  $('#help-button').addEventListener('click', () => $('#help').showModal());
+  $('#logout-button').addEventListener('click', async () => { await logout(); location.hash = ''; location.reload(); });
+  document.addEventListener('keydown', onKey);
+  const initial = location.hash.startsWith('#q=') ? decodeURIComponent(location.hash.slice(3)) : '';
+  setQuery(initial);
+  loadFacets();
+  connectEvents();
+}
+
+async function boot() {
+  setupLogin();
+  let me;
+  try {
+    me = await whoAmI();
+  } catch (error) {
+    document.body.prepend(element('p', { class: 'error', role: 'alert', text: `samplemind: ${error.message}` }));
+    return;
+  }
+  if (!me) { showLogin('Log in to browse the library.'); return; }
+  start();
+}
+
+window.samplemind = { state, colours: CATEGORY_COLOURS, colourOf };
+boot();
