@@ -11,6 +11,12 @@ as medians of several runs, with the same worker count throughout:
   - peak RSS while a 40-minute file is analysed
 Targets on 2 cores: cold <= 4x decode-only; >= 5x faster than librosa; warm rescan of
 10,000 files < 2 s; peak RSS < 1 GB on the 40-minute file.
+
+With --cluster ADDRESS (a running scheduler, tcp://HOST:8786) or --cluster local:N (a
+LocalCluster of N single-threaded workers started here, once, before any timing, as a
+running cluster would be), the cold scan is also measured on the cluster, interleaved
+with the local runs, and the ratio of the two throughputs is printed (target on 2 cores
+with local:2: >= 0.85, i.e. within 15% of the local pool).
 """
 
 from __future__ import annotations
@@ -134,35 +140,75 @@ def run_pool(function, paths: list[Path], jobs: int) -> tuple[float, float]:
 # -- samplemind -------------------------------------------------------------------------------
 
 
-def cold_scan(library_dir: Path, jobs: int) -> tuple[float, float, int]:
-    """One cold scan with a fresh catalog and cache: seconds, audio seconds, failures."""
+def cold_scan(library_dir: Path, jobs: int, cluster: str | None = None) -> tuple[float, float, int]:
+    """One cold scan with a fresh catalog and cache: seconds, audio seconds, failures.
+    With cluster, on that Dask cluster (connecting and the version check included)."""
+    from samplemind.analysis.executors import open_executor
+    from samplemind.config import DEFAULT_TIMEOUT
+
     with tempfile.TemporaryDirectory(prefix="sm-bench-") as home:
         with Library(home, jobs=jobs) as library:
             started = time.perf_counter()
-            report = library.scan([library_dir])
+            if cluster:
+                with open_executor(jobs, DEFAULT_TIMEOUT, cluster=cluster) as executor:
+                    report = library.scan([library_dir], executor=executor)
+            else:
+                report = library.scan([library_dir])
             seconds = time.perf_counter() - started
     return seconds, report.audio_seconds, report.failed
 
 
-def measure_in_fresh_process(kind: str, library_dir: Path, jobs: int) -> dict:
+def start_cluster(spec: str) -> tuple[object | None, str, str]:
+    """(the LocalCluster started for local:N or None, the scheduler address, a description)."""
+    if not spec.startswith("local"):
+        return None, spec, f"the Dask cluster at {spec}"
+    from samplemind.analysis.cluster import start_local_cluster
+
+    workers = int(spec.partition(":")[2] or default_jobs())
+    started = time.perf_counter()
+    # Started here, the nannies would leave Dask's worker environment in this process, and
+    # the local runs would inherit it (MALLOC_TRIM_THRESHOLD_: twice as slow): they don't.
+    cluster = start_local_cluster(workers)
+    seconds = time.perf_counter() - started
+    return cluster, cluster.scheduler_address, (f"LocalCluster, {workers} workers x 1 thread, "
+                                                f"started once in {seconds:.1f} s")
+
+
+def warm_up_cluster(address: str, library_dir: Path, jobs: int) -> None:
+    """One small untimed scan, so each worker has started its analysis processes (as after
+    the first scan on a long-running cluster)."""
+    from samplemind.analysis.executors import open_executor
+    from samplemind.config import DEFAULT_TIMEOUT
+    from samplemind.scanner import walk
+
+    paths = [entry.path for entry in walk(str(library_dir))][:32]
+    with tempfile.TemporaryDirectory(prefix="sm-bench-warm-") as home, \
+            open_executor(jobs, DEFAULT_TIMEOUT, cluster=address) as executor, \
+            Library(home) as library:
+        library.scan(paths, executor=executor)
+
+
+def measure_in_fresh_process(kind: str, library_dir: Path, jobs: int,
+                             cluster: str | None = None) -> dict:
     """Run one measurement in a new interpreter, so each pays its own start-up
-    (imports, worker pool) and none inherits another's warm workers."""
+    (imports, worker pool or cluster connection) and none inherits another's warm workers."""
     started = time.perf_counter()
     result = subprocess.run([sys.executable, __file__, "--measure", kind, "--library",
-                             str(library_dir), "--jobs", str(jobs)],
+                             str(library_dir), "--jobs", str(jobs),
+                             *(["--cluster", cluster] if cluster else [])],
                             capture_output=True, text=True, check=True)
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     figures["wall"] = time.perf_counter() - started  # includes interpreter start-up
     return figures
 
 
-def measure(kind: str, library_dir: Path, jobs: int) -> None:
+def measure(kind: str, library_dir: Path, jobs: int, cluster: str | None = None) -> None:
     """The child side of measure_in_fresh_process: print one JSON line of figures."""
     from samplemind.scanner import walk
 
     started = time.perf_counter()
     if kind == "cold":
-        seconds, audio_seconds, failed = cold_scan(library_dir, jobs)
+        seconds, audio_seconds, failed = cold_scan(library_dir, jobs, cluster)
         figures = {"seconds": seconds, "audio_seconds": audio_seconds, "failed": failed}
     else:
         paths = [Path(entry.path) for entry in walk(str(library_dir))]
@@ -276,10 +322,13 @@ def main() -> None:
     parser.add_argument("--warm-files", type=int, default=10_000)
     parser.add_argument("--long-minutes", type=float, default=40.0)
     parser.add_argument("--skip-librosa", action="store_true")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="also measure the cold scan on a Dask cluster: tcp://HOST:8786, or "
+                             "local:N to start a LocalCluster of N workers here")
     parser.add_argument("--measure", choices=("cold", "decode", "librosa"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        measure(args.measure, args.library, args.jobs)
+        measure(args.measure, args.library, args.jobs, args.cluster)
         return
     OUT.mkdir(exist_ok=True)
     library_dir = args.library or OUT / "library"
@@ -289,7 +338,12 @@ def main() -> None:
     size_mb = sum(p.stat().st_size for p in paths) / 1e6
     print(f"library: {n} files, {size_mb:.0f} MB, jobs={args.jobs}, runs={args.runs}")
 
-    cold, decode = [], []
+    cluster, address, described = (start_cluster(args.cluster) if args.cluster
+                                    else (None, None, ""))
+    if address:
+        log(f"cluster: {described}; warming its workers up ...")
+        warm_up_cluster(address, library_dir, args.jobs)
+    cold, decode, on_cluster = [], [], []
     audio_seconds = 0.0
     for run in range(args.runs):
         scan_figures = measure_in_fresh_process("cold", library_dir, args.jobs)
@@ -299,10 +353,23 @@ def main() -> None:
         audio_seconds = scan_figures["audio_seconds"]
         log(f"  run {run + 1}: cold scan {cold[-1]:.2f} s ({scan_figures['failed']} failed; "
             f"{scan_figures['seconds']:.2f} s inside Library.scan), decode {decode[-1]:.2f} s")
+        if address:
+            cluster_figures = measure_in_fresh_process("cold", library_dir, args.jobs, address)
+            on_cluster.append(cluster_figures["wall"])
+            log(f"  run {run + 1}: cold scan on the cluster {on_cluster[-1]:.2f} s "
+                f"({cluster_figures['failed']} failed; {cluster_figures['seconds']:.2f} s inside "
+                "Library.scan)")
     cold_s, decode_s = statistics.median(cold), statistics.median(decode)
     print("(each figure: wall time of a fresh process, start-up and worker pool included)")
     print(f"cold scan        : median {cold_s:6.2f} s  {n / cold_s:7.0f} files/s  "
           f"{audio_seconds / cold_s:7.0f} audio-s/s")
+    if address:
+        cluster_s = statistics.median(on_cluster)
+        print(f"cold scan cluster: median {cluster_s:6.2f} s  {n / cluster_s:7.0f} files/s  "
+              f"{audio_seconds / cluster_s:7.0f} audio-s/s  ({described}; connecting included)")
+        print(f"  ratio cluster/local throughput = {cold_s / cluster_s:.2f}x   (target >= 0.85x)")
+        if cluster is not None:
+            cluster.close()
     print(f"decode only      : median {decode_s:6.2f} s  {n / decode_s:7.0f} files/s")
     print(f"  ratio cold/decode = {cold_s / decode_s:.2f}x   (target <= 4x)")
     if not args.skip_librosa:

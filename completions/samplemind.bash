@@ -74,7 +74,7 @@ _samplemind_command() {
             options='--format --help -f -h'
             ;;
         'scan')
-            options='--format --help --jobs --retry-failed --timeout -f -h -j'
+            options='--cluster --format --help --jobs --path-map --retry-failed --ship-bytes --timeout -f -h -j'
             rest='file'
             ;;
         'serve')
@@ -199,6 +199,8 @@ _samplemind_option() {
         'scan:-j'|'scan:--jobs') nvals=1 kind='' ;;
         'scan:--timeout') nvals=1 kind='' ;;
         'scan:-f'|'scan:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
+        'scan:--cluster') nvals=1 kind='' ;;
+        'scan:--path-map') nvals=1 kind='' ;;
         'serve:--host') nvals=1 kind='' ;;
         'serve:-p'|'serve:--port') nvals=1 kind='' ;;
         'serve:--allow-host') nvals=1 kind='' ;;

@@ -90,6 +90,10 @@ function __samplemind_nvals --argument-names path option
             echo 1
         case 'scan:-f' 'scan:--format'
             echo 1
+        case 'scan:--cluster'
+            echo 1
+        case 'scan:--path-map'
+            echo 1
         case 'serve:--host'
             echo 1
         case 'serve:-p' 'serve:--port'
@@ -321,6 +325,9 @@ complete -c samplemind -n '__samplemind_using scan' -s 'j' -l 'jobs' -x -d 'Work
 complete -c samplemind -n '__samplemind_using scan' -l 'timeout' -x -d 'Seconds one file may take before it is failed (plus 1 s per MB).'
 complete -c samplemind -n '__samplemind_using scan' -l 'retry-failed' -d 'Analyse again files that failed before and did not change.'
 complete -c samplemind -n '__samplemind_using scan' -s 'f' -l 'format' -x -a 'table json jsonl csv paths' -d 'Also print the scan report to stdout (json or jsonl).'
+complete -c samplemind -n '__samplemind_using scan' -l 'cluster' -x -d 'Analyse on a Dask cluster: the address of its scheduler (tcp://HOST:8786), or local:N to start N local workers (README: Analysis on a Dask cluster).'
+complete -c samplemind -n '__samplemind_using scan' -l 'path-map' -x -d 'Where the cluster\'s workers see a local folder, e.g. /Volumes/Samples=/mnt/samples (repeatable).'
+complete -c samplemind -n '__samplemind_using scan' -l 'ship-bytes' -d 'Send file contents to the cluster\'s workers (default: paths when every worker sees the files, else contents).'
 complete -c samplemind -n '__samplemind_using scan' -s 'h' -l 'help' -d 'Show this message and exit.'
 complete -c samplemind -n '__samplemind_using scan' -F
 

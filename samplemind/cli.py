@@ -8,7 +8,7 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,6 +27,9 @@ from .output import (
     write_record_detail,
     write_records,
 )
+
+if TYPE_CHECKING:
+    from .analysis.executors import AnalysisExecutor
 
 app = typer.Typer(
     name="samplemind",
@@ -97,7 +100,8 @@ def open_library(jobs: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> L
 # -- scanning ---------------------------------------------------------------------------
 
 
-def run_scan(library: Library, paths: list[str], retry_failed: bool = False) -> ScanReport:
+def run_scan(library: Library, paths: list[str], retry_failed: bool = False,
+             executor: AnalysisExecutor | None = None) -> ScanReport:
     """Scan with a progress bar on stderr (when it is a terminal) and a summary after."""
     from rich.markup import escape
     from rich.progress import (
@@ -126,7 +130,8 @@ def run_scan(library: Library, paths: list[str], retry_failed: bool = False) -> 
                        current=escape(os.path.basename(path)[:40]), phase=phase)
 
         try:
-            report = library.scan(paths, progress=progress, retry_failed=retry_failed)
+            report = library.scan(paths, progress=progress, retry_failed=retry_failed,
+                                  executor=executor)
         except KeyboardInterrupt:
             console.print("Scan interrupted: what was analysed is kept; scan again to resume.")
             state.interrupt_explained = True
@@ -172,10 +177,36 @@ def scan(
     fmt: Annotated[Format | None, typer.Option(
         "--format", "-f", help="Also print the scan report to stdout (json or jsonl).",
         case_sensitive=False)] = None,
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", envvar="SAMPLEMIND_CLUSTER", metavar="ADDRESS",
+        help="Analyse on a Dask cluster: the address of its scheduler (tcp://HOST:8786), "
+             "or local:N to start N local workers (README: Analysis on a Dask cluster).")
+    ] = None,
+    path_map: Annotated[list[str] | None, typer.Option(
+        "--path-map", metavar="LOCAL=REMOTE",
+        help="Where the cluster's workers see a local folder, e.g. "
+             "/Volumes/Samples=/mnt/samples (repeatable).")] = None,
+    ship_bytes: Annotated[bool, typer.Option(
+        "--ship-bytes", help="Send file contents to the cluster's workers (default: paths "
+                             "when every worker sees the files, else contents).")] = False,
 ) -> None:
     """Add or update folders in the catalog (incremental; exit 3 if some files failed)."""
+    from .analysis.executors import open_executor
+
+    if (path_map or ship_bytes) and not cluster:
+        raise UsageError("--path-map and --ship-bytes need --cluster (or SAMPLEMIND_CLUSTER)")
     with open_library(jobs, timeout) as library:
-        report = run_scan(library, paths, retry_failed)
+        if not cluster:
+            report = run_scan(library, paths, retry_failed)
+        else:
+            console = err_console()
+            console.print(f"Starting local Dask workers ({cluster}) ..." if cluster.startswith("local")
+                          else f"Connecting to the Dask scheduler at {cluster} ...", markup=False)
+            with open_executor(library.jobs, timeout, cluster=cluster, path_map=path_map or None,
+                               ship_bytes=ship_bytes or None,
+                               notify=lambda message: console.print(message, markup=False)
+                               ) as executor:
+                report = run_scan(library, paths, retry_failed, executor)
     if fmt in (Format.json, Format.jsonl):
         write_mapping(report.to_json(), fmt)
     if report.failed:

@@ -61,3 +61,7 @@ class CatalogError(SampleMindError):
 
     exit_code = 1
     http_status = 500
+
+
+class ClusterError(ComponentMissing):
+    """The Dask cluster is unreachable or lost, or its workers run other versions."""

@@ -25,6 +25,7 @@ from .scanner import FileEntry, hash_file, walk
 if TYPE_CHECKING:  # FAISS and NumPy load only when a command needs them
     import numpy as np
 
+    from .analysis.executors import AnalysisExecutor
     from .similarity.manager import IndexManager
 
 # progress(done, total, current_path, phase): phase is "hashing" (changed and new files
@@ -122,8 +123,13 @@ class Library:
 
     def scan(self, paths: Iterable[str | os.PathLike[str]], *,
              progress: ProgressCallback | None = None, retry_failed: bool = False,
-             executor: Any = None) -> ScanReport:
-        """Add or update folders (or files) in the catalog; incremental and resumable."""
+             executor: AnalysisExecutor | None = None) -> ScanReport:
+        """Add or update folders (or files) in the catalog; incremental and resumable.
+
+        executor: who analyses the files (analysis.executors.open_executor: the local
+        pool, or a Dask cluster); by default a local pool of self.jobs workers, or the
+        cluster $SAMPLEMIND_CLUSTER names, opened and closed by this scan.
+        """
         started = time.perf_counter()
         roots = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in paths]
         if not roots:
@@ -273,7 +279,7 @@ class Library:
                  progress: ProgressCallback | None, executor: Any) -> None:
         if not pending:
             return
-        from .analysis.pool import AnalysisJob, LocalPool
+        from .analysis.executors import AnalysisJob, open_executor
 
         version = analysis_version()
         total = len(pending)
@@ -296,7 +302,9 @@ class Library:
         if not misses:
             return
         own_pool = executor is None
-        pool = executor or LocalPool(self.jobs, self.timeout)
+        # The local pool, or a Dask cluster when SAMPLEMIND_CLUSTER names one: this loop
+        # cannot tell them apart (analysis/executors.py).
+        pool = executor or open_executor(self.jobs, self.timeout)
         by_path = {items[0].entry.path: items for items in misses.values()}
         try:
             jobs = [AnalysisJob(items[0].entry.path, items[0].entry.size)

@@ -1,13 +1,14 @@
-"""The analysis executor: a pool of warm worker processes that survives crashes.
+"""The local analysis executor: a pool of warm worker processes that survives crashes.
 
 Essentia can segfault or abort on broken files, which ``try/except`` cannot catch
 and which breaks every pending future of a ``concurrent.futures`` pool. Pebble
 replaces a dead worker and enforces per-task timeouts. Small files travel in
 batches to keep per-file overhead low; a batch that crashes or times out is
-split and its files retried one by one, so only the guilty file fails.
+split and its files retried one by one, so only the guilty file fails
+(executors.BatchExecutor).
 
-The scan code only sees ``AnalysisExecutor``: anything with ``analyse(jobs)``
-that yields outcomes can stand in (a Dask cluster, for instance).
+The scan code only sees ``AnalysisExecutor`` (executors.py): this pool is the
+default; a Dask cluster (cluster.py) stands in for it the same way.
 """
 
 from __future__ import annotations
@@ -15,13 +16,22 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, TimeoutError, wait
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
+from .executors import (  # noqa: F401 - re-exported: the names callers have always used
+    BATCH_BYTES,
+    BATCH_FILES,
+    HEARTBEAT_SECONDS,
+    AnalysisExecutor,
+    AnalysisJob,
+    BatchExecutor,
+    BatchFailed,
+    batches,
+)
 from .worker import FAULT_ENV, Outcome, analyse_batch, init_worker
 
 # One worker per core: a BLAS thread pool inside each worker only fights the other
@@ -30,43 +40,9 @@ from .worker import FAULT_ENV, Outcome, analyse_batch, init_worker
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-BATCH_BYTES = 2 * 1024 * 1024  # files up to this total travel together
-BATCH_FILES = 16
-HEARTBEAT_SECONDS = 0.5
 
-
-@dataclass(frozen=True)
-class AnalysisJob:
-    """One file to analyse."""
-
-    path: str
-    size: int
-
-
-class AnalysisExecutor(Protocol):
-    """Runs analysis jobs and yields (path, result, error) as they finish, or None as a
-    heartbeat while nothing has finished for a while."""
-
-    def analyse(self, jobs: Iterable[AnalysisJob]) -> Iterator[Outcome | None]: ...
-
-    def close(self) -> None: ...
-
-
-def batches(jobs: Iterable[AnalysisJob]) -> Iterator[list[AnalysisJob]]:
-    """Group small files; a large file travels alone."""
-    batch: list[AnalysisJob] = []
-    total = 0
-    for job in jobs:
-        if batch and (total + job.size > BATCH_BYTES or len(batch) >= BATCH_FILES):
-            yield batch
-            batch, total = [], 0
-        batch.append(job)
-        total += job.size
-    if batch:
-        yield batch
-
-
-def _describe_death(error: ProcessExpired) -> str:
+def describe_death(error: ProcessExpired) -> str:
+    """Why a worker process ended, for the file it was analysing."""
     code = error.exitcode
     if code is not None and code < 0:
         try:
@@ -77,76 +53,59 @@ def _describe_death(error: ProcessExpired) -> str:
     return f"the analysis worker exited unexpectedly (code {code}) on this file"
 
 
-class LocalPool:
+def start_process_pool(workers: int) -> ProcessPool:
+    """A pebble pool of warm analysis workers, forked from a server that imported Essentia."""
+    context = multiprocessing.get_context("forkserver")
+    # Workers fork from a server that already imported Essentia: fast restarts.
+    context.set_forkserver_preload(["samplemind.analysis.extract"])
+    return ProcessPool(max_workers=workers, initializer=init_worker,
+                       initargs=(os.environ.get(FAULT_ENV, ""), os.getpid()),
+                       context=context)
+
+
+def batch_outcomes(future: Future[Any], timeout: float) -> list[Outcome]:
+    """The outcomes of a finished pebble batch; BatchFailed when the batch failed whole."""
+    try:
+        return future.result()
+    except TimeoutError as error:
+        raise BatchFailed(f"timed out after {timeout:.0f} s") from error
+    except ProcessExpired as error:
+        raise BatchFailed(describe_death(error)) from error
+    except Exception as error:  # pool-level failure (pickling, …)
+        raise BatchFailed(f"analysis failed: {type(error).__name__}: {error}") from error
+
+
+class LocalPool(BatchExecutor["Future[Any]"]):
     """A pebble process pool with warm workers, per-file timeouts and crash isolation."""
 
     def __init__(self, jobs: int, timeout: float, timeout_per_mb: float = 1.0) -> None:
+        super().__init__(timeout, timeout_per_mb)
         self.workers = max(1, jobs)
-        self.timeout = timeout
-        self.timeout_per_mb = timeout_per_mb
         self._pool: ProcessPool | None = None
 
     def _ensure_pool(self) -> ProcessPool:
         if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            # Workers fork from a server that already imported Essentia: fast restarts.
-            context.set_forkserver_preload(["samplemind.analysis.extract"])
-            self._pool = ProcessPool(max_workers=self.workers, initializer=init_worker,
-                                     initargs=(os.environ.get(FAULT_ENV, ""),),
-                                     context=context)
+            self._pool = start_process_pool(self.workers)
         return self._pool
 
-    def _timeout_for(self, batch: list[AnalysisJob]) -> float:
-        # One file's allowance for the whole batch: small files take milliseconds, so a
-        # batch that needs that long holds a hanging file, and is split to find it.
-        return self.timeout + sum(job.size for job in batch) / 1e6 * self.timeout_per_mb
+    def _slots(self) -> int:
+        return self.workers
 
     def _submit(self, batch: list[AnalysisJob]) -> Future[Any]:
         pool = self._ensure_pool()
         return pool.schedule(analyse_batch, args=([job.path for job in batch],),
-                             timeout=self._timeout_for(batch))
+                             timeout=self.timeout_for(batch))
 
-    def analyse(self, jobs: Iterable[AnalysisJob]) -> Iterator[Outcome | None]:
-        """Yield one outcome per job, in completion order (None: a heartbeat)."""
-        pending: dict[Future[Any], list[AnalysisJob]] = {}
-        retry: list[list[AnalysisJob]] = []
-        source = batches(jobs)
-        limit = self.workers * 3  # enough queued work to keep workers busy, bounded memory
-        exhausted = False
-        while True:
-            while len(pending) < limit and (retry or not exhausted):
-                if retry:
-                    batch = retry.pop()
-                else:
-                    batch = next(source, None)
-                    if batch is None:
-                        exhausted = True
-                        break
-                pending[self._submit(batch)] = batch
-            if not pending:
-                return
-            done, _ = wait(list(pending), timeout=HEARTBEAT_SECONDS, return_when=FIRST_COMPLETED)
-            if not done:
-                yield None  # a heartbeat, so the caller can commit while a slow file runs
-                continue
-            for future in done:
-                batch = pending.pop(future)
-                try:
-                    outcomes = future.result()
-                except TimeoutError:
-                    reason = f"timed out after {self._timeout_for(batch):.0f} s"
-                except ProcessExpired as error:
-                    reason = _describe_death(error)
-                except Exception as error:  # pool-level failure (pickling, …)
-                    reason = f"analysis failed: {type(error).__name__}: {error}"
-                else:
-                    yield from outcomes
-                    continue
-                if len(batch) > 1:
-                    # Retry each file alone so only the guilty one fails.
-                    retry.extend([job] for job in batch)
-                else:
-                    yield (batch[0].path, None, reason)
+    def _wait(self, handles: list[Future[Any]], seconds: float) -> Iterable[Future[Any]]:
+        done, _ = wait(handles, timeout=seconds, return_when=FIRST_COMPLETED)
+        return done
+
+    def _outcomes(self, handle: Future[Any], batch: list[AnalysisJob]) -> list[Outcome]:
+        return batch_outcomes(handle, self.timeout_for(batch))
+
+    def _cancel(self, handles: list[Future[Any]]) -> None:
+        for handle in handles:
+            handle.cancel()
 
     def close(self) -> None:
         """Stop the workers."""

@@ -11,18 +11,23 @@ import time
 from typing import Any
 
 # Test-only fault injection: "abort:NAME,hang:NAME,raise:NAME" makes a worker abort
-# (like a segfaulting decoder), hang, or raise when it meets a file with that name.
+# (like a segfaulting decoder), hang, or raise when it meets a file with that name;
+# "kill-owner:NAME" kills the process that owns the pool (a Dask worker that dies).
 FAULT_ENV = "SAMPLEMIND_FAULT_INJECT"
+
+_owner_pid: int | None = None  # the process that started this worker's pool
 
 Outcome = tuple[str, "dict[str, Any] | None", "str | None"]
 
 
-def init_worker(fault_spec: str = "") -> None:
+def init_worker(fault_spec: str = "", owner_pid: int | None = None) -> None:
     """Silence native libraries (ffmpeg writes to fd 2 directly) and leave Ctrl-C to the parent.
 
     The parent hands over its fault-injection spec: workers fork from a long-lived
     forkserver whose environment may be older than the parent's.
     """
+    global _owner_pid
+    _owner_pid = owner_pid
     if fault_spec:
         os.environ[FAULT_ENV] = fault_spec
     else:
@@ -67,6 +72,9 @@ def _inject(path: str) -> None:
             time.sleep(3600)
     elif fault == "raise":
         raise RuntimeError("injected failure")
+    elif fault == "kill-owner" and _owner_pid:
+        os.kill(_owner_pid, signal.SIGKILL)
+        os._exit(1)
 
 
 def analyse_file(path: str) -> dict[str, Any]:

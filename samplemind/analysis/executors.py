@@ -1,0 +1,222 @@
+"""One executor interface for analysis: the local process pool or a Dask cluster.
+
+The scan code only sees ``AnalysisExecutor``: ``analyse(jobs)`` yields one outcome
+``(path, result, error)`` per job as files finish (or ``None``, a heartbeat, while
+nothing finished for a while), and ``close()`` stops it. ``open_executor`` picks the
+implementation: the local pebble pool (pool.py) by default, a Dask cluster
+(cluster.py) when an address is given or ``SAMPLEMIND_CLUSTER`` is set.
+
+Both share ``BatchExecutor``, which owns the per-file semantics: small files travel in
+batches; a batch that crashes its worker, times out or is lost with its worker is split
+and its files retried one by one, so only the guilty file fails; a bounded number of
+batches is in flight; work still pending when the caller stops is cancelled.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from .worker import Outcome
+
+BATCH_BYTES = 2 * 1024 * 1024  # files up to this total travel together
+BATCH_FILES = 16
+HEARTBEAT_SECONDS = 0.5
+QUEUED_PER_SLOT = 3  # batches in flight per worker slot: busy workers, bounded memory
+
+CLUSTER_ENV = "SAMPLEMIND_CLUSTER"
+PATH_MAP_ENV = "SAMPLEMIND_PATH_MAP"
+SHIP_BYTES_ENV = "SAMPLEMIND_SHIP_BYTES"
+
+
+@dataclass(frozen=True)
+class AnalysisJob:
+    """One file to analyse."""
+
+    path: str
+    size: int
+
+
+class AnalysisExecutor(Protocol):
+    """Runs analysis jobs and yields (path, result, error) as they finish, or None as a
+    heartbeat while nothing has finished for a while."""
+
+    def analyse(self, jobs: Iterable[AnalysisJob]) -> Iterator[Outcome | None]: ...
+
+    def close(self) -> None: ...
+
+
+class BatchFailed(Exception):
+    """A whole batch failed (its worker crashed or died, or it ran out of time).
+
+    retry: the batch is run again as it is, rather than split (or, alone, failed): its
+    worker may have died of something else, or its result was lost on the way.
+    """
+
+    def __init__(self, reason: str, *, retry: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry = retry
+
+
+def batches(jobs: Iterable[AnalysisJob]) -> Iterator[list[AnalysisJob]]:
+    """Group small files; a large file travels alone."""
+    batch: list[AnalysisJob] = []
+    total = 0
+    for job in jobs:
+        if batch and (total + job.size > BATCH_BYTES or len(batch) >= BATCH_FILES):
+            yield batch
+            batch, total = [], 0
+        batch.append(job)
+        total += job.size
+    if batch:
+        yield batch
+
+
+Handle = TypeVar("Handle")
+
+
+class BatchExecutor(ABC, Generic[Handle]):
+    """The shared analysis loop; subclasses say how a batch is run and awaited."""
+
+    def __init__(self, timeout: float, timeout_per_mb: float = 1.0) -> None:
+        self.timeout = timeout
+        self.timeout_per_mb = timeout_per_mb
+
+    def timeout_for(self, batch: Sequence[AnalysisJob]) -> float:
+        """Seconds a batch may take in its worker before it is stopped."""
+        # One file's allowance for the whole batch: small files take milliseconds, so a
+        # batch that needs that long holds a hanging file, and is split to find it.
+        return self.timeout + sum(job.size for job in batch) / 1e6 * self.timeout_per_mb
+
+    # -- what an implementation provides ----------------------------------------------------
+
+    @abstractmethod
+    def _slots(self) -> int:
+        """How many batches can run at once."""
+
+    def _prepare(self, jobs: list[AnalysisJob]) -> None:  # noqa: B027 - optional hook
+        """Called once before the first batch of an analyse() call is submitted."""
+
+    @abstractmethod
+    def _submit(self, batch: list[AnalysisJob]) -> Handle:
+        """Start a batch; returns a handle to wait on."""
+
+    @abstractmethod
+    def _wait(self, handles: list[Handle], seconds: float) -> Iterable[Handle]:
+        """The handles that finished within seconds (none: a heartbeat)."""
+
+    @abstractmethod
+    def _outcomes(self, handle: Handle, batch: list[AnalysisJob]) -> list[Outcome]:
+        """The outcomes of a finished batch; raises BatchFailed when the batch as a
+        whole failed. Any other exception ends the analysis."""
+
+    @abstractmethod
+    def _cancel(self, handles: list[Handle]) -> None:
+        """Give up on batches still running (the caller stopped listening)."""
+
+    def _heartbeat(self) -> None:  # noqa: B027 - optional hook
+        """Called while nothing finishes; may raise to end the analysis."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop the workers (or the connection to them)."""
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def analyse(self, jobs: Iterable[AnalysisJob]) -> Iterator[Outcome | None]:
+        """Yield one outcome per job, in completion order (None: a heartbeat)."""
+        jobs = list(jobs)
+        if not jobs:
+            return
+        self._prepare(jobs)
+        pending: dict[Any, list[AnalysisJob]] = {}
+        retry: list[list[AnalysisJob]] = []
+        source = batches(jobs)
+        exhausted = False
+        try:
+            while True:
+                limit = max(1, self._slots()) * QUEUED_PER_SLOT
+                while len(pending) < limit and (retry or not exhausted):
+                    if retry:
+                        batch = retry.pop()
+                    else:
+                        batch = next(source, None)
+                        if batch is None:
+                            exhausted = True
+                            break
+                    pending[self._submit(batch)] = batch
+                if not pending:
+                    return
+                done = list(self._wait(list(pending), HEARTBEAT_SECONDS))
+                if not done:
+                    self._heartbeat()
+                    yield None  # a heartbeat, so the caller can commit while a slow file runs
+                    continue
+                for handle in done:
+                    batch = pending.pop(handle)
+                    try:
+                        outcomes = self._outcomes(handle, batch)
+                    except BatchFailed as failure:
+                        if failure.retry:
+                            retry.append(batch)
+                        elif len(batch) > 1:
+                            # Retry each file alone so only the guilty one fails.
+                            retry.extend([job] for job in batch)
+                        else:
+                            yield (batch[0].path, None, failure.reason)
+                    else:
+                        yield from outcomes
+        finally:
+            if pending:
+                self._cancel(list(pending))
+
+    def __enter__(self) -> BatchExecutor[Handle]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def parse_path_map(entries: Iterable[str]) -> list[tuple[str, str]]:
+    """LOCAL=REMOTE pairs; raises UsageError on a malformed entry."""
+    from ..errors import UsageError
+
+    pairs = []
+    for entry in entries:
+        local, sep, remote = entry.partition("=")
+        if not sep or not local or not remote:
+            raise UsageError(f"bad --path-map {entry!r}: use LOCAL=REMOTE, e.g. "
+                             "/Volumes/Samples=/mnt/samples")
+        pairs.append((os.path.abspath(os.path.expanduser(local)), remote))
+    return pairs
+
+
+def open_executor(jobs: int, timeout: float, *, cluster: str | None = None,
+                  path_map: Sequence[str] | None = None, ship_bytes: bool | None = None,
+                  notify: Any = None) -> BatchExecutor[Any]:
+    """The executor to analyse with: a Dask cluster when cluster (or $SAMPLEMIND_CLUSTER)
+    names one, else the local process pool with jobs workers.
+
+    path_map (else $SAMPLEMIND_PATH_MAP, entries separated by os.pathsep): LOCAL=REMOTE
+    prefixes for workers that mount the files elsewhere. ship_bytes (else
+    $SAMPLEMIND_SHIP_BYTES=1): always send file contents. notify: a callable for one-line
+    notices (where the cluster is, how files reach it).
+    """
+    address = cluster or os.environ.get(CLUSTER_ENV, "").strip() or None
+    if address is None:
+        from .pool import LocalPool
+
+        return LocalPool(jobs, timeout)
+    from .cluster import DaskExecutor
+
+    if path_map is None:
+        path_map = [item for item in os.environ.get(PATH_MAP_ENV, "").split(os.pathsep) if item]
+    if ship_bytes is None:
+        ship_bytes = os.environ.get(SHIP_BYTES_ENV, "").strip().lower() in ("1", "true", "yes")
+    pairs = parse_path_map(path_map)
+    transfer = "bytes" if ship_bytes else ("paths" if pairs else "auto")
+    return DaskExecutor(address, timeout, path_map=pairs, transfer=transfer, notify=notify)
