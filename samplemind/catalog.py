@@ -503,17 +503,17 @@ class Catalog:
     # -- reading back -----------------------------------------------------------------
 
     def records(self, where: str = "", params: Sequence[Any] = (), order_by: str = "s.path",
-                limit: int | None = None) -> Iterator[dict[str, Any]]:
+                limit: int | None = None, offset: int = 0) -> Iterator[dict[str, Any]]:
         """Stream the JSON records (models.RECORD_FIELDS, in order) of the samples matching
-        a WHERE clause. Built straight from the row: this is the hot path of ls, get,
-        similar and the server."""
+        a WHERE clause, skipping the first `offset`. Built straight from the row: this is
+        the hot path of ls, get, similar and the server."""
         sql = _RECORD_SELECT
         if where:
             sql += f" WHERE {where}"
         sql += f" ORDER BY {order_by}"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params = [*params, limit]
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params = [*params, -1 if limit is None else limit, offset]
         loads = orjson.loads  # a third of json.loads's time, and this runs per record
         for values in self.conn.execute(sql, list(params)):
             record = dict(zip(RECORD_FIELDS, values))

@@ -423,14 +423,23 @@ class Library:
     def ls(self, query: str | None = None, *, type: str | None = None,
            category: str | None = None, bpm: tuple[float | None, float | None] | None = None,
            key: str | None = None, under: str | None = None,
-           limit: int | None = None) -> Iterator[Sample]:
-        """Stream samples matching a query (README: Queries) and simple filters."""
+           limit: int | None = None, offset: int = 0) -> Iterator[Sample]:
+        """Stream samples matching a query (README: Queries) and simple filters, from the
+        offset-th on (a page); a query's own limit:N caps the whole listing."""
         where, params, order_by, query_limit = self._where(
             query, type=type, category=category, bpm=bpm, key=key, under=under)
         if query_limit is not None:
-            limit = query_limit if limit is None else min(limit, query_limit)
-        for record in self.catalog.records(where, params, order_by=order_by, limit=limit):
+            remaining = max(0, query_limit - offset)
+            limit = remaining if limit is None else min(limit, remaining)
+        for record in self.catalog.records(where, params, order_by=order_by, limit=limit,
+                                           offset=offset):
             yield Sample(record)
+
+    def count(self, query: str | None = None) -> int:
+        """How many samples a query matches (its limit:N included)."""
+        where, params, _, query_limit = self._where(query)
+        total = self.catalog.count(where, params)
+        return total if query_limit is None else min(total, query_limit)
 
     def _where(self, query: str | None, *, type: str | None = None,
                category: str | None = None,

@@ -99,6 +99,24 @@ async def test_query_and_its_limit_apply_across_pages(client):
     assert [s["id"] for s in rest["samples"]] == kicks[1:]
     capped = await ids_of(client, "cat:kick limit:2")
     assert capped == kicks[:2]
+    # A query's limit caps the whole listing, page by page.
+    first = await (await client.get("/api/v1/samples", params={
+        "q": "sort:name- limit:5", "limit": "3", "total": "true"})).json()
+    second = await (await client.get("/api/v1/samples", params={
+        "q": "sort:name- limit:5", "limit": "3", "cursor": first["next_cursor"]})).json()
+    names = [s["name"] for s in first["samples"] + second["samples"]]
+    assert first["total"] == 5 and len(names) == 5 and second["next_cursor"] is None
+    assert names == sorted(names, reverse=True)
+    assert "total" not in second  # only when asked
+
+
+async def test_total_counts_the_whole_query(client):
+    kicks = await ids_of(client, "cat:kick")
+    data = await (await client.get("/api/v1/samples", params={
+        "q": "cat:kick", "limit": "1", "total": "true"})).json()
+    assert data["total"] == len(kicks) and data["count"] == 1
+    everything = await (await client.get("/api/v1/samples", params={"total": "1"})).json()
+    assert everything["total"] == 48
 
 
 async def test_bad_cursor_limit_and_query_are_400(client):

@@ -6,7 +6,6 @@ import base64
 import binascii
 import hashlib
 import json
-from itertools import islice
 from typing import Any
 
 from aiohttp import web
@@ -67,20 +66,25 @@ def decode_cursor(cursor: str | None, query: str | None) -> int:
     return offset
 
 
-def _page(library: Library, query: str | None, offset: int, limit: int) -> dict[str, Any]:
+def _page(library: Library, query: str | None, offset: int, limit: int,
+          total: bool) -> dict[str, Any]:
     # The query's own limit:N still caps the whole listing; one extra row says "more".
-    rows = list(islice(library.ls(query, limit=offset + limit + 1), offset, None))
+    rows = list(library.ls(query, limit=limit + 1, offset=offset))
     more = len(rows) > limit
     samples = [sample.to_json() for sample in rows[:limit]]
-    return {"schema_version": SCHEMA_VERSION, "samples": samples, "count": len(samples),
+    page = {"schema_version": SCHEMA_VERSION, "samples": samples, "count": len(samples),
             "next_cursor": encode_cursor(offset + limit, query) if more else None}
+    if total:
+        page["total"] = library.count(query)
+    return page
 
 
 async def list_samples(request: web.Request) -> web.StreamResponse:
     query = str_param(request, "q")
     limit = int_param(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
     offset = decode_cursor(str_param(request, "cursor"), query)
-    return await json_call(request, _page, query, offset, limit)
+    return await json_call(request, _page, query, offset, limit,
+                           bool_param(request, "total", False))
 
 
 async def get_sample(request: web.Request) -> web.StreamResponse:
@@ -317,7 +321,9 @@ ROUTES = [
           "List samples matching a query, a page at a time (cursor pagination).",
           (Q, Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
                     f"Page size (default {DEFAULT_PAGE})."),
-           Param("cursor", "query", {"type": "string"}, "next_cursor of the previous page."))),
+           Param("cursor", "query", {"type": "string"}, "next_cursor of the previous page."),
+           Param("total", "query", {"type": "boolean"},
+                 "Also count every sample the query matches (`total`)."))),
     Route("GET", "/api/v1/samples/{id}", "sample_get", get_sample, VIEWER,
           "One sample, every field.", (ID,), responses={404: "No such sample."}),
     Route("PATCH", "/api/v1/samples/{id}", "sample_set", set_fields, EDITOR,

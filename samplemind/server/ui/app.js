@@ -26,7 +26,7 @@ const state = {
   query: '', cursor: null, loading: null, generation: 0, current: null, started: false,
   selection: new Set(), selectionFrom: 'table', stats: null, tags: [], view: 'browse',
   mapLoaded: false, dupesLoaded: false, jobs: new Map(), ws: null, wsDelay: 1000,
-  role: null, peaks: new Map(), similarTimer: 0, changeTimer: 0, hoverTimer: 0,
+  role: null, peaks: new Map(), similarTimer: 0, changeTimer: 0, hoverTimer: 0, total: null,
 };
 
 let table; let player; let wave; let soundMap;
@@ -174,10 +174,11 @@ async function runQuery(query, { keepActive = false } = {}) {
   $('#grid').setAttribute('aria-busy', 'true');
   $('#q').removeAttribute('aria-invalid');
   try {
-    const page = await api(`/samples${params({ q: state.query, limit: FIRST_PAGE })}`, { signal: controller.signal });
+    const page = await api(`/samples${params({ q: state.query, limit: FIRST_PAGE, total: 'true' })}`, { signal: controller.signal });
     if (state.loading !== controller) return;
     state.loading = null;
     state.cursor = page.next_cursor;
+    state.total = page.total ?? null;
     table.reset(page.samples, Boolean(page.next_cursor));
     updateCount();
     $('#grid').dataset.query = state.query; // the query these rows answer
@@ -225,7 +226,7 @@ async function loadMore() {
 
 function updateCount() {
   const loaded = table.rows.length;
-  const total = !state.query && state.stats ? state.stats.samples : null;
+  const total = state.total ?? (!state.query && state.stats ? state.stats.samples : null);
   let text;
   if (!table.more) text = `${loaded.toLocaleString()} ${loaded === 1 ? 'sample' : 'samples'}`;
   else if (total !== null) text = `${total.toLocaleString()} samples (${loaded.toLocaleString()} loaded; scroll for more)`;
