@@ -540,6 +540,26 @@ def test_map_hover_click_and_region(page: Any, server: LiveServer, shots: Path) 
     assert len(audio) == 49
 
 
+def test_map_by_keyboard(page: Any, server: LiveServer) -> None:
+    open_ui(page, server)
+    page.click("#tab-map")
+    expect(page.locator("#map-status")).to_contain_text("49 samples")
+    points = server.get("/api/v1/map")["points"]
+    middle = min(points, key=lambda p: p["x"] ** 2 + p["y"] ** 2)
+    page.focus("#map")
+    page.keyboard.press("ArrowRight")  # the first key starts at the sound nearest the middle
+    expect(page.locator("#map-tip")).to_contain_text(middle["name"])
+    wait_playing(page)
+    right = [p for p in points if p["x"] > middle["x"]]
+    page.keyboard.press("ArrowRight")
+    if right:  # moved to a sound to the right of where it was
+        shown = page.locator("#map-tip").inner_text()
+        assert any(shown.startswith(p["name"]) for p in right), shown
+    name = page.locator("#map-tip").inner_text().split(" · ")[0]
+    page.keyboard.press("Enter")
+    expect(page.locator("#detail-name")).to_have_text(name)
+
+
 def test_export_the_selected_rows_as_a_zip(page: Any, server: LiveServer) -> None:
     open_ui(page, server, "cat:hihat sort:name")
     names = visible_names(page)

@@ -10,6 +10,7 @@ export const CATEGORY_COLOURS = {
 const UNKNOWN = '#9ca3af';
 const BUCKETS = 64;
 const HIT_RADIUS = 10; // CSS pixels
+const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
 
 export function colourOf(category) {
   return CATEGORY_COLOURS[category] || UNKNOWN;
@@ -30,6 +31,7 @@ export class SoundMap {
     canvas.addEventListener('pointermove', (event) => this.move(event));
     canvas.addEventListener('pointerup', (event) => this.up(event));
     canvas.addEventListener('pointerleave', () => { if (!this.drag) this.hover(null); });
+    canvas.addEventListener('keydown', (event) => this.key(event));
     new ResizeObserver(() => this.draw()).observe(canvas);
   }
 
@@ -119,6 +121,38 @@ export class SoundMap {
     this.selected = new Set(inside.map((p) => p.id));
     this.draw();
     this.handlers.onSelect(inside);
+  }
+
+  /** Keyboard: an arrow moves to the nearest sound that way (and so plays it), Enter opens. */
+  key(event) {
+    if (event.key === 'Enter' && this.hovered) {
+      event.preventDefault();
+      this.handlers.onOpen(this.hovered);
+      return;
+    }
+    const direction = ARROWS[event.key];
+    if (!direction || this.points.length === 0) return;
+    event.preventDefault();
+    const from = this.hovered;
+    let best = null; let bestScore = Infinity;
+    for (const point of this.points) {
+      // From nowhere yet: start at the sound nearest the middle.
+      if (!from) {
+        const score = point.x ** 2 + point.y ** 2;
+        if (score < bestScore) { best = point; bestScore = score; }
+        continue;
+      }
+      const dx = point.x - from.x; const dy = point.y - from.y;
+      const along = dx * direction[0] + dy * direction[1];
+      if (along <= 1e-9) continue;
+      const across = Math.abs(dx * direction[1] - dy * direction[0]);
+      const score = along + 2 * across; // ahead, and not far to the side
+      if (score < bestScore) { best = point; bestScore = score; }
+    }
+    if (best) {
+      const [px, py] = this.toScreen(best.x, best.y);
+      this.hover(best, px, py);
+    }
   }
 
   hover(point, px, py) {
