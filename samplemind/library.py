@@ -629,6 +629,17 @@ class Library:
         return search.similar(self.catalog, self.index.current(), queries, k=k,
                               aspects=aspects, allowed=allowed)
 
+    def ranked(self, refs: Sequence[str | int | os.PathLike[str]], *, k: int = 10,
+               aspects: str | dict[str, float] | None = None, type: str | None = None,
+               category: str | None = None, query: str | None = None) -> list[Any]:
+        """similar() without the records: [Ranked(id, score, distance, aspects)], nearest
+        first (for callers that hold the records already, like the server's cache)."""
+        from .similarity import search
+
+        queries = [self._query_vector(ref) for ref in refs]
+        return search.ranked(self.index.current(), queries, k=k, aspects=aspects,
+                             allowed=self._filter_ids(type, category, query))
+
     def dupes(self, *, threshold: float | None = None, exact: bool = True, near: bool = True,
               query: str | None = None) -> list[DupeGroup]:
         """Groups of duplicate samples, each with a suggested keeper and why."""

@@ -174,3 +174,20 @@ async def test_metrics_count_hits_and_misses(served):
                    if line.startswith("samplemind_record_cache_"))
     assert float(figures["samplemind_record_cache_hits"]) >= 1
     assert float(figures["samplemind_record_cache_misses"]) >= 1
+
+
+@pytest.mark.parametrize("cache_mb, k", [(128, 10), (0, 10), (0, 40)])
+async def test_similar_answers_spliced_from_cached_records_equal_librarys(served, own_home: Path,
+                                                                        cache_mb, k):
+    # 128: every hit cached; 0 with k=10: read on the loop; 0 with k=40: too many to read
+    # on the loop, answered from a worker thread. All three say the same as Library.similar.
+    client, _ = await served(record_cache_mb=cache_mb)
+    await client.patch("/api/v1/samples/2", json={"bpm": 99})  # a changed record shows
+    response = await client.get("/api/v1/samples/1/similar", params={"k": str(k)})
+    data = await response.json()
+    with Library(own_home) as library:
+        hits = [hit.to_json() for hit in library.similar([1], k=k)]
+    assert data == {"schema_version": 1, "id": 1, "hits": hits}  # the patched record too
+    zipped = await client.get("/api/v1/samples/1/similar", params={"k": str(k)},
+                              headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers.get("Content-Encoding") == "gzip" and await zipped.json() == data

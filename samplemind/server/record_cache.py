@@ -27,7 +27,8 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import Catalog
-from .http import Body
+from ..similarity.search import Ranked
+from .http import Body, encode
 
 if TYPE_CHECKING:
     from ..library import Library
@@ -37,6 +38,7 @@ DEFAULT_CACHE_BYTES = 128 * 1024 * 1024  # ~75k one-sample answers of 1.4 KB
 ENTRY_OVERHEAD = 300  # bytes per entry besides the body: ETag, objects, dict slot
 WARM_BATCH = 2000  # records read per warm-up step
 SYNC_INTERVAL = 0.001  # seconds between looks at the catalog's data version
+MAX_READS_ON_LOOP = 16  # uncached records a similar answer may read on the loop (~30 us each)
 
 
 class RecordCache:
@@ -80,6 +82,22 @@ class RecordCache:
                 _, dropped = self.entries.popitem(last=False)
                 self.bytes -= len(dropped.raw) + ENTRY_OVERHEAD
         return body
+
+    def hits_body(self, header: dict[str, Any], hits: list[Ranked]) -> Body | None:
+        """A similar answer, {**header, "hits": [record + score fields, ...]}, spliced from
+        the cached records' bytes (what GET .../similar spent most of its time on was
+        reading and encoding the hits' records). None when more than MAX_READS_ON_LOOP of
+        them would have to be read first: the caller answers from a worker thread then.
+        A hit whose sample is gone by now is left out, as Library.similar does."""
+        self._sync()
+        if sum(hit.id not in self.entries for hit in hits) > MAX_READS_ON_LOOP:
+            return None
+        parts = []
+        for hit in hits:
+            body = self.body(hit.id)
+            if body is not None:  # a record's bytes end in "}": the hit's fields go before it
+                parts.append(body.raw[:-1] + b"," + encode(hit.fields())[1:])
+        return Body.from_raw(encode(header)[:-1] + b',"hits":[' + b",".join(parts) + b"]}")
 
     def full(self) -> bool:
         """True when nothing more fits."""

@@ -16,6 +16,8 @@ from ..models import SCHEMA_VERSION
 from . import reads
 from .errors import Forbidden
 from .http import (
+    GZIP_MIN_BYTES,
+    accepts_gzip,
     body_response,
     bool_param,
     context,
@@ -102,14 +104,30 @@ def _similar(library: Library, ref: int, k: int, aspects: str | None, type_: str
 
 
 async def similar(request: web.Request) -> web.StreamResponse:
+    ctx = context(request)
     ref = sample_id(request)
     k = int_param(request, "k", 10, 1, MAX_K)
     type_ = str_param(request, "type", 20)
     if type_ is not None and type_ not in ("loop", "oneshot"):
         raise UsageError("type must be loop or oneshot")
     category = str_param(request, "category", 100)
-    return await json_call(request, _similar, ref, k, str_param(request, "aspect", 500), type_,
-                           category.lower() if category else None, str_param(request, "q"))
+    args = (ref, k, str_param(request, "aspect", 500), type_,
+            category.lower() if category else None, str_param(request, "q"))
+    # The search in a worker thread; the answer spliced on the loop from the records the
+    # record cache holds encoded (record_cache.py), unless too many are not there.
+    found = await ctx.pool.run(_ranked, *args)
+    body = ctx.pool.records.hits_body({"schema_version": SCHEMA_VERSION, "id": ref}, found)
+    if body is None:
+        return await json_call(request, _similar, *args)
+    if accepts_gzip(request) and len(body.raw) >= GZIP_MIN_BYTES:
+        await ctx.pool.run_stream(lambda library: body.gzipped())  # not on the loop
+    return body_response(request, body)
+
+
+def _ranked(library: Library, ref: int, k: int, aspects: str | None, type_: str | None,
+            category: str | None, query: str | None) -> list[Any]:
+    return library.ranked([ref], k=k, aspects=aspects, type=type_, category=category,
+                          query=query)
 
 
 async def peaks(request: web.Request) -> web.StreamResponse:

@@ -6,6 +6,7 @@ Library calls these with its catalog and index manager; they return model object
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,9 +40,25 @@ def records_by_id(catalog: Catalog, ids: Sequence[int]) -> dict[int, dict[str, A
     return out
 
 
-def similar(catalog: Catalog, index: VectorIndex, queries: Sequence[int | np.ndarray], *, k: int,
-            aspects: Any, allowed: np.ndarray | None) -> list[Hit]:
-    """The k samples nearest to the combined sound of the queries.
+@dataclass(frozen=True)
+class Ranked:
+    """One neighbour before its record is read: id, score, distance, per-aspect distances."""
+
+    id: int
+    score: float
+    distance: float
+    aspects: dict[str, float]
+
+    def fields(self) -> dict[str, Any]:
+        """What a hit adds to the sample record (Hit.to_json's own fields)."""
+        return {"score": self.score, "distance": self.distance,
+                "aspect_distances": self.aspects}
+
+
+def ranked(index: VectorIndex, queries: Sequence[int | np.ndarray], *, k: int, aspects: Any,
+           allowed: np.ndarray | None) -> list[Ranked]:
+    """The k samples nearest to the combined sound of the queries, nearest first, as ids
+    with their distances (no records read).
 
     queries: catalog ids, or raw vectors of files outside the catalog.
     """
@@ -71,25 +88,28 @@ def similar(catalog: Catalog, index: VectorIndex, queries: Sequence[int | np.nda
     if len(ids) == 0:
         return []
     per_aspect = aspect_distances(target, index.vectors_of(ids))
-    combined = combined_distance(per_aspect, weights)
-    records = records_by_id(catalog, ids.tolist())
     # Rounded in bulk: a Python round() per number cost a fifth of a query.
     # (float64 first: a rounded float32 prints as 0.7569000124931335 in JSON)
-    combined = combined.astype(np.float64)
+    combined = combined_distance(per_aspect, weights).astype(np.float64)
     distances = np.round(combined, 4).tolist()
     scores = np.round(score(combined), 4).tolist()
     aspect_rows = np.round(per_aspect.astype(np.float64), 4).tolist()
-    hits = []
-    for position, sample_id in enumerate(ids.tolist()):
-        record = records.get(sample_id)
-        if record is None:  # removed from the catalog a moment ago
-            continue
-        hits.append(Hit(Sample(record), scores[position], distances[position],
-                        dict(zip(ASPECTS, aspect_rows[position]))))
-    # Re-sort by the reported distance: equal-weight FAISS order and float rounding agree
+    out = [Ranked(sample_id, scores[position], distances[position],
+                  dict(zip(ASPECTS, aspect_rows[position])))
+           for position, sample_id in enumerate(ids.tolist())]
+    # Sorted by the reported distance: equal-weight FAISS order and float rounding agree
     # almost always; the record must never contradict its own order.
-    hits.sort(key=lambda hit: (hit.distance, hit.sample.id))
-    return hits
+    out.sort(key=lambda hit: (hit.distance, hit.id))
+    return out
+
+
+def similar(catalog: Catalog, index: VectorIndex, queries: Sequence[int | np.ndarray], *, k: int,
+            aspects: Any, allowed: np.ndarray | None) -> list[Hit]:
+    """ranked(), each with its sample record (a sample removed a moment ago is left out)."""
+    found = ranked(index, queries, k=k, aspects=aspects, allowed=allowed)
+    records = records_by_id(catalog, [hit.id for hit in found])
+    return [Hit(Sample(records[hit.id]), hit.score, hit.distance, hit.aspects)
+            for hit in found if hit.id in records]
 
 
 def dupes(catalog: Catalog, index: VectorIndex, *, threshold: float, exact: bool, near: bool,
