@@ -14,6 +14,7 @@ from samplemind.server.auth import (
     COOKIE_NAME,
     CSRF_HEADER,
     ROLE_ORDER,
+    USER_KEY,
     LoginLimiter,
     access_mode,
     install_security,
@@ -64,20 +65,20 @@ def tokens(seeded) -> dict[str, str]:
 
 
 async def _whoami(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True, "user": request["user"]})
+    return web.json_response({"ok": True, "user": request[USER_KEY]})
 
 
 async def _socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse()
     await ws.prepare(request)
-    await ws.send_json({"user": request["user"]})
+    await ws.send_json({"user": request[USER_KEY]})
     await ws.close()
     return ws
 
 
 def make_app(store: AccountStore, *, open_access: bool = False, limiter: LoginLimiter | None = None,
              https: bool = False, trusted_origins: tuple[str, ...] = ()) -> web.Application:
-    """Routes named like the real server's, each answering with request["user"]."""
+    """Routes named like the real server's, each answering with request[USER_KEY]."""
     middlewares = []
     if https:  # as a TLS-terminating front (or aiohttp-remotes) would mark the request
         @web.middleware

@@ -18,7 +18,7 @@ Each request is handled so:
    cookie-authenticated WebSocket handshake needs that Origin. Bearer requests are exempt: a
    browser never adds that header by itself.
 
-`request["user"]` is then {"name", "role", "via": "token"|"session"|"local"}, or None on a public
+`request[USER_KEY]` is then {"name", "role", "via": "token"|"session"|"local"}, or None on a public
 route reached anonymously.
 
 Login attempts are limited in memory, per process: after 5 failures within a minute for one client
@@ -57,7 +57,7 @@ MAX_LOGIN_BODY = 8192  # bytes of JSON a login may send
 
 STORE_KEY = web.AppKey("samplemind_account_store", AccountStore)
 OPEN_ACCESS_KEY = web.AppKey("samplemind_open_access", bool)
-USER_KEY = "user"  # request[USER_KEY]: {"name", "role", "via"} or None
+USER_KEY = web.RequestKey("user", object)  # request[USER_KEY]: {"name", "role", "via"} or None
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -298,12 +298,12 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
             # browsers always send Origin on such requests; scripts and curl send none.
             if (unsafe or _is_websocket(request)) and not _origin_ok(request, trusted, required=False):
                 return _error(403, "cross-site request refused (Origin does not match Host)")
-            request["user"] = {"name": "local", "role": "admin", "via": "local"}
+            request[USER_KEY] = {"name": "local", "role": "admin", "via": "local"}
             return await handler(request)
 
         required = _required_role(request, route_roles, open_access)
         if getattr(request.match_info.route, "name", None) == LOGIN_ROUTE:
-            request["user"] = None  # login checks its own Origin; a stale cookie must not block it
+            request[USER_KEY] = None  # login checks its own Origin; a stale cookie must not block it
             return await handler(request)
         user: dict[str, Any] | None = None
         session: dict[str, Any] | None = None
@@ -342,7 +342,7 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
             if unsafe and not _csrf_ok(request, session):
                 return _error(403, f"missing or wrong {CSRF_HEADER} header (GET /api/v1/me gives "
                                    "the token)")
-        request["user"] = user
+        request[USER_KEY] = user
         response = await handler(request)
         if session is not None and session["refreshed"] and not response.prepared:
             _set_cookie(request, response, request.cookies[COOKIE_NAME])
@@ -401,7 +401,7 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
 
     async def me(request: web.Request) -> web.Response:
         """GET: who this request is, with the CSRF token when it came with the session cookie."""
-        user = request["user"]
+        user = request[USER_KEY]
         answer: dict[str, Any] = {"ok": True, "user": user["name"], "role": user["role"],
                                   "via": user["via"], "open_access": open_access}
         if user["via"] == "session":
