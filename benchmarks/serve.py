@@ -13,7 +13,8 @@ Printed, each after a warm-up:
   - requests/s, p50/p99 of: the bare handler; GET /api/v1/samples/{id} (random ids);
     GET /api/v1/samples?q=... (a mix of typical queries, limit:50); GET .../{id}/similar?k=10
   - WebSocket event latency with 100 clients: trigger time (just before the POST that makes
-    the event) to receipt by each client, for job events (POST /api/v1/scans of an empty
+    the event) to the arrival of the frame's last byte at each client (minimal clients
+    that parse after the run, so their own work does not count), for job events (POST /api/v1/scans of an empty
     folder: the queued event is published in the request) and, informational, for
     samples.updated after a tag write (POST /api/v1/tags: goes through the change poller)
   - 1,000 WebSocket clients held open: connect time, server RSS before/with/after, and the
@@ -400,42 +401,108 @@ def http_section(load: Load, server_pid: int, bare_pid: int, base: str, bare_bas
 # -- WebSocket --------------------------------------------------------------------------------
 
 
+def _record(event: dict[str, Any], now: int, got: dict[str, list[int]]) -> None:
+    """Note when a timed event arrived (job queued, or samples.updated per id)."""
+    data = event.get("data") or {}
+    if event.get("type") == "job" and data.get("status") == "queued":
+        got[f"job:{data['id']}"].append(now)
+    elif event.get("type") == "samples.updated" and data.get("ids"):
+        for sample_id in data["ids"]:
+            got[f"upd:{sample_id}"].append(now)
+
+
+class _RawWebSocket(asyncio.Protocol):
+    """A minimal WebSocket client that stamps each frame with the time its last byte
+    arrived and defers all parsing of the JSON: with 50 connections in one Python process,
+    a full client's per-message work (aiohttp's reader, json.loads) would make the 50th
+    socket's event look late by a few ms that are the load generator's, not the server's."""
+
+    def __init__(self, request: bytes, handshake: asyncio.Future) -> None:
+        self.request = request
+        self.handshake = handshake
+        self.buffer = bytearray()
+        self.upgraded = False
+        self.frames: list[tuple[int, bytes]] = []  # (arrival ns, text payload)
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.write(self.request)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic_ns()
+        self.buffer += data
+        if not self.upgraded:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            ok = self.buffer.startswith(b"HTTP/1.1 101")
+            del self.buffer[:end + 4]
+            self.upgraded = True
+            if not self.handshake.done():
+                self.handshake.set_result(ok)
+        while len(self.buffer) >= 2:
+            opcode, size, start = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F, 2
+            if size == 126:
+                if len(self.buffer) < 4:
+                    return
+                size, start = int.from_bytes(self.buffer[2:4], "big"), 4
+            elif size == 127:
+                if len(self.buffer) < 10:
+                    return
+                size, start = int.from_bytes(self.buffer[2:10], "big"), 10
+            if len(self.buffer) < start + size:
+                return
+            payload = bytes(self.buffer[start:start + size])
+            del self.buffer[:start + size]
+            if opcode == 1:
+                self.frames.append((now, payload))
+            elif opcode == 9 and self.transport is not None:  # ping: a masked pong back
+                mask = os.urandom(4)
+                masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+                self.transport.write(bytes((0x8A, 0x80 | len(payload))) + mask + masked)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.handshake.done():
+            self.handshake.set_result(False)
+
+
 def ws_receivers(url: str, count: int, ready: Any, stop_event: Any, results: Any) -> None:
-    """`count` WebSocket clients in this process; each records when it got which event.
-    Puts (connect seconds, failed connects, {key: [monotonic ns, ...]}) on results."""
-    import aiohttp
+    """`count` WebSocket clients in this process (_RawWebSocket); each records when it got
+    which event. Puts (connect seconds, failed connects, {key: [monotonic ns, ...]}) on
+    results."""
+    import base64
+
+    parts = urllib.parse.urlsplit(url)
 
     async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def connect() -> _RawWebSocket:
+            key = base64.b64encode(os.urandom(16)).decode()
+            request = (f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                       f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            handshake = loop.create_future()
+            _, protocol = await loop.create_connection(
+                lambda: _RawWebSocket(request.encode(), handshake), parts.hostname, parts.port)
+            if not await asyncio.wait_for(handshake, 30):
+                raise ConnectionError("the WebSocket handshake failed")
+            return protocol
+
+        started = time.perf_counter()
+        sockets = await asyncio.gather(*(connect() for _ in range(count)),
+                                       return_exceptions=True)
+        connect_s = time.perf_counter() - started
+        good = [ws for ws in sockets if not isinstance(ws, BaseException)]
+        ready.set()
+        await loop.run_in_executor(None, stop_event.wait)
         got: dict[str, list[int]] = defaultdict(list)
-        connector = aiohttp.TCPConnector(limit=0)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            started = time.perf_counter()
-            sockets = await asyncio.gather(*(session.ws_connect(url, autoping=True)
-                                             for _ in range(count)), return_exceptions=True)
-            connect_s = time.perf_counter() - started
-            good = [ws for ws in sockets if not isinstance(ws, BaseException)]
-
-            async def listen(ws: Any) -> None:
-                async for message in ws:
-                    now = time.monotonic_ns()
-                    if message.type != aiohttp.WSMsgType.TEXT:
-                        continue
-                    event = json.loads(message.data)
-                    data = event.get("data") or {}
-                    if event["type"] == "job" and data.get("status") == "queued":
-                        got[f"job:{data['id']}"].append(now)
-                    elif event["type"] == "samples.updated" and data.get("ids"):
-                        for sample_id in data["ids"]:
-                            got[f"upd:{sample_id}"].append(now)
-
-            tasks = [asyncio.create_task(listen(ws)) for ws in good]
-            ready.set()
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(None, stop_event.wait)
-            await asyncio.gather(*(ws.close() for ws in good), return_exceptions=True)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        for ws in good:
+            for now, payload in ws.frames:
+                _record(json.loads(payload), now, got)
+            if ws.transport is not None:
+                ws.transport.close()
         results.put((connect_s, count - len(good), dict(got)))
 
     asyncio.run(main())
