@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import test_ai_fake_ollama as fake
 from playwright.sync_api import expect, sync_playwright
 from server_fixtures import build_catalog, copy_home, private_pack
 
@@ -35,6 +36,7 @@ from samplemind.server.auth import install_security
 from helpers import write_hit
 
 CHROMIUM = "/usr/bin/chromium"
+fake_ollama = fake.fake_ollama  # the fake Ollama fixture, for the describe button
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required"]
@@ -800,3 +802,36 @@ def test_an_expired_session_says_so_and_logs_in_again(page: Any, account_server:
     expect(page.locator("#result-count")).to_have_text(count_text(account_server, "cat:kick"))
     settled(page)
     assert set(column(page, "category")) == {"kick"}
+
+
+# -- local AI: plain words and describe (the fake Ollama of test_ai_fake_ollama.py) --------
+
+
+def test_ask_turns_plain_words_into_the_query(page: Any, server: LiveServer,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_ai_fake_ollama import free_port_with_nothing_listening
+
+    # No Ollama here: the built-in translator answers, and says so.
+    monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{free_port_with_nothing_listening()}")
+    open_ui(page, server)
+    page.fill("#q", "snare one-shots")
+    page.click("#ask-button")
+    expect(page.locator("#q")).to_have_value("cat:snare type:oneshot")
+    expect(page.locator("#banner")).to_contain_text("built-in translator")
+    expect(page.locator("#result-count")).to_have_text(count_text(server, "cat:snare type:oneshot"))
+
+
+def test_describe_shows_the_models_answer(page: Any, server: LiveServer, fake_ollama: Any) -> None:
+    open_ui(page, server, "cat:kick sort:name")
+    first = page.locator(".tr[data-id]").first
+    sample_id = first.get_attribute("data-id")
+    first.click()
+    name = page.locator("#detail-name").inner_text()
+    page.click("#describe-button")
+    stem = name.rsplit(".", 1)[0].lower()
+    expect(page.locator("#ai-description")).to_contain_text(f"A clean test sound called {stem}.")
+    expect(page.locator("#ai-description")).to_contain_text("mood: calm")
+    assert any(f"name: {name}" in prompt for prompt in fake_ollama.prompts())
+    # the model's tags are stored (source ai) and the open detail shows them
+    assert "warm" in server.get(f"/api/v1/samples/{sample_id}")["tags"]
+    expect(page.locator(".tags-box .tag-list")).to_contain_text("warm")

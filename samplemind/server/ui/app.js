@@ -27,6 +27,7 @@ const state = {
   selection: new Set(), selectionFrom: 'table', stats: null, tags: [], view: 'browse',
   mapLoaded: false, dupesLoaded: false, jobs: new Map(), ws: null, wsDelay: 1000,
   role: null, peaks: new Map(), similarTimer: 0, changeTimer: 0, hoverTimer: 0, total: null,
+  descriptions: new Map(),
 };
 
 let table; let player; let wave; let soundMap;
@@ -201,6 +202,23 @@ async function runQuery(query, { keepActive = false } = {}) {
       $('#grid').dataset.query = state.query;
       return;
     }
+    $('#result-count').textContent = '';
+    failed(error);
+  }
+}
+
+/** Plain words -> a query (POST /ask: the local model, or the built-in translator). */
+async function askWords(words) {
+  if (!words.trim()) { $('#q').focus(); return; }
+  $('#result-count').textContent = 'Asking…';
+  try {
+    const answer = await api('/ask', { method: 'POST', body: { words, limit: 1 } });
+    const { query, translator, notes } = answer.ask;
+    $('#q').value = query;
+    const why = notes && notes.length ? ` (${notes.join('; ')})` : '';
+    banner(`“${words}” → ${query || '(every sample)'}  · ${translator === 'model' ? 'by the local model' : 'by the built-in translator'}${why}`, { kind: 'info' });
+    await runQuery(query);
+  } catch (error) {
     $('#result-count').textContent = '';
     failed(error);
   }
@@ -616,8 +634,43 @@ function renderTags(sample) {
       if (tag) changeTag(sample, tag, false);
     });
     section.append(form);
+    section.append(element('button', {
+      type: 'button', id: 'describe-button', class: 'describe',
+      title: 'A one-line description, tags, mood and uses from the local model (Ollama)',
+      text: 'Describe (AI)', onclick: () => describeSample(sample),
+    }));
   }
+  const described = state.descriptions.get(sample.id);
+  if (described) section.append(describedBox(described));
   return section;
+}
+
+function describedBox(item) {
+  return element('div', { class: 'ai-description', id: 'ai-description' },
+    element('p', { text: item.description }),
+    element('p', { class: 'muted', text: [item.mood && `mood: ${item.mood}`, item.uses && item.uses.length && `uses: ${item.uses.join(', ')}`].filter(Boolean).join(' · ') }));
+}
+
+async function describeSample(sample) {
+  try {
+    const job = await api('/describe', { method: 'POST', body: { ids: [sample.id] } });
+    const card = jobCard(`job-${job.id}`, `Describe ${sample.name}`);
+    card.dataset.status = 'queued';
+    updateJob(job, 'http');
+    watchJob(job.id);
+  } catch (error) { failed(error); }
+}
+
+/** A describe job ended: keep what it said, and show it if its sample is open. */
+async function describeFinished(job) {
+  if (job.status === 'failed') { banner(`Describe failed: ${job.error}`); return; }
+  const result = job.result || {};
+  for (const item of result.results || []) state.descriptions.set(item.id, item);
+  for (const failure of result.failures || []) banner(`Describe failed for ${failure.path.split('/').pop()}: ${failure.error}`);
+  const current = state.current;
+  if (current && (result.results || []).some((item) => item.id === current.id)) {
+    applyUpdate(await api(`/samples/${current.id}`));
+  }
 }
 
 async function changeTag(sample, tag, remove) {
@@ -814,7 +867,7 @@ const JOB_RANK = { sending: 0, queued: 1, running: 2, done: 3, failed: 3, cancel
 function updateJob(job, via) {
   const key = `job-${job.id}`;
   let card = document.querySelector(`.job[data-key="${key}"]`);
-  if (!card) card = jobCard(key, job.kind === 'upload' ? 'Upload' : 'Scan');
+  if (!card) card = jobCard(key, { upload: 'Upload', describe: 'Describe' }[job.kind] || 'Scan');
   // Answers can cross: a POST's "queued" may arrive after the WebSocket said "running".
   const before = JOB_RANK[card.dataset.status] ?? 0;
   const now = JOB_RANK[job.status] ?? 0;
@@ -831,6 +884,9 @@ function updateJob(job, via) {
   if (job.status === 'running' || job.status === 'queued') {
     text = `${progress.phase || job.status}${progress.total ? ` ${progress.done}/${progress.total}` : ''}`;
     if (progress.path) text += ` · ${progress.path.split('/').pop()}`;
+  } else if (job.status === 'done' && job.result && job.kind === 'describe') {
+    const result = job.result;
+    text = `done · ${result.described + result.cached + result.kept} described${result.failed ? `, ${result.failed} failed` : ''}`;
   } else if (job.status === 'done' && job.result) {
     const report = job.result.report || job.result;
     text = `done · ${report.added ?? 0} added, ${report.updated ?? 0} updated${report.failed ? `, ${report.failed} failed` : ''}`;
@@ -840,7 +896,9 @@ function updateJob(job, via) {
   card.querySelector('.job-text').textContent = text;
   if (job.status === 'done') setTimeout(() => card.remove(), 15000);
   if (['done', 'failed', 'cancelled'].includes(job.status)) {
+    const finishing = state.jobs.has(job.id) || via === 'http';
     state.jobs.delete(job.id);
+    if (job.kind === 'describe' && finishing) describeFinished(job).catch(failed);
     libraryChanged();
   } else {
     state.jobs.set(job.id, job);
@@ -1161,6 +1219,7 @@ function start() {
     if (player.sample && audio.error) banner(`Cannot play ${player.sample.name} in this browser (${audio.error.message || `code ${audio.error.code}`}).`);
   });
   $('#query-form').addEventListener('submit', (event) => { event.preventDefault(); runQuery($('#q').value); });
+  $('#ask-button').addEventListener('click', () => askWords($('#q').value));
   $('#export-button').addEventListener('click', exportZip);
   $('#help-button').addEventListener('click', () => $('#help').showModal());
   $('#logout-button').addEventListener('click', async () => { await logout(); location.hash = ''; location.reload(); });
