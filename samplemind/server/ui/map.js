@@ -2,6 +2,8 @@
 // Hover finds the nearest point through a grid of buckets (fast at 100k points); a drag
 // draws a rectangle and selects the points inside it.
 
+import { fitCanvas } from './wave.js';
+
 export const CATEGORY_COLOURS = {
   kick: '#ef4444', snare: '#f59e0b', hihat: '#eab308', cymbal: '#a3e635', tom: '#fb923c',
   clap: '#f472b6', perc: '#c084fc', bass: '#3b82f6', synth: '#22d3ee', pad: '#14b8a6',
@@ -169,10 +171,7 @@ export class SoundMap {
 
   draw() {
     const canvas = this.canvas;
-    const ratio = window.devicePixelRatio || 1;
-    const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
-    const height = Math.max(1, Math.round(canvas.clientHeight * ratio));
-    if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
+    const { ratio } = fitCanvas(canvas);
     const context = canvas.getContext('2d');
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.clearRect(0, 0, canvas.clientWidth, canvas.clientHeight);

@@ -1,6 +1,19 @@
 // The waveform: the server's peaks ([min, max] pairs) drawn on a canvas, the played part in
 // the accent colour; a click or a drag seeks.
 
+/** Size a canvas's backing store to its CSS size at the screen's pixel ratio (sharp on
+ * high-DPI screens); returns {ratio, width, height} in device pixels. */
+export function fitCanvas(canvas) {
+  const ratio = window.devicePixelRatio || 1;
+  const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
+  const height = Math.max(1, Math.round(canvas.clientHeight * ratio));
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width;
+    canvas.height = height;
+  }
+  return { ratio, width, height };
+}
+
 export class Waveform {
   /** canvas: the element; onSeek(fraction 0..1) when the user clicks or drags on it. */
   constructor(canvas, onSeek) {
@@ -45,13 +58,7 @@ export class Waveform {
 
   draw() {
     const canvas = this.canvas;
-    const ratio = window.devicePixelRatio || 1;
-    const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
-    const height = Math.max(1, Math.round(canvas.clientHeight * ratio));
-    if (canvas.width !== width || canvas.height !== height) {
-      canvas.width = width;
-      canvas.height = height;
-    }
+    const { ratio, width, height } = fitCanvas(canvas);
     const context = canvas.getContext('2d');
     const styles = getComputedStyle(canvas);
     const played = styles.getPropertyValue('--wave-played').trim() || '#4cc9f0';
