@@ -60,7 +60,7 @@ def serve(
         "catalog's roots. Repeatable.")] = None,
     record_cache_mb: Annotated[float, typer.Option(
         "--record-cache-mb", min=0.0, help="Memory for sample records kept encoded and ready "
-        "to send, filled newest first at start; 0 turns it off.")] = 128.0,
+        "to send, filled newest first at start; 0 turns it off.")] = 256.0,
     get: Annotated[str | None, typer.Option(
         "--get", metavar="PATH", help="Answer one GET of PATH in-process, print the body and "
         "exit (0 on 2xx, 1 otherwise).")] = None,

@@ -32,7 +32,7 @@ class ServerConfig:
     scan_roots: tuple[str, ...] = ()  # folders POST /scans may name besides the catalog's roots
     threads: int = 4  # request worker threads (each with its own Library)
     poll_interval: float = 1.0  # seconds between catalog change checks
-    record_cache_mb: float = 128.0  # encoded one-sample answers kept in memory
+    record_cache_mb: float = 256.0  # encoded one-sample answers kept in memory
 
     def allowed_hosts(self) -> frozenset[str]:
         """Host header names accepted: loopback names, the bind host, --allow-host."""

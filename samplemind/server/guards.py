@@ -22,15 +22,24 @@ def host_name(header: str) -> str:
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
+_HOSTS_SEEN: dict[tuple[str, frozenset[str]], bool] = {}  # (Host header, allowed) -> ok
+
+
 def check_host(request: web.Request, config: ServerConfig, allowed: frozenset[str]) -> None:
     """Refuse a Host header not naming this server: a DNS-rebinding page would send its
-    own domain name here."""
+    own domain name here. (Clients send the same few headers: their verdicts are kept.)"""
     if "*" in config.allow_hosts:
         return
     header = request.headers.get("Host")
     if not header:
         raise Forbidden("the request has no Host header")
-    if host_name(header) not in allowed:
+    key = (header, allowed)
+    ok = _HOSTS_SEEN.get(key)
+    if ok is None:
+        if len(_HOSTS_SEEN) > 1024:  # a scanner sending random names cannot grow it
+            _HOSTS_SEEN.clear()
+        ok = _HOSTS_SEEN[key] = host_name(header) in allowed
+    if not ok:
         raise Forbidden(f"the Host {header!r} is not this server's: add it with --allow-host")
 
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..library import Library
     from .libraries import LibraryPool
 
-DEFAULT_CACHE_BYTES = 128 * 1024 * 1024  # ~75k one-sample answers of 1.4 KB
+DEFAULT_CACHE_BYTES = 256 * 1024 * 1024  # ~150k one-sample answers of 1.4 KB
 ENTRY_OVERHEAD = 300  # bytes per entry besides the body: ETag, objects, dict slot
 WARM_BATCH = 2000  # records read per warm-up step
 SYNC_INTERVAL = 0.001  # seconds between looks at the catalog's data version
