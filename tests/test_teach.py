@@ -135,3 +135,17 @@ def test_combining_with_the_sounds_own_guess():
     assert combine("snare", 0.5, lesson) is None  # not surer by the margin
     assert combine("snare", 0.9, lesson) is None  # the surer answer stands
     assert combine(None, None, lesson) == ("kick", 0.6, TAUGHT_SOURCE)
+
+
+def test_a_round_asks_again_only_what_changed_unless_the_teachers_did(copy: tuple[Path, Path]):
+    home, _ = copy
+    with Library(home) as library:
+        first = teach_categories(library.catalog, library.index.current)
+        assert first.candidates == 0  # the scan's own round left nothing new
+        unnamed_ids = [s.id for s in library.ls("path:*sample_*")]
+        library.tag(unnamed_ids[:1], ["x"])  # one sample changed: only it is asked again
+        assert teach_categories(library.catalog, library.index.current).candidates == 1
+        kick = next(s.id for s in library.ls("path:*kick_00*"))
+        library.set(kick, {"category": "perc"})  # a teacher changed: every one again
+        again = teach_categories(library.catalog, library.index.current)
+        assert again.candidates == len(unnamed_ids)
