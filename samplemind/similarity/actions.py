@@ -42,6 +42,18 @@ def _free_target(target: str) -> str:
     return f"{stem}_{number}{ext}"
 
 
+def _move_file(source: str, target: str, failed: str, result: DupeAction) -> bool:
+    """Move a file, creating the target's folder; a failure is noted in result (as
+    "<failed>: why") and the caller goes on with the next file."""
+    try:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.move(source, target)
+    except OSError as exc:
+        result.failures.append(FileFailure(source, f"{failed}: {exc.strerror or exc}"))
+        return False
+    return True
+
+
 def _write_manifest(path: Path, data: dict[str, Any]) -> None:
     temp = path.with_name(f".{path.name}.tmp")
     with open(temp, "w", encoding="utf-8") as handle:
@@ -72,11 +84,7 @@ def move(library: Library, groups: list[DupeGroup], folder: str | os.PathLike[st
         for sample in group.others:
             source = sample.path
             target = _free_target(relative_target(source, roots.get(sample.id), str(destination)))
-            try:
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                shutil.move(source, target)
-            except OSError as exc:
-                result.failures.append(FileFailure(source, f"not moved: {exc.strerror or exc}"))
+            if not _move_file(source, target, "not moved", result):
                 continue
             entry = {"id": sample.id, "from": source, "to": target, "root": roots.get(sample.id),
                      "hash": sample.record.get("hash"), "keeper": group.keeper.path,
@@ -133,11 +141,7 @@ def undo(library: Library, manifest_file: str | os.PathLike[str]) -> DupeAction:
         if os.path.lexists(target):
             result.failures.append(FileFailure(target, "not restored: a file is in the way"))
             continue
-        try:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            shutil.move(source, target)
-        except OSError as exc:
-            result.failures.append(FileFailure(source, f"not restored: {exc.strerror or exc}"))
+        if not _move_file(source, target, "not restored", result):
             continue
         restored.append(entry)
         result.files.append({"id": entry.get("id"), "from": source, "to": target})
