@@ -23,6 +23,7 @@ from .http import error_body
 from .jobs import JobManager
 from .libraries import LibraryPool
 from .metrics import Metrics
+from .neighbour_keeper import NeighbourKeeper
 from .record_cache import warm_up
 from .routing import Route
 
@@ -126,6 +127,19 @@ def _register_gauges(ctx: ServerContext) -> None:
                   record_cache("bytes"))
     metrics.gauge("samplemind_record_cache_entries", "One-sample answers held in memory.",
                   record_cache("entries"))
+
+    def neighbour_table(key: str) -> Callable[[], list[tuple[tuple[tuple[str, str], ...], float]]]:
+        return lambda: [((), float(ctx.neighbours.stats()[key]))]
+
+    metrics.gauge("samplemind_neighbour_table_samples",
+                  "Samples whose nearest neighbours are held in memory.", neighbour_table("samples"))
+    metrics.gauge("samplemind_neighbour_table_bytes", "Memory held by the neighbour table.",
+                  neighbour_table("bytes"))
+    metrics.gauge("samplemind_neighbour_table_hits", "Similar answers looked up in the table.",
+                  neighbour_table("hits"))
+    metrics.gauge("samplemind_neighbour_table_misses",
+                  "Usual similar questions searched live (table not current or not built).",
+                  neighbour_table("misses"))
     metrics.gauge("samplemind_catalog_samples", "Samples in the catalog.", figure("samples"))
     metrics.gauge("samplemind_catalog_generation", "Catalog generation.", figure("generation"))
 
@@ -150,8 +164,10 @@ def make_app(library_home: str | os.PathLike[str] | None = None, *,
     hub = EventHub(metrics)
     watcher = ChangeWatcher(pool, hub, config.poll_interval)
     jobs = JobManager(pool, hub, metrics, on_finished=lambda job: watcher.nudge())
+    neighbours = NeighbourKeeper(pool)
+    watcher.on_move = neighbours.refresh  # rebuilt (or marked current) before it is asked
     ctx = ServerContext(config=config, pool=pool, hub=hub, jobs=jobs, watcher=watcher,
-                        metrics=metrics, upload_dir=upload_dir)
+                        metrics=metrics, upload_dir=upload_dir, neighbours=neighbours)
     _register_gauges(ctx)
 
     app = web.Application(middlewares=_middlewares(config, metrics),
@@ -176,7 +192,9 @@ def make_app(library_home: str | os.PathLike[str] | None = None, *,
         await watcher.start()
         poller = asyncio.create_task(watcher.run())
         warming = asyncio.create_task(warm_up(pool))
+        neighbours.refresh()
         yield
+        await neighbours.close()
         for task in (poller, warming):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .jobs import JobManager
     from .libraries import LibraryPool
     from .metrics import Metrics
+    from .neighbour_keeper import NeighbourKeeper
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
@@ -55,6 +56,7 @@ class ServerContext:
     watcher: ChangeWatcher
     metrics: Metrics
     upload_dir: Path
+    neighbours: NeighbourKeeper
     started_at: float = field(default_factory=time.time)
     scrape_figures: dict[str, Any] = field(default_factory=dict)  # read at /metrics time
 

@@ -120,6 +120,7 @@ class ChangeWatcher:
         self.generation = -1
         self.known: set[int] = set()  # ids this feed has reported (or started with)
         self.resyncs = 0  # times removals had been pruned past our position
+        self.on_move: Callable[[], None] | None = None  # called when the generation moved
         self._nudged = asyncio.Event()
 
     def nudge(self) -> None:
@@ -150,6 +151,8 @@ class ChangeWatcher:
             return
         generation, changed, removed, everyone = await self.pool.run(
             reads.changes_since, self.generation)
+        if self.on_move is not None:
+            self.on_move()
         known = self.known
         if everyone is not None:  # removals were pruned past our position: diff the ids
             self.resyncs += 1

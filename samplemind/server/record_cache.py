@@ -99,6 +99,12 @@ class RecordCache:
                 parts.append(body.raw[:-1] + b"," + encode(hit.fields())[1:])
         return Body.from_raw(encode(header)[:-1] + b',"hits":[' + b",".join(parts) + b"]}")
 
+    def generation(self) -> int:
+        """The catalog generation as of the last look (at most SYNC_INTERVAL ago, and
+        after the server's own writes at once)."""
+        self._sync()
+        return self._generation
+
     def full(self) -> bool:
         """True when nothing more fits."""
         return self.bytes >= self.max_bytes

@@ -113,9 +113,13 @@ async def similar(request: web.Request) -> web.StreamResponse:
     category = str_param(request, "category", 100)
     args = (ref, k, str_param(request, "aspect", 500), type_,
             category.lower() if category else None, str_param(request, "q"))
-    # The search in a worker thread; the answer spliced on the loop from the records the
-    # record cache holds encoded (record_cache.py), unless too many are not there.
-    found = await ctx.pool.run(_ranked, *args)
+    # The usual question is looked up in the table of nearest neighbours (neighbour_keeper.py);
+    # others, or while the table is not current, are searched in a worker thread. The answer
+    # is spliced on the loop from the records the record cache holds encoded
+    # (record_cache.py), unless too many are not there.
+    found = ctx.neighbours.ranked(ref, k) if args[2:] == (None, None, None, None) else None
+    if found is None:
+        found = await ctx.pool.run(_ranked, *args)
     body = ctx.pool.records.hits_body({"schema_version": SCHEMA_VERSION, "id": ref}, found)
     if body is None:
         return await json_call(request, _similar, *args)

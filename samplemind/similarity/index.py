@@ -128,6 +128,7 @@ class VectorIndex:
         self.info = info
         self.standardiser = standardiser
         self.lock = RWLock()
+        self.version = 0  # counts changes to the vectors (update); a rebuild is a new object
         self._matrix: np.ndarray | None = None  # flat only: every vector, for exact reranks
         self._ids: np.ndarray | None = None
         self._order: np.ndarray | None = None  # argsort of _ids, for id -> row lookups
@@ -254,6 +255,8 @@ class VectorIndex:
             if len(add_ids):
                 self.index.add_with_ids(self.standardiser.transform(add_raw),
                                         np.ascontiguousarray(add_ids, dtype=np.int64))
+            if len(gone) or len(add_ids):
+                self.version += 1
             self.info.generation = generation
             self.info.count = int(self.index.ntotal)
             if self.info.kind == "flat":

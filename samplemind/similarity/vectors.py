@@ -156,18 +156,23 @@ def weight_vector(weights: Mapping[str, float] | None) -> np.ndarray:
 
 def aspect_distances(query: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """(n, aspects) per-aspect distances: root mean squared difference of standardised
-    values within each block (0 = the same; about 1.4 = two typical unrelated sounds)."""
+    values within each block (0 = the same; about 1.4 = two typical unrelated sounds).
+
+    Batches work too: rows (b, n, dim) against queries (b, 1, dim) give (b, n, aspects),
+    the same numbers as b separate calls (similarity/neighbours.py relies on that)."""
     diff = np.atleast_2d(rows) - query
-    out = np.empty((len(diff), len(ASPECTS)), dtype=np.float32)
+    out = np.empty((*diff.shape[:-1], len(ASPECTS)), dtype=np.float32)
     for column, (start, end) in enumerate(VECTOR_BLOCKS.values()):
-        out[:, column] = np.sqrt(np.sum(diff[:, start:end] ** 2, axis=1))
+        out[..., column] = np.sqrt(np.sum(diff[..., start:end] ** 2, axis=-1))
     return out
 
 
 def combined_distance(per_aspect: np.ndarray, weights: Mapping[str, float] | None) -> np.ndarray:
     """The weighted root mean square of the per-aspect distances."""
     w = np.array([1.0 if not weights else weights.get(a, 1.0) for a in ASPECTS], np.float32)
-    return np.sqrt((np.atleast_2d(per_aspect) ** 2 @ w) / w.sum())
+    # A product and a sum over the last axis, not a BLAS matrix product: BLAS rounds
+    # differently by matrix size, and a batch must give the numbers one query gives.
+    return np.sqrt((np.atleast_2d(per_aspect) ** 2 * w).sum(axis=-1) / w.sum())
 
 
 def score(distance: np.ndarray | float) -> np.ndarray | float:

@@ -1,0 +1,139 @@
+"""Every sample's nearest neighbours, worked out ahead of the question.
+
+The server's usual similar question is "the sounds nearest this catalog sample", all
+aspects equal, no filter, a dozen or so hits. A table of each sample's TABLE_K nearest
+answers that with a lookup instead of a search (the server keeps it current:
+server/neighbour_keeper.py). Its rows hold exactly what search.ranked() returns for the
+same question: FAISS is asked the same way (in batches under FAISS's BLAS threshold, so
+each query's distances are computed by the same code as a single search), and the
+per-aspect and combined distances come from the same functions, rounded the same way.
+The one difference: among neighbours at exactly the same distance (copies of one sound)
+the table and a live search may keep different ones at the edge of k.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import VectorIndex
+from .search import Ranked
+from .vectors import ASPECTS, aspect_distances, combined_distance, score
+
+TABLE_K = 16  # neighbours kept per sample (the CLI asks 10 by default, the web UI 12)
+FAISS_BATCH = 16  # queries per FAISS call: from 20 on, FAISS computes distances with BLAS
+CHUNK = 512  # queries read and computed together (numpy's per-call cost, amortised)
+BYTES_PER_NEIGHBOUR = 8 + 4 * (2 + len(ASPECTS))  # id, distance, score, aspects
+SCALE = 10_000  # values are kept as round(value * SCALE): search.ranked rounds to 4 places
+
+
+class IndexChanged(Exception):
+    """The index changed while the table was being built; build again."""
+
+
+@dataclass
+class NeighbourTable:
+    """Nearest neighbours of every sample in one state of one index."""
+
+    index: VectorIndex  # the index object (and version) the rows were read from
+    version: int
+    generation: int  # the newest catalog generation this table is known to be right for
+    ids: np.ndarray  # (n,) sample ids, sorted
+    filled: np.ndarray  # (n,) how many neighbours each row has
+    neighbours: np.ndarray  # (n, K) ids, nearest first (FAISS order), self left out
+    distance: np.ndarray  # (n, K) int32: combined distance * SCALE
+    score: np.ndarray  # (n, K) int32: score * SCALE
+    aspects: np.ndarray  # (n, K, aspects) int32: per-aspect distances * SCALE
+
+    @property
+    def k(self) -> int:
+        return int(self.neighbours.shape[1])
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.ids, self.filled, self.neighbours, self.distance,
+                                      self.score, self.aspects))
+
+    def ranked(self, sample_id: int, k: int) -> list[Ranked] | None:
+        """What search.ranked(index, [sample_id], k=k, aspects=None, allowed=None) returns;
+        None when this table cannot say (k too large, or the sample is not in it)."""
+        if k > self.k or k < 1:
+            return None
+        row = int(np.searchsorted(self.ids, sample_id))
+        if row >= len(self.ids) or self.ids[row] != sample_id:
+            return None
+        take = min(k, int(self.filled[row]))
+        ids = self.neighbours[row, :take].tolist()
+        distances = (self.distance[row, :take] / SCALE).tolist()
+        scores = (self.score[row, :take] / SCALE).tolist()
+        aspect_rows = (self.aspects[row, :take] / SCALE).tolist()
+        out = [Ranked(ids[i], scores[i], distances[i], dict(zip(ASPECTS, aspect_rows[i])))
+               for i in range(take)]
+        out.sort(key=lambda hit: (hit.distance, hit.id))  # as search.ranked orders them
+        return out
+
+
+def estimated_bytes(count: int, k: int = TABLE_K) -> int:
+    """Memory a table of `count` samples takes."""
+    return count * (k * BYTES_PER_NEIGHBOUR + 12)
+
+
+def build(index: VectorIndex, k: int = TABLE_K,
+          should_stop: Callable[[], bool] | None = None) -> NeighbourTable:
+    """The table of the index as it is now. Reads under the index's read lock a batch at
+    a time (an update waits at most one batch); raises IndexChanged when the index changed
+    in between, and stops early (IndexChanged too) when should_stop() says so."""
+    with index.lock.reading():
+        version, generation = index.version, index.info.generation
+    ids = np.sort(index.ids())
+    n = len(ids)
+    neighbours = np.full((n, k), -1, np.int64)
+    distance = np.zeros((n, k), np.int32)
+    scores = np.zeros((n, k), np.int32)
+    aspects = np.zeros((n, k, len(ASPECTS)), np.int32)
+    filled = np.zeros(n, np.int32)
+    for start in range(0, n, CHUNK):
+        if should_stop is not None and should_stop():
+            raise IndexChanged("stopped")
+        chunk = ids[start:start + CHUNK]
+        with index.lock.reading():
+            if index.version != version:
+                raise IndexChanged(f"the index changed (version {version} -> {index.version})")
+            queries = index.vectors_of(chunk)
+            want = min(k + 1, index.count)
+            found = np.concatenate([index.index.search(queries[i:i + FAISS_BATCH], want)[1]
+                                    for i in range(0, len(chunk), FAISS_BATCH)])
+            found = _without_self(found, chunk)[:, :k]
+            present = found >= 0
+            # Absent neighbours (-1) stand in as the query itself; their numbers are unused.
+            rows = index.vectors_of(np.where(present, found, chunk[:, None]).ravel())
+        rows = rows.reshape(len(chunk), found.shape[1], -1)
+        per_aspect = aspect_distances(queries[:, None, :], rows)
+        combined = combined_distance(per_aspect, None).astype(np.float64)
+        width = found.shape[1]
+        block = slice(start, start + len(chunk))
+        neighbours[block, :width] = np.where(present, found, -1)
+        distance[block, :width] = _scaled(combined)
+        scores[block, :width] = _scaled(score(combined))
+        aspects[block, :width] = _scaled(per_aspect.astype(np.float64))
+        filled[block] = present.sum(axis=1)
+    return NeighbourTable(index, version, generation, ids, filled, neighbours, distance,
+                          scores, aspects)
+
+
+def _without_self(found: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Each row with its own query's id taken out, the others keeping their order (a live
+    search asks for one more and drops the query the same way)."""
+    is_self = found == queries[:, None]
+    order = np.argsort(is_self, axis=1, kind="stable")  # False (others) first, in order
+    out = np.take_along_axis(found, order, axis=1)
+    out[np.take_along_axis(is_self, order, axis=1)] = -1
+    return out
+
+
+def _scaled(values: np.ndarray) -> np.ndarray:
+    # np.round(x, 4) is rint(x * 10**4) / 10**4: dividing these integers by SCALE later
+    # gives the very floats search.ranked reports.
+    return np.rint(values * SCALE).astype(np.int32)

@@ -1,0 +1,173 @@
+"""The table of every sample's nearest neighbours (samplemind/similarity/neighbours.py) and
+the server keeping it current (samplemind/server/neighbour_keeper.py): its answers are
+search.ranked's, bit for bit, and never stale."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytest_asyncio
+
+from samplemind import Library
+from samplemind.analysis.layout import VECTOR_DIM
+from samplemind.server import ServerConfig, make_app
+from samplemind.server.context import CONTEXT
+from samplemind.similarity import neighbours, search
+from samplemind.similarity.index import VectorIndex
+from tests.server_fixtures import build_catalog, copy_home
+
+
+def _clustered(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 3, (40, VECTOR_DIM))
+    return (centres[rng.integers(0, 40, n)] + rng.normal(0, 1, (n, VECTOR_DIM))).astype(np.float32)
+
+
+def _live(index: VectorIndex, sample_id: int, k: int) -> list[search.Ranked]:
+    return search.ranked(index, [sample_id], k=k, aspects=None, allowed=None)
+
+
+@pytest.mark.parametrize("exact_max", [10**9, 500], ids=["flat", "ivf"])
+def test_every_row_is_what_a_live_search_answers(exact_max):
+    ids = np.arange(5, 2005, dtype=np.int64) * 3  # ids need not be dense
+    index = VectorIndex.build(ids, _clustered(2000), generation=4, exact_max=exact_max)
+    table = neighbours.build(index)
+    assert table.generation == 4 and table.version == index.version and table.k == 16
+    assert list(table.ids) == sorted(ids)
+    for sample_id in ids.tolist():
+        for k in (1, 10, 16):
+            assert table.ranked(sample_id, k) == _live(index, sample_id, k)
+    assert table.ranked(int(ids[0]), 17) is None  # more than it holds: search live
+    assert table.ranked(1, 10) is None  # not in the index
+    assert table.nbytes <= neighbours.estimated_bytes(len(ids))
+
+
+def test_a_library_smaller_than_k():
+    index = VectorIndex.build(np.arange(1, 6, dtype=np.int64), _clustered(5), generation=1)
+    table = neighbours.build(index)
+    for sample_id in range(1, 6):
+        found = table.ranked(sample_id, 10)
+        assert len(found) == 4 and sample_id not in [hit.id for hit in found]
+        assert found == _live(index, sample_id, 10)
+
+
+def test_copies_of_one_sound_get_the_same_distances_as_a_live_search():
+    # Exact copies tie; which copy sits at the edge of k may differ, the distances may not.
+    raw = _clustered(300, seed=3)
+    raw[100:110] = raw[0]
+    index = VectorIndex.build(np.arange(300, dtype=np.int64), raw, generation=1)
+    table = neighbours.build(index)
+    for sample_id in (0, 100, 105, 200):
+        for k in (3, 10):
+            got, live = table.ranked(sample_id, k), _live(index, sample_id, k)
+            assert [h.distance for h in got] == [h.distance for h in live]
+            assert sample_id not in [hit.id for hit in got]
+    assert [hit.distance for hit in table.ranked(0, 9)] == [0.0] * 9
+
+
+def test_a_change_to_the_index_during_a_build_is_noticed():
+    raw = _clustered(1500, seed=4)
+    index = VectorIndex.build(np.arange(1500, dtype=np.int64), raw, generation=1)
+    before = index.version
+    index.update(np.zeros(0, np.int64), np.zeros((0, VECTOR_DIM), np.float32),
+                 np.zeros(0, np.int64), generation=2)
+    assert index.version == before  # nothing added or removed: the same vectors
+
+    def change_once() -> bool:
+        if index.version == before:
+            index.update(np.array([99_999]), raw[:1], np.array([7]), generation=3)
+        return False
+
+    with pytest.raises(neighbours.IndexChanged):
+        neighbours.build(index, should_stop=change_once)
+    assert index.version == before + 1
+    table = neighbours.build(index)  # built again, it has the change
+    assert 7 not in table.ids and 99_999 in table.ids
+    assert table.ranked(0, 10) == _live(index, 0, 10)
+
+
+# -- the server -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return build_catalog(tmp_path_factory.mktemp("neighbours"))
+
+
+@pytest_asyncio.fixture
+async def served(aiohttp_client, catalog: tuple[Path, Path], tmp_path: Path):
+    home = copy_home(catalog[0], tmp_path / "own")
+    app = make_app(home, config=ServerConfig())
+    client = await aiohttp_client(app)
+    return client, app[CONTEXT], home
+
+
+async def _until(condition, seconds: float = 30.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the condition did not hold in time")
+
+
+async def _similar(client, sample_id: int, k: int = 10) -> list[dict]:
+    response = await client.get(f"/api/v1/samples/{sample_id}/similar", params={"k": str(k)})
+    assert response.status == 200
+    return (await response.json())["hits"]
+
+
+def _library_hits(home: Path, sample_id: int, k: int = 10) -> list[dict]:
+    with Library(home) as library:
+        return [hit.to_json() for hit in library.similar([sample_id], k=k)]
+
+
+@pytest.mark.asyncio
+async def test_the_server_answers_from_the_table_and_keeps_it_current(served, catalog):
+    client, ctx, home = served
+    keeper = ctx.neighbours
+    await _until(lambda: keeper.table is not None)
+    table = keeper.table
+    hits_before = keeper.hits
+    assert await _similar(client, 1) == _library_hits(home, 1)
+    assert keeper.hits == hits_before + 1  # looked up, not searched
+
+    # A tag edit moves the catalog but no vector: the same rows, marked current again.
+    await client.post("/api/v1/tags", json={"ids": [2], "tags": ["night"]})
+    assert await _similar(client, 1) == _library_hits(home, 1)  # the new tag shows at once
+    await _until(lambda: keeper.table is not None and keeper.table.generation
+                 == ctx.pool.records.generation())
+    assert keeper.table.neighbours is table.neighbours and keeper.builds == 1
+
+    # Another process scans in a copy of sample 1's file: the table is built again and the
+    # copy is sample 1's nearest neighbour, at distance 0.
+    with Library(home) as library:
+        source = Path(library.get(1).path)
+    folder = home.parent / "copies"
+    folder.mkdir()
+    shutil.copy2(source, folder / "copy.wav")
+    await asyncio.get_running_loop().run_in_executor(
+        None, lambda: Library(home, jobs=1).scan([folder]))
+    await _until(lambda: keeper.builds == 2 and keeper.table.generation
+                 == ctx.pool.records.generation())
+    hits_before = keeper.hits
+    hits = await _similar(client, 1)
+    assert keeper.hits == hits_before + 1
+    assert hits == _library_hits(home, 1)
+    assert hits[0]["path"].endswith("copy.wav") and hits[0]["distance"] == 0.0
+
+    # Other questions are searched live, and say the same as the library.
+    response = await client.get("/api/v1/samples/1/similar",
+                                params={"k": "5", "aspect": "timbre=2"})
+    with Library(home) as library:
+        live = [hit.to_json() for hit in library.similar([1], k=5, aspects="timbre=2")]
+    assert (await response.json())["hits"] == live
+    assert (await client.get("/api/v1/samples/999999/similar")).status == 404
+
+    metrics = await (await client.get("/metrics")).text()
+    figures = dict(line.rsplit(" ", 1) for line in metrics.splitlines()
+                   if line.startswith("samplemind_neighbour_table"))
+    assert float(figures["samplemind_neighbour_table_hits"]) >= 2
+    assert float(figures["samplemind_neighbour_table_samples"]) == len(keeper.table.ids)
