@@ -125,12 +125,26 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def record_cache(base: str) -> dict[str, float]:
-    """The server's record cache figures, from /metrics."""
+def record_cache(base: str, prefix: str = "samplemind_record_cache_") -> dict[str, float]:
+    """The server's record cache figures (or another family's), from /metrics."""
     text = http_get(f"{base}/metrics")[1].decode()
-    prefix = "samplemind_record_cache_"
     return {line.split()[0][len(prefix):]: float(line.split()[1])
             for line in text.splitlines() if line.startswith(prefix)}
+
+
+def neighbour_table(base: str) -> dict[str, float]:
+    """The server's neighbour table figures, from /metrics."""
+    return record_cache(base, "samplemind_neighbour_table_")
+
+
+def wait_neighbour_table(base: str, timeout: float = 120.0) -> float:
+    """Wait until the table of nearest neighbours is built: seconds waited."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if neighbour_table(base).get("samples", 0) > 0:
+            break
+        time.sleep(0.25)
+    return time.perf_counter() - started
 
 
 def wait_record_cache(base: str, timeout: float = 120.0) -> tuple[float, dict[str, float]]:
@@ -362,6 +376,7 @@ def http_section(load: Load, server_pid: int, bare_pid: int, base: str, bare_bas
     for name, url, pid, spec in runs:
         load.run(url, spec, warmup)
         cache_before = record_cache(base)
+        table_before = neighbour_table(base)
         cpu_before = cpu_seconds(pid)
         started = time.perf_counter()
         result = load.run(url, spec, seconds)
@@ -370,6 +385,11 @@ def http_section(load: Load, server_pid: int, bare_pid: int, base: str, bare_bas
         hits = cache_after["hits"] - cache_before["hits"]
         misses = cache_after["misses"] - cache_before["misses"]
         result["cache_hit_rate"] = hits / (hits + misses) if hits + misses else None
+        table_after = neighbour_table(base)
+        looked_up = table_after["hits"] - table_before["hits"]
+        searched = table_after["misses"] - table_before["misses"]
+        result["table_hit_rate"] = looked_up / (looked_up + searched) \
+            if looked_up + searched else None
         results[name] = result
         print(f"  {name:18} {result['rps']:9,.0f} {result['p50']:8.2f} {result['p90']:8.2f} "
               f"{result['p99']:8.2f} {result['max']:8.1f} {result['kb_per_response']:8.2f} "
@@ -384,6 +404,11 @@ def http_section(load: Load, server_pid: int, bare_pid: int, base: str, bare_bas
         print(f"  one sample: {one['cache_hit_rate']:.0%} of the answers came from the record "
               f"cache; server CPU per request {per_request['one']:.0f} us (bare handler "
               f"{per_request['bare']:.0f} us)")
+    similar_run = results.get("GET similar k=10", {})
+    if similar_run.get("table_hit_rate") is not None:
+        print(f"  similar: {similar_run['table_hit_rate']:.0%} of the answers were looked up in "
+              "the table of nearest neighbours (the rest searched live); server CPU per request "
+              f"{similar_run['server_cores'] * 1e6 / similar_run['rps']:.0f} us")
     print(f"  closed loop: {CONNECTIONS} connections always waiting, so latency >= "
           f"{CONNECTIONS}/throughput (Little's law): at 1,000 req/s that is 100 ms")
     print("  query mix, each query alone (sequential, no other load; median of 3):")
@@ -924,6 +949,11 @@ def main() -> None:
         print(f"record cache: filled in the background in {warm_s:.1f} s after ready: "
               f"{cached['entries']:,.0f} of {catalog['count']:,} records, "
               f"{cached['bytes'] / 2**20:.0f} MB; server RSS {rss_mb(server.pid):.0f} MB")
+        table_s = wait_neighbour_table(base)
+        table = neighbour_table(base)
+        print(f"neighbour table: {table.get('samples', 0):,.0f} samples, "
+              f"{table.get('bytes', 0) / 2**20:.0f} MB, built in the background (ready "
+              f"{warm_s + table_s:.1f} s after the server); server RSS {rss_mb(server.pid):.0f} MB")
         status, body = http_get(f"{base}/api/v1/samples/{catalog['lo']}")
         assert status == 200, f"GET one sample answered {status}: {body[:200]!r}"
         (work / "bare.json").write_bytes(body)

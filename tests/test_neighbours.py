@@ -171,3 +171,18 @@ async def test_the_server_answers_from_the_table_and_keeps_it_current(served, ca
                    if line.startswith("samplemind_neighbour_table"))
     assert float(figures["samplemind_neighbour_table_hits"]) >= 2
     assert float(figures["samplemind_neighbour_table_samples"]) == len(keeper.table.ids)
+
+
+@pytest.mark.asyncio
+async def test_a_similar_answers_etag_follows_its_hits_records(served):
+    client, ctx, _ = served
+    await _until(lambda: ctx.neighbours.table is not None)
+    first = await client.get("/api/v1/samples/1/similar")
+    etag = first.headers["ETag"]
+    again = await client.get("/api/v1/samples/1/similar", headers={"If-None-Match": etag})
+    assert again.status == 304
+    hit = (await first.json())["hits"][3]["id"]
+    await client.post("/api/v1/tags", json={"ids": [hit], "tags": ["changed"]})
+    changed = await client.get("/api/v1/samples/1/similar", headers={"If-None-Match": etag})
+    assert changed.status == 200 and changed.headers["ETag"] != etag
+    assert "changed" in (await changed.json())["hits"][3]["tags"]

@@ -41,11 +41,13 @@ class Body:
             self.gzipped()
 
     @classmethod
-    def from_raw(cls, raw: bytes) -> Body:
-        """A body from JSON bytes already made (spliced from cached answers)."""
+    def from_raw(cls, raw: bytes, etag_source: bytes | None = None) -> Body:
+        """A body from JSON bytes already made (spliced from cached answers). etag_source:
+        bytes that determine raw (its parts' ETags), cheaper to hash than raw itself."""
         body = cls.__new__(cls)
         body.raw = raw
-        body.etag = 'W/"' + hashlib.blake2b(raw, digest_size=12).hexdigest() + '"'
+        body.etag = 'W/"' + hashlib.blake2b(raw if etag_source is None else etag_source,
+                                            digest_size=12).hexdigest() + '"'
         body._gzipped = None
         return body
 

@@ -43,9 +43,15 @@ class NeighbourTable:
     ids: np.ndarray  # (n,) sample ids, sorted
     filled: np.ndarray  # (n,) how many neighbours each row has
     neighbours: np.ndarray  # (n, K) ids, nearest first (FAISS order), self left out
-    distance: np.ndarray  # (n, K) int32: combined distance * SCALE
-    score: np.ndarray  # (n, K) int32: score * SCALE
-    aspects: np.ndarray  # (n, K, aspects) int32: per-aspect distances * SCALE
+    numbers: np.ndarray  # (n, K, 2 + aspects) int32: distance, score, per-aspect distances,
+    # each * SCALE
+    row_of: np.ndarray | None = None  # id -> row (-1: none), when ids are dense enough
+
+    def __post_init__(self) -> None:
+        if self.row_of is None and len(self.ids) and int(self.ids[-1]) <= 4 * len(self.ids):
+            # A direct map costs 4 bytes per id up to the largest: a lookup in ~0.1 us.
+            self.row_of = np.full(int(self.ids[-1]) + 1, -1, np.int32)
+            self.row_of[self.ids] = np.arange(len(self.ids), dtype=np.int32)
 
     @property
     def k(self) -> int:
@@ -53,31 +59,40 @@ class NeighbourTable:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.ids, self.filled, self.neighbours, self.distance,
-                                      self.score, self.aspects))
+        return sum(a.nbytes for a in (self.ids, self.filled, self.neighbours, self.numbers,
+                                      self.row_of if self.row_of is not None else self.ids[:0]))
+
+    def row(self, sample_id: int) -> int:
+        """The row of a sample, or -1."""
+        if self.row_of is not None:
+            return int(self.row_of[sample_id]) if 0 <= sample_id < len(self.row_of) else -1
+        row = int(np.searchsorted(self.ids, sample_id))
+        return row if row < len(self.ids) and self.ids[row] == sample_id else -1
 
     def ranked(self, sample_id: int, k: int) -> list[Ranked] | None:
         """What search.ranked(index, [sample_id], k=k, aspects=None, allowed=None) returns;
         None when this table cannot say (k too large, or the sample is not in it)."""
         if k > self.k or k < 1:
             return None
-        row = int(np.searchsorted(self.ids, sample_id))
-        if row >= len(self.ids) or self.ids[row] != sample_id:
+        row = self.row(sample_id)
+        if row < 0:
             return None
         take = min(k, int(self.filled[row]))
         ids = self.neighbours[row, :take].tolist()
-        distances = (self.distance[row, :take] / SCALE).tolist()
-        scores = (self.score[row, :take] / SCALE).tolist()
-        aspect_rows = (self.aspects[row, :take] / SCALE).tolist()
-        out = [Ranked(ids[i], scores[i], distances[i], dict(zip(ASPECTS, aspect_rows[i])))
-               for i in range(take)]
-        out.sort(key=lambda hit: (hit.distance, hit.id))  # as search.ranked orders them
+        numbers = (self.numbers[row, :take] / SCALE).tolist()
+        out = [Ranked(ids[i], values[1], values[0], dict(zip(ASPECTS, values[2:])))
+               for i, values in enumerate(numbers)]
+        out.sort(key=_order)  # as search.ranked orders them
         return out
+
+
+def _order(hit: Ranked) -> tuple[float, int]:
+    return hit.distance, hit.id
 
 
 def estimated_bytes(count: int, k: int = TABLE_K) -> int:
     """Memory a table of `count` samples takes."""
-    return count * (k * BYTES_PER_NEIGHBOUR + 12)
+    return count * (k * BYTES_PER_NEIGHBOUR + 12 + 16)  # + id, filled, id -> row map
 
 
 def build(index: VectorIndex, k: int = TABLE_K,
@@ -90,9 +105,7 @@ def build(index: VectorIndex, k: int = TABLE_K,
     ids = np.sort(index.ids())
     n = len(ids)
     neighbours = np.full((n, k), -1, np.int64)
-    distance = np.zeros((n, k), np.int32)
-    scores = np.zeros((n, k), np.int32)
-    aspects = np.zeros((n, k, len(ASPECTS)), np.int32)
+    numbers = np.zeros((n, k, 2 + len(ASPECTS)), np.int32)
     filled = np.zeros(n, np.int32)
     for start in range(0, n, CHUNK):
         if should_stop is not None and should_stop():
@@ -115,12 +128,11 @@ def build(index: VectorIndex, k: int = TABLE_K,
         width = found.shape[1]
         block = slice(start, start + len(chunk))
         neighbours[block, :width] = np.where(present, found, -1)
-        distance[block, :width] = _scaled(combined)
-        scores[block, :width] = _scaled(score(combined))
-        aspects[block, :width] = _scaled(per_aspect.astype(np.float64))
+        numbers[block, :width, 0] = _scaled(combined)
+        numbers[block, :width, 1] = _scaled(score(combined))
+        numbers[block, :width, 2:] = _scaled(per_aspect.astype(np.float64))
         filled[block] = present.sum(axis=1)
-    return NeighbourTable(index, version, generation, ids, filled, neighbours, distance,
-                          scores, aspects)
+    return NeighbourTable(index, version, generation, ids, filled, neighbours, numbers)
 
 
 def _without_self(found: np.ndarray, queries: np.ndarray) -> np.ndarray:

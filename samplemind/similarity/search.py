@@ -6,8 +6,7 @@ Library calls these with its catalog and index manager; they return model object
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -40,9 +39,9 @@ def records_by_id(catalog: Catalog, ids: Sequence[int]) -> dict[int, dict[str, A
     return out
 
 
-@dataclass(frozen=True)
-class Ranked:
-    """One neighbour before its record is read: id, score, distance, per-aspect distances."""
+class Ranked(NamedTuple):
+    """One neighbour before its record is read: id, score, distance, per-aspect distances.
+    (A named tuple: the server makes one per hit of every similar answer.)"""
 
     id: int
     score: float
