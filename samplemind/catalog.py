@@ -317,11 +317,21 @@ class Catalog:
 
     @staticmethod
     def _under(root: str, folder: bool) -> tuple[str, list[Any]]:
-        """A WHERE clause for rows under a folder (by prefix) or for one file."""
+        """A WHERE clause for rows under a folder (by prefix) or for one file.
+
+        The prefix test is a range, prefix <= path < upper with upper the prefix whose
+        final "/" becomes "0" (the next character), so it reads the path index (samples:
+        idx_samples_path, failures: its primary key) instead of every row: 0.16 s -> well
+        under a millisecond for a small folder of a 100k library. It means exactly
+        "starts with prefix" because path compares with BINARY collation (memcmp of the
+        UTF-8 bytes): a path in the range has the prefix's bytes up to its last, then a
+        byte from "/" up to but not including "0", which is "/" itself. (tests/
+        test_catalog_prefix.py checks the collation, the plan and the edge cases.)"""
         if not folder:
             return "path = ?", [root]
         prefix = root.rstrip("/") + "/"
-        return "substr(path, 1, ?) = ?", [len(prefix), prefix]
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return "path >= ? AND path < ?", [prefix, upper]
 
     def file_states(self, root: str, folder: bool = True,
                     current_version: str | None = None) -> dict[str, tuple[int, int, int, str]]:

@@ -166,9 +166,10 @@ class Library:
                                                f"categories from named neighbours skipped: {exc}"))
 
     def _refresh_saved_index(self) -> None:
-        """A saved index is brought up to date now, so the next search starts at once."""
+        """A saved index is brought up to date now, so the next search starts at once
+        (without reading it when no vector changed: a no-op scan stays at milliseconds)."""
         if (self.index.folder / "index.json").exists():
-            self.index.current()
+            self.index.refresh_saved(self.catalog)
 
     def _scan(self, roots: list[str], report: ScanReport, writer: _BatchWriter,
               progress: ProgressCallback | None, retry_failed: bool, executor: Any) -> None:

@@ -198,6 +198,13 @@ class VectorIndex:
             if stale.name != name:
                 stale.unlink(missing_ok=True)
 
+    def save_sidecar(self, folder: Path) -> None:
+        """Rewrite index.json alone (atomically), keeping the index file it names: enough
+        when the catalog moved on without changing a vector (a tag edit, a no-op scan),
+        where save() would write the same index again (40 MB at 100k vectors)."""
+        with self.lock.reading():
+            write_sidecar(folder, asdict(self.info))
+
     @classmethod
     def load(cls, folder: Path) -> VectorIndex:
         """Read a saved index; raises ValueError (or OSError) when it is missing or damaged."""
@@ -439,6 +446,14 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_sidecar(folder: Path, meta: dict[str, Any]) -> None:
+    """Write index.json atomically, without touching the index file: for save_sidecar, and
+    for a sidecar moved to a later generation without loading its index. No fsync of the
+    folder: a rename lost in a crash leaves the older sidecar, which names the same file
+    and is merely behind."""
+    _write_atomic(folder / "index.json", json.dumps(meta).encode())
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
