@@ -316,7 +316,7 @@ class Catalog:
     # -- scan support -----------------------------------------------------------------
 
     @staticmethod
-    def _under(root: str, folder: bool) -> tuple[str, list[Any]]:
+    def under_clause(root: str, folder: bool) -> tuple[str, list[Any]]:
         """A WHERE clause for rows under a folder (by prefix) or for one file.
 
         The prefix test is a range, prefix <= path < upper with upper the prefix whose
@@ -338,7 +338,7 @@ class Catalog:
         """path -> (id, size, mtime_ns, hash) for every sample under a root folder (or one
         file). Rows analysed by another extractor version get mtime STALE, so the scan takes
         them for changed and analyses them again."""
-        where, params = self._under(root, folder)
+        where, params = self.under_clause(root, folder)
         rows = self.conn.execute(
             f"SELECT path, id, size, mtime_ns, hash, extractor_version FROM samples WHERE {where}",
             params)
@@ -347,7 +347,7 @@ class Catalog:
 
     def failure_states(self, root: str, folder: bool = True) -> dict[str, tuple[int, int, str]]:
         """path -> (size, mtime_ns, error) for files that failed under a root folder (or one file)."""
-        where, params = self._under(root, folder)
+        where, params = self.under_clause(root, folder)
         rows = self.conn.execute(
             f"SELECT path, size, mtime_ns, error FROM failures WHERE {where}", params)
         return {path: (size, mtime, error) for path, size, mtime, error in rows}

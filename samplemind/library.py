@@ -458,9 +458,10 @@ class Library:
                 params.extend(compiled.params)
             order_by, limit = compiled.order_by, compiled.limit
         if under:
-            prefix = os.path.abspath(under).rstrip("/") + "/"
-            clauses.append("substr(s.path, 1, ?) = ?")
-            params.extend([len(prefix), prefix])
+            # The path index's range (Catalog.under_clause), not substr() over every row.
+            where, values = Catalog.under_clause(os.path.abspath(under), folder=True)
+            clauses.append(where.replace("path", "s.path"))
+            params.extend(values)
         for column, value in (("type", type), ("category", category and category.lower()),
                               ("key", key)):
             if value:

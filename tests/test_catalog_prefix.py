@@ -76,7 +76,7 @@ def test_the_range_reads_the_path_index_and_is_exact_under_its_collation(catalog
     for index in ("idx_samples_path", "sqlite_autoindex_failures_1"):
         columns = catalog.query(f"PRAGMA index_xinfo({index})")
         assert [(row[2], row[4]) for row in columns if row[5]] == [("path", "BINARY")]
-    where, params = catalog._under("/a/b", True)
+    where, params = catalog.under_clause("/a/b", True)
     for table, index in (("samples", "idx_samples_path"),
                          ("failures", "sqlite_autoindex_failures_1")):
         plan = " ".join(row[3] for row in catalog.query(
