@@ -186,3 +186,22 @@ async def test_a_similar_answers_etag_follows_its_hits_records(served):
     changed = await client.get("/api/v1/samples/1/similar", headers={"If-None-Match": etag})
     assert changed.status == 200 and changed.headers["ETag"] != etag
     assert "changed" in (await changed.json())["hits"][3]["tags"]
+
+
+@pytest.mark.parametrize("exact_max", [10**9, 500], ids=["flat", "ivf"])
+def test_encoded_hits_are_the_json_of_the_ranked_ones(exact_max):
+    from samplemind.server.http import encode
+
+    index = VectorIndex.build(np.arange(1200, dtype=np.int64), _clustered(1200, seed=5),
+                              generation=1, exact_max=exact_max)
+    table = neighbours.build(index)
+    for sample_id in range(1200):
+        ranked = table.ranked(sample_id, 12)
+        assert table.encoded(sample_id, 12) == [(hit.id, encode(hit.fields())) for hit in ranked]
+    assert table.encoded(5, 17) is None and table.encoded(99_999, 3) is None
+    # Numbers of 10 and more are not encoded ahead; they still come out as orjson writes them.
+    for numbers in ([0, 10_000, 0, 1, 99_999, 100_000, 123_456], [250_000, 3_846, 7, 70,
+                                                                 700, 7_000, 70_000]):
+        distance, score, *aspects = (n / neighbours.SCALE for n in numbers)
+        ranked = search.Ranked(1, score, distance, dict(zip(search.ASPECTS, aspects)))
+        assert neighbours._fields_json(numbers) == encode(ranked.fields())

@@ -23,7 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..similarity import neighbours
 from ..similarity.neighbours import IndexChanged, NeighbourTable
-from ..similarity.search import Ranked
 from .libraries import LibraryPool
 
 log = logging.getLogger("samplemind.server")
@@ -50,15 +49,16 @@ class NeighbourKeeper:
         self._executor = ThreadPoolExecutor(max_workers=1,
                                             thread_name_prefix="samplemind-neighbours")
 
-    def ranked(self, sample_id: int, k: int) -> list[Ranked] | None:
-        """The k nearest samples (search.ranked's answer for the usual question), or None
-        when the table cannot answer now: the caller searches live then."""
+    def encoded(self, sample_id: int, k: int) -> list[tuple[int, bytes]] | None:
+        """The k nearest samples (search.ranked's answer for the usual question) as (id,
+        JSON of the hit's fields), or None when the table cannot answer now: the caller
+        searches live then."""
         table = self.table
         if table is None or table.generation != self.pool.records.generation():
             self.misses += 1
             self.refresh()
             return None
-        found = table.ranked(sample_id, k)
+        found = table.encoded(sample_id, k)
         if found is None:
             self.misses += 1
         else:

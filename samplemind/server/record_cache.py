@@ -27,7 +27,6 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import Catalog
-from ..similarity.search import Ranked
 from .http import Body, encode
 
 if TYPE_CHECKING:
@@ -83,32 +82,30 @@ class RecordCache:
                 self.bytes -= len(dropped.raw) + ENTRY_OVERHEAD
         return body
 
-    def hits_body(self, header: dict[str, Any], hits: list[Ranked]) -> Body | None:
+    def hits_body(self, header: dict[str, Any], hits: list[tuple[int, bytes]]) -> Body | None:
         """A similar answer, {**header, "hits": [record + score fields, ...]}, spliced from
         the cached records' bytes (what GET .../similar spent most of its time on was
-        reading and encoding the hits' records). None when more than MAX_READS_ON_LOOP of
-        them would have to be read first: the caller answers from a worker thread then.
-        A hit whose sample is gone by now is left out, as Library.similar does."""
+        reading and encoding the hits' records). hits: (id, JSON of Ranked.fields()).
+        None when more than MAX_READS_ON_LOOP of them would have to be read first: the
+        caller answers from a worker thread then. A hit whose sample is gone by now is left
+        out, as Library.similar does."""
         self._sync()
         entries = self.entries
-        if sum(hit.id not in entries for hit in hits) > MAX_READS_ON_LOOP:
+        bodies = [entries.get(sample_id) for sample_id, _ in hits]
+        if bodies.count(None) > MAX_READS_ON_LOOP:
             return None
         head = encode(header)
-        # Pieces joined once at the end (views, not copies): the record without its
-        # closing "}", then "," and the hit's fields without their opening "{".
-        parts: list[bytes | memoryview] = [memoryview(head)[:-1], b',"hits":[']
-        tags: list[bytes] = [head]  # what the ETag is made of: each record's ETag and fields
-        for hit in hits:
-            body = entries.get(hit.id)
+        # The record without its closing "}", then "," and the hit's fields without their
+        # opening "{"; joined once at the end. (The records are not moved up the LRU
+        # order: the one-sample answers decide what stays.)
+        parts = [head[:-1], b',"hits":[']
+        tags = [head]  # what the ETag is made of: each record's ETag and the hit's fields
+        for (sample_id, fields), body in zip(hits, bodies):
             if body is None:
-                body = self.body(hit.id)
+                body = self.body(sample_id)
                 if body is None:
                     continue
-            else:
-                entries.move_to_end(hit.id)
-                self.hits += 1
-            fields = encode(hit.fields())
-            parts += (memoryview(body.raw)[:-1], b",", memoryview(fields)[1:], b",")
+            parts += (body.raw[:-1], b",", fields[1:], b",")
             tags += (body.etag.encode(), fields)
         if len(parts) > 2:
             parts.pop()  # the last ","

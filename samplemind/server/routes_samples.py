@@ -21,6 +21,7 @@ from .http import (
     body_response,
     bool_param,
     context,
+    encode,
     float_param,
     int_param,
     json_body,
@@ -117,9 +118,9 @@ async def similar(request: web.Request) -> web.StreamResponse:
     # others, or while the table is not current, are searched in a worker thread. The answer
     # is spliced on the loop from the records the record cache holds encoded
     # (record_cache.py), unless too many are not there.
-    found = ctx.neighbours.ranked(ref, k) if args[2:] == (None, None, None, None) else None
+    found = ctx.neighbours.encoded(ref, k) if args[2:] == (None, None, None, None) else None
     if found is None:
-        found = await ctx.pool.run(_ranked, *args)
+        found = [(hit.id, encode(hit.fields())) for hit in await ctx.pool.run(_ranked, *args)]
     body = ctx.pool.records.hits_body({"schema_version": SCHEMA_VERSION, "id": ref}, found)
     if body is None:
         return await json_call(request, _similar, *args)
