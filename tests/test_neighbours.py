@@ -202,6 +202,6 @@ def test_encoded_hits_are_the_json_of_the_ranked_ones(exact_max):
     # Numbers of 10 and more are not encoded ahead; they still come out as orjson writes them.
     for numbers in ([0, 10_000, 0, 1, 99_999, 100_000, 123_456], [250_000, 3_846, 7, 70,
                                                                  700, 7_000, 70_000]):
-        distance, score, *aspects = (n / neighbours.SCALE for n in numbers)
+        score, distance, *aspects = (n / neighbours.SCALE for n in numbers)
         ranked = search.Ranked(1, score, distance, dict(zip(search.ASPECTS, aspects)))
         assert neighbours._fields_json(numbers) == encode(ranked.fields())

@@ -45,8 +45,8 @@ class NeighbourTable:
     ids: np.ndarray  # (n,) sample ids, sorted
     filled: np.ndarray  # (n,) how many neighbours each row has
     neighbours: np.ndarray  # (n, K) ids, nearest first (FAISS order), self left out
-    numbers: np.ndarray  # (n, K, 2 + aspects) int32: distance, score, per-aspect distances,
-    # each * SCALE
+    numbers: np.ndarray  # (n, K, 2 + aspects) int32: score, distance, per-aspect distances
+    # (the order of a hit's JSON fields), each * SCALE
     row_of: np.ndarray | None = None  # id -> row (-1: none), when ids are dense enough
 
     def __post_init__(self) -> None:
@@ -82,10 +82,12 @@ class NeighbourTable:
             return None
         take = min(k, int(self.filled[row]))
         ids = self.neighbours[row, :take].tolist()
-        numbers = self.numbers[row, :take].tolist()
+        width = self.numbers.shape[2]
+        flat = self.numbers[row, :take].ravel().tolist()
+        encoded = _encode_all(flat)
         # Sorted by (distance, id) as ranked() is: the scaled integers order as their floats.
-        order = sorted(range(take), key=lambda i: (numbers[i][0], ids[i]))
-        return [(ids[i], _fields_json(numbers[i])) for i in order]
+        order = sorted(range(take), key=lambda i: (flat[i * width + 1], ids[i]))
+        return [(ids[i], _FIELDS % tuple(encoded[i * width:(i + 1) * width])) for i in order]
 
     def ranked(self, sample_id: int, k: int) -> list[Ranked] | None:
         """What search.ranked(index, [sample_id], k=k, aspects=None, allowed=None) returns;
@@ -98,7 +100,7 @@ class NeighbourTable:
         take = min(k, int(self.filled[row]))
         ids = self.neighbours[row, :take].tolist()
         numbers = (self.numbers[row, :take] / SCALE).tolist()
-        out = [Ranked(ids[i], values[1], values[0], dict(zip(ASPECTS, values[2:])))
+        out = [Ranked(ids[i], values[0], values[1], dict(zip(ASPECTS, values[2:])))
                for i, values in enumerate(numbers)]
         out.sort(key=_order)  # as search.ranked orders them
         return out
@@ -120,15 +122,19 @@ def _encoded_numbers() -> list[bytes]:
     return [orjson.dumps(i / SCALE) for i in range(_NUMBERS_KEPT)]
 
 
-def _number(scaled: int, kept: list[bytes]) -> bytes:
-    return kept[scaled] if 0 <= scaled < _NUMBERS_KEPT else orjson.dumps(scaled / SCALE)
+def _encode_all(numbers: list[int]) -> list[bytes]:
+    """orjson's bytes for each number / SCALE (looked up: one C-level map for a whole row;
+    the numbers are never negative, so an index is never taken from the end)."""
+    kept = _encoded_numbers()
+    try:
+        return list(map(kept.__getitem__, numbers))
+    except IndexError:  # a value of 10 or more somewhere in the row
+        return [kept[n] if n < _NUMBERS_KEPT else orjson.dumps(n / SCALE) for n in numbers]
 
 
 def _fields_json(numbers: list[int]) -> bytes:
-    kept = _encoded_numbers()
-    distance, similarity, *aspects = numbers
-    return _FIELDS % (_number(similarity, kept), _number(distance, kept),
-                      *(_number(value, kept) for value in aspects))
+    """The JSON of one hit's fields from its scaled numbers (score, distance, aspects)."""
+    return _FIELDS % tuple(_encode_all(numbers))
 
 
 def estimated_bytes(count: int, k: int = TABLE_K) -> int:
@@ -169,8 +175,8 @@ def build(index: VectorIndex, k: int = TABLE_K,
         width = found.shape[1]
         block = slice(start, start + len(chunk))
         neighbours[block, :width] = np.where(present, found, -1)
-        numbers[block, :width, 0] = _scaled(combined)
-        numbers[block, :width, 1] = _scaled(score(combined))
+        numbers[block, :width, 0] = _scaled(score(combined))
+        numbers[block, :width, 1] = _scaled(combined)
         numbers[block, :width, 2:] = _scaled(per_aspect.astype(np.float64))
         filled[block] = present.sum(axis=1)
     return NeighbourTable(index, version, generation, ids, filled, neighbours, numbers)
