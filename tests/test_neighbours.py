@@ -205,3 +205,28 @@ def test_encoded_hits_are_the_json_of_the_ranked_ones(exact_max):
         score, distance, *aspects = (n / neighbours.SCALE for n in numbers)
         ranked = search.Ranked(1, score, distance, dict(zip(search.ASPECTS, aspects)))
         assert neighbours._fields_json(numbers) == encode(ranked.fields())
+
+
+@pytest.mark.asyncio
+async def test_a_burst_of_vector_changes_builds_the_table_once(served, monkeypatch):
+    # A scan commits every half second: the table waits for the catalog to rest.
+    from samplemind.server import neighbour_keeper
+
+    monkeypatch.setattr(neighbour_keeper, "QUIET_SECONDS", 2.0)
+    client, ctx, home = served
+    keeper = ctx.neighbours
+    await _until(lambda: keeper.table is not None)
+    samples = len(keeper.table.ids)
+    loop = asyncio.get_running_loop()
+
+    def forget(sample_id: int) -> None:
+        with Library(home) as library, library.catalog.transaction():
+            library.catalog.delete_samples([sample_id])
+
+    for sample_id in (3, 4, 5, 6, 7):
+        await loop.run_in_executor(None, forget, sample_id)
+        await asyncio.sleep(0.1)  # the watcher sees each move (the server's own poller)
+        keeper.refresh()
+    await _until(lambda: keeper.table.generation == ctx.pool.records.generation())
+    assert keeper.builds == 2 and len(keeper.table.ids) == samples - 5
+    assert await _similar(client, 1) == _library_hits(home, 1)

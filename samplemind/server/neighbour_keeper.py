@@ -7,9 +7,10 @@ searched live as before, so an answer is never stale.
 
 The table is built in a thread of its own, in the background: when the server starts, and
 when the catalog has moved past the generation it was made for. A move that changed no
-vector (a tag edit, a scan that found nothing new) only marks it current again; a change
-to the vectors builds it anew (about 2 s per 100k samples on one core), and meanwhile
-similar answers are searched live.
+vector (a tag edit, a scan that found nothing new) only marks it current again, after one
+indexed query; a change to the vectors builds it anew once the catalog has been quiet
+for a second (about 4 s per 100k samples on one core; a running scan would make every
+table stale at once), and meanwhile similar answers are searched live.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ log = logging.getLogger("samplemind.server")
 DEFAULT_TABLE_BYTES = 512 * 1024 * 1024  # about 870k samples; bigger libraries search live
 BUILD_ATTEMPTS = 3  # an index that keeps changing (a scan is running) is left for later
 RETRY_AFTER = 5.0  # seconds before trying again after a build failed
+QUIET_SECONDS = 1.0  # the catalog must rest this long before a build (a scan is running)
 
 
 class NeighbourKeeper:
@@ -76,15 +78,47 @@ class NeighbourKeeper:
     async def _refresh(self) -> None:
         loop = asyncio.get_running_loop()
         try:
-            # Again while the catalog moved during the last round (a scan that is running).
             while not self._closing:
-                table = await loop.run_in_executor(self._executor, self._current_table)
-                self.table = table
-                if table is None or table.generation >= self.pool.records.generation():
+                table = self.table
+                if table is not None and table.generation == self.pool.records.generation():
+                    return
+                if table is not None:  # a move that changed no vector costs one query
+                    still = await loop.run_in_executor(self._executor, self._still_right, table)
+                    if still is not None:
+                        self.table = dataclasses.replace(table, generation=still)
+                        continue
+                # Vectors changed: build once the catalog is quiet. During a scan every
+                # commit moves it, and a table built in between would be stale at once.
+                await self._quiet()
+                if self._closing:
+                    return
+                self.table = await loop.run_in_executor(self._executor, self._current_table)
+                if self.table is None:
                     return
         except Exception:  # a damaged index or a busy catalog: similar searches live
             self._failed_at = time.monotonic()
             log.exception("could not build the table of nearest neighbours")
+
+    async def _quiet(self) -> None:
+        """Return once the catalog generation has not moved for QUIET_SECONDS."""
+        loop = asyncio.get_running_loop()
+        last, since = self.pool.records.generation(), loop.time()
+        while not self._closing and loop.time() - since < QUIET_SECONDS:
+            await asyncio.sleep(QUIET_SECONDS / 4)
+            now = self.pool.records.generation()
+            if now != last:
+                last, since = now, loop.time()
+
+    def _still_right(self, table: NeighbourTable) -> int | None:
+        """(Worker thread.) The catalog generation the table is right for when no vector
+        was added, changed or removed since the one it was made for; else None."""
+        catalog = self.pool.library().catalog
+        with catalog.snapshot():
+            generation = catalog.generation
+            if table.generation < catalog.oldest_removal_kept():
+                return None  # removals since then were forgotten: cannot tell
+            changed, removed = catalog.vector_changes(table.generation)
+        return None if changed or removed else generation
 
     def _current_table(self) -> NeighbourTable | None:
         """(Worker thread.) The table for the index as the catalog is now."""
