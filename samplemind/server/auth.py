@@ -264,7 +264,8 @@ def _csrf_ok(request: web.Request, session: dict[str, Any]) -> bool:
 
 
 def _is_websocket(request: web.Request) -> bool:
-    return request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
+    upgrade = request.headers.get(hdrs.UPGRADE)  # on every GET: nothing to lower when absent
+    return upgrade is not None and upgrade.lower() == "websocket"
 
 
 # -- the middleware and routes ------------------------------------------------------------------

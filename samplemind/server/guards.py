@@ -3,9 +3,10 @@ and WebSockets)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from .context import ServerConfig
 from .errors import Forbidden
@@ -22,25 +23,28 @@ def host_name(header: str) -> str:
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
 
-_HOSTS_SEEN: dict[tuple[str, frozenset[str]], bool] = {}  # (Host header, allowed) -> ok
-
-
-def check_host(request: web.Request, config: ServerConfig, allowed: frozenset[str]) -> None:
-    """Refuse a Host header not naming this server: a DNS-rebinding page would send its
-    own domain name here. (Clients send the same few headers: their verdicts are kept.)"""
+def host_check(config: ServerConfig) -> Callable[[web.Request], None]:
+    """The Host check of one server, made once (it runs on every request): it refuses a Host
+    header not naming this server, as a DNS-rebinding page would send its own domain name.
+    Clients send the same few headers, so their verdicts are kept."""
     if "*" in config.allow_hosts:
-        return
-    header = request.headers.get("Host")
-    if not header:
-        raise Forbidden("the request has no Host header")
-    key = (header, allowed)
-    ok = _HOSTS_SEEN.get(key)
-    if ok is None:
-        if len(_HOSTS_SEEN) > 1024:  # a scanner sending random names cannot grow it
-            _HOSTS_SEEN.clear()
-        ok = _HOSTS_SEEN[key] = host_name(header) in allowed
-    if not ok:
-        raise Forbidden(f"the Host {header!r} is not this server's: add it with --allow-host")
+        return lambda request: None
+    allowed = config.allowed_hosts()
+    verdicts: dict[str | None, bool] = {}  # Host header -> ok
+
+    def check_host(request: web.Request) -> None:
+        header = request.headers.get(hdrs.HOST)
+        ok = verdicts.get(header)
+        if ok is None:
+            if not header:
+                raise Forbidden("the request has no Host header")
+            if len(verdicts) > 1024:  # a scanner sending random names cannot grow it
+                verdicts.clear()
+            ok = verdicts[header] = host_name(header) in allowed
+        if not ok:
+            raise Forbidden(f"the Host {header!r} is not this server's: add it with --allow-host")
+
+    return check_host
 
 
 def normalise_origin(origin: str) -> str:

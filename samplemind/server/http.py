@@ -10,7 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import CIMultiDict
 
 from ..errors import UsageError
 from ..library import Library
@@ -73,7 +74,10 @@ def context(request: web.Request) -> ServerContext:
 
 def accepts_gzip(request: web.Request) -> bool:
     """True when the client takes gzip (and did not refuse it with q=0)."""
-    for part in request.headers.get("Accept-Encoding", "").lower().split(","):
+    header = request.headers.get(hdrs.ACCEPT_ENCODING)
+    if not header:  # scripts and load generators often send none: no parsing then
+        return False
+    for part in header.lower().split(","):
         coding, _, params = part.strip().partition(";")
         if coding.strip() in ("gzip", "*"):
             quality = params.strip()
@@ -90,7 +94,7 @@ def _float(text: str) -> float | None:
 
 def etag_matches(request: web.Request, etag: str) -> bool:
     """If-None-Match names this entity (weak comparison, as RFC 9110 asks for GET)."""
-    header = request.headers.get("If-None-Match")
+    header = request.headers.get(hdrs.IF_NONE_MATCH)
     if not header:
         return False
     if header.strip() == "*":
@@ -99,9 +103,15 @@ def etag_matches(request: web.Request, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == bare for tag in header.split(","))
 
 
+# The headers every JSON answer has, made once: copying a CIMultiDict, whose names are
+# case-folded already, costs less than building one from a dict (twice: aiohttp copies
+# what it is given), on the path of every one-sample answer.
+_JSON_HEADERS = CIMultiDict({"Vary": "Accept-Encoding", "Cache-Control": "no-cache"})
+
+
 def body_response(request: web.Request, body: Body, status: int = 200) -> web.Response:
     """The JSON response: 304 when the client has it, gzip when it pays."""
-    headers = {"Vary": "Accept-Encoding", "Cache-Control": "no-cache"}
+    headers = _JSON_HEADERS.copy()
     if request.method in ("GET", "HEAD"):
         headers["ETag"] = body.etag
         if status == 200 and etag_matches(request, body.etag):

@@ -2,7 +2,8 @@
 
 A few counters, gauges and histograms are all the server needs; the format is small
 and stable, so this saves a dependency. Updated from the event loop and from worker
-threads, hence the lock.
+threads, hence the locks (but for the request series, written on the loop only: see
+Metrics.request_done).
 """
 
 from __future__ import annotations
@@ -57,20 +58,31 @@ class Counter(_Metric):
 
     def __init__(self, name: str, help_text: str) -> None:
         super().__init__(name, help_text)
-        self.values: dict[Labels, float] = {}
+        # Each series' count in a list of one: a frequent caller keeps the list (cell()) and
+        # adds to it without hashing the labels again (Metrics.request_done).
+        self.values: dict[Labels, list[float]] = {}
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
         """Add amount to the series with these labels."""
         self.inc_key(tuple(sorted(labels.items())), amount)
 
     def inc_key(self, key: Labels, amount: float = 1.0) -> None:
-        """inc() with the labels already as a sorted tuple (the per-request path)."""
+        """inc() with the labels already as a sorted tuple."""
+        cell = self.cell(key)
         with self._lock:
-            self.values[key] = self.values.get(key, 0.0) + amount
+            cell[0] += amount
+
+    def cell(self, key: Labels) -> list[float]:
+        """The count of the series with these labels (a sorted tuple), made at 0 if new."""
+        with self._lock:
+            cell = self.values.get(key)
+            if cell is None:
+                cell = self.values[key] = [0.0]
+            return cell
 
     def lines(self) -> list[str]:
         with self._lock:
-            items = sorted(self.values.items())
+            items = sorted((k, v[0]) for k, v in self.values.items())
         return [*self.header(), *(f"{self.name}{_labels(k)} {_number(v)}" for k, v in items)]
 
 
@@ -103,14 +115,20 @@ class Histogram(_Metric):
         self.observe_key(tuple(sorted(labels.items())), value)
 
     def observe_key(self, key: Labels, value: float) -> None:
-        """observe() with the labels already as a sorted tuple (the per-request path)."""
+        """observe() with the labels already as a sorted tuple."""
+        row = self.row(key)
         position = bisect_left(self.buckets, value)  # the first bucket with value <= bound
+        with self._lock:
+            row[position] += 1
+            row[-1] += value
+
+    def row(self, key: Labels) -> list[float]:
+        """The counts of the series with these labels (a sorted tuple), made if new."""
         with self._lock:
             row = self.series.get(key)
             if row is None:
                 row = self.series[key] = [0.0] * (len(self.buckets) + 2)
-            row[position] += 1
-            row[-1] += value
+            return row
 
     def lines(self) -> list[str]:
         out = self.header()
@@ -147,12 +165,27 @@ class Metrics:
         self.ws_messages = Counter("samplemind_ws_messages_total",
                                    "WebSocket messages sent, by event type.")
         self.extra: list[_Metric] = []
+        # The request count of each (route, method, status) and the latency row of each
+        # route, kept: making and hashing their labels took most of request_done.
+        self._request_counts: dict[tuple[str, str, int], list[float]] = {}
+        self._latency_rows: dict[str, list[float]] = {}
 
     def request_done(self, route: str, method: str, status: int, seconds: float | None) -> None:
-        """Count one answered request and, unless seconds is None, its latency."""
-        self.requests.inc_key((("method", method), ("route", route), ("status", str(status))))
+        """Count one answered request and, unless seconds is None, its latency.
+
+        Event loop only: the request series have that one writer (and /metrics reads them
+        on the loop too), so they are added to without taking the locks."""
+        count = self._request_counts.get((route, method, status))
+        if count is None:
+            count = self._request_counts[route, method, status] = self.requests.cell(
+                (("method", method), ("route", route), ("status", str(status))))
+        count[0] += 1
         if seconds is not None:
-            self.latency.observe_key((("route", route),), seconds)
+            row = self._latency_rows.get(route)
+            if row is None:
+                row = self._latency_rows[route] = self.latency.row((("route", route),))
+            row[bisect_left(self.latency.buckets, seconds)] += 1  # the first bound >= seconds
+            row[-1] += seconds
 
     def gauge(self, name: str, help_text: str,
               read: Callable[[], Iterable[tuple[Labels, float]]]) -> None:
