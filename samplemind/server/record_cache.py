@@ -37,6 +37,7 @@ DEFAULT_CACHE_BYTES = 256 * 1024 * 1024  # ~150k one-sample answers of 1.4 KB
 ENTRY_OVERHEAD = 300  # bytes per entry besides the body: ETag, objects, dict slot
 WARM_BATCH = 2000  # records read per warm-up step
 SYNC_INTERVAL = 0.001  # seconds between looks at the catalog's data version
+TOUCH_ABOVE = 0.9  # hits move up the LRU order once the cache is this full
 MAX_READS_ON_LOOP = 16  # uncached records a similar answer may read on the loop (~30 us each)
 
 
@@ -46,6 +47,7 @@ class RecordCache:
     def __init__(self, catalog: Catalog, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.catalog = catalog
         self.max_bytes = max_bytes
+        self._touch_above = max_bytes * TOUCH_ABOVE
         self.entries: OrderedDict[int, Body] = OrderedDict()
         self.bytes = 0
         self.hits = 0
@@ -66,7 +68,8 @@ class RecordCache:
         self._sync()
         body = self.entries.get(sample_id)
         if body is not None:
-            self.entries.move_to_end(sample_id)
+            if self.bytes > self._touch_above:  # the LRU order matters only near full
+                self.entries.move_to_end(sample_id)  # (and costs 2 us of a 55 us answer)
             self.hits += 1
             return body
         self.misses += 1
