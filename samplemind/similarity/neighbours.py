@@ -71,16 +71,21 @@ class NeighbourTable:
         row = int(np.searchsorted(self.ids, sample_id))
         return row if row < len(self.ids) and self.ids[row] == sample_id else -1
 
+    def _slot(self, sample_id: int, k: int) -> tuple[int, int] | None:
+        """(row, how many of its neighbours to take), or None when the table cannot say."""
+        if k > self.k or k < 1:
+            return None
+        row = self.row(sample_id)
+        return None if row < 0 else (row, min(k, int(self.filled[row])))
+
     def encoded(self, sample_id: int, k: int) -> list[tuple[int, bytes]] | None:
         """ranked(), each hit as (id, the JSON of Ranked.fields()): the same bytes orjson
         writes for them, made from numbers encoded once for the whole table (the server
         splices them into its answer; a hit's dict and encoding cost more than its lookup)."""
-        if k > self.k or k < 1:
+        slot = self._slot(sample_id, k)
+        if slot is None:
             return None
-        row = self.row(sample_id)
-        if row < 0:
-            return None
-        take = min(k, int(self.filled[row]))
+        row, take = slot
         ids = self.neighbours[row, :take].tolist()
         width = self.numbers.shape[2]
         flat = self.numbers[row, :take].ravel().tolist()
@@ -92,12 +97,10 @@ class NeighbourTable:
     def ranked(self, sample_id: int, k: int) -> list[Ranked] | None:
         """What search.ranked(index, [sample_id], k=k, aspects=None, allowed=None) returns;
         None when this table cannot say (k too large, or the sample is not in it)."""
-        if k > self.k or k < 1:
+        slot = self._slot(sample_id, k)
+        if slot is None:
             return None
-        row = self.row(sample_id)
-        if row < 0:
-            return None
-        take = min(k, int(self.filled[row]))
+        row, take = slot
         ids = self.neighbours[row, :take].tolist()
         numbers = (self.numbers[row, :take] / SCALE).tolist()
         out = [Ranked(ids[i], values[0], values[1], dict(zip(ASPECTS, values[2:])))
