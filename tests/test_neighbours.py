@@ -245,3 +245,17 @@ def test_the_numbers_encoded_ahead_hold_no_spare_memory():
     grown = rss() - before
     assert len(kept) == neighbours._NUMBERS_KEPT and kept[12345] == b"1.2345"
     assert grown < 50 * 2**20, f"{grown / 2**20:.0f} MB for {len(kept):,} numbers"
+
+
+@pytest.mark.asyncio
+async def test_a_library_without_vectors_has_no_table_and_is_not_asked_again(aiohttp_client,
+                                                                            tmp_path: Path):
+    app = make_app(tmp_path / "empty", config=ServerConfig())
+    client = await aiohttp_client(app)
+    keeper = app[CONTEXT].neighbours
+    await _until(lambda: keeper._task is not None and keeper._task.done())
+    task = keeper._task
+    for _ in range(3):
+        assert (await client.get("/api/v1/samples/1/similar")).status == 404
+    assert keeper.table is None and keeper.builds == 0
+    assert keeper._task is task  # the same catalog: no new attempt per request

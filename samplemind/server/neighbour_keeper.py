@@ -48,6 +48,7 @@ class NeighbourKeeper:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._failed_at = float("-inf")
+        self._none_at: int | None = None  # the generation at which there was no table to build
         self._executor = ThreadPoolExecutor(max_workers=1,
                                             thread_name_prefix="samplemind-neighbours")
 
@@ -70,7 +71,8 @@ class NeighbourKeeper:
     def refresh(self) -> None:
         """Bring the table up to the catalog in the background (one refresh at a time)."""
         if (self._closing or self.max_bytes <= 0
-                or time.monotonic() - self._failed_at < RETRY_AFTER):
+                or time.monotonic() - self._failed_at < RETRY_AFTER
+                or self._none_at == self.pool.records.generation()):
             return
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._refresh())
@@ -92,8 +94,10 @@ class NeighbourKeeper:
                 await self._quiet()
                 if self._closing:
                     return
+                seen = self.pool.records.generation()
                 self.table = await loop.run_in_executor(self._executor, self._current_table)
-                if self.table is None:
+                if self.table is None:  # nothing to build (no vectors, or too many for the
+                    self._none_at = seen  # budget): not asked again until the catalog moves
                     return
         except Exception:  # a damaged index or a busy catalog: similar searches live
             self._failed_at = time.monotonic()
