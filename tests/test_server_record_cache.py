@@ -195,7 +195,7 @@ async def test_similar_answers_spliced_from_cached_records_equal_librarys(served
     assert zipped.headers.get("Content-Encoding") == "gzip" and await zipped.json() == data
 
 
-def test_near_full_the_least_recently_used_answer_goes_first(catalog: tuple[Path, Path]):
+async def test_near_full_the_least_recently_used_answer_goes_first(catalog: tuple[Path, Path]):
     from samplemind.catalog import Catalog
     from samplemind.config import resolve_paths
     from samplemind.server.record_cache import ENTRY_OVERHEAD, RecordCache
