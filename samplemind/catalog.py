@@ -208,6 +208,10 @@ _RECORD_SELECT = "SELECT " + ", ".join(
     for name in RECORD_FIELDS) + " FROM samples s"
 
 
+class _MigrationRace(Exception):
+    """Another process recorded a migration this one was applying."""
+
+
 class Catalog:
     """One open catalog file. Not thread-safe: one per thread."""
 
@@ -218,10 +222,11 @@ class Catalog:
             try:
                 self.conn = self._connect(path)
                 return
-            except sqlite3.OperationalError as exc:
+            except (sqlite3.OperationalError, _MigrationRace) as exc:
                 # Several processes creating one new catalog race for the WAL switch and
-                # the first migration; the loser waits and finds the work done.
-                if not ("locked" in str(exc) or "already exists" in str(exc)) or attempt == 4:
+                # the migrations; the loser waits and finds the work done.
+                if not ("locked" in str(exc) or "already exists" in str(exc)
+                        or isinstance(exc, _MigrationRace)) or attempt == 4:
                     raise CatalogError(f"cannot open the catalog {path}: {exc}") from exc
                 time.sleep(0.2 * (attempt + 1))
 
@@ -242,6 +247,13 @@ class Catalog:
         except sqlite3.OperationalError:
             connection.close()
             raise
+        except sqlite3.IntegrityError as exc:
+            connection.close()
+            if "_sqlite_migrations" in str(exc):
+                # Another process applied the same migration first: each migration and its
+                # record are one transaction, so ours was rolled back whole.
+                raise _MigrationRace(str(exc)) from exc
+            raise CatalogError(f"cannot open the catalog {path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             connection.close()
             raise CatalogError(

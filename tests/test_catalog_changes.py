@@ -157,3 +157,27 @@ async def test_server_resyncs_when_removals_were_pruned_past_its_position(
             pass
     assert message["data"]["ids"] == [gone]
     await ws.close()
+
+
+def test_losing_the_race_to_record_a_migration_is_waited_out(tmp_path: Path, monkeypatch):
+    # Two processes opening one new catalog both apply a migration; the second's record
+    # of it fails (UNIQUE): it waits and opens the catalog the first one migrated.
+    import sqlite3
+
+    from samplemind import catalog as catalog_module
+
+    real_apply = catalog_module.migrations.apply
+    calls = []
+
+    def racing_apply(db) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            real_apply(db)  # "the other process" migrates first
+            raise sqlite3.IntegrityError("UNIQUE constraint failed: "
+                                         "_sqlite_migrations.migration_set, _sqlite_migrations.name")
+        real_apply(db)
+
+    monkeypatch.setattr(catalog_module.migrations, "apply", racing_apply)
+    opened = catalog_module.Catalog(tmp_path / "library.db")
+    assert len(calls) == 2 and opened.generation == 0
+    opened.close()
