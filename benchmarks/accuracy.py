@@ -774,9 +774,10 @@ def report_category(items: list[dict], records: dict, vectors: dict, neighbours:
     chance = sum((c / n) ** 2 for c in counts.values())
     print(f"{'chance (label shares)':24} {100 * chance:5.1f}%")
     knn = predictions[f"kNN{K} Library.similar"]
-    confusion = Counter((t, p) for (p, _), t in zip(knn, truth) if p != t)
-    print("kNN confusions (truth -> predicted): " + ", ".join(
-        f"{t}->{p} {c}" for (t, p), c in confusion.most_common(12)))
+    for label, preds in (("samplemind", predictions["samplemind"]), ("kNN", knn)):
+        confusion = Counter((t, p) for (p, _), t in zip(preds, truth) if p != t)
+        print(f"{label} confusions (truth -> predicted): " + ", ".join(
+            f"{t}->{p} {c}" for (t, p), c in confusion.most_common(12)))
     calib["category"] = [(c, float(p == t)) for (p, c), t in zip(predictions["samplemind"], truth)]
     calib["cat (kNN)"] = [(c, float(p == t)) for (p, c), t in zip(knn, truth)]
 
