@@ -150,7 +150,8 @@ def _register_gauges(ctx: ServerContext) -> None:
     metrics.gauge("samplemind_neighbour_table_hits", "Similar answers looked up in the table.",
                   neighbour_table("hits"))
     metrics.gauge("samplemind_neighbour_table_misses",
-                  "Usual similar questions searched live (table not current or not built).",
+                  "Similar questions of the table's form searched live (table not current, "
+                  "k above 16, or the sample not in it).",
                   neighbour_table("misses"))
     metrics.gauge("samplemind_catalog_samples", "Samples in the catalog.", figure("samples"))
     metrics.gauge("samplemind_catalog_generation", "Catalog generation.", figure("generation"))
