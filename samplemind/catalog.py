@@ -328,8 +328,9 @@ class Catalog:
     # -- scan support -----------------------------------------------------------------
 
     @staticmethod
-    def under_clause(root: str, folder: bool) -> tuple[str, list[Any]]:
-        """A WHERE clause for rows under a folder (by prefix) or for one file.
+    def under_clause(root: str, folder: bool, column: str = "path") -> tuple[str, list[Any]]:
+        """A WHERE clause for rows under a folder (by prefix) or for one file; `column` names
+        the path column (e.g. "s.path" in a query with an alias).
 
         The prefix test is a range, prefix <= path < upper with upper the prefix whose
         final "/" becomes "0" (the next character), so it reads the path index (samples:
@@ -340,10 +341,10 @@ class Catalog:
         byte from "/" up to but not including "0", which is "/" itself. (tests/
         test_catalog_prefix.py checks the collation, the plan and the edge cases.)"""
         if not folder:
-            return "path = ?", [root]
+            return f"{column} = ?", [root]
         prefix = root.rstrip("/") + "/"
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-        return "path >= ? AND path < ?", [prefix, upper]
+        return f"{column} >= ? AND {column} < ?", [prefix, upper]
 
     def file_states(self, root: str, folder: bool = True,
                     current_version: str | None = None) -> dict[str, tuple[int, int, int, str]]:

@@ -459,8 +459,8 @@ class Library:
             order_by, limit = compiled.order_by, compiled.limit
         if under:
             # The path index's range (Catalog.under_clause), not substr() over every row.
-            where, values = Catalog.under_clause(os.path.abspath(under), folder=True)
-            clauses.append(where.replace("path", "s.path"))
+            where, values = Catalog.under_clause(os.path.abspath(under), True, "s.path")
+            clauses.append(where)
             params.extend(values)
         for column, value in (("type", type), ("category", category and category.lower()),
                               ("key", key)):
