@@ -27,12 +27,12 @@ on (and their licences differ).
 Every sound is analysed by samplemind itself (Library.scan in a private home under --work,
 so a re-run re-analyses nothing), turned into the classifier's inputs by
 samplemind.analysis.classify.category_inputs, and a multinomial logistic regression is fitted
-in numpy (fixed seed, class-balanced, L2) after a grouped cross-validation
-(one whole source held out at a time; the two soundfonts count as one) that picks the regularisation and a temperature for
-calibrated probabilities. The model file holds the input standardisation, the weights and the class
-names: a few kilobytes, read with numpy at scan time. Shipping a new model changes what the
-workers return: bump EXTRACTOR_VERSION in samplemind/analysis/versions.py with it, so cached
-analyses are redone.
+in numpy (fixed seed, class-balanced, L2) after a grouped cross-validation (one whole
+source held out at a time; the two soundfonts count as one) that picks the regularisation
+and a temperature for calibrated probabilities. The model file holds the input
+standardisation, the weights and the class names: a few kilobytes, read with numpy at scan
+time. Shipping a new model changes what the workers return: bump EXTRACTOR_VERSION in
+samplemind/analysis/versions.py with it, so cached analyses are redone.
 """
 
 from __future__ import annotations
