@@ -198,6 +198,10 @@ def scan(pool: Path, home: Path, jobs: int, asked_neighbours: dict[str, int]
         if report.failed:
             log(f"samplemind: {report.failed} files failed to analyse")
         records = {s.path: s.record for s in library.ls()}
+        alone = dict(library.catalog.query(
+            "SELECT id, json_extract(analysis, '$.features.category') FROM samples"))
+        for record in records.values():
+            record["file_category"] = alone.get(record["id"])
         path_of = {int(r["id"]): path for path, r in records.items()}
         ids, raw = library.catalog.vectors()
         vectors = {path_of[int(i)]: np.asarray(v, dtype=np.float64)
@@ -748,6 +752,9 @@ def report_category(items: list[dict], records: dict, vectors: dict, neighbours:
     predictions: dict[str, list[tuple[str | None, float | None]]] = {}
     predictions["samplemind"] = [(records[i["path"]].get("category"),
                                   records[i["path"]].get("category_confidence")) for i in members]
+    # the classifier's own answer per file, before the sound consensus (kept in the analysis)
+    predictions["  each file alone"] = [(records[i["path"]].get("file_category"), None)
+                                        for i in members]
     majority = counts.most_common(1)[0][0]
     predictions["majority"] = [(majority, None) for _ in members]
     matrix = np.stack([vectors[i["path"]] for i in members])
