@@ -446,6 +446,14 @@ class Catalog:
             "INSERT OR REPLACE INTO overrides (sample_id, field, value, set_at) VALUES (?, ?, ?, ?)",
             (sample_id, field, json.dumps(value), now_iso()))
 
+    def set_meta(self, values: dict[str, str]) -> None:
+        """Store bookkeeping values (where a post-scan step may start next time); this is
+        not a catalog change, so the generation stays."""
+        with self.transaction(bump=False):
+            self.conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value", list(values.items()))
+
     def note_root(self, root: str) -> None:
         """Remember a scanned root folder."""
         stamp = now_iso()

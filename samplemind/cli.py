@@ -156,6 +156,7 @@ def print_scan_summary(report: ScanReport) -> None:
         f"[{'red' if report.failed else 'green'}]{report.failed} failed[/]"
         f" ({report.analysed} analysed, {report.cache_hits} from cache"
         + (f", {rate:.0f} files/s" if report.analysed else "") + ")"
+        + (f"; {report.agreed} categories refined by their nearest sounds" if report.agreed else "")
         + (f"; {report.taught} categories learnt from named neighbours" if report.taught else ""))
     if report.failures:
         console.print("[red]Failed files:[/]")

@@ -155,10 +155,17 @@ class Library:
         return report
 
     def _teach_categories(self, report: ScanReport) -> None:
-        """Unnamed one-shots take the category their named neighbours vote for (when surer
-        than the sound's own guess). Never fails the scan: it is a refinement."""
+        """Sound-only categories hear their nearest sounds too (similarity/consensus.py),
+        then unnamed one-shots take the category their named neighbours vote for (when surer
+        than the sound's guess). Never fails the scan: both are refinements."""
+        from .similarity.consensus import agree
         from .similarity.teach import teach_categories
 
+        try:
+            report.agreed = agree(self.catalog, self.index.current).changed
+        except Exception as exc:  # a damaged index or a busy catalog: the scan stands
+            report.warnings.append(FileFailure(self.paths.catalog.name,
+                                               f"categories from nearest sounds skipped: {exc}"))
         try:
             report.taught = teach_categories(self.catalog, self.index.current).changed
         except Exception as exc:  # a damaged index or a busy catalog: the scan stands
@@ -379,9 +386,14 @@ class Library:
         if row is None:
             return
         stored = json.loads(row["analysis"] or "{}")
-        self.catalog.update_sample(sample_id, self._resolved_columns(
-            stored.get("features", {}), stored.get("embedded", {}), row["path"], row["root"],
-            sample_id))
+        columns = self._resolved_columns(stored.get("features", {}), stored.get("embedded", {}),
+                                         row["path"], row["root"], sample_id)
+        if columns["category_source"] == "dsp" and row["category_source"] in ("dsp", "library"):
+            # Still only the sound to go by, and the same sound: what its nearest sounds and
+            # named neighbours made of it after the last scan stands (consensus.py, teach.py).
+            columns.update(category=row["category"], category_source=row["category_source"],
+                           category_confidence=row["category_confidence"])
+        self.catalog.update_sample(sample_id, columns)
 
     def _resolved_columns(self, features: dict[str, Any], embedded: dict[str, Any], path: str,
                           root: str, sample_id: int | None) -> dict[str, Any]:

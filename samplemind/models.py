@@ -93,6 +93,7 @@ class ScanReport:
     analysed: int = 0  # files actually run through the extractor (cache misses)
     cache_hits: int = 0
     taught: int = 0  # one-shots whose category their named neighbours gave (README: Categories)
+    agreed: int = 0  # sound-only categories their nearest sounds changed (consensus.py)
     hashed: int = 0
     skipped: int = 0  # files passed over: hidden, not audio, unreadable directory entries
     seconds: float = 0.0

@@ -120,6 +120,16 @@ def category_inputs(vector: list[float] | np.ndarray, pitch_hz: float | None) ->
     return np.concatenate([raw, extra])
 
 
+def category_inputs_many(vectors: np.ndarray, pitches_hz: list[float | None]) -> np.ndarray:
+    """category_inputs of many sounds at once (rows of `vectors`, one pitch or None each)."""
+    raw = np.nan_to_num(np.asarray(vectors, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    hz = np.array([p if p is not None and math.isfinite(p) and p > 0 else np.nan
+                   for p in pitches_hz], dtype=np.float64).reshape(-1, 1)
+    pitched = np.isfinite(hz)
+    return np.hstack([raw, pitched.astype(np.float64),
+                      np.where(pitched, np.log2(np.where(pitched, hz, 110.0) / 110.0), 0.0)])
+
+
 @dataclass(frozen=True)
 class CategoryModel:
     classes: tuple[str, ...]
@@ -145,10 +155,11 @@ class CategoryModel:
         return model
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        """Class probabilities of one input row, or of each row of a matrix."""
         z = np.clip((inputs - self.mean) / self.std, -CATEGORY_CLIP, CATEGORY_CLIP)
         logits = z @ self.weights + self.bias
-        e = np.exp(logits - logits.max())
-        return e / e.sum()
+        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
 
 
 _MODEL: list[CategoryModel | None] = []

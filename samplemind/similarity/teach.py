@@ -12,7 +12,6 @@ confidence.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..catalog import Catalog
+from . import consensus
 from .index import VectorIndex
 from .vectors import ASPECTS
 
@@ -177,15 +177,15 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
         _, changed, _ = catalog.changes_since(int(last["teach_generation"]))
         candidates = candidates[np.isin(candidates, np.array(changed, np.int64))]
     report.candidates = len(candidates)
-    guesses = _sound_guesses(catalog, [i for i in candidates.tolist()
-                                       if own[i][2] == TAUGHT_SOURCE])
+    guesses = consensus.guesses(catalog, vectors, [i for i in candidates.tolist()
+                                                   if own[i][2] == TAUGHT_SOURCE])
     updates: list[tuple[str | None, float | None, str | None, int]] = []
     lessons = dict(nearest_teachers(vectors, teachers, candidates, k)) if len(candidates) else {}
     for sample_id in candidates.tolist():
         neighbours = lessons.get(sample_id, [])
         category, confidence, source = own[sample_id]
         if source == TAUGHT_SOURCE:  # start again from the sound's own guess
-            category, confidence = guesses.get(sample_id, (None, None))
+            category, confidence = guesses.get(sample_id, (None, None))  # (consensus.py)
             source = "dsp" if category else None
         lesson = category_vote(neighbours, labels)
         answer = combine(category, confidence, lesson) if lesson else None
@@ -198,24 +198,8 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
             catalog.conn.executemany(
                 "UPDATE samples SET category = ?, category_confidence = ?, category_source = ? "
                 "WHERE id = ?", updates)
-    with catalog.transaction(bump=False):  # where the next round may start from
-        catalog.conn.executemany(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [("teach_fingerprint", fingerprint), ("teach_generation", str(catalog.generation))])
+    catalog.set_meta({"teach_fingerprint": fingerprint,  # where the next round may start
+                      "teach_generation": str(catalog.generation)})
     report.changed = len(updates)
     return report
 
-
-def _sound_guesses(catalog: Catalog, ids: list[int]) -> dict[int, tuple[str | None, float | None]]:
-    """The sound classifier's own (category, confidence) of samples, from their stored
-    analysis (what a lesson replaced)."""
-    out: dict[int, tuple[str | None, float | None]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        for sample_id, analysis in catalog.query(
-                f"SELECT id, analysis FROM samples WHERE id IN ({marks})", chunk):
-            features = json.loads(analysis or "{}").get("features", {})
-            out[sample_id] = (features.get("category"), features.get("category_confidence"))
-    return out

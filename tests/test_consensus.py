@@ -1,0 +1,148 @@
+"""Sound consensus (similarity/consensus.py): a sound-only category also hears the sample's
+nearest sounds. Checked on real scans of generated drum hits: the stored answer is the mix
+of the model's probabilities over the sample and its 5 nearest one-shots (found here by
+brute force over the index's own vectors), the file's own guess stays in its analysis, and
+an incremental library ends where a library scanned from scratch does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from samplemind import Library
+from samplemind.analysis import classify
+from samplemind.similarity.consensus import NEIGHBOURS, SHARE, mix
+
+from audio_fixtures import write_drum_hit
+
+KINDS = ("kick", "snare", "hihat", "clap", "tom")
+
+
+def write_kit(folder: Path, seeds: range) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for seed in seeds:
+        write_drum_hit(folder / f"sample_{seed:03d}.wav", KINDS[seed % len(KINDS)], seed=seed)
+
+
+def answers(home: Path) -> dict[str, tuple[str | None, float | None, str | None]]:
+    with Library(home) as library:
+        return {Path(s.path).name: (s.record["category"], s.record["category_confidence"],
+                                    s.record["category_source"]) for s in library.ls()}
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("consensus")
+    write_kit(base / "kit", range(30))
+    with Library(base / "home", jobs=2, timeout=60) as library:
+        assert library.scan([base / "kit"]).failed == 0
+    return base
+
+
+def test_mix_weighs_own_sound_and_neighbours():
+    own = np.array([0.6, 0.4])
+    assert np.allclose(mix(own, np.array([[0.1, 0.9]] * 5)), [0.35, 0.65])
+    assert np.allclose(mix(own, np.zeros((0, 2))), own)  # alone in its library: its own guess
+    assert SHARE == 0.5 and NEIGHBOURS == 5
+
+
+def test_many_inputs_at_once_are_the_inputs_one_at_a_time():
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(5, 99))
+    vectors[1, 4] = np.nan
+    vectors[2, 7] = np.inf
+    pitches = [None, 440.0, 0.0, float("nan"), 55.0]
+    many = classify.category_inputs_many(vectors, pitches)
+    for row, (vector, pitch) in enumerate(zip(vectors, pitches)):
+        assert np.array_equal(many[row], classify.category_inputs(vector, pitch))
+    model = classify.category_model()
+    assert np.allclose(model.probabilities(many)[2], model.probabilities(many[2]))
+
+
+def test_stored_category_is_the_mix_over_the_nearest_sounds(kit: Path):
+    model = classify.category_model()
+    with Library(kit / "home") as library:
+        rows = {r["id"]: r for r in library.catalog.full_rows()}
+        index = library.index.current()
+        ids = np.array(sorted(rows), np.int64)
+        space = index.vectors_of(ids)
+        own = {}
+        for sample_id, row in rows.items():
+            features = json.loads(row["analysis"])["features"]
+            pitch = features.get("pitch_hz") if features.get("note") else None
+            own[sample_id] = model.probabilities(classify.category_inputs(
+                np.frombuffer(row["vector"], np.float32), pitch))
+            # the file's own guess is kept in its analysis
+            best = int(np.argmax(own[sample_id]))
+            assert features["category"] == model.classes[best]
+        moved = 0
+        for pos, sample_id in enumerate(ids.tolist()):
+            distance = ((space - space[pos]) ** 2).sum(axis=1)
+            distance[pos] = np.inf
+            nearest = ids[np.argsort(distance, kind="stable")[:NEIGHBOURS]]
+            p = 0.5 * own[sample_id] + 0.5 * np.mean([own[i] for i in nearest.tolist()], axis=0)
+            row = rows[sample_id]
+            assert row["category_source"] == "dsp"
+            assert row["category"] == model.classes[int(np.argmax(p))], row["path"]
+            assert row["category_confidence"] == pytest.approx(float(p.max()), abs=1e-3)
+            moved += row["category"] != model.classes[int(np.argmax(own[sample_id]))]
+    assert moved >= 1  # with these seeds the neighbours overrule at least one file's guess
+
+
+def test_a_scan_that_changed_nothing_changes_nothing(kit: Path, tmp_path: Path):
+    shutil.copytree(kit / "home", tmp_path / "home")
+    before = answers(tmp_path / "home")
+    with Library(tmp_path / "home", jobs=2, timeout=60) as library:
+        report = library.scan([kit / "kit"])
+    assert report.agreed == 0 and answers(tmp_path / "home") == before
+
+
+def test_incremental_library_ends_where_a_fresh_scan_does(tmp_path: Path):
+    folder = tmp_path / "kit"
+    write_kit(folder, range(20))
+    with Library(tmp_path / "grown", jobs=2, timeout=60) as library:
+        library.scan([folder])
+        write_kit(folder, range(20, 30))  # more of each instrument: new nearest sounds
+        added = library.scan([folder])
+        assert added.added == 10
+    with Library(tmp_path / "fresh", jobs=2, timeout=60) as library:
+        library.scan([folder])
+    assert answers(tmp_path / "grown") == answers(tmp_path / "fresh")
+
+    for seed in (1, 7, 22):  # a removal: its old neighbours are asked again
+        (folder / f"sample_{seed:03d}.wav").unlink()
+    with Library(tmp_path / "grown", jobs=2, timeout=60) as library:
+        assert library.scan([folder]).removed == 3
+    shutil.rmtree(tmp_path / "fresh")
+    with Library(tmp_path / "fresh", jobs=2, timeout=60) as library:
+        library.scan([folder])
+    assert answers(tmp_path / "grown") == answers(tmp_path / "fresh")
+
+
+def test_names_are_not_overruled_by_the_neighbours(tmp_path: Path):
+    folder = tmp_path / "kit"
+    write_kit(folder, range(12))
+    write_drum_hit(folder / "Cowbell_01.wav", "kick", seed=3)  # a name, whatever it sounds like
+    with Library(tmp_path / "home", jobs=2, timeout=60) as library:
+        library.scan([folder])
+        named = next(s for s in library.ls() if s.path.endswith("Cowbell_01.wav"))
+    assert named.record["category_source"] == "filename"
+    assert named.record["category"] == "perc"
+
+
+def test_editing_another_field_keeps_the_refined_category(kit: Path, tmp_path: Path):
+    shutil.copytree(kit / "home", tmp_path / "home")
+    with Library(tmp_path / "home") as library:
+        refined = [s for s in library.ls()
+                   if s.record["category"] != json.loads(library.catalog.full_row(s.id)[
+                       "analysis"])["features"]["category"]]
+        assert refined  # the fixture has one the neighbours moved (see above)
+        sample = refined[0]
+        library.set(sample.id, {"bpm": 100})  # re-resolves the sample from its analysis
+        after = library.get(sample.id).record
+    assert (after["category"], after["category_confidence"], after["category_source"]) == \
+        (sample.record["category"], sample.record["category_confidence"], "dsp")
