@@ -542,6 +542,10 @@ class Library:
                 else:
                     self.catalog.set_override(sample.id, field, value)
             self._re_resolve(sample.id)
+        if "category" in checked and checked["category"] is None:
+            # back to the sound's guess: its nearest sounds and named neighbours have their say
+            # now, as after a scan (else a later no-op scan would leave the file's own guess)
+            self._teach_categories(ScanReport())
         return self.get(sample.id)
 
     def save_collection(self, name: str, query: str) -> dict[str, Any]:

@@ -146,3 +146,16 @@ def test_editing_another_field_keeps_the_refined_category(kit: Path, tmp_path: P
         after = library.get(sample.id).record
     assert (after["category"], after["category_confidence"], after["category_source"]) == \
         (sample.record["category"], sample.record["category_confidence"], "dsp")
+
+
+def test_a_cleared_correction_returns_to_the_consensus(kit: Path, tmp_path: Path):
+    shutil.copytree(kit / "home", tmp_path / "home")
+    with Library(tmp_path / "home") as library:
+        sample = next(s for s in library.ls()
+                      if s.record["category"] != json.loads(library.catalog.full_row(s.id)[
+                          "analysis"])["features"]["category"])
+        corrected = library.set(sample.id, {"category": "cymbal"}).record
+        assert (corrected["category"], corrected["category_source"]) == ("cymbal", "user")
+        cleared = library.set(sample.id, {"category": None}).record
+    assert (cleared["category"], cleared["category_confidence"], cleared["category_source"]) == \
+        (sample.record["category"], sample.record["category_confidence"], "dsp")
