@@ -140,6 +140,10 @@ def run_scan(library: Library, paths: list[str], retry_failed: bool = False,
     return report
 
 
+def _categories(count: int) -> str:
+    return f"{count} categor{'y' if count == 1 else 'ies'}"
+
+
 def print_scan_summary(report: ScanReport) -> None:
     """The human summary of a scan, on stderr."""
     console = err_console()
@@ -156,8 +160,10 @@ def print_scan_summary(report: ScanReport) -> None:
         f"[{'red' if report.failed else 'green'}]{report.failed} failed[/]"
         f" ({report.analysed} analysed, {report.cache_hits} from cache"
         + (f", {rate:.0f} files/s" if report.analysed else "") + ")"
-        + (f"; {report.agreed} categories refined by their nearest sounds" if report.agreed else "")
-        + (f"; {report.taught} categories learnt from named neighbours" if report.taught else ""))
+        + (f"; {_categories(report.agreed)} refined by their nearest sounds"
+           if report.agreed else "")
+        + (f"; {_categories(report.taught)} learnt from named neighbours"
+           if report.taught else ""))
     if report.failures:
         console.print("[red]Failed files:[/]")
         for failure in report.failures:

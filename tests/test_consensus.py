@@ -18,6 +18,7 @@ from samplemind.analysis import classify
 from samplemind.similarity.consensus import NEIGHBOURS, SHARE, mix
 
 from audio_fixtures import write_drum_hit
+from helpers import run_cli
 
 KINDS = ("kick", "snare", "hihat", "clap", "tom")
 
@@ -159,3 +160,12 @@ def test_a_cleared_correction_returns_to_the_consensus(kit: Path, tmp_path: Path
         cleared = library.set(sample.id, {"category": None}).record
     assert (cleared["category"], cleared["category_confidence"], cleared["category_source"]) == \
         (sample.record["category"], sample.record["category_confidence"], "dsp")
+
+
+def test_the_scan_says_how_many_the_neighbours_refined(tmp_path: Path):
+    write_kit(tmp_path / "kit", range(30))
+    done = run_cli("scan", "-f", "json", str(tmp_path / "kit"), home=tmp_path / "home")
+    assert done.returncode == 0, done.stderr
+    agreed = json.loads(done.stdout)["agreed"]
+    assert agreed == 1  # the one guess of this kit its nearest sounds overrule (see above)
+    assert "1 category refined by their nearest sounds" in done.stderr

@@ -47,7 +47,8 @@ class ConsensusReport:
 
     listeners: int = 0  # one-shots whose probabilities the round used as neighbours
     candidates: int = 0  # one-shots it looked at
-    changed: int = 0  # whose category or confidence it changed
+    updated: int = 0  # whose category or confidence it changed
+    changed: int = 0  # whose category it changed
 
 
 def mix(own: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
@@ -162,7 +163,8 @@ def agree(catalog: Catalog, index: Callable[[], VectorIndex]) -> ConsensusReport
                 "UPDATE samples SET category = ?, category_confidence = ? WHERE id = ? "
                 f"AND category_source = '{SOURCE}'", updates)
     _remember(catalog)
-    report.changed = len(updates)
+    report.updated = len(updates)
+    report.changed = sum(category != own[sample_id][0] for category, _, sample_id in updates)
     return report
 
 
