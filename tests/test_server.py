@@ -599,7 +599,7 @@ async def test_openapi_lists_every_route_with_its_role(client):
         operation = operations[(route.method, route.path)]
         assert operation["operationId"] == route.name
         assert operation["x-samplemind-role"] == ROUTE_ROLES[route.name]
-    reads_by_post = {"ask"}  # POST only for its body: it changes nothing
+    reads_by_post = {"ask", "export_create"}  # POST only for its body: they change nothing
     for route in ROUTES:
         expected = {"GET": {"viewer", "public"}}.get(route.method, {"editor", "admin"})
         if route.name in reads_by_post:

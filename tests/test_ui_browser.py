@@ -26,6 +26,7 @@ import pytest
 import test_ai_fake_ollama as fake
 from playwright.sync_api import expect, sync_playwright
 from server_fixtures import build_catalog, copy_home, private_pack
+from test_server_exports import id_term, tiny_library
 
 from samplemind import Library
 from samplemind.accounts import AccountStore
@@ -580,6 +581,44 @@ def test_export_the_selected_rows_as_a_zip(page: Any, server: LiveServer) -> Non
     expect(page.locator("#selection-bar")).to_be_hidden()
 
 
+def test_export_a_selection_too_scattered_for_one_query(page: Any, tmp_path: Path) -> None:
+    # 600 kicks with every other id: as an id: query that is ~2,500 characters, over the
+    # 2,000 a query may have, so the UI posts the ids and downloads the URL it gets back
+    live = LiveServer(tiny_library(tmp_path / "many", 1200), open_access=True,
+                      upload_dir=tmp_path / "uploads").start()
+    try:
+        kicks = live.get("/api/v1/samples?limit=1000&q=cat:kick")["samples"]
+        posts: list[str] = []
+        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+        open_ui(page, live, "cat:kick")
+        expect(page.locator("#result-count")).to_contain_text("600 samples")
+        page.focus("#grid")
+        for _ in range(40):  # to the last row, pages fetched on the way
+            page.keyboard.press("End")
+            if page.locator(".tr.active .name").text_content() == kicks[-1]["name"]:
+                break
+            wait_js(page, "!window.samplemind.state.loading")
+        page.keyboard.press("Shift+Home")
+        expect(page.locator("#selection-bar")).to_contain_text("600 selected")
+        selected = page.evaluate("[...window.samplemind.state.selection]")
+        assert sorted(selected) == sorted(s["id"] for s in kicks)
+        assert len(id_term(selected)) > 2000
+        with page.expect_download() as download:
+            page.click("#export-button")
+        assert download.value.suggested_filename == "samplemind-600-samples.zip"
+        assert posts == [live.url + "/api/v1/exports"]
+        assert download.value.url.startswith(live.url + "/api/v1/exports/")
+        with zipfile.ZipFile(download.value.path()) as kit:
+            manifest = json.loads(kit.read("samplemind-export.json"))
+            audio = [name for name in kit.namelist() if not name.endswith(".json")]
+        assert sorted(item["id"] for item in manifest["items"]) == sorted(selected)
+        assert sorted(Path(name).name for name in audio) == sorted(s["name"] for s in kicks)
+        expect(page.locator("#banner")).to_contain_text("Exporting 600 selected sample(s)")
+    finally:
+        page.close()  # its WebSocket too, so the server stops at once
+        live.stop()
+
+
 # -- uploads and scans --------------------------------------------------------------------------
 
 
@@ -783,6 +822,10 @@ def test_a_viewer_sees_no_edit_controls(page: Any, account_server: LiveServer, s
     assert page.locator("#selection-bar input").count() == 0
     expect(page.locator("#export-button")).to_be_visible()
     screenshot(page, shots, "viewer")
+    with page.expect_download() as download:  # the POST carries the session's CSRF token
+        page.click("#export-button")
+    with zipfile.ZipFile(download.value.path()) as kit:
+        assert len([name for name in kit.namelist() if not name.endswith(".json")]) == 2
 
 
 def test_an_expired_session_says_so_and_logs_in_again(page: Any, account_server: LiveServer,

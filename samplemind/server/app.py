@@ -18,6 +18,7 @@ from ..errors import SampleMindError
 from . import openapi, routes_ai, routes_files, routes_jobs, routes_ops, routes_samples, routes_ui, routes_ws
 from .context import CONTEXT, ServerConfig, ServerContext
 from .events import ChangeWatcher, EventHub
+from .exports import EXPORTS, ExportStore
 from .guards import check_origin, host_check
 from .http import error_body
 from .jobs import JobManager
@@ -187,6 +188,7 @@ def make_app(library_home: str | os.PathLike[str] | None = None, *,
                           client_max_size=JSON_BODY_LIMIT)
     app[CONTEXT] = ctx
     app[routes_ops.OPENAPI_DOC] = openapi.build(ROUTES)
+    app[EXPORTS] = ExportStore()  # POST /api/v1/exports' pending downloads
     for route in ROUTES:
         # One resource per route, so its name (what ROUTE_ROLES is keyed by) is the
         # route's; HEAD answers like GET (headers only).

@@ -13,7 +13,7 @@ ERROR_SCHEMA = {
     "properties": {"ok": {"const": False}, "error": {"type": "string"},
                    "status": {"type": "integer"}},
 }
-REASONS = {200: "OK", 101: "Switching Protocols", 202: "Accepted", 206: "Partial Content",
+REASONS = {200: "OK", 101: "Switching Protocols", 201: "Created", 202: "Accepted", 206: "Partial Content",
            304: "Not Modified", 400: "Bad request (a bad query or parameter).",
            403: "Forbidden", 404: "Not found", 405: "Method not allowed",
            413: "Too large", 415: "Unsupported media type", 416: "Range not satisfiable",
@@ -34,7 +34,7 @@ def _operation(route: Route) -> dict[str, Any]:
         operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {
             "schema": {"type": "object", "properties": {
                 "file": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}
-    success = 202 if 202 in route.responses else 200
+    success = next((status for status in (201, 202) if status in route.responses), 200)
     responses: dict[str, Any] = {}
     if success == 200:
         responses["200"] = {"description": "OK", "content": {route.produces: {"schema": {}}}}
@@ -42,7 +42,7 @@ def _operation(route: Route) -> dict[str, Any]:
         entry: dict[str, Any] = {"description": why or REASONS.get(status, "")}
         if status >= 400:
             entry["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-        elif status in (200, 202, 206):
+        elif status in (200, 201, 202, 206):
             entry["content"] = {route.produces: {"schema": {}}}
         responses[str(status)] = entry
     if route.params or route.body is not None or route.multipart:

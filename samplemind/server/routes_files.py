@@ -1,5 +1,7 @@
 """Routes that send files: a sample's audio (HTTP Range, so players can seek) and a kit
-as a zip download (streamed while it is written, never held in memory or on disk)."""
+as a zip download (streamed while it is written, never held in memory or on disk), of a
+query (GET /api/v1/export) or of a selection of any size made with POST /api/v1/exports
+(see exports.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import asyncio
 import os
 import re
 import threading
+from array import array
+from collections.abc import Callable
 from email.utils import formatdate
 from typing import Any
 
@@ -15,7 +19,8 @@ from aiohttp import web
 from ..errors import NotFound, UsageError
 from ..export import DEFAULT_PATTERN, write_zip
 from ..library import Library
-from .http import context, error_body, etag_matches, sample_id, str_param
+from . import exports
+from .http import context, error_body, etag_matches, json_body, json_now, sample_id, str_param
 from .routing import ID, VIEWER, Param, Route
 
 CHUNK = 256 * 1024
@@ -177,19 +182,22 @@ def _safe_filename(text: str) -> str:
     return cleaned or "samplemind-kit"
 
 
-async def export_zip(request: web.Request) -> web.StreamResponse:
+async def stream_zip(request: web.Request, name: str, pattern: str,
+                     records: Callable[[Library], list[dict[str, Any]]],
+                     query: str | None = None,
+                     empty: str = "no samples match the query: nothing to export",
+                     ) -> web.StreamResponse:
+    """The zip of records(library) (run in a streaming thread), sent as it is written.
+    An error before the first byte (no records, a bad query or pattern) is a JSON error."""
     ctx = context(request)
-    query = str_param(request, "q") or ""
-    pattern = str_param(request, "pattern", 500) or DEFAULT_PATTERN
-    name = _safe_filename(str_param(request, "name", 100) or "samplemind-kit")
     pipe = ZipPipe(asyncio.get_running_loop())
 
     def work(library: Library) -> None:
         try:
-            records = [sample.to_json() for sample in library.ls(query or None)]
-            if not records:
-                raise NotFound("no samples match the query: nothing to export")
-            write_zip(records, pipe, pattern, query=query)
+            chosen = records(library)
+            if not chosen:
+                raise NotFound(empty)
+            write_zip(chosen, pipe, pattern, query=query)
             pipe.finish()
         finally:
             pipe.end()
@@ -200,10 +208,7 @@ async def export_zip(request: web.Request) -> web.StreamResponse:
         if chunk is None:
             await task  # raises what went wrong before the first byte, as a JSON error
             raise UsageError("the export produced nothing")
-        response = web.StreamResponse(headers={
-            "Content-Type": "application/zip",
-            "Content-Disposition": f'attachment; filename="{name}.zip"',
-            "Cache-Control": "no-store"})
+        response = web.StreamResponse(headers=_zip_headers(name))
         response.enable_chunked_encoding()
         await response.prepare(request)
         while chunk is not None:
@@ -217,6 +222,68 @@ async def export_zip(request: web.Request) -> web.StreamResponse:
         pipe.abort()
         task.add_done_callback(_retrieve)
         raise
+
+
+def _zip_headers(name: str) -> dict[str, str]:
+    return {"Content-Type": "application/zip",
+            "Content-Disposition": f'attachment; filename="{name}.zip"',
+            "Cache-Control": "no-store"}
+
+
+def _matches(query: str) -> Callable[[Library], list[dict[str, Any]]]:
+    return lambda library: [sample.to_json() for sample in library.ls(query or None)]
+
+
+async def export_zip(request: web.Request) -> web.StreamResponse:
+    query = str_param(request, "q") or ""
+    pattern = str_param(request, "pattern", 500) or DEFAULT_PATTERN
+    name = _safe_filename(str_param(request, "name", 100) or "samplemind-kit")
+    return await stream_zip(request, name, pattern, _matches(query), query)
+
+
+async def create_export(request: web.Request) -> web.Response:
+    """POST {"ids": [...]} or {"q": ...}, with name and pattern: checks the selection and
+    answers 201 with the URL that streams its zip (see exports.py for the rules)."""
+    wanted = exports.parse_request(await json_body(request), _safe_filename)
+
+    def work(library: Library) -> tuple[array | None, int]:
+        if wanted.ids is not None:
+            ids: array | None = exports.resolve_ids(library, wanted.ids)
+            count = len(ids)
+        else:
+            ids, count = None, exports.count_query(library, wanted.query or "")
+        exports.check_pattern(library, wanted.pattern, ids, wanted.query)
+        return ids, count
+
+    ids, count = await context(request).pool.run(work)
+    store = request.app[exports.EXPORTS]
+    pending = store.add(exports.owner_of(request), ids=ids, query=wanted.query,
+                        name=wanted.name, pattern=wanted.pattern, count=count)
+    url = f"/api/v1/exports/{pending.token}"
+    response = json_now(request, {"ok": True, "url": url, "count": count,
+                                  "expires_in": round(store.lifetime), "uses": store.max_uses,
+                                  "name": f"{wanted.name}.zip"}, status=201)
+    response.headers["Location"] = url
+    return response
+
+
+async def download_export(request: web.Request) -> web.StreamResponse:
+    """GET the zip of a pending export (HEAD: its headers, without using it up)."""
+    store = request.app[exports.EXPORTS]
+    pending = store.find(request.match_info["token"], exports.owner_of(request))
+    if pending is None:
+        raise NotFound("no such export: the link is unknown, was used up or has expired "
+                       f"(links last {store.lifetime:g} s): export again")
+    if request.method == "HEAD":
+        return web.Response(headers=_zip_headers(pending.name))
+    store.use(pending)
+    ids, query = pending.ids, pending.query
+    if ids is not None:
+        return await stream_zip(request, pending.name, pending.pattern,
+                                lambda library: exports.records_of(library, ids),
+                                empty="the selected samples are no longer in the catalog: "
+                                      "nothing to export")
+    return await stream_zip(request, pending.name, pending.pattern, _matches(query or ""), query)
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:
@@ -239,4 +306,23 @@ ROUTES = [
                  "Naming pattern, default `{category}/{name}`."),
            Param("name", "query", {"type": "string"}, "Download file name (without .zip).")),
           produces="application/zip", responses={404: "No sample matches."}),
+    Route("POST", "/api/v1/exports", "export_create", create_export, VIEWER,
+          "Prepare a zip of a selection of any size (ids, or a query); answers the URL that "
+          f"streams it, valid for {exports.LIFETIME:g} s and {exports.MAX_USES} downloads, for "
+          "the same user only.",
+          body={"type": "object", "additionalProperties": False, "properties": {
+              "ids": {"type": "array", "minItems": 1, "maxItems": exports.MAX_IDS,
+                      "items": {"type": "integer", "minimum": 1}},
+              "q": {"type": "string", "maxLength": exports.MAX_QUERY},
+              "name": {"type": "string", "maxLength": exports.MAX_NAME},
+              "pattern": {"type": "string", "maxLength": exports.MAX_PATTERN}},
+              "oneOf": [{"required": ["ids"]}, {"required": ["q"]}]},
+          responses={201: "Created: `{url, count, expires_in, uses, name}`; `Location` is the URL.",
+                     404: "An id is not in the catalog, or no sample matches the query.",
+                     413: "The body is over 1 MiB.", 415: "The body is not JSON."}),
+    Route("GET", "/api/v1/exports/{token}", "export_download", download_export, VIEWER,
+          "The zip of an export made with POST /api/v1/exports, streamed like GET /api/v1/export.",
+          (Param("token", "path", {"type": "string"}, "The token of the export's URL.", True),),
+          produces="application/zip",
+          responses={404: "Unknown, used up or expired token, or another user's."}),
 ]

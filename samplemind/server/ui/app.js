@@ -19,7 +19,6 @@ const ALIASES = {
   category: ['cat', 'category'], type: ['type'], key: ['key'], bpm: ['bpm', 'tempo'],
   tag: ['tag', 'tags'], sort: ['sort'], id: ['id'],
 };
-const MAX_EXPORT_QUERY = 1900; // the server takes queries up to 2000 characters
 
 const $ = (selector) => document.querySelector(selector);
 const state = {
@@ -27,7 +26,7 @@ const state = {
   selection: new Set(), selectionFrom: 'table', stats: null, tags: [], view: 'browse',
   mapLoaded: false, dupesLoaded: false, jobs: new Map(), ws: null, wsDelay: 1000,
   role: null, peaks: new Map(), similarTimer: 0, changeTimer: 0, hoverTimer: 0, total: null,
-  descriptions: new Map(),
+  descriptions: new Map(), exporting: false,
 };
 
 let table; let player; let wave; let soundMap;
@@ -360,19 +359,6 @@ function selectedIds() {
   return [...state.selection];
 }
 
-/** Ids as a query term, consecutive runs as ranges: id:3..7,12 */
-function idTerm(ids) {
-  const sorted = [...ids].sort((a, b) => a - b);
-  const parts = [];
-  for (let i = 0; i < sorted.length;) {
-    let j = i;
-    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j += 1;
-    parts.push(j > i ? `${sorted[i]}..${sorted[j]}` : String(sorted[i]));
-    i = j + 1;
-  }
-  return `id:${parts.join(',')}`;
-}
-
 function renderSelectionBars() {
   for (const [bar, from] of [[$('#selection-bar'), 'table'], [$('#map-selection-bar'), 'map']]) {
     const count = state.selectionFrom === from ? state.selection.size : 0;
@@ -410,22 +396,34 @@ function clearSelection() {
   renderSelectionBars();
 }
 
-function exportZip() {
-  let query = state.query;
-  let name = 'samplemind-kit';
-  if (state.selection.size) {
-    query = idTerm(selectedIds());
-    name = `samplemind-${state.selection.size}-samples`;
-    if (query.length > MAX_EXPORT_QUERY) {
-      banner('That selection is too scattered to export in one go: narrow it with the query, or select fewer samples.');
-      return;
-    }
-  }
-  const link = element('a', { href: `/api/v1/export${params({ q: query, name })}`, download: `${name}.zip`, hidden: true });
+/** Let the browser download a URL: it streams the file to disk, nothing is held in the page. */
+function download(url, filename) {
+  const link = element('a', { href: url, download: filename, hidden: true });
   document.body.append(link);
   link.click();
   link.remove();
-  banner(`Exporting ${state.selection.size ? `${state.selection.size} selected sample(s)` : 'every match of the query'} as a zip…`, { kind: 'info' });
+}
+
+/** The selection (any size: its ids go in a POST body, which answers a short-lived download
+ *  URL), or every match of the query when nothing is selected. */
+async function exportZip() {
+  if (!state.selection.size) {
+    download(`/api/v1/export${params({ q: state.query, name: 'samplemind-kit' })}`, 'samplemind-kit.zip');
+    banner('Exporting every match of the query as a zip…', { kind: 'info' });
+    return;
+  }
+  if (state.exporting) return; // a second click while the first export is being prepared
+  state.exporting = true;
+  const name = `samplemind-${state.selection.size}-samples`;
+  try {
+    const answer = await api('/exports', { method: 'POST', body: { ids: selectedIds(), name } });
+    download(answer.url, `${name}.zip`);
+    banner(`Exporting ${answer.count} selected sample(s) as a zip…`, { kind: 'info' });
+  } catch (error) {
+    failed(error);
+  } finally {
+    state.exporting = false;
+  }
 }
 
 // -- the detail panel ---------------------------------------------------------------------------
