@@ -339,3 +339,15 @@ async def test_with_accounts_csrf_is_needed_and_the_url_is_the_users_own(account
     assert (await client.get(data["url"], headers=cookie_only)).status == 404
     archive, _ = await fetch_zip(client, data["url"], headers=script)
     assert len(exported(archive)[0]) == 3
+
+
+async def test_one_owner_cannot_push_out_the_others():
+    store = ExportStore(max_pending=32, max_each=8)
+    theirs = store.add(("user", "ana"), ids=None, query="cat:kick", name="k", pattern="{name}",
+                       count=1)
+    mine = [store.add(("user", "bo"), ids=None, query="", name="x", pattern="{name}", count=1)
+            for _ in range(40)]
+    assert store.find(theirs.token, ("user", "ana")) is theirs
+    assert len(store) == 1 + 8
+    assert store.find(mine[-1].token, ("user", "bo")) is mine[-1]
+    assert store.find(mine[0].token, ("user", "bo")) is None  # its oldest made room

@@ -13,8 +13,8 @@ Decisions, as the README states them:
   "select again". A sample removed between the POST and the download is left out.
 - A token is unguessable (secrets.token_urlsafe, 256 bits), kept in this process's memory
   only, valid for LIFETIME seconds after it was made, and may start MAX_USES downloads (a
-  browser may retry; HEAD does not count). At most MAX_PENDING exports wait at once; the
-  oldest is dropped to make room.
+  browser may retry; HEAD does not count). At most MAX_PENDING exports wait at once, and
+  MAX_PENDING_EACH of one owner; the oldest is dropped to make room.
 - With accounts, a token works only for whoever made it (the same user name through a
   session, or the same API token); anyone else gets the same 404 as an unknown token.
 """
@@ -38,6 +38,7 @@ from .auth import USER_KEY
 
 LIFETIME = 600.0  # seconds a download URL may be started after it was made
 MAX_PENDING = 32  # exports waiting at once (each holds 8 bytes per id)
+MAX_PENDING_EACH = 8  # of them for one owner: one user cannot push out everyone else's
 MAX_USES = 3  # downloads one URL may start
 MAX_IDS = 100_000
 MAX_QUERY = 2000  # as GET /api/v1/export?q=
@@ -68,9 +69,11 @@ class ExportStore:
     """Pending exports by token, in memory, oldest first. Used on the event loop only."""
 
     def __init__(self, *, lifetime: float = LIFETIME, max_pending: int = MAX_PENDING,
-                 max_uses: int = MAX_USES, clock: Callable[[], float] = time.monotonic) -> None:
+                 max_each: int = MAX_PENDING_EACH, max_uses: int = MAX_USES,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.lifetime = lifetime
         self.max_pending = max_pending
+        self.max_each = max_each
         self.max_uses = max_uses
         self.clock = clock
         self._pending: OrderedDict[str, PendingExport] = OrderedDict()
@@ -81,8 +84,12 @@ class ExportStore:
 
     def add(self, owner: Owner, *, ids: array | None, query: str | None, name: str,
             pattern: str, count: int) -> PendingExport:
-        """A new pending export; drops the expired ones, then the oldest while too many."""
+        """A new pending export; drops the expired ones, then this owner's oldest while it
+        has too many, then the oldest of all while there are too many."""
         self._expire()
+        mine = [token for token, pending in self._pending.items() if pending.owner == owner]
+        for token in mine[:max(0, len(mine) - self.max_each + 1)]:
+            del self._pending[token]
         while len(self._pending) >= self.max_pending:
             self._pending.popitem(last=False)
         token = secrets.token_urlsafe(32)
