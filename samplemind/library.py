@@ -7,6 +7,7 @@ walk and stat -> hash what changed -> cache -> pool -> catalog.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,6 +35,9 @@ ProgressCallback = Callable[[int, int, str, str], None]
 
 COMMIT_EVERY_SECONDS = 0.5
 COMMIT_EVERY_ROWS = 256
+log = logging.getLogger(__name__)
+
+
 @dataclass
 class _Pending:
     """A file that needs its analysis (from the cache or the pool)."""
@@ -161,13 +165,16 @@ class Library:
         from .similarity.consensus import agree
         from .similarity.teach import teach_categories
 
+        asked: list[int] = []
         try:
-            report.agreed = agree(self.catalog, self.index.current).changed
+            agreed = agree(self.catalog, self.index.current)
+            report.agreed, asked = agreed.changed, agreed.asked
         except Exception as exc:  # a damaged index or a busy catalog: the scan stands
             report.warnings.append(FileFailure(self.paths.catalog.name,
                                                f"categories from nearest sounds skipped: {exc}"))
         try:
-            report.taught = teach_categories(self.catalog, self.index.current).changed
+            report.taught = teach_categories(self.catalog, self.index.current,
+                                             also=asked).changed
         except Exception as exc:  # a damaged index or a busy catalog: the scan stands
             report.warnings.append(FileFailure(self.paths.catalog.name,
                                                f"categories from named neighbours skipped: {exc}"))
@@ -542,10 +549,14 @@ class Library:
                 else:
                     self.catalog.set_override(sample.id, field, value)
             self._re_resolve(sample.id)
-        if "category" in checked and checked["category"] is None:
-            # back to the sound's guess: its nearest sounds and named neighbours have their say
-            # now, as after a scan (else a later no-op scan would leave the file's own guess)
-            self._teach_categories(ScanReport())
+        if checked.get("category", "") is None or "type" in checked:
+            # Back to the sound's guess, or a sample that starts or stops voting: the nearest
+            # sounds and named neighbours have their say now, as after a scan (a later no-op
+            # scan would not run them).
+            refined = ScanReport()
+            self._teach_categories(refined)
+            for warning in refined.warnings:
+                log.warning("%s", warning.error)
         return self.get(sample.id)
 
     def save_collection(self, name: str, query: str) -> dict[str, Any]:

@@ -107,6 +107,7 @@ def classify_type(cues: LoopCues) -> tuple[str, float]:
 
 CATEGORY_CLASSES = ("kick", "snare", "hihat", "cymbal", "tom", "clap", "perc", "bass", "tonal")
 TONAL_FAMILY = frozenset({"tonal", "synth", "keys", "guitar", "pad", "strings", "brass", "wind"})
+CATEGORY_MAX_SECONDS = 12.0  # longer one-shots (textures, long material) get no category
 CATEGORY_CLIP = 5.0  # standardised inputs are clipped here (one freak value can't decide)
 CATEGORY_INPUTS_VERSION = "1"  # bump with category_inputs(); the model file records it
 CATEGORY_MODEL = Path(__file__).with_name("category_model.npz")

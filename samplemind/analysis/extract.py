@@ -114,7 +114,7 @@ PEAK_BUCKETS = 256
 RHYTHM_WINDOW_SECONDS = 60.0  # longer material: onsets/tempo from a middle window this long
 MAX_SPECTRAL_FRAMES = 3000
 MIN_TEMPO_CONFIDENCE = 0.05
-CATEGORY_MAX_SECONDS = 12.0  # longer one-shots (textures, long material) get no category
+CATEGORY_MAX_SECONDS = classify.CATEGORY_MAX_SECONDS  # longer one-shots get no category
 
 
 @dataclass

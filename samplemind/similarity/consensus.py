@@ -14,23 +14,29 @@ works on a library of `sample_0001.wav`s; names still win over it, and the libra
 named samples then teach (teach.py) on top of it.
 
 The probabilities are recomputed from the stored vector and signal pitch by the shipped
-model, so the result is a pure function of the library's sounds: a rescan that changed
-nothing changes nothing, and an incremental run gives what a run from scratch gives.
+model, and the neighbours come from the vector index's own search (approximate, like
+`similar`, on the IVF index of a large library), so a round's answer depends only on the
+catalog and its index: a rescan that changed nothing changes nothing. After additions only
+the new sounds and the REACH_BACK nearest to each are asked (a sound further away seldom
+has a new one among its 5 nearest: nearly always what a full round gives); a removal, a
+re-analysed sound or a changed set of voters asks everyone.
+
 Measured by benchmarks/accuracy.py (category from sound alone): SHARE 0.5 with 5
-neighbours took top-1 from 75.7 % to about 78 %; more neighbours or a larger share let
-basses drift to the toms and tonal sounds they sit next to.
+neighbours took top-1 from 75.7 % to 78.2 % (the grid of 3-16 neighbours and shares
+0.3-0.7 gave 76.9-78.6 %); a larger share let basses drift to the toms and tonal sounds
+they sit next to.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..analysis import classify
 from ..catalog import Catalog
-from . import teach  # (teach imports this module too: names are looked up at call time)
 from .index import VectorIndex
 
 NEIGHBOURS = 5
@@ -38,7 +44,10 @@ SHARE = 0.5
 SOURCE = "dsp"
 CHUNK = 500
 REACH_BACK = 4 * NEIGHBOURS  # an added sound is among the 5 nearest of few beyond its 20 nearest
-_META_KEY = "consensus_generation"
+_META_KEY = "consensus_generation"  # the catalog generation the last round saw
+_MAX_ID_KEY = "consensus_max_id"  # the largest one-shot id then: larger ones are new
+_VOTERS_KEY = "consensus_voters"  # a fingerprint of that round's voters
+SPARE = 3
 
 
 @dataclass
@@ -49,6 +58,7 @@ class ConsensusReport:
     candidates: int = 0  # one-shots it looked at
     updated: int = 0  # whose category or confidence it changed
     changed: int = 0  # whose category it changed
+    asked: list[int] = field(default_factory=list)  # every one-shot asked, any source
 
 
 def mix(own: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
@@ -59,11 +69,13 @@ def mix(own: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
 
 
 def listeners(catalog: Catalog, known: np.ndarray) -> np.ndarray:
-    """The one-shots in the index that the sound model classified (loops and sounds over
-    12 s have no probabilities, so no vote)."""
+    """The one-shots in the index short enough for the sound model (loops and sounds over
+    CATEGORY_MAX_SECONDS have no probabilities, so no vote). Read from the covering index
+    of migration m009; the rare one-shot the worker heard as a loop is among them but has
+    no probabilities either (sound_probabilities leaves it out)."""
     ids = np.array([row[0] for row in catalog.query(
-        "SELECT id FROM samples WHERE type = 'oneshot' AND vector IS NOT NULL AND "
-        "json_extract(analysis, '$.features.category') IS NOT NULL ORDER BY id")], np.int64)
+        "SELECT id FROM samples WHERE type = 'oneshot' AND duration <= ? ORDER BY id",
+        [classify.CATEGORY_MAX_SECONDS])], np.int64)
     return ids[np.isin(ids, known)]
 
 
@@ -96,6 +108,22 @@ def sound_probabilities(catalog: Catalog, ids: Iterable[int]) -> dict[int, np.nd
     return out
 
 
+def nearest_voters(vectors: VectorIndex, voters: np.ndarray, ids: np.ndarray, k: int
+                   ) -> dict[int, list[int]]:
+    """The k nearest voters of each id (itself included when it votes), nearest first.
+    Always through the index's own search, whether a round asks one sample or all of them,
+    so an incremental round finds the neighbours a full one finds (approximate, like
+    `similar`, on the IVF index of large libraries)."""
+    out: dict[int, list[int]] = {}
+    depth = min(k, len(voters))
+    for start in range(0, len(ids), 4 * CHUNK):
+        chunk = np.ascontiguousarray(ids[start:start + 4 * CHUNK], np.int64)
+        found, _ = vectors.search_many(vectors.vectors_of(chunk), depth, allowed=voters)
+        for sample_id, row in zip(chunk.tolist(), found):
+            out[sample_id] = [int(i) for i in row if i >= 0]
+    return out
+
+
 def guesses(catalog: Catalog, vectors: VectorIndex, ids: Iterable[int],
             voters: np.ndarray | None = None) -> dict[int, tuple[str, float]]:
     """(category, confidence) of the sound consensus for the one-shots among `ids` that
@@ -109,64 +137,93 @@ def guesses(catalog: Catalog, vectors: VectorIndex, ids: Iterable[int],
     heard = sound_probabilities(catalog, ids)
     asked = np.array(sorted(heard), np.int64)
     asked = asked[np.isin(asked, voters)]
-    near = dict(teach.nearest_teachers(vectors, voters, asked, NEIGHBOURS + 1)) \
-        if len(asked) else {}
-    wanted = {i for hits in near.values() for i, _ in hits} - set(heard)
+    # a few spare: a voter the worker heard as a loop has no probabilities (listeners())
+    near = nearest_voters(vectors, voters, asked, NEIGHBOURS + 1 + SPARE) if len(asked) else {}
+    wanted = {i for hits in near.values() for i in hits} - set(heard)
     heard.update(sound_probabilities(catalog, sorted(wanted)))
     out = {}
     for sample_id in sorted(heard.keys() & set(ids)):
-        voices = [heard[i] for i, _ in near.get(sample_id, []) if i != sample_id and i in heard]
+        voices = [heard[i] for i in near.get(sample_id, []) if i != sample_id and i in heard]
         p = mix(heard[sample_id], np.array(voices[:NEIGHBOURS]))
         best = int(np.argmax(p))
         out[sample_id] = (model.classes[best], round(float(p[best]), 3))
     return out
 
 
+def _fingerprint(ids: Iterable[int]) -> str:
+    return hashlib.blake2b(",".join(map(str, ids)).encode(), digest_size=16).hexdigest()
+
+
 def agree(catalog: Catalog, index: Callable[[], VectorIndex]) -> ConsensusReport:
-    """Bring every sound-only category up to date with its neighbours. Incremental: after
-    additions and changes, the changed one-shots and those near them (REACH_BACK of each)
-    are asked again; a removal, whose old neighbours are unknown, asks everyone."""
+    """Bring every sound-only category up to date with its neighbours.
+
+    Incremental when the last round's voters are all still there with the same sounds and
+    only new one-shots came: those and the REACH_BACK one-shots nearest to each are asked
+    again (an added sound is seldom among the 5 nearest of one further away), with the
+    changed sound-only rows. A removal, a re-analysed sound or a sample that stopped or
+    started voting (a type correction) asks everyone: whom they were near is not kept.
+    `asked` lists every one-shot asked, whatever its source, for teach.py to reconsider."""
     report = ConsensusReport()
     if classify.category_model() is None:
         return report
-    last = catalog.query("SELECT value FROM meta WHERE key = ?", [_META_KEY])
-    rows = catalog.query("SELECT id, category, category_confidence FROM samples "
-                         f"WHERE type = 'oneshot' AND category_source = '{SOURCE}'")
-    if not rows:
-        _remember(catalog)
+    # Where to start is read before asking for the index: bringing the index up to date
+    # prunes the removal log (manager._save), which would look like lost history.
+    state = dict(catalog.query("SELECT key, value FROM meta WHERE key IN (?, ?, ?)",
+                               [_META_KEY, _MAX_ID_KEY, _VOTERS_KEY]))
+    generation = catalog.generation
+    full = _META_KEY not in state
+    changed: list[int] = []
+    if not full:
+        since = int(state[_META_KEY])
+        _, changed, removed = catalog.changes_since(since)
+        reanalysed, _ = catalog.vector_changes(since)
+        last_max = int(state.get(_MAX_ID_KEY, 0))
+        full = (bool(removed) or since < catalog.oldest_removal_kept()
+                or any(i <= last_max for i in reanalysed))
+    rows = catalog.query("SELECT id, category, category_confidence, category_source "
+                         "FROM samples WHERE type = 'oneshot'")
+    own = {sample_id: (category, confidence) for sample_id, category, confidence, source in rows
+           if source == SOURCE}
+    max_id = max((row[0] for row in rows), default=0)
+    if not own:  # nothing to refine (and no index to build); the next round starts afresh
+        catalog.set_meta({_META_KEY: str(generation), _MAX_ID_KEY: str(max_id),
+                          _VOTERS_KEY: ""})
         return report
     vectors = index()
     voters = listeners(catalog, vectors.ids())
     report.listeners = len(voters)
-    own = {sample_id: (category, confidence) for sample_id, category, confidence in rows}
-    candidates = voters
-    if last:
-        since = int(last[0][0])
-        _, changed, removed = catalog.changes_since(since)
-        if not removed and since >= catalog.oldest_removal_kept():
-            touched = voters[np.isin(voters, np.array(changed, np.int64))]
-            # the changed sounds, and those whose nearest sounds they may now be
-            near = {i for _, hits in teach.nearest_teachers(vectors, voters, touched, REACH_BACK)
-                    for i, _ in hits}
-            candidates = np.array(sorted(set(touched.tolist()) | near), np.int64)
-    candidates = [i for i in candidates.tolist() if i in own]
-    report.candidates = len(candidates)
+    if not full:
+        last_max = int(state.get(_MAX_ID_KEY, 0))
+        old_voters = voters[voters <= last_max]
+        full = _fingerprint(old_voters.tolist()) != state.get(_VOTERS_KEY)
+    if full:
+        candidates = voters
+    else:
+        new = voters[voters > int(state.get(_MAX_ID_KEY, 0))]
+        near = nearest_voters(vectors, voters, new, REACH_BACK) if len(new) else {}
+        recheck = [i for i in changed if i in own]  # e.g. a rename left only the sound
+        candidates = np.array(sorted(set(new.tolist()) | {i for hits in near.values()
+                                                           for i in hits} | set(recheck)),
+                              np.int64)
+    report.asked = candidates.tolist()
+    asked = [i for i in report.asked if i in own]
+    report.candidates = len(asked)
     updates = []
-    for start in range(0, len(candidates), 4 * CHUNK):
-        for sample_id, new in guesses(catalog, vectors, candidates[start:start + 4 * CHUNK],
-                                      voters).items():
-            if new != own[sample_id]:
-                updates.append((*new, sample_id))
+    for start in range(0, len(asked), 4 * CHUNK):
+        for sample_id, answer in guesses(catalog, vectors, asked[start:start + 4 * CHUNK],
+                                         voters).items():
+            if answer != own[sample_id]:
+                updates.append((*answer, sample_id))
     if updates:
         with catalog.transaction():
             catalog.conn.executemany(
                 "UPDATE samples SET category = ?, category_confidence = ? WHERE id = ? "
                 f"AND category_source = '{SOURCE}'", updates)
-    _remember(catalog)
+    # Our own commit is no news for the next round; anyone else's in between is.
+    alone = catalog.generation == generation + (1 if updates else 0)
+    catalog.set_meta({_META_KEY: str(catalog.generation if alone else generation),
+                      _MAX_ID_KEY: str(max_id),
+                      _VOTERS_KEY: _fingerprint(voters[voters <= max_id].tolist())})
     report.updated = len(updates)
     report.changed = sum(category != own[sample_id][0] for category, _, sample_id in updates)
     return report
-
-
-def _remember(catalog: Catalog) -> None:
-    catalog.set_meta({_META_KEY: str(catalog.generation)})  # where the next round may start

@@ -135,11 +135,13 @@ class TeachReport:
 
 
 def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
-                     k: int = NEIGHBOURS) -> TeachReport:
+                     k: int = NEIGHBOURS, also: Iterable[int] = ()) -> TeachReport:
     """Give the one-shots whose category only the sound suggests (or an earlier lesson)
     the category their named neighbours vote for, where that vote is the surer answer.
     Loops keep their own: their category is never guessed from sound. `index` gives the
-    current vector index; it is only asked for when there is something to learn or undo."""
+    current vector index; it is only asked for when there is something to learn or undo.
+    `also`: samples to reconsider besides the changed ones (those whose sound consensus may
+    have moved with their neighbours, consensus.agree's `asked`)."""
     report = TeachReport()
     sources = ", ".join(f"'{source}'" for source in TEACHING_SOURCES)
     teachers_named, taught = catalog.query(
@@ -149,6 +151,7 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
     if teachers_named < MIN_TEACHERS and not taught:
         report.teachers = teachers_named
         return report
+    generation = catalog.generation  # what this round reads (or newer)
     vectors = index()
     known = vectors.ids()
     rows = catalog.query(
@@ -175,7 +178,8 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
                               "('teach_fingerprint', 'teach_generation')"))
     if last.get("teach_fingerprint") == fingerprint and "teach_generation" in last:
         _, changed, _ = catalog.changes_since(int(last["teach_generation"]))
-        candidates = candidates[np.isin(candidates, np.array(changed, np.int64))]
+        wanted = np.array(sorted(set(changed) | set(also)), np.int64)
+        candidates = candidates[np.isin(candidates, wanted)]
     report.candidates = len(candidates)
     guesses = consensus.guesses(catalog, vectors, [i for i in candidates.tolist()
                                                    if own[i][2] == TAUGHT_SOURCE])
@@ -198,8 +202,10 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
             catalog.conn.executemany(
                 "UPDATE samples SET category = ?, category_confidence = ?, category_source = ? "
                 "WHERE id = ?", updates)
-    catalog.set_meta({"teach_fingerprint": fingerprint,  # where the next round may start
-                      "teach_generation": str(catalog.generation)})
+    # Where the next round may start: our own commit is no news, anyone else's in between is.
+    alone = catalog.generation == generation + (1 if updates else 0)
+    catalog.set_meta({"teach_fingerprint": fingerprint,
+                      "teach_generation": str(catalog.generation if alone else generation)})
     report.changed = len(updates)
     return report
 
