@@ -204,6 +204,15 @@ def m009_sound_category(db: sqlite_utils.Database) -> None:
     db.execute("ANALYZE samples_sound_category")
 
 
+@migrations()
+def m010_removed_sounds(db: sqlite_utils.Database) -> None:
+    """What a removed sample was (its vector, type and duration), kept with the removal until
+    the saved index has applied it: the sound consensus asks the removed sound's nearest
+    neighbours again instead of the whole library."""
+    for column, kind in (("vector", bytes), ("type", str), ("duration", float)):
+        db["removed"].add_column(column, kind)
+
+
 def now_iso() -> str:
     """UTC timestamp for the catalog, to the second."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -401,12 +410,16 @@ class Catalog:
         for start in range(0, len(ids), 500):
             chunk = list(ids[start:start + 500])
             marks = ", ".join("?" for _ in chunk)
-            for table, column in (("tags", "sample_id"), ("overrides", "sample_id"),
-                                  ("samples", "id")):
-                self.conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
             self.conn.executemany(
                 "INSERT OR REPLACE INTO removed (sample_id, generation) VALUES (?, ?)",
                 [(sample_id, self.next_generation) for sample_id in chunk])
+            self.conn.execute(  # what each was, for the steps that must find its neighbours
+                "UPDATE removed SET (vector, type, duration) = (SELECT vector, type, duration "
+                "FROM samples WHERE samples.id = removed.sample_id) "
+                f"WHERE sample_id IN ({marks})", chunk)
+            for table, column in (("tags", "sample_id"), ("overrides", "sample_id"),
+                                  ("samples", "id")):
+                self.conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
 
     def record_failure(self, path: str, root: str, size: int, mtime_ns: int, error: str) -> None:
         """Remember that a file failed, so the next scan can report it without retrying."""
@@ -527,6 +540,17 @@ class Catalog:
                 "SELECT sample_id FROM removed WHERE generation > ?", (generation,))
                 if row[0] not in present)
         return current, changed, removed
+
+    def removed_sounds(self, ids: Sequence[int]) -> list[tuple[int, bytes | None, str | None,
+                                                               float | None]]:
+        """(id, raw vector, type, duration) of removed samples still in the removal log."""
+        out: list[tuple[int, bytes | None, str | None, float | None]] = []
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start:start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            out += self.query("SELECT sample_id, vector, type, duration FROM removed "
+                              f"WHERE sample_id IN ({marks})", chunk)
+        return out
 
     def oldest_removal_kept(self) -> int:
         """Removals at or before this generation have been forgotten (pruned)."""

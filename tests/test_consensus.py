@@ -212,6 +212,24 @@ def test_an_addition_asks_only_the_new_sound_and_those_near_it(tmp_path: Path, r
     assert settled(tmp_path / "grown") == before
 
 
+def test_a_removal_asks_only_those_that_were_near_it(tmp_path: Path, rounds):
+    folder = tmp_path / "kit"
+    write_kit(folder, range(40))
+    (folder / "Loops").mkdir()  # a loop (by its folder) is no voter: its removal is no news
+    write_drum_hit(folder / "Loops" / "long_ride.wav", "hihat", seed=5)
+    with Library(tmp_path / "home", jobs=2, timeout=60) as library:
+        library.scan([folder])
+        assert next(s for s in library.ls() if s.path.endswith("long_ride.wav")).record[
+            "type"] == "loop"
+        (folder / "sample_013.wav").unlink()
+        (folder / "Loops" / "long_ride.wav").unlink()
+        assert library.scan([folder]).removed == 2
+    removal = rounds[-1]
+    assert removal.listeners == 39 and 0 < len(removal.asked) <= REACH_BACK
+    before = answers(tmp_path / "home")
+    assert settled(tmp_path / "home") == before
+
+
 def test_a_reanalysed_sound_or_a_type_correction_asks_everyone(tmp_path: Path, rounds):
     folder = tmp_path / "kit"
     write_kit(folder, range(30))

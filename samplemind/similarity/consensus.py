@@ -16,10 +16,11 @@ named samples then teach (teach.py) on top of it.
 The probabilities are recomputed from the stored vector and signal pitch by the shipped
 model, and the neighbours come from the vector index's own search (approximate, like
 `similar`, on the IVF index of a large library), so a round's answer depends only on the
-catalog and its index: a rescan that changed nothing changes nothing. After additions only
-the new sounds and the REACH_BACK nearest to each are asked (a sound further away seldom
-has a new one among its 5 nearest: nearly always what a full round gives); a removal, a
-re-analysed sound or a changed set of voters asks everyone.
+catalog and its index: a rescan that changed nothing changes nothing. After additions and
+removals only the new sounds and the REACH_BACK nearest to each new or removed sound are
+asked (a sound further away seldom has one of them among its 5 nearest: nearly always what
+a full round gives; the removal log keeps a removed sound's vector for this); a
+re-analysed sound or another change to who votes asks everyone.
 
 Measured by benchmarks/accuracy.py (category from sound alone): SHARE 0.5 with 5
 neighbours took top-1 from 75.7 % to 78.2 % (the grid of 3-16 neighbours and shares
@@ -151,18 +152,21 @@ def guesses(catalog: Catalog, vectors: VectorIndex, ids: Iterable[int],
 
 
 def _fingerprint(ids: Iterable[int]) -> str:
+    """Which voters a round had, in a form that does not depend on their order."""
+    ids = sorted(ids)
     return hashlib.blake2b(",".join(map(str, ids)).encode(), digest_size=16).hexdigest()
 
 
 def agree(catalog: Catalog, index: Callable[[], VectorIndex]) -> ConsensusReport:
     """Bring every sound-only category up to date with its neighbours.
 
-    Incremental when the last round's voters are all still there with the same sounds and
-    only new one-shots came: those and the REACH_BACK one-shots nearest to each are asked
-    again (an added sound is seldom among the 5 nearest of one further away), with the
-    changed sound-only rows. A removal, a re-analysed sound or a sample that stopped or
-    started voting (a type correction) asks everyone: whom they were near is not kept.
-    `asked` lists every one-shot asked, whatever its source, for teach.py to reconsider."""
+    Incremental when the last round's voters are all still there with the same sounds, but
+    for new ones and removed ones whose sound the removal log kept: the new sounds and the
+    REACH_BACK one-shots nearest to each new or removed sound are asked again (a sound further
+    away seldom has one of them among its 5 nearest), with the changed sound-only rows. A
+    re-analysed sound, a sample that stopped or started voting (a type correction) or a
+    pruned removal log asks everyone: whom they were near is not kept. `asked` lists every
+    one-shot asked, whatever its source, for teach.py to reconsider."""
     report = ConsensusReport()
     if classify.category_model() is None:
         return report
@@ -171,14 +175,16 @@ def agree(catalog: Catalog, index: Callable[[], VectorIndex]) -> ConsensusReport
     state = dict(catalog.query("SELECT key, value FROM meta WHERE key IN (?, ?, ?)",
                                [_META_KEY, _MAX_ID_KEY, _VOTERS_KEY]))
     generation = catalog.generation
+    last_max = int(state.get(_MAX_ID_KEY) or 0)
     full = _META_KEY not in state
     changed: list[int] = []
+    departed: list[tuple[int, bytes | None, str | None, float | None]] = []
     if not full:
         since = int(state[_META_KEY])
         _, changed, removed = catalog.changes_since(since)
         reanalysed, _ = catalog.vector_changes(since)
-        last_max = int(state.get(_MAX_ID_KEY, 0))
-        full = (bool(removed) or since < catalog.oldest_removal_kept()
+        departed = catalog.removed_sounds(removed)
+        full = (since < catalog.oldest_removal_kept() or len(departed) < len(removed)
                 or any(i <= last_max for i in reanalysed))
     rows = catalog.query("SELECT id, category, category_confidence, category_source "
                          "FROM samples WHERE type = 'oneshot'")
@@ -192,15 +198,21 @@ def agree(catalog: Catalog, index: Callable[[], VectorIndex]) -> ConsensusReport
     vectors = index()
     voters = listeners(catalog, vectors.ids())
     report.listeners = len(voters)
-    if not full:
-        last_max = int(state.get(_MAX_ID_KEY, 0))
-        old_voters = voters[voters <= last_max]
-        full = _fingerprint(old_voters.tolist()) != state.get(_VOTERS_KEY)
+    gone = [(i, raw) for i, raw, kind, seconds in departed if kind == "oneshot"
+            and seconds is not None and seconds <= classify.CATEGORY_MAX_SECONDS]
+    if not full:  # the same voters as last time, but for the new and the removed ones
+        before = voters[voters <= last_max].tolist() + [i for i, _ in gone if i <= last_max]
+        full = _fingerprint(before) != state.get(_VOTERS_KEY) or any(raw is None for _, raw in gone)
     if full:
         candidates = voters
     else:
-        new = voters[voters > int(state.get(_MAX_ID_KEY, 0))]
+        new = voters[voters > last_max]
         near = nearest_voters(vectors, voters, new, REACH_BACK) if len(new) else {}
+        if gone:  # the removed sounds' old neighbourhoods
+            raw = np.frombuffer(b"".join(r for _, r in gone), np.float32).reshape(len(gone), -1)
+            found, _ = vectors.search_many(vectors.standardiser.transform(raw),
+                                           min(REACH_BACK, len(voters)), allowed=voters)
+            near[-1] = [int(i) for i in found.ravel() if i >= 0]
         recheck = [i for i in changed if i in own]  # e.g. a rename left only the sound
         candidates = np.array(sorted(set(new.tolist()) | {i for hits in near.values()
                                                            for i in hits} | set(recheck)),
