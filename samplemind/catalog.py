@@ -470,6 +470,29 @@ class Catalog:
             "INSERT OR REPLACE INTO overrides (sample_id, field, value, set_at) VALUES (?, ?, ?, ?)",
             (sample_id, field, json.dumps(value), now_iso()))
 
+    def set_categories(self, rows: Sequence[tuple[str | None, float | None, str | None, int]],
+                       only_from: str | None = None) -> None:
+        """Write (category, confidence, source, id) rows in one commit. With `only_from`,
+        only to samples whose category still comes from that source (a name or correction
+        that arrived in between wins)."""
+        if not rows:
+            return
+        sql = ("UPDATE samples SET category = ?, category_confidence = ?, category_source = ? "
+               "WHERE id = ?")
+        with self.transaction():
+            if only_from is None:
+                self.conn.executemany(sql, rows)
+            else:
+                self.conn.executemany(sql + " AND category_source = ?",
+                                      [(*row, only_from) for row in rows])
+
+    def resume_point(self, read_at: int, wrote: bool) -> int:
+        """Where a step that read the catalog at generation `read_at` (and committed once
+        more if `wrote`) may start next time: now, when no one else committed in between;
+        else `read_at`, so their changes are not skipped."""
+        current = self.generation
+        return current if current == read_at + (1 if wrote else 0) else read_at
+
     def set_meta(self, values: dict[str, str]) -> None:
         """Store bookkeeping values (where a post-scan step may start next time); this is
         not a catalog change, so the generation stays."""

@@ -226,14 +226,8 @@ def agree(catalog: Catalog, index: Callable[[], VectorIndex]) -> ConsensusReport
                                          voters).items():
             if answer != own[sample_id]:
                 updates.append((*answer, sample_id))
-    if updates:
-        with catalog.transaction():
-            catalog.conn.executemany(
-                "UPDATE samples SET category = ?, category_confidence = ? WHERE id = ? "
-                f"AND category_source = '{SOURCE}'", updates)
-    # Our own commit is no news for the next round; anyone else's in between is.
-    alone = catalog.generation == generation + (1 if updates else 0)
-    catalog.set_meta({_META_KEY: str(catalog.generation if alone else generation),
+    catalog.set_categories([(c, p, SOURCE, i) for c, p, i in updates], only_from=SOURCE)
+    catalog.set_meta({_META_KEY: str(catalog.resume_point(generation, bool(updates))),
                       _MAX_ID_KEY: str(max_id),
                       _VOTERS_KEY: _fingerprint(voters[voters <= max_id].tolist())})
     report.updated = len(updates)

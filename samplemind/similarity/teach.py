@@ -197,15 +197,9 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
             (category, confidence, source)
         if new != own[sample_id]:
             updates.append((*new, sample_id))
-    if updates:
-        with catalog.transaction():
-            catalog.conn.executemany(
-                "UPDATE samples SET category = ?, category_confidence = ?, category_source = ? "
-                "WHERE id = ?", updates)
-    # Where the next round may start: our own commit is no news, anyone else's in between is.
-    alone = catalog.generation == generation + (1 if updates else 0)
-    catalog.set_meta({"teach_fingerprint": fingerprint,
-                      "teach_generation": str(catalog.generation if alone else generation)})
+    catalog.set_categories(updates)
+    catalog.set_meta({"teach_fingerprint": fingerprint,  # where the next round may start
+                      "teach_generation": str(catalog.resume_point(generation, bool(updates)))})
     report.changed = len(updates)
     return report
 
