@@ -160,7 +160,7 @@ async def test_a_selection_far_over_the_query_limit_exports_whole(client, ids, p
 
 
 async def test_a_query_instead_of_ids(client, ids):
-    data = await create(client, {"q": "cat:snare", "name": "snares"})
+    data = await create(client, {"query": "cat:snare", "name": "snares"})
     assert data["count"] == len(ids["snare"])
     archive, _ = await fetch_zip(client, data["url"])
     manifest = json.loads(archive.read("samplemind-export.json"))
@@ -222,7 +222,7 @@ async def test_bad_bodies_are_json_errors(client, ids):
     for body, words in (
             ([1, 2], "JSON object"),
             ({}, "either"),
-            ({"ids": [1], "q": "cat:kick"}, "either"),
+            ({"ids": [1], "query": "cat:kick"}, "either"),
             ({"ids": "1,2,3"}, "non-empty list"),
             ({"ids": {"1": 1}}, "non-empty list"),
             ({"ids": None}, "non-empty list"),
@@ -239,8 +239,8 @@ async def test_bad_bodies_are_json_errors(client, ids):
             ({"ids": [1], "pattern": "/abs/{name}"}, "relative"),
             ({"ids": [1], "pattern": "{nope}"}, "unknown field {nope}"),
             ({"ids": [1], "pattern": "{}"}, "placeholder"),
-            ({"q": "bmp:1"}, ""),
-            ({"q": "x" * 2001}, "too long"),
+            ({"query": "bmp:1"}, ""),
+            ({"query": "x" * 2001}, "too long"),
             ({"ids": [1], "format": "tar"}, "unknown field")):
         response = await client.post(post, json=body)
         assert response.status == 400, body
@@ -251,7 +251,7 @@ async def test_unknown_ids_are_refused_with_how_many(client, ids):
     selection = [ids["kick"][0], 999_999, ids["snare"][0], 888_888]
     data = await create(client, {"ids": selection}, status=404)
     assert_error(data, 404, "2 of the 4 selected ids are not in the catalog", "999999", "888888")
-    data = await create(client, {"q": "cat:nothing-like-this"}, status=404)
+    data = await create(client, {"query": "cat:nothing-like-this"}, status=404)
     assert_error(data, 404, "no samples match")
 
 
@@ -334,7 +334,7 @@ async def test_with_accounts_csrf_is_needed_and_the_url_is_the_users_own(account
     assert sorted(exported(archive)[0]) == ids["snare"][:4]
 
     # an API token makes and fetches its own, without CSRF (no cookie involved)
-    data = await create(client, {"q": "cat:kick limit:3"}, headers=script)
+    data = await create(client, {"query": "cat:kick limit:3"}, headers=script)
     assert data["count"] == 3
     assert (await client.get(data["url"], headers=cookie_only)).status == 404
     archive, _ = await fetch_zip(client, data["url"], headers=script)

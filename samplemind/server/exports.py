@@ -6,8 +6,9 @@ browser still writes it straight to disk.
 Decisions, as the README states them:
 
 - A selection is a non-empty list of at most MAX_IDS positive sample ids, or a query
-  (``q``, evaluated when the download starts, as GET /api/v1/export does). Repeated ids
-  count once; the zip lists the samples in path order, as an ``id:`` query would.
+  (``query``, as in the other POST bodies; evaluated when the download starts, as
+  GET /api/v1/export does). Repeated ids count once; the zip lists the samples in path
+  order, as an ``id:`` query would.
 - Every id must be in the catalog when the export is made, or it is refused (404) naming
   how many are not: a kit silently missing sounds someone picked is worse than a clear
   "select again". A sample removed between the POST and the download is left out.
@@ -35,6 +36,7 @@ from ..errors import NotFound, UsageError
 from ..export import DEFAULT_PATTERN, compile_pattern, plan_export
 from ..library import Library
 from .auth import USER_KEY
+from .http import id_list
 
 LIFETIME = 600.0  # seconds a download URL may be started after it was made
 MAX_PENDING = 32  # exports waiting at once (each holds 8 bytes per id)
@@ -161,23 +163,14 @@ def _text(body: dict[str, Any], key: str, limit: int) -> str | None:
 
 def parse_request(body: dict[str, Any], safe_name: Callable[[str], str]) -> ExportRequest:
     """Check a POST /api/v1/exports body; UsageError (400) says what is wrong."""
-    unknown = sorted(set(body) - {"ids", "q", "name", "pattern"})
+    unknown = sorted(set(body) - {"ids", "query", "name", "pattern"})
     if unknown:
-        raise UsageError(f"unknown field(s) {', '.join(map(repr, unknown))}: send ids (or q), "
-                         "name and pattern")
-    if ("ids" in body) == ("q" in body):
-        raise UsageError('send either "ids" (a list of sample ids) or "q" (a query)')
-    ids = body.get("ids")
-    if "ids" in body:
-        if not isinstance(ids, list) or not ids:
-            raise UsageError(f"ids must be a non-empty list of sample ids (at most {MAX_IDS:,})")
-        if len(ids) > MAX_IDS:
-            raise UsageError(f"too many ids: {len(ids):,} (at most {MAX_IDS:,} in one export)")
-        for value in ids:
-            if not (isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63):
-                raise UsageError(f"ids must be positive whole numbers, not {repr(value)[:40]}")
-        ids = list(dict.fromkeys(ids))
-    query = _text(body, "q", MAX_QUERY) or ""
+        raise UsageError(f"unknown field(s) {', '.join(map(repr, unknown))}: send ids (or "
+                         "query), name and pattern")
+    if ("ids" in body) == ("query" in body):
+        raise UsageError('send either "ids" (a list of sample ids) or "query" (a query)')
+    ids = id_list(body["ids"], MAX_IDS) if "ids" in body else None
+    query = _text(body, "query", MAX_QUERY) or ""
     pattern = _text(body, "pattern", MAX_PATTERN) or DEFAULT_PATTERN
     compile_pattern(pattern)  # a bad pattern is refused now, not in the download
     name = safe_name(_text(body, "name", MAX_NAME) or DEFAULT_NAME)

@@ -159,6 +159,19 @@ def sample_id(request: web.Request) -> int:
     return int(text)
 
 
+def id_list(value: Any, limit: int) -> list[int]:
+    """A JSON body's "ids": 1 to `limit` sample ids (positive integers below SQLite's
+    limit), each once, in their order; UsageError says what is wrong."""
+    if not isinstance(value, list) or not value:
+        raise UsageError(f"ids must be a non-empty list of sample ids (at most {limit:,})")
+    if len(value) > limit:
+        raise UsageError(f"too many ids: {len(value):,} (at most {limit:,} at once)")
+    for item in value:
+        if not (isinstance(item, int) and not isinstance(item, bool) and 0 < item < 2**63):
+            raise UsageError(f"ids must be positive whole numbers, not {repr(item)[:40]}")
+    return list(dict.fromkeys(value))
+
+
 class NotFoundId(UsageError):
     """A sample id that cannot exist (not a number)."""
 

@@ -14,7 +14,7 @@ from aiohttp import web
 from ..errors import UsageError
 from ..library import Library
 from ..models import SCHEMA_VERSION
-from .http import context, json_body, json_call
+from .http import context, id_list, json_body, json_call
 from .jobs import Progress
 from .routes_jobs import job_response
 from .routes_samples import DEFAULT_PAGE, MAX_PAGE, encode_cursor
@@ -80,9 +80,8 @@ async def describe(request: web.Request) -> web.StreamResponse:
     ids, query = body.get("ids"), body.get("query")
     if (ids is None) == (query is None):
         raise UsageError('send either "ids" (a list of sample ids) or "query"')
-    if ids is not None and (not isinstance(ids, list) or not 1 <= len(ids) <= MAX_IDS or not all(
-            isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids)):
-        raise UsageError(f"ids must be a list of 1 to {MAX_IDS} sample ids")
+    if ids is not None:
+        ids = id_list(ids, MAX_IDS)
     if query is not None and (not isinstance(query, str) or not query.strip()
                               or len(query) > 2000):
         raise UsageError("query must be a query in the query language, e.g. cat:kick")

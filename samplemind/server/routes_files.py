@@ -242,7 +242,7 @@ async def export_zip(request: web.Request) -> web.StreamResponse:
 
 
 async def create_export(request: web.Request) -> web.Response:
-    """POST {"ids": [...]} or {"q": ...}, with name and pattern: checks the selection and
+    """POST {"ids": [...]} or {"query": ...}, with name and pattern: checks the selection and
     answers 201 with the URL that streams its zip (see exports.py for the rules)."""
     wanted = exports.parse_request(await json_body(request), _safe_filename)
 
@@ -313,10 +313,10 @@ ROUTES = [
           body={"type": "object", "additionalProperties": False, "properties": {
               "ids": {"type": "array", "minItems": 1, "maxItems": exports.MAX_IDS,
                       "items": {"type": "integer", "minimum": 1}},
-              "q": {"type": "string", "maxLength": exports.MAX_QUERY},
+              "query": {"type": "string", "maxLength": exports.MAX_QUERY},
               "name": {"type": "string", "maxLength": exports.MAX_NAME},
               "pattern": {"type": "string", "maxLength": exports.MAX_PATTERN}},
-              "oneOf": [{"required": ["ids"]}, {"required": ["q"]}]},
+              "oneOf": [{"required": ["ids"]}, {"required": ["query"]}]},
           responses={201: "Created: `{url, count, expires_in, uses, name}`; `Location` is the URL.",
                      404: "An id is not in the catalog, or no sample matches the query.",
                      413: "The body is over 1 MiB.", 415: "The body is not JSON."}),

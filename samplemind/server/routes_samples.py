@@ -23,6 +23,7 @@ from .http import (
     context,
     encode,
     float_param,
+    id_list,
     int_param,
     json_body,
     json_call,
@@ -232,9 +233,8 @@ async def apply_tags(request: web.Request) -> web.StreamResponse:
     ids, query = body.get("ids"), body.get("query")
     if (ids is None) == (query is None):
         raise UsageError("select samples with either ids (a list of ids) or query (a query)")
-    if ids is not None and (not isinstance(ids, list) or not ids or len(ids) > 10_000 or not all(
-            isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids)):
-        raise UsageError("ids must be a non-empty list of (at most 10000) sample ids")
+    if ids is not None:
+        ids = id_list(ids, 10_000)
     if query is not None and not isinstance(query, str):
         raise UsageError("query must be a string")
 
