@@ -188,6 +188,8 @@ class AccountStore:
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._clock = clock
         self._lock = threading.RLock()
+        self._writes = 0  # writes through this connection (data_version only counts other ones)
+        self._configured: tuple[tuple[int, int], bool] | None = None  # (change key, answer)
         self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
                                    check_same_thread=False)
         self._db.row_factory = sqlite3.Row
@@ -230,6 +232,7 @@ class AccountStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            self._writes += 1
             return count
 
     # -- users ------------------------------------------------------------------------------
@@ -396,6 +399,18 @@ class AccountStore:
     # -- state ------------------------------------------------------------------------------
 
     def configured(self) -> bool:
-        """True when any user or token exists (then the server requires a login)."""
-        rows = self._query("SELECT EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM tokens)")
-        return bool(rows[0][0])
+        """True when any user or token exists (then the server requires a login).
+
+        Asked on every server request, so that an account added by `samplemind user add` in
+        another process closes open access at once. The answer is kept until the database
+        changes: SQLite's data_version moves when another connection commits, and our own
+        writes are counted, so an unchanged store costs one pragma, not a table read.
+        """
+        with self._lock:
+            key = (self._db.execute("PRAGMA data_version").fetchone()[0], self._writes)
+            if self._configured is not None and self._configured[0] == key:
+                return self._configured[1]
+            row = self._db.execute(
+                "SELECT EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM tokens)").fetchone()
+            self._configured = (key, bool(row[0]))
+            return self._configured[1]

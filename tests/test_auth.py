@@ -16,7 +16,9 @@ from samplemind.server.auth import (
     ROLE_ORDER,
     USER_KEY,
     LoginLimiter,
+    OpenAccess,
     access_mode,
+    access_policy,
     install_security,
     is_loopback,
 )
@@ -76,7 +78,7 @@ async def _socket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-def make_app(store: AccountStore, *, open_access: bool = False, limiter: LoginLimiter | None = None,
+def make_app(store: AccountStore, *, open_access: bool | OpenAccess = False, limiter: LoginLimiter | None = None,
              https: bool = False, trusted_origins: tuple[str, ...] = ()) -> web.Application:
     """Routes named like the real server's, each answering with request[USER_KEY]."""
     middlewares = []
@@ -497,3 +499,48 @@ def test_access_mode(tmp_path: Path) -> None:
         empty.add_token("ci", "viewer")
         assert access_mode("127.0.0.1", empty) == (False, None)  # accounts count on loopback too
         assert access_mode("0.0.0.0", empty) == (False, None)
+
+
+def test_access_policy_is_live_on_loopback_only(tmp_path: Path) -> None:
+    with AccountStore(tmp_path) as store, AccountStore(tmp_path) as other_process:
+        policy, warning = access_policy("127.0.0.1", store)
+        assert isinstance(policy, OpenAccess) and policy() and warning is None
+        other_process.add_user("alice", "correct horse battery", "admin")
+        assert not policy()  # another connection's write is seen at once
+        other_process.remove_user("alice")
+        assert policy()
+        other_process.add_token("ci", "viewer")
+        assert access_policy("0.0.0.0", store) == (False, None)
+        other_process.remove_token("ci")
+        # a network bind never opens itself when the last account goes; --insecure always open
+        assert access_policy("0.0.0.0", store, insecure=True)[0] is True
+
+
+@pytest.mark.asyncio
+async def test_account_added_while_serving_closes_open_access(aiohttp_client, tmp_path: Path,
+                                                              monkeypatch) -> None:
+    import samplemind.server.auth as auth
+
+    monkeypatch.setattr(auth, "OPEN_SOCKET_POLL", 0.05)
+
+    async def listener(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json({"user": request[USER_KEY]})
+        async for _ in ws:  # stays open until the client or the server closes it
+            pass
+        return ws
+
+    with AccountStore(tmp_path) as store, AccountStore(tmp_path) as cli:
+        app = make_app(store, open_access=OpenAccess(store))
+        app.router.add_get("/listen", listener, name="listen")
+        client = await aiohttp_client(app)
+        assert (await client.get("/api/v1/samples")).status == 200
+        ws = await client.ws_connect("/listen")
+        assert (await ws.receive_json())["user"]["via"] == "local"
+        cli.add_user("alice", "correct horse battery", "admin")
+        assert (await client.get("/api/v1/samples")).status == 401
+        assert (await client.delete("/api/v1/samples/49/file")).status == 401
+        message = await asyncio.wait_for(ws.receive(), timeout=60)  # dropped, not kept anonymous
+        assert message.type.name in ("CLOSE", "CLOSED", "CLOSING", "ERROR")
+        await ws.close()

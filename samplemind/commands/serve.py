@@ -75,14 +75,15 @@ def serve(
     from ..accounts import AccountStore
     from ..config import resolve_paths
     from ..server import ROUTE_ROLES
-    from ..server.auth import access_mode, install_security
+    from ..server.auth import access_policy, install_security
 
     store = AccountStore(resolve_paths(state.home).data_dir)
     if get is not None:
         # One request from this shell: whoever can run it can read the catalog file anyway.
         open_access, warning = True, None
     else:
-        open_access, warning = access_mode(host, store, insecure=insecure)
+        # Decided per request on loopback: an account added while serving closes it at once.
+        open_access, warning = access_policy(host, store, insecure=insecure)
     if warning:
         err_console().print(f"warning: {warning}", markup=False, highlight=False)
     config = ServerConfig(

@@ -9,8 +9,12 @@ Each request is handled so:
 1. Its required role comes from the matched route's name in `route_roles` ("viewer", "editor",
    "admin" or "public"); an unnamed or unlisted route needs viewer for GET/HEAD/OPTIONS and editor
    for anything else. `/health/*` is public; `/metrics` needs viewer unless access is open.
-2. With `open_access` (loopback with no accounts, or --insecure) everyone is the admin "local";
-   a browser request from another site (an Origin that is not this Host) may still not write.
+2. With open access everyone is the admin "local"; a browser request from another site (an Origin
+   that is not this Host) may still not write. Open access is decided per request (`OpenAccess`):
+   on a loopback bind it lasts while no account or token exists, so one added by `samplemind user
+   add` or `token add` in another process closes it at once (and removing the last one reopens
+   it); a non-loopback bind never opens by itself; --insecure is always open. A WebSocket opened
+   with open access is closed within a second or so once access closes.
 3. Otherwise `Authorization: Bearer <token>` or the `samplemind_session` cookie says who it is:
    none gives 401, too low a role 403.
 4. A cookie-authenticated POST/PUT/PATCH/DELETE needs `X-CSRF-Token` (the session's token, from
@@ -56,7 +60,8 @@ ME_ROUTE = "auth_me"
 MAX_LOGIN_BODY = 8192  # bytes of JSON a login may send
 
 STORE_KEY = web.AppKey("samplemind_account_store", AccountStore)
-OPEN_ACCESS_KEY = web.AppKey("samplemind_open_access", bool)
+OPEN_ACCESS_KEY = web.AppKey("samplemind_open_access", object)  # bool or OpenAccess
+OPEN_SOCKET_POLL = 1.0  # seconds between checks that an open-access WebSocket may stay open
 USER_KEY = web.RequestKey("user", object)  # request[USER_KEY]: {"name", "role", "via"} or None
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -95,6 +100,37 @@ def access_mode(host: str, store: AccountStore, *, insecure: bool = False) -> tu
                          "`samplemind user add NAME --role admin` (or a token with `samplemind "
                          "token add NAME`), bind to 127.0.0.1, or pass --insecure")
     return False, None
+
+
+class OpenAccess:
+    """Open access decided per request: on a loopback bind, open while no account or token exists.
+
+    `store.configured()` answers from a cached value until the accounts database changes, so
+    asking on every request costs one SQLite pragma.
+    """
+
+    def __init__(self, store: AccountStore) -> None:
+        self.store = store
+
+    def __call__(self) -> bool:
+        return not self.store.configured()
+
+
+def access_policy(host: str, store: AccountStore, *,
+                  insecure: bool = False) -> tuple[bool | OpenAccess, str | None]:
+    """(open_access for install_security, warning) for serving on `host`; raises UsageError if it
+    must not start (see access_mode). Loopback gets a live OpenAccess, so that accounts added or
+    removed while the server runs take effect at once; a non-loopback bind stays closed even if
+    every account is removed later."""
+    _, warning = access_mode(host, store, insecure=insecure)
+    if insecure:
+        return True, warning
+    return (OpenAccess(store) if is_loopback(host) else False), warning
+
+
+def is_open(open_access: bool | Callable[[], bool]) -> bool:
+    """Whether a request arriving now gets open access."""
+    return open_access() if callable(open_access) else bool(open_access)
 
 
 # -- login rate limiting -----------------------------------------------------------------------
@@ -268,13 +304,34 @@ def _is_websocket(request: web.Request) -> bool:
     return upgrade is not None and upgrade.lower() == "websocket"
 
 
+async def _while_open(request: web.Request, handler: Handler,
+                      open_access: Callable[[], bool]) -> web.StreamResponse:
+    """Run a WebSocket opened with open access, dropping its connection once access closes
+    (an account was added): a socket must not keep listening anonymously after that."""
+
+    async def watch() -> None:
+        while open_access():
+            await asyncio.sleep(OPEN_SOCKET_POLL)
+        if request.transport is not None:
+            request.transport.close()  # the handler sees the socket close and returns
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await handler(request)
+    finally:
+        watcher.cancel()
+
+
 # -- the middleware and routes ------------------------------------------------------------------
 
 
 def install_security(app: web.Application, store: AccountStore, *, route_roles: Mapping[str, str],
-                     open_access: bool, limiter: LoginLimiter | None = None,
+                     open_access: bool | Callable[[], bool], limiter: LoginLimiter | None = None,
                      trusted_origins: Iterable[str] = ()) -> None:
     """Add the auth middleware and the login, logout and me routes to an app.
+
+    open_access: True (everyone is the local admin), False, or a callable asked on every request
+    (an OpenAccess from access_policy).
 
     limiter: the login rate limiter (a fresh LoginLimiter by default).
     trusted_origins: origins besides the request's own Host that may send cookie-authenticated
@@ -294,15 +351,18 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
     @web.middleware
     async def security(request: web.Request, handler: Handler) -> web.StreamResponse:
         unsafe = request.method in UNSAFE_METHODS
-        if open_access:
+        if is_open(open_access):
             # No cookies here, so a page on another site could write through the user's browser:
             # browsers always send Origin on such requests; scripts and curl send none.
-            if (unsafe or _is_websocket(request)) and not _origin_ok(request, trusted, required=False):
+            websocket = _is_websocket(request)
+            if (unsafe or websocket) and not _origin_ok(request, trusted, required=False):
                 return _error(403, "cross-site request refused (Origin does not match Host)")
             request[USER_KEY] = {"name": "local", "role": "admin", "via": "local"}
+            if websocket and callable(open_access):
+                return await _while_open(request, handler, open_access)
             return await handler(request)
 
-        required = _required_role(request, route_roles, open_access)
+        required = _required_role(request, route_roles, False)
         if getattr(request.match_info.route, "name", None) == LOGIN_ROUTE:
             request[USER_KEY] = None  # login checks its own Origin; a stale cookie must not block it
             return await handler(request)
@@ -329,8 +389,11 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
                     user = {"name": session["user"], "role": session["role"], "via": "session"}
 
         if user is None and required != PUBLIC:
+            hint = "" if store.configured() else (
+                " (no account or token exists yet: add one with `samplemind user add NAME --role "
+                "admin` or `samplemind token add NAME`)")
             response = _error(401, "log in first (POST /api/v1/login), or send "
-                                   "Authorization: Bearer TOKEN",
+                                   "Authorization: Bearer TOKEN" + hint,
                               {hdrs.WWW_AUTHENTICATE: 'Bearer realm="samplemind"'})
             if stale_cookie:
                 _clear_cookie(request, response)
@@ -404,7 +467,7 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
         """GET: who this request is, with the CSRF token when it came with the session cookie."""
         user = request[USER_KEY]
         answer: dict[str, Any] = {"ok": True, "user": user["name"], "role": user["role"],
-                                  "via": user["via"], "open_access": open_access}
+                                  "via": user["via"], "open_access": user["via"] == "local"}
         if user["via"] == "session":
             answer["csrf_token"] = AccountStore.csrf_token(request.cookies[COOKIE_NAME])
         return web.json_response(answer)

@@ -1,0 +1,98 @@
+"""Issue 16, the CLI side: hostile file names and careless users must not break the library.
+
+Each test drives the real CLI (a subprocess or typer's runner) on real files and a real catalog;
+the account test runs a real `samplemind serve` on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from helpers import run_cli
+
+PASSWORD = "correct horse battery"
+
+
+# -- defect 4: an account added while the server runs closes open access at once ---------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _request(url: str, method: str = "GET") -> tuple[int, dict]:
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def _wait_until(check, what: str, ceiling: float = 60.0):
+    deadline = time.monotonic() + ceiling
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except OSError:
+            value = None
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+@pytest.fixture
+def loopback_server(tmp_path: Path):
+    """(base url, home) of a real `samplemind serve` on 127.0.0.1 with no accounts."""
+    home = tmp_path / "home"
+    port = _free_port()
+    env = {**os.environ, "SAMPLEMIND_HOME": str(home)}
+    process = subprocess.Popen([sys.executable, "-m", "samplemind", "serve", "--port", str(port)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until(lambda: _request(base + "/health/live")[0] == 200, "the server to start")
+        yield base, home
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_account_added_while_serving_closes_open_access_at_once(loopback_server) -> None:
+    base, home = loopback_server
+    assert _request(base + "/api/v1/me") == (200, {"ok": True, "user": "local", "role": "admin",
+                                                  "via": "local", "open_access": True})
+    added = run_cli("user", "add", "alice", "--role", "admin", "--password-stdin", home=home,
+                    input=PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+    assert "now asks every request to log in" in added.stderr
+    # No restart: the very next request needs a login, a read as much as a delete.
+    status, body = _request(base + "/api/v1/samples/49", method="DELETE")
+    assert status == 401 and body["ok"] is False
+    assert _request(base + "/api/v1/me")[0] == 401
+    # Removing the last account reopens a loopback server, as the README says.
+    removed = run_cli("user", "rm", "alice", home=home)
+    assert removed.returncode == 0, removed.stderr
+    assert "open to everyone on this machine again" in removed.stderr
+    assert _request(base + "/api/v1/me")[1]["open_access"] is True
+    # A token counts as much as an account.
+    token = run_cli("token", "add", "ci", "--role", "viewer", home=home)
+    assert token.returncode == 0, token.stderr
+    assert _request(base + "/api/v1/me")[0] == 401
+    request = urllib.request.Request(base + "/api/v1/me",
+                                     headers={"Authorization": f"Bearer {token.stdout.strip()}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert json.loads(answer.read())["via"] == "token"
