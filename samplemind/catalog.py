@@ -613,6 +613,17 @@ class Catalog:
                                           alternatives != "null" else None)
             yield record
 
+    def explain_records(self, where: str = "", params: Sequence[Any] = (),
+                        order_by: str = "s.path") -> str | None:
+        """SQLite's complaint about the `records` query for these pieces, or None when it would
+        run. Only prepared (EXPLAIN), never run: cheap on any library."""
+        sql = _RECORD_SELECT + (f" WHERE {where}" if where else "") + f" ORDER BY {order_by}"
+        try:
+            self.conn.execute("EXPLAIN " + sql, list(params)).fetchone()
+        except sqlite3.Error as error:  # too many terms, too deep, too many parameters, ...
+            return str(error)
+        return None
+
     def full_rows(self, where: str = "", params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
         """Every column of the matching samples (with the bulky analysis JSON, vector and
         peaks), by id."""

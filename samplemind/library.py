@@ -19,7 +19,7 @@ from .analysis.versions import analysis_version
 from .cache import FeatureCache
 from .catalog import STALE, Catalog, now_iso
 from .config import DEFAULT_TIMEOUT, Paths, default_jobs, resolve_paths
-from .errors import AnalysisError, CatalogError, NotFound, UsageError
+from .errors import AnalysisError, CatalogError, NotFound, QueryError, UsageError
 from .models import SCHEMA_VERSION, DupeAction, DupeGroup, FileFailure, Hit, Sample, ScanReport
 from .scanner import FileEntry, hash_file, walk
 
@@ -564,13 +564,43 @@ class Library:
         from .organise import check_collection_name
 
         check_collection_name(name)
-        self._compile(query)  # a bad query is refused now, not when it is used
+        self._check_collection(name, query)  # validate, then write: nothing refused is saved
         with self.catalog.transaction(bump=False):
             self.catalog.conn.execute(
                 "INSERT OR REPLACE INTO collections (name, query, saved_at) VALUES (?, ?, ?)",
                 (name, query, now_iso()))
-        self._compile(f"@{name}")  # and so is one that refers to itself
         return {"name": name, "query": query, "count": sum(1 for _ in self.ls(f"@{name}"))}
+
+    def _check_collection(self, name: str, query: str) -> None:
+        """Raise QueryError unless saving `query` as @name leaves it, and every saved collection
+        that worked before, usable: parsed, references resolved, no cycle, within the query
+        limits, and its SQL accepted by SQLite (prepared, not run)."""
+        from .query import compile_query
+
+        def as_if_saved(other: str) -> str | None:
+            return query if other == name else self._collection_query(other)
+
+        self._prepare(compile_query(f"@{name}", as_if_saved))
+        for saved in self.collections():
+            if saved["name"] == name:
+                continue
+            try:
+                self._compile(f"@{saved['name']}")
+            except QueryError:
+                continue  # already unusable: not this save's doing
+            try:
+                self._prepare(compile_query(f"@{saved['name']}", as_if_saved))
+            except QueryError as error:
+                raise QueryError(f"saving @{name} would break @{saved['name']}, which uses it: "
+                                 f"{error}") from None
+
+    def _prepare(self, compiled: Any) -> None:
+        """Have SQLite prepare a compiled query's listing (EXPLAIN: nothing runs), so a query it
+        cannot take is a QueryError now, not a 500 when it is used."""
+        where = f"({compiled.where})" if compiled.where else ""
+        error = self.catalog.explain_records(where, compiled.params, compiled.order_by)
+        if error is not None:
+            raise QueryError(f"bad query: {compiled.text}: the database refuses it ({error})")
 
     def collections(self) -> list[dict[str, Any]]:
         """Saved collections with their queries."""

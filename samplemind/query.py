@@ -93,6 +93,9 @@ MAX_QUERY_CHARS = 10_000
 MAX_PIECES = 400
 MAX_PARAMS = 20_000
 MAX_COLLECTION_DEPTH = 32
+# Sort keys, across the whole query and its collections: more than a handful never changes an
+# order, and SQLite refuses long ORDER BY lists with an error that names no term.
+MAX_SORT_KEYS = 32
 SQLITE_MAX_INT = 2**63 - 1
 
 # -- field whitelist ------------------------------------------------------------------
@@ -371,6 +374,7 @@ class _State:
 
     params: list[Any] = field(default_factory=list)
     pieces: int = 0
+    sort_keys: int = 0
 
 
 _NUMBER_RE = re.compile(r"\s*(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*"
@@ -477,6 +481,9 @@ class _Compiler:
             name = name.lower()
             if not name:
                 raise self.fail(value.start, value.end, "sort: needs a field (sort:bpm, sort:bpm-)")
+            self.state.sort_keys += 1
+            if self.state.sort_keys > MAX_SORT_KEYS:
+                raise self.fail(value.start, value.end, f"too many sort keys (at most {MAX_SORT_KEYS})")
             if name == "random":
                 order.append("random()")
                 continue

@@ -96,3 +96,60 @@ def test_account_added_while_serving_closes_open_access_at_once(loopback_server)
                                      headers={"Authorization": f"Bearer {token.stdout.strip()}"})
     with urllib.request.urlopen(request, timeout=30) as answer:
         assert json.loads(answer.read())["via"] == "token"
+
+
+# -- defect 6: validate, then write: a collection its own check refuses is never saved ---------
+
+
+def _collections(home: Path) -> dict[str, str]:
+    listed = run_cli("collection", "ls", "-f", "json", home=home)
+    assert listed.returncode == 0, listed.stderr
+    return {c["name"]: c["query"] for c in json.loads(listed.stdout)}
+
+
+def test_a_collection_that_makes_a_cycle_is_not_saved(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert run_cli("collection", "save", "colb", "cat:kick", home=home).returncode == 0
+    assert run_cli("collection", "save", "cola", "@colb", home=home).returncode == 0
+    cycle = run_cli("collection", "save", "colb", "@cola", home=home)
+    assert cycle.returncode == 2 and "refers to itself" in cycle.stderr
+    assert _collections(home) == {"colb": "cat:kick", "cola": "@colb"}  # both still usable
+    assert run_cli("ls", "@cola", home=home).returncode == 0
+
+
+def test_too_many_sort_keys_is_a_query_error_and_nothing_is_saved(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    many = "sort:" + ",".join(["bpm"] * 1100)
+    saved = run_cli("collection", "save", "that", many, home=home)
+    assert saved.returncode == 2 and "too many sort keys" in saved.stderr
+    assert "^" in saved.stderr and "ORDER BY" not in saved.stderr
+    assert _collections(home) == {}
+    listed = run_cli("ls", "sort:" + ",".join(["bpm"] * 2000), home=home)
+    assert listed.returncode == 2, listed.stderr
+    assert "too many sort keys" in listed.stderr and "^" in listed.stderr
+    served = run_cli("serve", "--get", "/api/v1/samples?q=sort:" + ",".join(["bpm"] * 2000),
+                     home=home)
+    assert served.returncode == 1 and json.loads(served.stdout)["status"] == 400
+    assert run_cli("ls", "sort:" + ",".join(["bpm", "key-"] * 16), home=home).returncode == 0
+
+
+def test_saving_a_collection_that_breaks_one_using_it_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    twenty = ",".join(["bpm"] * 20)
+    assert run_cli("collection", "save", "inner", "cat:kick", home=home).returncode == 0
+    assert run_cli("collection", "save", "outer", f"@inner sort:{twenty}", home=home).returncode == 0
+    # inner alone is fine, but outer would then ask for 40 sort keys
+    broken = run_cli("collection", "save", "inner", f"cat:kick sort:{twenty} -tag:x", home=home)
+    assert broken.returncode == 2 and "would break @outer" in broken.stderr
+    assert _collections(home)["inner"] == "cat:kick"
+
+
+def test_a_collection_sqlite_refuses_is_not_saved(tmp_path: Path, monkeypatch) -> None:
+    from samplemind import Library, query
+    from samplemind.errors import QueryError
+
+    monkeypatch.setattr(query, "MAX_SORT_KEYS", 100_000)  # past our limit: SQLite's own check
+    with Library(tmp_path / "home", jobs=1) as library:
+        with pytest.raises(QueryError, match="the database refuses it"):
+            library.save_collection("that", "sort:" + ",".join(["key"] * 1100))  # 2 terms each
+        assert library.collections() == []
