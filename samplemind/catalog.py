@@ -213,6 +213,13 @@ def m010_removed_sounds(db: sqlite_utils.Database) -> None:
         db["removed"].add_column(column, kind)
 
 
+@migrations()
+def m011_damage_warnings(db: sqlite_utils.Database) -> None:
+    """What is visibly wrong with a file that still decoded ("truncated: header declares
+    0.44 s, 0.15 s decoded"): a JSON list, NULL when nothing is."""
+    db["samples"].add_column("warnings", str)
+
+
 def now_iso() -> str:
     """UTC timestamp for the catalog, to the second."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -611,6 +618,9 @@ class Catalog:
             alternatives = record["bpm_alternatives"]
             record["bpm_alternatives"] = (loads(alternatives) if alternatives and
                                           alternatives != "null" else None)
+            warnings = record["warnings"]
+            if warnings is not None:
+                record["warnings"] = loads(warnings)
             yield record
 
     def explain_records(self, where: str = "", params: Sequence[Any] = (),

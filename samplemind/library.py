@@ -410,6 +410,7 @@ class Library:
         overrides = self.catalog.overrides(sample_id) if sample_id else {}
         row = resolve(features, embedded, _hints(path, root), overrides)
         row["bpm_alternatives"] = json.dumps(row["bpm_alternatives"])
+        row["warnings"] = json.dumps(row["warnings"]) if row["warnings"] else None
         return row
 
     def _fail(self, writer: _BatchWriter, report: ScanReport, entry: FileEntry, root: str,

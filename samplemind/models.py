@@ -16,7 +16,7 @@ CORE_FIELDS: tuple[str, ...] = (
     "bpm", "bpm_confidence", "bpm_source", "bpm_alternatives",
     "key", "key_confidence", "key_source", "camelot",
     "note", "note_confidence", "note_source", "pitch_hz",
-    "loudness_lufs", "peak_db", "tags",
+    "loudness_lufs", "peak_db", "tags", "warnings",
 )
 
 # Spectral and envelope descriptors, flat in the record after the core fields.

@@ -47,7 +47,7 @@ RECORD_KEYS = {
     "spectral_centroid", "spectral_flatness", "spectral_rolloff", "spectral_bandwidth",
     "spectral_contrast", "brightness", "low_energy_ratio", "zero_crossing_rate", "attack_time",
     "decay_time", "temporal_centroid", "crest_db", "end_level_db", "onset_rate", "onset_count",
-    "tonalness", "vector", "peaks",
+    "tonalness", "vector", "peaks", "warnings",
 }
 
 

@@ -23,6 +23,7 @@ essentia.log.infoActive = False
 essentia.log.warningActive = False
 import essentia.standard as es  # noqa: E402  (after silencing its import-time logging)
 
+from samplemind.analysis.header import Declared, read_declared  # noqa: E402
 from samplemind.errors import DecodeError  # noqa: E402
 
 # libsndfile container names -> our lowercase format names.
@@ -77,6 +78,24 @@ def check_file(path: str) -> int:
     if st.st_size == 0:
         raise DecodeError("empty file (0 bytes)")
     return st.st_size
+
+
+def read_header(path: str, size: int) -> Declared | None:
+    """What the container header declares (header.py), or None for formats it does not read."""
+    try:
+        return read_declared(path, size)
+    except OSError as exc:
+        raise DecodeError(f"cannot read file ({exc.strerror or exc})") from None
+
+
+def info_from_header(declared: Declared) -> AudioInfo:
+    """The probe's view of a small file, from its (already checked) header."""
+    rate = declared.sample_rate
+    return AudioInfo(format=declared.format, codec=None,
+                     sample_rate=int(rate) if rate else 0, channels=declared.channels or 0,
+                     # WAV/AIFF bit depths come from the codec name, as for probed files.
+                     bit_depth=declared.bits if declared.format == "flac" else None,
+                     duration=declared.duration, frames=declared.frames, streamable=None)
 
 
 def sniff(path: str) -> AudioInfo | None:
@@ -174,6 +193,10 @@ def _decode_message(exc: Exception) -> str:
         return "not an audio file (no decodable audio stream)"
     if "stream information" in lower or "end of file" in lower:
         return "truncated or corrupt audio file (could not read the audio stream)"
+    if "operation not permitted" in lower or "invalid argument" in lower:
+        # ffmpeg's EPERM/EINVAL: its demuxer refused the data. The file itself was readable
+        # (check_file opened it), so this is not a permissions problem.
+        return "corrupt or unsupported audio data (the decoder refused the stream)"
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     first = re.sub(r"^.*?AudioLoader:\s*", "", first)
     return f"could not decode audio ({first[:160]})"
@@ -199,6 +222,8 @@ class Decoder:
                 self._loader.configure(filename=path)
             audio, sr, channels, _md5, _bitrate, codec = self._loader()
         except RuntimeError as exc:  # Essentia reports every decoder failure this way
+            if "bad_alloc" in str(exc):  # past the worker's memory ceiling (limits.py)
+                raise MemoryError(str(exc)) from None
             if _sndfile_readable(path, info):
                 return _decode_with_soundfile(path, info)
             raise DecodeError(_decode_message(exc)) from None
@@ -220,6 +245,8 @@ class Decoder:
         try:
             audio = es.MonoLoader(filename=path, sampleRate=sample_rate)()
         except RuntimeError as exc:
+            if "bad_alloc" in str(exc):
+                raise MemoryError(str(exc)) from None
             raise DecodeError(_decode_message(exc)) from None
         if audio.size == 0:
             raise DecodeError("no audio samples decoded (truncated or corrupt)")
@@ -243,6 +270,8 @@ def _decode_with_soundfile(path: str, info: AudioInfo) -> tuple[np.ndarray, int,
     """libsndfile decode: any channel count (AudioLoader stops at stereo)."""
     try:
         audio, sr = sf.read(path, dtype="float32", always_2d=True)
+    except ValueError:  # soundfile's "array is too big": a length no file really has
+        raise MemoryError("the stream declares more samples than fit in memory") from None
     except RuntimeError as exc:
         raise DecodeError(f"could not decode audio ({str(exc)[:160]})") from None
     if audio.shape[0] == 0:

@@ -78,6 +78,8 @@ onset_count             number of detected onsets
 tonalness               0..1, how periodic/pitched (YIN clarity, energy-weighted)
 vector                  VECTOR_DIM raw floats, blocks in VECTOR_BLOCKS
 peaks                   waveform overview: min,max interleaved over <= 256 buckets (mono)
+warnings                damage that did not stop the analysis, as sentences ("truncated:
+                        header declares 0.44 s, 0.15 s decoded"); None when there is none
 ======================  ===============================================================
 """
 
@@ -97,12 +99,16 @@ from samplemind.analysis.decode import (
     Decoder,
     bit_depth_from_codec,
     check_file,
+    info_from_header,
     new_audio_hash,
     probe,
+    read_header,
     sniff,
     update_audio_hash,
 )
+from samplemind.analysis.header import Declared
 from samplemind.analysis.layout import VECTOR_BLOCKS, VECTOR_DIM  # noqa: F401  (re-exported)
+from samplemind.analysis.limits import check_declared
 from samplemind.analysis.loudness import KFilterBank, LoudnessMeter
 from samplemind.analysis.versions import EXTRACTOR_VERSION  # noqa: F401  (re-exported)
 from samplemind.errors import DecodeError
@@ -247,6 +253,7 @@ def build_record(info: AudioInfo, codec: str | None, sample_rate: int, channels:
         "tonalness": _num(pitch.clarity, 3),
         "vector": vector,
         "peaks": peaks,
+        "warnings": None,  # set by Extractor.analyse: damage seen while decoding
     }
 
 
@@ -262,13 +269,23 @@ class Extractor:
         """Analyse one audio file; raises DecodeError when it cannot be read as audio."""
         path = os.fspath(path)
         size = check_file(path)
-        info = (sniff(path) if size <= SMALL_FILE_BYTES else None) \
-            or probe(path, self.decoder.metadata)
+        # What the header declares is checked before any decoder sees the file: a rate or
+        # channel count no real audio has would make the decoder or the STFT take gigabytes.
+        declared = read_header(path, size)
+        if declared is not None:
+            check_declared(declared.sample_rate, declared.channels)
+        info = self._info(path, size, declared)
         if _is_long(info, size):
             from samplemind.analysis import longfile  # only long files need it
 
-            return longfile.analyse_long(self, path, info)
+            if info.streamable is None:  # known from the header: can libsndfile stream it?
+                info = probe(path, self.decoder.metadata)
+                check_declared(info.sample_rate or None, info.channels or None)
+            record = longfile.analyse_long(self, path, info)
+            record["warnings"] = damage_warnings(declared, record["duration"])
+            return record
         audio, sr, channels, codec = self.decoder.decode(path, info)
+        check_declared(sr, channels, where="decoded stream")
         if not math.isfinite(float(np.sum(audio, dtype=np.float64))):
             raise DecodeError("corrupt audio data (NaN or infinite sample values)")
         h = new_audio_hash(sr, channels)
@@ -280,7 +297,22 @@ class Extractor:
         mono = spectral.mono_mix(audio)
         parts = self.analyse_signal(mono, sr)
         peaks = spectral.waveform_peaks(mono, PEAK_BUCKETS)
-        return build_record(info, codec, sr, channels, h.hexdigest(), meter, parts, peaks)
+        record = build_record(info, codec, sr, channels, h.hexdigest(), meter, parts, peaks)
+        record["warnings"] = damage_warnings(declared, audio.shape[0] / sr)
+        return record
+
+    def _info(self, path: str, size: int, declared: Declared | None) -> AudioInfo:
+        """Container facts: a small file's from its header (or first bytes), a larger
+        file's from libsndfile (else Essentia's MetadataReader), checked in both cases."""
+        if size <= SMALL_FILE_BYTES:
+            if declared is not None:
+                return info_from_header(declared)
+            info = sniff(path)
+            if info is not None:
+                return info
+        info = probe(path, self.decoder.metadata)
+        check_declared(info.sample_rate or None, info.channels or None)
+        return info
 
     def analyse_signal(self, mono: np.ndarray, sr: int) -> Parts:
         """Descriptors, type, tempo, pitch and key of a mono signal held in memory."""
@@ -407,6 +439,18 @@ class Extractor:
         start = int((env.peak_time + 0.01) * sr)
         stop = int((env.peak_time + env.decay_time) * sr)
         return tonal.analyse_pitch(mono, sr, start, stop, n_frames=2, fmin=fmin)
+
+
+def damage_warnings(declared: Declared | None, decoded_seconds: float) -> list[str] | None:
+    """What is visibly wrong with a file that still decoded (None: nothing): today a stream
+    shorter than its header declares, i.e. a truncated download or copy."""
+    expected = declared.duration if declared is not None else None
+    if expected is None:
+        return None
+    # Codecs pad or trim a few ms at the ends; a loss beyond 1% and 10 ms is damage.
+    if decoded_seconds < expected * 0.99 - 0.01:
+        return [f"truncated: header declares {expected:.2f} s, {decoded_seconds:.2f} s decoded"]
+    return None
 
 
 def _is_long(info: AudioInfo, size: int) -> bool:

@@ -32,6 +32,7 @@ from .executors import (  # noqa: F401 - re-exported: the names callers have alw
     BatchFailed,
     batches,
 )
+from .limits import worker_memory_ceiling
 from .worker import FAULT_ENV, Outcome, analyse_batch, init_worker
 
 # One worker per core: a BLAS thread pool inside each worker only fights the other
@@ -59,7 +60,8 @@ def start_process_pool(workers: int) -> ProcessPool:
     # Workers fork from a server that already imported Essentia: fast restarts.
     context.set_forkserver_preload(["samplemind.analysis.extract"])
     return ProcessPool(max_workers=workers, initializer=init_worker,
-                       initargs=(os.environ.get(FAULT_ENV, ""), os.getpid()),
+                       initargs=(os.environ.get(FAULT_ENV, ""), os.getpid(),
+                                 worker_memory_ceiling(workers)),
                        context=context)
 
 

@@ -119,4 +119,5 @@ def resolve(features: dict[str, Any], embedded: dict[str, Any], hints: dict[str,
         row[name] = features.get(name)
     for name in TEXT_FIELDS:
         row[name] = embedded.get(name)
+    row["warnings"] = features.get("warnings") or None  # damage the decoder saw (extract.py)
     return row

@@ -16,18 +16,22 @@ from typing import Any
 FAULT_ENV = "SAMPLEMIND_FAULT_INJECT"
 
 _owner_pid: int | None = None  # the process that started this worker's pool
+_memory_limit = 0  # this worker's address-space ceiling in bytes (0: none)
 
 Outcome = tuple[str, "dict[str, Any] | None", "str | None"]
 
 
-def init_worker(fault_spec: str = "", owner_pid: int | None = None) -> None:
-    """Silence native libraries (ffmpeg writes to fd 2 directly) and leave Ctrl-C to the parent.
+def init_worker(fault_spec: str = "", owner_pid: int | None = None,
+                memory_limit: int = 0) -> None:
+    """Silence native libraries (ffmpeg writes to fd 2 directly), leave Ctrl-C to the parent
+    and cap this worker's memory (limits.py: one hostile file fails alone).
 
     The parent hands over its fault-injection spec: workers fork from a long-lived
     forkserver whose environment may be older than the parent's.
     """
-    global _owner_pid
+    global _owner_pid, _memory_limit
     _owner_pid = owner_pid
+    _memory_limit = memory_limit
     if fault_spec:
         os.environ[FAULT_ENV] = fault_spec
     else:
@@ -39,6 +43,9 @@ def init_worker(fault_spec: str = "", owner_pid: int | None = None) -> None:
     os.dup2(devnull, 2)
     os.close(devnull)
     from . import extract  # noqa: F401  (warm: import Essentia once per worker)
+    from .limits import apply_worker_ceiling
+
+    apply_worker_ceiling(memory_limit)
 
 
 def _die_with_parent() -> None:
@@ -87,6 +94,13 @@ def analyse_file(path: str) -> dict[str, Any]:
     return {"features": features, "embedded": metadata.read_embedded(path)}
 
 
+def _out_of_memory() -> str:
+    if _memory_limit:
+        return (f"out of memory: analysing this file needed more than the worker's "
+                f"{_memory_limit / 1024**3:.1f} GiB ceiling")
+    return "out of memory while analysing"
+
+
 def analyse_batch(paths: list[str]) -> list[Outcome]:
     """Analyse several files; a Python-level failure of one does not affect the others."""
     from ..errors import SampleMindError
@@ -98,7 +112,7 @@ def analyse_batch(paths: list[str]) -> list[Outcome]:
         except SampleMindError as exc:
             outcomes.append((path, None, str(exc)))
         except MemoryError:
-            outcomes.append((path, None, "out of memory while analysing"))
+            outcomes.append((path, None, _out_of_memory()))
         except Exception as exc:  # one bad file must not end the batch
             outcomes.append((path, None, f"analysis failed: {type(exc).__name__}: {exc}"))
     return outcomes
