@@ -17,6 +17,7 @@ from ..errors import UsageError
 from ..library import Library
 from ..output import json_default
 from .context import CONTEXT, ServerContext
+from .json_input import parse_json
 
 GZIP_MIN_BYTES = 1024  # smaller bodies are sent as they are
 GZIP_LEVEL = 5
@@ -232,15 +233,13 @@ def str_param(request: web.Request, name: str, max_length: int = 2000) -> str | 
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object (the app's body size limit applies)."""
+    """The request's JSON object (the app's body size limit applies; json_input.py bounds
+    the rest)."""
     if request.content_type != "application/json":
         from .errors import UnsupportedMediaType
 
         raise UnsupportedMediaType("send a JSON body (Content-Type: application/json)")
-    try:
-        data = await request.json()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"the body is not valid JSON: {exc}") from None
+    data = parse_json(await request.read())
     if not isinstance(data, dict):
         raise UsageError("the body must be a JSON object")
     return data
