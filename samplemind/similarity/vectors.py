@@ -109,11 +109,17 @@ def _block_factor() -> np.ndarray:
 BLOCK_FACTOR = _block_factor()
 
 
+MAX_ASPECT_WEIGHT = 100.0
+MAX_ASPECT_TERMS = 32  # six aspects; repeats beyond this are a mistake or an attack
+
+
 def parse_aspects(text: str | Mapping[str, float] | None) -> dict[str, float] | None:
     """'timbre=2,pitch=0' -> weights for every aspect (unnamed ones stay 1); None = equal."""
     if text is None or text == "" or (isinstance(text, Mapping) and not text):
         return None
-    items = text.items() if isinstance(text, Mapping) else _pairs(str(text))
+    items = list(text.items() if isinstance(text, Mapping) else _pairs(str(text)))
+    if len(items) > MAX_ASPECT_TERMS:
+        raise UsageError(f"too many aspect weights: {len(items)} (at most {MAX_ASPECT_TERMS})")
     weights = dict.fromkeys(ASPECTS, 1.0)
     for name, value in items:
         aspect = ASPECT_ALIASES.get(name.strip().lower(), name.strip().lower())
@@ -122,13 +128,15 @@ def parse_aspects(text: str | Mapping[str, float] | None) -> dict[str, float] | 
                              "(pitch means tonal)")
         try:
             weight = float(value)
-        except (TypeError, ValueError):
-            raise UsageError(f"bad weight for {name}: {value!r} (a number >= 0)") from None
-        if not math.isfinite(weight) or weight < 0:
-            raise UsageError(f"bad weight for {name}: {value!r} (a number >= 0)")
+        except (TypeError, ValueError, OverflowError):
+            weight = math.nan
+        # Bounded: the distances are float32, where 1e308 overflows and every hit is lost.
+        if not math.isfinite(weight) or not 0 <= weight <= MAX_ASPECT_WEIGHT:
+            raise UsageError(f"bad weight for {name}: {value!r} (a number from 0 to "
+                             f"{MAX_ASPECT_WEIGHT:g})")
         weights[aspect] = weight
-    if not any(weights.values()):
-        raise UsageError("every aspect weight is 0: give at least one a weight above 0")
+    if max(weights.values()) < 0.001:  # float32 would make their sum 0, every distance NaN
+        raise UsageError("every aspect weight is 0: give at least one a weight of 0.001 or more")
     return None if all(w == 1.0 for w in weights.values()) else weights
 
 
