@@ -36,10 +36,11 @@ import secrets
 import shutil
 import stat
 import string
+import threading
 import time
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -52,6 +53,10 @@ MANIFEST_VERSION = 1
 MODES = ("copy", "link", "symlink")
 MISSING = "unknown"
 MAX_COMPONENT_BYTES = 120  # well under the 255-byte limit of common file systems, leaves room for _N
+# Bounded work per name: a width of 10,000,000 cost seconds and megabytes per record.
+MAX_PATTERN_CHARS = 1000
+MAX_SPEC_NUMBER = 255  # largest width or precision in a placeholder's format spec
+MAX_RENDERED_CHARS = 4 * MAX_COMPONENT_BYTES + 32  # more is cut anyway: stop rendering there
 
 Progress = Callable[[int, int, str], None]
 
@@ -62,6 +67,9 @@ _INVISIBLE = set("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)),
              *(f"LPT{n}" for n in range(1, 10))}
 _EDGE_LEADING = re.compile(r"^[\s.]+")
+# Python's format-spec mini-language: [[fill]align][sign][z][#][0][width][grouping][.precision][type]
+_FORMAT_SPEC = re.compile(r"(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)[,_]?(?:\.(?P<precision>\d+))?"
+                          r"[bcdeEfFgGnosxX%]?", re.DOTALL)
 _EDGE_TRAILING = re.compile(r"[\s.]+$")
 # Already-compressed formats gain nothing from deflate; PCM (wav, aiff, ...) gains a little.
 _STORED_FORMATS = {"mp3", "ogg", "oga", "opus", "flac", "m4a", "mp4", "aac", "wma", "wv", "ape"}
@@ -120,6 +128,9 @@ def compile_pattern(pattern: str) -> list[list[_Piece]]:
     """Split a pattern into path components of (literal, field, spec); UsageError if malformed."""
     if not isinstance(pattern, str) or not pattern.strip():
         raise UsageError("the naming pattern is empty")
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise UsageError(f"the naming pattern is too long ({len(pattern):,} characters; at most "
+                         f"{MAX_PATTERN_CHARS})")
     if pattern.startswith("/"):
         raise UsageError(f"the naming pattern must be relative, not {pattern!r}")
     components: list[list[_Piece]] = []
@@ -141,11 +152,26 @@ def compile_pattern(pattern: str) -> list[list[_Piece]]:
                                      f"such as {{category}} or {{bpm}}")
                 if conversion:
                     raise UsageError(f"conversions like !{conversion} are not supported in {pattern!r}")
+                if spec:
+                    _check_spec(name, spec)
             pieces.append((literal, name, spec or ""))
         components.append(pieces)
     if not components:
         raise UsageError(f"the naming pattern {pattern!r} names no file")
     return components
+
+
+def _check_spec(name: str, spec: str) -> None:
+    """A placeholder's format spec must be well formed, its width and precision bounded."""
+    match = _FORMAT_SPEC.fullmatch(spec)
+    if match is None:
+        raise UsageError(f"bad format spec in {{{name}:{spec[:40]}}}: write e.g. {{bpm:03.0f}} "
+                         "or {name:>20}")
+    for part in ("width", "precision"):
+        digits = match.group(part) or "0"
+        if len(digits) > 3 or int(digits) > MAX_SPEC_NUMBER:
+            raise UsageError(f"the {part} in {{{name}:{spec[:40]}}} is too large (at most "
+                             f"{MAX_SPEC_NUMBER})")
 
 
 def _number(value: float) -> str:
@@ -220,9 +246,13 @@ def _render(record: dict[str, Any], components: list[list[_Piece]]) -> tuple[lis
     extra = {"stem": os.path.splitext(name)[0], "ext": ext[1:].lower(), "name": name}
     texts = []
     for pieces in components:
-        out = []
+        out: list[str] = []
+        length = 0
         for literal, field_name, spec in pieces:
+            if length > MAX_RENDERED_CHARS:
+                break  # the component is cut to MAX_COMPONENT_BYTES anyway
             out.append(literal)
+            length += len(literal)
             if field_name is None:
                 continue
             if field_name in extra:
@@ -232,8 +262,10 @@ def _render(record: dict[str, Any], components: list[list[_Piece]]) -> tuple[lis
             else:
                 known = ", ".join(("name", "stem", "ext", *(f for f in RECORD_FIELDS if f != "name")))
                 raise UsageError(f"unknown field {{{field_name}}} in the naming pattern; fields: {known}")
-            out.append(render_value(field_name, value, spec))
-        texts.append(unicodedata.normalize("NFC", "".join(out)))
+            rendered = render_value(field_name, value, spec)[:MAX_RENDERED_CHARS]
+            out.append(rendered)
+            length += len(rendered)
+        texts.append(unicodedata.normalize("NFC", "".join(out)[:MAX_RENDERED_CHARS]))
     folders = [_fit(_clean(text)) for text in texts[:-1]]
     last = texts[-1]
     if ext and last[-len(ext):].casefold() == ext.casefold():
@@ -243,32 +275,41 @@ def _render(record: dict[str, Any], components: list[list[_Piece]]) -> tuple[lis
     return folders, _clean(stem), ext
 
 
-def plan_export(records: Iterable[dict[str, Any]], pattern: str = DEFAULT_PATTERN) -> list[ExportItem]:
-    """Target names for records under a pattern, unique in the kit; pure (no file is touched)."""
-    components = compile_pattern(pattern)
-    used = {MANIFEST_NAME.casefold()}
-    folder_spelling: dict[str, str] = {}  # casefolded folder path -> the first spelling seen
-    items = []
-    for record in records:
-        folders, stem, ext = _render(record, components)
+class Planner:
+    """Target names one record at a time, unique in the kit (plan_export, incrementally:
+    a streamed zip names each file when it gets to it)."""
+
+    def __init__(self, pattern: str = DEFAULT_PATTERN) -> None:
+        self.components = compile_pattern(pattern)
+        self.used = {MANIFEST_NAME.casefold()}
+        self.folder_spelling: dict[str, str] = {}  # casefolded folder path -> first spelling seen
+
+    def place(self, record: dict[str, Any]) -> ExportItem:
+        """The next record's target; UsageError when its values cannot be named."""
+        folders, stem, ext = _render(record, self.components)
         spelled: list[str] = []
         for folder in folders:
             if not spelled and folder.casefold() == MANIFEST_NAME.casefold():
                 folder += "_"
             key = "/".join([*spelled, folder]).casefold()
-            spelled.append(folder_spelling.setdefault(key, folder))
+            spelled.append(self.folder_spelling.setdefault(key, folder))
         prefix = "".join(f"{folder}/" for folder in spelled)
         number = 1
         while True:
             target = prefix + _fit(stem, f"_{number}" if number > 1 else "", ext)
-            if target.casefold() not in used:
+            if target.casefold() not in self.used:
                 break
             number += 1
-        used.add(target.casefold())
+        self.used.add(target.casefold())
         sample_id = record.get("id")
-        items.append(ExportItem(sample_id=int(sample_id) if sample_id is not None else None,
-                                source=str(record.get("path") or ""), target=target))
-    return items
+        return ExportItem(sample_id=int(sample_id) if sample_id is not None else None,
+                          source=str(record.get("path") or ""), target=target)
+
+
+def plan_export(records: Iterable[dict[str, Any]], pattern: str = DEFAULT_PATTERN) -> list[ExportItem]:
+    """Target names for records under a pattern, unique in the kit; pure (no file is touched)."""
+    planner = Planner(pattern)
+    return [planner.place(record) for record in records]
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -473,6 +514,129 @@ def write_zip(records: Iterable[dict[str, Any]], fileobj: IO[bytes], pattern: st
                           query=query, created_at=_now())
     report.items = _zip_items(pairs, fileobj, report, progress, 0, len(pairs))
     return report
+
+
+Opener = Callable[[dict[str, Any]], IO[bytes]]  # a record's source, opened; raises to skip it
+
+
+def open_regular(record: dict[str, Any]) -> IO[bytes]:
+    """A record's file opened without blocking (a FIFO or device is refused, not waited on)."""
+    fd = os.open(str(record.get("path") or ""), os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class _Sink:
+    """Where zipfile writes: bytes collected until taken; dropped once the stream is closed."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.discard = False
+
+    def write(self, data: bytes) -> int:
+        if not self.discard:
+            self.buffer += data
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing to do: the stream's caller takes the bytes."""
+
+    def take(self) -> bytes:
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
+
+
+class ZipStream:
+    """A kit as a zip (manifest included), made a step at a time: each next() reads at most
+    STEP_BYTES of sources or opens STEP_FILES files, and answers the zip bytes made (maybe
+    b""). Between steps it holds no thread, so a server runs each step in a pool and never
+    waits on a slow client while holding one; close() stops the work at once.
+
+    Each source is opened with ``opener`` when its turn comes; one it refuses (OSError or a
+    SampleMindError) is skipped and listed in the manifest. The first named record is
+    named before the first bytes: a pattern error comes out of the first next()."""
+
+    STEP_BYTES = 1 << 20
+    STEP_FILES = 64
+
+    def __init__(self, records: Iterable[dict[str, Any]], pattern: str = DEFAULT_PATTERN, *,
+                 opener: Opener = open_regular, query: str | None = None) -> None:
+        self.planner = Planner(pattern)
+        self.report = ExportReport(manifest=MANIFEST_NAME, mode="zip", pattern=pattern,
+                                   query=query, created_at=_now())
+        self._sink = _Sink()
+        self._steps = self._run(iter(records), opener)
+        self._stepping = threading.Lock()  # close() from another thread waits for a step
+
+    def __iter__(self) -> ZipStream:
+        return self
+
+    def __next__(self) -> bytes:
+        with self._stepping:
+            return next(self._steps)
+
+    def close(self) -> None:
+        """Stop: the open source is closed; nothing more is made."""
+        self._sink.discard = True
+        with self._stepping:
+            self._steps.close()
+
+    def _run(self, records: Iterable[dict[str, Any]], opener: Opener) -> Iterator[bytes]:
+        sink, report = self._sink, self.report
+        read = opened = 0
+        with zipfile.ZipFile(sink, "w", allowZip64=True) as archive:
+            for record in records:
+                if read >= self.STEP_BYTES or opened >= self.STEP_FILES:
+                    yield sink.take()
+                    read = opened = 0
+                source = str(record.get("path") or "")
+                opened += 1
+                try:
+                    reader = opener(record)
+                except (OSError, SampleMindError) as exc:
+                    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                    report.skipped.append((source or str(record.get("id") or ""), f"cannot read: {reason}"))
+                    continue
+                with reader:
+                    try:
+                        item = self.planner.place(record)
+                    except UsageError as exc:
+                        if not report.items:
+                            raise  # nothing written yet: the caller can still answer an error
+                        report.skipped.append((source, f"cannot name it: {exc}"))
+                        continue
+                    digest = hashlib.blake2b(digest_size=16)
+                    size = 0
+                    with archive.open(_zip_info(item.target, os.fstat(reader.fileno())), "w") as writer:
+                        while True:
+                            try:
+                                chunk = reader.read(_CHUNK)
+                            except OSError as exc:
+                                raise SampleMindError(f"reading {source} failed while zipping: "
+                                                      f"{exc}") from exc
+                            if not chunk:
+                                break
+                            digest.update(chunk)
+                            writer.write(chunk)
+                            size += len(chunk)
+                            read += len(chunk)
+                            if read >= self.STEP_BYTES:
+                                yield sink.take()
+                                read = opened = 0
+                report.items.append(ExportItem(item.sample_id, item.source, item.target, "zip", size,
+                                               digest.hexdigest()))
+            manifest = zipfile.ZipInfo(MANIFEST_NAME, time.localtime()[:6])
+            manifest.compress_type = zipfile.ZIP_DEFLATED
+            manifest.external_attr = 0o644 << 16
+            archive.writestr(manifest, _manifest_bytes(_manifest(report, report.items, "zip")))
+        yield sink.take()
 
 
 def export_kit(records: Iterable[dict[str, Any]], to: str | os.PathLike[str] | None, *, mode: str = "copy",
