@@ -17,6 +17,7 @@ from aiohttp import web
 from ..errors import SampleMindError
 from . import openapi, routes_ai, routes_files, routes_jobs, routes_ops, routes_samples, routes_ui, routes_ws
 from .context import CONTEXT, ServerConfig, ServerContext
+from .downloads import DOWNLOADS, DownloadSlots
 from .events import ChangeWatcher, EventHub
 from .exports import EXPORTS, ExportStore
 from .guards import check_origin, host_check
@@ -37,6 +38,7 @@ ROUTE_ROLES: dict[str, str] = {route.name: route.role for route in ROUTES}
 assert len(ROUTE_ROLES) == len(ROUTES), "route names must be unique"
 
 SWITCH_INTERVAL = 0.0005  # seconds a thread may hold the GIL while another waits
+RETRY_AFTER = 5  # seconds a client is asked to wait when the server is busy (503)
 JSON_BODY_LIMIT = 1024 * 1024  # non-upload request bodies (aiohttp's default, made explicit)
 Security = Callable[[web.Application], None]
 
@@ -60,7 +62,10 @@ def _route_namer() -> Callable[[web.Request], str]:
 def _error_response(request: web.Request, exc: BaseException) -> web.Response:
     """The JSON error answer for an exception a handler raised."""
     if isinstance(exc, SampleMindError):
-        return error_body(str(exc), exc.http_status)
+        response = error_body(str(exc), exc.http_status)
+        if exc.http_status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
     if isinstance(exc, web.HTTPException):
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") \
             else exc.reason
@@ -189,6 +194,7 @@ def make_app(library_home: str | os.PathLike[str] | None = None, *,
     app[CONTEXT] = ctx
     app[routes_ops.OPENAPI_DOC] = openapi.build(ROUTES)
     app[EXPORTS] = ExportStore()  # POST /api/v1/exports' pending downloads
+    app[DOWNLOADS] = DownloadSlots(config.max_downloads, config.max_downloads_each)
     for route in ROUTES:
         # One resource per route, so its name (what ROUTE_ROLES is keyed by) is the
         # route's; HEAD answers like GET (headers only).

@@ -34,6 +34,9 @@ class ServerConfig:
     threads: int = 4  # request worker threads (each with its own Library)
     poll_interval: float = 1.0  # seconds between catalog change checks
     record_cache_mb: float = 256.0  # encoded one-sample answers kept in memory
+    write_timeout: float = 60.0  # seconds a download may wait on a client that reads nothing
+    max_downloads: int = 16  # zip downloads streaming at once (more: 503, try again)
+    max_downloads_each: int = 4  # of them for one user (or one address without accounts)
 
     def allowed_hosts(self) -> frozenset[str]:
         """Host header names accepted: loopback names, the bind host, --allow-host."""

@@ -72,3 +72,16 @@ def check_origin(request: web.Request, config: ServerConfig, always: bool = Fals
         if wanted in {normalise_origin(o) for o in config.allow_origins}:
             return
     raise Forbidden(f"the Origin {origin!r} may not use this server: add it with --allow-origin")
+
+
+def refuse_cross_site(request: web.Request, config: ServerConfig) -> None:
+    """For GETs that cost the server a lot (a zip of the library): refuse them from another
+    site's page. An <img> or a link on any page sends no Origin on a GET, but browsers send
+    Sec-Fetch-Site; scripts and curl send neither and pass."""
+    if request.headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site":
+        origin = request.headers.get("Origin")
+        if origin is None or normalise_origin(origin) not in {
+                normalise_origin(o) for o in config.allow_origins}:
+            raise Forbidden("a page of another site may not start a download here (Sec-Fetch-Site: "
+                            "cross-site): open the link from this server's own pages")
+    check_origin(request, config, always=True)

@@ -65,10 +65,13 @@ class ServerLibrary(Library):
 class LibraryPool:
     """Runs Library calls off the event loop, each thread with its own Library.
 
-    Two executors: ``run`` for request work (queries, similarity, zips), sized for the
-    cores; ``run_job`` for long jobs (scans, upload analysis), one at a time, since the
-    catalog has one writer anyway and a scan already fills the cores with its worker
-    processes.
+    Executors: ``run`` for request work (queries, similarity), sized for the cores;
+    ``run_job`` for long jobs (scans, upload analysis), one at a time, since the catalog has
+    one writer anyway and a scan already fills the cores with its worker processes;
+    ``streams`` for file reads and writes of audio and uploads, a chunk per call; and
+    ``exports`` for the steps of zip downloads. Zips have their own pool so that exports
+    and audio or uploads cannot starve each other; no pool thread ever waits on a client
+    (each call is one bounded step, the wait for the client happens on the event loop).
     """
 
     def __init__(self, home: str | os.PathLike[str] | None, *, threads: int = 4,
@@ -89,6 +92,7 @@ class LibraryPool:
         self.requests = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="samplemind-req")
         self.jobs_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samplemind-job")
         self.streams = ThreadPoolExecutor(max_workers=4, thread_name_prefix="samplemind-stream")
+        self.exports = ThreadPoolExecutor(max_workers=2, thread_name_prefix="samplemind-export")
 
     def library(self) -> Library:
         """This thread's Library (opened on first use)."""
@@ -122,7 +126,7 @@ class LibraryPool:
 
     def close(self) -> None:
         """Wait for running work, then close every Library."""
-        for executor in (self.requests, self.jobs_executor, self.streams):
+        for executor in (self.requests, self.jobs_executor, self.streams, self.exports):
             executor.shutdown(wait=True, cancel_futures=True)
         with self._opened_lock:
             for library in self._opened:

@@ -6,24 +6,28 @@ query (GET /api/v1/export) or of a selection of any size made with POST /api/v1/
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
-import threading
 from array import array
 from collections.abc import Callable
 from email.utils import formatdate
-from typing import Any
+from typing import Any, BinaryIO
 
 from aiohttp import web
 
 from ..errors import NotFound, UsageError
-from ..export import DEFAULT_PATTERN, write_zip
+from ..export import DEFAULT_PATTERN, ZipStream
 from ..library import Library
+from ..served import CataloguedFile, catalogued, open_catalogued, open_sample, real_roots
 from . import exports
+from .downloads import DOWNLOADS, drop, send
+from .guards import refuse_cross_site
 from .http import context, error_body, etag_matches, json_body, json_now, sample_id, str_param
 from .routing import ID, VIEWER, Param, Route
 
 CHUNK = 256 * 1024
+log = logging.getLogger("samplemind.server")
 
 AUDIO_TYPES = {
     ".wav": "audio/wav", ".wave": "audio/wav", ".bwf": "audio/wav", ".rf64": "audio/wav",
@@ -65,22 +69,11 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
     return first, min(last, size - 1)
 
 
-def _open_sample(library: Library, ref: int) -> tuple[Any, os.stat_result, str]:
-    path = library.get(ref).path
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed by the handler
-    except FileNotFoundError:
-        raise NotFound(f"the file of sample {ref} is gone from disk ({path}): scan its folder "
-                       "again") from None
-    except OSError as exc:
-        raise NotFound(f"cannot read the file of sample {ref}: {exc.strerror or exc}") from None
-    return handle, os.fstat(handle.fileno()), path
-
-
 async def audio(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     loop = asyncio.get_running_loop()
-    handle, stat, path = await ctx.pool.run(_open_sample, sample_id(request))
+    # Checked when served (served.py): a regular file, as scanned, under a scanned root.
+    handle, stat, path = await ctx.pool.run(open_sample, sample_id(request))
     try:
         size = stat.st_size
         etag = f'"{size:x}-{stat.st_mtime_ns:x}"'
@@ -115,66 +108,13 @@ async def audio(request: web.Request) -> web.StreamResponse:
             chunk = await loop.run_in_executor(ctx.pool.streams, handle.read, min(CHUNK, remaining))
             if not chunk:  # the file shrank under us: the client sees a short body
                 break
-            await response.write(chunk)
+            if not await send(request, response, chunk, ctx.config.write_timeout):
+                return response  # the client left or stalled: stop reading
             remaining -= len(chunk)
         await response.write_eof()
         return response
     finally:
         handle.close()
-
-
-class ZipPipe:
-    """A binary writer for write_zip in a worker thread, feeding the event loop in
-    chunks; at most WINDOW chunks wait unsent, so a slow client slows the zip down
-    instead of filling memory."""
-
-    WINDOW = 8
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self.credits = threading.Semaphore(self.WINDOW)
-        self.closed = False
-        self.buffer = bytearray()
-
-    # worker thread side
-    def write(self, data: bytes) -> int:
-        if self.closed:
-            raise BrokenPipeError("the client went away")
-        self.buffer += data
-        if len(self.buffer) >= CHUNK:
-            self._send()
-        return len(data)
-
-    def flush(self) -> None:
-        """Nothing to do: chunks go out when full, and at finish()."""
-
-    def finish(self) -> None:
-        """Send what is left."""
-        if self.buffer:
-            self._send()
-
-    def _send(self) -> None:
-        self.credits.acquire()
-        if self.closed:
-            raise BrokenPipeError("the client went away")
-        chunk = bytes(self.buffer)
-        self.buffer.clear()
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, chunk)
-
-    def end(self) -> None:
-        """Tell the loop there is no more."""
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, None)
-
-    # event loop side
-    def sent(self) -> None:
-        """One chunk went to the client: another may be made."""
-        self.credits.release()
-
-    def abort(self) -> None:
-        """Stop the writer at its next write."""
-        self.closed = True
-        self.credits.release()
 
 
 def _safe_filename(text: str) -> str:
@@ -187,41 +127,62 @@ async def stream_zip(request: web.Request, name: str, pattern: str,
                      query: str | None = None,
                      empty: str = "no samples match the query: nothing to export",
                      ) -> web.StreamResponse:
-    """The zip of records(library) (run in a streaming thread), sent as it is written.
-    An error before the first byte (no records, a bad query or pattern) is a JSON error."""
+    """The zip of records(library), sent as it is made. An error before the first byte (no
+    records, a bad query or pattern) is a JSON error.
+
+    The records are listed in a request thread; the zip is then made a bounded step at a
+    time in the export pool (export.ZipStream), each step awaited, then sent from the loop
+    with a write timeout: no thread waits on the client, a stalled client is dropped, and a
+    client that leaves stops the work. At most config.max_downloads stream at once."""
     ctx = context(request)
-    pipe = ZipPipe(asyncio.get_running_loop())
+    loop = asyncio.get_running_loop()
+    with request.app[DOWNLOADS].hold(download_owner(request)):
+        chosen, files, roots = await ctx.pool.run(_listing, records)
+        if not chosen:
+            raise NotFound(empty)
 
-    def work(library: Library) -> None:
+        def opener(record: dict[str, Any]) -> BinaryIO:
+            entry = files.get(record["id"])
+            if entry is None:
+                raise NotFound("removed from the catalog since the export began")
+            return open_catalogued(entry, roots)[0]
+
+        stream = ZipStream(chosen, pattern, opener=opener, query=query)
         try:
-            chosen = records(library)
-            if not chosen:
-                raise NotFound(empty)
-            write_zip(chosen, pipe, pattern, query=query)
-            pipe.finish()
+            chunk: bytes | None = b""
+            while not chunk:  # nothing is sent until there is something: errors stay JSON
+                chunk = await loop.run_in_executor(ctx.pool.exports, next, stream, None)
+                if chunk is None:
+                    raise UsageError("the export produced nothing")
+            response = web.StreamResponse(headers=_zip_headers(name))
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            while chunk is not None:
+                if chunk and not await send(request, response, chunk, ctx.config.write_timeout):
+                    return response  # the client left or stalled: the work stops here
+                try:
+                    chunk = await loop.run_in_executor(ctx.pool.exports, next, stream, None)
+                except Exception:
+                    # Half a zip is out: the client must see a cut transfer, not a valid end.
+                    log.exception("export %s failed after its first byte", name)
+                    drop(request)
+                    return response
+            await response.write_eof()
+            return response
         finally:
-            pipe.end()
+            loop.run_in_executor(ctx.pool.exports, stream.close)
 
-    task = asyncio.ensure_future(ctx.pool.run_stream(work))
-    try:
-        chunk = await pipe.queue.get()
-        if chunk is None:
-            await task  # raises what went wrong before the first byte, as a JSON error
-            raise UsageError("the export produced nothing")
-        response = web.StreamResponse(headers=_zip_headers(name))
-        response.enable_chunked_encoding()
-        await response.prepare(request)
-        while chunk is not None:
-            await response.write(chunk)
-            pipe.sent()
-            chunk = await pipe.queue.get()
-        await task  # an error after the first byte: the client sees a cut transfer
-        await response.write_eof()
-        return response
-    except BaseException:
-        pipe.abort()
-        task.add_done_callback(_retrieve)
-        raise
+
+def _listing(library: Library, records: Callable[[Library], list[dict[str, Any]]],
+             ) -> tuple[list[dict[str, Any]], dict[int, CataloguedFile], list[str]]:
+    """(records, what the catalog knows of their files, the scanned roots), read together."""
+    chosen = records(library)
+    return chosen, catalogued(library, [record["id"] for record in chosen]), real_roots(library)
+
+
+def download_owner(request: web.Request) -> Any:
+    """Whose download this is, for the per-owner bound: the account, else the address."""
+    return exports.owner_of(request) or ("address", request.remote)
 
 
 def _zip_headers(name: str) -> dict[str, str]:
@@ -235,6 +196,7 @@ def _matches(query: str) -> Callable[[Library], list[dict[str, Any]]]:
 
 
 async def export_zip(request: web.Request) -> web.StreamResponse:
+    refuse_cross_site(request, context(request).config)  # any page could <img> this GET
     query = str_param(request, "q") or ""
     pattern = str_param(request, "pattern", 500) or DEFAULT_PATTERN
     name = _safe_filename(str_param(request, "name", 100) or "samplemind-kit")
@@ -269,6 +231,7 @@ async def create_export(request: web.Request) -> web.Response:
 
 async def download_export(request: web.Request) -> web.StreamResponse:
     """GET the zip of a pending export (HEAD: its headers, without using it up)."""
+    refuse_cross_site(request, context(request).config)
     store = request.app[exports.EXPORTS]
     pending = store.find(request.match_info["token"], exports.owner_of(request))
     if pending is None:
@@ -284,12 +247,6 @@ async def download_export(request: web.Request) -> web.StreamResponse:
                                 empty="the selected samples are no longer in the catalog: "
                                       "nothing to export")
     return await stream_zip(request, pending.name, pending.pattern, _matches(query or ""), query)
-
-
-def _retrieve(task: asyncio.Future[Any]) -> None:
-    # The client is gone: what the writer thread raised (BrokenPipeError) is expected.
-    if not task.cancelled():
-        task.exception()
 
 
 ROUTES = [

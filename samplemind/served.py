@@ -1,0 +1,123 @@
+"""Opening a catalogued file for a client: checked when it is served, not only when scanned.
+
+The catalog knows what a path was at scan time; what it points to now may differ (a symlink
+swapped for /etc/passwd, a FIFO that would block a thread in open(), a file replaced since).
+Every route that hands file bytes to a client (audio, zip exports) opens through here:
+
+- opened with O_NONBLOCK, so a FIFO or device never blocks the opening thread;
+- the opened descriptor (not the path: that could change again) must be a regular file whose
+  size and mtime are the catalog's, else FileChanged (409, "rescan");
+- its real path, links resolved, must lie under a scanned root (the sample's own root or
+  one in the catalog's roots), else OutsideRoots (403).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from .errors import NotFound, SampleMindError
+from .library import Library
+
+_LOOKUP_CHUNK = 500  # ids per SQL statement
+
+
+class FileChanged(SampleMindError):
+    """A catalogued file is not what was scanned (size, mtime or kind differ)."""
+
+    exit_code = 1
+    http_status = 409
+
+
+class OutsideRoots(SampleMindError):
+    """A catalogued path now resolves outside every scanned folder."""
+
+    exit_code = 1
+    http_status = 403
+
+
+@dataclass(frozen=True)
+class CataloguedFile:
+    """What the catalog recorded about one sample's file at scan time."""
+
+    sample_id: int
+    path: str
+    root: str | None
+    size: int | None
+    mtime_ns: int | None
+
+
+def real_roots(library: Library) -> list[str]:
+    """Every scanned root, links resolved (the folders served files must lie under)."""
+    rows = library.catalog.query("SELECT path FROM roots")
+    return sorted({os.path.realpath(row[0]) for row in rows})
+
+
+def catalogued(library: Library, ids: Iterable[int]) -> dict[int, CataloguedFile]:
+    """The scan-time facts of the samples with these ids (missing ids are left out)."""
+    wanted = list(ids)
+    found: dict[int, CataloguedFile] = {}
+    for start in range(0, len(wanted), _LOOKUP_CHUNK):
+        chunk = wanted[start:start + _LOOKUP_CHUNK]
+        for sample_id, path, root, size, mtime_ns in library.catalog.query(
+                "SELECT id, path, root, size, mtime_ns FROM samples "
+                f"WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+            found[sample_id] = CataloguedFile(sample_id, path, root, size, mtime_ns)
+    return found
+
+
+def _inside(path: str, folder: str) -> bool:
+    if path == folder:
+        return True
+    return path.startswith(folder if folder.endswith(os.sep) else folder + os.sep)
+
+
+def open_catalogued(entry: CataloguedFile, roots: Sequence[str]) -> tuple[BinaryIO, os.stat_result]:
+    """The file of a sample opened for reading, checked as the module docstring says.
+    roots: real_roots(library); the sample's own root is allowed as well."""
+    what = f"the file of sample {entry.sample_id} ({entry.path})"
+    try:
+        fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise NotFound(f"{what} is gone from disk: scan its folder again") from None
+    except OSError as exc:
+        raise NotFound(f"cannot read {what}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FileChanged(f"{what} is no longer a regular file: it changed since it was "
+                              "scanned: rescan")
+        if ((entry.size is not None and info.st_size != entry.size)
+                or (entry.mtime_ns is not None and info.st_mtime_ns != entry.mtime_ns)):
+            raise FileChanged(f"{what} changed since it was scanned: rescan")
+        # The descriptor's own path (Linux), else the path resolved now: links count as
+        # what they point to, and the descriptor cannot be swapped under us.
+        real = _fd_path(fd) or os.path.realpath(entry.path)
+        allowed = [*roots, *([os.path.realpath(entry.root)] if entry.root else [])]
+        if not any(_inside(real, root) for root in allowed):
+            raise OutsideRoots(f"{what} now leads outside the scanned folders (to {real}): "
+                               "it is not served; scan the folder it lives in")
+        os.set_blocking(fd, True)  # a regular file: reads block on the disk only
+        return os.fdopen(fd, "rb"), info
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _fd_path(fd: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
+
+
+def open_sample(library: Library, sample_id: int) -> tuple[BinaryIO, os.stat_result, str]:
+    """(open file, its stat, its catalogued path) of one sample, checked (see above)."""
+    entry = catalogued(library, [sample_id]).get(sample_id)
+    if entry is None:
+        raise NotFound(f"no sample has id {sample_id} (samplemind ls shows the ids)")
+    handle, info = open_catalogued(entry, real_roots(library))
+    return handle, info, entry.path

@@ -1,0 +1,79 @@
+"""Sending bodies to clients that may be slow or gone: a slow client slows only itself.
+
+- ``send`` writes with a timeout: a client that takes nothing for ``write_timeout`` seconds
+  is dropped (the connection aborted), and the handler stops its work.
+- ``DownloadSlots`` bounds the zip downloads streaming at once, in all and per owner; a
+  download over the bound is refused at once with 503 and Retry-After, never queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import SampleMindError
+
+
+class Busy(SampleMindError):
+    """Too many downloads are streaming: try again shortly."""
+
+    exit_code = 1
+    http_status = 503
+
+
+async def send(request: web.Request, response: web.StreamResponse, data: bytes,
+               timeout: float) -> bool:
+    """Write data; False when the client is gone or took nothing for `timeout` seconds
+    (the connection is then aborted, so its buffers go too)."""
+    try:
+        await asyncio.wait_for(response.write(data), timeout)
+        return True
+    except (TimeoutError, ConnectionError):
+        drop(request)
+        return False
+
+
+def drop(request: web.Request) -> None:
+    """Abort the request's connection."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+
+
+class DownloadSlots:
+    """How many zip downloads stream at once, in all and for each owner."""
+
+    def __init__(self, limit: int, each: int) -> None:
+        self.limit = limit
+        self.each = each
+        self.by_owner: Counter[Any] = Counter()
+
+    @property
+    def active(self) -> int:
+        """Downloads streaming now."""
+        return sum(self.by_owner.values())
+
+    @contextlib.contextmanager
+    def hold(self, owner: Any) -> Iterator[None]:
+        """A slot for one download while the block runs; Busy (503) when none is free."""
+        if self.active >= self.limit:
+            raise Busy(f"{self.active} downloads are streaming, the most this server sends at "
+                       "once: try again shortly")
+        if self.by_owner[owner] >= self.each:
+            raise Busy(f"you have {self.each} downloads streaming, the most one user may: "
+                       "let one finish, then try again")
+        self.by_owner[owner] += 1
+        try:
+            yield
+        finally:
+            self.by_owner[owner] -= 1
+            if not self.by_owner[owner]:
+                del self.by_owner[owner]
+
+
+DOWNLOADS = web.AppKey("samplemind_downloads", DownloadSlots)
