@@ -18,13 +18,14 @@ from .errors import Forbidden, PayloadTooLarge, UnsupportedMediaType
 from .http import context, json_body, json_now
 from .jobs import Job, JobFailed, Progress
 from .routing import EDITOR, VIEWER, Param, Route
-from .uploads import claim, safe_upload_name, temp_name
+from .uploads import claim, client_text, safe_upload_name, temp_name
 
 # What aiohttp's multipart reader raises on a malformed body.
 BAD_MULTIPART = (ValueError, AssertionError, KeyError, RuntimeError, LookupError,
                  HttpProcessingError)
 MAX_PATHS = 100
 MAX_FILES = 100
+MAX_PARTS = MAX_FILES + 100  # files plus the form fields that come with them
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers on top of the file bytes
 WRITE_CHUNK = 1024 * 1024
 
@@ -123,6 +124,13 @@ def _upload_work(folder: str, saved: list[tuple[str, str]]) -> Any:
     return work
 
 
+async def _read_chunk(part: BodyPartReader) -> bytes:
+    try:
+        return await part.read_chunk(256 * 1024)
+    except BAD_MULTIPART as exc:
+        raise UsageError(f"bad multipart body: {exc}") from None
+
+
 def _remove_quietly(paths: list[str]) -> None:
     for path in paths:
         try:
@@ -135,10 +143,10 @@ async def upload(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     loop = asyncio.get_running_loop()
     limit = ctx.config.max_upload_bytes
-    mb = f"{limit / 1024 / 1024:g} MiB"
+    too_large = (f"the upload is larger than the server takes ({limit / 1024 / 1024:g} MiB, "
+                 "files and form fields together; see --max-upload-mb)")
     if request.content_length is not None and request.content_length > limit + MULTIPART_OVERHEAD:
-        raise PayloadTooLarge(f"the upload is larger than the server takes ({mb}; "
-                              "see --max-upload-mb)")
+        raise PayloadTooLarge(too_large)
     if not request.content_type.startswith("multipart/"):
         raise UnsupportedMediaType("send files as multipart/form-data")
     try:
@@ -148,7 +156,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     folder = str(ctx.upload_dir)
     written: list[str] = []  # every file this request created, for cleanup on error
     saved: list[tuple[str, str]] = []  # (client's name, final path)
-    total = 0
+    total = parts = 0
     try:
         while True:
             try:
@@ -157,33 +165,34 @@ async def upload(request: web.Request) -> web.StreamResponse:
                 raise UsageError(f"bad multipart body: {exc}") from None
             if part is None:
                 break
-            if not isinstance(part, BodyPartReader) or part.filename is None:
-                try:
-                    await part.release()  # form fields other than files are ignored
-                except BAD_MULTIPART as exc:
-                    raise UsageError(f"bad multipart body: {exc}") from None
+            parts += 1
+            if parts > MAX_PARTS:
+                raise UsageError(f"too many parts in the upload (at most {MAX_PARTS})")
+            if not isinstance(part, BodyPartReader):
+                raise UsageError("bad multipart body: nested multipart parts are not taken")
+            if part.filename is None:
+                # Form fields other than files are ignored, but their bytes count: a 50 MB
+                # field must not pass a 1 MiB --max-upload-mb.
+                while chunk := await _read_chunk(part):
+                    total += len(chunk)
+                    if total > limit:
+                        raise PayloadTooLarge(too_large)
                 continue
             if len(saved) >= MAX_FILES:
                 raise UsageError(f"at most {MAX_FILES} files per upload")
-            name = safe_upload_name(part.filename)
+            original = client_text(part.filename)
+            name = safe_upload_name(original)
             temp = os.path.join(folder, temp_name())
             handle = await loop.run_in_executor(ctx.pool.streams, open, temp, "xb")
             written.append(temp)
             size = 0
             buffer = bytearray()
             try:
-                while True:
-                    try:
-                        chunk = await part.read_chunk(256 * 1024)
-                    except BAD_MULTIPART as exc:
-                        raise UsageError(f"bad multipart body: {exc}") from None
-                    if not chunk:
-                        break
+                while chunk := await _read_chunk(part):
                     size += len(chunk)
                     total += len(chunk)
                     if total > limit:
-                        raise PayloadTooLarge(f"the upload is larger than the server takes "
-                                              f"({mb}; see --max-upload-mb)")
+                        raise PayloadTooLarge(too_large)
                     buffer += chunk
                     if len(buffer) >= WRITE_CHUNK:
                         await loop.run_in_executor(ctx.pool.streams, handle.write, bytes(buffer))
@@ -193,11 +202,11 @@ async def upload(request: web.Request) -> web.StreamResponse:
             finally:
                 await loop.run_in_executor(ctx.pool.streams, handle.close)
             if size == 0:
-                raise UsageError(f"{part.filename!r} is empty")
+                raise UsageError(f"{original!r} is empty")
             final = await loop.run_in_executor(ctx.pool.streams, claim, folder, temp, name)
             written.remove(temp)
             written.append(final)
-            saved.append((part.filename, final))
+            saved.append((original, final))
     except BaseException:
         await loop.run_in_executor(ctx.pool.streams, _remove_quietly, list(written))
         raise

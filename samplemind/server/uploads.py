@@ -20,6 +20,20 @@ _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)),
              *(f"LPT{n}" for n in range(1, 10))}
 
 
+def client_text(raw: str) -> str:
+    """A client's text as valid UTF-8: a header's raw bytes (b"\\xff\\xfe", decoded with
+    surrogates) or lone surrogates become U+FFFD, so the name can be stored and answered."""
+    try:
+        raw.encode("utf-8")
+        return raw
+    except UnicodeEncodeError:
+        pass
+    try:
+        return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # surrogates that are not escaped bytes
+        return raw.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 def safe_upload_name(raw: str | None) -> str:
     """A client's file name as one safe, visible file name with an audio extension.
 
@@ -29,7 +43,7 @@ def safe_upload_name(raw: str | None) -> str:
     """
     if not raw:
         raise UsageError("every uploaded file needs a file name (filename=... in its part)")
-    name = unicodedata.normalize("NFC", raw).translate(_INVISIBLE)
+    name = unicodedata.normalize("NFC", client_text(raw)).translate(_INVISIBLE)
     name = re.split(r"[/\\]", name)[-1]
     name = _UNSAFE.sub("_", name).strip().lstrip(".").strip()
     stem, ext = os.path.splitext(name)
