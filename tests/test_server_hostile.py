@@ -1,0 +1,430 @@
+"""Hostile files and hostile clients against a real server on 127.0.0.1 (issue 16, the server
+side): stalled and vanished downloads, name patterns that would burn CPU, catalogued paths
+swapped for something else, malformed bodies, and uploads that lie about their size or stop
+half way.
+
+Timing: nothing here measures speed. A request that must not be blocked gets a generous
+ceiling (CEILING seconds) on a shared, noisy machine; waits are on conditions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import socket
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytest_asyncio
+import soundfile as sf
+from aiohttp import FormData
+
+from samplemind import Library
+from samplemind.server import ServerConfig, make_app
+from samplemind.server.context import CONTEXT
+from samplemind.server.downloads import DOWNLOADS
+
+from helpers import run_cli
+
+pytestmark = pytest.mark.asyncio
+
+CEILING = 10.0  # seconds a request that must not be blocked may take, at most
+BIG_BYTES = 3 * 1024 * 1024  # per big file: a zip of them is far larger than socket buffers
+
+
+def add_rows(home: Path, root: Path, paths: list[Path]) -> list[int]:
+    """Catalogue files as a scan lists them (path, root, size, mtime, a roots row), without
+    analysis: these tests are about serving, not analysing. Returns their ids."""
+    with Library(home) as library, library.catalog.transaction():
+        conn = library.catalog.conn
+        conn.execute("INSERT OR IGNORE INTO roots (path, added_at, last_scan_at) VALUES (?, '', '')",
+                     [str(root)])
+        ids = []
+        for number, path in enumerate(paths):
+            info = os.stat(path)
+            cursor = conn.execute(
+                "INSERT INTO samples (path, root, name, hash, format, type, category, duration, "
+                "sample_rate, size, mtime_ns) VALUES (?, ?, ?, ?, 'wav', 'oneshot', 'kick', 1.0, "
+                "8000, ?, ?)",
+                [str(path), str(root), path.name, f"{abs(hash(str(path))):032x}{number}",
+                 info.st_size, info.st_mtime_ns])
+            ids.append(cursor.lastrowid)
+    return ids
+
+
+def write_wav(path: Path, frames: int = 800, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    noise = np.random.default_rng(seed).uniform(-0.5, 0.5, frames).astype(np.float32)
+    sf.write(path, noise, 8000, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture
+def library_dir(tmp_path: Path) -> tuple[Path, Path, dict[str, int]]:
+    """(home, lib folder, ids by name): three big files that do not compress, a small WAV,
+    a symlink to another small WAV inside the folder."""
+    home, lib = tmp_path / "home", tmp_path / "lib"
+    lib.mkdir()
+    files = []
+    for i in range(3):
+        big = lib / f"big_{i}.wav"
+        big.write_bytes(np.random.default_rng(i).bytes(BIG_BYTES))
+        files.append(big)
+    files.append(write_wav(lib / "small.wav", seed=1))
+    target = write_wav(lib / "targets" / "real.wav", seed=2)
+    link = lib / "link.wav"
+    link.symlink_to(target)
+    files.append(link)
+    Library(home).close()
+    ids = add_rows(home, lib, files)
+    return home, lib, {path.name: sample_id for path, sample_id in zip(files, ids)}
+
+
+@pytest.fixture
+def server_for(aiohttp_client):
+    async def make(home: Path, **config):
+        app = make_app(home, config=ServerConfig(threads=2, record_cache_mb=0, **config))
+        return await aiohttp_client(app)
+
+    return make
+
+
+@pytest_asyncio.fixture
+async def server(server_for, library_dir):
+    return await server_for(library_dir[0])
+
+
+def assert_error(response_status: int, data: dict, status: int, *words: str) -> None:
+    assert response_status == status, data
+    assert data["ok"] is False and data["status"] == status and data["error"], data
+    for word in words:
+        assert word in data["error"], data["error"]
+
+
+async def wait_for(condition, what: str, timeout: float = 30.0) -> None:
+    """Poll until condition() holds; fail naming what did not happen."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        await asyncio.sleep(0.05)
+
+
+async def stalled_socket(client, path: str, headers: str = "") -> socket.socket:
+    """A connection that sends a GET and never reads: a tiny receive buffer, non-blocking."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (client.server.host, client.server.port))
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n"
+    await loop.sock_sendall(sock, request.encode())
+    return sock
+
+
+async def timed(coroutine):
+    """The coroutine's result, failing if it takes over CEILING seconds."""
+    return await asyncio.wait_for(coroutine, CEILING)
+
+
+# -- defect 2: stalled downloads ----------------------------------------------------------------
+
+
+async def test_stalled_exports_do_not_block_audio_uploads_or_other_exports(server_for, library_dir):
+    home, lib, ids = library_dir
+    client = await server_for(home, max_downloads_each=8, write_timeout=600)
+    slots = client.app[DOWNLOADS]
+    stalled = [await stalled_socket(client, "/api/v1/export?q=") for _ in range(6)]
+    try:
+        await wait_for(lambda: slots.active == 6, "six stalled exports streaming")
+        # Audio of every kind of file, several times, each well within the ceiling.
+        for _ in range(3):
+            for name in ("small.wav", "big_0.wav", "link.wav"):
+                response = await timed(client.get(f"/api/v1/samples/{ids[name]}/audio"))
+                body = await timed(response.read())
+                assert response.status == 200 and len(body) == os.path.getsize(lib / name)
+        # An upload's file writes are not queued behind the zips either.
+        upload_dir = Path(client.app[CONTEXT].upload_dir)
+        form = FormData()
+        form.add_field("file", (lib / "small.wav").read_bytes(), filename="up.wav")
+        response = await timed(client.post("/api/v1/uploads", data=form))
+        assert response.status == 202, await response.text()
+        assert any(p.suffix == ".wav" for p in upload_dir.iterdir())
+        # Another export from a client that reads completes: no export thread is held.
+        response = await timed(client.get("/api/v1/export", params={"q": f"id:{ids['small.wav']}"}))
+        archive = zipfile.ZipFile(io.BytesIO(await timed(response.read())))
+        assert archive.testzip() is None and "kick/small.wav" in archive.namelist()
+        assert slots.active == 6  # the stalled ones are still there, still stalled
+    finally:
+        for sock in stalled:
+            sock.close()
+    await wait_for(lambda: slots.active == 0, "closed clients end their exports")
+
+
+async def test_downloads_over_the_per_user_bound_are_refused_with_503(server_for, library_dir):
+    home, _, _ = library_dir
+    client = await server_for(home, max_downloads_each=2, write_timeout=600)
+    slots = client.app[DOWNLOADS]
+    stalled = [await stalled_socket(client, "/api/v1/export") for _ in range(2)]
+    try:
+        await wait_for(lambda: slots.active == 2, "two stalled exports streaming")
+        response = await timed(client.get("/api/v1/export"))
+        assert_error(response.status, await response.json(), 503, "downloads streaming")
+        assert response.headers["Retry-After"].isdigit()
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
+async def test_a_client_that_reads_nothing_is_dropped_after_the_write_timeout(server_for,
+                                                                             library_dir):
+    home, lib, ids = library_dir
+    client = await server_for(home, write_timeout=1)
+    slots = client.app[DOWNLOADS]
+    stalled = await stalled_socket(client, "/api/v1/export")
+    also = await stalled_socket(client, f"/api/v1/samples/{ids['big_0.wav']}/audio")
+    try:
+        await wait_for(lambda: slots.active == 1, "the export streaming")
+        await wait_for(lambda: slots.active == 0, "the stalled export dropped")
+        # The server closed both connections: reading them to the end finds EOF or a reset.
+        for sock in (stalled, also):
+            sock.setblocking(True)
+            sock.settimeout(30)
+            received = 0
+            try:
+                while chunk := await asyncio.to_thread(sock.recv, 1 << 20):
+                    received += len(chunk)
+            except ConnectionResetError:
+                pass
+            assert received < BIG_BYTES * 3  # cut short: never the whole body
+    finally:
+        stalled.close()
+        also.close()
+
+
+async def test_a_client_that_leaves_stops_the_export(server, library_dir):
+    slots = server.app[DOWNLOADS]
+    sock = await stalled_socket(server, "/api/v1/export")
+    await wait_for(lambda: slots.active == 1, "the export streaming")
+    sock.close()
+    await wait_for(lambda: slots.active == 0, "the export stopped after its client left")
+
+
+# -- defect 3: name patterns --------------------------------------------------------------------
+
+
+async def test_pattern_widths_and_precisions_are_bounded(server, library_dir):
+    _, _, ids = library_dir
+    for pattern, words in (("{name:>10000000}", "width"), ("{name:>9999999999999}", "width"),
+                           ("{bpm:.1000f}", "precision"), ("{name:{x}}", "format spec"),
+                           ("{name}" * 300, "too long")):
+        response = await timed(server.get("/api/v1/export", params={"pattern": pattern}))
+        assert_error(response.status, await response.json(), 400, words)
+        response = await timed(server.post("/api/v1/exports",
+                                           json={"query": "", "pattern": pattern}))
+        assert_error(response.status, await response.json(), 400, words)
+    response = await timed(server.get("/api/v1/export", params={
+        "q": f"id:{ids['small.wav']}", "pattern": "{name:_>255}{name:_>255}/{bpm:_^255}"}))
+    names = zipfile.ZipFile(io.BytesIO(await response.read())).namelist()
+    assert response.status == 200 and len(names) == 2  # the file and the manifest
+    folder, file = next(name for name in names if "/" in name).split("/")
+    assert folder == "_" * 120 and file == "unknown.wav"  # cut to 120 bytes, not rendered on
+
+
+async def test_the_cli_refuses_the_same_patterns_with_exit_2(library_dir, tmp_path: Path):
+    home = library_dir[0]
+    result = run_cli("export", f"id:{library_dir[2]['small.wav']}", "--to", str(tmp_path / "kit"),
+                     "--pattern", "{name:>10000000}", home=home, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "width" in result.stderr and "at most 255" in result.stderr
+    assert not (tmp_path / "kit").exists()
+
+
+async def test_a_cross_site_page_cannot_start_an_export(server, library_dir):
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}):
+        response = await timed(server.get("/api/v1/export", headers=headers))
+        assert_error(response.status, await response.json(), 403)
+    response = await timed(server.get("/api/v1/export", params={"q": f"id:{library_dir[2]['small.wav']}"},
+                                      headers={"Sec-Fetch-Site": "same-origin"}))
+    assert response.status == 200
+    await response.read()
+
+
+# -- defect 5: files checked when served --------------------------------------------------------
+
+
+async def export_manifest(client, query: str) -> tuple[dict, zipfile.ZipFile]:
+    response = await timed(client.get("/api/v1/export", params={"q": query}))
+    assert response.status == 200, await response.text()
+    archive = zipfile.ZipFile(io.BytesIO(await timed(response.read())))
+    return json.loads(archive.read("samplemind-export.json")), archive
+
+
+async def test_a_symlink_swapped_to_a_secret_is_not_served(server, library_dir, tmp_path: Path):
+    _, lib, ids = library_dir
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"TOP SECRET " * 10)
+    link = lib / "link.wav"
+    response = await timed(server.get(f"/api/v1/samples/{ids['link.wav']}/audio"))
+    assert response.status == 200  # as scanned: served
+    await response.read()
+    os.utime(secret, ns=(os.stat(link).st_atime_ns, os.stat(link).st_mtime_ns))
+    link.unlink()
+    link.symlink_to(secret)
+    response = await timed(server.get(f"/api/v1/samples/{ids['link.wav']}/audio"))
+    body = await response.read()
+    assert response.status in (403, 409) and b"SECRET" not in body
+    assert json.loads(body)["ok"] is False
+    # Same size and mtime as scanned, and still refused: it leads outside the scanned folder.
+    secret.write_bytes(b"S" * os.path.getsize(lib / "targets" / "real.wav"))
+    os.utime(secret, ns=(0, os.stat(lib / "targets" / "real.wav").st_mtime_ns))
+    response = await timed(server.get(f"/api/v1/samples/{ids['link.wav']}/audio"))
+    assert_error(response.status, await response.json(), 403, "outside the scanned folders")
+    manifest, archive = await export_manifest(server, f"id:{ids['link.wav']}")
+    assert not manifest["items"] and manifest["skipped"]
+    assert all(b"SSSS" not in archive.read(name) for name in archive.namelist())
+
+
+async def test_a_file_changed_since_the_scan_answers_409(server, library_dir):
+    _, lib, ids = library_dir
+    with open(lib / "small.wav", "ab") as handle:
+        handle.write(b"\0" * 16)
+    response = await timed(server.get(f"/api/v1/samples/{ids['small.wav']}/audio"))
+    assert_error(response.status, await response.json(), 409, "changed since it was scanned",
+                 "rescan")
+    manifest, _ = await export_manifest(server, f"id:{ids['small.wav']}")
+    assert not manifest["items"] and "rescan" in manifest["skipped"][0]["reason"]
+
+
+async def test_a_fifo_in_place_of_a_file_blocks_no_thread(server, library_dir):
+    _, lib, ids = library_dir
+    (lib / "small.wav").unlink()
+    os.mkfifo(lib / "small.wav")
+    (lib / "targets" / "real.wav").unlink()
+    os.mkfifo(lib / "targets" / "real.wav")  # and behind the symlink
+    for _ in range(4):  # more than the request threads: none of them may be stuck in open()
+        for name in ("small.wav", "link.wav"):
+            response = await timed(server.get(f"/api/v1/samples/{ids[name]}/audio"))
+            assert_error(response.status, await response.json(), 409, "no longer a regular file")
+    manifest, _ = await export_manifest(server, f"id:{ids['small.wav']},{ids['link.wav']}")
+    assert not manifest["items"] and len(manifest["skipped"]) == 2
+    for path in ("/api/v1/samples", "/api/v1/stats"):
+        assert (await timed(server.get(path))).status == 200
+
+
+# -- defect 7: malformed requests are 400, never 500 -------------------------------------------
+
+
+async def test_malformed_bodies_are_400_in_the_one_error_shape(server, library_dir):
+    deep = b"[" * 100_000
+    posts = ["/api/v1/scans", "/api/v1/ask", "/api/v1/suggestions", "/api/v1/exports",
+             "/api/v1/tags", "/api/v1/describe"]
+    for path in posts:
+        for body in (deep, b'{"a":' * 50_000, b'{"x": ' + b"[" * 40 + b"1" + b"]" * 40 + b"}"):
+            response = await timed(server.post(path, data=body,
+                                               headers={"Content-Type": "application/json"}))
+            assert_error(response.status, await response.json(), 400)
+    cases = [("/api/v1/scans", b'{"paths": ["/tmp/x\\ud800"]}', "surrogate"),
+             ("/api/v1/ask", b'{"words": "\\ud800", "use_model": false}', "surrogate"),
+             ("/api/v1/suggestions", b'{"k": 1e400}', "infinity"),
+             ("/api/v1/suggestions", b'{"k": NaN}', ""),
+             ("/api/v1/tags", b'{"tags": ["\xff\xfe"], "query": ""}', "UTF-8")]
+    for path, body, words in cases:
+        response = await timed(server.post(path, data=body,
+                                           headers={"Content-Type": "application/json"}))
+        assert_error(response.status, await response.json(), 400, words)
+
+
+async def test_bounded_aspect_weights_and_odd_query_text(server, library_dir):
+    _, _, ids = library_dir
+    sample = ids["small.wav"]
+    for aspect in ("timbre=1e308,pitch=1e308", "timbre=-1", "timbre=nan", "timbre=inf",
+                   ",".join(["timbre=1"] * 100)):
+        response = await timed(server.get(f"/api/v1/samples/{sample}/similar",
+                                          params={"aspect": aspect}))
+        assert_error(response.status, await response.json(), 400, "aspect" if "," in aspect
+                     and "1e308" not in aspect else "weight")
+    # Undecodable or surrogate text in a query string is never a 500.
+    for raw in ("q=%ED%A0%80", "q=%FF%FE", "q=cat%3Akick%00", "cursor=%ED%A0%80"):
+        response = await timed(server.get(f"/api/v1/samples?{raw}"))
+        assert response.status < 500, await response.text()
+
+
+async def test_the_cli_refuses_huge_aspect_weights_with_exit_2(library_dir):
+    home, lib, _ = library_dir
+    result = run_cli("similar", str(lib / "small.wav"), "--aspect", "timbre=1e308,pitch=1e308",
+                     home=home, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "at most" in result.stderr or "from 0 to 100" in result.stderr
+
+
+# -- defect 12: uploads ------------------------------------------------------------------------
+
+
+def multipart(parts: list[tuple[bytes, bytes]], boundary: bytes = b"XyZzY") -> bytes:
+    """A multipart/form-data body from (part headers, content) pairs, bytes as they are."""
+    out = b""
+    for headers, content in parts:
+        out += b"--" + boundary + b"\r\n" + headers + b"\r\n\r\n" + content + b"\r\n"
+    return out + b"--" + boundary + b"--\r\n"
+
+
+async def chunked(data: bytes):
+    """A body without Content-Length: only what is read can be counted."""
+    for start in range(0, len(data), 256 * 1024):
+        yield data[start:start + 256 * 1024]
+
+
+async def test_form_fields_count_toward_the_upload_limit(server_for, library_dir):
+    home, lib, _ = library_dir
+    client = await server_for(home, max_upload_bytes=1024 * 1024)
+    upload_dir = Path(client.app[CONTEXT].upload_dir)
+    body = multipart([(b'Content-Disposition: form-data; name="notes"', b"x" * (3 * 1024 * 1024)),
+                      (b'Content-Disposition: form-data; name="file"; filename="a.wav"',
+                       (lib / "small.wav").read_bytes())])
+    response = await timed(client.post(
+        "/api/v1/uploads", data=chunked(body),
+        headers={"Content-Type": "multipart/form-data; boundary=XyZzY"}))
+    assert_error(response.status, await response.json(), 413, "form fields")
+    assert list(upload_dir.iterdir()) == []
+    many = multipart([(b'Content-Disposition: form-data; name="f%d"' % i, b"1") for i in range(500)])
+    response = await timed(client.post("/api/v1/uploads", data=many,
+                                       headers={"Content-Type": "multipart/form-data; boundary=XyZzY"}))
+    assert_error(response.status, await response.json(), 400, "too many parts")
+
+
+async def test_an_upload_name_of_raw_bytes_is_taken_and_answered_as_json(server, library_dir):
+    _, lib, _ = library_dir
+    body = multipart([(b'Content-Disposition: form-data; name="file"; filename="\xff\xfe.wav"',
+                       (lib / "small.wav").read_bytes())])
+    response = await timed(server.post("/api/v1/uploads", data=body,
+                                       headers={"Content-Type": "multipart/form-data; boundary=XyZzY"}))
+    data = await response.json()
+    assert response.status == 202, data
+    assert data["params"]["files"][0].endswith(".wav")
+    assert data["params"]["files"][0].encode("utf-8")  # valid UTF-8: no surrogates
+
+
+async def test_an_interrupted_upload_leaves_nothing_behind(server, library_dir):
+    _, lib, _ = library_dir
+    upload_dir = Path(server.app[CONTEXT].upload_dir)
+    head = multipart([(b'Content-Disposition: form-data; name="file"; filename="half.wav"',
+                       (lib / "big_0.wav").read_bytes())])
+    request = (b"POST /api/v1/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               b"Content-Type: multipart/form-data; boundary=XyZzY\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(head))
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    sock.setblocking(False)
+    await loop.sock_connect(sock, (server.server.host, server.server.port))
+    await loop.sock_sendall(sock, request + head[:len(head) // 2])  # then the client is gone
+    await wait_for(lambda: any(upload_dir.iterdir()), "the upload begun on disk")
+    sock.close()
+    await wait_for(lambda: not any(upload_dir.iterdir()), "the half upload removed")
+    jobs = await (await timed(server.get("/api/v1/jobs"))).json()
+    assert jobs["jobs"] == []
