@@ -134,15 +134,21 @@ class Library:
         pool, or a Dask cluster); by default a local pool of self.jobs workers, or the
         cluster $SAMPLEMIND_CLUSTER names, opened and closed by this scan.
         """
+        from .roots import adopt_alias_roots, resolve_root
+
         started = time.perf_counter()
-        roots = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in paths]
-        if not roots:
+        typed = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in paths]
+        if not typed:
             raise UsageError("nothing to scan: give at least one folder")
-        for root in roots:
+        for root in typed:
             if not os.path.exists(root):
                 raise NotFound(f"no such file or folder: {root}")
+        # Resolved, so a symlinked or aliased path is the same root and no file is catalogued
+        # twice (roots.py); the same folder named twice is scanned once.
+        roots = list(dict.fromkeys(resolve_root(root) for root in typed))
         report = ScanReport(roots=roots)
         writer = _BatchWriter(self.catalog)
+        report.removed += adopt_alias_roots(self.catalog)  # catalogs from before resolved roots
         try:
             self._scan(roots, report, writer, progress, retry_failed, executor)
         except KeyboardInterrupt:
@@ -192,7 +198,12 @@ class Library:
         entries: list[tuple[FileEntry, str]] = []
         unreadable: list[str] = []
 
+        said: set[tuple[str, str]] = set()
+
         def skipped(path: str, reason: str) -> None:
+            if (path, reason) in said:  # overlapping roots walk a folder twice: say it once
+                return
+            said.add((path, reason))
             report.skipped += 1
             report.warnings.append(FileFailure(path, reason))
             if os.path.isdir(path) or not os.path.exists(path):
@@ -437,6 +448,11 @@ class Library:
         record = next(records, None)
         if record is None and what.startswith("id "):
             raise NotFound(f"no sample has {what} (samplemind ls shows the ids)")
+        if record is None and not what.startswith("id "):
+            # Roots are stored resolved: a path through a symlinked folder names the same file.
+            real = os.path.realpath(what)
+            if real != what:
+                record = next(self.catalog.records("s.path = ?", [real]), None)
         if record is None:
             raise NotFound(f"not in the catalog: {what} (scan its folder first)")
         return Sample(record)

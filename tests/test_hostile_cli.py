@@ -153,3 +153,60 @@ def test_a_collection_sqlite_refuses_is_not_saved(tmp_path: Path, monkeypatch) -
         with pytest.raises(QueryError, match="the database refuses it"):
             library.save_collection("that", "sort:" + ",".join(["key"] * 1100))  # 2 terms each
         assert library.collections() == []
+
+
+# -- defect 10: an alias path is the same root, not a second copy of the library --------------
+
+
+def _paths(home: Path) -> list[str]:
+    listed = run_cli("ls", "-f", "paths", home=home)
+    assert listed.returncode == 0, listed.stderr
+    return listed.stdout.splitlines()
+
+
+def test_symlinked_and_aliased_paths_are_the_same_root(tmp_path: Path) -> None:
+    from helpers import write_library
+
+    real = tmp_path / "real"
+    write_library(real, 3)
+    (tmp_path / "alias").symlink_to(real, target_is_directory=True)
+    home = tmp_path / "home"
+    first = run_cli("scan", str(real), "-f", "json", home=home)
+    assert first.returncode == 0, first.stderr
+    again = run_cli("scan", str(tmp_path / "alias"), f"/proc/self/root{real}", str(real) + "/",
+                    "-f", "json", home=home)
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["roots"] == [str(real)] and report["added"] == 0 and report["unchanged"] == 3
+    paths = _paths(home)
+    assert len(paths) == 3 and all(path.startswith(str(real) + "/") for path in paths)
+
+
+def test_a_catalog_with_alias_roots_is_brought_in_line_at_the_next_scan(
+        tmp_path: Path, monkeypatch) -> None:
+    from helpers import write_library
+
+    from samplemind import Library, roots
+
+    real = tmp_path / "real"
+    write_library(real, 3)
+    alias = tmp_path / "alias"
+    alias.symlink_to(real, target_is_directory=True)
+    home = tmp_path / "home"
+    with Library(home, jobs=1) as library:
+        # What an older samplemind wrote: roots as typed, every file catalogued twice.
+        monkeypatch.setattr(roots, "resolve_root", lambda path: os.path.abspath(path))
+        library.scan([real])
+        library.scan([alias])
+        assert library.count() == 6
+        twin = library.get(str(alias / "Kicks" / "hit_001.wav"))
+        library.catalog.add_tags([twin.id], ["mine"])
+        monkeypatch.undo()
+        report = library.scan([alias])
+        assert report.removed == 3 and report.added == 0
+        assert sorted(s.path for s in library.ls()) == sorted(
+            str(p) for p in real.rglob("*.wav"))
+        assert library.get(str(real / "Kicks" / "hit_001.wav")).to_json()["tags"] == ["mine"]
+        stored = [row[0] for row in library.catalog.query("SELECT path FROM roots")]
+        assert stored == [str(real)]
+        assert library.catalog.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

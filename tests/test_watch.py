@@ -308,7 +308,7 @@ def test_a_root_given_as_a_symlink_is_watched(start_watch, reader, root, tmp_pat
     run = start_watch(link)
 
     write_hit(root / "Kicks" / "through_link.wav", seconds=0.05)
-    # Catalogued under the path the user gave, as `samplemind scan LINK` would.
+    # Catalogued under the resolved path, as `samplemind scan LINK` would; found through the link.
     wait_for(lambda: reader.get(link / "Kicks" / "through_link.wav"), what="the file", run=run)
 
 
