@@ -33,6 +33,9 @@ Field kinds and what their values mean:
 - note: ``C`` or ``Db`` (any octave), ``C2`` (exact), ``C2..C3`` / ``..C1`` (by MIDI number).
 - type: ``loop``, ``oneshot`` (``one-shot``, ``one_shot``, ``shot``).
 - tag: a tag, globs allowed; ``tag:*`` any tag, ``-tag:*`` untagged.
+- warnings (``warning``, ``damage``): ``warning:*`` a file with visible damage,
+  ``warning:truncated`` a warning that begins with that word, ``warning:"declares"`` words
+  anywhere in one.
 
 Sorting: text fields ignore case; ``note`` sorts by the measured pitch (``pitch_hz``),
 ``key`` and ``camelot`` around the Camelot wheel; missing values always come last; ties by path.
@@ -113,7 +116,7 @@ class FieldSpec:
     """One queryable column: its kind decides how values compile."""
 
     name: str
-    kind: str  # number | text | path | key | camelot | note | type | tag
+    kind: str  # number | text | path | key | camelot | note | type | tag | warning
     units: dict[str, float] = field(default_factory=lambda: _PLAIN)
     integer: bool = False
     lowercase: bool = False  # stored lower-case: compared as is, so its index can be used
@@ -128,6 +131,7 @@ def _build_fields() -> dict[str, FieldSpec]:
     specs: list[FieldSpec] = [
         FieldSpec("path", "path"), FieldSpec("type", "type"), FieldSpec("key", "key"),
         FieldSpec("camelot", "camelot"), FieldSpec("note", "note"), FieldSpec("tag", "tag"),
+        FieldSpec("warnings", "warning"),
         FieldSpec("duration", "number", _TIME), FieldSpec("attack_time", "number", _TIME),
         FieldSpec("decay_time", "number", _TIME), FieldSpec("size", "number", _SIZE, True),
         FieldSpec("sample_rate", "number", _FREQ, True), FieldSpec("pitch_hz", "number", _FREQ),
@@ -166,6 +170,7 @@ ALIASES: dict[str, str] = {
     "rolloff": "spectral_rolloff", "bandwidth": "spectral_bandwidth",
     "contrast": "spectral_contrast", "zcr": "zero_crossing_rate", "attack": "attack_time",
     "decay": "decay_time", "crest": "crest_db", "onsets": "onset_count",
+    "warning": "warnings", "damage": "warnings",
 }
 
 _SPECIAL = ("sort", "limit")
@@ -555,7 +560,7 @@ class _Compiler:
                 raise self.fail(start, end, f"empty value for '{name}'{hint}")
         compilers = {"number": self._number, "text": self._text, "path": self._path,
                      "tag": self._tag, "type": self._type, "key": self._key, "camelot": self._key,
-                     "note": self._note}
+                     "warning": self._warning, "note": self._note}
         return compilers[spec.kind](spec, term)
 
     @staticmethod
@@ -638,6 +643,21 @@ class _Compiler:
                 parts.append(f"s.path GLOB {self.bind(_glob_pattern(value.text))}")
             else:
                 parts.append(f"instr(s.path, {self.bind(value.text)}) > 0")
+        return self._either(parts)
+
+    def _warning(self, spec: FieldSpec, term: Term) -> str:
+        """``warning:*`` any damage; ``warning:truncated`` a warning of that kind (the words
+        a sentence starts with, globs allowed); quoted, words anywhere in a warning. The column
+        holds a JSON list of sentences."""
+        parts: list[str] = []
+        for value in term.values:
+            if self._is_any(value):
+                parts.append("s.warnings IS NOT NULL")
+            elif value.quoted:
+                parts.append(f"instr(lower(s.warnings), lower({self.bind(value.text)})) > 0")
+            else:
+                sentence_start = '*"' + _glob_pattern(value.text) + "*"
+                parts.append(f"lower(s.warnings) GLOB lower({self.bind(sentence_start)})")
         return self._either(parts)
 
     def _tag(self, spec: FieldSpec, term: Term) -> str:

@@ -22,7 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import soundfile as sf
 import test_ai_fake_ollama as fake
 from playwright.sync_api import expect, sync_playwright
 from server_fixtures import build_catalog, copy_home, private_pack
@@ -411,6 +413,27 @@ def test_detail_shows_every_field_with_confidence_and_source(page: Any, server: 
     shown = set(page.eval_on_selector_all(".fields dt", "items => items.map(i => i.textContent)"))
     wanted = {name for name in record if not name.endswith(("_confidence", "_source"))} - {"schema_version"}
     assert wanted <= shown
+
+
+def test_a_damaged_file_says_so_in_the_detail_panel(page: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    tone = (0.5 * np.sin(np.arange(44100) * 0.05)).astype(np.float32)
+    sf.write(folder / "whole.wav", tone, 44100, subtype="PCM_16")
+    data = (folder / "whole.wav").read_bytes()
+    (folder / "cut.wav").write_bytes(data[: len(data) // 3])
+    with Library(tmp_path / "home", jobs=1, timeout=60) as library:
+        library.scan([folder])
+    live = LiveServer(tmp_path / "home", open_access=True, upload_dir=tmp_path / "up").start()
+    try:
+        open_ui(page, live)
+        open_row(page, "cut.wav")
+        expect(page.locator("#detail .damage")).to_contain_text("truncated: header declares 1.00 s")
+        open_row(page, "whole.wav")
+        expect(page.locator("#detail .damage")).to_have_count(0)
+    finally:
+        page.close()
+        live.stop()
 
 
 def test_tag_and_correct_a_sample(page: Any, server: LiveServer, shots: Path) -> None:

@@ -108,7 +108,7 @@ def _extended(raw: bytes) -> float:
 
 def _aiff(head: bytes, size: int) -> Declared:
     out = Declared(format="aiff")
-    for cid, length, at in _chunks(head, 12, big_endian=True):
+    for cid, _length, at in _chunks(head, 12, big_endian=True):
         if cid == b"COMM" and at + 18 <= len(head):
             channels, frames, bits = struct.unpack(">hIh", head[at:at + 8])
             out.channels, out.frames, out.bits = channels, frames, bits or None

@@ -487,7 +487,10 @@ function renderDetail(sample, keepSimilar = false) {
   const time = element('span', { id: 'play-time', class: 'time', text: duration(sample.duration) });
   const header = element('div', { class: 'detail-head' },
     element('h2', { id: 'detail-name', text: sample.name, title: sample.name }),
-    element('p', { class: 'path', text: sample.path, title: sample.path }));
+    element('p', { class: 'path', text: sample.path, title: sample.path }),
+    // Damage the analysis saw (a truncated file, ...): said before anything measured from it.
+    sample.warnings && sample.warnings.length
+      ? element('p', { class: 'damage', role: 'note', text: `⚠ ${sample.warnings.join('; ')}` }) : null);
   const waveBox = element('div', { class: 'wave-box' }, playButton, canvas, time);
   const estimates = renderEstimates(sample);
   const tags = renderTags(sample);
