@@ -27,6 +27,7 @@ from .output import (
     write_record_detail,
     write_records,
 )
+from .textsafe import printable
 
 if TYPE_CHECKING:
     from .analysis.executors import AnalysisExecutor
@@ -127,7 +128,8 @@ def run_scan(library: Library, paths: list[str], retry_failed: bool = False,
             started = phase_started.setdefault(phase, time.perf_counter())
             elapsed = max(time.perf_counter() - started, 1e-6)
             bar.update(task, completed=done, total=total, rate=f"{done / elapsed:.0f}",
-                       current=escape(os.path.basename(path)[:40]), phase=phase)
+                       current=escape(printable(os.path.basename(path)[:40])),
+                       phase=phase)
 
         try:
             report = library.scan(paths, progress=progress, retry_failed=retry_failed,

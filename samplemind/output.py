@@ -1,7 +1,8 @@
 """Rendering shared by commands: Rich tables, JSON, JSON lines, CSV and bare paths.
 
 Results go to stdout; everything for people (progress, summaries, warnings) goes
-to stderr through ``err_console``.
+to stderr through ``err_console``. What reaches a terminal has its control characters escaped,
+and JSON and CSV are always valid UTF-8 (textsafe.py says how).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .models import RECORD_FIELDS
+from .textsafe import escape_undecodable, has_undecodable, json_safe, printable
 
 T = TypeVar("T")
 
@@ -54,12 +56,22 @@ class Format(str, Enum):
     paths = "paths"
 
 
+class SafeConsole(Console):
+    """A Rich console whose printed strings cannot hold control characters: a file name in a
+    message must not be able to drive the terminal (escapes as in textsafe.printable; the
+    console's own colours are added after this, so they still work)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:  # noqa: A003 - Rich's name
+        super().print(*(printable(item, keep_newlines=True) if isinstance(item, str) else item
+                        for item in objects), **kwargs)
+
+
 def _console(stderr: bool) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     # A pipe gets no colour and no wrapping at 80 columns.
     width = None if stream.isatty() else 10_000
-    return Console(file=stream, width=width, no_color=bool(os.environ.get("NO_COLOR")),
-                   highlight=False, soft_wrap=not stream.isatty())
+    return SafeConsole(file=stream, width=width, no_color=bool(os.environ.get("NO_COLOR")),
+                       highlight=False, soft_wrap=not stream.isatty())
 
 
 def err_console() -> Console:
@@ -82,20 +94,35 @@ def json_default(value: Any) -> Any:
 
 
 def dumps(data: Any, *, indent: int | None = 2) -> str:
-    """JSON text: real numbers, null for missing values, UTF-8 kept readable."""
-    return json.dumps(data, indent=indent, ensure_ascii=False, default=json_default,
+    """JSON text: real numbers, null for missing values, UTF-8 kept readable; undecodable
+    bytes of file names escaped (textsafe.json_safe), so the text always encodes."""
+    text = json.dumps(data, indent=indent, ensure_ascii=False, default=json_default,
                       allow_nan=False)
+    if has_undecodable(text):  # rare: only then is the data walked and copied
+        text = json.dumps(json_safe(data), indent=indent, ensure_ascii=False,
+                          default=json_default, allow_nan=False)
+    return text
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV field: lists joined with ';', missing values empty, text valid UTF-8."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = ";".join(map(str, value))
+    return escape_undecodable(value) if isinstance(value, str) else value
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
-    """A table cell; file names like "[red]hit.wav" are shown as written, not as markup."""
+    """A table cell; file names like "[red]hit.wav" are shown as written, not as markup, and
+    control characters in them as escapes (\x1b), not sent to the terminal."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     if isinstance(value, list):
-        return escape(", ".join(str(item) for item in value))
-    return escape(str(value))
+        return escape(printable(", ".join(str(item) for item in value)))
+    return escape(printable(str(value)))
 
 
 RIGHT = {"id", "bpm", "duration", "loudness_lufs", "score", "distance", "x", "y"}
@@ -151,9 +178,7 @@ def write_records(records: Iterable[dict[str, Any]], fmt: Format,
         fields = (*RECORD_FIELDS, *(name for name, _, _ in extra if name not in RECORD_FIELDS))
         writer.writerow(fields)
         for record in records:
-            writer.writerow(["" if record.get(name) is None else
-                             ";".join(map(str, record[name])) if isinstance(record[name], list)
-                             else record[name] for name in fields])
+            writer.writerow([csv_cell(record.get(name)) for name in fields])
             count += 1
         return count
     for record in records:  # paths
@@ -192,7 +217,7 @@ def write_mapping(data: dict[str, Any], fmt: Format, title: str | None = None) -
             value = ", ".join(f"{k} {v}" for k, v in value.items()) or "-"
         elif isinstance(value, list):
             value = "\n".join(map(str, value)) or "-"
-        table.add_row(name, escape(str(value)))
+        table.add_row(escape(printable(str(name))), escape(printable(str(value), keep_newlines=True)))
     out_console().print(table)
 
 
@@ -217,8 +242,7 @@ def write_rows(rows: Iterable[dict[str, Any]], fmt: Format, columns: Sequence[st
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow(["" if row.get(name) is None else ";".join(map(str, row[name]))
-                             if isinstance(row[name], list) else row[name] for name in columns])
+            writer.writerow([csv_cell(row.get(name)) for name in columns])
             count += 1
     else:
         for row in rows:

@@ -78,8 +78,9 @@ async def _socket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-def make_app(store: AccountStore, *, open_access: bool | OpenAccess = False, limiter: LoginLimiter | None = None,
-             https: bool = False, trusted_origins: tuple[str, ...] = ()) -> web.Application:
+def make_app(store: AccountStore, *, open_access: bool | OpenAccess = False,
+             limiter: LoginLimiter | None = None, https: bool = False,
+             trusted_origins: tuple[str, ...] = ()) -> web.Application:
     """Routes named like the real server's, each answering with request[USER_KEY]."""
     middlewares = []
     if https:  # as a TLS-terminating front (or aiohttp-remotes) would mark the request

@@ -16,6 +16,7 @@ from multidict import CIMultiDict
 from ..errors import UsageError
 from ..library import Library
 from ..output import json_default
+from ..textsafe import json_safe
 from .context import CONTEXT, ServerContext
 from .json_input import parse_json
 
@@ -26,7 +27,10 @@ GZIP_LEVEL = 5
 def encode(data: Any) -> bytes:
     """Compact UTF-8 JSON, as output.dumps writes it (orjson: a tenth of the stdlib's time,
     the largest share of a one-sample answer otherwise)."""
-    return orjson.dumps(data, default=json_default)
+    try:
+        return orjson.dumps(data, default=json_default)
+    except TypeError:  # a file name with undecodable bytes (a scan's warnings): textsafe.py
+        return orjson.dumps(json_safe(data), default=json_default)
 
 
 class Body:
