@@ -149,6 +149,9 @@ class Library:
         report = ScanReport(roots=roots)
         writer = _BatchWriter(self.catalog)
         report.removed += adopt_alias_roots(self.catalog)  # catalogs from before resolved roots
+        if self._cache is not None and self._cache.problem:
+            self._cache.close()  # broken last time: maybe `cache clear` has mended it since
+            self._cache = None
         try:
             self._scan(roots, report, writer, progress, retry_failed, executor)
         except KeyboardInterrupt:
@@ -156,6 +159,10 @@ class Library:
             raise
         finally:
             writer.flush()
+        if self._cache is not None and self._cache.problem:  # said once, however many files
+            report.warnings.append(FileFailure(str(self._cache.directory), (
+                f"{self._cache.problem}; files were analysed without it (fix: samplemind cache "
+                "clear)")))
         if report.added or report.updated or report.moved or report.removed:
             self._teach_categories(report)
             self.catalog.update_statistics()
@@ -860,8 +867,12 @@ class Library:
         return {"schema_version": SCHEMA_VERSION, **self.cache.stats()}
 
     def cache_clear(self) -> int:
-        """Empty the feature cache; returns how many entries were removed."""
-        return self.cache.clear()
+        """Empty the feature cache; returns how many entries were removed. Also the repair
+        for a cache that cannot be opened (a file where its folder belongs)."""
+        if self._cache is not None:
+            self._cache.close()
+        self._cache = FeatureCache(self.paths.feature_cache, repair=True)
+        return self._cache.clear()
 
     # -- local AI (Ollama; README: Local AI) ----------------------------------------------
 
@@ -917,7 +928,7 @@ class Library:
         """Forget every cached model answer; returns how many were removed."""
         from .ai.cache import AICache, ai_cache_dir
 
-        with AICache(ai_cache_dir(self.paths.cache_dir)) as cache:
+        with AICache(ai_cache_dir(self.paths.cache_dir), repair=True) as cache:
             return cache.clear()
 
 

@@ -184,9 +184,9 @@ def test_symlinked_and_aliased_paths_are_the_same_root(tmp_path: Path) -> None:
 
 def test_a_catalog_with_alias_roots_is_brought_in_line_at_the_next_scan(
         tmp_path: Path, monkeypatch) -> None:
-    from helpers import write_library
-
     from samplemind import Library, roots
+
+    from helpers import write_library
 
     real = tmp_path / "real"
     write_library(real, 3)
@@ -210,3 +210,145 @@ def test_a_catalog_with_alias_roots_is_brought_in_line_at_the_next_scan(
         stored = [row[0] for row in library.catalog.query("SELECT path FROM roots")]
         assert stored == [str(real)]
         assert library.catalog.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+# -- defects 8 and 9: output is always valid, and a file name cannot drive the terminal -------
+
+CONTROL_NAME = b"ctrl\x01\x1b[31m.wav"
+BAD_UTF8_NAME = b"bad_\xff.wav"
+
+
+@pytest.fixture
+def hostile_names(tmp_path: Path) -> tuple[Path, Path]:
+    """(home, folder): a folder with a good WAV, one named with control characters, and one
+    whose name is not UTF-8; scanned."""
+    from helpers import write_hit
+
+    folder = tmp_path / "lib"
+    write_hit(folder / "good.wav")
+    data = write_hit(tmp_path / "other.wav", freq=90).read_bytes()
+    for name in (CONTROL_NAME, BAD_UTF8_NAME):
+        with open(os.path.join(os.fsencode(folder), name), "wb") as handle:
+            handle.write(data)
+    home = tmp_path / "home"
+    assert run_cli("scan", str(folder), home=home).returncode == 0
+    return home, folder
+
+
+def _run_bytes(*args: str, home: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "SAMPLEMIND_HOME": str(home), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "samplemind", *args], capture_output=True,
+                          env=environment, timeout=300)
+
+
+@pytest.mark.parametrize("locale", ["C", "C.UTF-8"])
+def test_scan_json_is_valid_utf8_and_each_warning_is_said_once(hostile_names, locale) -> None:
+    home, folder = hostile_names
+    # Two spellings of one folder: its skipped file is still one warning.
+    result = _run_bytes("scan", str(folder), str(folder) + "/", "--format", "json", home=home,
+                        env={"LC_ALL": locale, "LANG": locale})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.decode("utf-8"))  # strict: any raw 0xff fails here
+    bad = os.path.join(str(folder), "bad_\\xff.wav")
+    assert report["warnings"] == [{
+        "path": bad, "path_b64": __import__("base64").b64encode(
+            os.path.join(os.fsencode(folder), BAD_UTF8_NAME)).decode(),
+        "error": "the file name is not valid UTF-8; rename the file"}]
+    stderr = result.stderr.decode("utf-8")
+    assert stderr.count("bad_\\xff.wav") == 1
+    jsonl = _run_bytes("scan", str(folder), "--format", "jsonl", home=home)
+    assert json.loads(jsonl.stdout.decode("utf-8"))["warnings"][0]["path"] == bad
+
+
+def test_file_names_cannot_put_control_characters_on_the_terminal(hostile_names) -> None:
+    home, folder = hostile_names
+    listed = _run_bytes("ls", home=home)
+    assert listed.returncode == 0
+    assert b"\x1b" not in listed.stdout and b"\x01" not in listed.stdout
+    assert b"ctrl\\x01\\x1b[31m.wav" in listed.stdout
+    shown = _run_bytes("show", os.path.join(str(folder), "ctrl\x01\x1b[31m.wav"), home=home)
+    assert b"\x1b" not in shown.stdout and b"ctrl\\x01\\x1b[31m.wav" in shown.stdout
+    missing = _run_bytes("show", os.path.join(str(folder), "gone\x1b[2J.wav"), home=home)
+    assert missing.returncode != 0 and b"\x1b" not in missing.stderr
+    assert b"gone\\x1b[2J.wav" in missing.stderr
+    # JSON and CSV keep the name exactly (JSON escapes it its own way).
+    records = [json.loads(line) for line in _run_bytes("ls", "-f", "jsonl", home=home).stdout.splitlines()]
+    assert {r["name"] for r in records} == {"good.wav", "ctrl\x01\x1b[31m.wav"}
+
+
+def test_table_on_a_terminal_escapes_control_characters(hostile_names) -> None:
+    import pty
+
+    home, _ = hostile_names
+    leader, follower = pty.openpty()
+    environment = {**os.environ, "SAMPLEMIND_HOME": str(home), "TERM": "xterm"}
+    process = subprocess.Popen([sys.executable, "-m", "samplemind", "ls"], stdout=follower,
+                               stderr=follower, stdin=subprocess.DEVNULL, env=environment)
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the other end closed: the process is done
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    assert process.wait(timeout=120) == 0
+    assert b"ctrl\\x01\\x1b[31m.wav" in output
+    assert b"\x1b[31m" not in output and b"\x01" not in output
+
+
+def test_server_json_escapes_undecodable_bytes() -> None:
+    from samplemind.server.http import encode
+
+    body = json.loads(encode({"warnings": [{"path": "/x/bad_\udcff.wav", "error": "e"}]}))
+    assert body["warnings"][0]["path"] == "/x/bad_\\xff.wav"
+    assert __import__("base64").b64decode(body["warnings"][0]["path_b64"]) == b"/x/bad_\xff.wav"
+
+
+def test_printable_escapes() -> None:
+    from samplemind.textsafe import escape_undecodable, printable
+
+    assert printable("a\x1b[31mb\x7f\u202ec\td\n") == "a\\x1b[31mb\\x7f\\u202ec\\td\\n"
+    assert printable("two\nlines\x07", keep_newlines=True) == "two\nlines\\x07"
+    assert printable("bad_\udcff.wav") == "bad_\\xff.wav"
+    assert printable("Kick – Ünïcode 🥁.wav") == "Kick – Ünïcode 🥁.wav"
+    assert escape_undecodable("ok\x1b\udcfe") == "ok\x1b\\xfe"
+
+
+# -- defect 12: a cache folder replaced by a file ----------------------------------------------
+
+
+@pytest.mark.parametrize("blocked", ["cache/features", "cache"])
+def test_a_file_in_place_of_the_cache_folder(tmp_path: Path, blocked: str) -> None:
+    from helpers import write_hit
+
+    home, folder = tmp_path / "home", tmp_path / "lib"
+    write_hit(folder / "one.wav")
+    assert run_cli("scan", str(folder), home=home).returncode == 0
+    import shutil
+
+    shutil.rmtree(home / blocked)
+    (home / blocked).write_text("not a folder")
+    write_hit(folder / "two.wav", freq=90)
+    # A scan with new files carries on without the cache, and says so once.
+    scanned = run_cli("scan", str(folder), "-f", "json", home=home)
+    assert scanned.returncode == 0, scanned.stderr
+    report = json.loads(scanned.stdout)
+    assert report["added"] == 1 and report["failed"] == 0
+    assert [w["path"] for w in report["warnings"]] == [str(home / "cache" / "features")]
+    assert scanned.stderr.count("cannot be used") == 1 and "cache clear" in scanned.stderr
+    doctor = run_cli("doctor", "-f", "json", home=home)
+    assert json.loads(doctor.stdout)["cache"]["ok"] is False
+    # The fix doctor suggests works, and the cache is back in use.
+    cleared = run_cli("cache", "clear", home=home)
+    assert cleared.returncode == 0, cleared.stderr
+    assert (home / "cache" / "features").is_dir()
+    assert json.loads(run_cli("doctor", "-f", "json", home=home).stdout)["cache"]["ok"] is True
+    write_hit(folder / "three.wav", freq=130)
+    again = json.loads(run_cli("scan", str(folder), "-f", "json", home=home).stdout)
+    assert again["added"] == 1 and again["warnings"] == []
+    stats = json.loads(run_cli("cache", "stats", "-f", "json", home=home).stdout)
+    assert stats["entries"] == 1

@@ -30,9 +30,10 @@ class AICache(DiskStore):
 
     what = "AI answer cache"
 
-    def __init__(self, directory: Path, *, ttl: float = AI_CACHE_TTL) -> None:
+    def __init__(self, directory: Path, *, ttl: float = AI_CACHE_TTL, repair: bool = False) -> None:
         self.ttl = ttl
-        super().__init__(directory, AI_CACHE_LIMIT, eviction_policy="least-recently-stored")
+        super().__init__(directory, AI_CACHE_LIMIT, eviction_policy="least-recently-stored",
+                         repair=repair)
 
     @staticmethod
     def describe_key(content_hash: str, model: str, prompt_version: str) -> str:
