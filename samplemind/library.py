@@ -501,10 +501,12 @@ class Library:
                 params.extend(compiled.params)
             order_by, limit = compiled.order_by, compiled.limit
         if under:
-            # The path index's range (Catalog.under_clause), not substr() over every row.
-            where, values = Catalog.under_clause(os.path.abspath(under), True, "s.path")
-            clauses.append(where)
-            params.extend(values)
+            # The path index's range (Catalog.under_clause), not substr() over every row. Roots
+            # are stored resolved, a folder reached through a link inside a root is not: both.
+            ranges = [Catalog.under_clause(folder, True, "s.path") for folder in dict.fromkeys(
+                (os.path.abspath(under), os.path.realpath(under)))]
+            clauses.append("(" + " OR ".join(where for where, _ in ranges) + ")")
+            params.extend(value for _, values in ranges for value in values)
         for column, value in (("type", type), ("category", category and category.lower()),
                               ("key", key)):
             if value:
@@ -802,9 +804,10 @@ class Library:
                 return int(text)
             return self.get(text).id  # raises the usual NotFound
         path = os.path.abspath(os.path.expanduser(text))
-        row = self.catalog.scalar("SELECT id FROM samples WHERE path = ?", [path])
-        if row is not None:
-            return int(row)
+        for spelling in dict.fromkeys((path, os.path.realpath(path))):  # roots are resolved
+            row = self.catalog.scalar("SELECT id FROM samples WHERE path = ?", [spelling])
+            if row is not None:
+                return int(row)
         if not os.path.isfile(path):
             raise NotFound(f"no such file, and not a catalog id: {text}")
         import numpy as np

@@ -352,3 +352,19 @@ def test_a_file_in_place_of_the_cache_folder(tmp_path: Path, blocked: str) -> No
     assert again["added"] == 1 and again["warnings"] == []
     stats = json.loads(run_cli("cache", "stats", "-f", "json", home=home).stdout)
     assert stats["entries"] == 1
+
+
+def test_a_folder_named_through_a_link_selects_its_files(tmp_path: Path) -> None:
+    from samplemind import Library
+
+    from helpers import write_library
+
+    real = tmp_path / "real"
+    write_library(real, 2)
+    alias = tmp_path / "alias"
+    alias.symlink_to(real, target_is_directory=True)
+    with Library(tmp_path / "home", jobs=1) as library:
+        library.scan([alias])
+        assert len(list(library.ls(under=str(alias)))) == 2
+        assert len(list(library.ls(under=str(real / "Kicks")))) == 1
+        assert library.get(str(alias / "Kicks" / "hit_001.wav")).path.startswith(str(real))
