@@ -368,3 +368,14 @@ def test_a_folder_named_through_a_link_selects_its_files(tmp_path: Path) -> None
         assert len(list(library.ls(under=str(alias)))) == 2
         assert len(list(library.ls(under=str(real / "Kicks")))) == 1
         assert library.get(str(alias / "Kicks" / "hit_001.wav")).path.startswith(str(real))
+
+
+def test_dupes_table_escapes_control_characters(hostile_names) -> None:
+    import shutil
+
+    home, folder = hostile_names
+    shutil.copy(os.path.join(os.fsencode(folder), CONTROL_NAME), folder / "copy.wav")
+    assert run_cli("scan", str(folder), home=home).returncode == 0
+    listed = _run_bytes("dupes", home=home)
+    assert listed.returncode == 0, listed.stderr
+    assert b"ctrl\\x01\\x1b[31m.wav" in listed.stdout and b"\x1b" not in listed.stdout

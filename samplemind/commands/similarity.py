@@ -89,6 +89,7 @@ def _write_groups(groups: list[DupeGroup], fmt: Format) -> None:
         from rich.table import Table
 
         from ..output import out_console
+        from ..textsafe import printable
 
         table = Table(box=None, header_style="bold", pad_edge=False)
         for header in ("group", "kind", "", "id", "path", "format", "rate", "bits"):
@@ -97,7 +98,8 @@ def _write_groups(groups: list[DupeGroup], fmt: Format) -> None:
             for role, sample in [("keep", group.keeper), *(("dupe", s) for s in group.others)]:
                 r = sample.record
                 table.add_row(str(number), group.kind if role == "keep" else "", role,
-                              str(r["id"]), escape(r["path"]), str(r.get("format") or ""),
+                              str(r["id"]), escape(printable(r["path"])),
+                              str(r.get("format") or ""),
                               str(r.get("sample_rate") or ""), str(r.get("bit_depth") or ""))
             table.add_row("", "", "", "", f"[dim]{escape(group.reason)}[/]", "", "", "",
                           end_section=True)
