@@ -154,7 +154,7 @@ def print_scan_summary(report: ScanReport) -> None:
         console.print("No audio files found (looked for .wav .aif .flac .ogg .mp3 .m4a and "
                       "more; hidden files are skipped).")
     for warning in report.warnings:
-        console.print(f"skipped {warning.path}: {warning.error}", markup=False)
+        console.print(f"skipped {printable(warning.path)}: {warning.error}", markup=False)
     console.print(
         f"Scanned {report.seen} file{'' if report.seen == 1 else 's'} in {report.seconds:.1f} s: "
         f"[green]{report.added} added[/], {report.updated} updated, "
@@ -169,7 +169,8 @@ def print_scan_summary(report: ScanReport) -> None:
     if report.failures:
         console.print("[red]Failed files:[/]")
         for failure in report.failures:
-            console.print(f"  {failure.path}: {failure.error}", markup=False, highlight=False)
+            console.print(f"  {printable(failure.path)}: {failure.error}", markup=False,
+                          highlight=False)
         console.print("Replace or remove these files; an unchanged failed file is not tried "
                       "again unless you scan with --retry-failed.")
 

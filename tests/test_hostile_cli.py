@@ -379,3 +379,14 @@ def test_dupes_table_escapes_control_characters(hostile_names) -> None:
     listed = _run_bytes("dupes", home=home)
     assert listed.returncode == 0, listed.stderr
     assert b"ctrl\\x01\\x1b[31m.wav" in listed.stdout and b"\x1b" not in listed.stdout
+
+
+def test_a_name_with_a_newline_stays_on_its_line_in_messages(tmp_path: Path) -> None:
+    folder, home = tmp_path / "lib", tmp_path / "home"
+    folder.mkdir()
+    (folder / "fake\nScanned 0 files.wav").write_bytes(b"RIFF not really audio" * 10)
+    result = _run_bytes("scan", str(folder), home=home)
+    assert result.returncode == 3
+    lines = result.stderr.decode("utf-8").splitlines()
+    assert any("fake\\nScanned 0 files.wav" in line for line in lines)
+    assert not any(line.startswith("Scanned 0 files.wav") for line in lines)

@@ -10,6 +10,7 @@ import typer
 from ..cli import FormatOption, app, open_library, state
 from ..errors import UsageError
 from ..output import Format, err_console, human_bytes, write_mapping, write_rows
+from ..textsafe import printable
 
 if TYPE_CHECKING:
     from ..ai.describe import DescribeReport
@@ -87,7 +88,7 @@ def _describe_summary(report: DescribeReport) -> None:
         f"{kept} already described" + (" (--refresh asks again)" if kept else "")
         + f", {len(report.failures)} failed.", markup=False, highlight=False)
     for failure in report.failures:
-        console.print(f"  {failure.path}: {failure.error}", markup=False, highlight=False)
+        console.print(f"  {printable(failure.path)}: {failure.error}", markup=False, highlight=False)
     if report.failures:
         console.print("Run the same command again to retry the failed ones.", highlight=False)
 

@@ -9,6 +9,7 @@ import typer
 from ..cli import app, open_library
 from ..errors import UsageError
 from ..output import Format, err_console, write_mapping
+from ..textsafe import printable
 
 
 @app.command()
@@ -46,6 +47,6 @@ def export(
     console.print(f"Exported {len(report.items)} file(s) to {where}.", markup=False,
                   highlight=False)
     for source, reason in report.skipped:
-        console.print(f"  skipped {source}: {reason}", markup=False, highlight=False)
+        console.print(f"  skipped {printable(str(source))}: {reason}", markup=False, highlight=False)
     if report.skipped:
         raise typer.Exit(3)

@@ -13,6 +13,7 @@ from ..errors import UsageError
 from ..models import DupeGroup, Hit
 from ..output import Format, dumps, err_console, pipe_safe, write_mapping, write_records
 from ..similarity.vectors import ASPECTS
+from ..textsafe import printable
 
 index_app = typer.Typer(help="Inspect or rebuild the similarity index.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
@@ -89,7 +90,6 @@ def _write_groups(groups: list[DupeGroup], fmt: Format) -> None:
         from rich.table import Table
 
         from ..output import out_console
-        from ..textsafe import printable
 
         table = Table(box=None, header_style="bold", pad_edge=False)
         for header in ("group", "kind", "", "id", "path", "format", "rate", "bits"):
@@ -174,7 +174,7 @@ def _report_action(result: Any, fmt: Format) -> None:
     if result.manifest and result.action == "move":
         console.print(f"Undo with: samplemind dupes --undo {result.manifest}", markup=False)
     for failure in result.failures:
-        console.print(f"  {failure.path}: {failure.error}", markup=False, highlight=False)
+        console.print(f"  {printable(failure.path)}: {failure.error}", markup=False, highlight=False)
     if result.failures:
         raise typer.Exit(3)
 

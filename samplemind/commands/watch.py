@@ -11,6 +11,7 @@ import typer
 
 from ..cli import DEFAULT_TIMEOUT, JobsOption, TimeoutOption, app, open_library, state
 from ..output import Format, err_console
+from ..textsafe import printable
 
 
 @app.command()
@@ -65,9 +66,9 @@ def watch(
             console.print(f"{stamp} {escape(where)}: {', '.join(counts) or 'no changes'} "
                           f"in {report.seconds:.1f} s{escape(note)}", highlight=False)
             for failure in report.failures:
-                console.print(f"  failed {failure.path}: {failure.error}", markup=False)
+                console.print(f"  failed {printable(failure.path)}: {failure.error}", markup=False)
             for warning in report.warnings:
-                console.print(f"  skipped {warning.path}: {warning.error}", markup=False)
+                console.print(f"  skipped {printable(warning.path)}: {warning.error}", markup=False)
         elif event.kind == "error":
             console.print(f"{stamp} error: {event.message}", markup=False, highlight=False)
         elif event.kind == "ready":
