@@ -6,8 +6,11 @@ the account test runs a real `samplemind serve` on loopback.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import pty
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_cli
+from samplemind import Library, query, roots
+from samplemind.errors import QueryError
+from samplemind.server.http import encode
+from samplemind.textsafe import escape_undecodable, printable
+
+from helpers import run_cli, write_hit, write_library
 
 PASSWORD = "correct horse battery"
 
@@ -145,9 +153,6 @@ def test_saving_a_collection_that_breaks_one_using_it_is_refused(tmp_path: Path)
 
 
 def test_a_collection_sqlite_refuses_is_not_saved(tmp_path: Path, monkeypatch) -> None:
-    from samplemind import Library, query
-    from samplemind.errors import QueryError
-
     monkeypatch.setattr(query, "MAX_SORT_KEYS", 100_000)  # past our limit: SQLite's own check
     with Library(tmp_path / "home", jobs=1) as library:
         with pytest.raises(QueryError, match="the database refuses it"):
@@ -165,8 +170,6 @@ def _paths(home: Path) -> list[str]:
 
 
 def test_symlinked_and_aliased_paths_are_the_same_root(tmp_path: Path) -> None:
-    from helpers import write_library
-
     real = tmp_path / "real"
     write_library(real, 3)
     (tmp_path / "alias").symlink_to(real, target_is_directory=True)
@@ -184,10 +187,6 @@ def test_symlinked_and_aliased_paths_are_the_same_root(tmp_path: Path) -> None:
 
 def test_a_catalog_with_alias_roots_is_brought_in_line_at_the_next_scan(
         tmp_path: Path, monkeypatch) -> None:
-    from samplemind import Library, roots
-
-    from helpers import write_library
-
     real = tmp_path / "real"
     write_library(real, 3)
     alias = tmp_path / "alias"
@@ -222,7 +221,6 @@ BAD_UTF8_NAME = b"bad_\xff.wav"
 def hostile_names(tmp_path: Path) -> tuple[Path, Path]:
     """(home, folder): a folder with a good WAV, one named with control characters, and one
     whose name is not UTF-8; scanned."""
-    from helpers import write_hit
 
     folder = tmp_path / "lib"
     write_hit(folder / "good.wav")
@@ -251,7 +249,7 @@ def test_scan_json_is_valid_utf8_and_each_warning_is_said_once(hostile_names, lo
     report = json.loads(result.stdout.decode("utf-8"))  # strict: any raw 0xff fails here
     bad = os.path.join(str(folder), "bad_\\xff.wav")
     assert report["warnings"] == [{
-        "path": bad, "path_b64": __import__("base64").b64encode(
+        "path": bad, "path_b64": base64.b64encode(
             os.path.join(os.fsencode(folder), BAD_UTF8_NAME)).decode(),
         "error": "the file name is not valid UTF-8; rename the file"}]
     stderr = result.stderr.decode("utf-8")
@@ -277,8 +275,6 @@ def test_file_names_cannot_put_control_characters_on_the_terminal(hostile_names)
 
 
 def test_table_on_a_terminal_escapes_control_characters(hostile_names) -> None:
-    import pty
-
     home, _ = hostile_names
     leader, follower = pty.openpty()
     environment = {**os.environ, "SAMPLEMIND_HOME": str(home), "TERM": "xterm"}
@@ -301,16 +297,12 @@ def test_table_on_a_terminal_escapes_control_characters(hostile_names) -> None:
 
 
 def test_server_json_escapes_undecodable_bytes() -> None:
-    from samplemind.server.http import encode
-
     body = json.loads(encode({"warnings": [{"path": "/x/bad_\udcff.wav", "error": "e"}]}))
     assert body["warnings"][0]["path"] == "/x/bad_\\xff.wav"
-    assert __import__("base64").b64decode(body["warnings"][0]["path_b64"]) == b"/x/bad_\xff.wav"
+    assert base64.b64decode(body["warnings"][0]["path_b64"]) == b"/x/bad_\xff.wav"
 
 
 def test_printable_escapes() -> None:
-    from samplemind.textsafe import escape_undecodable, printable
-
     assert printable("a\x1b[31mb\x7f\u202ec\td\n") == "a\\x1b[31mb\\x7f\\u202ec\\td\\n"
     assert printable("two\nlines\x07", keep_newlines=True) == "two\nlines\\x07"
     assert printable("bad_\udcff.wav") == "bad_\\xff.wav"
@@ -323,12 +315,9 @@ def test_printable_escapes() -> None:
 
 @pytest.mark.parametrize("blocked", ["cache/features", "cache"])
 def test_a_file_in_place_of_the_cache_folder(tmp_path: Path, blocked: str) -> None:
-    from helpers import write_hit
-
     home, folder = tmp_path / "home", tmp_path / "lib"
     write_hit(folder / "one.wav")
     assert run_cli("scan", str(folder), home=home).returncode == 0
-    import shutil
 
     shutil.rmtree(home / blocked)
     (home / blocked).write_text("not a folder")
@@ -355,10 +344,6 @@ def test_a_file_in_place_of_the_cache_folder(tmp_path: Path, blocked: str) -> No
 
 
 def test_a_folder_named_through_a_link_selects_its_files(tmp_path: Path) -> None:
-    from samplemind import Library
-
-    from helpers import write_library
-
     real = tmp_path / "real"
     write_library(real, 2)
     alias = tmp_path / "alias"
@@ -371,8 +356,6 @@ def test_a_folder_named_through_a_link_selects_its_files(tmp_path: Path) -> None
 
 
 def test_dupes_table_escapes_control_characters(hostile_names) -> None:
-    import shutil
-
     home, folder = hostile_names
     shutil.copy(os.path.join(os.fsencode(folder), CONTROL_NAME), folder / "copy.wav")
     assert run_cli("scan", str(folder), home=home).returncode == 0
@@ -390,3 +373,24 @@ def test_a_name_with_a_newline_stays_on_its_line_in_messages(tmp_path: Path) -> 
     lines = result.stderr.decode("utf-8").splitlines()
     assert any("fake\\nScanned 0 files.wav" in line for line in lines)
     assert not any(line.startswith("Scanned 0 files.wav") for line in lines)
+
+
+def test_a_server_scan_of_an_alias_path_adds_nothing(loopback_server, tmp_path: Path) -> None:
+    base, home = loopback_server
+    real = tmp_path / "real"
+    write_library(real, 2)
+    assert run_cli("scan", str(real), home=home).returncode == 0
+    request = urllib.request.Request(
+        base + "/api/v1/scans", method="POST", headers={"Content-Type": "application/json"},
+        data=json.dumps({"paths": [f"/proc/self/root{real}"]}).encode())
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 202
+        job_id = json.loads(answer.read())["id"]
+
+    def finished():
+        job = _request(f"{base}/api/v1/jobs/{job_id}")[1]
+        return job if job.get("status") in ("done", "failed", "cancelled") else None
+
+    job = _wait_until(finished, "the scan job", ceiling=120)
+    assert job["status"] == "done" and job["result"]["added"] == 0, job
+    assert _request(base + "/api/v1/samples")[1]["count"] == 2
