@@ -33,7 +33,7 @@ from helpers import run_cli
 pytestmark = pytest.mark.asyncio
 
 CEILING = 10.0  # seconds a request that must not be blocked may take, at most
-BIG_BYTES = 3 * 1024 * 1024  # per big file: a zip of them is far larger than socket buffers
+BIG_BYTES = 8 * 1024 * 1024  # per big file: a zip of them is far larger than socket buffers
 
 
 def add_rows(home: Path, root: Path, paths: list[Path]) -> list[int]:
