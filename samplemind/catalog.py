@@ -220,6 +220,15 @@ def m011_damage_warnings(db: sqlite_utils.Database) -> None:
     db["samples"].add_column("warnings", str)
 
 
+@migrations()
+def m012_chords(db: sqlite_utils.Database) -> None:
+    """The chord of a tonal one-shot ("Am", "Cmaj7", "Gsus4"), with its confidence and source;
+    indexed for 'chord:Am'. Existing rows get theirs on the next scan (new extractor version)."""
+    for column, kind in (("chord", str), ("chord_confidence", float), ("chord_source", str)):
+        db["samples"].add_column(column, kind)
+    db["samples"].create_index(["chord"], if_not_exists=True)
+
+
 def now_iso() -> str:
     """UTC timestamp for the catalog, to the second."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

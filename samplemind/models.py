@@ -15,6 +15,7 @@ CORE_FIELDS: tuple[str, ...] = (
     "category", "category_confidence", "category_source",
     "bpm", "bpm_confidence", "bpm_source", "bpm_alternatives",
     "key", "key_confidence", "key_source", "camelot",
+    "chord", "chord_confidence", "chord_source",
     "note", "note_confidence", "note_source", "pitch_hz",
     "loudness_lufs", "peak_db", "tags", "warnings",
 )
@@ -37,7 +38,7 @@ TRAILING_FIELDS: tuple[str, ...] = ("extractor_version", "analysed_at", "scanned
 RECORD_FIELDS: tuple[str, ...] = CORE_FIELDS + DESCRIPTOR_FIELDS + TEXT_FIELDS + TRAILING_FIELDS
 
 # Estimated fields: each carries <field>_confidence and <field>_source.
-ESTIMATED_FIELDS: tuple[str, ...] = ("type", "category", "bpm", "key", "note")
+ESTIMATED_FIELDS: tuple[str, ...] = ("type", "category", "bpm", "key", "chord", "note")
 
 # Sources an estimate can come from.
 SOURCES: tuple[str, ...] = ("dsp", "metadata", "filename", "user")

@@ -108,3 +108,64 @@ def camelot(key: str | None) -> str | None:
         number = _CAMELOT_MINOR.get(tonic)
         return f"{number}A" if number else None
     return None
+
+
+# -- chords ------------------------------------------------------------------------------------
+#
+# A chord is spelled as a root and a quality suffix: "C", "Am", "G7", "Fmaj7", "Dm7", "Asus2",
+# "Esus4", "Bdim" (sharps, as note names). Its qualities and the intervals above the root:
+
+CHORD_QUALITIES: dict[str, tuple[int, ...]] = {
+    "": (0, 4, 7), "m": (0, 3, 7), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11),
+    "m7": (0, 3, 7, 10), "sus2": (0, 2, 7), "sus4": (0, 5, 7), "dim": (0, 3, 6),
+}
+# Spellings of each quality; only "M" (major) and "m" (minor) depend on case.
+_QUALITY_WORDS: dict[str, str] = {}
+for _quality, _words in {
+    "": ("", "maj", "major", "M", "dur"), "m": ("m", "min", "minor", "-", "moll"),
+    "7": ("7", "dom7"), "maj7": ("maj7", "M7", "major7", "ma7"),
+    "m7": ("m7", "min7", "minor7", "-7", "mi7"), "sus2": ("sus2",),
+    "sus4": ("sus4", "sus"), "dim": ("dim", "o", "°", "diminished"),
+}.items():
+    for _word in _words:
+        _QUALITY_WORDS[_word] = _quality
+_CHORD_RE = re.compile(r"^\s*([A-Ga-g])\s*([#b♯♭]?)\s*(.*?)\s*$")
+
+
+def chord_name(root: int, quality: str) -> str:
+    """(pitch class 0 = C, quality) -> ``"F#m7"``."""
+    return f"{NOTE_NAMES[root % 12]}{quality}"
+
+
+def parse_chord(text: str) -> tuple[int, str] | None:
+    """(root pitch class, quality) of ``"Am"``, ``"A minor"``, ``"Bbmaj7"``, ``"C#sus"``,
+    ``"Bdim"``, ``"G7"``, ``"C"``...; None when the text is not a chord symbol."""
+    match = _CHORD_RE.match(text or "")
+    if not match:
+        return None
+    letter, accidental, rest = match.groups()
+    pc = pitch_class(letter.upper() + accidental)
+    if pc is None:
+        return None
+    rest = rest.replace(" ", "").replace("_", "")
+    for spelling in (rest, rest.lower()):  # "M7" is maj7, "Maj7" and "MIN" fold to lower case
+        if spelling in _QUALITY_WORDS:
+            return NOTE_NAMES.index(pc), _QUALITY_WORDS[spelling]
+    return None
+
+
+def canonical_chord(text: str) -> str | None:
+    """``"Bb maj7"`` -> ``"A#maj7"``; None when the text is not a chord symbol."""
+    parsed = parse_chord(text)
+    return chord_name(*parsed) if parsed else None
+
+
+def key_of_chord(chord: str | None) -> str | None:
+    """The key a lone chord implies: major, 7, maj7, sus2 and sus4 -> the major key of its
+    root; minor and m7 -> the minor key of its root; dim -> None (a diminished triad belongs
+    to several keys equally: vii of one major key, ii of its relative minor)."""
+    parsed = parse_chord(chord) if chord else None
+    if parsed is None or parsed[1] == "dim":
+        return None
+    root, quality = parsed
+    return f"{NOTE_NAMES[root]} {'minor' if quality in ('m', 'm7') else 'major'}"

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import UsageError
-from .music import midi_to_note, note_to_midi, parse_key
+from .music import canonical_chord, midi_to_note, note_to_midi, parse_key
 
 if TYPE_CHECKING:
     from .library import Library
 
 MAX_TAG_LENGTH = 64
-OVERRIDABLE = ("bpm", "key", "note", "type", "category")
+OVERRIDABLE = ("bpm", "key", "chord", "note", "type", "category")
 CLEAR_WORDS = {"", "auto", "none", "null", "-"}
 _NAME_RE = re.compile(r"^[\w][\w.-]{0,63}$")
 
@@ -59,6 +59,11 @@ def check_override(field: str, value: Any) -> Any:
         if key is None:
             raise UsageError(f"not a key: {text!r} (try Am, 'C major', F#m)")
         return key
+    if field == "chord":
+        chord = canonical_chord(text)
+        if chord is None:
+            raise UsageError(f"not a chord: {text!r} (try Am, C, G7, Fmaj7, Dm7, Asus4, Bdim)")
+        return chord
     if field == "note":
         midi = note_to_midi(text)
         if midi is None or not 0 <= midi <= 127:

@@ -30,6 +30,9 @@ Field kinds and what their values mean:
 - key: ``Am``, ``F#m``, ``'F# major'``, ``Bbmin``, a Camelot code ``8A``, or ``minor``/``major``;
   a ``~`` suffix = harmonically compatible (same Camelot code, one step either way around
   the wheel, the relative major/minor). ``camelot:`` takes codes (``8A``, ``8A~``).
+- chord: a chord symbol, ``Am``, ``C``, ``G7``, ``Fmaj7``, ``Dm7``, ``Asus2``, ``Esus4``
+  (``sus`` = sus4), ``Bdim``, flats allowed (``Bbmaj7``); or a quality alone (``m7``,
+  ``maj7``, ``sus4``, ``dim``, ``major``, ``minor``) for every chord of that quality.
 - note: ``C`` or ``Db`` (any octave), ``C2`` (exact), ``C2..C3`` / ``..C1`` (by MIDI number).
 - type: ``loop``, ``oneshot`` (``one-shot``, ``one_shot``, ``shot``).
 - tag: a tag, globs allowed; ``tag:*`` any tag, ``-tag:*`` untagged.
@@ -84,7 +87,16 @@ import sqlite_utils
 
 from .errors import QueryError
 from .models import DESCRIPTOR_FIELDS, TEXT_FIELDS
-from .music import NOTE_NAMES, camelot, midi_to_note, note_to_midi, parse_key, pitch_class
+from .music import (
+    NOTE_NAMES,
+    camelot,
+    canonical_chord,
+    chord_name,
+    midi_to_note,
+    note_to_midi,
+    parse_key,
+    pitch_class,
+)
 
 __all__ = ["CompiledQuery", "Term", "Value", "FIELDS", "ALIASES", "parse", "compile_query",
            "compatible_camelot", "create_fts", "rebuild_fts"]
@@ -116,7 +128,7 @@ class FieldSpec:
     """One queryable column: its kind decides how values compile."""
 
     name: str
-    kind: str  # number | text | path | key | camelot | note | type | tag | warning
+    kind: str  # number | text | path | key | camelot | chord | note | type | tag | warning
     units: dict[str, float] = field(default_factory=lambda: _PLAIN)
     integer: bool = False
     lowercase: bool = False  # stored lower-case: compared as is, so its index can be used
@@ -130,7 +142,8 @@ class FieldSpec:
 def _build_fields() -> dict[str, FieldSpec]:
     specs: list[FieldSpec] = [
         FieldSpec("path", "path"), FieldSpec("type", "type"), FieldSpec("key", "key"),
-        FieldSpec("camelot", "camelot"), FieldSpec("note", "note"), FieldSpec("tag", "tag"),
+        FieldSpec("camelot", "camelot"), FieldSpec("chord", "chord"),
+        FieldSpec("note", "note"), FieldSpec("tag", "tag"),
         FieldSpec("warnings", "warning"),
         FieldSpec("duration", "number", _TIME), FieldSpec("attack_time", "number", _TIME),
         FieldSpec("decay_time", "number", _TIME), FieldSpec("size", "number", _SIZE, True),
@@ -142,9 +155,9 @@ def _build_fields() -> dict[str, FieldSpec]:
         FieldSpec("onset_count", "number", integer=True), FieldSpec("bpm", "number"),
     ]
     specs += [FieldSpec(f"{name}_confidence", "number")
-              for name in ("type", "category", "bpm", "key", "note")]
+              for name in ("type", "category", "bpm", "key", "chord", "note")]
     specs += [FieldSpec(f"{name}_source", "text", lowercase=True)
-              for name in ("type", "category", "bpm", "key", "note")]
+              for name in ("type", "category", "bpm", "key", "chord", "note")]
     for name in ("spectral_centroid", "spectral_rolloff", "spectral_bandwidth"):
         specs.append(FieldSpec(name, "number", _FREQ))
     specs += [FieldSpec(name, "text", lowercase=True) for name in (
@@ -176,6 +189,11 @@ ALIASES: dict[str, str] = {
 _SPECIAL = ("sort", "limit")
 _ALL_NAMES = sorted({*FIELDS, *ALIASES, *_SPECIAL})
 
+# chord:m7 - a quality alone stands for every chord of that quality
+_CHORD_QUALITY_ALONE = {"major": "", "maj": "", "minor": "m", "min": "m", "m": "m", "7": "7",
+                        "maj7": "maj7", "m7": "m7", "min7": "m7", "sus2": "sus2", "sus4": "sus4",
+                        "sus": "sus4", "dim": "dim"}
+
 _TYPES = {"loop": "loop", "loops": "loop", "oneshot": "oneshot", "one-shot": "oneshot",
           "one_shot": "oneshot", "oneshots": "oneshot", "one-shots": "oneshot", "shot": "oneshot"}
 
@@ -185,7 +203,7 @@ def _sort_expressions(spec: FieldSpec) -> list[str]:
         return ["s.pitch_hz"]
     if spec.kind in ("key", "camelot"):  # around the Camelot wheel, minor before major
         return ["CAST(s.camelot AS INTEGER)", "s.camelot"]
-    if spec.kind in ("text", "type"):
+    if spec.kind in ("text", "type", "chord"):
         return [f"{spec.column} COLLATE NOCASE"]
     return [spec.column]
 
@@ -560,6 +578,7 @@ class _Compiler:
                 raise self.fail(start, end, f"empty value for '{name}'{hint}")
         compilers = {"number": self._number, "text": self._text, "path": self._path,
                      "tag": self._tag, "type": self._type, "key": self._key, "camelot": self._key,
+                     "chord": self._chord,
                      "warning": self._warning, "note": self._note}
         return compilers[spec.kind](spec, term)
 
@@ -710,6 +729,24 @@ class _Compiler:
             parts.append(f"s.camelot IN ({self.bind(*dict.fromkeys(codes))})")
         parts.extend(f"s.key GLOB {self.bind(scale)}" for scale in dict.fromkeys(scales))
         return self._either(parts)
+
+    def _chord(self, spec: FieldSpec, term: Term) -> str:
+        chords: list[str] = []
+        for value in term.values:
+            if self._is_any(value):
+                return "s.chord IS NOT NULL"
+            raw = value.text.strip()
+            quality = _CHORD_QUALITY_ALONE.get(raw) if raw in _CHORD_QUALITY_ALONE \
+                else _CHORD_QUALITY_ALONE.get(raw.lower())
+            if quality is not None:  # every root of one quality
+                chords.extend(chord_name(root, quality) for root in range(12))
+                continue
+            chord = canonical_chord(raw)
+            if chord is None:
+                raise self.fail(value.start, value.end, f"unknown chord '{value.text}' "
+                                "(try Am, C, G7, Fmaj7, Dm7, Asus4, Bdim, or a quality: m7)")
+            chords.append(chord)
+        return f"s.chord IN ({self.bind(*dict.fromkeys(chords))})"
 
     def _note(self, spec: FieldSpec, term: Term) -> str:
         names: list[str] = []

@@ -42,7 +42,8 @@ from audio_fixtures import (
 RECORD_KEYS = {
     "format", "codec", "sample_rate", "channels", "bit_depth", "duration", "audio_hash",
     "loudness_lufs", "peak_db", "type", "type_confidence", "category", "category_confidence",
-    "bpm", "bpm_confidence", "bpm_alternatives", "key", "key_confidence", "note", "pitch_hz",
+    "bpm", "bpm_confidence", "bpm_alternatives", "key", "key_confidence", "chord",
+    "chord_confidence", "note", "pitch_hz",
     "note_confidence",
     "spectral_centroid", "spectral_flatness", "spectral_rolloff", "spectral_bandwidth",
     "spectral_contrast", "brightness", "low_energy_ratio", "zero_crossing_rate", "attack_time",

@@ -20,8 +20,9 @@ How a file is analysed (modules in this package):
 - ``rhythm`` + ``classify``: onsets, periodicity, loop/one-shot; for loop
   candidates the frames in between are added (one every ~12 ms) and the tempo
   is estimated and snapped to the loop's length.
-- ``tonal``: YIN pitch (a note for steady, pitched one-shots) and a peak
-  chroma + Essentia ``Key`` for tonal loops and held chords.
+- ``tonal``: YIN pitch (a note for one pitch held) and a peak chroma: nothing where
+  it shows no harmony (drums, noise); a chord (and the key it implies) where one
+  harmony is held throughout; Essentia ``Key`` where the harmony moves.
 - ``longfile``: files over ``LONG_FILE_SECONDS`` (or ``LONG_FILE_SAMPLES``)
   are streamed in blocks with bounded memory; long material (> 64 s) is never
   a loop ("oneshot" then means "not a loop"), gets a ``bpm`` only when a 60 s
@@ -54,9 +55,15 @@ bpm                     tempo of loops in 70-180 BPM (snapped to whole beats of 
                         duration when it fits) and of rhythmic long material; else None
 bpm_confidence          0..1
 bpm_alternatives        [half, double] of bpm, or None
-key                     "A minor" / "F# major" for tonal loops, held chords and tonal long
-                        material; None for drums, noise and single notes
+key                     "A minor" / "F# major" for any material with harmony to name (loops,
+                        progressions, long material: Essentia's Key on the peak chroma; a held
+                        chord: the key it implies, music.key_of_chord); None for drums, noise,
+                        effects and single notes (tonal.has_harmony, from the sound alone)
 key_confidence          0..1
+chord                   "Am", "G7", "Fmaj7", "Dm7", "Esus4", "Bdim"... for a sound holding one
+                        chord throughout (stabs, strums, pads, keys hits; tonal.estimate_chord);
+                        None for notes, progressions, drums and noise
+chord_confidence        0..1
 note                    "A1" for pitched one-shots; else None
 pitch_hz                fundamental of that note, Hz
 note_confidence         0..1
@@ -143,6 +150,19 @@ class Parts:
     pitch: tonal.PitchResult
     key: str | None
     key_confidence: float | None
+    chord: str | None = None
+    chord_confidence: float | None = None
+
+
+@dataclass
+class Harmony:
+    """What the peak chroma says: key, chord, and the pitch result (a note may be withdrawn)."""
+
+    pitch: tonal.PitchResult
+    key: str | None = None
+    key_confidence: float | None = None
+    chord: str | None = None
+    chord_confidence: float | None = None
 
 
 def _num(value: float | None, digits: int) -> float:
@@ -232,6 +252,8 @@ def build_record(info: AudioInfo, codec: str | None, sample_rate: int, channels:
         "bpm_alternatives": rhythm.bpm_alternatives(bpm) if bpm is not None else None,
         "key": parts.key,
         "key_confidence": _opt(parts.key_confidence, 3),
+        "chord": parts.chord,
+        "chord_confidence": _opt(parts.chord_confidence, 3),
         "note": pitch.note,
         "pitch_hz": _opt(pitch.hz, 2),
         "note_confidence": _opt(pitch.confidence, 3),
@@ -397,26 +419,58 @@ class Extractor:
         # only, with 4x shorter frames (hats, snares, claps, leads are the common case).
         fmin = tonal.FMIN if stats.mean("low_ratio") >= 0.02 or stats.weight == 0 else 110.0
         pitch = self._pitch(mono, sr, env, kind, long_material, fmin)
-        key, key_conf = None, None
-        # One-shots: a key only for chords - a steady period with no partial at it, or a
-        # periodic sound held for a while. Notes get a note instead; drums are neither.
-        wants_key = kind == "loop" or long_material or (
-            pitch.note is None and duration >= 0.25
-            and (pitch.steady or (pitch.clarity >= 0.5 and env.sustain >= 0.5)))
-        if wants_key:
-            if key_sums is None:
-                k_fft, k_hop = tonal.key_frame_sizes(sr)
-                kpower = spectral.power_frames(mono, k_fft, k_hop, max_frames=400)
-                key_sums = tonal.chroma_sums(kpower, sr, k_fft, edges=True)
-            # Loops and long material repeat or move through their notes; a one-shot must hold.
-            key, key_conf = self.keys.estimate(key_sums,
-                                               sustained=kind != "loop" and not long_material)
+        harmony = self._harmony(mono, sr, kind, long_material, pitch, duration, key_sums)
+        pitch = harmony.pitch
         return Parts(stats=stats, envelope=env, hit=hit, zcr=zcr, duration=duration,
                      onset_count=int(onsets.size), onset_rate=onset_rate,
                      onset_strength=float(strength.mean()) if strength.size else 0.0,
                      periodicity=periodicity, ioi_cv=ioi_cv, type=kind,
-                     type_confidence=kind_conf, tempo=tempo, pitch=pitch, key=key,
-                     key_confidence=key_conf)
+                     type_confidence=kind_conf, tempo=tempo, pitch=pitch, key=harmony.key,
+                     key_confidence=harmony.key_confidence, chord=harmony.chord,
+                     chord_confidence=harmony.chord_confidence)
+
+    def _harmony(self, mono: np.ndarray, sr: int, kind: str, long_material: bool,
+                 pitch: tonal.PitchResult, duration: float,
+                 key_sums: tonal.ChromaSums | None) -> Harmony:
+        """Key, chord and whether the note stands, from the sound's peak chroma.
+
+        Whatever the type: nothing for sounds with no harmony to name (tonal.has_harmony);
+        a note only for one pitch held; a one-shot holding one harmony gets a chord and the
+        key it implies (tonal.key_of_chord); a harmony that moves (a progression, a tonal loop,
+        long material) gets a key from Essentia's Key.
+        """
+        none = Harmony(pitch=pitch)
+        if duration < tonal.HARMONY_MIN_SECONDS or not np.any(mono):
+            return none
+        parts: list[tonal.ChromaSums] | None = None
+        if key_sums is None:
+            k_fft, k_hop = tonal.key_frame_sizes(sr)
+            kpower = spectral.power_frames(mono, k_fft, k_hop, max_frames=400)
+            key_sums = tonal.chroma_sums(kpower, sr, k_fft, edges=True)
+            parts = tonal.segments(kpower, sr, k_fft)
+        if not tonal.has_harmony(key_sums):
+            # Nothing tonal to name; a note needs its own periodicity, which drums lack anyway.
+            return none
+        held = parts is None or tonal.held_harmony(parts)  # too short to move: held
+        if pitch.note is not None:
+            if held or parts is None or duration < tonal.MOVING_MIN_SECONDS:
+                return none  # one pitch held: a note, no chord
+            pitch = tonal.PitchResult(clarity=pitch.clarity)  # the pitch moves: no note
+        if held and not long_material and tonal.chord_like(key_sums, pitch.clarity):
+            # one harmony held: a chord (stab, strum, pad, keys hit)
+            chord, confidence = tonal.estimate_chord(key_sums)
+            if chord is not None:
+                key = tonal.key_of_chord(chord)
+                return Harmony(pitch=pitch, chord=chord, chord_confidence=confidence, key=key,
+                               key_confidence=confidence if key else None)
+        if kind != "loop" and not long_material and (held or duration < tonal.MOVING_MIN_SECONDS):
+            return Harmony(pitch=pitch)  # one pitch or a tuned drum; or too short for a key
+        # A harmony that moves, or one no chord template fits: the key of the whole.
+        key, key_conf = self.keys.estimate(key_sums, sustained=False)
+        if key_sums.sustain < tonal.HARMONY_MIN_SUSTAIN and (
+                key_conf is None or key_conf < tonal.WEAK_KEY_MIN_STRENGTH):
+            return Harmony(pitch=pitch)  # little that holds and no clear key: drums that ring
+        return Harmony(pitch=pitch, key=key, key_confidence=key_conf)
 
     @staticmethod
     def _onsets(power: np.ndarray, mel: np.ndarray, frame_rate: float) -> tuple[np.ndarray,

@@ -1,4 +1,4 @@
-"""Hints from a sample's file name and parent folders: bpm, key, note, type, category.
+"""Hints from a sample's file name and parent folders: bpm, key, chord, note, type, category.
 
 Sample packs encode a lot in names (``Loop_128_Am.wav``, ``Kicks/BD_Punchy.wav``).
 Everything here is deliberately conservative: a wrong hint is worse than none,
@@ -10,7 +10,16 @@ from __future__ import annotations
 import os
 import re
 
-from samplemind.music import NOTE_NAMES, camelot, midi_to_note, note_to_midi, parse_key, pitch_class
+from samplemind.music import (
+    NOTE_NAMES,
+    camelot,
+    canonical_chord,
+    key_of_chord,
+    midi_to_note,
+    note_to_midi,
+    parse_key,
+    pitch_class,
+)
 
 __all__ = ["filename_hints"]
 
@@ -69,6 +78,12 @@ _NOTE_MINUS1 = re.compile(r"(?:^|[\s_.()\[\]])([A-G][#♯b♭]?)-1(?=$|[\s_.()\[
 _KEY_TOKEN = re.compile(r"^([A-Ga-g])([#♯b♭]?)([A-Za-z]+)$")
 _PITCH_TOKEN = re.compile(r"^[A-Ga-g][#♯b♭]?$")
 _MODE_WORDS = {"min": "minor", "minor": "minor", "maj": "major", "major": "major"}
+# Chord symbols: a root and a quality. Those whose quality only a chord has ("Cmaj7", "F#m7",
+# "Gsus4", "Bdim") count anywhere in the name; "Am", "C" or "G7" (also a key, a note name, a
+# note with its octave) only next to a chord word ("Am_chord", "C Stab", "G7 strum").
+_CHORD_TOKEN = re.compile(r"^([A-G])([#♯b♭]?)(maj7|M7|m7|min7|7|sus2|sus4|sus|dim|m|min|maj|)$")
+_CHORD_ONLY_QUALITIES = {"maj7", "M7", "m7", "min7", "sus2", "sus4", "sus", "dim"}
+_CHORD_WORDS = {"chord", "chords", "stab", "stabs", "strum", "strums", "strummed"}
 _CAMELOT_TOKEN = re.compile(r"^(1[0-2]|[1-9])([AB])$")
 _CAMELOT_TO_KEY = {camelot(f"{pc} {mode}"): f"{pc} {mode}"
                    for pc in NOTE_NAMES for mode in ("major", "minor")}
@@ -105,7 +120,18 @@ def _hints(path: str) -> dict:
         if key is not None:
             out.setdefault("key", key)
         if is_name:
-            note = _note(comp, tokens)
+            chord = _chord(comp, tokens)
+            if chord is not None:
+                out["chord"] = chord
+                # A lone chord implies its key (music.key_of_chord) unless the name gives one.
+                implied = key_of_chord(chord)
+                if "key" not in out and implied is not None and not _names_key(tokens, chord):
+                    out["key"] = implied
+                elif _names_key(tokens, chord) and out.get("key") != implied:
+                    out.pop("key", None)  # "Am7": the key token was the chord's root
+                    if implied is not None:
+                        out["key"] = implied
+            note = _note(comp, tokens) if chord is None else None
             if note is not None:
                 out["note"] = note
         category, kind, stop = _words(comp)
@@ -241,3 +267,24 @@ def _note(component: str, tokens: list[str]) -> str | None:
         if midi is not None and 0 <= midi <= 127:
             return midi_to_note(midi)
     return None
+
+
+def _chord(component: str, tokens: list[str]) -> str | None:
+    """A chord symbol in a name: see _CHORD_TOKEN. None when there is none, or two different."""
+    context = any(w in _CHORD_WORDS for w in _fine_words(component))
+    found: dict[str, bool] = {}  # chord -> spelled with a quality only chords have
+    for token in tokens:
+        match = _CHORD_TOKEN.match(token)
+        if match and (context or match.group(3) in _CHORD_ONLY_QUALITIES):
+            chord = canonical_chord(token.replace("♯", "#").replace("♭", "b"))
+            if chord is not None:
+                found[chord] = found.get(chord, False) or match.group(3) in _CHORD_ONLY_QUALITIES
+    if len(found) > 1:  # "Am7 chord in C major": the unmistakable symbol wins
+        found = {c: True for c, only in found.items() if only}
+    return next(iter(found)) if len(found) == 1 else None
+
+
+def _names_key(tokens: list[str], chord: str) -> bool:
+    """Whether the key token _key found is just the chord's own symbol ("Am" in "Am_chord")."""
+    return any(canonical_chord(t.replace("♯", "#").replace("♭", "b")) == chord for t in tokens
+               if _KEY_TOKEN.match(t) or _PITCH_TOKEN.match(t))

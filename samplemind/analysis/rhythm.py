@@ -21,8 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BPM_MIN = 70.0
+BPM_MIN = 60.0
 BPM_MAX = 180.0
+SLOW_BPM = 70.0  # below this the slower octave needs a snare backbeat to be chosen
+KICK_BAND_HZ = 150.0
+BACKBEAT_KICK_CONTRAST = 0.15  # the downbeat's kick share over the backbeat's, at least
 METRICAL_RATIO = 0.17  # the faster level's extra beats must carry this share of its strong beats
 METRICAL_MAX_HZ = 5000.0
 SNARE_BAND_HZ = (200.0, 4000.0)  # snare/clap bodies and crack; kicks mostly below, hats above
@@ -126,6 +129,21 @@ def backbeat_level(snare: np.ndarray, period: float, phase: float) -> str | None
     return None
 
 
+def backbeat_is_a_drum(snare: np.ndarray, kick: np.ndarray, period: float,
+                       phase: float) -> bool:
+    """Whether the slower level's beats 2 and 4 (grid position 2) sound another instrument than
+    its beats 1 and 3 (position 0): a kick on the downbeat, a snare on the backbeat. Chords
+    struck on every beat sound the same there, and are no backbeat."""
+    s = _grid_strength(np.maximum(snare - np.median(snare), 0.0), period, phase)
+    k = _grid_strength(np.maximum(kick - np.median(kick), 0.0), period, phase)
+    if s.size < 8 or k.size != s.size:
+        return False
+    pos = np.arange(s.size) % 4
+    share = [float(k[pos == j].mean()) / (float(k[pos == j].mean() + s[pos == j].mean()) + 1e-12)
+             for j in (0, 2)]
+    return share[0] - share[1] >= BACKBEAT_KICK_CONTRAST
+
+
 def autocorrelation(env: np.ndarray, circular: bool) -> np.ndarray:
     """Normalised autocorrelation (r[0] = 1); linear version is unbiased."""
     x = env - env.mean()
@@ -192,7 +210,8 @@ def _grid_strength(env: np.ndarray, period: float, phase: float) -> np.ndarray:
 
 def metrical_level(env: np.ndarray, frame_rate: float, tempo: float,
                    anchored: bool = False,
-                   snare: np.ndarray | None = None) -> tuple[float, float | None]:
+                   snare: np.ndarray | None = None,
+                   kick: np.ndarray | None = None) -> tuple[float, float | None]:
     """Choose between the octave-related tempi in range; returns (tempo, evidence ratio).
 
     ``anchored``: the audio starts on a beat (a trimmed loop), so the grid starts at
@@ -225,12 +244,20 @@ def metrical_level(env: np.ndarray, frame_rate: float, tempo: float,
     phase = float(phases[int(np.argmax(near.mean(axis=1)))])
     if anchored and snare is not None:
         # A loop starts on beat 1, so the grid counts beats: a snare backbeat decides.
-        level = backbeat_level(snare, period, phase - period if phase > period / 2 else phase)
+        grid_phase = phase - period if phase > period / 2 else phase
+        level = backbeat_level(snare, period, grid_phase)
+        if level == "slow" and slow < SLOW_BPM * 0.98 and (
+                kick is None or not backbeat_is_a_drum(snare, kick, period, grid_phase)):
+            level = None  # chords struck on 1 and 3 are no backbeat
         if level is not None:
             return (fast if level == "fast" else slow), None
     g = _grid_strength(env, period, phase)
     a, b = float(np.median(g[0::2])), float(np.median(g[1::2]))
     ratio = min(a, b) / max(a, b) if max(a, b) > 0 else 0.0
+    if slow < SLOW_BPM * 0.98 and fast <= BPM_MAX:
+        # Under 70 BPM only a snare backbeat (above) puts the beat: a chord loop or a pattern
+        # without one at 60-70 reads as its double, as the octave range 70-180 always had it.
+        return fast, ratio
     return (fast if ratio >= METRICAL_RATIO else slow), ratio
 
 
@@ -274,9 +301,11 @@ def estimate_tempo(power: np.ndarray, freqs: np.ndarray, frame_rate: float, dura
     gate = np.clip(strength / ONSET_GATE_DB, 0.0, 1.0)
     hits = low_flux(power, freqs) * gate
     snare = band_hits(power, freqs, *SNARE_BAND_HZ) * gate if loop else None
+    kick = band_hits(power, freqs, 0.0, KICK_BAND_HZ) * gate if loop else None
     choice = None
     for tempo, _score, corr in candidates:
-        tempo, _ratio = metrical_level(hits, frame_rate, tempo, anchored=loop, snare=snare)
+        tempo, _ratio = metrical_level(hits, frame_rate, tempo, anchored=loop, snare=snare,
+                                       kick=kick)
         snapped = snap_to_duration(tempo, duration) if loop else None
         if choice is None or (snapped is not None and not choice[2]):
             choice = (snapped if snapped is not None else tempo, corr, snapped is not None)

@@ -11,12 +11,15 @@ import { SoundMap, colourOf, CATEGORY_COLOURS } from './map.js';
 const FIRST_PAGE = 100; // small, so the first rows paint at once
 const NEXT_PAGE = 1000;
 const ASPECTS = ['timbre', 'spectral', 'envelope', 'tonal', 'rhythm'];
-const ESTIMATES = ['type', 'category', 'bpm', 'key', 'note'];
+const ESTIMATES = ['type', 'category', 'bpm', 'key', 'chord', 'note'];
 const CATEGORIES = ['kick', 'snare', 'hihat', 'cymbal', 'tom', 'clap', 'perc', 'bass', 'synth', 'pad',
   'keys', 'guitar', 'vocal', 'fx', 'tonal'];
+// chord:QUALITY matches every chord of that quality (query.py)
+const CHORD_QUALITIES = [['major', 'major'], ['minor', 'minor'], ['7', '7'], ['maj7', 'maj7'],
+  ['m7', 'm7'], ['sus2', 'sus2'], ['sus4', 'sus4'], ['dim', 'dim']];
 const ROOTS = ['C', 'C#', 'D', 'Eb', 'E', 'F', 'F#', 'G', 'Ab', 'A', 'Bb', 'B'];
 const ALIASES = {
-  category: ['cat', 'category'], type: ['type'], key: ['key'], bpm: ['bpm', 'tempo'],
+  category: ['cat', 'category'], type: ['type'], key: ['key'], chord: ['chord'], bpm: ['bpm', 'tempo'],
   tag: ['tag', 'tags'], sort: ['sort'], id: ['id'],
 };
 
@@ -155,6 +158,7 @@ const COLUMNS = [
   },
   { field: 'bpm', label: 'BPM', width: '54px', sort: 'bpm', className: 'num', render: (s) => fmt(s.bpm, 1) },
   { field: 'key', label: 'Key', width: '46px', sort: 'key', render: (s) => shortKey(s.key) },
+  { field: 'chord', label: 'Chord', width: '54px', sort: 'chord', render: (s) => s.chord || '' },
   { field: 'note', label: 'Note', width: '44px', sort: 'note', render: (s) => s.note || '' },
   { field: 'duration', label: 'Length', width: '64px', sort: 'duration', className: 'num', render: (s) => duration(s.duration) },
   { field: 'loudness_lufs', label: 'LUFS', width: '54px', sort: 'loudness_lufs', className: 'num', render: (s) => fmt(s.loudness_lufs, 1) },
@@ -301,6 +305,9 @@ function syncFacets() {
   const bare = unquote(key.replace(/~$/, ''));
   const select = $('#facet-key');
   select.value = [...select.options].some((o) => o.value === bare) ? bare : '';
+  const chord = unquote(termValues(state.query, 'chord')[0] || '');
+  const chordSelect = $('#facet-chord');
+  chordSelect.value = [...chordSelect.options].some((o) => o.value === chord) ? chord : '';
   const bpm = termValues(state.query, 'bpm')[0] || '';
   const match = /^(\d*\.?\d*)\.\.(\d*\.?\d*)$/.exec(bpm);
   $('#facet-bpm-min').value = match ? match[1] : (/^\d/.test(bpm) ? bpm : '');
@@ -331,6 +338,13 @@ function setupFacets() {
   };
   select.addEventListener('change', keyChanged);
   $('#facet-key-compat').addEventListener('change', keyChanged);
+  const chords = $('#facet-chord');
+  chords.append(element('option', { value: '', text: 'Any' }));
+  chords.append(element('option', { value: '*', text: 'Has a chord' }));
+  for (const [value, text] of CHORD_QUALITIES) chords.append(element('option', { value, text }));
+  chords.addEventListener('change', () => {
+    setQuery(withTerm(state.query, 'chord', chords.value ? `chord:${chords.value}` : null));
+  });
   const bpmChanged = () => {
     const low = $('#facet-bpm-min').value.trim();
     const high = $('#facet-bpm-max').value.trim();
@@ -539,6 +553,7 @@ function correctionInput(field, sample) {
     return select;
   }
   if (field === 'key') return keyOptions(value);
+  if (field === 'chord') return element('input', { name: field, id: `fix-${field}`, type: 'text', value: value ?? '', placeholder: 'Am7', size: '5' });
   if (field === 'bpm') return element('input', { name: field, id: `fix-${field}`, type: 'number', min: '1', max: '999', step: '0.01', value: value ?? '' });
   return element('input', { name: field, id: `fix-${field}`, type: 'text', value: value ?? '', placeholder: 'A1', size: '4' });
 }

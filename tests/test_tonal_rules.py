@@ -1,0 +1,162 @@
+"""Chords, keys, notes and tempo by rule (issue 17), on audio generated here with known answers.
+
+- a chord one-shot gets its chord (several qualities) and the key it implies;
+- a drum loop gets no key and no chord, whatever its tempo;
+- a 25 s pad progression gets its key and no note;
+- slow loops read slow: 62 BPM reads 62, not 124;
+- ``chord:Am`` finds the A minor chord in a scanned library, and a name can give a chord.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from samplemind.analysis.extract import analyse
+from samplemind.analysis.names import filename_hints
+from samplemind.music import CHORD_QUALITIES, NOTE_NAMES, key_of_chord, midi_to_hz, parse_chord
+from samplemind.query import compile_query
+from tests.audio_fixtures import synth_drum_loop, write_audio
+
+SR = 44100
+
+
+def _partials(freq: float, t: np.ndarray, count: int = 8, rolloff: float = 1.2) -> np.ndarray:
+    """A harmonic tone whose upper partials fade faster (a plucked or struck string)."""
+    x = np.zeros_like(t)
+    for k in range(1, count + 1):
+        if k * freq < SR / 2 * 0.9:
+            x += np.sin(2 * np.pi * k * freq * t + 0.4 * k) / k ** rolloff * np.exp(-t * 0.6 * k)
+    return x
+
+
+def synth_chord(chord: str, seconds: float = 2.5, strum: float = 0.012) -> np.ndarray:
+    """A strummed chord one-shot: the root in the bass (C3..B3), the chord tones above it,
+    each string a little later than the one below, decaying to silence."""
+    root, quality = parse_chord(chord)
+    bass = 48 + root
+    notes = [bass] + [bass + 12 + interval for interval in CHORD_QUALITIES[quality]]
+    n = int(seconds * SR)
+    out = np.zeros(n)
+    for order, midi in enumerate(notes):
+        start = int(order * strum * SR)
+        t = np.arange(n - start) / SR
+        out[start:] += _partials(midi_to_hz(midi), t) * np.minimum(1.0, t / 0.004)
+    out *= np.exp(-np.arange(n) / SR / (seconds / 3))
+    out[-int(0.01 * SR):] *= np.linspace(1.0, 0.0, int(0.01 * SR))
+    return (0.8 * out / np.max(np.abs(out))).astype(np.float32)
+
+
+def synth_pad_progression(tonic: int, minor: bool, seconds: float = 25.0) -> np.ndarray:
+    """A pad playing i-iv-V-i (I-IV-V-I) three times over, slow attack, each chord held ~2 s,
+    with a bass root; it fades out on the tonic."""
+    third = 3 if minor else 4
+    chords = [(0, third, 7), (5, 5 + third, 12), (7, 11, 14), (0, third, 7)]
+    chord_seconds = seconds / 12
+    n = int(seconds * SR)
+    seg = int(chord_seconds * SR)
+    t = np.arange(seg) / SR
+    env = np.minimum(1.0, t / 0.4) * np.minimum(1.0, (chord_seconds - t) / 0.2)
+    out = np.zeros(n)
+    for index in range(int(np.ceil(n / seg))):
+        degrees = chords[index % len(chords)]
+        root = 48 + tonic
+        x = sum(_harmonic(midi_to_hz(root + 12 + d), t) for d in degrees)
+        x = x + 0.7 * _harmonic(midi_to_hz(root + degrees[0] - 12 + (12 if degrees[0] > 6 else 0)), t)
+        piece = x * env
+        start = index * seg
+        out[start:start + seg] += piece[: max(0, min(seg, n - start))]
+    out *= np.minimum(1.0, (n - np.arange(n)) / (2.0 * SR))  # fade out
+    return (0.8 * out / np.max(np.abs(out))).astype(np.float32)
+
+
+def _harmonic(freq: float, t: np.ndarray) -> np.ndarray:
+    """A steady pad voice (sawtooth-like, eight partials, slight detune chorus)."""
+    x = np.zeros_like(t)
+    for k in range(1, 9):
+        if k * freq < SR / 2 * 0.9:
+            x += (np.sin(2 * np.pi * k * freq * t) + np.sin(2 * np.pi * k * freq * 1.003 * t)) / k
+    return x
+
+
+@pytest.mark.parametrize("chord", ["C", "Am", "G7", "Fmaj7", "Dm7", "Esus4", "Bbsus2", "Bdim"])
+def test_a_chord_one_shot_gets_its_chord(tmp_path: Path, chord: str) -> None:
+    path = write_audio(tmp_path / "sample.wav", synth_chord(chord), SR)
+    record = analyse(str(path))
+    root, quality = parse_chord(chord)
+    expected = f"{NOTE_NAMES[root]}{quality}"
+    assert record["type"] == "oneshot"
+    assert record["chord"] == expected
+    assert 0.0 < record["chord_confidence"] <= 1.0
+    assert record["note"] is None  # a chord is not a note
+    assert record["key"] == key_of_chord(expected)  # dim implies none
+
+
+def test_the_key_a_lone_chord_implies() -> None:
+    assert key_of_chord("Am") == "A minor"
+    assert key_of_chord("Dm7") == "D minor"
+    assert key_of_chord("G7") == "G major"
+    assert key_of_chord("F#maj7") == "F# major"
+    assert key_of_chord("Esus4") == "E major"
+    assert key_of_chord("Bdim") is None
+
+
+@pytest.mark.parametrize("bpm, bars, pattern", [(62, 2, "rock"), (90, 2, "hiphop"),
+                                                (128, 2, "house"), (174, 4, "dnb")])
+def test_a_drum_loop_gets_no_key(tmp_path: Path, bpm: float, bars: int, pattern: str) -> None:
+    path = write_audio(tmp_path / "sample.wav", synth_drum_loop(bpm, bars, SR, pattern=pattern), SR)
+    record = analyse(str(path))
+    assert record["type"] == "loop"
+    assert record["key"] is None
+    assert record["chord"] is None
+
+
+@pytest.mark.parametrize("tonic, minor, key", [(2, True, "D minor"), (7, False, "G major")])
+def test_a_25_second_pad_progression_gets_a_key_and_no_note(tmp_path: Path, tonic: int,
+                                                            minor: bool, key: str) -> None:
+    path = write_audio(tmp_path / "sample.wav", synth_pad_progression(tonic, minor), SR)
+    record = analyse(str(path))
+    assert record["key"] == key
+    assert record["note"] is None
+    assert record["chord"] is None  # it moves through four chords
+
+
+@pytest.mark.parametrize("bpm, bars", [(62, 1), (62, 2), (67, 2), (134, 4)])
+def test_slow_and_fast_loops_read_their_own_tempo(tmp_path: Path, bpm: float, bars: int) -> None:
+    path = write_audio(tmp_path / "sample.wav", synth_drum_loop(bpm, bars, SR), SR)
+    record = analyse(str(path))
+    assert record["bpm"] == pytest.approx(bpm, rel=0.02)
+
+
+def test_the_chord_query_term() -> None:
+    assert compile_query("chord:Am").params == ["Am"]
+    assert compile_query("chord:'A minor'").params == ["Am"]
+    assert compile_query("chord:Bbmaj7").params == ["A#maj7"]
+    assert sorted(compile_query("chord:m7").params) == sorted(f"{n}m7" for n in NOTE_NAMES)
+    with pytest.raises(Exception, match="unknown chord"):
+        compile_query("chord:Hm")
+
+
+def test_a_name_gives_a_chord_and_its_key() -> None:
+    assert filename_hints("Pack/Am_chord.wav") == {"chord": "Am", "key": "A minor"}
+    assert filename_hints("Pack/Cmaj7 stab.wav")["chord"] == "Cmaj7"
+    assert filename_hints("Pack/Cmaj7 stab.wav")["key"] == "C major"
+    assert "chord" not in filename_hints("Pack/Loop_128_Am.wav")  # a loop's key, not a chord
+    assert filename_hints("Pack/Piano_C3.wav").get("note") == "C3"
+
+
+def test_chord_am_finds_the_a_minor_chord_in_a_scanned_library(tmp_path: Path, library) -> None:
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    write_audio(folder / "one.wav", synth_chord("Am"), SR)
+    write_audio(folder / "two.wav", synth_chord("C"), SR)
+    write_audio(folder / "Dm7 chord.wav", synth_drum_loop(120, 1, SR), SR)  # the name decides
+    library.scan([folder])
+    found = {Path(s.path).name: s.record for s in library.ls("chord:Am")}
+    assert list(found) == ["one.wav"]
+    assert found["one.wav"]["chord_source"] == "dsp"
+    named = next(iter(library.ls("chord:Dm7"))).record
+    assert named["chord_source"] == "filename" and named["key"] == "D minor"
+    assert [Path(s.path).name for s in library.ls("chord:C")] == ["two.wav"]
