@@ -206,7 +206,7 @@ complete -c samplemind -n '__samplemind_using' -a 'ls' -d 'List samples matching
 complete -c samplemind -n '__samplemind_using' -a 'map' -d '2D coordinates of every sample by sound (PCA of the sound vectors), for plotting.'
 complete -c samplemind -n '__samplemind_using' -a 'scan' -d 'Add or update folders in the catalog (incremental; exit 3 if some files failed).'
 complete -c samplemind -n '__samplemind_using' -a 'serve' -d 'Serve the HTTP and WebSocket API (loopback by default; accounts for anything else).'
-complete -c samplemind -n '__samplemind_using' -a 'set' -d 'Correct bpm, key, note, type or category; kept through rescans (source "user").'
+complete -c samplemind -n '__samplemind_using' -a 'set' -d 'Correct bpm, key, chord, note, type or category; kept through rescans (source "user").'
 complete -c samplemind -n '__samplemind_using' -a 'show' -d 'Show one sample with every field.'
 complete -c samplemind -n '__samplemind_using' -a 'similar' -d 'Samples that sound like the given ones, nearest first, with per-aspect distances.'
 complete -c samplemind -n '__samplemind_using' -a 'stats' -d 'Library figures: counts by type, category and format; size; roots.'

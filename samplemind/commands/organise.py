@@ -63,11 +63,12 @@ def tags(fmt: FormatOption = Format.table) -> None:
 def set_fields(
     sample: Annotated[str, typer.Argument(metavar="FILE|ID", help="The sample to correct.")],
     assignments: Annotated[list[str], typer.Argument(
-        metavar="FIELD=VALUE...", help="bpm=120, key=Am, note=C2, type=loop, category=kick; "
+        metavar="FIELD=VALUE...", help="bpm=120, key=Am, chord=Am7, note=C2, type=loop, "
+        "category=kick; "
         "FIELD=auto removes a correction.")],
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Correct bpm, key, note, type or category; kept through rescans (source "user")."""
+    """Correct bpm, key, chord, note, type or category; kept through rescans (source "user")."""
     from ..organise import parse_assignments
 
     with open_library() as library:
