@@ -519,12 +519,16 @@ def write_zip(records: Iterable[dict[str, Any]], fileobj: IO[bytes], pattern: st
 Opener = Callable[[dict[str, Any]], IO[bytes]]  # a record's source, opened; raises to skip it
 
 
+class NotRegularFile(OSError):
+    """A FIFO, device or folder where a file was expected."""
+
+
 def open_regular(record: dict[str, Any]) -> IO[bytes]:
     """A record's file opened without blocking (a FIFO or device is refused, not waited on)."""
     fd = os.open(str(record.get("path") or ""), os.O_RDONLY | os.O_NONBLOCK)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file")
+            raise NotRegularFile(errno.EINVAL, "not a regular file")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:

@@ -157,6 +157,8 @@ async def stream_zip(request: web.Request, name: str, pattern: str,
             response = web.StreamResponse(headers=_zip_headers(name))
             response.enable_chunked_encoding()
             await response.prepare(request)
+            if request.method == "HEAD":
+                return response  # checked, and no zip made for nobody
             while chunk is not None:
                 if chunk and not await send(request, response, chunk, ctx.config.write_timeout):
                     return response  # the client left or stalled: the work stops here
@@ -170,7 +172,16 @@ async def stream_zip(request: web.Request, name: str, pattern: str,
             await response.write_eof()
             return response
         finally:
-            loop.run_in_executor(ctx.pool.exports, stream.close)
+            _close_later(loop, ctx.pool.exports, stream)
+
+
+def _close_later(loop: asyncio.AbstractEventLoop, executor: Any, stream: ZipStream) -> None:
+    """Stop a zip's work off the loop (close waits for a step still running)."""
+    try:
+        future = loop.run_in_executor(executor, stream.close)
+    except RuntimeError:  # the server is shutting down: its pool is gone
+        return
+    future.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 def _listing(library: Library, records: Callable[[Library], list[dict[str, Any]]],
