@@ -67,7 +67,7 @@ _samplemind_command() {
             options='--format --help -f -h'
             ;;
         'ls')
-            options='--ask --bpm --category --format --help --key --limit --model --no-model --type -c -f -h -m -n'
+            options='--ask --bpm --category --format --help --key --limit --min-confidence --model --no-model --type -c -f -h -m -n'
             args=('')
             ;;
         'map')
@@ -194,6 +194,7 @@ _samplemind_option() {
         'ls:-n'|'ls:--limit') nvals=1 kind='' ;;
         'ls:--ask') nvals=1 kind='' ;;
         'ls:-m'|'ls:--model') nvals=1 kind='' ;;
+        'ls:--min-confidence') nvals=1 kind='' ;;
         'ls:-f'|'ls:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
         'map:-f'|'map:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
         'scan:-j'|'scan:--jobs') nvals=1 kind='' ;;

@@ -80,6 +80,8 @@ function __samplemind_nvals --argument-names path option
             echo 1
         case 'ls:-m' 'ls:--model'
             echo 1
+        case 'ls:--min-confidence'
+            echo 1
         case 'ls:-f' 'ls:--format'
             echo 1
         case 'map:-f' 'map:--format'
@@ -313,6 +315,7 @@ complete -c samplemind -n '__samplemind_using ls' -s 'n' -l 'limit' -x -d 'At mo
 complete -c samplemind -n '__samplemind_using ls' -l 'ask' -x -d 'Plain words, e.g. \'dark punchy kick\': a local model (Ollama) or the built-in translator turns them into a query, shown on stderr.'
 complete -c samplemind -n '__samplemind_using ls' -s 'm' -l 'model' -x -d 'Ollama model for --ask (default: $SAMPLEMIND_AI_MODEL or llama3.2:3b).'
 complete -c samplemind -n '__samplemind_using ls' -l 'no-model' -d 'With --ask: the built-in translator only, never Ollama.'
+complete -c samplemind -n '__samplemind_using ls' -l 'min-confidence' -x -d 'Trust only estimates (type, category, bpm, key, chord, note) with confidence >= X: the others are shown as unknown (null), and --type/--category/--bpm/--key and query terms on an estimate match only trusted values.'
 complete -c samplemind -n '__samplemind_using ls' -s 'f' -l 'format' -x -a 'table json jsonl csv paths' -d 'Output format: table, json, jsonl, csv or paths.'
 complete -c samplemind -n '__samplemind_using ls' -s 'h' -l 'help' -d 'Show this message and exit.'
 

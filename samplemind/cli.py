@@ -290,6 +290,11 @@ def list_samples(
         "llama3.2:3b).")] = None,
     no_model: Annotated[bool, typer.Option(
         "--no-model", help="With --ask: the built-in translator only, never Ollama.")] = False,
+    min_confidence: Annotated[float | None, typer.Option(
+        "--min-confidence", min=0.0, max=1.0, metavar="X",
+        help="Trust only estimates (type, category, bpm, key, chord, note) with confidence >= X: "
+        "the others are shown as unknown (null), and --type/--category/--bpm/--key and query "
+        "terms on an estimate match only trusted values.")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """List samples matching a query (every sample without one), streamed."""
@@ -308,10 +313,22 @@ def list_samples(
 
             query = " ".join(part for part in (ask_query(library, ask, model, no_model), query)
                              if part)
+        if min_confidence is not None:  # filters count trusted estimates only
+            from .analysis.calibration import trusted_terms
+
+            options = {"type": type_, "category": category, "bpm": bpm, "key": key}
+            query = " ".join(part for part in (query, trusted_terms(
+                query, [name for name, given in options.items() if given], min_confidence))
+                if part) or None
         samples = library.ls(query, type=type_.value if type_ else None,
                              category=category.lower() if category else None, bpm=_parse_range(bpm),
                              key=wanted_key, limit=limit)
-        shown = write_records(iter_json(samples), fmt)
+        records = iter_json(samples)
+        if min_confidence is not None:
+            from .analysis.calibration import hide_uncertain
+
+            records = (hide_uncertain(record, min_confidence) for record in records)
+        shown = write_records(records, fmt)
     if ask is not None and not shown:
         err_console().print("Nothing matched: try fewer or other words, or write the query "
                             "yourself (README: Queries).", highlight=False)

@@ -3,7 +3,8 @@
 Evidence, strongest first: the user's corrections, embedded metadata (ACID, smpl,
 tags), the file and folder names, then the signal analysis (for the category: the shipped
 sound model, classify.classify_category). Authored values win, but agreement with the
-signal raises their confidence, and disagreement lowers it.
+signal raises their confidence, and disagreement lowers it. An estimate from the signal
+carries its calibrated confidence (calibration.py); the analysis record keeps the raw score.
 Resolving is cheap and needs no audio, so a move or rename re-resolves names
 without re-analysing.
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 from ..models import DESCRIPTOR_FIELDS, ESTIMATED_FIELDS, TEXT_FIELDS
 from ..music import camelot, note_to_midi
+from .calibration import calibrate
 from .classify import CATEGORY_CLASSES, TONAL_FAMILY
 
 # Base confidence of authored evidence, before comparing with the signal.
@@ -91,8 +93,8 @@ def resolve(features: dict[str, Any], embedded: dict[str, Any], hints: dict[str,
                     confidence -= 0.25
             choice = (value, confidence, source)
             break
-        if choice is None and dsp_value is not None:
-            choice = (dsp_value, features.get(f"{field}_confidence"), "dsp")
+        if choice is None and dsp_value is not None:  # the signal's score, calibrated
+            choice = (dsp_value, calibrate(field, features.get(f"{field}_confidence")), "dsp")
         value, confidence, source = choice if choice else (None, None, None)
         row[field] = value
         row[f"{field}_confidence"] = round(confidence, 3) if confidence is not None else None

@@ -9,9 +9,9 @@ evidence about it. After each scan, every one-shot whose category comes from the
 
     (1 - SHARE) * its own probabilities + SHARE * the mean of its NEIGHBOURS' probabilities
 
-and that mixture's probability as the confidence. Only sounds are used (no names), so it
-works on a library of `sample_0001.wav`s; names still win over it, and the library's
-named samples then teach (teach.py) on top of it.
+and that mixture's probability, calibrated (analysis/calibration.py), as the confidence.
+Only sounds are used (no names), so it works on a library of `sample_0001.wav`s; names
+still win over it, and the library's named samples then teach (teach.py) on top of it.
 
 The probabilities are recomputed from the stored vector and signal pitch by the shipped
 model, and the neighbours come from the vector index's own search (approximate, like
@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..analysis import classify
+from ..analysis.calibration import calibrate
 from ..catalog import Catalog
 from .index import VectorIndex
 
@@ -147,7 +148,7 @@ def guesses(catalog: Catalog, vectors: VectorIndex, ids: Iterable[int],
         voices = [heard[i] for i in near.get(sample_id, []) if i != sample_id and i in heard]
         p = mix(heard[sample_id], np.array(voices[:NEIGHBOURS]))
         best = int(np.argmax(p))
-        out[sample_id] = (model.classes[best], round(float(p[best]), 3))
+        out[sample_id] = (model.classes[best], calibrate("category", float(p[best])))
     return out
 
 

@@ -3,6 +3,9 @@
 // onNeedRows() asks for the next page.
 
 const OVERSCAN = 8;
+// An estimate whose calibrated confidence is under this is more likely wrong than right: its
+// cell is greyed with a "?" and says so on hover (README: Confidence).
+export const LOW_CONFIDENCE = 0.5;
 const PREFETCH_SCREENS = 3; // ask for the next page this many screens before the end
 
 export class VirtualTable {
@@ -186,6 +189,7 @@ export class VirtualTable {
       if (column.className) cell.className = column.className;
       const value = column.render(row);
       if (value instanceof Node) cell.append(value); else cell.textContent = value;
+      markUncertain(cell, row, column.field);
       element.append(cell);
     }
     this.decorate(index, element);
@@ -275,4 +279,15 @@ export class VirtualTable {
   pageRows() {
     return Math.max(1, Math.floor(this.viewport.clientHeight / this.rowHeight) - 1);
   }
+}
+
+/** Grey an estimate's cell with a "?" when its confidence is low, with the odds on hover. */
+function markUncertain(cell, row, field) {
+  const confidence = row[`${field}_confidence`];
+  const value = row[field];
+  if (typeof confidence !== 'number' || confidence >= LOW_CONFIDENCE || value === null
+      || value === undefined || value === '') return;
+  const percent = Math.round(confidence * 100);
+  cell.classList.add('uncertain');
+  cell.title = `Uncertain: confidence ${percent}% (answers like this are right about ${percent} times in 100)`;
 }

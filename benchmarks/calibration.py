@@ -1,0 +1,231 @@
+"""Does a confidence of 0.9 mean right 9 times in 10? Reliability of every estimate.
+
+    .venv/bin/python benchmarks/calibration.py [--work DIR] [--data DIR] [--jobs N]
+
+Scans the accuracy benchmark's evaluation set (benchmarks/data/, renamed and re-encoded like
+benchmarks/accuracy.py does) and pairs every estimate the signal made with whether it was
+right:
+
+  type      loop or one-shot as labelled (every file with a known type)
+  category  the labelled class (real one-shots of the Hydrogen kits and LMMS, rendered notes;
+            Sonic Pi is left out: the category model trains on it); the confidence is what
+            the catalog shows after the sound consensus, from the file and its neighbours
+  bpm       Accuracy1, within 4 % (drum loops with a known tempo, but half-time grooves)
+  key       the labelled key exactly (chords, progressions, long progressions)
+  chord     root and quality (chord one-shots)
+  note      pitch class within 50 cents (rendered notes)
+
+For each estimate the calibration map (samplemind/analysis/calibration.py) is fitted with one
+source held out at a time and applied to that source: the tables show confidence bins against
+accuracy and the expected calibration error (ECE, goal <= 0.05) of answers from sources the
+map never saw, per source and over all. Where an estimate has a single source (the rendered
+notes) or one source holds most of its answers (the drum loops: Hydrogen's kits), the
+held-out unit is the instrument or the drum pattern instead. The raw scores, before any map,
+are shown too.
+
+scripts/fit_calibration.py fits the shipped maps on the same rows (all sources) and writes
+samplemind/analysis/calibration.json. Debian's hydrogen-drumkits-effects is never used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE / "data"))
+
+import accuracy  # noqa: E402  (the evaluation set: items, the renamed pool, truth checks)
+import labels  # noqa: E402
+
+from samplemind import Library  # noqa: E402
+from samplemind.analysis.calibration import (  # noqa: E402
+    ESTIMATES,
+    expected_calibration_error,
+    fit_isotonic,
+    reliability_table,
+)
+from samplemind.config import default_jobs  # noqa: E402
+
+GOAL = 0.05
+CATEGORY_SOURCES_TRAINED_ON = {"sonic-pi-samples"}  # the category model learns from these
+MIN_SOURCES = 2  # fewer held-out sources than this: hold out instruments instead
+MAX_SHARE = 0.7
+
+
+def _chord_parts(text: str | None) -> tuple | None:
+    if not text:
+        return None
+    try:
+        from samplemind.music import parse_chord
+    except ImportError:  # older tree: compare the spelling
+        return (text,)
+    parsed = parse_chord(text)
+    return None if parsed is None else tuple(parsed) if not isinstance(parsed, str) else (parsed,)
+
+
+def _raw_features(library: Library) -> dict[str, dict]:
+    """path -> the analysis record's features (raw scores, before calibration)."""
+    out = {}
+    for row in library.catalog.full_rows():
+        out[row["path"]] = json.loads(row["analysis"] or "{}").get("features", {})
+    return out
+
+
+def _consensus_raw(library: Library) -> dict[str, tuple[str, float]]:
+    """path -> (category, raw consensus probability) of every sound-only one-shot: what the
+    catalog shows, before the calibration map."""
+    from samplemind.similarity import consensus
+
+    paths = {int(r["id"]): r["path"] for r in library.catalog.full_rows()}
+    ids = [i for (i,) in library.catalog.query(
+        "SELECT id FROM samples WHERE type = 'oneshot' AND category_source = 'dsp'")]
+    with mock.patch.object(consensus, "calibrate", lambda _name, raw: round(raw, 3)):
+        found = consensus.guesses(library.catalog, library.index.current(), ids)
+    return {paths[i]: answer for i, answer in found.items()}
+
+
+def collect(work: Path, data: Path, jobs: int, log=accuracy.log) -> dict[str, list[dict]]:
+    """estimate -> rows {raw, right, source, unit} on the evaluation set (scanned into
+    ``work``, reused when it is there)."""
+    accuracy.ensure_data(data)
+    items = accuracy.evaluation_items(data, quick=False)
+    items = [i for i in items if "hydrogen-drumkits-effects" not in str(i["src"])]
+    work.mkdir(parents=True, exist_ok=True)
+    log(f"re-encoding {len(items)} files under neutral names into {work / 'pool'} ...")
+    if accuracy.build_pool(items, work / "pool"):
+        import shutil
+
+        shutil.rmtree(work / "home", ignore_errors=True)
+    items = [i for i in items if i["path"] is not None]
+    with Library(work / "home", jobs=jobs) as library:
+        report = library.scan([work / "pool" / "samples"])
+        log(f"  scan: {report.seen} files, {report.analysed} analysed, {report.failed} failed")
+        features = _raw_features(library)
+        mixed = _consensus_raw(library)
+    rows: dict[str, list[dict]] = defaultdict(list)
+    for item in items:
+        f = features.get(item["path"])
+        if f is None:
+            continue
+        truth = item["truth"]
+        source = str(item.get("source") or "fluidr3")
+        unit = str(truth.get("instrument") or truth.get("program") or truth.get("pattern")
+                   or source)
+
+        def add(name: str, raw: float | None, right: bool, source: str = source,
+                unit: str = unit, path: str = item["path"]) -> None:
+            if raw is not None and math.isfinite(float(raw)):
+                rows[name].append({"raw": float(raw), "right": float(right), "source": source,
+                                   "unit": unit, "path": path})
+
+        if item["type"] is not None:
+            add("type", f.get("type_confidence"), f.get("type") == item["type"])
+        if item.get("category") in accuracy.CATEGORIES and f.get("category") is not None \
+                and source not in CATEGORY_SOURCES_TRAINED_ON:
+            category, raw = mixed.get(item["path"], (f["category"], f.get("category_confidence")))
+            add("category", raw, category == item["category"])
+            add("category (file alone)", f.get("category_confidence"),
+                f["category"] == item["category"])
+        # (a half-time groove is, onset for onset, a backbeat at half the tempo: no right
+        # answer to calibrate against, as in accuracy.py's Accuracy1)
+        if truth.get("bpm") and f.get("bpm") and item["group"] in ("drumloop", "real-loop") \
+                and truth.get("pattern") not in accuracy.AMBIGUOUS_PATTERNS:
+            add("bpm", f.get("bpm_confidence"), accuracy.bpm_relation(f["bpm"], truth["bpm"])[0])
+        if truth.get("key") and f.get("key"):
+            add("key", f.get("key_confidence"), accuracy.mirex(f["key"], truth["key"])[0] == 1.0)
+        if truth.get("chord") and f.get("chord"):
+            add("chord", f.get("chord_confidence"),
+                _chord_parts(f["chord"]) == _chord_parts(truth["chord"]))
+        if item["group"] == "note" and f.get("note"):
+            add("note", f.get("note_confidence"),
+                accuracy.note_relation(accuracy.note_midi(f), truth["midi"])[0])
+    return rows
+
+
+def held_out_unit(rows: list[dict]) -> str:
+    """"source" when the rows come from at least two sources and no source holds more than
+    MAX_SHARE of them (else holding out the big one leaves a map fitted on a handful), else
+    "unit" (the instrument, or the drum pattern)."""
+    counts = Counter(r["source"] for r in rows)
+    if len(counts) >= MIN_SOURCES and max(counts.values()) <= MAX_SHARE * len(rows):
+        return "source"
+    return "unit"
+
+
+def held_out_confidences(rows: list[dict]) -> np.ndarray:
+    """Each row's confidence under a map fitted without its source (or instrument)."""
+    key = held_out_unit(rows)
+    out = np.zeros(len(rows))
+    for unit in sorted({r[key] for r in rows}):
+        train = [r for r in rows if r[key] != unit]
+        mapping = fit_isotonic([r["raw"] for r in train], [r["right"] for r in train])
+        for index, row in enumerate(rows):
+            if row[key] == unit:
+                out[index] = mapping(row["raw"])
+    return out
+
+
+def print_table(title: str, confidence: np.ndarray, right: np.ndarray) -> None:
+    ece = expected_calibration_error(confidence, right)
+    print(f"  {title}: n={len(right)}, accuracy {right.mean():.3f}, mean confidence "
+          f"{confidence.mean():.3f}, ECE {ece:.3f} {'PASS' if ece <= GOAL else 'FAIL'}")
+    print("    bin        n   conf    acc")
+    for low, high, count, conf, acc in reliability_table(confidence, right):
+        print(f"    {low:.1f}-{high:.1f} {count:5} {conf:6.3f} {acc:6.3f}")
+
+
+def report(rows: dict[str, list[dict]]) -> dict[str, float]:
+    """Print the reliability tables; returns estimate -> held-out ECE over all its rows."""
+    summary = {}
+    for name in [*ESTIMATES, "category (file alone)"]:
+        members = rows.get(name, [])
+        print(f"\n== {name} ==")
+        if not members:
+            print("  no estimates with a known answer")
+            continue
+        right = np.array([r["right"] for r in members])
+        raw = np.array([r["raw"] for r in members])
+        held = held_out_confidences(members)
+        print(f"  held out by {held_out_unit(members)}")
+        print_table("raw score (no map)", raw, right)
+        print_table("calibrated, held out (all)", held, right)
+        for source in sorted({r["source"] for r in members}):
+            mask = np.array([r["source"] == source for r in members])
+            ece = expected_calibration_error(held[mask], right[mask])
+            over = held[mask] >= 0.9
+            extra = (f"; at >= 0.9: {right[mask][over].mean():.3f} right on {over.mean():.0%}"
+                     if over.any() else "; none at >= 0.9")
+            print(f"    {source:22} n={mask.sum():4} acc {right[mask].mean():.3f} "
+                  f"conf {held[mask].mean():.3f} ECE {ece:.3f}{extra}")
+        summary[name] = expected_calibration_error(held, right)
+    print("\n== Expected calibration error, held out (goal <= 0.05) ==")
+    for name, ece in summary.items():
+        print(f"  {name:24} {ece:.3f}  {'PASS' if ece <= GOAL else 'FAIL'}")
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=labels.DEFAULT_DEST)
+    parser.add_argument("--work", type=Path,
+                        default=Path(tempfile.gettempdir()) / "sm-calibration",
+                        help="the renamed pool and its SAMPLEMIND home (reused when present)")
+    parser.add_argument("--jobs", type=int, default=default_jobs())
+    args = parser.parse_args()
+    rows = collect(args.work.resolve(), args.data, args.jobs)
+    report(rows)
+
+
+if __name__ == "__main__":
+    main()
