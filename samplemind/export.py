@@ -198,7 +198,7 @@ def render_value(name: str, value: Any, spec: str = "") -> str:
     if spec:
         try:
             return format(value, spec)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # {size:c} of a 2 MB file
             raise UsageError(f"cannot format {{{name}:{spec}}} for value {value!r}: {exc}") from None
     if name == "key":
         return _short_key(value)

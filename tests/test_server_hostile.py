@@ -228,6 +228,10 @@ async def test_pattern_widths_and_precisions_are_bounded(server, library_dir):
         response = await timed(server.post("/api/v1/exports",
                                            json={"query": "", "pattern": pattern}))
         assert_error(response.status, await response.json(), 400, words)
+    # A value the spec cannot format is a 400 too, even when Python says OverflowError.
+    response = await timed(server.get("/api/v1/export", params={
+        "q": f"id:{ids['big_0.wav']}", "pattern": "{size:c}"}))
+    assert_error(response.status, await response.json(), 400, "cannot format {size:c}")
     response = await timed(server.get("/api/v1/export", params={
         "q": f"id:{ids['small.wav']}", "pattern": "{name:_>255}{name:_>255}/{bpm:_^255}"}))
     names = zipfile.ZipFile(io.BytesIO(await response.read())).namelist()
