@@ -83,8 +83,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import sqlite_utils
-
 from .errors import QueryError
 from .models import DESCRIPTOR_FIELDS, TEXT_FIELDS
 from .music import (
@@ -99,7 +97,7 @@ from .music import (
 )
 
 __all__ = ["CompiledQuery", "Term", "Value", "FIELDS", "ALIASES", "parse", "compile_query",
-           "compatible_camelot", "create_fts", "rebuild_fts"]
+           "compatible_camelot"]
 
 QUOTES = "\"'"
 MAX_QUERY_CHARS = 10_000
@@ -782,105 +780,3 @@ class _Compiler:
                 " (try C, Db, C2, C2..C3)"
             raise self.fail(value.start, value.end, f"unknown note '{raw.strip()}'{hint}")
         return midi
-
-
-# -- full-text search -----------------------------------------------------------------
-
-FTS_TABLE = "samples_fts"
-
-# Path indexed from the scanned folder's own name down ("Samples/Kicks/Kick_01.wav"): the
-# absolute prefix (/home/me/...) would make "home" or "me" match every sample.
-# rtrim(root, <root's non-slash characters>) leaves the root's parent with its trailing '/'.
-_ROOT_PARENT = "rtrim(s.root, replace(s.root, '/', ''))"
-# AI descriptions (catalog migration m007) are indexed with the embedded description once
-# their table exists; migrations before m007 build the index without them.
-AI_TABLE = "ai_descriptions"
-_AI_TEXT = (f"coalesce((SELECT a.description || ' ' || coalesce(a.mood, '') || ' ' || "
-            f"coalesce(a.uses, '') FROM {AI_TABLE} a WHERE a.sample_id = s.id), '')")
-
-
-def _fts_source(with_ai: bool) -> str:
-    """The SELECT that yields one sample's full-text row (rowid and the four texts)."""
-    description = ("coalesce(s.title, '') || ' ' || coalesce(s.artist, '') || ' ' || "
-                   "coalesce(s.comment, '') || ' ' || coalesce(s.description, '')")
-    if with_ai:
-        description += f" || ' ' || {_AI_TEXT}"
-    return (
-        "SELECT s.id, coalesce(s.name, ''), "
-        f"CASE WHEN substr(s.path, 1, length({_ROOT_PARENT})) = {_ROOT_PARENT} "
-        f"THEN substr(s.path, length({_ROOT_PARENT}) + 1) ELSE s.path END, "
-        "coalesce((SELECT group_concat(t.tag, ' ') FROM tags t WHERE t.sample_id = s.id), ''), "
-        f"trim({description}) "
-        "FROM samples s"
-    )
-
-
-def _with_ai(db: sqlite_utils.Database) -> bool:
-    return db[AI_TABLE].exists()
-
-
-_FTS_COLUMNS = "rowid, name, path, tags, description"
-_SAMPLE_TEXT_COLUMNS = "id, path, root, name, title, artist, comment, description"
-
-
-def _refresh(sample_id: str, with_ai: bool = False) -> str:
-    """Trigger body: re-index one sample from its current row and tags. Delete-then-insert
-    is idempotent, so any sequence of writes leaves the index right."""
-    return (f"DELETE FROM {FTS_TABLE} WHERE rowid = {sample_id}; "
-            f"INSERT INTO {FTS_TABLE} ({_FTS_COLUMNS}) {_fts_source(with_ai)} "
-            f"WHERE s.id = {sample_id};")
-
-
-def create_fts(db: sqlite_utils.Database) -> None:
-    """Create the ``samples_fts`` FTS5 table, the triggers that keep it in sync with
-    samples and tags, and index the rows already there (a catalog migration)."""
-    # A plain FTS5 table (it keeps its own copy of these few short texts): with SQLite
-    # before 3.43, contentless and external-content tables can only forget a row when
-    # given its exact old values, and a missed trigger path (INSERT OR IGNORE, REPLACE)
-    # would silently corrupt the index; rowid deletes cannot.
-    # Prefix indexes: every bare word is a prefix search ("kick" finds "Kicks"); without
-    # them FTS5 walks the whole term range (measured 4.7 -> 2.7 ms over 100k samples).
-    db.execute(f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(name, path, tags, description, "
-               "tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3 4')")
-    ai = _with_ai(db)
-    triggers = {
-        "samples_fts_insert": f"AFTER INSERT ON samples BEGIN {_refresh('new.id', ai)} END",
-        "samples_fts_update": (f"AFTER UPDATE OF {_SAMPLE_TEXT_COLUMNS} ON samples BEGIN "
-                               f"DELETE FROM {FTS_TABLE} WHERE rowid = old.id; "
-                               f"{_refresh('new.id', ai)} END"),
-        "samples_fts_delete": f"AFTER DELETE ON samples BEGIN "
-                              f"DELETE FROM {FTS_TABLE} WHERE rowid = old.id; END",
-        "tags_fts_insert": f"AFTER INSERT ON tags BEGIN {_refresh('new.sample_id', ai)} END",
-        "tags_fts_update": (f"AFTER UPDATE ON tags BEGIN {_refresh('old.sample_id', ai)} "
-                            f"{_refresh('new.sample_id', ai)} END"),
-        "tags_fts_delete": f"AFTER DELETE ON tags BEGIN {_refresh('old.sample_id', ai)} END",
-    }
-    if ai:
-        triggers.update({
-            "ai_fts_insert": f"AFTER INSERT ON {AI_TABLE} BEGIN {_refresh('new.sample_id', ai)} END",
-            "ai_fts_update": (f"AFTER UPDATE ON {AI_TABLE} BEGIN {_refresh('old.sample_id', ai)} "
-                              f"{_refresh('new.sample_id', ai)} END"),
-            "ai_fts_delete": f"AFTER DELETE ON {AI_TABLE} BEGIN {_refresh('old.sample_id', ai)} END",
-        })
-    for name, body in triggers.items():
-        db.execute(f"DROP TRIGGER IF EXISTS {name}")  # a trigger left from before is replaced
-        db.execute(f"CREATE TRIGGER {name} {body}")
-    rebuild_fts(db)
-
-
-FTS_TRIGGERS = ("samples_fts_insert", "samples_fts_update", "samples_fts_delete",
-                "tags_fts_insert", "tags_fts_update", "tags_fts_delete",
-                "ai_fts_insert", "ai_fts_update", "ai_fts_delete")
-
-
-def drop_fts(db: sqlite_utils.Database) -> None:
-    """Remove the full-text table and its triggers (to recreate them)."""
-    for trigger in FTS_TRIGGERS:
-        db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
-    db.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
-
-
-def rebuild_fts(db: sqlite_utils.Database) -> None:
-    """Re-index every sample (backfill, or repair after writes that bypassed triggers)."""
-    db.execute(f"DELETE FROM {FTS_TABLE}")
-    db.execute(f"INSERT INTO {FTS_TABLE} ({_FTS_COLUMNS}) {_fts_source(_with_ai(db))}")

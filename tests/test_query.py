@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from samplemind.catalog import Catalog
 from samplemind.errors import QueryError, UsageError
+from samplemind.migrations import create_fts
 from samplemind.models import RECORD_FIELDS
 from samplemind.query import (
     ALIASES,
@@ -23,7 +24,6 @@ from samplemind.query import (
     Value,
     compatible_camelot,
     compile_query,
-    create_fts,
     parse,
 )
 
