@@ -283,6 +283,7 @@ class Planner:
         self.components = compile_pattern(pattern)
         self.used = {MANIFEST_NAME.casefold()}
         self.folder_spelling: dict[str, str] = {}  # casefolded folder path -> first spelling seen
+        self.next_number: dict[str, int] = {}  # casefolded name -> first _N suffix worth trying
 
     def place(self, record: dict[str, Any]) -> ExportItem:
         """The next record's target; UsageError when its values cannot be named."""
@@ -294,12 +295,16 @@ class Planner:
             key = "/".join([*spelled, folder]).casefold()
             spelled.append(self.folder_spelling.setdefault(key, folder))
         prefix = "".join(f"{folder}/" for folder in spelled)
-        number = 1
+        # Numbers below the last one given to this name are all taken (used only grows):
+        # start there, or a pattern naming every file alike costs O(n^2).
+        base = (prefix + stem + ext).casefold()
+        number = self.next_number.get(base, 1)
         while True:
             target = prefix + _fit(stem, f"_{number}" if number > 1 else "", ext)
             if target.casefold() not in self.used:
                 break
             number += 1
+        self.next_number[base] = number + 1
         self.used.add(target.casefold())
         sample_id = record.get("id")
         return ExportItem(sample_id=int(sample_id) if sample_id is not None else None,

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import socket
+import time
 import zipfile
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import soundfile as sf
 from aiohttp import FormData
 
 from samplemind import Library
+from samplemind.export import plan_export
 from samplemind.server import ServerConfig, make_app
 from samplemind.server.context import CONTEXT
 from samplemind.server.downloads import DOWNLOADS
@@ -432,3 +434,15 @@ async def test_an_interrupted_upload_leaves_nothing_behind(server, library_dir):
     await wait_for(lambda: not any(upload_dir.iterdir()), "the half upload removed")
     jobs = await (await timed(server.get("/api/v1/jobs"))).json()
     assert jobs["jobs"] == []
+
+
+async def test_naming_every_file_alike_costs_linear_time() -> None:
+    """A pattern that names every file alike ("x") numbers them x, x_2, x_3, ...; each name
+    is found without trying every number below it again (50,000 records took quadratic time,
+    over a billion tries). The ceiling is generous: the linear planner needs about a second."""
+    records = [{"id": i, "path": f"/lib/{i}.wav", "name": f"{i}.wav"} for i in range(50_000)]
+    started = time.process_time()
+    targets = [item.target for item in plan_export(records, "x")]
+    assert time.process_time() - started < 60
+    assert targets[:3] == ["x.wav", "x_2.wav", "x_3.wav"] and targets[-1] == "x_50000.wav"
+    assert len(set(targets)) == len(targets)
