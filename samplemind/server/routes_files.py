@@ -10,7 +10,7 @@ import logging
 import os
 import re
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from email.utils import formatdate
 from typing import Any, BinaryIO
 
@@ -27,6 +27,7 @@ from .http import context, error_body, etag_matches, json_body, json_now, sample
 from .routing import ID, VIEWER, Param, Route
 
 CHUNK = 256 * 1024
+RECORD_PAGE = 500  # records read at once for a zip
 log = logging.getLogger("samplemind.server")
 
 AUDIO_TYPES = {
@@ -123,23 +124,25 @@ def _safe_filename(text: str) -> str:
 
 
 async def stream_zip(request: web.Request, name: str, pattern: str,
-                     records: Callable[[Library], list[dict[str, Any]]],
+                     select: Callable[[Library], Sequence[int]],
                      query: str | None = None,
                      empty: str = "no samples match the query: nothing to export",
                      ) -> web.StreamResponse:
-    """The zip of records(library), sent as it is made. An error before the first byte (no
-    records, a bad query or pattern) is a JSON error.
+    """The zip of the samples select(library) names (ids, in zip order), sent as it is
+    made. An error before the first byte (no samples, a bad query or pattern) is a JSON error.
 
-    The records are listed in a request thread; the zip is then made a bounded step at a
-    time in the export pool (export.ZipStream), each step awaited, then sent from the loop
-    with a write timeout: no thread waits on the client, a stalled client is dropped, and a
-    client that leaves stops the work. At most config.max_downloads stream at once."""
+    The ids are listed in a request thread; the zip is then made a bounded step at a time in
+    the export pool (export.ZipStream), each step awaited, then sent from the loop with a
+    write timeout: no thread waits on the client, a stalled client is dropped, and a client
+    that leaves stops the work. Records are read RECORD_PAGE at a time as the zip reaches
+    them, not all before the first byte. At most config.max_downloads stream at once."""
     ctx = context(request)
     loop = asyncio.get_running_loop()
     with request.app[DOWNLOADS].hold(download_owner(request)):
-        chosen, files, roots = await ctx.pool.run(_listing, records)
-        if not chosen:
+        ids, files, roots = await ctx.pool.run(_listing, select)
+        if not ids:
             raise NotFound(empty)
+        chosen = _paged_records(ctx.pool, ids)
 
         def opener(record: dict[str, Any]) -> BinaryIO:
             entry = files.get(record["id"])
@@ -184,11 +187,19 @@ def _close_later(loop: asyncio.AbstractEventLoop, executor: Any, stream: ZipStre
     future.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
-def _listing(library: Library, records: Callable[[Library], list[dict[str, Any]]],
-             ) -> tuple[list[dict[str, Any]], dict[int, CataloguedFile], list[str]]:
-    """(records, what the catalog knows of their files, the scanned roots), read together."""
-    chosen = records(library)
-    return chosen, catalogued(library, [record["id"] for record in chosen]), real_roots(library)
+def _listing(library: Library, select: Callable[[Library], Sequence[int]],
+             ) -> tuple[list[int], dict[int, CataloguedFile], list[str]]:
+    """(the ids still in the catalog, what it knows of their files, the scanned roots)."""
+    ids = select(library)
+    files = catalogued(library, ids)
+    return [i for i in ids if i in files], files, real_roots(library)
+
+
+def _paged_records(pool: Any, ids: list[int]) -> Iterator[dict[str, Any]]:
+    """The records of ids, read a page at a time by whichever export thread asks (each has
+    its own Library): memory holds a page, not a 100,000-record listing."""
+    for start in range(0, len(ids), RECORD_PAGE):
+        yield from exports.records_of(pool.library(), array("q", ids[start:start + RECORD_PAGE]))
 
 
 def download_owner(request: web.Request) -> Any:
@@ -202,8 +213,8 @@ def _zip_headers(name: str) -> dict[str, str]:
             "Cache-Control": "no-store"}
 
 
-def _matches(query: str) -> Callable[[Library], list[dict[str, Any]]]:
-    return lambda library: [sample.to_json() for sample in library.ls(query or None)]
+def _matches(query: str) -> Callable[[Library], list[int]]:
+    return lambda library: [sample.id for sample in library.ls(query or None)]
 
 
 async def export_zip(request: web.Request) -> web.StreamResponse:
@@ -254,7 +265,7 @@ async def download_export(request: web.Request) -> web.StreamResponse:
     ids, query = pending.ids, pending.query
     if ids is not None:
         return await stream_zip(request, pending.name, pending.pattern,
-                                lambda library: exports.records_of(library, ids),
+                                lambda library: list(ids),
                                 empty="the selected samples are no longer in the catalog: "
                                       "nothing to export")
     return await stream_zip(request, pending.name, pending.pattern, _matches(query or ""), query)
