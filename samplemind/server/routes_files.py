@@ -276,7 +276,10 @@ ROUTES = [
           "The audio file itself; HTTP Range (206/416) so players can seek.", (ID,),
           produces="audio/*", responses={206: "Partial content (Range).",
                                          304: "Not modified (If-None-Match).",
+                                         403: "The file now leads outside the scanned folders.",
                                          404: "No such sample, or its file is gone.",
+                                         409: "The file changed since it was scanned (size, "
+                                              "mtime, or no longer a regular file): rescan.",
                                          416: "Range outside the file."}),
     Route("GET", "/api/v1/export", "export_zip", export_zip, VIEWER,
           "The samples a query selects as a zip kit (with a manifest), streamed.",
@@ -284,7 +287,12 @@ ROUTES = [
            Param("pattern", "query", {"type": "string"},
                  "Naming pattern, default `{category}/{name}`."),
            Param("name", "query", {"type": "string"}, "Download file name (without .zip).")),
-          produces="application/zip", responses={404: "No sample matches."}),
+          produces="application/zip", responses={
+              400: "A bad query or naming pattern (widths and precisions at most 255).",
+              403: "Asked for by another site's page (Sec-Fetch-Site: cross-site or a foreign "
+                   "Origin).",
+              404: "No sample matches.",
+              503: "Too many downloads streaming (Retry-After)."}),
     Route("POST", "/api/v1/exports", "export_create", create_export, VIEWER,
           "Prepare a zip of a selection of any size (ids, or a query); answers the URL that "
           f"streams it, valid for {exports.LIFETIME:g} s and {exports.MAX_USES} downloads, for "
@@ -303,5 +311,7 @@ ROUTES = [
           "The zip of an export made with POST /api/v1/exports, streamed like GET /api/v1/export.",
           (Param("token", "path", {"type": "string"}, "The token of the export's URL.", True),),
           produces="application/zip",
-          responses={404: "Unknown, used up or expired token, or another user's."}),
+          responses={404: "Unknown, used up or expired token, or another user's.",
+                     403: "Asked for by another site's page.",
+                     503: "Too many downloads streaming (Retry-After)."}),
 ]
