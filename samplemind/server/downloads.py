@@ -26,12 +26,17 @@ class Busy(SampleMindError):
     http_status = 503
 
 
+SLICE = 64 * 1024  # the timeout is per slice: a slow client that keeps reading is kept
+
+
 async def send(request: web.Request, response: web.StreamResponse, data: bytes,
                timeout: float) -> bool:
     """Write data; False when the client is gone or took nothing for `timeout` seconds
     (the connection is then aborted, so its buffers go too)."""
+    view = memoryview(data)
     try:
-        await asyncio.wait_for(response.write(data), timeout)
+        for start in range(0, len(view), SLICE):
+            await asyncio.wait_for(response.write(view[start:start + SLICE]), timeout)
         return True
     except (TimeoutError, ConnectionError):
         drop(request)
