@@ -5,13 +5,14 @@ Tempo of a loop, in three steps:
 1. *Periodicity*: the autocorrelation (circular for a loop, which repeats) of a
    band-normalised spectral-flux envelope, scored with its 2x and 4x lags so
    the beat period wins over a lag that happens to fit one pattern (1.5 beats).
-2. *Metrical level*: of the two octave-related tempi inside 70-180 BPM, the
+2. *Metrical level*: of the two octave-related tempi inside 60-180 BPM, the
    faster one is the beat when its extra grid positions carry real hits in the
    kick/snare range (< 5 kHz) - snare backbeats do, off-beat hi-hats don't
    (their energy sits above 5 kHz), nor do the level wobbles of held chords.
-3. *Duration snap*: a trimmed loop lasts a whole number of beats, so the tempo
-   is snapped to ``beats * 60 / duration`` when that is within 2 % (bars of
-   four beats preferred); otherwise the DSP value is kept.
+3. *Whole bars*: a loop lasts whole 4/4 bars, so of two octave-related tempi the
+   one giving whole bars wins (a half-time groove of one bar at T would be half a
+   bar at T/2); then the tempo is snapped to ``beats * 60 / duration`` when that
+   is within 2 % (bars of four beats preferred); otherwise the DSP value is kept.
 """
 
 from __future__ import annotations
@@ -275,6 +276,29 @@ def snap_to_duration(tempo: float, duration: float) -> float | None:
     return best[1] if best else None
 
 
+def _bars(bpm: float, duration: float) -> float:
+    return bpm * duration / 240.0
+
+
+def _whole(bars: float) -> bool:
+    return bars >= 0.98 and abs(bars - round(bars)) <= SNAP_TOLERANCE * bars
+
+
+def whole_bars(tempo: float, duration: float) -> float:
+    """The octave of ``tempo`` at which a loop lasts whole 4/4 bars: a loop of one or three
+    bars at T would be half a bar, or one and a half, at T/2 (half-time grooves at 120-180
+    BPM are a backbeat at T/2 hit for hit; only their length can tell). Unchanged when both
+    octaves, or neither, fit."""
+    slower, faster = tempo / 2.0, tempo * 2.0
+    if _whole(_bars(tempo, duration)):
+        return tempo
+    if faster <= BPM_MAX * 1.02 and _whole(_bars(faster, duration)):
+        return faster
+    if slower >= BPM_MIN * 0.98 and _whole(_bars(slower, duration)):
+        return slower
+    return tempo
+
+
 @dataclass
 class TempoResult:
     """A tempo estimate."""
@@ -306,6 +330,8 @@ def estimate_tempo(power: np.ndarray, freqs: np.ndarray, frame_rate: float, dura
     for tempo, _score, corr in candidates:
         tempo, _ratio = metrical_level(hits, frame_rate, tempo, anchored=loop, snare=snare,
                                        kick=kick)
+        if loop:
+            tempo = whole_bars(tempo, duration)
         snapped = snap_to_duration(tempo, duration) if loop else None
         if choice is None or (snapped is not None and not choice[2]):
             choice = (snapped if snapped is not None else tempo, corr, snapped is not None)

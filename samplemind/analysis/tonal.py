@@ -40,6 +40,7 @@ PEAK_PROMINENCE_DB = 10.0
 KEY_PROFILE = "temperley"
 KEY_EDGE_SHARE = 0.2  # the first and last fifth of the sounding frames ...
 KEY_EDGE_WEIGHT = 3.0  # ... count this many times: a loop starts and ends on its tonic chord
+KEY_EDGE_MAX_SECONDS = 3.0  # ... but no longer than this each
 
 
 def _fft_size(n: int) -> int:
@@ -273,9 +274,9 @@ def key_frame_sizes(sample_rate: int) -> tuple[int, int]:
     return n_fft, n_fft
 
 
-def edge_weights(power: np.ndarray) -> np.ndarray:
+def edge_weights(power: np.ndarray, frame_seconds: float | None = None) -> np.ndarray:
     """Per-frame chroma weights: KEY_EDGE_WEIGHT for the first and last KEY_EDGE_SHARE of the
-    sounding frames, 1 elsewhere.
+    sounding frames (at most KEY_EDGE_MAX_SECONDS each, given ``frame_seconds``), 1 elsewhere.
 
     Tonic emphasis: progressions and loops open and close on the tonic chord (over the
     tonic in the bass), while the middle visits the relative major, IV or VI - which, with
@@ -288,6 +289,10 @@ def edge_weights(power: np.ndarray) -> np.ndarray:
     active = np.nonzero(energy > energy.max() * 1e-4)[0]
     first, stop = int(active[0]), int(active[-1]) + 1
     count = max(1, round(KEY_EDGE_SHARE * (stop - first)))
+    if frame_seconds:
+        # A long progression repeats its chords: only its first and last bars or so open and
+        # close on the tonic, a fifth of 30 s holds the whole progression.
+        count = min(count, max(1, round(KEY_EDGE_MAX_SECONDS / frame_seconds)))
     if 2 * count < stop - first:  # too short to have a start and an end: leave it even
         weights[first:first + count] = KEY_EDGE_WEIGHT
         weights[stop - count:stop] = KEY_EDGE_WEIGHT
@@ -316,7 +321,7 @@ def chroma_sums(power: np.ndarray, sample_rate: int, n_fft: int,
         frac = pos - lo
         mag = np.sqrt(energy[sel])
         if edges:
-            mag = mag * edge_weights(power)[frame[sel]]
+            mag = mag * edge_weights(power, n_fft / sample_rate)[frame[sel]]
         out.chroma = (np.bincount(lo % 36, mag * (1 - frac), 36)
                       + np.bincount((lo + 1) % 36, mag * frac, 36))
         out.bass = _bass_chroma(frame[sel], hz[sel], mag)
