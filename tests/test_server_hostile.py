@@ -446,3 +446,11 @@ async def test_naming_every_file_alike_costs_linear_time() -> None:
     assert time.process_time() - started < 60
     assert targets[:3] == ["x.wav", "x_2.wav", "x_3.wav"] and targets[-1] == "x_50000.wav"
     assert len(set(targets)) == len(targets)
+
+
+async def test_head_of_an_export_checks_it_but_sends_no_zip(server):
+    response = await timed(server.head("/api/v1/export"))
+    assert response.status == 200 and response.headers["Content-Type"] == "application/zip"
+    assert await response.read() == b""
+    response = await timed(server.head("/api/v1/export", params={"pattern": "{name:>999}"}))
+    assert response.status == 400
