@@ -14,10 +14,14 @@
 #                       hand percussion, djembes)
 #   lmms-common         LMMS samples: drums/, basses/, instruments/, stringsnpads/, beats/ ...
 #   sonic-pi-samples    Sonic Pi's CC0 samples (bd_, sn_, drum_, elec_, perc_, bass_, loop_ ...)
-#   fluid-soundfont-gm  the FluidR3 General MIDI soundfont (for rendering notes later)
+#   fluid-soundfont-gm  the FluidR3 General MIDI soundfont (for rendering notes later; MIT)
+#   musescore-general-soundfont-small  MuseScore General (MIT; parts CC0/public domain): a
+#                       second soundfont, so chords and progressions come from two sources
+# Never hydrogen-drumkits-effects: it is kept for independent checks.
 set -euo pipefail
 
-PACKAGES=(hydrogen-data hydrogen-drumkits lmms-common sonic-pi-samples fluid-soundfont-gm)
+PACKAGES=(hydrogen-data hydrogen-drumkits lmms-common sonic-pi-samples fluid-soundfont-gm
+          musescore-general-soundfont-small)
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 DEST="${1:-$HERE/eval}"
 mkdir -p "$DEST"

@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/data/render.py [DEST] [--force]
 
-Needs what fetch.sh unpacks in DEST (default benchmarks/data/eval) and the ``fluidsynth``
+Needs what fetch.sh unpacks in DEST (default benchmarks/data/eval; the MuseScore soundfont comes from
+Debian's musescore-general-soundfont-small) and the ``fluidsynth``
 program (Debian: ``apt-get install -y fluidsynth``). Writes DEST/rendered/:
 
   notes/        single notes of known MIDI pitch (28-96) from 14 General MIDI programs of the
@@ -12,10 +13,20 @@ program (Debian: ``apt-get install -y fluidsynth``). Writes DEST/rendered/:
   progressions/ I-vi-IV-V-I, ii-V-I-I, I-IV-V-I in the 12 major keys and i-VI-III-VII-i,
                 i-iv-V-i, i-VII-VI-V-i in the 12 minor keys (72 files, 7-10 s, block chords,
                 pulses or arpeggios, with or without a bass line, 6 programs), cut at the bar
-  drumloops/    96 loops at known tempos from 70 to 180 BPM, sequenced with numpy from the real
-                kick/snare/hi-hat one-shots that labels.py labels (Hydrogen kits, LMMS, Sonic Pi):
-                8 patterns (rock, four-on-the-floor, boom-bap, breakbeat, funk 16ths, half-time,
-                shuffle, drum'n'bass), 2-4 bars, some swung, small timing/velocity humanisation;
+  chords/       320 chord one-shots: 10 GM programs (piano, e-piano, drawbar organ, nylon, steel
+                and clean electric guitar, strings, two pads, brass) x 8 qualities (major, m, 7,
+                maj7, m7, sus2, sus4, dim) x 2 random roots, from each of two soundfonts (FluidR3
+                and MuseScore General, both MIT: two sources for the reports), root-position
+                voicings with the root in the bass, guitars strummed (8-25 ms between strings),
+                held 0.8-2.5 s and released; the key truth is the one the chord implies
+                (major/7/maj7/sus -> major, m/m7 -> minor, dim -> none)
+  longprogs/    48 sustained progressions of 10-40 s (a progression above repeated, bars of 1.8-4 s,
+                held, pulsed or arpeggiated, 6 programs), 24 from each soundfont
+  drumloops/    120 loops at known tempos from 60 to 180 BPM, sequenced with numpy from the real
+                kick/snare/hi-hat one-shots that labels.py labels (Hydrogen kits, LMMS, Sonic Pi;
+                the kit's package is the loop's source): 9 patterns (rock, four-on-the-floor,
+                boom-bap, breakbeat, funk 16ths, slow R&B with 16th hats, half-time, shuffle,
+                drum'n'bass), 1-4 bars, some swung, small timing/velocity humanisation;
                 what rings past the end wraps to the start, as in a real loop. The half-time
                 pattern at T BPM is, note for note, a backbeat at T/2 with 16th hats: its tempo
                 is ambiguous by construction (accuracy.py scores it apart for Accuracy1)
@@ -51,8 +62,14 @@ import labels  # noqa: E402
 
 SR = 44100
 SEED = 5
-VERSION = "2"  # bump when what is rendered changes: the manifest's marker is compared
+VERSION = "3"  # bump when what is rendered changes: the manifest's marker is compared
 SOUNDFONT = "fluid-soundfont-gm/usr/share/sounds/sf2/FluidR3_GM.sf2"
+# General MIDI soundfonts the chords and long progressions are rendered from, each its own
+# source in the reports (both MIT). MuseScore General descends partly from FluidR3 Mono, but its
+# piano, guitars and pads are other recordings or other programming.
+SOUNDFONTS = {"fluidr3": SOUNDFONT,
+              "musescore": "musescore-general-soundfont-small/usr/share/sounds/sf3/"
+                           "MuseScore_General_Lite.sf3"}
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
@@ -161,11 +178,12 @@ NOTE_HELD = 1.2  # seconds the key is down
 NOTE_MAX = 2.0  # the rendered release is kept up to here, then faded
 
 
-def trim_tail(audio: np.ndarray, floor_db: float = -60.0, fade: float = 0.01) -> np.ndarray:
+def trim_tail(audio: np.ndarray, floor_db: float = -60.0, fade: float = 0.01,
+              longest: float = NOTE_MAX) -> np.ndarray:
     """Cut after the last sample above floor_db (re the peak), with a short fade-out."""
     level = np.max(np.abs(audio), axis=1)
     above = np.nonzero(level > level.max() * 10 ** (floor_db / 20))[0]
-    end = min(audio.shape[0], (above[-1] + 1 if above.size else 1), int(NOTE_MAX * SR))
+    end = min(audio.shape[0], (above[-1] + 1 if above.size else 1), int(longest * SR))
     out = audio[:end].copy()
     n = min(end, int(fade * SR))
     out[end - n:] *= np.linspace(1.0, 0.0, n)[:, None]
@@ -252,6 +270,82 @@ def progression_plan(rng: np.random.Generator) -> list[dict]:
     return plan
 
 
+# -- chord one-shots ------------------------------------------------------------------------
+
+# quality -> intervals above the root (the chord symbols of samplemind.analysis.tonal)
+CHORD_QUALITIES = {"": (0, 4, 7), "m": (0, 3, 7), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11),
+                   "m7": (0, 3, 7, 10), "sus2": (0, 2, 7), "sus4": (0, 5, 7), "dim": (0, 3, 6)}
+# GM program -> (name, strummed?): the instrument families producers' chord one-shots come from
+CHORD_PROGRAMS = {0: ("acoustic grand piano", False), 4: ("electric piano 1", False),
+                  16: ("drawbar organ", False), 24: ("nylon guitar", True),
+                  25: ("steel guitar", True), 27: ("clean electric guitar", True),
+                  48: ("string ensemble 1", False), 89: ("warm pad", False),
+                  90: ("polysynth pad", False), 61: ("brass section", False)}
+CHORD_MAX = 3.5  # seconds of release kept
+CHORD_SLOT = 8.0  # seconds between chords rendered in one run (held + release fit)
+
+
+def chord_voicing(root: int, quality: str, rng: np.random.Generator, strummed: bool) -> list[int]:
+    """Root position: the root in the bass (E2-D#3 for guitars, C3-B3 otherwise) and the chord
+    tones stacked above it, sometimes with the root doubled on top."""
+    low = 40 if strummed else 48
+    bass = low + (root - low) % 12
+    tones = [bass + interval for interval in CHORD_QUALITIES[quality]]
+    upper = [t + 12 for t in tones[1:]]
+    notes = [bass] + sorted(set(tones[1:] + (upper if strummed else [])))
+    if rng.uniform() < 0.5:
+        notes.append(bass + 12 if bass + 12 not in notes else bass + 24)
+    return sorted(notes)
+
+
+def chord_plan(rng: np.random.Generator) -> list[dict]:
+    plan = []
+    for source in SOUNDFONTS:
+        for number, (name, strummed) in CHORD_PROGRAMS.items():
+            for quality in CHORD_QUALITIES:
+                for _ in range(2):
+                    root = int(rng.integers(12))
+                    plan.append({"source": source, "program": number, "instrument": name,
+                                 "root": root, "quality": quality,
+                                 "notes": chord_voicing(root, quality, rng, strummed),
+                                 "strum": float(rng.uniform(0.008, 0.025)) if strummed else 0.0,
+                                 "held": float(rng.uniform(0.8, 2.5)),
+                                 "velocity": int(rng.integers(75, 115))})
+    return plan
+
+
+def chord_key(root: int, quality: str) -> str | None:
+    """The key a lone chord implies (the rule samplemind documents): dim implies none."""
+    if quality == "dim":
+        return None
+    return f"{NOTE_NAMES[root]} {'minor' if quality in ('m', 'm7') else 'major'}"
+
+
+# -- long progressions ------------------------------------------------------------------------
+
+LONG_PROGRAMS = {0: "acoustic grand piano", 4: "electric piano 1", 16: "drawbar organ",
+                 25: "steel guitar", 48: "string ensemble 1", 89: "warm pad"}
+
+
+def long_plan(rng: np.random.Generator) -> list[dict]:
+    """10-40 s of one progression repeated, held or pulsed, per soundfont."""
+    plan = []
+    programs = list(LONG_PROGRAMS)
+    for source in SOUNDFONTS:
+        for index in range(24):
+            mode = ("major", "minor")[index % 2]
+            numerals = PROGRESSIONS[mode][int(rng.integers(len(PROGRESSIONS[mode])))]
+            seconds = float(rng.uniform(10.0, 40.0))
+            bar = float(rng.uniform(1.8, 4.0))
+            repeats = max(1, round(seconds / (bar * len(numerals))))
+            plan.append({"source": source, "tonic": int(rng.integers(12)), "mode": mode,
+                         "numerals": numerals * repeats, "bar": bar,
+                         "program": programs[index % len(programs)],
+                         "style": ("block", "pulse", "arpeggio")[(index // 6) % 3],
+                         "bass": bool(rng.uniform() < 0.5)})
+    return plan
+
+
 # -- drum loops from real one-shots ---------------------------------------------------------
 
 STEPS = 16
@@ -259,25 +353,28 @@ STEPS = 16
 PATTERNS: dict[str, tuple[dict[str, list[tuple[int, float]]], tuple[float, float], tuple[float, ...]]] = {
     "rock": ({"kick": [(0, 1), (8, 1), (10, .8)], "snare": [(4, 1), (12, 1)],
               "hat": [(s, .9 if s % 4 == 0 else .6) for s in range(0, 16, 2)]},
-             (70, 150), (0.5, 0.5, 0.56)),
+             (60, 150), (0.5, 0.5, 0.56)),
     "four": ({"kick": [(0, 1), (4, 1), (8, 1), (12, 1)], "snare": [(4, .9), (12, .9)],
               "hat": [(2, .9), (6, .9), (10, .9), (14, .9)]},
              (100, 140), (0.5,)),
     "boombap": ({"kick": [(0, 1), (7, .7), (10, .9)], "snare": [(4, 1), (12, 1)],
                  "hat": [(s, .8 if s % 4 == 0 else .5) for s in range(0, 16, 2)]},
-                (70, 100), (0.58, 0.62, 0.5)),
+                (60, 100), (0.58, 0.62, 0.5)),
     "break": ({"kick": [(0, 1), (2, .7), (10, 1)], "snare": [(4, 1), (7, .35), (12, 1), (15, .35)],
                "hat": [(s, .7) for s in range(0, 16, 2)]},
               (85, 180), (0.5, 0.55)),
     "funk": ({"kick": [(0, 1), (3, .8), (10, .9)], "snare": [(4, 1), (9, .3), (12, 1), (14, .3)],
               "hat": [(s, .7 if s % 2 == 0 else .4) for s in range(16)]},
-             (80, 120), (0.5, 0.54)),
+             (70, 120), (0.5, 0.54)),
+    "rnb": ({"kick": [(0, 1), (7, .7), (10, .9)], "snare": [(4, 1), (12, 1)],
+             "hat": [(s, .6 if s % 2 == 0 else .35) for s in range(16)]},
+            (60, 90), (0.5, 0.56)),
     "halftime": ({"kick": [(0, 1), (10, .8)], "snare": [(8, 1)],
                   "hat": [(s, .7) for s in range(0, 16, 2)]},
                  (120, 180), (0.5,)),
     "shuffle": ({"kick": [(0, 1), (8, 1)], "snare": [(4, 1), (12, 1)],
                  "hat": [(s, .8 if s % 4 == 0 else .55) for s in range(0, 16, 2)]},
-                (70, 130), (0.66,)),
+                (60, 130), (0.66,)),
     "dnb": ({"kick": [(0, 1), (10, 1)], "snare": [(4, 1), (12, 1)],
              "hat": [(s, .6) for s in range(0, 16, 2)]},
             (160, 180), (0.5,)),
@@ -359,6 +456,7 @@ def sequence_loop(kit: dict[str, np.ndarray], pattern: str, bpm: float, bars: in
 
 def build(dest: Path, force: bool = False, log=print) -> Path:
     """Render everything into dest/rendered (skipped when its manifest is current)."""
+    dest = Path(dest).resolve()  # the manifest holds absolute paths
     out = dest / "rendered"
     manifest = out / "manifest.jsonl"
     marker = out / ".version"
@@ -410,23 +508,76 @@ def build(dest: Path, force: bool = False, log=print) -> Path:
             write_wav(path, audio)
             records.append({"path": str(path), "kind": "progression", "type": "loop", "key": key,
                             "numerals": list(spec["numerals"]), "bpm": spec["bpm"],
-                            "program": spec["program"],
+                            "program": spec["program"], "source": "fluidr3",
                             "instrument": PROGRESSION_PROGRAMS[spec["program"]],
                             "style": spec["style"], "bass": spec["bass"],
                             "seconds": round(length, 3)})
+        plan = chord_plan(rng)
+        log(f"rendering {len(plan)} chord one-shots with fluidsynth ...")
+        # One fluidsynth run per soundfont and program (loading a compressed soundfont takes
+        # seconds): the chords follow each other CHORD_SLOT seconds apart and are cut apart.
+        batches: dict[tuple[str, int], list[tuple[int, dict]]] = {}
+        for index, spec in enumerate(plan, 1):
+            batches.setdefault((spec["source"], spec["program"]), []).append((index, spec))
+        for (source, number), batch in batches.items():
+            events = [(0.0, program(0, number))]
+            for slot, (_, spec) in enumerate(batch):
+                start = slot * CHORD_SLOT
+                for order, midi in enumerate(spec["notes"]):
+                    events += [(start + order * spec["strum"], note_on(0, midi, spec["velocity"])),
+                               (start + spec["held"], note_off(0, midi))]
+            write_midi(scratch / "c.mid", events, 120.0, len(batch) * CHORD_SLOT)
+            whole = render(fluidsynth, dest / SOUNDFONTS[source], scratch / "c.mid",
+                           scratch / "c.wav", reverb=False)
+            for slot, (index, spec) in enumerate(batch):
+                start = int(slot * CHORD_SLOT * SR)
+                piece = whole[start:start + int(CHORD_SLOT * SR)]
+                audio = normalise(trim_tail(piece, longest=spec["held"] + CHORD_MAX), -3.0)
+                chord = f"{NOTE_NAMES[spec['root']]}{spec['quality']}"
+                path = out / "chords" / (f"chord_{index:03d}_{source}_p{number:03d}_"
+                                         f"{chord.replace('#', 's')}.wav")
+                write_wav(path, audio)
+                records.append({"path": str(path), "kind": "chord", "type": "oneshot",
+                                "chord": chord, "root": spec["root"], "quality": spec["quality"],
+                                "key": chord_key(spec["root"], spec["quality"]),
+                                "source": source, "program": number,
+                                "instrument": spec["instrument"], "notes": spec["notes"],
+                                "strum": round(spec["strum"], 4), "held": round(spec["held"], 3)})
+        plan = long_plan(rng)
+        log(f"rendering {len(plan)} long progressions (10-40 s) with fluidsynth ...")
+        for index, spec in enumerate(plan, 1):
+            font = dest / SOUNDFONTS[spec["source"]]
+            bar = spec["bar"]
+            bpm = 240.0 / bar
+            events = [(0.0, program(0, spec["program"])), (0.0, program(1, 33))]
+            events += progression_events(spec["tonic"], spec["numerals"], bar, spec["style"],
+                                         spec["bass"], rng)
+            length = bar * len(spec["numerals"])
+            write_midi(scratch / "l.mid", events, bpm, length + 2.0)
+            audio = render(fluidsynth, font, scratch / "l.mid", scratch / "l.wav", reverb=True)
+            audio = normalise(trim_tail(audio, longest=length + 2.0), -3.0)
+            key = f"{NOTE_NAMES[spec['tonic']]} {spec['mode']}"
+            path = out / "longprogs" / (f"long_{index:03d}_{spec['source']}_"
+                                        f"{key.replace(' ', '_').replace('#', 's')}.wav")
+            write_wav(path, audio)
+            records.append({"path": str(path), "kind": "longprog", "type": None, "key": key,
+                            "numerals": list(spec["numerals"][:len(spec["numerals"])]),
+                            "source": spec["source"], "program": spec["program"],
+                            "instrument": LONG_PROGRAMS[spec["program"]], "style": spec["style"],
+                            "bass": spec["bass"], "seconds": round(audio.shape[0] / SR, 3)})
     kits = drum_kits(dest)
     loaded = {kit["kit"]: {v: _load_hit(kit[v]) for v in ("kick", "snare", "hat")} for kit in kits}
-    count = 96
+    count = 120
     log(f"sequencing {count} drum loops from {len(kits)} kits of real one-shots ...")
     names = list(PATTERNS)
     for index in range(count):
-        bpm = round(70.0 + 110.0 * (index + float(rng.uniform())) / count, 1)
+        bpm = round(60.0 + 120.0 * (index + float(rng.uniform())) / count, 1)
         if rng.uniform() < 0.5:
             bpm = float(round(bpm))
         fitting = [p for p in names if PATTERNS[p][1][0] <= bpm <= PATTERNS[p][1][1]]
         pattern = fitting[index % len(fitting)]
         swing = float(rng.choice(PATTERNS[pattern][2]))
-        bars = int(rng.choice([2, 4])) if bpm >= 100 else 2
+        bars = int(rng.choice([1, 2, 4])) if bpm >= 100 else int(rng.choice([1, 2]))
         kit = kits[int(rng.integers(len(kits)))]
         audio = sequence_loop(loaded[kit["kit"]], pattern, bpm, bars, swing, rng)
         audio = normalise(audio, -1.0)
@@ -434,6 +585,7 @@ def build(dest: Path, force: bool = False, log=print) -> Path:
         write_wav(path, audio)
         records.append({"path": str(path), "kind": "drumloop", "type": "loop", "bpm": bpm,
                         "pattern": pattern, "swing": swing, "bars": bars, "kit": kit["kit"],
+                        "source": kit["kit"].split("/")[0],
                         "seconds": round(audio.size / SR, 3)})
     with open(manifest, "w") as handle:
         for record in records:
