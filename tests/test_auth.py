@@ -251,6 +251,17 @@ async def test_wrong_login(aiohttp_client, store) -> None:
     evil = await client.post("/api/v1/login", json={"name": "editor", "password": PASSWORDS["editor"]},
                              headers={"Origin": "http://evil.example"})
     assert evil.status == 403  # login CSRF: another site may not log the browser in
+    # A hostile body is a 400 or 413, never a 500: deep nesting (sent chunked, so no length
+    # header stops it early), lone surrogates, and more than the login limit.
+    async def chunks(data: bytes, size: int = 4096):
+        for start in range(0, len(data), size):
+            yield data[start:start + size]
+
+    for raw, status in ((b"[" * 5000, 400), (b'{"name": "\\ud800", "password": "x"}', 400),
+                        (b"[" * 100_000, 413)):
+        response = await client.post("/api/v1/login", data=chunks(raw),
+                                     headers={"Content-Type": "application/json"})
+        assert response.status == status, (raw[:20], await response.text())
 
 
 @pytest.mark.asyncio

@@ -46,6 +46,8 @@ from aiohttp import hdrs, web
 from yarl import URL
 
 from ..accounts import ROLES, SESSION_LIFETIME, AccountStore, role_allows
+from ..errors import UsageError
+from .json_input import parse_json
 
 ROLE_ORDER = ROLES  # ("viewer", "editor", "admin")
 PUBLIC = "public"  # a route_roles value: no authentication needed
@@ -420,9 +422,14 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
             return _error(403, "cross-site login refused (Origin does not match Host)")
         if request.content_length is not None and request.content_length > MAX_LOGIN_BODY:
             return _error(413, "login body too large")
+        # Read at most the limit whatever the headers say (a chunked body has no length), and
+        # parse with the one bounded parser (a deeply nested body was a RecursionError, 500).
+        raw = await request.content.read(MAX_LOGIN_BODY + 1)
+        if len(raw) > MAX_LOGIN_BODY:
+            return _error(413, "login body too large")
         try:
-            body = await request.json()
-        except ValueError:
+            body = parse_json(raw)
+        except UsageError:
             return _error(400, 'send JSON: {"name": ..., "password": ...}')
         name = body.get("name") if isinstance(body, dict) else None
         password = body.get("password") if isinstance(body, dict) else None
