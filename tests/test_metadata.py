@@ -473,7 +473,7 @@ NAMES = [
     ("Synth_bpm140_Bbmaj.wav", {"bpm": 140.0, "key": "A# major", "type": "loop",
                                 "category": "synth"}),
     ("Pad A min.wav", {"key": "A minor", "category": "pad"}),
-    ("Keys_Amin_Chord.wav", {"key": "A minor", "category": "keys"}),
+    ("Keys_Amin_Chord.wav", {"key": "A minor", "chord": "Am", "category": "keys"}),
     ("Guitar_Cmaj_riff_100.wav", {"key": "C major", "bpm": 100.0, "type": "loop",
                                   "category": "guitar"}),
     ("Vox_F#m_Chop.wav", {"key": "F# minor", "category": "vocal"}),
