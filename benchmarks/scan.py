@@ -143,7 +143,7 @@ def run_pool(function, paths: list[Path], jobs: int) -> tuple[float, float]:
 def cold_scan(library_dir: Path, jobs: int, cluster: str | None = None) -> tuple[float, float, int]:
     """One cold scan with a fresh catalog and cache: seconds, audio seconds, failures.
     With cluster, on that Dask cluster (connecting and the version check included)."""
-    from samplemind.analysis.executors import open_executor
+    from samplemind.analysis.backends import open_executor
     from samplemind.config import DEFAULT_TIMEOUT
 
     with tempfile.TemporaryDirectory(prefix="sm-bench-") as home:
@@ -177,7 +177,7 @@ def start_cluster(spec: str) -> tuple[object | None, str, str]:
 def warm_up_cluster(address: str, library_dir: Path, jobs: int) -> None:
     """One small untimed scan, so each worker has started its analysis processes (as after
     the first scan on a long-running cluster)."""
-    from samplemind.analysis.executors import open_executor
+    from samplemind.analysis.backends import open_executor
     from samplemind.config import DEFAULT_TIMEOUT
     from samplemind.scanner import walk
 

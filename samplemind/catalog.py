@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import sqlite_utils
@@ -24,8 +24,25 @@ from .migrations import migrations
 from .models import RECORD_FIELDS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 10_000
-STALE = -1  # the mtime file_states reports for rows of an older extractor version
 TAG_SEPARATOR = "\x1f"  # joins tags in one SQL row; never typed by a person
+
+
+class FileState(NamedTuple):
+    """What the catalog knows of one file, for change detection (Catalog.file_states)."""
+
+    id: int
+    size: int
+    mtime_ns: int
+    hash: str
+    current: bool  # analysed by this extractor version (False: analyse it again)
+
+
+class FailureState(NamedTuple):
+    """A file whose last analysis failed, as it was then (Catalog.failure_states)."""
+
+    size: int
+    mtime_ns: int
+    error: str
 
 
 def now_iso() -> str:
@@ -182,23 +199,23 @@ class Catalog:
         return f"{column} >= ? AND {column} < ?", [prefix, upper]
 
     def file_states(self, root: str, folder: bool = True,
-                    current_version: str | None = None) -> dict[str, tuple[int, int, int, str]]:
-        """path -> (id, size, mtime_ns, hash) for every sample under a root folder (or one
-        file). Rows analysed by another extractor version get mtime STALE, so the scan takes
-        them for changed and analyses them again."""
+                    current_version: str | None = None) -> dict[str, FileState]:
+        """path -> FileState for every sample under a root folder (or one file). Rows
+        analysed by another extractor version than `current_version` are not `current`, so
+        the scan takes them for changed and analyses them again."""
         where, params = self.under_clause(root, folder)
         rows = self.conn.execute(
             f"SELECT path, id, size, mtime_ns, hash, extractor_version FROM samples WHERE {where}",
             params)
-        return {path: (sid, size, mtime if current_version in (None, version) else STALE, digest)
+        return {path: FileState(sid, size, mtime, digest, current_version in (None, version))
                 for path, sid, size, mtime, digest, version in rows}
 
-    def failure_states(self, root: str, folder: bool = True) -> dict[str, tuple[int, int, str]]:
-        """path -> (size, mtime_ns, error) for files that failed under a root folder (or one file)."""
+    def failure_states(self, root: str, folder: bool = True) -> dict[str, FailureState]:
+        """path -> FailureState for files that failed under a root folder (or one file)."""
         where, params = self.under_clause(root, folder)
         rows = self.conn.execute(
             f"SELECT path, size, mtime_ns, error FROM failures WHERE {where}", params)
-        return {path: (size, mtime, error) for path, size, mtime, error in rows}
+        return {path: FailureState(size, mtime, error) for path, size, mtime, error in rows}
 
     def ids_by_hash(self, digest: str) -> list[tuple[int, str]]:
         """(id, path) of samples whose file bytes hash to digest."""

@@ -201,7 +201,7 @@ def scan(
                              "when every worker sees the files, else contents).")] = False,
 ) -> None:
     """Add or update folders in the catalog (incremental; exit 3 if some files failed)."""
-    from .analysis.executors import open_executor
+    from .analysis.backends import open_executor
 
     if (path_map or ship_bytes) and not cluster:
         raise UsageError("--path-map and --ship-bytes need --cluster (or SAMPLEMIND_CLUSTER)")

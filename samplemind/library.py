@@ -1,27 +1,25 @@
 """The Library: the one API the CLI, the server and the tests call.
 
-It owns the catalog, the feature cache and the analysis pool. Data flows one way:
-walk and stat -> hash what changed -> cache -> pool -> catalog.
+It owns the catalog, the feature cache, the vector index and the analysis pool. Data flows
+one way: walk and stat -> hash what changed -> cache -> pool -> catalog (the stages are in
+scan.py). ARCHITECTURE.md says which module owns what.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .analysis.versions import analysis_version
 from .cache import FeatureCache
-from .catalog import STALE, Catalog, now_iso
+from .catalog import Catalog, now_iso
 from .config import DEFAULT_TIMEOUT, Paths, default_jobs, resolve_paths
 from .errors import AnalysisError, CatalogError, NotFound, QueryError, UsageError
 from .models import SCHEMA_VERSION, DupeAction, DupeGroup, FileFailure, Hit, Sample, ScanReport
-from .scanner import FileEntry, hash_file, walk
+from .scan import ProgressCallback, ScanPipeline, re_resolve, refine_categories, resolve_roots
+from .scanner import hash_file
 
 if TYPE_CHECKING:  # FAISS and NumPy load only when a command needs them
     import numpy as np
@@ -29,51 +27,7 @@ if TYPE_CHECKING:  # FAISS and NumPy load only when a command needs them
     from .analysis.executors import AnalysisExecutor
     from .similarity.manager import IndexManager
 
-# progress(done, total, current_path, phase): phase is "hashing" (changed and new files
-# are read once to find moves and cache hits) then "analysing"; from the scanning thread.
-ProgressCallback = Callable[[int, int, str, str], None]
-
-COMMIT_EVERY_SECONDS = 0.5
-COMMIT_EVERY_ROWS = 256
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _Pending:
-    """A file that needs its analysis (from the cache or the pool)."""
-
-    entry: FileEntry
-    root: str
-    digest: str
-    sample_id: int | None  # set when the file is already catalogued (changed content)
-
-
-class _BatchWriter:
-    """Groups catalog writes into short transactions so a kill loses at most a moment."""
-
-    def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
-        self.ops: list[Callable[[], None]] = []
-        self.last_commit = time.monotonic()
-
-    def add(self, op: Callable[[], None]) -> None:
-        self.ops.append(op)
-        if len(self.ops) >= COMMIT_EVERY_ROWS:
-            self.flush()
-        else:
-            self.flush_if_due()
-
-    def flush_if_due(self) -> None:
-        if time.monotonic() - self.last_commit >= COMMIT_EVERY_SECONDS:
-            self.flush()
-
-    def flush(self) -> None:
-        ops, self.ops = self.ops, []  # a failed batch is not replayed by a later flush
-        if ops:
-            with self.catalog.transaction():
-                for op in ops:
-                    op()
-        self.last_commit = time.monotonic()
 
 
 class Library:
@@ -130,313 +84,23 @@ class Library:
              executor: AnalysisExecutor | None = None) -> ScanReport:
         """Add or update folders (or files) in the catalog; incremental and resumable.
 
-        executor: who analyses the files (analysis.executors.open_executor: the local
+        executor: who analyses the files (analysis.backends.open_executor: the local
         pool, or a Dask cluster); by default a local pool of self.jobs workers, or the
-        cluster $SAMPLEMIND_CLUSTER names, opened and closed by this scan.
+        cluster $SAMPLEMIND_CLUSTER names, opened and closed by this scan. The stages are
+        in scan.py.
         """
-        from .roots import adopt_alias_roots, resolve_root
-
-        started = time.perf_counter()
-        typed = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in paths]
-        if not typed:
-            raise UsageError("nothing to scan: give at least one folder")
-        for root in typed:
-            if not os.path.exists(root):
-                raise NotFound(f"no such file or folder: {root}")
-        # Resolved, so a symlinked or aliased path is the same root and no file is catalogued
-        # twice (roots.py); the same folder named twice is scanned once.
-        roots = list(dict.fromkeys(resolve_root(root) for root in typed))
-        report = ScanReport(roots=roots)
-        writer = _BatchWriter(self.catalog)
-        report.removed += adopt_alias_roots(self.catalog)  # catalogs from before resolved roots
+        roots = resolve_roots(paths)
         if self._cache is not None and self._cache.problem:
             self._cache.close()  # broken last time: maybe `cache clear` has mended it since
             self._cache = None
-        try:
-            self._scan(roots, report, writer, progress, retry_failed, executor)
-        except KeyboardInterrupt:
-            report.interrupted = True
-            raise
-        finally:
-            writer.flush()
-        if self._cache is not None and self._cache.problem:  # said once, however many files
-            report.warnings.append(FileFailure(str(self._cache.directory), (
-                f"{self._cache.problem}; files were analysed without it (fix: samplemind cache "
-                "clear)")))
-        if report.added or report.updated or report.moved or report.removed:
-            self._teach_categories(report)
-            self.catalog.update_statistics()
-        else:
-            self._refresh_saved_index()
-        report.seconds = round(time.perf_counter() - started, 3)
-        return report
-
-    def _teach_categories(self, report: ScanReport) -> None:
-        """Sound-only categories hear their nearest sounds too (similarity/consensus.py),
-        then unnamed one-shots take the category their named neighbours vote for (when surer
-        than the sound's guess). Never fails the scan: both are refinements."""
-        from .similarity.consensus import agree
-        from .similarity.teach import teach_categories
-
-        asked: list[int] = []
-        try:
-            agreed = agree(self.catalog, self.index.current)
-            report.agreed, asked = agreed.changed, agreed.asked
-        except Exception as exc:  # a damaged index or a busy catalog: the scan stands
-            report.warnings.append(FileFailure(self.paths.catalog.name,
-                                               f"categories from nearest sounds skipped: {exc}"))
-        try:
-            report.taught = teach_categories(self.catalog, self.index.current,
-                                             also=asked).changed
-        except Exception as exc:  # a damaged index or a busy catalog: the scan stands
-            report.warnings.append(FileFailure(self.paths.catalog.name,
-                                               f"categories from named neighbours skipped: {exc}"))
-
-    def _refresh_saved_index(self) -> None:
-        """A saved index is brought up to date now, so the next search starts at once
-        (without reading it when no vector changed: a no-op scan stays at milliseconds)."""
-        if (self.index.folder / "index.json").exists():
-            self.index.refresh_saved(self.catalog)
-
-    def _scan(self, roots: list[str], report: ScanReport, writer: _BatchWriter,
-              progress: ProgressCallback | None, retry_failed: bool, executor: Any) -> None:
-        known: dict[str, tuple[int, int, int, str]] = {}
-        failed_before: dict[str, tuple[int, int, str]] = {}
-        entries: list[tuple[FileEntry, str]] = []
-        unreadable: list[str] = []
-
-        said: set[tuple[str, str]] = set()
-
-        def skipped(path: str, reason: str) -> None:
-            if (path, reason) in said:  # overlapping roots walk a folder twice: say it once
-                return
-            said.add((path, reason))
-            report.skipped += 1
-            report.warnings.append(FileFailure(path, reason))
-            if os.path.isdir(path) or not os.path.exists(path):
-                unreadable.append(path.rstrip("/") + "/")
-
-        for root in roots:
-            # A folder's prefix covers its files; a file named directly covers itself.
-            known.update(self.catalog.file_states(root, folder=os.path.isdir(root),
-                                                  current_version=analysis_version()))
-            failed_before.update(self.catalog.failure_states(root, folder=os.path.isdir(root)))
-            for entry in walk(root, on_skip=skipped):
-                entries.append((entry, root))
-        # Overlapping roots (a folder and its sub-folder) must not yield a file twice.
-        entries = list({entry.path: (entry, root) for entry, root in entries}.values())
-        report.seen = len(entries)
-        seen_paths = {entry.path for entry, _ in entries}
-        # Catalogued files not seen on disk: moved away (matched by hash below) or removed.
-        # A folder that could not be read says nothing about its files: keep them.
-        missing = {path: state for path, state in known.items()
-                   if path not in seen_paths and not path.startswith(tuple(unreadable))}
-        missing_by_hash: dict[str, list[str]] = {}
-        for path, state in missing.items():
-            missing_by_hash.setdefault(state[3], []).append(path)
-
-        to_hash: list[tuple[FileEntry, str]] = []
-        for entry, root in entries:
-            state = known.get(entry.path)
-            if state and state[1] == entry.size and state[2] == entry.mtime_ns:
-                report.unchanged += 1
-                continue
-            failure = failed_before.get(entry.path)
-            if (failure and not retry_failed
-                    and failure[0] == entry.size and failure[1] == entry.mtime_ns):
-                # Failed before and unchanged since: report it, don't pay for it again.
-                report.failed += 1
-                report.failures.append(FileFailure(entry.path, failure[2]))
-                continue
-            to_hash.append((entry, root))
-
-        pending: list[_Pending] = []
-        claimed: set[int] = set()  # catalog ids already matched to a moved file
-        with ThreadPoolExecutor(max_workers=4) as hashers:  # hashlib releases the GIL
-            digests = hashers.map(lambda item: _safe_hash(item[0].path), to_hash)
-            for (entry, root), digest in zip(to_hash, digests):
-                report.hashed += 1
-                if progress:
-                    progress(report.hashed, len(to_hash), entry.path, "hashing")
-                if isinstance(digest, OSError):
-                    self._fail(writer, report, entry, root,
-                               f"cannot read the file: {digest.strerror or digest}")
-                    continue
-                state = known.get(entry.path)
-                if state:
-                    if state[3] == digest and state[2] != STALE:  # touched, same bytes
-                        writer.add(lambda s=state, e=entry: self.catalog.update_sample(
-                            s[0], {"size": e.size, "mtime_ns": e.mtime_ns}))
-                        report.unchanged += 1
-                    else:
-                        pending.append(_Pending(entry, root, digest, state[0]))
-                    continue
-                sample_id = self._moved_from(digest, missing_by_hash, missing, claimed)
-                if sample_id is not None:
-                    writer.add(lambda i=sample_id, e=entry, r=root: self._apply_move(i, e, r))
-                    report.moved += 1
-                    continue
-                pending.append(_Pending(entry, root, digest, None))
-
-        self._analyse(pending, report, writer, progress, executor)
-
-        if missing:
-            ids = [state[0] for state in missing.values()]
-            writer.add(lambda: self.catalog.delete_samples(ids))
-            report.removed += len(ids)
-        gone_failures = [path for path in failed_before if path not in seen_paths]
-        if gone_failures:
-            writer.add(lambda: self.catalog.clear_failures(gone_failures))
-        for root in roots:
-            writer.add(lambda r=root: self.catalog.note_root(r))
-
-    def _moved_from(self, digest: str, missing_by_hash: dict[str, list[str]],
-                    missing: dict[str, tuple[int, int, int, str]], claimed: set[int]) -> int | None:
-        """The id of a catalogued file with these bytes that is gone from its path, if any.
-
-        First among the scanned roots; then anywhere in the catalog, so a renamed root
-        or a move between roots keeps ids and tags.
-        """
-        paths = missing_by_hash.get(digest)
-        if paths:
-            sample_id = missing.pop(paths.pop())[0]
-            claimed.add(sample_id)
-            return sample_id
-        for sample_id, path in self.catalog.ids_by_hash(digest):
-            if sample_id not in claimed and not os.path.exists(path):
-                claimed.add(sample_id)
-                return sample_id
-        return None
-
-    def _analyse(self, pending: list[_Pending], report: ScanReport, writer: _BatchWriter,
-                 progress: ProgressCallback | None, executor: Any) -> None:
-        if not pending:
-            return
-        from .analysis.executors import AnalysisJob, open_executor
-
-        version = analysis_version()
-        total = len(pending)
-        done = 0
-        # Files with the same bytes (copies in several packs) are analysed once.
-        misses: dict[str, list[_Pending]] = {}
-        for item in pending:
-            if item.digest in misses:
-                misses[item.digest].append(item)
-                continue
-            cached = self.cache.get(item.digest, version)
-            if cached is None:
-                misses[item.digest] = [item]
-                continue
-            report.cache_hits += 1
-            self._store(writer, report, item, cached, version)
-            done += 1
-            if progress:
-                progress(done, total, item.entry.path, "analysing")
-        if not misses:
-            return
-        own_pool = executor is None
-        # The local pool, or a Dask cluster when SAMPLEMIND_CLUSTER names one: this loop
-        # cannot tell them apart (analysis/executors.py).
-        pool = executor or open_executor(self.jobs, self.timeout)
-        by_path = {items[0].entry.path: items for items in misses.values()}
-        try:
-            jobs = [AnalysisJob(items[0].entry.path, items[0].entry.size)
-                    for items in misses.values()]
-            for outcome in pool.analyse(jobs):
-                if outcome is None:  # heartbeat: a slow file holds the pool; commit meanwhile
-                    writer.flush_if_due()
-                    continue
-                path, result, error = outcome
-                items = by_path.pop(path)
-                if result is not None:
-                    report.analysed += 1
-                    # Cache first: a kill before the next commit still loses no analysis.
-                    self.cache.put(items[0].digest, version, result)
-                for item in items:
-                    done += 1
-                    if result is None:
-                        self._fail(writer, report, item.entry, item.root, error or "unknown error")
-                    else:
-                        self._store(writer, report, item, result, version)
-                    if progress:
-                        progress(done, total, item.entry.path, "analysing")
-        finally:
-            if own_pool:
-                pool.close()
-
-    def _store(self, writer: _BatchWriter, report: ScanReport, item: _Pending,
-               result: dict[str, Any], version: str) -> None:
-        report.audio_seconds += float(result["features"].get("duration") or 0.0)
-        if item.sample_id is None:
-            report.added += 1
-        else:
-            report.updated += 1
-        writer.add(lambda: self._write_analysis(item, result, version))
-
-    def _write_analysis(self, item: _Pending, result: dict[str, Any], version: str) -> None:
-        import numpy as np
-
-        features, embedded = result["features"], result["embedded"]
-        row = self._resolved_columns(features, embedded, item.entry.path, item.root,
-                                     item.sample_id)
-        stamp = now_iso()
-        stored = {key: value for key, value in features.items() if key not in ("vector", "peaks")}
-        row.update(
-            path=item.entry.path, root=item.root, name=os.path.basename(item.entry.path),
-            size=item.entry.size, mtime_ns=item.entry.mtime_ns, hash=item.digest,
-            analysis=json.dumps({"features": stored, "embedded": embedded}),
-            vector=np.asarray(features.get("vector") or [], dtype=np.float32).tobytes(),
-            peaks=np.asarray(features.get("peaks") or [], dtype=np.float32).tobytes(),
-            extractor_version=version, analysed_at=stamp, scanned_at=stamp,
-            vector_generation=self.catalog.next_generation,
-        )
-        if item.sample_id is None:
-            sample_id = self.catalog.insert_sample(row)
-        else:
-            sample_id = item.sample_id
-            self.catalog.update_sample(sample_id, row)
-        self.catalog.set_tags(sample_id, embedded.get("tags") or [], "metadata")
-        self.catalog.clear_failures([item.entry.path])
-
-    def _apply_move(self, sample_id: int, entry: FileEntry, root: str) -> None:
-        """A known file at a new path: keep its id, tags and analysis; re-read its name."""
-        self.catalog.update_sample(sample_id, {
-            "path": entry.path, "root": root, "name": os.path.basename(entry.path),
-            "size": entry.size, "mtime_ns": entry.mtime_ns, "scanned_at": now_iso()})
-        self._re_resolve(sample_id)
+        pipeline = ScanPipeline(self.catalog, cache=lambda: self.cache, index=lambda: self.index,
+                                jobs=self.jobs, timeout=self.timeout, progress=progress,
+                                retry_failed=retry_failed, executor=executor)
+        return pipeline.run(roots)
 
     def _re_resolve(self, sample_id: int) -> None:
         """Recompute the resolved fields of one sample from its stored analysis."""
-        row = self.catalog.full_row(sample_id)
-        if row is None:
-            return
-        stored = json.loads(row["analysis"] or "{}")
-        columns = self._resolved_columns(stored.get("features", {}), stored.get("embedded", {}),
-                                         row["path"], row["root"], sample_id)
-        if columns["category_source"] == "dsp" and row["category_source"] in ("dsp", "library"):
-            # Still only the sound to go by, and the same sound: what its nearest sounds and
-            # named neighbours made of it after the last scan stands (consensus.py, teach.py).
-            columns.update(category=row["category"], category_source=row["category_source"],
-                           category_confidence=row["category_confidence"])
-        self.catalog.update_sample(sample_id, columns)
-
-    def _resolved_columns(self, features: dict[str, Any], embedded: dict[str, Any], path: str,
-                          root: str, sample_id: int | None) -> dict[str, Any]:
-        """Catalog columns from every source of evidence (analysis, metadata, names, user)."""
-        from .analysis.resolve import resolve
-
-        overrides = self.catalog.overrides(sample_id) if sample_id else {}
-        row = resolve(features, embedded, _hints(path, root), overrides)
-        row["bpm_alternatives"] = json.dumps(row["bpm_alternatives"])
-        row["warnings"] = json.dumps(row["warnings"]) if row["warnings"] else None
-        return row
-
-    def _fail(self, writer: _BatchWriter, report: ScanReport, entry: FileEntry, root: str,
-              error: str) -> None:
-        report.failed += 1
-        report.failures.append(FileFailure(entry.path, error))
-        writer.add(lambda: self.catalog.record_failure(entry.path, root, entry.size,
-                                                       entry.mtime_ns, error))
+        re_resolve(self.catalog, sample_id)
 
     # -- reading back -------------------------------------------------------------------
 
@@ -580,7 +244,7 @@ class Library:
             # sounds and named neighbours have their say now, as after a scan (a later no-op
             # scan would not run them).
             refined = ScanReport()
-            self._teach_categories(refined)
+            refine_categories(self.catalog, self.index, refined)
             for warning in refined.warnings:
                 log.warning("%s", warning.error)
         return self.get(sample.id)
@@ -817,7 +481,8 @@ class Library:
 
     def analyse_file(self, path: str) -> dict[str, Any]:
         """Analysis of one file without adding it to the catalog (cached by content)."""
-        from .analysis.pool import AnalysisJob, LocalPool
+        from .analysis.executors import AnalysisJob
+        from .analysis.pool import LocalPool
 
         version = analysis_version()
         try:
@@ -934,19 +599,3 @@ class Library:
         with AICache(ai_cache_dir(self.paths.cache_dir), repair=True) as cache:
             return cache.clear()
 
-
-def _hints(path: str, root: str) -> dict[str, Any]:
-    """Hints from the names within the scanned root (its own name included, nothing above)."""
-    from .analysis.metadata import filename_hints
-
-    # A folder root keeps its own name; a file named directly keeps its folder's name.
-    top = root.rstrip("/") if os.path.isdir(root) else os.path.dirname(path)
-    base = os.path.dirname(top)
-    return filename_hints(os.path.relpath(path, base))
-
-
-def _safe_hash(path: str) -> str | OSError:
-    try:
-        return hash_file(path)
-    except OSError as error:
-        return error

@@ -43,8 +43,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import NotFound, SampleMindError, UsageError
-from .library import Library, ProgressCallback
+from .library import Library
 from .models import SCHEMA_VERSION, ScanReport
+from .scan import ProgressCallback
 from .scanner import is_audio_name
 
 TICK = 0.2  # longest wait between checks of the stop event

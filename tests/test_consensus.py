@@ -17,6 +17,7 @@ from samplemind import Library
 from samplemind.analysis import classify
 from samplemind.analysis.calibration import calibrate
 from samplemind.models import ScanReport
+from samplemind.scan import refine_categories
 from samplemind.similarity import consensus
 from samplemind.similarity.consensus import NEIGHBOURS, REACH_BACK, SHARE, mix
 
@@ -47,7 +48,7 @@ def settled(home: Path) -> dict[str, tuple[str | None, float | None, str | None]
                                      "'teach_fingerprint')")
         library.catalog.conn.commit()
         report = ScanReport()
-        library._teach_categories(report)
+        refine_categories(library.catalog, library.index, report)
         assert not report.warnings
     return answers(home)
 
@@ -107,7 +108,7 @@ def test_stored_category_is_the_mix_over_the_nearest_sounds(kit: Path):
             assert row["category_source"] == "dsp"
             assert row["category"] == model.classes[int(np.argmax(p))], row["path"]
             assert row["category_confidence"] == pytest.approx(
-                calibrate("category", float(p.max())), abs=1e-3)
+                calibrate("category", float(p.max()), row["category"]), abs=1e-3)
             moved += row["category"] != model.classes[int(np.argmax(own[sample_id]))]
     assert moved >= 1  # with these seeds the neighbours overrule at least one file's guess
 

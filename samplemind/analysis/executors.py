@@ -2,9 +2,10 @@
 
 The scan code only sees ``AnalysisExecutor``: ``analyse(jobs)`` yields one outcome
 ``(path, result, error)`` per job as files finish (or ``None``, a heartbeat, while
-nothing finished for a while), and ``close()`` stops it. ``open_executor`` picks the
-implementation: the local pebble pool (pool.py) by default, a Dask cluster
-(cluster.py) when an address is given or ``SAMPLEMIND_CLUSTER`` is set.
+nothing finished for a while), and ``close()`` stops it. This module is the interface
+and the shared base; the implementations import it, never the other way round: the
+local pebble pool (pool.py) and a Dask cluster (cluster.py). ``backends.open_executor``
+picks one.
 
 Both share ``BatchExecutor``, which owns the per-file semantics: small files travel in
 batches; a batch that crashes its worker, times out or is lost with its worker is split
@@ -14,7 +15,6 @@ batches is in flight; work still pending when the caller stops is cancelled.
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,9 +27,6 @@ BATCH_FILES = 16
 HEARTBEAT_SECONDS = 0.5
 QUEUED_PER_SLOT = 3  # batches in flight per worker slot: busy workers, bounded memory
 
-CLUSTER_ENV = "SAMPLEMIND_CLUSTER"
-PATH_MAP_ENV = "SAMPLEMIND_PATH_MAP"
-SHIP_BYTES_ENV = "SAMPLEMIND_SHIP_BYTES"
 
 
 @dataclass(frozen=True)
@@ -179,44 +176,3 @@ class BatchExecutor(ABC, Generic[Handle]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def parse_path_map(entries: Iterable[str]) -> list[tuple[str, str]]:
-    """LOCAL=REMOTE pairs; raises UsageError on a malformed entry."""
-    from ..errors import UsageError
-
-    pairs = []
-    for entry in entries:
-        local, sep, remote = entry.partition("=")
-        if not sep or not local or not remote:
-            raise UsageError(f"bad --path-map {entry!r}: use LOCAL=REMOTE, e.g. "
-                             "/Volumes/Samples=/mnt/samples")
-        pairs.append((os.path.abspath(os.path.expanduser(local)), remote))
-    return pairs
-
-
-def open_executor(jobs: int, timeout: float, *, cluster: str | None = None,
-                  path_map: Sequence[str] | None = None, ship_bytes: bool | None = None,
-                  notify: Any = None) -> BatchExecutor[Any]:
-    """The executor to analyse with: a Dask cluster when cluster (or $SAMPLEMIND_CLUSTER)
-    names one, else the local process pool with jobs workers.
-
-    path_map (else $SAMPLEMIND_PATH_MAP, entries separated by os.pathsep): LOCAL=REMOTE
-    prefixes for workers that mount the files elsewhere. ship_bytes (else
-    $SAMPLEMIND_SHIP_BYTES=1): always send file contents. notify: a callable for one-line
-    notices (where the cluster is, how files reach it).
-    """
-    address = cluster or os.environ.get(CLUSTER_ENV, "").strip() or None
-    if address is None:
-        from .pool import LocalPool
-
-        return LocalPool(jobs, timeout)
-    from .cluster import DaskExecutor
-
-    if path_map is None:
-        path_map = [item for item in os.environ.get(PATH_MAP_ENV, "").split(os.pathsep) if item]
-    if ship_bytes is None:
-        ship_bytes = os.environ.get(SHIP_BYTES_ENV, "").strip().lower() in ("1", "true", "yes")
-    pairs = parse_path_map(path_map)
-    transfer = "bytes" if ship_bytes else ("paths" if pairs else "auto")
-    return DaskExecutor(address, timeout, path_map=pairs, transfer=transfer, notify=notify)

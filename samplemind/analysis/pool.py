@@ -8,7 +8,7 @@ split and its files retried one by one, so only the guilty file fails
 (executors.BatchExecutor).
 
 The scan code only sees ``AnalysisExecutor`` (executors.py): this pool is the
-default; a Dask cluster (cluster.py) stands in for it the same way.
+default (backends.open_executor); a Dask cluster (cluster.py) stands in for it the same way.
 """
 
 from __future__ import annotations
@@ -22,16 +22,7 @@ from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
-from .executors import (  # noqa: F401 - re-exported: the names callers have always used
-    BATCH_BYTES,
-    BATCH_FILES,
-    HEARTBEAT_SECONDS,
-    AnalysisExecutor,
-    AnalysisJob,
-    BatchExecutor,
-    BatchFailed,
-    batches,
-)
+from .executors import AnalysisJob, BatchExecutor, BatchFailed
 from .limits import worker_memory_ceiling
 from .worker import FAULT_ENV, Outcome, analyse_batch, init_worker
 
