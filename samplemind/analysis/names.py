@@ -83,7 +83,7 @@ _MODE_WORDS = {"min": "minor", "minor": "minor", "maj": "major", "major": "major
 # note with its octave) only next to a chord word ("Am_chord", "C Stab", "G7 strum").
 _CHORD_TOKEN = re.compile(r"^([A-G])([#♯b♭]?)(maj7|M7|m7|min7|7|sus2|sus4|sus|dim|m|min|maj|)$")
 _CHORD_ONLY_QUALITIES = {"maj7", "M7", "m7", "min7", "sus2", "sus4", "sus", "dim"}
-_CHORD_WORDS = {"chord", "chords", "stab", "stabs", "strum", "strums", "strummed"}
+_CHORD_WORDS = {"chord", "stab", "stabs", "strum", "strums", "strummed"}  # "chords": a progression
 _CAMELOT_TOKEN = re.compile(r"^(1[0-2]|[1-9])([AB])$")
 _CAMELOT_TO_KEY = {camelot(f"{pc} {mode}"): f"{pc} {mode}"
                    for pc in NOTE_NAMES for mode in ("major", "minor")}

@@ -149,8 +149,8 @@ function setQuery(query, { run = true } = {}) {
 // -- browse: the table --------------------------------------------------------------------------
 
 const COLUMNS = [
-  { field: 'name', label: 'Name', width: 'minmax(150px, 3fr)', sort: 'name', className: 'name', render: (s) => s.name },
-  { field: 'type', label: 'Type', width: '74px', sort: 'type', render: (s) => s.type || '' },
+  { field: 'name', label: 'Name', width: 'minmax(140px, 3fr)', sort: 'name', className: 'name', render: (s) => s.name },
+  { field: 'type', label: 'Type', width: '66px', sort: 'type', render: (s) => s.type || '' },
   {
     field: 'category', label: 'Category', width: '90px', sort: 'category',
     render: (s) => (s.category
@@ -158,9 +158,9 @@ const COLUMNS = [
   },
   { field: 'bpm', label: 'BPM', width: '54px', sort: 'bpm', className: 'num', render: (s) => fmt(s.bpm, 1) },
   { field: 'key', label: 'Key', width: '46px', sort: 'key', render: (s) => shortKey(s.key) },
-  { field: 'chord', label: 'Chord', width: '54px', sort: 'chord', render: (s) => s.chord || '' },
+  { field: 'chord', label: 'Chord', width: '50px', sort: 'chord', render: (s) => s.chord || '' },
   { field: 'note', label: 'Note', width: '44px', sort: 'note', render: (s) => s.note || '' },
-  { field: 'duration', label: 'Length', width: '64px', sort: 'duration', className: 'num', render: (s) => duration(s.duration) },
+  { field: 'duration', label: 'Length', width: '58px', sort: 'duration', className: 'num', render: (s) => duration(s.duration) },
   { field: 'loudness_lufs', label: 'LUFS', width: '54px', sort: 'loudness_lufs', className: 'num', render: (s) => fmt(s.loudness_lufs, 1) },
   { field: 'format', label: 'Fmt', width: '46px', sort: 'format', render: (s) => s.format || '' },
   { field: 'tags', label: 'Tags', width: 'minmax(70px, 1.4fr)', className: 'tags-cell', render: (s) => (s.tags || []).join(', ') },
