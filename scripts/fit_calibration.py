@@ -31,7 +31,7 @@ from samplemind.analysis import calibration  # noqa: E402
 from samplemind.analysis.versions import EXTRACTOR_VERSION  # noqa: E402
 from samplemind.config import default_jobs  # noqa: E402
 
-MIN_ROWS = 60
+MIN_ROWS = bench.MIN_ROWS
 
 
 def main() -> None:
@@ -52,20 +52,24 @@ def main() -> None:
     maps = {}
     for name in calibration.ESTIMATES:
         if args.only and name not in args.only:
-            if name in kept:
-                maps[name] = kept[name]
+            maps.update({key: spec for key, spec in kept.items()
+                         if key == name or key.startswith(f"{name}:")})
             continue
         members = rows.get(name, [])
         if len(members) < MIN_ROWS:
             print(f"{name}: {len(members)} answers, fewer than {MIN_ROWS}: no map", file=sys.stderr)
             continue
-        mapping = calibration.fit_isotonic([r["raw"] for r in members],
-                                           [r["right"] for r in members])
-        maps[name] = {**mapping.to_json(), "n": len(members),
+        fitted = bench.fit_maps(members, per_value=name in calibration.PER_VALUE)
+        maps[name] = {**fitted.pop(None).to_json(), "n": len(members),
                       "sources": sorted({r["source"] for r in members}),
                       "held_out_by": bench.held_out_unit(members),
                       "held_out_ece": round(float(summary.get(name, np.nan)), 4),
                       "accuracy": round(float(np.mean([r["right"] for r in members])), 4)}
+        for value, mapping in sorted(fitted.items()):
+            answers = [r for r in members if r.get("value") == value]
+            maps[f"{name}:{value}"] = {**mapping.to_json(), "n": len(answers),
+                                       "accuracy": round(float(np.mean(
+                                           [r["right"] for r in answers])), 4)}
     document = {"version": calibration.CALIBRATION_VERSION,
                 "extractor_version": EXTRACTOR_VERSION,
                 "fitted_by": "scripts/fit_calibration.py", "maps": maps}

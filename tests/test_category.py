@@ -146,7 +146,7 @@ def test_metadata_beats_name_and_sound_and_sound_fills_the_gap():
     assert (row["category"], row["category_source"]) == ("clap", "metadata")
     row = resolve(_features("perc", 0.7), {}, {}, {})
     assert (row["category"], row["category_confidence"], row["category_source"]) == \
-        ("perc", calibrate("category", 0.7), "dsp")  # the sound's score, calibrated
+        ("perc", calibrate("category", 0.7, "perc"), "dsp")  # the sound's score, calibrated
 
 
 def test_a_loop_keeps_no_category_from_the_sound():

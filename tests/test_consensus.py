@@ -21,7 +21,7 @@ from samplemind.scan import refine_categories
 from samplemind.similarity import consensus
 from samplemind.similarity.consensus import NEIGHBOURS, REACH_BACK, SHARE, mix
 
-from audio_fixtures import write_drum_hit
+from audio_fixtures import synth_drum_hit, write_audio, write_drum_hit
 from helpers import run_cli
 
 KINDS = ("kick", "snare", "hihat", "clap", "tom")
@@ -31,6 +31,16 @@ def write_kit(folder: Path, seeds: range) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for seed in seeds:
         write_drum_hit(folder / f"sample_{seed:03d}.wav", KINDS[seed % len(KINDS)], seed=seed)
+
+
+def write_blends(folder: Path) -> None:
+    """Seven snare-tom blends (20-80 % snare): one in the middle sounds like a snare to the
+    model alone while its nearest sounds are toms, so the consensus moves it."""
+    for index, share in enumerate(np.linspace(0.2, 0.8, 7)):
+        snare, tom = synth_drum_hit("snare", seed=100 + index), synth_drum_hit("tom", seed=200 + index)
+        n = min(snare.size, tom.size)
+        blend = share * snare[:n] + (1 - share) * tom[:n]
+        write_audio(folder / f"blend_{index}.wav", 0.9 * blend / np.abs(blend).max())
 
 
 def answers(home: Path) -> dict[str, tuple[str | None, float | None, str | None]]:
@@ -57,6 +67,7 @@ def settled(home: Path) -> dict[str, tuple[str | None, float | None, str | None]
 def kit(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("consensus")
     write_kit(base / "kit", range(30))
+    write_blends(base / "kit")
     with Library(base / "home", jobs=2, timeout=60) as library:
         assert library.scan([base / "kit"]).failed == 0
     return base
@@ -180,6 +191,7 @@ def test_a_cleared_correction_returns_to_the_consensus(kit: Path, tmp_path: Path
 
 def test_the_scan_says_how_many_the_neighbours_refined(tmp_path: Path):
     write_kit(tmp_path / "kit", range(30))
+    write_blends(tmp_path / "kit")
     done = run_cli("scan", "-f", "json", str(tmp_path / "kit"), home=tmp_path / "home")
     assert done.returncode == 0, done.stderr
     agreed = json.loads(done.stdout)["agreed"]

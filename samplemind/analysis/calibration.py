@@ -13,7 +13,8 @@ bpm - within 4 % of the true tempo (Accuracy1); key - the labelled key (a relati
 counts as wrong); chord - root and quality; note - the pitch class within 50 cents.
 
 The maps are isotonic (monotone, never lower for a higher raw score) piecewise-linear
-curves, fitted by scripts/fit_calibration.py on labelled sources (real kits, renders) one
+curves (for the category, one per class that had enough answers, and one for the rest),
+fitted by scripts/fit_calibration.py on labelled sources (real kits, renders), judged one
 source held out at a time, and shipped as calibration.json beside this file. They are
 applied where an estimate from the signal enters the catalog (resolve.py, the category
 consensus); the analysis record keeps the raw score. An estimate without a map keeps its raw
@@ -34,6 +35,7 @@ import numpy as np
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 CALIBRATION_VERSION = 1
 ESTIMATES = ("type", "category", "bpm", "key", "chord", "note")
+PER_VALUE = ("category",)  # estimates with a map per answer too (see calibrate)
 
 
 class CalibrationMap:
@@ -149,11 +151,15 @@ def maps(path: Path = CALIBRATION_FILE) -> dict[str, CalibrationMap]:
     return _load(str(path))
 
 
-def calibrate(estimate: str, raw: float | None) -> float | None:
-    """The calibrated confidence of one estimate's raw score (None stays None)."""
+def calibrate(estimate: str, raw: float | None, value: Any = None) -> float | None:
+    """The calibrated confidence of one estimate's raw score (None stays None). Estimates in
+    PER_VALUE have a map per answer where there were enough answers to fit one ("category:kick":
+    a kick is called more reliably than a perc at the same probability), else the estimate's."""
     if raw is None:
         return None
-    mapping = maps().get(estimate)
+    found = maps()
+    mapping = found.get(f"{estimate}:{value}") if value is not None else None
+    mapping = mapping or found.get(estimate)
     value = mapping(float(raw)) if mapping is not None else float(raw)
     return round(min(1.0, max(0.0, value)), 3)
 

@@ -94,7 +94,8 @@ def resolve(features: dict[str, Any], embedded: dict[str, Any], hints: dict[str,
             choice = (value, confidence, source)
             break
         if choice is None and dsp_value is not None:  # the signal's score, calibrated
-            choice = (dsp_value, calibrate(field, features.get(f"{field}_confidence")), "dsp")
+            choice = (dsp_value, calibrate(field, features.get(f"{field}_confidence"), dsp_value),
+                      "dsp")
         value, confidence, source = choice if choice else (None, None, None)
         row[field] = value
         row[f"{field}_confidence"] = round(confidence, 3) if confidence is not None else None

@@ -148,7 +148,8 @@ def guesses(catalog: Catalog, vectors: VectorIndex, ids: Iterable[int],
         voices = [heard[i] for i in near.get(sample_id, []) if i != sample_id and i in heard]
         p = mix(heard[sample_id], np.array(voices[:NEIGHBOURS]))
         best = int(np.argmax(p))
-        out[sample_id] = (model.classes[best], calibrate("category", float(p[best])))
+        out[sample_id] = (model.classes[best],
+                          calibrate("category", float(p[best]), model.classes[best]))
     return out
 
 
