@@ -466,7 +466,7 @@ class Extractor:
         if kind != "loop" and not long_material and (held or duration < tonal.MOVING_MIN_SECONDS):
             return Harmony(pitch=pitch)  # one pitch or a tuned drum; or too short for a key
         # A harmony that moves, or one no chord template fits: the key of the whole.
-        key, key_conf = self.keys.estimate(key_sums, sustained=False)
+        key, key_conf = self.keys.estimate(key_sums)
         if key_sums.sustain < tonal.HARMONY_MIN_SUSTAIN and (
                 key_conf is None or key_conf < tonal.WEAK_KEY_MIN_STRENGTH):
             return Harmony(pitch=pitch)  # little that holds and no clear key: drums that ring

@@ -6,12 +6,14 @@ reported as a note only when the pitch is confident, stable over time (drums
 glide, notes don't) and the fundamental is actually present in the spectrum
 (a triad's common period is not a note).
 
-Key: prominent spectral peaks (40 Hz-5 kHz) of long (~186 ms) frames are
-folded into a 36-bin pitch-class profile and handed to Essentia's ``Key``
-(Temperley profiles; the first and last fifth of a sound weigh 3x: tonic
-emphasis). It is only reported for material whose 100 Hz-5 kHz energy sits
-in spectral peaks (and, for one-shots, peaks that persist), which excludes
-drums and noise.
+Key and chord: prominent spectral peaks (40 Hz-5 kHz) of long (~186 ms) frames
+are folded into a 36-bin pitch-class profile. Nothing is named where the sound
+shows no harmony (has_harmony, chord_like: how much energy sits in peaks, how
+much of it persists, how many pitch classes it spreads over, how periodic it
+is), which leaves out drums, noise and effects. A harmony held from start to end
+(held_harmony) is matched against chord templates (estimate_chord); a harmony
+that moves is handed to Essentia's ``Key`` (Temperley profiles; the first and
+last fifth of a sound, at most 3 s each, weigh 3x: tonic emphasis).
 """
 
 from __future__ import annotations
@@ -34,8 +36,6 @@ FUNDAMENTAL_FLOOR_DB = -30.0  # the f0 partial must be within this of the strong
 KEY_RANGE = (40.0, 5000.0)  # partials folded into the chroma (bass fundamentals count)
 TONAL_RANGE = (100.0, 5000.0)  # where "is it tonal?" is judged (kick drums' sines sit below)
 KEY_MIN_TONAL_RATIO = 0.5  # share of band energy in prominent peaks
-KEY_MIN_SUSTAIN = 0.3  # one-shots: share of band energy in peaks that persist to the next frame
-KEY_CHORD_SHARE = 0.35  # one-shots: a pitch class counts towards a chord at this share of the top
 PEAK_PROMINENCE_DB = 10.0
 KEY_PROFILE = "temperley"
 KEY_EDGE_SHARE = 0.2  # the first and last fifth of the sounding frames ...
@@ -355,24 +355,17 @@ class KeyEstimator:
         # and bass loops stay right.
         self._key = es.Key(profileType=KEY_PROFILE, pcpSize=36)
 
-    def estimate(self, sums: ChromaSums, sustained: bool) -> tuple[str | None, float | None]:
-        """("A minor", strength) for tonal material, else (None, None).
+    def estimate(self, sums: ChromaSums) -> tuple[str | None, float | None]:
+        """("A minor", strength) for material whose harmony moves, else (None, None).
 
-        ``sustained=True`` (one-shots) also requires the tonal peaks to persist and at
-        least three pitch classes (a chord): that keeps the pitched ring of snares and
-        toms, and single notes, out. Loops repeat their notes and need neither.
+        Whether there is harmony at all is decided before (has_harmony); a held chord gets
+        its key from the chord (key_of_chord) instead.
         """
         if sums.tonal_ratio < KEY_MIN_TONAL_RATIO:
             return None, None
         pcp = sums.chroma
         if pcp.max() <= 0:
             return None, None
-        if sustained:
-            # A one-shot needs a held chord: one note (or a tuned tom) implies no key.
-            classes = pcp.reshape(12, 3).sum(axis=1)
-            if sums.sustain < KEY_MIN_SUSTAIN or np.count_nonzero(
-                    classes >= KEY_CHORD_SHARE * classes.max()) < 3:
-                return None, None
         tonic, scale, strength, _rel = self._key((pcp / pcp.max()).astype(np.float32))
         key = parse_key(f"{tonic} {scale}")
         if key is None:
