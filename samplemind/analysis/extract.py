@@ -44,8 +44,9 @@ audio_hash              blake2b-128 hex of (rate, channels, float32 PCM): equal 
 loudness_lufs           integrated loudness, BS.1770-4 gating; sounds under 400 ms are
                         measured as one block (no gating); None only for digital silence
 peak_db                 sample peak, dBFS; None for digital silence
-type                    "loop" or "oneshot" (classify.py); material over 64 s is "oneshot"
-                        (= not a loop)
+type                    "loop" or "oneshot" (classify.py): cut to repeat or not. A phrase that
+                        rings out (a 25 s progression) is a "oneshot" in that sense and still
+                        gets a key, never a note; material over 64 s is "oneshot" (= not a loop)
 type_confidence         0..1
 category                one-shots up to 12 s: kick, snare, hihat, cymbal, tom, clap, perc,
                         bass or tonal (a pitched instrument), from the sound alone
