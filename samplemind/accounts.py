@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import NotFound, SampleMindError, UsageError
+from .errors import ExitCode, NotFound, SampleMindError, UsageError
 
 ROLES = ("viewer", "editor", "admin")  # each role may do everything the ones before it may
 MIN_PASSWORD_LENGTH = 10
@@ -54,7 +54,7 @@ _SCHEMA_VERSION = 1
 class Conflict(SampleMindError):
     """The account or token already exists."""
 
-    exit_code = 1
+    exit_code = ExitCode.ERROR
     http_status = 409
 
 

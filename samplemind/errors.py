@@ -1,19 +1,33 @@
-"""The SampleMindError tree: each error knows its exit code and HTTP status."""
+"""The SampleMindError tree: each error knows its exit code and HTTP status; ExitCode names
+the codes (the contract in ARCHITECTURE.md and the man page)."""
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The process's exit status (cli.main)."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    PARTIAL_FAILURE = 3  # finished, but some files failed (the command listed them)
+    COMPONENT_MISSING = 4  # an optional component (Ollama, a Dask cluster) is missing
+    INTERRUPTED = 130  # Ctrl-C
 
 
 class SampleMindError(Exception):
     """Base of every error samplemind reports to a person."""
 
-    exit_code = 1
+    exit_code = ExitCode.ERROR
     http_status = 500
 
 
 class UsageError(SampleMindError):
     """The command line or request was malformed."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
     http_status = 400
 
 
@@ -24,42 +38,35 @@ class QueryError(UsageError):
 class NotFound(SampleMindError):
     """No sample (or file) matches what was asked for."""
 
-    exit_code = 1
+    exit_code = ExitCode.ERROR
     http_status = 404
 
 
 class DecodeError(SampleMindError):
     """A file could not be decoded as audio."""
 
-    exit_code = 1
+    exit_code = ExitCode.ERROR
     http_status = 422
 
 
 class AnalysisError(SampleMindError):
     """Analysis of one file failed (crash, timeout, bad data)."""
 
-    exit_code = 1
+    exit_code = ExitCode.ERROR
     http_status = 500
-
-
-class PartialFailure(SampleMindError):
-    """The command finished, but some files failed."""
-
-    exit_code = 3
-    http_status = 207
 
 
 class ComponentMissing(SampleMindError):
     """An optional component is missing or unreachable (e.g. Ollama)."""
 
-    exit_code = 4
+    exit_code = ExitCode.COMPONENT_MISSING
     http_status = 503
 
 
 class CatalogError(SampleMindError):
     """The catalog could not be opened or is damaged."""
 
-    exit_code = 1
+    exit_code = ExitCode.ERROR
     http_status = 500
 
 

@@ -46,7 +46,7 @@ SOURCES: tuple[str, ...] = ("dsp", "metadata", "filename", "user")
 
 @dataclass
 class Sample:
-    """One catalogued sample: the flat, versioned record of DESIGN.md."""
+    """One catalogued sample: the flat, versioned record of ARCHITECTURE.md (Contracts)."""
 
     record: dict[str, Any]
 

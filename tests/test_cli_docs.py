@@ -15,7 +15,8 @@ from typing import Annotated
 import pytest
 import typer
 
-from samplemind.cli import SampleType, app
+from samplemind.cli import app
+from samplemind.commands.common import SampleType
 from samplemind.output import Format
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ sample and the batch goes on.
 
 from __future__ import annotations
 
-from ..errors import ComponentMissing, SampleMindError
+from ..errors import ComponentMissing, ExitCode, SampleMindError
 
 
 class OllamaUnreachable(ComponentMissing):
@@ -21,7 +21,7 @@ class ModelMissing(ComponentMissing):
 class ModelAnswerError(SampleMindError):
     """The model's answer was unusable (malformed, invalid, or an Ollama error) for one item."""
 
-    exit_code = 1
+    exit_code = ExitCode.ERROR
     http_status = 502
 
 

@@ -9,17 +9,15 @@ from typing import Annotated
 
 import typer
 
-from ..cli import FormatOption, app, state
 from ..config import resolve_paths
 from ..errors import UsageError
 from ..output import Format, err_console, write_rows
+from .common import FormatOption, state
 
 user_app = typer.Typer(help="Server accounts: add, remove, list, change password or role.",
                        no_args_is_help=True)
-app.add_typer(user_app, name="user")
 token_app = typer.Typer(help="API tokens for scripts (sent as Authorization: Bearer TOKEN).",
                         no_args_is_help=True)
-app.add_typer(token_app, name="token")
 
 
 class Role(str, Enum):

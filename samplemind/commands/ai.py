@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..cli import FormatOption, app, open_library, state
-from ..errors import UsageError
+from ..errors import ExitCode, UsageError
 from ..output import Format, err_console, human_bytes, write_mapping, write_rows
 from ..textsafe import printable
+from .common import FormatOption, open_library, state
 
 if TYPE_CHECKING:
     from ..ai.describe import DescribeReport
     from ..library import Library
 
+app = typer.Typer()
 ModelOption = Annotated[str | None, typer.Option(
     "--model", "-m", help="Ollama model (default: $SAMPLEMIND_AI_MODEL or llama3.2:3b).")]
 DESCRIBE_COLUMNS = ("id", "name", "description", "tags", "mood", "uses", "status")
@@ -50,7 +51,7 @@ def describe(
     write_rows(rows, fmt, DESCRIBE_COLUMNS)
     _describe_summary(report)
     if report.failures:
-        raise typer.Exit(3)
+        raise typer.Exit(ExitCode.PARTIAL_FAILURE)
 
 
 def _describe_with_progress(library: Library, samples: list[str], model: str | None,
@@ -144,9 +145,9 @@ def doctor(
             f"Ollama is optional: describe and ls --ask need it (ls --ask falls back to its "
             f"built-in translator). Fix: {ollama['fix']}", markup=False, highlight=False)
     if not report["ok"]:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.ERROR)
     if require_ai and not (ollama and ollama["ok"]):
-        raise typer.Exit(4)
+        raise typer.Exit(ExitCode.COMPONENT_MISSING)
 
 
 def _doctor_rows(report: dict[str, Any]) -> list[dict[str, str]]:

@@ -6,10 +6,12 @@ from typing import Annotated
 
 import typer
 
-from ..cli import app, open_library
-from ..errors import UsageError
+from ..errors import ExitCode, UsageError
 from ..output import Format, err_console, write_mapping
 from ..textsafe import printable
+from .common import open_library
+
+app = typer.Typer()
 
 
 @app.command()
@@ -49,4 +51,4 @@ def export(
     for source, reason in report.skipped:
         console.print(f"  skipped {printable(str(source))}: {reason}", markup=False, highlight=False)
     if report.skipped:
-        raise typer.Exit(3)
+        raise typer.Exit(ExitCode.PARTIAL_FAILURE)

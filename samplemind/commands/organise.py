@@ -7,14 +7,13 @@ from typing import Annotated
 
 import typer
 
-from ..cli import FormatOption, app, open_library
 from ..errors import UsageError
 from ..output import Format, err_console, write_record_detail, write_rows
+from .common import FormatOption, open_library
 
+app = typer.Typer()
 tag_app = typer.Typer(help="Add or remove tags.", no_args_is_help=True)
-app.add_typer(tag_app, name="tag")
 collection_app = typer.Typer(help="Saved queries, used as @NAME.", no_args_is_help=True)
-app.add_typer(collection_app, name="collection")
 
 TargetArgument = Annotated[str, typer.Argument(
     metavar="QUERY|FILE", help="A query, or a file, folder or id (more with --also); '-' "

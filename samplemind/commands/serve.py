@@ -10,9 +10,11 @@ from typing import Annotated
 
 import typer
 
-from ..cli import app, state
 from ..errors import UsageError
 from ..output import err_console
+from .common import state
+
+app = typer.Typer()
 
 
 async def _get_once(application: object, path: str) -> int:

@@ -8,15 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from ..cli import FormatOption, SampleType, app, open_library
-from ..errors import UsageError
+from ..errors import ExitCode, UsageError
 from ..models import DupeGroup, Hit
 from ..output import Format, dumps, err_console, pipe_safe, write_mapping, write_records
 from ..similarity.vectors import ASPECTS
 from ..textsafe import printable
+from .common import FormatOption, SampleType, open_library
 
+app = typer.Typer()
 index_app = typer.Typer(help="Inspect or rebuild the similarity index.", no_args_is_help=True)
-app.add_typer(index_app, name="index")
 
 
 def _flat_hit(hit: Hit) -> dict[str, Any]:
@@ -160,7 +160,7 @@ def dupes(
             if not typer.confirm(f"Delete {redundant} file(s) from disk?", default=False,
                                  err=True):
                 console.print("Nothing deleted.")
-                raise typer.Exit(1)
+                raise typer.Exit(ExitCode.ERROR)
         result = library.delete_dupes(groups) if delete else library.move_dupes(groups, move_to)
     _report_action(result, fmt)
 
@@ -176,7 +176,7 @@ def _report_action(result: Any, fmt: Format) -> None:
     for failure in result.failures:
         console.print(f"  {printable(failure.path)}: {failure.error}", markup=False, highlight=False)
     if result.failures:
-        raise typer.Exit(3)
+        raise typer.Exit(ExitCode.PARTIAL_FAILURE)
 
 
 MAP_FIELDS = ("id", "x", "y", "type", "category", "name", "path")

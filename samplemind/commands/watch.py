@@ -9,9 +9,13 @@ from typing import Annotated
 
 import typer
 
-from ..cli import DEFAULT_TIMEOUT, JobsOption, TimeoutOption, app, open_library, state
+from ..config import DEFAULT_TIMEOUT
+from ..errors import ExitCode
 from ..output import Format, err_console
 from ..textsafe import printable
+from .common import JobsOption, TimeoutOption, open_library, state
+
+app = typer.Typer()
 
 
 @app.command()
@@ -83,7 +87,7 @@ def watch(
             bar.stop()
             console.print("Stopped watching; the catalog is up to date with what was seen.")
             state.interrupt_explained = True
-            raise typer.Exit(130) from None
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
 def _short(path: str) -> str:

@@ -1,0 +1,130 @@
+"""ls, show and stats: reading the catalog back."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+import typer
+
+from ..errors import UsageError
+from ..output import (
+    Format,
+    err_console,
+    human_bytes,
+    iter_json,
+    write_mapping,
+    write_record_detail,
+    write_records,
+)
+from .common import FormatOption, SampleType, open_library
+
+app = typer.Typer()
+
+
+def _parse_range(text: str | None) -> tuple[float | None, float | None] | None:
+    if not text:
+        return None
+    low_text, sep, high_text = text.partition("..")
+    try:
+        if not sep:
+            low = high = float(text)
+        else:
+            low = float(low_text) if low_text else None
+            high = float(high_text) if high_text else None
+    except ValueError:
+        raise UsageError(f"bad range {text!r}: use MIN..MAX, MIN.. or ..MAX") from None
+    if any(value is not None and not math.isfinite(value) for value in (low, high)):
+        raise UsageError(f"bad range {text!r}: the ends must be numbers")
+    if low is not None and high is not None and low > high:
+        raise UsageError(f"bad range {text!r}: MIN is larger than MAX")
+    return low, high
+
+
+@app.command("ls")
+def list_samples(
+    query: Annotated[str | None, typer.Argument(
+        help="A query, e.g. 'cat:kick bpm:120..128 key:Am~ -tag:used' (README: Queries).")
+    ] = None,
+    type_: Annotated[SampleType | None, typer.Option(
+        "--type", help="Only loops or one-shots.", case_sensitive=False)] = None,
+    category: Annotated[str | None, typer.Option(
+        "--category", "-c", help="Only this category (kick, snare, hihat, bass, ...).")] = None,
+    bpm: Annotated[str | None, typer.Option(
+        "--bpm", help="Tempo range MIN..MAX (either end may be left open).")] = None,
+    key: Annotated[str | None, typer.Option(
+        "--key", help="Only this key, e.g. Am, 'F# major'.")] = None,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", "-n", min=0, max=2**62, help="At most this many samples.")] = None,
+    ask: Annotated[str | None, typer.Option(
+        "--ask", metavar="WORDS", help="Plain words, e.g. 'dark punchy kick': a local model "
+        "(Ollama) or the built-in translator turns them into a query, shown on stderr.")
+    ] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="Ollama model for --ask (default: $SAMPLEMIND_AI_MODEL or "
+        "llama3.2:3b).")] = None,
+    no_model: Annotated[bool, typer.Option(
+        "--no-model", help="With --ask: the built-in translator only, never Ollama.")] = False,
+    min_confidence: Annotated[float | None, typer.Option(
+        "--min-confidence", min=0.0, max=1.0, metavar="X",
+        help="Trust only estimates (type, category, bpm, key, chord, note) with confidence >= X: "
+        "the others are shown as unknown (null), and --type/--category/--bpm/--key and query "
+        "terms on an estimate match only trusted values.")] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List samples matching a query (every sample without one), streamed."""
+    from ..music import parse_key
+
+    wanted_key = None
+    if key:
+        wanted_key = parse_key(key)
+        if wanted_key is None:
+            raise UsageError(f"not a key: {key!r} (try Am, 'C major', F#m)")
+    if (model or no_model) and ask is None:
+        raise UsageError("--model and --no-model go with --ask WORDS")
+    with open_library() as library:
+        if ask is not None:  # plain words become a query, ANDed with one given as well
+            from .ai import ask_query
+
+            query = " ".join(part for part in (ask_query(library, ask, model, no_model), query)
+                             if part)
+        if min_confidence is not None:  # filters count trusted estimates only
+            from ..analysis.calibration import trusted_terms
+
+            options = {"type": type_, "category": category, "bpm": bpm, "key": key}
+            query = " ".join(part for part in (query, trusted_terms(
+                query, [name for name, given in options.items() if given], min_confidence))
+                if part) or None
+        samples = library.ls(query, type=type_.value if type_ else None,
+                             category=category.lower() if category else None, bpm=_parse_range(bpm),
+                             key=wanted_key, limit=limit)
+        records = iter_json(samples)
+        if min_confidence is not None:
+            from ..analysis.calibration import hide_uncertain
+
+            records = (hide_uncertain(record, min_confidence) for record in records)
+        shown = write_records(records, fmt)
+    if ask is not None and not shown:
+        err_console().print("Nothing matched: try fewer or other words, or write the query "
+                            "yourself (README: Queries).", highlight=False)
+
+
+@app.command()
+def show(
+    sample: Annotated[str, typer.Argument(metavar="FILE|ID", help="A catalog id or a file path.")],
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Show one sample with every field."""
+    with open_library() as library:
+        write_record_detail(library.get(sample).to_json(), fmt)
+
+
+@app.command()
+def stats(fmt: FormatOption = Format.table) -> None:
+    """Library figures: counts by type, category and format; size; roots."""
+    with open_library() as library:
+        figures = library.stats()
+    if fmt is Format.table:
+        figures = {**figures, "size": human_bytes(figures["size"]),
+                   "duration": f"{figures['duration']:.1f} s"}
+    write_mapping(figures, fmt)
