@@ -28,6 +28,21 @@ def library(samplemind_home: Path):
     lib.close()
 
 
+@pytest.fixture
+def pack(tmp_path: Path) -> Path:
+    """A small pack: four kicks, four hats and a 120 BPM loop (helpers.write_small_pack)."""
+    from helpers import write_small_pack
+
+    return write_small_pack(tmp_path / "Pack")
+
+
+@pytest.fixture
+def pack_home(library, pack: Path) -> Path:
+    """The state folder of a library that has scanned `pack`."""
+    assert library.scan([pack]).added == 9
+    return library.paths.data_dir
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Native decoders must not inherit a huge thread pool per worker on 2 cores.
     os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from samplemind import synth
+
+from audio_fixtures import write_audio
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -39,3 +46,47 @@ def run_cli(*args: str, home: Path | None = None, env: dict[str, str] | None = N
     environment.update(env or {})
     return subprocess.run([sys.executable, "-m", "samplemind", *args], capture_output=True,
                           text=True, env=environment, timeout=timeout, input=input)
+
+
+PACK_SR = 44100
+
+
+def write_small_pack(root: Path) -> Path:
+    """Four kicks (Kicks/Kick_00..03), four hats (Hats/hat_00..03) and a 120 BPM drum loop
+    (Loops/beat_120bpm.wav) under root; returns root."""
+    for folder in ("Kicks", "Hats", "Loops"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    for i, pitch in enumerate((45, 50, 55, 60)):
+        write_audio(root / "Kicks" / f"Kick_{i:02d}.wav",
+                    synth.normalize(synth.kick(PACK_SR, pitch=pitch, rng=np.random.default_rng(i))),
+                    PACK_SR)
+    for i in range(4):
+        write_audio(root / "Hats" / f"hat_{i:02d}.wav",
+                    synth.normalize(synth.hihat(PACK_SR, rng=np.random.default_rng(10 + i))),
+                    PACK_SR)
+    write_audio(root / "Loops" / "beat_120bpm.wav",
+                synth.normalize(synth.drum_loop(PACK_SR, 120, 2)), PACK_SR)
+    return root
+
+
+def ls_names(home: Path, query: str) -> list[str]:
+    """The file names `samplemind ls QUERY` lists, in its order."""
+    out = run_cli("ls", query, "-f", "json", home=home)
+    assert out.returncode == 0, out.stderr
+    return [row["name"] for row in json.loads(out.stdout)]
+
+
+def wait_for_rows(catalog: Path, timeout: float = 120, at_least: int = 1) -> int:
+    """Poll the catalog of a running scan until it has committed some samples."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if catalog.exists():
+            try:
+                with sqlite3.connect(catalog, timeout=5) as db:
+                    rows = db.execute("SELECT count(*) FROM samples").fetchone()[0]
+            except sqlite3.OperationalError:
+                continue
+            if rows >= at_least:
+                return rows
+    return rows if catalog.exists() else 0

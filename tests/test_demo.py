@@ -1,4 +1,5 @@
-"""The demo pack and the benchmark library generator: formats, truths, safety, determinism."""
+"""The demo pack and the benchmark library generator: formats, truths, safety, determinism;
+the demo command end to end."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ from samplemind.demo import (
 from samplemind.errors import UsageError
 from samplemind.music import note_to_midi, parse_key
 from samplemind.synth import WAVEFORMS, bass_loop, pad
+
+from helpers import run_cli
 
 CATEGORIES = {"kick", "snare", "hihat", "clap", "tom", "bass", "synth", "keys", "pad", "drums"}
 ONE_DB_BELOW_FULL_SCALE = 10 ** (-1 / 20)
@@ -251,3 +254,26 @@ def test_tone_is_at_its_midi_pitch() -> None:
 def test_tone_rejects_unknown_waveforms() -> None:
     with pytest.raises(ValueError, match="unknown waveform"):
         tone(44100, 60, 0.1, "kazoo")
+
+
+# -- the demo command ---------------------------------------------------------------------
+
+
+def test_demo_writes_scans_and_lists(samplemind_home: Path, tmp_path: Path) -> None:
+    result = run_cli("demo", str(tmp_path / "pack"), "-f", "jsonl", home=samplemind_home)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) >= 40
+    assert {r["format"] for r in records} >= {"wav", "flac", "aiff", "ogg", "mp3"}
+    assert {r["type"] for r in records} == {"loop", "oneshot"}
+    assert "added" in result.stderr
+    again = run_cli("demo", str(tmp_path / "pack"), "-f", "paths", home=samplemind_home)
+    assert again.returncode == 0 and len(again.stdout.split()) == len(records)
+
+
+def test_demo_refuses_a_folder_with_other_files(samplemind_home: Path, tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "song.wav").write_bytes(b"precious")
+    result = run_cli("demo", str(tmp_path / "mine"), home=samplemind_home)
+    assert result.returncode == 2 and "not empty" in result.stderr
+    assert (tmp_path / "mine" / "song.wav").read_bytes() == b"precious"

@@ -29,7 +29,7 @@ from samplemind.export import (
 from samplemind.music import NOTE_NAMES
 from samplemind.scanner import hash_file
 
-from helpers import write_hit
+from helpers import run_cli, write_hit
 
 UNSAFE = set('\\:*?"<>|')
 
@@ -432,3 +432,24 @@ def test_write_zip_streams_into_any_binary_file_object(tmp_path: Path, samples: 
     with zipfile.ZipFile(io.BytesIO(bytes(pipe.data))) as archive:
         assert archive.testzip() is None
         assert archive.read("kick/kick_01.wav") == Path(samples[0]["path"]).read_bytes()
+
+
+# -- the export command -----------------------------------------------------------------
+
+
+def test_export_builds_a_kit_and_a_zip(pack_home: Path, tmp_path: Path):
+    kit = tmp_path / "kit"
+    out = run_cli("export", "cat:kick", "--to", str(kit), "--pattern", "{category}/{stem}",
+                  "--zip", str(tmp_path / "kit.zip"), home=pack_home)
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in (kit / "kick").iterdir()) == [f"Kick_{i:02d}.wav"
+                                                                 for i in range(4)]
+    manifest = json.loads((kit / "samplemind-export.json").read_text())
+    assert manifest["query"] == "cat:kick" and len(manifest["items"]) == 4
+    with zipfile.ZipFile(tmp_path / "kit.zip") as archive:
+        assert "kick/Kick_00.wav" in archive.namelist()
+    again = run_cli("export", "cat:kick", "--to", str(kit), home=pack_home)
+    assert again.returncode == 2 and "--force" in again.stderr
+    assert run_cli("export", "cat:kick", "--to", str(kit), "--force", "--link",
+                   home=pack_home).returncode == 0
+    assert run_cli("export", "cat:kick", home=pack_home).returncode == 2

@@ -1,4 +1,5 @@
-"""`ls` filters against a real catalog of the demo pack: each one checked against Python."""
+"""`ls`: its filters against a real catalog of the demo pack (each one checked against Python),
+and queries against the small pack."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run_cli
+from helpers import ls_names, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +43,14 @@ def test_filters_select_exactly_the_matching_records(demo_home: Path) -> None:
         assert expected, args  # the demo pack has something for every filter
         assert [r["path"] for r in _ls(demo_home, *args)] == expected, args
     assert len(_ls(demo_home, "--limit", "3")) == 3
+
+
+def test_ls_takes_a_query(pack_home: Path):
+    assert ls_names(pack_home, "cat:kick sort:name-") == ["Kick_03.wav", "Kick_02.wav",
+                                                          "Kick_01.wav", "Kick_00.wav"]
+    assert ls_names(pack_home, "type:loop bpm:115..125") == ["beat_120bpm.wav"]
+    assert ls_names(pack_home, "kick -name:Kick_00*") == ["Kick_01.wav", "Kick_02.wav", "Kick_03.wav"]
+    assert ls_names(pack_home, "hats limit:2") == ["hat_00.wav", "hat_01.wav"]
+    bad = run_cli("ls", "cat:kick bpm:1x0", home=pack_home)
+    assert bad.returncode == 2
+    assert "bad query" in bad.stderr and "^" in bad.stderr and bad.stdout == ""

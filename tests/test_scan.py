@@ -1,9 +1,14 @@
-"""Scanning: incremental rescans, moves, removals, the cache, and bad files."""
+"""Scanning: incremental rescans, moves, removals, the cache, bad files, and scans that are
+killed or run two at once."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,7 +16,7 @@ import pytest
 
 from samplemind import Library
 
-from helpers import write_hit, write_library
+from helpers import run_cli, wait_for_rows, write_hit, write_library
 
 
 def test_first_scan_adds_every_file(library: Library, tmp_path: Path) -> None:
@@ -277,3 +282,43 @@ def test_names_above_the_scanned_root_are_not_evidence(library: Library, tmp_pat
     record = next(library.ls()).record
     assert record["category"] == "kick" and record["category_source"] == "filename"
     assert record["type"] == "oneshot" and record["bpm"] is None
+
+
+# -- a scan killed, or two at once, through the command line ---------------------------
+
+
+def test_kill_9_mid_scan_then_rescan_completes_with_catalog_intact(samplemind_home: Path,
+                                                                    tmp_path: Path) -> None:
+    import sqlite3
+
+    write_library(tmp_path / "lib", 40)
+    env = dict(os.environ, SAMPLEMIND_HOME=str(samplemind_home),
+               SAMPLEMIND_FAULT_INJECT="hang:hit_039.wav")
+    process = subprocess.Popen([sys.executable, "-m", "samplemind", "scan", "-j", "2",
+                                str(tmp_path / "lib")], env=env, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    # Batches of 16 (20 kicks, then 20 toms): the second batch holds the hanging file;
+    # the first and third finish on the other worker and are committed while it hangs.
+    assert wait_for_rows(samplemind_home / "library.db", at_least=24) >= 24
+    os.killpg(process.pid, signal.SIGKILL)  # the scan and its workers, mid-write
+    process.wait(timeout=30)
+    resumed = run_cli("scan", "-f", "json", str(tmp_path / "lib"), home=samplemind_home)
+    assert resumed.returncode == 0, resumed.stderr
+    report = json.loads(resumed.stdout)
+    assert report["added"] + report["unchanged"] == 40
+    assert report["analysed"] < 40
+    with sqlite3.connect(samplemind_home / "library.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT count(*) FROM samples").fetchone()[0] == 40
+
+
+def test_two_scans_at_once_both_finish(samplemind_home: Path, tmp_path: Path) -> None:
+    write_library(tmp_path / "lib", 20)
+    env = dict(os.environ, SAMPLEMIND_HOME=str(samplemind_home))
+    command = [sys.executable, "-m", "samplemind", "scan", "-j", "1", str(tmp_path / "lib")]
+    first = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    assert first.wait(timeout=120) == 0, first.stderr.read()
+    assert second.wait(timeout=120) == 0, second.stderr.read()
+    figures = json.loads(run_cli("stats", "-f", "json", home=samplemind_home).stdout)
+    assert figures["samples"] == 20
