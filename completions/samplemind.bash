@@ -9,7 +9,7 @@ _samplemind_command() {
     args=()
     case $1 in
         '')
-            commands='cache collection demo describe doctor dupes export index ls map scan serve set show similar stats suggest tag tags token user watch'
+            commands='cache collection demo describe doctor dupes export index ls map play review scan serve set show similar stats suggest tag tags token user watch'
             options='--help --home --traceback --version -h'
             ;;
         'cache')
@@ -72,6 +72,14 @@ _samplemind_command() {
             ;;
         'map')
             options='--format --help -f -h'
+            ;;
+        'play')
+            options='--help --limit --player -h -n'
+            args=('file')
+            ;;
+        'review')
+            options='--count --format --help --player -f -h -n'
+            args=('')
             ;;
         'scan')
             options='--cluster --format --help --jobs --path-map --retry-failed --ship-bytes --timeout -f -h -j'
@@ -197,6 +205,11 @@ _samplemind_option() {
         'ls:--min-confidence') nvals=1 kind='' ;;
         'ls:-f'|'ls:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
         'map:-f'|'map:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
+        'play:--player') nvals=1 kind='' ;;
+        'play:-n'|'play:--limit') nvals=1 kind='' ;;
+        'review:-f'|'review:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
+        'review:-n'|'review:--count') nvals=1 kind='' ;;
+        'review:--player') nvals=1 kind='' ;;
         'scan:-j'|'scan:--jobs') nvals=1 kind='' ;;
         'scan:--timeout') nvals=1 kind='' ;;
         'scan:-f'|'scan:--format') nvals=1 kind='choice table json jsonl csv paths' ;;

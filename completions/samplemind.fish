@@ -5,7 +5,7 @@
 function __samplemind_commands --argument-names path
     switch $path
         case ''
-            printf '%s\n' 'cache' 'collection' 'demo' 'describe' 'doctor' 'dupes' 'export' 'index' 'ls' 'map' 'scan' 'serve' 'set' 'show' 'similar' 'stats' 'suggest' 'tag' 'tags' 'token' 'user' 'watch'
+            printf '%s\n' 'cache' 'collection' 'demo' 'describe' 'doctor' 'dupes' 'export' 'index' 'ls' 'map' 'play' 'review' 'scan' 'serve' 'set' 'show' 'similar' 'stats' 'suggest' 'tag' 'tags' 'token' 'user' 'watch'
         case 'cache'
             printf '%s\n' 'clear' 'stats'
         case 'collection'
@@ -85,6 +85,16 @@ function __samplemind_nvals --argument-names path option
         case 'ls:-f' 'ls:--format'
             echo 1
         case 'map:-f' 'map:--format'
+            echo 1
+        case 'play:--player'
+            echo 1
+        case 'play:-n' 'play:--limit'
+            echo 1
+        case 'review:-f' 'review:--format'
+            echo 1
+        case 'review:-n' 'review:--count'
+            echo 1
+        case 'review:--player'
             echo 1
         case 'scan:-j' 'scan:--jobs'
             echo 1
@@ -206,6 +216,8 @@ complete -c samplemind -n '__samplemind_using' -a 'export' -d 'Copy, link or zip
 complete -c samplemind -n '__samplemind_using' -a 'index' -d 'Inspect or rebuild the similarity index.'
 complete -c samplemind -n '__samplemind_using' -a 'ls' -d 'List samples matching a query (every sample without one), streamed.'
 complete -c samplemind -n '__samplemind_using' -a 'map' -d '2D coordinates of every sample by sound (PCA of the sound vectors), for plotting.'
+complete -c samplemind -n '__samplemind_using' -a 'play' -d 'Play a sample through the system\'s audio player.'
+complete -c samplemind -n '__samplemind_using' -a 'review' -d 'Answer the questions that teach the library most (keys: 1-9 choose, Enter accepts the guess, s skip, p play, u undo, q quit).'
 complete -c samplemind -n '__samplemind_using' -a 'scan' -d 'Add or update folders in the catalog (incremental; exit 3 if some files failed).'
 complete -c samplemind -n '__samplemind_using' -a 'serve' -d 'Serve the HTTP and WebSocket API (loopback by default; accounts for anything else).'
 complete -c samplemind -n '__samplemind_using' -a 'set' -d 'Correct bpm, key, chord, note, type or category; kept through rescans (source "user").'
@@ -322,6 +334,18 @@ complete -c samplemind -n '__samplemind_using ls' -s 'h' -l 'help' -d 'Show this
 # samplemind map
 complete -c samplemind -n '__samplemind_using map' -s 'f' -l 'format' -x -a 'table json jsonl csv paths' -d 'Output format: table, json, jsonl, csv or paths.'
 complete -c samplemind -n '__samplemind_using map' -s 'h' -l 'help' -d 'Show this message and exit.'
+
+# samplemind play
+complete -c samplemind -n '__samplemind_using play' -l 'player' -x -d 'The command that plays a file (default: the first of ffplay, paplay, pw-play, aplay, afplay found).'
+complete -c samplemind -n '__samplemind_using play' -s 'n' -l 'limit' -x -d 'Play at most this many matches of a query.'
+complete -c samplemind -n '__samplemind_using play' -s 'h' -l 'help' -d 'Show this message and exit.'
+complete -c samplemind -n '__samplemind_using play' -F
+
+# samplemind review
+complete -c samplemind -n '__samplemind_using review' -s 'f' -l 'format' -x -a 'table json jsonl csv paths' -d 'json or jsonl: print the next questions for scripts instead of asking.'
+complete -c samplemind -n '__samplemind_using review' -s 'n' -l 'count' -x -d 'Questions to print with --format.'
+complete -c samplemind -n '__samplemind_using review' -l 'player' -x -d 'The command that plays a file (default: the first of ffplay, paplay, pw-play, aplay, afplay found).'
+complete -c samplemind -n '__samplemind_using review' -s 'h' -l 'help' -d 'Show this message and exit.'
 
 # samplemind scan
 complete -c samplemind -n '__samplemind_using scan' -s 'j' -l 'jobs' -x -d 'Worker processes for analysis (default: the core count).'

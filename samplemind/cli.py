@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .commands import accounts, ai, cache, export, listing, organise, scan, serve, similarity, watch
+from .commands import (accounts, ai, cache, export, listing, organise, review, scan, serve,
+                       similarity, watch)
 from .commands.common import state
 from .errors import ExitCode, SampleMindError
 from .output import PipeClosed, err_console
@@ -49,8 +50,8 @@ def _global(
 
 # The order here is the order of `samplemind --help` (and of the man page): commands first,
 # then the groups with sub-commands.
-for commands in (scan.app, listing.app, ai.app, export.app, organise.app, serve.app,
-                 similarity.app, watch.app):
+for commands in (scan.app, listing.app, ai.app, export.app, organise.app, review.app,
+                 serve.app, similarity.app, watch.app):
     app.add_typer(commands)  # no name: its commands join the top level
 app.add_typer(cache.app, name="cache")
 app.add_typer(accounts.user_app, name="user")

@@ -599,3 +599,37 @@ class Library:
         with AICache(ai_cache_dir(self.paths.cache_dir), repair=True) as cache:
             return cache.clear()
 
+
+    # -- review mode (review.py) ----------------------------------------------------------
+
+    def review_questions(self, query: str | None = None, n: int = 1, *,
+                         reviewer: str | None = None) -> list[dict[str, Any]]:
+        """The next n questions whose answers would change the library most, leased to
+        `reviewer` (a new one when None) so another reviewer is not asked them."""
+        from . import review
+
+        if n < 1:
+            raise UsageError("ask for at least one question")
+        scope = None
+        if query:
+            where, params, _, _ = self._where(query)
+            scope = {row[0] for row in self.catalog.query(
+                "SELECT s.id FROM samples s" + (f" WHERE {where}" if where else ""), params)}
+        found = review.questions(self.catalog, self.index, scope, n,
+                                 reviewer or review.new_reviewer())
+        return [q.as_dict() for q in found]
+
+    def review_answer(self, sample_id: int, field: str, value: Any, *,
+                      reviewer: str | None = None) -> dict[str, Any]:
+        """Answer a review question: a correction (like `set`) that teaches its neighbours
+        at once; says how many samples it changed."""
+        from . import review
+
+        return review.answer(self.catalog, self.index, int(sample_id), field, value,
+                             reviewer).as_dict()
+
+    def review_undo(self, answer_id: int) -> dict[str, Any]:
+        """Take a review answer back; every sample it changed goes back."""
+        from . import review
+
+        return review.undo(self.catalog, self.index, int(answer_id)).as_dict()

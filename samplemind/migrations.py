@@ -314,3 +314,16 @@ def m012_chords(db: sqlite_utils.Database) -> None:
     for column, kind in (("chord", str), ("chord_confidence", float), ("chord_source", str)):
         db["samples"].add_column(column, kind)
     db["samples"].create_index(["chord"], if_not_exists=True)
+
+
+@migrations()
+def m013_review(db: sqlite_utils.Database) -> None:
+    """Review mode (review.py): the owner's answers, each with what it changed so it can be
+    undone, and short leases so two reviewers are never asked the same question."""
+    db["review_answers"].create({
+        "id": int, "sample_id": int, "field": str, "value": str, "previous": str,
+        "before": str, "changed": int, "reviewer": str, "answered_at": str, "undone_at": str,
+    }, pk="id", not_null={"sample_id", "field"}, if_not_exists=True)
+    db["review_leases"].create({
+        "sample_id": int, "field": str, "reviewer": str, "expires": float,
+    }, pk=("sample_id", "field"), if_not_exists=True)

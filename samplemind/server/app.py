@@ -15,7 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import SampleMindError
-from . import openapi, routes_ai, routes_files, routes_jobs, routes_ops, routes_samples, routes_ui, routes_ws
+from . import (openapi, routes_ai, routes_files, routes_jobs, routes_ops, routes_review,
+               routes_samples, routes_ui, routes_ws)
 from .context import CONTEXT, ServerConfig, ServerContext
 from .downloads import DOWNLOADS, DownloadSlots
 from .events import ChangeWatcher, EventHub
@@ -33,7 +34,8 @@ log = logging.getLogger("samplemind.server")
 
 # Every route of the core server. The auth module reads ROUTE_ROLES[route name].
 ROUTES: list[Route] = [*routes_samples.ROUTES, *routes_files.ROUTES, *routes_jobs.ROUTES,
-                       *routes_ai.ROUTES, *routes_ws.ROUTES, *routes_ops.ROUTES, *routes_ui.ROUTES]
+                       *routes_ai.ROUTES, *routes_ws.ROUTES, *routes_ops.ROUTES, *routes_ui.ROUTES,
+                       *routes_review.ROUTES]
 ROUTE_ROLES: dict[str, str] = {route.name: route.role for route in ROUTES}
 assert len(ROUTE_ROLES) == len(ROUTES), "route names must be unique"
 

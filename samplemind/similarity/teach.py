@@ -125,6 +125,22 @@ def combine(own: str | None, own_confidence: float | None, lesson: Lesson
     return None
 
 
+def contradiction(neighbours: list[tuple[int, float]], labels: dict[int, str], owner: set[int],
+                  category: str | None) -> float:
+    """How strongly the owner's own answers (`set`, `review`) among the neighbours say a
+    sound like this one is not `category`: their weighted votes against it over all their
+    votes plus DOUBT (0 without such answers). A guess the owner contradicted next door
+    loses that share of its confidence, so the next review question can find it."""
+    against = total = 0.0
+    for teacher, squared in neighbours:
+        if teacher in owner:
+            weight = vote_weight(squared)
+            total += weight
+            if labels.get(teacher) != category:
+                against += weight
+    return against / (DOUBT + total) if against else 0.0
+
+
 @dataclass
 class TeachReport:
     """What one round of teaching did."""
@@ -144,11 +160,12 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
     have moved with their neighbours, consensus.agree's `asked`)."""
     report = TeachReport()
     sources = ", ".join(f"'{source}'" for source in TEACHING_SOURCES)
-    teachers_named, taught = catalog.query(
+    teachers_named, taught, answered = catalog.query(
         f"SELECT count(category_source IN ({sources}) OR NULL), "
-        f"count(category_source = '{TAUGHT_SOURCE}' OR NULL) FROM samples "
+        f"count(category_source = '{TAUGHT_SOURCE}' OR NULL), "
+        "count(category_source = 'user' OR NULL) FROM samples "
         "WHERE type = 'oneshot'")[0]
-    if teachers_named < MIN_TEACHERS and not taught:
+    if teachers_named < MIN_TEACHERS and not taught and not answered:
         report.teachers = teachers_named
         return report
     generation = catalog.generation  # what this round reads (or newer)
@@ -157,6 +174,8 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
     rows = catalog.query(
         "SELECT id, category, category_confidence, category_source FROM samples "
         "WHERE type = 'oneshot'")
+    answers = np.array([row[0] for row in rows if row[3] == "user"], np.int64)
+    owner = set(answers.tolist())
     labels = {sample_id: category for sample_id, category, _, source in rows
               if source in TEACHING_SOURCES and category}
     teachers = np.array(sorted(labels), np.int64)
@@ -166,8 +185,9 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
            in rows if source in (None, "dsp", TAUGHT_SOURCE)}
     candidates = np.array(sorted(own), np.int64)
     candidates = candidates[np.isin(candidates, known)]
-    if report.teachers < MIN_TEACHERS:  # too few to learn from: earlier lessons are undone
-        teachers = teachers[:0]
+    if report.teachers < MIN_TEACHERS:  # too few names to learn from: earlier lessons are
+        # undone, but the owner's own answers (`set`, `review`) teach from the first one
+        teachers = teachers[np.isin(teachers, answers)]
     # With the same teachers as last time, only samples changed since then can learn
     # anything new: an incremental scan of a 100k library then costs milliseconds, not the
     # 2.5 s of asking every unnamed one-shot again.
@@ -192,6 +212,9 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
             category, confidence = guesses.get(sample_id, (None, None))  # (consensus.py)
             source = "dsp" if category else None
         lesson = category_vote(neighbours, labels)
+        doubt = contradiction(neighbours, labels, owner, category)
+        if doubt and confidence is not None:  # the owner said a sound like it is not that
+            confidence, source = round(confidence * (1 - doubt), 3), TAUGHT_SOURCE
         answer = combine(category, confidence, lesson) if lesson else None
         new = (answer[0], round(answer[1], 3), answer[2]) if answer else \
             (category, confidence, source)

@@ -1,0 +1,303 @@
+"""Review mode: ask the owner the few questions whose answers change the library most, and
+spread each answer through it at once (issue 19).
+
+The picker. A question about sample i is worth about how much its answer would change:
+
+    expected change(i) = u_i * (u_i + sum over its NEIGHBOURS nearest unsure one-shots j
+                                 of vote_weight(d_ij) * u_j)
+
+with u = 1 - confidence (calibrated, analysis/calibration.py) and vote_weight the nearness
+weight of the library's lessons (similarity/teach.py). An unsure sound in a crowd of unsure
+sounds comes first; an unsure loner or a sure sound in a crowd later. Only the POOL most
+unsure candidates are scored (one index search each), and one batch of questions never
+holds two sounds from each other's neighbourhoods (the second answer would mostly repeat
+the first). Samples whose category a person gave (a correction, an answer, a name, a
+folder, embedded metadata) are never asked about. A one-shot/loop question is asked first
+when the type itself is unsure (below TYPE_DOUBT).
+
+The answers. Each answer is a user correction (the `overrides` table, like `samplemind
+set`: it survives rescans, re-analysis and moves), and it teaches at once: the sound
+consensus and the library's lessons run as after a scan (scan.refine_categories; the
+owner's answers teach from the first one, teach.py), and every sample whose category or
+type moved is counted and kept with the answer (table `review_answers`, migration m013) so
+undo can say what it restored. Undo clears the correction (or puts back the one it
+replaced) and runs the same steps again: the library goes back to what it was.
+
+Leases. Questions handed out are leased to their reviewer for LEASE_SECONDS (table
+`review_leases`); another reviewer is never handed a leased question, and an answer ends
+its lease. Key, chord and BPM questions would be more FIELDS with their own uncertainty;
+only category and type are asked today.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .catalog import Catalog, now_iso
+from .errors import NotFound, UsageError
+from .models import ScanReport
+from .scan import re_resolve, refine_categories
+
+FIELDS = ("category", "type")
+PERSON_SOURCES = ("user", "filename", "metadata")  # a person gave these: never asked
+NEIGHBOURS = 16  # the neighbourhood an answer is expected to reach
+POOL = 400  # the most unsure candidates scored by their neighbourhood
+TYPE_DOUBT = 0.5  # a type less sure than this is asked before the category
+LEASE_SECONDS = 120.0
+TOUCH_WEIGHT = 0.25  # a neighbour this near (vote weight) counts as touched
+
+
+@dataclass
+class Question:
+    """One question for the owner."""
+
+    sample_id: int
+    field: str
+    guess: str | None
+    confidence: float | None
+    alternatives: list[dict[str, Any]]  # [{"value": ..., "p": ...}], likeliest first
+    touches: int  # unsure sounds near enough for the answer to reach
+    score: float  # expected change
+    path: str = ""
+    name: str = ""
+    duration: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AnswerReport:
+    """What one answer (or its undo) did."""
+
+    answer_id: int
+    sample_id: int
+    field: str
+    value: str | None
+    changed: int  # samples whose category or type it changed, the answered one included
+    changed_ids: list[int] = field(default_factory=list)
+    undone: bool = False
+    restored: int = 0  # on undo: samples back to what they were before the answer
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- the picker ----------------------------------------------------------------------------
+
+
+def _unsure(confidence: float | None) -> float:
+    return 1.0 - float(confidence) if confidence is not None else 1.0
+
+
+def _rank(catalog: Catalog, index: Any, scope: set[int] | None) -> list[Question]:
+    """Every question worth asking in `scope` (None: everywhere), best first, before leases."""
+    from .similarity.teach import vote_weight
+
+    rows = catalog.query(
+        "SELECT id, type, type_confidence, type_source, category, category_confidence, "
+        "category_source FROM samples")
+    questions: list[Question] = []
+    open_oneshots: dict[int, float] = {}
+    type_sure: set[int] = set()
+    for sid, kind, tconf, tsource, category, cconf, csource in rows:
+        in_scope = scope is None or sid in scope
+        if tsource != "user" and kind and tconf is not None and tconf < TYPE_DOUBT:
+            if in_scope:
+                questions.append(Question(sid, "type", kind, tconf, [], 0,
+                                          1.0 + _unsure(tconf)))
+            continue  # its category waits for its type
+        if kind == "oneshot" and csource not in PERSON_SOURCES:
+            open_oneshots[sid] = _unsure(cconf)
+            if in_scope:
+                type_sure.add(sid)
+    pool = sorted(type_sure, key=lambda i: (-open_oneshots[i], i))[:POOL]
+    if pool:
+        vectors = index.current()
+        known = vectors.ids()
+        allowed = np.array(sorted(open_oneshots), np.int64)
+        allowed = allowed[np.isin(allowed, known)]
+        scored = np.array(pool, np.int64)
+        scored = scored[np.isin(scored, known)] if len(allowed) else scored[:0]
+        near: dict[int, list[tuple[int, float]]] = {}
+        if len(scored):
+            found, distances = vectors.search_many(vectors.vectors_of(scored),
+                                                   min(NEIGHBOURS + 1, len(allowed)),
+                                                   allowed=allowed)
+            for sid, ids, ds in zip(scored.tolist(), found, distances):
+                near[sid] = [(int(j), vote_weight(float(d))) for j, d in zip(ids, ds)
+                             if j >= 0 and j != sid]
+        for sid in pool:
+            u = open_oneshots[sid]
+            reach = near.get(sid, [])
+            spread = sum(w * open_oneshots.get(j, 0.0) for j, w in reach)
+            q = Question(sid, "category", None, None, [],
+                         sum(w >= TOUCH_WEIGHT for _, w in reach), u * (u + spread))
+            q._near = {j for j, w in reach if w >= TOUCH_WEIGHT}  # type: ignore[attr-defined]
+            questions.append(q)
+    questions.sort(key=lambda q: (-q.score, q.sample_id))
+    return questions
+
+
+def _fill(catalog: Catalog, questions: list[Question]) -> None:
+    """The guess, its alternatives and the file of each chosen question."""
+    from .analysis import classify
+    from .similarity.consensus import sound_probabilities
+
+    if not questions:
+        return
+    ids = [q.sample_id for q in questions]
+    marks = ", ".join("?" for _ in ids)
+    rows = {r[0]: r[1:] for r in catalog.query(
+        f"SELECT id, path, name, duration, category, category_confidence, type, "
+        f"type_confidence FROM samples WHERE id IN ({marks})", ids)}
+    probabilities = sound_probabilities(catalog, [q.sample_id for q in questions
+                                                  if q.field == "category"])
+    model = classify.category_model()
+    for q in questions:
+        path, name, duration, category, cconf, kind, tconf = rows.get(
+            q.sample_id, ("", "", None, None, None, None, None))
+        q.path, q.name, q.duration = path, name or "", duration
+        if q.field == "type":
+            q.guess, q.confidence = kind, tconf
+            other = "loop" if kind == "oneshot" else "oneshot"
+            q.alternatives = [{"value": other, "p": None}]
+            continue
+        q.guess, q.confidence = category, cconf
+        p = probabilities.get(q.sample_id)
+        if p is not None and model is not None:
+            order = np.argsort(-p)
+            q.alternatives = [{"value": model.classes[i], "p": round(float(p[i]), 3)}
+                              for i in order if model.classes[i] != category][:4]
+
+
+def categories() -> list[str]:
+    """The categories an answer may choose by number (the sound model's classes)."""
+    from .analysis import classify
+
+    model = classify.category_model()
+    return list(model.classes) if model is not None else []
+
+
+def questions(catalog: Catalog, index: Any, scope: set[int] | None, n: int,
+              reviewer: str, lease_seconds: float = LEASE_SECONDS) -> list[Question]:
+    """The next n questions for `reviewer`, leased to them: never one leased to another
+    reviewer, never two from one neighbourhood."""
+    ranked = _rank(catalog, index, scope)
+    chosen: list[Question] = []
+    now = time.time()
+    with catalog.transaction(bump=False):  # BEGIN IMMEDIATE: reviewers take turns here
+        catalog.conn.execute("DELETE FROM review_leases WHERE expires < ?", (now,))
+        taken = {(r[0], r[1]) for r in catalog.conn.execute(
+            "SELECT sample_id, field FROM review_leases WHERE reviewer != ?", (reviewer,))}
+        covered: set[int] = set()
+        for q in ranked:
+            if len(chosen) >= n:
+                break
+            if (q.sample_id, q.field) in taken or q.sample_id in covered:
+                continue
+            chosen.append(q)
+            covered |= getattr(q, "_near", set()) | {q.sample_id}
+        catalog.conn.executemany(
+            "INSERT OR REPLACE INTO review_leases (sample_id, field, reviewer, expires) "
+            "VALUES (?, ?, ?, ?)",
+            [(q.sample_id, q.field, reviewer, now + lease_seconds) for q in chosen])
+    _fill(catalog, chosen)
+    return chosen
+
+
+def new_reviewer() -> str:
+    return uuid.uuid4().hex
+
+
+# -- answers -------------------------------------------------------------------------------
+
+
+def _snapshot(catalog: Catalog) -> dict[int, tuple[Any, ...]]:
+    return {r[0]: tuple(r[1:]) for r in catalog.query(
+        "SELECT id, type, category, category_confidence, category_source FROM samples")}
+
+
+def _apply(catalog: Catalog, index: Any, sample_id: int, field: str, value: Any) -> None:
+    """Set (value) or clear (None) the correction and let the library learn from it."""
+    with catalog.transaction():
+        if value is None:
+            catalog.clear_override(sample_id, field)
+        else:
+            catalog.set_override(sample_id, field, value)
+        re_resolve(catalog, sample_id)
+    refine_categories(catalog, index, ScanReport())
+
+
+def answer(catalog: Catalog, index: Any, sample_id: int, field: str, value: Any,
+           reviewer: str | None = None) -> AnswerReport:
+    """Record the owner's answer as a correction and spread it; what it changed is kept."""
+    from .organise import check_override
+
+    if field not in FIELDS:
+        raise UsageError(f"review asks about {' and '.join(FIELDS)}, not {field!r}")
+    checked = check_override(field, value)
+    if checked is None:
+        raise UsageError(f"an answer needs a {field}")
+    if catalog.full_row(sample_id) is None:
+        raise NotFound(f"no sample with id {sample_id}")
+    previous = catalog.overrides(sample_id).get(field)
+    before = _snapshot(catalog)
+    _apply(catalog, index, sample_id, field, checked)
+    after = _snapshot(catalog)
+    moved = {i: before[i] for i in before if i in after and after[i] != before[i]}
+    changed = sorted(i for i, old in moved.items()
+                     if (after[i][0], after[i][1]) != (old[0], old[1]))
+    with catalog.transaction(bump=False):
+        cursor = catalog.conn.execute(
+            "INSERT INTO review_answers (sample_id, field, value, previous, before, changed, "
+            "reviewer, answered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (sample_id, field, json.dumps(checked), json.dumps(previous),
+             json.dumps({str(i): list(v) for i, v in moved.items()}), len(changed),
+             reviewer, now_iso()))
+        answer_id = int(cursor.lastrowid)
+        catalog.conn.execute("DELETE FROM review_leases WHERE sample_id = ? AND field = ?",
+                             (sample_id, field))
+    return AnswerReport(answer_id, sample_id, field, checked, len(changed), changed)
+
+
+def undo(catalog: Catalog, index: Any, answer_id: int) -> AnswerReport:
+    """Take an answer back: its correction goes (or the one it replaced returns) and the
+    library learns again without it."""
+    row = catalog.query("SELECT sample_id, field, value, previous, before, undone_at "
+                        "FROM review_answers WHERE id = ?", [answer_id])
+    if not row:
+        raise NotFound(f"no review answer {answer_id}")
+    sample_id, field_name, value, previous, before_json, undone_at = row[0]
+    if undone_at:
+        raise UsageError(f"answer {answer_id} is already undone")
+    before = {int(i): tuple(v) for i, v in json.loads(before_json or "{}").items()}
+    now = _snapshot(catalog)
+    if catalog.full_row(sample_id) is not None:
+        _apply(catalog, index, sample_id, field_name, json.loads(previous or "null"))
+    after = _snapshot(catalog)
+    changed = sorted(i for i in after if i in now and (after[i][0], after[i][1])
+                     != (now[i][0], now[i][1]))
+    restored = sum(after.get(i) == old for i, old in before.items())
+    with catalog.transaction(bump=False):
+        catalog.conn.execute("UPDATE review_answers SET undone_at = ? WHERE id = ?",
+                             (now_iso(), answer_id))
+    return AnswerReport(answer_id, sample_id, field_name, json.loads(value), len(changed),
+                        changed, undone=True, restored=restored)
+
+
+def answers(catalog: Catalog, ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """The answers given so far, newest first."""
+    rows = catalog.query("SELECT id, sample_id, field, value, changed, reviewer, answered_at, "
+                         "undone_at FROM review_answers ORDER BY id DESC")
+    wanted = set(ids) if ids is not None else None
+    return [{"answer_id": r[0], "sample_id": r[1], "field": r[2], "value": json.loads(r[3]),
+             "changed": r[4], "reviewer": r[5], "answered_at": r[6], "undone_at": r[7]}
+            for r in rows if wanted is None or r[0] in wanted]

@@ -1,0 +1,99 @@
+"""Review mode over HTTP (review.py): the next questions for a reviewer, answers and their
+undo. Editors only: an answer is a correction. Each reviewer (a browser tab, a script) sends
+its own `reviewer` id (the first response hands one out); a question leased to one reviewer
+is not handed to another."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import UsageError
+from ..library import Library
+from .http import context, int_param, json_body, json_call, str_param
+from .routing import EDITOR, Param, Route
+
+MAX_QUESTIONS = 50
+
+
+def _next(library: Library, query: str | None, n: int, reviewer: str | None) -> dict[str, Any]:
+    from ..review import categories, new_reviewer
+
+    reviewer = reviewer or new_reviewer()
+    return {"reviewer": reviewer, "categories": categories(),
+            "questions": library.review_questions(query, n, reviewer=reviewer)}
+
+
+def _reviewer(text: Any) -> str | None:
+    if text is None or text == "":
+        return None
+    if not isinstance(text, str) or len(text) > 64 or not text.isprintable():
+        raise UsageError("reviewer must be a short string (the id the first answer gave)")
+    return text
+
+
+async def next_questions(request: web.Request) -> web.StreamResponse:
+    n = int_param(request, "n", 1, 1, MAX_QUESTIONS)
+    return await json_call(request, _next, str_param(request, "q"), n,
+                           _reviewer(request.query.get("reviewer")))
+
+
+def _answer(library: Library, sample_id: int, field: str, value: Any,
+            reviewer: str | None) -> dict[str, Any]:
+    return library.review_answer(sample_id, field, value, reviewer=reviewer)
+
+
+async def answer(request: web.Request) -> web.StreamResponse:
+    body = await json_body(request)
+    sample_id, field, value = body.get("sample_id"), body.get("field"), body.get("value")
+    if not isinstance(sample_id, int) or isinstance(sample_id, bool) or sample_id < 1:
+        raise UsageError("sample_id must be a catalog id")
+    if field not in ("category", "type"):
+        raise UsageError("field must be category or type")
+    if not isinstance(value, str) or not value:
+        raise UsageError("value must be a non-empty string")
+    response = await json_call(request, _answer, sample_id, field, value,
+                               _reviewer(body.get("reviewer")), status=201)
+    context(request).watcher.nudge()
+    return response
+
+
+def _undo(library: Library, answer_id: int) -> dict[str, Any]:
+    return library.review_undo(answer_id)
+
+
+async def undo(request: web.Request) -> web.StreamResponse:
+    text = request.match_info["answer_id"]
+    if not text.isdigit():
+        raise UsageError("answer id must be a whole number")
+    response = await json_call(request, _undo, int(text))
+    context(request).watcher.nudge()
+    return response
+
+
+_ANSWER_BODY = {"type": "object", "required": ["sample_id", "field", "value"], "properties": {
+    "sample_id": {"type": "integer", "minimum": 1},
+    "field": {"type": "string", "enum": ["category", "type"]},
+    "value": {"type": "string"},
+    "reviewer": {"type": "string", "maxLength": 64}}}
+REVIEWER = Param("reviewer", "query", {"type": "string", "maxLength": 64},
+                 "This reviewer's id (from an earlier response); a new one when absent.")
+
+ROUTES = [
+    Route("GET", "/api/v1/review/next", "review_next", next_questions, EDITOR,
+          "The next questions whose answers would change the library most, leased to this "
+          "reviewer for two minutes (another reviewer is not asked them).",
+          (Param("q", "query", {"type": "string"}, "Ask only about samples matching a query."),
+           Param("n", "query", {"type": "integer", "minimum": 1, "maximum": MAX_QUESTIONS},
+                 "How many questions (default 1)."), REVIEWER)),
+    Route("POST", "/api/v1/review/answers", "review_answer", answer, EDITOR,
+          "Answer a question: a correction (source user) that teaches similar sounds at "
+          "once; says how many samples it changed.",
+          body=_ANSWER_BODY, responses={201: "Answered.", 404: "No such sample."}),
+    Route("POST", "/api/v1/review/answers/{answer_id}/undo", "review_undo", undo, EDITOR,
+          "Take an answer back: every sample it changed goes back.",
+          (Param("answer_id", "path", {"type": "integer", "minimum": 1},
+                 "The answer's id.", True),),
+          responses={404: "No such answer."}),
+]
