@@ -26,6 +26,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 SEED = 20261207
 CEILING_MB = 1024
 MUTANTS_PER_BASE = 150  # x 8 bases = 1,200 hostile files
@@ -336,19 +338,49 @@ def test_declared_numbers_are_refused_in_words(tmp_path):
         assert "argm" not in message and "shift" not in message
 
 
-def test_long_but_tiny_files_take_the_streaming_path(tmp_path, monkeypatch):
-    """20 minutes of stereo FLAC silence is 0.2 MB: chosen by declared length, not size."""
+def _unknown_length(data: bytes) -> bytes:
+    """A FLAC as encoders write it to a pipe: STREAMINFO's total sample count is 0."""
+    flac = bytearray(data)
+    packed = int.from_bytes(flac[18:26], "big") & ~((1 << 36) - 1)
+    flac[18:26] = packed.to_bytes(8, "big")
+    return bytes(flac)
+
+
+def _id3_tagged(data: bytes) -> bytes:
+    return b"ID3\x03\x00\x00" + bytes([0, 0, 2, 0]) + bytes(256) + data
+
+
+@pytest.mark.parametrize("variant", ["declared", "unknown length", "id3 tag in front"])
+def test_long_but_tiny_files_take_the_streaming_path(tmp_path, monkeypatch, variant):
+    """20 minutes of stereo FLAC silence is 0.2 MB: chosen by its length, not by its size,
+    also when the header does not state the length or an ID3 tag hides the header."""
     from samplemind.analysis import decode, extract, longfile
 
     path = tmp_path / "silence.flac"
     sf.write(path, np.zeros((20 * 60 * 8000, 2), dtype=np.float32), 8000, subtype="PCM_16")
+    change = {"declared": bytes, "unknown length": _unknown_length, "id3 tag in front": _id3_tagged}
+    path.write_bytes(change[variant](path.read_bytes()))
     assert path.stat().st_size < decode.SMALL_FILE_BYTES
     streamed = []
     real = longfile.analyse_long
     monkeypatch.setattr(longfile, "analyse_long",
-                        lambda *args: streamed.append(1) or real(*args))
+                        lambda *args, **kw: streamed.append(1) or real(*args, **kw))
     record = extract.Extractor().analyse(str(path))
     assert streamed and math.isclose(record["duration"], 1200.0, rel_tol=1e-3)
+    assert record["format"] == "flac" and record["channels"] == 2
+
+
+def test_a_short_file_of_unknown_length_is_analysed_as_usual(tmp_path):
+    from samplemind.analysis import extract
+
+    t = np.arange(44100) / 44100
+    hit = (0.6 * np.sin(2 * np.pi * 110 * t) * np.exp(-3 * t)).astype(np.float32)
+    whole, unknown = tmp_path / "hit.flac", tmp_path / "hit_pipe.flac"
+    sf.write(whole, hit, 44100)
+    unknown.write_bytes(_unknown_length(whole.read_bytes()))
+    a, b = extract.Extractor().analyse(str(whole)), extract.Extractor().analyse(str(unknown))
+    for field in ("duration", "type", "note", "audio_hash", "loudness_lufs"):
+        assert a[field] == b[field], field
 
 
 def test_a_truncated_file_is_kept_and_says_so(tmp_path):

@@ -298,13 +298,21 @@ class Extractor:
         if declared is not None:
             check_declared(declared.sample_rate, declared.channels)
         info = self._info(path, size, declared)
+        measured = None
+        if declared is not None and declared.frames is None and declared.format in ("flac", "ogg"):
+            # A FLAC or Ogg stream that does not state its length (encoded from a pipe) can be
+            # an hour of audio in a few hundred KB: measure it first, decoded at a low rate
+            # (bounded memory), and never trust libsndfile's guess (it cannot seek in it).
+            measured = self.decoder.decode_mono_resampled(path, longfile_rate())
+            info = dataclasses.replace(info, duration=measured.size / longfile_rate(),
+                                       frames=None, streamable=False)
         if _is_long(info, size):
             from samplemind.analysis import longfile  # only long files need it
 
             if info.streamable is None:  # known from the header: can libsndfile stream it?
                 info = probe(path, self.decoder.metadata)
                 check_declared(info.sample_rate or None, info.channels or None)
-            record = longfile.analyse_long(self, path, info)
+            record = longfile.analyse_long(self, path, info, fallback_mono=measured)
             record["warnings"] = damage_warnings(declared, record["duration"])
             return record
         audio, sr, channels, codec = self.decoder.decode(path, info)
@@ -494,6 +502,13 @@ class Extractor:
         start = int((env.peak_time + 0.01) * sr)
         stop = int((env.peak_time + env.decay_time) * sr)
         return tonal.analyse_pitch(mono, sr, start, stop, n_frames=2, fmin=fmin)
+
+
+def longfile_rate() -> int:
+    """The low rate long files that libsndfile cannot stream are decoded at."""
+    from samplemind.analysis import longfile
+
+    return longfile.FALLBACK_RATE
 
 
 def damage_warnings(declared: Declared | None, decoded_seconds: float) -> list[str] | None:

@@ -41,10 +41,25 @@ class Declared:
         return self.frames / self.sample_rate
 
 
+def _id3_length(head: bytes) -> int:
+    """Bytes an ID3v2 tag takes at the start of a file (FLAC files sometimes carry one)."""
+    if len(head) < 10 or head[:3] != b"ID3" or any(b & 0x80 for b in head[6:10]):
+        return 0
+    size = int.from_bytes(bytes(head[6:10]), "big")
+    size = (size & 0x7F) | ((size >> 1) & 0x3F80) | ((size >> 2) & 0x1FC000) \
+        | ((size >> 3) & 0xFE00000)  # four 7-bit "syncsafe" bytes
+    return 10 + size + (10 if head[5] & 0x10 else 0)  # a footer repeats the header
+
+
 def read_declared(path: str, size: int) -> Declared | None:
     """The header's numbers, or None when the format is not one this module reads."""
     with open(path, "rb") as f:
         head = f.read(HEAD_BYTES)
+        skip = _id3_length(head)
+        if skip:  # the container after the tag decides (an ID3-tagged FLAC is a FLAC)
+            f.seek(skip)
+            head = f.read(HEAD_BYTES)
+            return _flac(head) if head[:4] == b"fLaC" else None
         if head[:4] == b"OggS":
             f.seek(max(0, size - TAIL_BYTES))
             tail = f.read(TAIL_BYTES)

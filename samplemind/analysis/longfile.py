@@ -166,8 +166,10 @@ def _blocks_from_array(mono: np.ndarray, size: int) -> Iterator[np.ndarray]:
         yield mono[start:start + size, None]
 
 
-def analyse_long(ex: Extractor, path: str, info: AudioInfo) -> dict:
-    """Analyse a long file in bounded memory; same record keys as the in-memory path."""
+def analyse_long(ex: Extractor, path: str, info: AudioInfo,
+                 fallback_mono: np.ndarray | None = None) -> dict:
+    """Analyse a long file in bounded memory; same record keys as the in-memory path.
+    ``fallback_mono``: the file already decoded at FALLBACK_RATE (mono), when the caller has it."""
     from samplemind.analysis.extract import PEAK_BUCKETS, RHYTHM_WINDOW_SECONDS, build_record
 
     if info.streamable:
@@ -178,7 +180,8 @@ def analyse_long(ex: Extractor, path: str, info: AudioInfo) -> dict:
         blocks = iter_blocks(path, blocksize=sub * int(BLOCK_SECONDS * 10))
     else:  # m4a/aac/wma/...: Essentia decodes straight to low-rate mono
         sr, channels = FALLBACK_RATE, 1
-        mono = ex.decoder.decode_mono_resampled(path, FALLBACK_RATE)
+        mono = fallback_mono if fallback_mono is not None \
+            else ex.decoder.decode_mono_resampled(path, FALLBACK_RATE)
         total = mono.size
         codec = None
         blocks = _blocks_from_array(mono, int(BLOCK_SECONDS * sr))
