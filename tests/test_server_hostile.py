@@ -10,6 +10,7 @@ ceiling (CEILING seconds) on a shared, noisy machine; waits are on conditions.
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import os
@@ -454,3 +455,59 @@ async def test_head_of_an_export_checks_it_but_sends_no_zip(server):
     assert await response.read() == b""
     response = await timed(server.head("/api/v1/export", params={"pattern": "{name:>999}"}))
     assert response.status == 400
+
+
+# -- the second review: F4-F12 ------------------------------------------------------------------
+
+
+def all_strings(value):
+    """Every string in decoded JSON, keys too."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from all_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from all_strings(item)
+
+
+async def test_websocket_events_are_valid_utf8_with_b64_siblings(server_for, library_dir,
+                                                                 tmp_path: Path):
+    """F4: a job event about a file name of raw bytes is encoded like every HTTP answer:
+    valid UTF-8 (\\xff written out) with a path_b64 sibling, never a lone surrogate."""
+    home = library_dir[0]
+    folder = tmp_path / "latin1"
+    folder.mkdir()
+    raw_name = os.fsencode(folder) + b"/n\xff.wav"
+    with open(raw_name, "wb") as handle:
+        handle.write((library_dir[1] / "small.wav").read_bytes())
+    client = await server_for(home, scan_roots=(str(folder),))
+    ws = await client.ws_connect("/api/v1/ws")
+    try:
+        texts = [(await timed(ws.receive())).data]  # hello
+        response = await timed(client.post("/api/v1/scans", json={"paths": [str(folder)]}))
+        assert response.status == 202, await response.text()
+        job_id = (await response.json())["id"]
+        done = None
+        while done is None:
+            text = (await asyncio.wait_for(ws.receive(), 120)).data
+            texts.append(text)
+            event = json.loads(text)
+            if (event["type"] == "job" and event["data"]["id"] == job_id
+                    and event["data"]["status"] in ("done", "failed", "cancelled")):
+                done = event["data"]
+    finally:
+        await ws.close()
+    for text in texts:
+        decoded = json.loads(text)
+        for string in all_strings(decoded):
+            string.encode("utf-8")  # a lone surrogate raises here
+    warnings = [w for w in done["result"]["warnings"] if isinstance(w, dict) and "path" in w]
+    assert warnings, done["result"]
+    assert warnings[0]["path"].endswith("n\\xff.wav")
+    assert base64.b64decode(warnings[0]["path_b64"]) == raw_name
+    # The same job over HTTP says the same.
+    answer = await (await timed(client.get(f"/api/v1/jobs/{job_id}"))).json()
+    assert answer["result"]["warnings"] == done["result"]["warnings"]

@@ -47,6 +47,7 @@ from yarl import URL
 
 from ..accounts import ROLES, SESSION_LIFETIME, AccountStore, role_allows
 from ..errors import UsageError
+from .http import json_response
 from .json_input import parse_json
 
 ROLE_ORDER = ROLES  # ("viewer", "editor", "admin")
@@ -230,8 +231,7 @@ LIMITER_KEY = web.AppKey("samplemind_login_limiter", LoginLimiter)
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.json_response({"ok": False, "error": message, "status": status}, status=status,
-                             headers=headers)
+    return json_response({"ok": False, "error": message, "status": status}, status, headers)
 
 
 def _origin_of(url: URL) -> tuple[str, str, int | None]:
@@ -456,8 +456,8 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
         if old:  # never keep a session id that existed before the login
             store.end_session(old)
         session_id, csrf = store.create_session(account["name"])
-        response = web.json_response({"ok": True, "user": account["name"],
-                                      "role": account["role"], "csrf_token": csrf})
+        response = json_response({"ok": True, "user": account["name"],
+                                  "role": account["role"], "csrf_token": csrf})
         _set_cookie(request, response, session_id)
         return response
 
@@ -466,7 +466,7 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
         cookie = request.cookies.get(COOKIE_NAME)
         if cookie:
             store.end_session(cookie)
-        response = web.json_response({"ok": True})
+        response = json_response({"ok": True})
         _clear_cookie(request, response)
         return response
 
@@ -477,7 +477,7 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
                                   "via": user["via"], "open_access": user["via"] == "local"}
         if user["via"] == "session":
             answer["csrf_token"] = AccountStore.csrf_token(request.cookies[COOKIE_NAME])
-        return web.json_response(answer)
+        return json_response(answer)
 
     app.middlewares.append(security)
     app.router.add_post("/api/v1/login", login, name=LOGIN_ROUTE)

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from . import reads
+from .http import encode
 from .libraries import LibraryPool
 from .metrics import Metrics
 
@@ -35,9 +35,9 @@ IDS_PER_EVENT = 1000
 SLOW_CLIENT_BYTES = 1024 * 1024
 
 
-def text_frame(text: str) -> bytes:
-    """One unmasked, unfragmented WebSocket text frame (RFC 6455 5.2), as a server sends."""
-    payload = text.encode("utf-8")
+def text_frame(payload: bytes) -> bytes:
+    """One unmasked, unfragmented WebSocket text frame (RFC 6455 5.2), as a server sends;
+    payload: valid UTF-8 (http.encode makes it)."""
     size = len(payload)
     if size < 126:
         header = bytes((0x81, size))
@@ -86,8 +86,9 @@ class EventHub:
         """Send an event to every client; call on the loop."""
         if not self.clients:
             return
-        frame = text_frame(json.dumps({"type": event_type, "data": data},
-                                      separators=(",", ":")))
+        # The server's one encoder: valid UTF-8, undecodable bytes of names as \xHH with
+        # a <field>_b64 sibling, exactly as the HTTP answers (GET /api/v1/jobs/{id}) say it.
+        frame = text_frame(encode({"type": event_type, "data": data}))
         sent = 0
         for client in list(self.clients):
             transport = client.transport

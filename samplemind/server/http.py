@@ -1,12 +1,16 @@
-"""Small HTTP helpers shared by the routes: JSON bodies (ETag, 304, gzip), parameters."""
+"""Small HTTP helpers shared by the routes: JSON bodies (ETag, 304, gzip), parameters.
+
+`encode` is the server's one JSON encoder: every JSON it sends, HTTP answers, errors,
+login answers and WebSocket events alike, is made by it, so each is valid UTF-8 with
+undecodable bytes of file names written as ``\\xHH`` and a ``<field>_b64`` sibling
+(textsafe.json_safe)."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -147,10 +151,16 @@ def json_now(request: web.Request, data: Any, status: int = 200) -> web.Response
     return body_response(request, Body(data, accepts_gzip(request)), status)
 
 
+def json_response(data: Any, status: int = 200,
+                  headers: Mapping[str, str] | None = None) -> web.Response:
+    """A JSON answer made by `encode` (no ETag or gzip: errors, login answers)."""
+    return web.Response(body=encode(data), status=status, headers=headers,
+                        content_type="application/json")
+
+
 def error_body(message: str, status: int) -> web.Response:
     """The one error shape: {"ok": false, "error": ..., "status": N}."""
-    return web.Response(body=json.dumps({"ok": False, "error": message, "status": status}),
-                        status=status, content_type="application/json")
+    return json_response({"ok": False, "error": message, "status": status}, status)
 
 
 # -- parameters ---------------------------------------------------------------------------

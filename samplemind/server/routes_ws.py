@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 
 from aiohttp import WSMsgType, web
 
 from .. import __version__
 from .guards import check_origin
-from .http import context
+from .http import context, encode
 from .routing import VIEWER, Route
 
 HEARTBEAT = 30.0
+PONG = encode({"type": "pong", "data": None})
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -35,11 +35,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     try:
         # Written before anything else can run (send_frame writes before it could wait), so
         # hello comes first and no event published from now on is missed.
-        await ws.send_str(json.dumps(hello, separators=(",", ":")))
+        await ws.send_frame(encode(hello), WSMsgType.TEXT)  # the one encoder (http.py)
         async for message in ws:
             # Clients only listen; "ping" is answered so they can measure the round trip.
             if message.type == WSMsgType.TEXT and message.data == "ping":
-                await ws.send_str('{"type":"pong","data":null}')
+                await ws.send_frame(PONG, WSMsgType.TEXT)
     finally:
         ctx.hub.unsubscribe(client)
         for task in closing:
