@@ -511,3 +511,46 @@ async def test_websocket_events_are_valid_utf8_with_b64_siblings(server_for, lib
     # The same job over HTTP says the same.
     answer = await (await timed(client.get(f"/api/v1/jobs/{job_id}"))).json()
     assert answer["result"]["warnings"] == done["result"]["warnings"]
+
+
+async def bound_get(client, path: str, source: str):
+    """GET from another loopback source address (127.0.0.x), reading the whole body."""
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(local_addr=(source, 0))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        url = f"http://{client.server.host}:{client.server.port}{path}"
+        async with session.get(url) as response:
+            return response.status, await response.read()
+
+
+async def test_open_access_bounds_downloads_per_client_address(library_dir, aiohttp_client,
+                                                               tmp_path: Path):
+    """F5: without accounts everyone is the local admin; the per-user bound is per client
+    address then, so stalled sockets from one address do not block another's zips."""
+    from samplemind.accounts import AccountStore
+    from samplemind.server.app import ROUTE_ROLES
+    from samplemind.server.auth import install_security
+
+    home, _, ids = library_dir
+    store = AccountStore(tmp_path / "accounts")
+    app = make_app(home, config=ServerConfig(threads=2, record_cache_mb=0,
+                                             max_downloads_each=2, write_timeout=600),
+                   security=lambda app: install_security(app, store, route_roles=ROUTE_ROLES,
+                                                         open_access=True))
+    client = await aiohttp_client(app)
+    slots = client.app[DOWNLOADS]
+    stalled = [await stalled_socket(client, "/api/v1/export") for _ in range(2)]
+    try:
+        await wait_for(lambda: slots.active == 2, "two stalled exports streaming")
+        status, body = await timed(bound_get(client, "/api/v1/export?q=id:"
+                                             f"{ids['small.wav']}", "127.0.0.2"))
+        assert status == 200, body[:300]
+        assert zipfile.ZipFile(io.BytesIO(body)).testzip() is None
+        status, body = await timed(bound_get(client, "/api/v1/export", "127.0.0.1"))
+        assert status == 503, body[:300]
+        assert "downloads streaming" in json.loads(body)["error"]
+    finally:
+        for sock in stalled:
+            sock.close()
+    await wait_for(lambda: slots.active == 0, "closed clients end their exports")

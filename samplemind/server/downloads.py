@@ -2,8 +2,9 @@
 
 - ``send`` writes with a timeout: a client that takes nothing for ``write_timeout`` seconds
   is dropped (the connection aborted), and the handler stops its work.
-- ``DownloadSlots`` bounds the zip downloads streaming at once, in all and per owner; a
-  download over the bound is refused at once with 503 and Retry-After, never queued.
+- ``DownloadSlots`` bounds the zip downloads streaming at once, in all and per owner (a
+  user or token; a client address with open access or no accounts); a download over the
+  bound is refused at once with 503 and Retry-After, never queued.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ class DownloadSlots:
             raise Busy(f"{self.active} downloads are streaming, the most this server sends at "
                        "once: try again shortly")
         if self.by_owner[owner] >= self.each:
-            raise Busy(f"you have {self.each} downloads streaming, the most one user may: "
+            who = "client address" if owner and owner[0] == "address" else "user"
+            raise Busy(f"you have {self.each} downloads streaming, the most one {who} may: "
                        "let one finish, then try again")
         self.by_owner[owner] += 1
         try:

@@ -203,8 +203,14 @@ def _paged_records(pool: Any, ids: list[int]) -> Iterator[dict[str, Any]]:
 
 
 def download_owner(request: web.Request) -> Any:
-    """Whose download this is, for the per-owner bound: the account, else the address."""
-    return exports.owner_of(request) or ("address", request.remote)
+    """Whose download this is, for the per-owner bound: the account or token that logged in;
+    with open access (no accounts: everyone is the admin "local") or no account layer, the
+    client's address, so that one local process's stalled downloads do not use up
+    everyone's."""
+    owner = exports.owner_of(request)
+    if owner is None or owner[0] == "local":
+        return ("address", request.remote)
+    return owner
 
 
 def _zip_headers(name: str) -> dict[str, str]:
