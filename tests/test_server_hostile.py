@@ -554,3 +554,39 @@ async def test_open_access_bounds_downloads_per_client_address(library_dir, aioh
         for sock in stalled:
             sock.close()
     await wait_for(lambda: slots.active == 0, "closed clients end their exports")
+
+
+async def test_only_same_origin_or_no_fetch_site_may_start_an_export(server_for, library_dir):
+    """F7: a page on another port of localhost is same-site, not same-origin: refused."""
+    home, _, ids = library_dir
+    client = await server_for(home, allow_origins=("http://localhost:3000",))
+    query = {"q": f"id:{ids['small.wav']}"}
+    created = await (await timed(client.post("/api/v1/exports", json={"query": query["q"]}))).json()
+    for site in ("same-site", "cross-site", "SAME-SITE", "bogus"):
+        for path, params in (("/api/v1/export", query), (created["url"], None)):
+            response = await timed(client.get(path, params=params,
+                                              headers={"Sec-Fetch-Site": site}))
+            assert_error(response.status, await response.json(), 403, "Sec-Fetch-Site")
+    for headers in ({}, {"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"},
+                    {"Sec-Fetch-Site": "same-site", "Origin": "http://localhost:3000"},
+                    {"Sec-Fetch-Site": "same-site", "Referer": "http://localhost:3000/ui/x"}):
+        response = await timed(client.get("/api/v1/export", params=query, headers=headers))
+        assert response.status == 200, (headers, await response.text())
+        await response.read()
+    response = await timed(client.get(created["url"], headers={"Sec-Fetch-Site": "same-origin"}))
+    assert response.status == 200
+    await response.read()
+    # A Referer of a foreign page does not help.
+    response = await timed(client.get("/api/v1/export", params=query, headers={
+        "Sec-Fetch-Site": "same-site", "Referer": "http://localhost:9999/evil"}))
+    assert response.status == 403
+
+
+async def test_an_origin_or_referer_that_is_no_url_is_refused_not_a_500(server):
+    for headers in ({"Sec-Fetch-Site": "same-site", "Referer": "http://["},
+                    {"Origin": "http://["}):
+        response = await timed(server.get("/api/v1/export", headers=headers))
+        assert_error(response.status, await response.json(), 403)
+    response = await timed(server.post("/api/v1/tags", json={"query": "", "tags": ["x"]},
+                                       headers={"Origin": "http://["}))
+    assert_error(response.status, await response.json(), 403)

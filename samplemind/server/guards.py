@@ -48,8 +48,12 @@ def host_check(config: ServerConfig) -> Callable[[web.Request], None]:
 
 
 def normalise_origin(origin: str) -> str:
-    """scheme://host[:port], lower case, no trailing slash."""
-    parts = urlsplit(origin.strip().lower())
+    """scheme://host[:port], lower case, no trailing slash ("" for text that is no URL, such
+    as "http://[": it then matches nothing)."""
+    try:
+        parts = urlsplit(origin.strip().lower())
+    except ValueError:
+        return ""
     return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -74,14 +78,27 @@ def check_origin(request: web.Request, config: ServerConfig, always: bool = Fals
     raise Forbidden(f"the Origin {origin!r} may not use this server: add it with --allow-origin")
 
 
+# Sec-Fetch-Site values a costly GET is served for: the server's own page, or the user
+# typing or pasting the URL (none). Another port of localhost is "same-site", not ours.
+OWN_FETCH_SITES = frozenset({"same-origin", "none"})
+
+
 def refuse_cross_site(request: web.Request, config: ServerConfig) -> None:
-    """For GETs that cost the server a lot (a zip of the library): refuse them from another
-    site's page. An <img> or a link on any page sends no Origin on a GET, but browsers send
-    Sec-Fetch-Site; scripts and curl send neither and pass."""
-    if request.headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site":
-        origin = request.headers.get("Origin")
-        if origin is None or normalise_origin(origin) not in {
-                normalise_origin(o) for o in config.allow_origins}:
-            raise Forbidden("a page of another site may not start a download here (Sec-Fetch-Site: "
-                            "cross-site): open the link from this server's own pages")
+    """For GETs that cost the server a lot (a zip of the library): serve them only to the
+    server's own pages, the user opening the URL, or a client that is not a browser.
+
+    A browser sends Sec-Fetch-Site with every request; only ``same-origin`` and ``none``
+    (the user opened the URL) pass: ``same-site`` is a page on any other port of
+    localhost or 127.0.0.1, and an ``<img>`` there must not make the server build a zip.
+    Other values pass only when the Origin, or failing that the Referer, is an
+    --allow-origin one (a page cannot forge either). No header at all (curl, scripts)
+    passes; a foreign Origin is refused in any case."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site.strip().lower() not in OWN_FETCH_SITES:
+        allowed = {normalise_origin(o) for o in config.allow_origins}
+        origin = request.headers.get("Origin") or request.headers.get("Referer")
+        if origin is None or normalise_origin(origin) not in allowed:
+            raise Forbidden(f"only this server's own pages may start a download here "
+                            f"(Sec-Fetch-Site: {site.strip()[:40]!r}): open the link from this "
+                            "server's pages, or add the page's origin with --allow-origin")
     check_origin(request, config, always=True)

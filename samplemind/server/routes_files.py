@@ -295,7 +295,8 @@ ROUTES = [
            Param("name", "query", {"type": "string"}, "Download file name (without .zip).")),
           produces="application/zip", responses={
               400: "A bad query or naming pattern (widths and precisions at most 255).",
-              403: "Asked for by another site's page (Sec-Fetch-Site: cross-site or a foreign "
+              403: "Asked for by a page other than this server's own (Sec-Fetch-Site other "
+                   "than same-origin or none, unless from an --allow-origin; or a foreign "
                    "Origin).",
               404: "No sample matches.",
               503: "Too many downloads streaming (Retry-After)."}),
@@ -318,6 +319,7 @@ ROUTES = [
           (Param("token", "path", {"type": "string"}, "The token of the export's URL.", True),),
           produces="application/zip",
           responses={404: "Unknown, used up or expired token, or another user's.",
-                     403: "Asked for by another site's page.",
+                     403: "Asked for by a page other than this server's own (as for "
+                          "GET /api/v1/export).",
                      503: "Too many downloads streaming (Retry-After)."}),
 ]
