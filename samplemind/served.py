@@ -8,11 +8,13 @@ Every route that hands file bytes to a client (audio, zip exports) opens through
 - the opened descriptor (not the path: that could change again) must be a regular file whose
   size and mtime are the catalog's, else FileChanged (409, "rescan");
 - its real path, links resolved, must lie under a scanned root (the sample's own root or
-  one in the catalog's roots), else OutsideRoots (403).
+  one in the catalog's roots), else OutsideRoots (403). The message names the sample and
+  its catalogued path, never where the link leads now (that goes to the log, at info).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from collections.abc import Iterable, Sequence
@@ -23,6 +25,7 @@ from .errors import NotFound, SampleMindError
 from .library import Library
 
 _LOOKUP_CHUNK = 500  # ids per SQL statement
+log = logging.getLogger("samplemind.served")
 
 
 class FileChanged(SampleMindError):
@@ -98,8 +101,12 @@ def open_catalogued(entry: CataloguedFile, roots: Sequence[str]) -> tuple[Binary
         real = _fd_path(fd) or os.path.realpath(entry.path)
         allowed = [*roots, *([os.path.realpath(entry.root)] if entry.root else [])]
         if not any(_inside(real, root) for root in allowed):
-            raise OutsideRoots(f"{what} now leads outside the scanned folders (to {real}): "
-                               "it is not served; scan the folder it lives in")
+            # Where it leads is for the server's log only: a viewer must not learn the
+            # layout of the disk by pointing at links.
+            log.info("not serving sample %s: %s leads outside the scanned folders, to %s",
+                     entry.sample_id, entry.path, real)
+            raise OutsideRoots(f"{what} now leads outside the scanned folders: it is not "
+                               "served; scan the folder it lives in")
         os.set_blocking(fd, True)  # a regular file: reads block on the disk only
         return os.fdopen(fd, "rb"), info
     except BaseException:

@@ -590,3 +590,22 @@ async def test_an_origin_or_referer_that_is_no_url_is_refused_not_a_500(server):
     response = await timed(server.post("/api/v1/tags", json={"query": "", "tags": ["x"]},
                                        headers={"Origin": "http://["}))
     assert_error(response.status, await response.json(), 403)
+
+
+async def test_a_swapped_symlink_does_not_tell_where_it_points(server, library_dir,
+                                                               tmp_path: Path):
+    """F10: the 403 names the sample, not the target of the link."""
+    _, lib, ids = library_dir
+    real = lib / "targets" / "real.wav"
+    secret = tmp_path / "secret" / "big.bin"
+    secret.parent.mkdir()
+    secret.write_bytes(b"S" * os.path.getsize(real))
+    os.utime(secret, ns=(0, os.stat(real).st_mtime_ns))
+    (lib / "link.wav").unlink()
+    (lib / "link.wav").symlink_to(secret)
+    response = await timed(server.get(f"/api/v1/samples/{ids['link.wav']}/audio"))
+    data = await response.json()
+    assert_error(response.status, data, 403, "outside the scanned folders")
+    assert str(secret.parent) not in data["error"] and "big.bin" not in data["error"]
+    manifest, _ = await export_manifest(server, f"id:{ids['link.wav']}")
+    assert "big.bin" not in json.dumps(manifest)
