@@ -13,6 +13,7 @@ import asyncio
 import base64
 import io
 import json
+import logging
 import os
 import socket
 import time
@@ -609,3 +610,78 @@ async def test_a_swapped_symlink_does_not_tell_where_it_points(server, library_d
     assert str(secret.parent) not in data["error"] and "big.bin" not in data["error"]
     manifest, _ = await export_manifest(server, f"id:{ids['link.wav']}")
     assert "big.bin" not in json.dumps(manifest)
+
+
+def loud_records(caplog) -> list:
+    """Log records a client can cause that would flood a log: warnings or worse, or any
+    record with a traceback."""
+    return [record for record in caplog.records
+            if record.levelno >= logging.WARNING or record.exc_info]
+
+
+@pytest_asyncio.fixture
+async def served(library_dir):
+    """The app run as `samplemind serve` runs it (web.run_app's runner: a handler is not
+    cancelled when its client leaves, it sees the lost connection); yields (host, port, app).
+    aiohttp's test server cancels handlers instead, which hides what serve logs."""
+    from aiohttp import web
+
+    app = make_app(library_dir[0], config=ServerConfig(threads=2, record_cache_mb=0))
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield host, port, app
+    finally:
+        await runner.cleanup()
+
+
+async def raw_get(host: str, port: int, target: str) -> bytes:
+    """Send one GET as bytes and read the answer until the server closes."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                 .encode())
+    answer = await timed(reader.read())
+    writer.close()
+    return answer
+
+
+async def test_a_client_that_leaves_mid_upload_logs_no_traceback(served, library_dir, caplog):
+    """F11: a dropped upload is not a server error: at most one quiet line, no traceback."""
+    caplog.set_level(logging.DEBUG)
+    host, port, app = served
+    lib = library_dir[1]
+    upload_dir = Path(app[CONTEXT].upload_dir)
+    head = multipart([(b'Content-Disposition: form-data; name="file"; filename="half.wav"',
+                       (lib / "big_0.wav").read_bytes())])
+    request = (b"POST /api/v1/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               b"Content-Type: multipart/form-data; boundary=XyZzY\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(head))
+    loop = asyncio.get_running_loop()
+    for _ in range(3):
+        sock = socket.socket()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, (host, port))
+        await loop.sock_sendall(sock, request + head[:len(head) // 2])
+        await wait_for(lambda: any(upload_dir.iterdir()), "the upload begun on disk")
+        sock.close()
+        await wait_for(lambda: not any(upload_dir.iterdir()), "the half upload removed")
+    # The server still answers, and said nothing loud about the three clients that left.
+    assert b" 200 " in (await raw_get(host, port, "/api/v1/stats")).split(b"\r\n")[0]
+    assert loud_records(caplog) == [], [r.getMessage() for r in loud_records(caplog)]
+    assert [r for r in caplog.records if "client" in r.getMessage()
+            and r.name.startswith("samplemind")], "no line at all about the clients that left"
+
+
+async def test_an_overlong_request_line_is_a_quiet_400(served, caplog):
+    """F11: a URL over aiohttp's 8,190-byte line limit is answered 400 and logged without a
+    traceback. (The body is aiohttp's own plain text: it offers no hook for parse errors.)"""
+    caplog.set_level(logging.DEBUG)
+    host, port, _ = served
+    for _ in range(3):
+        answer = await raw_get(host, port, "/api/v1/samples?q=" + "a" * 9000)
+        assert b" 400 " in answer.split(b"\r\n")[0], answer[:200]
+    assert b" 200 " in (await raw_get(host, port, "/api/v1/stats")).split(b"\r\n")[0]
+    assert loud_records(caplog) == [], [r.getMessage() for r in loud_records(caplog)]

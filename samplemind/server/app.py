@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..errors import SampleMindError
+from ..textsafe import printable
 from . import (openapi, routes_ai, routes_files, routes_jobs, routes_ops, routes_review,
                routes_samples, routes_ui, routes_ws)
 from .context import CONTEXT, ServerConfig, ServerContext
@@ -40,6 +42,7 @@ ROUTE_ROLES: dict[str, str] = {route.name: route.role for route in ROUTES}
 assert len(ROUTE_ROLES) == len(ROUTES), "route names must be unique"
 
 SWITCH_INTERVAL = 0.0005  # seconds a thread may hold the GIL while another waits
+CLIENT_GONE = 499  # the status counted for a request whose client left (as nginx does)
 RETRY_AFTER = 5  # seconds a client is asked to wait when the server is busy (503)
 JSON_BODY_LIMIT = 1024 * 1024  # non-upload request bodies (aiohttp's default, made explicit)
 Security = Callable[[web.Application], None]
@@ -84,6 +87,34 @@ def _error_response(request: web.Request, exc: BaseException) -> web.Response:
     return error_body(f"internal error: {type(exc).__name__} (see the server log)", 500)
 
 
+def client_gone(request: web.Request) -> bool:
+    """Whether the request's client has closed its connection."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+class QuietClientErrors(logging.Filter):
+    """aiohttp logs a request it cannot parse (a request line or header over 8,190 bytes,
+    bytes that are not HTTP) and a connection lost under a handler with a traceback, at
+    ERROR: any client could fill the log. Such records become one line at DEBUG, without
+    the traceback. (The answer to such a request is aiohttp's own plain-text 400: it
+    offers no hook to make it JSON.)"""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError | ConnectionError):
+            what = "bad request" if isinstance(exc, HttpProcessingError) else "client left"
+            record.msg = "%s from %s: %s"
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.args = (what, remote, printable(str(exc)[:200]))
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+QUIET_CLIENT_ERRORS = QuietClientErrors()
+
+
 def _middlewares(config: ServerConfig, metrics: Metrics) -> list[Any]:
     check_host = host_check(config)
     route_name = _route_namer()
@@ -98,8 +129,18 @@ def _middlewares(config: ServerConfig, metrics: Metrics) -> list[Any]:
             check_host(request)
             check_origin(request, config)
             response = await handler(request)
-        except (asyncio.CancelledError, ConnectionResetError):
+        except asyncio.CancelledError:
             raise
+        except ConnectionError as exc:
+            if not client_gone(request):  # a connection of the server's own (Ollama): an error
+                response = _error_response(request, exc)
+            else:
+                # The client went away (an upload cut off, a tab closed): not a server error,
+                # and a client must not be able to write tracebacks into the log at will.
+                log.debug("%s %s: the client closed the connection (%s)", request.method,
+                          printable(request.path[:200]), type(exc).__name__)
+                metrics.request_done(route_name(request), request.method, CLIENT_GONE, None)
+                return web.Response(status=CLIENT_GONE)  # written to nobody: aiohttp drops it
         except web.HTTPException as exc:
             if exc.status < 400:  # a redirect: aiohttp sends it
                 metrics.request_done(route_name(request), request.method, exc.status, None)
@@ -176,6 +217,7 @@ def make_app(library_home: str | os.PathLike[str] | None = None, *,
     relies on binding to loopback.
     """
     config = config or ServerConfig()
+    logging.getLogger("aiohttp.server").addFilter(QUIET_CLIENT_ERRORS)  # once: filters are a set
     metrics = Metrics()
     pool = LibraryPool(library_home, threads=config.threads,
                        record_cache_bytes=int(config.record_cache_mb * 1024 * 1024))
