@@ -685,3 +685,21 @@ async def test_an_overlong_request_line_is_a_quiet_400(served, caplog):
         assert b" 400 " in answer.split(b"\r\n")[0], answer[:200]
     assert b" 200 " in (await raw_get(host, port, "/api/v1/stats")).split(b"\r\n")[0]
     assert loud_records(caplog) == [], [r.getMessage() for r in loud_records(caplog)]
+
+
+async def test_upload_names_lose_every_control_and_invisible_character(server, library_dir):
+    """F12: Unicode categories Cc, Cf, Zl, Zp are removed from upload names (C1 controls such
+    as U+0085, zero-width spaces, soft hyphens, line separators, bidi controls)."""
+    _, lib, _ = library_dir
+    upload_dir = Path(server.app[CONTEXT].upload_dir)
+    sent = "b\u0085x\u0080y\u200bz\u00ad\u2028w\u2029\u202ev\u2066u\ufeff\u009f.wav"
+    body = multipart([(b'Content-Disposition: form-data; name="file"; filename="'
+                       + sent.encode("utf-8") + b'"', (lib / "small.wav").read_bytes())])
+    response = await timed(server.post(
+        "/api/v1/uploads", data=body,
+        headers={"Content-Type": "multipart/form-data; boundary=XyZzY"}))
+    data = await response.json()
+    assert response.status == 202, data
+    assert data["params"]["files"] == ["bxyzwvu.wav"]
+    assert [p.name for p in upload_dir.iterdir() if not p.name.startswith(".")] == ["bxyzwvu.wav"]
+

@@ -14,10 +14,18 @@ from .errors import UnsupportedMediaType
 
 MAX_NAME_BYTES = 120
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
-_INVISIBLE = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068"
-                                    "\u2069\ufeff"))
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)),
              *(f"LPT{n}" for n in range(1, 10))}
+# Removed from names: every character of Unicode categories Cc (controls; C0 and DEL are
+# replaced with "_" by _UNSAFE instead), Cf (format: bidi controls, zero-width spaces and
+# joiners, soft hyphens, BOM), Zl and Zp (line and paragraph separators).
+_REMOVED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+_C0 = frozenset(map(chr, [*range(0x20), 0x7F]))
+
+
+def _without_invisible(text: str) -> str:
+    return "".join(char for char in text
+                   if char in _C0 or unicodedata.category(char) not in _REMOVED_CATEGORIES)
 
 
 def client_text(raw: str) -> str:
@@ -38,12 +46,14 @@ def safe_upload_name(raw: str | None) -> str:
     """A client's file name as one safe, visible file name with an audio extension.
 
     Only the last component counts (``../../x.wav`` and ``C:\\x.wav`` become ``x.wav``);
-    control, bidi and reserved characters go; leading dots go (no hidden files); Windows
+    C0 controls, DEL and reserved characters become ``_``; other controls (U+0080-U+009F),
+    format characters (bidi controls, zero-width spaces, soft hyphens) and line and
+    paragraph separators go; leading dots go (no hidden files); Windows
     device names get a leading ``_``; at most 120 bytes of UTF-8, the extension kept.
     """
     if not raw:
         raise UsageError("every uploaded file needs a file name (filename=... in its part)")
-    name = unicodedata.normalize("NFC", client_text(raw)).translate(_INVISIBLE)
+    name = unicodedata.normalize("NFC", _without_invisible(client_text(raw)))
     name = re.split(r"[/\\]", name)[-1]
     name = _UNSAFE.sub("_", name).strip().lstrip(".").strip()
     stem, ext = os.path.splitext(name)
