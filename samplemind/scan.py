@@ -59,10 +59,7 @@ class Walked:
     known: dict[str, FileState] = field(default_factory=dict)  # catalogued files by path
     failed_before: dict[str, FailureState] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)  # folder prefixes the walk could not read
-
-    @property
-    def seen_paths(self) -> set[str]:
-        return {entry.path for entry, _ in self.entries}
+    seen_paths: set[str] = field(default_factory=set)  # the paths of entries
 
 
 class BatchWriter:
@@ -174,6 +171,7 @@ class ScanPipeline:
         # Overlapping roots (a folder and its sub-folder) must not yield a file twice.
         walked.entries = list({entry.path: (entry, root)
                                for entry, root in walked.entries}.values())
+        walked.seen_paths = {entry.path for entry, _ in walked.entries}
         self.report.seen = len(walked.entries)
         return walked
 
@@ -206,11 +204,10 @@ class ScanPipeline:
         """Hash what changed: same bytes at the same path is a touch, a catalogued file's
         bytes at a new path a move (id, tags and analysis kept); the rest needs analysis."""
         report = self.report
-        seen_paths = walked.seen_paths
         # Catalogued files not seen on disk: moved away (matched by hash below) or removed.
         # A folder that could not be read says nothing about its files: keep them.
         self.missing = {path: state for path, state in walked.known.items()
-                        if path not in seen_paths
+                        if path not in walked.seen_paths
                         and not path.startswith(tuple(walked.unreadable))}
         missing_by_hash: dict[str, list[str]] = {}
         for path, state in self.missing.items():
@@ -378,8 +375,7 @@ class ScanPipeline:
             ids = [state.id for state in self.missing.values()]
             self.writer.add(lambda: self.catalog.delete_samples(ids))
             self.report.removed += len(ids)
-        seen_paths = walked.seen_paths
-        gone_failures = [path for path in walked.failed_before if path not in seen_paths]
+        gone_failures = [path for path in walked.failed_before if path not in walked.seen_paths]
         if gone_failures:
             self.writer.add(lambda: self.catalog.clear_failures(gone_failures))
         for root in roots:

@@ -23,6 +23,8 @@ from samplemind.errors import NotFound, UsageError
 
 from helpers import run_cli
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 PASSWORD = "correct horse battery"
 
 

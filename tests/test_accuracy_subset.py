@@ -20,6 +20,8 @@ import soundfile as sf
 from samplemind import synth
 from samplemind.music import NOTE_NAMES, parse_key
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 SR = 44100
 # (bpm, style, bars): every pattern synth knows, each beside tempos it is not written for
 LOOPS = [(72, "boombap", 2), (80, "breaks", 2), (88, "house", 2), (95, "boombap", 2),

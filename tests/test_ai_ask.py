@@ -20,6 +20,8 @@ from samplemind.query import compile_query, parse
 
 from helpers import run_cli
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 # phrase -> the terms its query must have (exactly, in any order)
 PHRASES = [
     ("dark punchy kick around 125", {"cat:kick", "centroid:..64", "attack:..10ms"}),

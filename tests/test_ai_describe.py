@@ -22,6 +22,8 @@ from samplemind.ai.prompts import DESCRIBE_PROMPT_VERSION, DESCRIBE_SCHEMA
 
 from helpers import run_cli
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 NAMES = ["hat_closed.wav", "kick_deep.wav", "loop_120.wav", "snare_tight.wav"]
 
 # The fake Ollama and the scanned home, shared with test_ai_fake_ollama.py.

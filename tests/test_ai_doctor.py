@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import test_ai_fake_ollama as fake
 from test_ai_fake_ollama import MODEL, FakeOllama, free_port_with_nothing_listening
 
 from helpers import run_cli
+
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
 
 # The fake Ollama and the scanned home, shared with test_ai_fake_ollama.py.
 scanned_template = fake.scanned_template

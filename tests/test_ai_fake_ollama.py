@@ -318,6 +318,7 @@ def test_nothing_listening_is_unreachable_with_the_serve_hint() -> None:
     assert caught.value.exit_code == 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stream", [True, False])
 def test_a_late_answer_is_a_timeout(fake_ollama: FakeOllama, stream: bool) -> None:
     fake_ollama.describe_replies["kick"] = Slow()

@@ -15,6 +15,8 @@ from samplemind import Library
 from samplemind.demo import DemoFile, write_demo_pack
 from samplemind.music import note_to_midi
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 
 @pytest.fixture(scope="module")
 def demo_results(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[DemoFile, dict]]:

@@ -23,6 +23,8 @@ from samplemind.server.auth import (
     is_loopback,
 )
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 PASSWORDS = {role: f"{role} password 123" for role in ROLE_ORDER}
 ROUTE_ROLES = {"samples_list": "viewer", "scans_start": "editor", "sample_delete_file": "admin",
                "ui_index": "public", "metrics": "public"}

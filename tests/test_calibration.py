@@ -23,6 +23,8 @@ from samplemind.analysis.resolve import resolve
 from audio_fixtures import write_audio
 from helpers import run_cli
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 SR = 44100
 
 

@@ -13,6 +13,8 @@ from samplemind import Library
 
 from helpers import write_hit, write_library
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 
 def _changed_at(library: Library, sample_id: int) -> int:
     return int(library.catalog.scalar(

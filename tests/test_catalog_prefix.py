@@ -84,6 +84,7 @@ def test_the_range_reads_the_path_index_and_is_exact_under_its_collation(catalog
         assert f"SEARCH {table} USING INDEX {index}" in plan, plan
 
 
+@pytest.mark.slow
 def test_scanning_a_folder_leaves_a_sibling_with_a_longer_name_alone(library: Library,
                                                                     tmp_path: Path):
     lib = tmp_path / "lib"

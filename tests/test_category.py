@@ -14,6 +14,8 @@ from samplemind.analysis import classify
 from samplemind.analysis.calibration import calibrate
 from samplemind.analysis.resolve import resolve
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 SR = 44100
 
 

@@ -15,6 +15,8 @@ from samplemind.models import RECORD_FIELDS, SCHEMA_VERSION
 
 from helpers import REPO, run_cli, wait_for_rows, write_hit, write_library
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 
 @pytest.fixture
 def scanned(samplemind_home: Path, tmp_path: Path) -> Path:

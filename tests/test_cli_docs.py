@@ -83,6 +83,7 @@ def test_generated_files_are_current(fresh: pathlib.Path) -> None:
     assert not stale, f"out of date: {', '.join(stale)}; run {REGENERATE}"
 
 
+@pytest.mark.slow
 def test_check_names_the_stale_files(tmp_path: pathlib.Path) -> None:
     gen.write_all(tmp_path)
     assert gen.outdated(tmp_path) == []

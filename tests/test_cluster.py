@@ -27,6 +27,8 @@ from samplemind.errors import ClusterError
 
 from helpers import write_hit, write_library
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 # The cluster's workers (not this process, nor its local pool) meet these faults.
 FAULTS = "abort:crash_me.wav,hang:stuck.wav,kill-owner:killer.wav"
 VOLATILE = {"id", "analysed_at", "scanned_at"}

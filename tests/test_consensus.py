@@ -24,6 +24,8 @@ from samplemind.similarity.consensus import NEIGHBOURS, REACH_BACK, SHARE, mix
 from audio_fixtures import synth_drum_hit, write_audio, write_drum_hit
 from helpers import run_cli
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 KINDS = ("kick", "snare", "hihat", "clap", "tom")
 
 

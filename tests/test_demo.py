@@ -58,6 +58,7 @@ def _whole_beats(frames: int, sr: int, bpm: float) -> int:
 # ---------------------------------------------------------------- the demo pack
 
 
+@pytest.mark.slow
 def test_pack_writes_every_format_in_a_small_pack(pack: list[DemoFile]) -> None:
     root = pack[0].path.parents[2]
     assert {f.path.suffix.lstrip(".") for f in pack} == set(FORMATS)
@@ -70,6 +71,7 @@ def test_pack_writes_every_format_in_a_small_pack(pack: list[DemoFile]) -> None:
     assert sorted(marker["files"]) == sorted(str(f.path.relative_to(root)) for f in pack)
 
 
+@pytest.mark.slow
 def test_pack_mixes_rates_depths_and_channels(pack: list[DemoFile]) -> None:
     assert {22050, 44100, 48000, 96000} <= {f.sample_rate for f in pack}
     assert {1, 2} == {f.channels for f in pack}
@@ -151,6 +153,7 @@ def test_refuses_a_non_empty_folder_it_did_not_write(tmp_path: Path) -> None:
         write_demo_pack(tmp_path / "my_song.wav")  # a file, not a folder
 
 
+@pytest.mark.slow
 def test_same_seed_same_audio_and_rerun_over_own_pack(pack: list[DemoFile], tmp_path: Path) -> None:
     again = write_demo_pack(tmp_path / "again", seed=7)
     assert [(f.category, f.type, f.bpm, f.key, f.note) for f in again] == [
@@ -171,6 +174,7 @@ def test_same_seed_same_audio_and_rerun_over_own_pack(pack: list[DemoFile], tmp_
 # ---------------------------------------------------------------- benchmark libraries
 
 
+@pytest.mark.slow
 def test_write_library_writes_the_requested_counts(tmp_path: Path) -> None:
     files = write_library(tmp_path / "lib", 40, 8, seed=3, formats=tuple(FORMATS), workers=1)
     assert Counter(f.type for f in files) == {"oneshot": 40, "loop": 8}
@@ -189,6 +193,7 @@ def test_write_library_writes_the_requested_counts(tmp_path: Path) -> None:
             assert _whole_beats(len(audio), sr, f.bpm) % 4 == 0, f.path
 
 
+@pytest.mark.slow
 def test_write_library_is_the_same_with_worker_processes(tmp_path: Path) -> None:
     serial = write_library(tmp_path / "serial", 10, 2, seed=5, workers=1)
     parallel = write_library(tmp_path / "parallel", 10, 2, seed=5, workers=2)
@@ -220,6 +225,7 @@ def test_write_library_rejects_unknown_formats(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- synthesis functions
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("sr", "bpm", "bars"), [(44100, 174, 2), (48000, 140, 1), (22050, 90, 2)])
 def test_loops_are_exactly_their_length(sr: int, bpm: float, bars: int) -> None:
     rng = np.random.default_rng(0)
@@ -259,6 +265,7 @@ def test_tone_rejects_unknown_waveforms() -> None:
 # -- the demo command ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_demo_writes_scans_and_lists(samplemind_home: Path, tmp_path: Path) -> None:
     result = run_cli("demo", str(tmp_path / "pack"), "-f", "jsonl", home=samplemind_home)
     assert result.returncode == 0, result.stderr
@@ -271,6 +278,7 @@ def test_demo_writes_scans_and_lists(samplemind_home: Path, tmp_path: Path) -> N
     assert again.returncode == 0 and len(again.stdout.split()) == len(records)
 
 
+@pytest.mark.slow
 def test_demo_refuses_a_folder_with_other_files(samplemind_home: Path, tmp_path: Path) -> None:
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "song.wav").write_bytes(b"precious")

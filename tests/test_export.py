@@ -167,6 +167,7 @@ def test_long_names_are_cut_on_a_character_boundary_keeping_the_extension() -> N
     assert twins[1] == "k" * (MAX_COMPONENT_BYTES - 6) + "_2.wav"
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(category=st.one_of(st.none(), st.text()), name=st.text(min_size=1),
        bpm=st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)))
@@ -437,6 +438,7 @@ def test_write_zip_streams_into_any_binary_file_object(tmp_path: Path, samples: 
 # -- the export command -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_export_builds_a_kit_and_a_zip(pack_home: Path, tmp_path: Path):
     kit = tmp_path / "kit"
     out = run_cli("export", "cat:kick", "--to", str(kit), "--pattern", "{category}/{stem}",

@@ -284,6 +284,7 @@ def test_bpm_patterns_at_other_tempi_and_formats(tmp_path, ex, pattern):
         assert ex.analyse(str(path))["bpm"] == pytest.approx(bpm, abs=1.0)
 
 
+@pytest.mark.slow
 def test_bpm_sweep_over_patterns_tempi_and_lengths(ex):
     """The metrical-level choice (e.g. 87 vs 174) holds across patterns, not just one."""
     from samplemind.analysis import rhythm, spectral
@@ -361,6 +362,7 @@ def test_chord_loop_key_in_lossy_and_resampled_files(tmp_path, ex):
 # --- pitch, one-shots -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("waveform", ["sine", "saw", "bass", "pluck"])
 def test_note_of_pitched_one_shots_from_b0_to_2khz(tmp_path, ex, waveform):
     failures = []
@@ -482,6 +484,7 @@ def test_long_path_matches_in_memory_path(tmp_path, ex, monkeypatch):
     assert set(blocks) == RECORD_KEYS
 
 
+@pytest.mark.slow
 def test_long_file_is_analysed_in_blocks(tmp_path, ex, monkeypatch):
     a_minor = tuple(midi_to_hz(m) for m in (57, 60, 64))  # A3 C4 E4, held for 12 minutes
     path = write_long_file(tmp_path / "long.wav", 12 * 60, sr=22050, tones_hz=a_minor)
@@ -505,6 +508,7 @@ def test_long_file_is_analysed_in_blocks(tmp_path, ex, monkeypatch):
     assert json.dumps(rec, allow_nan=False)
 
 
+@pytest.mark.slow
 def test_long_path_for_formats_libsndfile_cannot_stream(tmp_path, ex, monkeypatch):
     """m4a/aac-style files go through Essentia's low-rate mono decode instead."""
     path = str(write_chord_loop(tmp_path / "c.wav", "G major", 12.0))

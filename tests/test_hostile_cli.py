@@ -28,6 +28,8 @@ from samplemind.textsafe import escape_undecodable, printable
 
 from helpers import run_cli, write_hit, write_library
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 PASSWORD = "correct horse battery"
 
 

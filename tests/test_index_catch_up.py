@@ -15,6 +15,8 @@ from samplemind import Library
 
 from helpers import write_hit, write_library
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 
 @pytest.fixture
 def scanned(library: Library, tmp_path: Path) -> Library:

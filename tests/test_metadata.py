@@ -418,6 +418,7 @@ HEADERS = [b"", b"RIFF\0\0\0\0WAVE", b"RF64\xff\xff\xff\xffWAVEds64", b"FORM\0\0
            b"FORM\0\0\0\0AIFC", b"fLaC", b"ID3\3\0\0", b"OggS\0\2", b"\0\0\0\x20ftypM4A "]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(HEADERS), st.binary(max_size=600),
@@ -447,6 +448,7 @@ def _build_corpus(folder: Path) -> None:
     _CORPUS[".flac"] = flac_with_comments(folder / "a.flac", [b"BPM=90"]).read_bytes()[:4000]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from([".wav", ".aiff", ".flac"]), st.data())
@@ -545,6 +547,7 @@ WORDS = ["Kick", "kick", "BD", "Snare", "Hat", "OH", "Loop", "loops", "Am", "F#m
          "&", "Pad", "FX", "x", "02", "ÄÖ", "#", "♯", "m", "min", "..", "/", "\\"]
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(st.text(max_size=120),

@@ -20,6 +20,8 @@ from samplemind.similarity import neighbours, search
 from samplemind.similarity.index import VectorIndex
 from tests.server_fixtures import build_catalog, copy_home
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 
 def _clustered(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)

@@ -9,11 +9,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from samplemind import synth
 
 from audio_fixtures import write_audio
 from helpers import ls_names, run_cli
+
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
 
 SR = 44100
 

@@ -671,6 +671,7 @@ SQL_WORDS = {spec.name for spec in FIELDS.values()} | {
     "0", "1"}
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=QUERIES)
 def test_any_text_is_an_error_or_safe_sql(catalog: Catalog, text: str) -> None:

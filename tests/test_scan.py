@@ -18,6 +18,8 @@ from samplemind import Library
 
 from helpers import run_cli, wait_for_rows, write_hit, write_library
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 
 def test_first_scan_adds_every_file(library: Library, tmp_path: Path) -> None:
     write_library(tmp_path / "lib", 6)

@@ -70,6 +70,7 @@ async def ids_of(client, query: str) -> list[int]:
 # -- samples: list, one, pagination, ETag, gzip ---------------------------------------------
 
 
+@pytest.mark.slow
 async def test_list_pages_through_every_sample_with_a_cursor(client):
     seen: list[int] = []
     cursor = None
@@ -88,6 +89,7 @@ async def test_list_pages_through_every_sample_with_a_cursor(client):
     assert [s["id"] for s in everything["samples"]] == seen  # same order as one big page
 
 
+@pytest.mark.slow
 async def test_query_and_its_limit_apply_across_pages(client):
     kicks = await ids_of(client, "cat:kick")
     assert kicks
@@ -486,6 +488,7 @@ async def test_ws_reports_scan_job_progress_and_added_samples(client_for, catalo
     await ws.close()
 
 
+@pytest.mark.slow
 async def test_ws_sees_changes_made_by_another_process(client_for, catalog, tmp_path: Path):
     home, folder = private_pack(*catalog, tmp_path, ["Bass/bass_A1.wav"])
     client = await client_for(home, poll_interval=0.2)

@@ -28,6 +28,7 @@ def client_for(aiohttp_client):
     return make
 
 
+@pytest.mark.slow
 async def test_ask_runs_the_models_query(client_for, ai_home: Path, fake_ollama: FakeOllama):
     fake_ollama.ask_replies = ['{"query": "cat:kick"}']
     client = await client_for(ai_home)

@@ -15,6 +15,8 @@ from samplemind.server.auth import is_loopback
 
 from helpers import run_cli
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:

@@ -19,7 +19,7 @@ from samplemind.server import ROUTE_ROLES, ServerConfig, make_app
 from samplemind.server.auth import COOKIE_NAME, CSRF_HEADER, install_security
 from samplemind.server.exports import EXPORTS, MAX_IDS, ExportStore
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
 COUNT = 1400  # kicks and snares alternate: 700 kicks with scattered ids
 PASSWORD = "correct horse battery"

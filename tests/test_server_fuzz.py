@@ -16,6 +16,8 @@ from server_fixtures import build_catalog
 from samplemind.server import ROUTES, ServerConfig, make_app
 from samplemind.server.openapi import build
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 schema = schemathesis.openapi.from_dict(build(ROUTES))
 
 

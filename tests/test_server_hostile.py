@@ -139,6 +139,7 @@ async def timed(coroutine):
 # -- defect 2: stalled downloads ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_stalled_exports_do_not_block_audio_uploads_or_other_exports(server_for, library_dir):
     home, lib, ids = library_dir
     client = await server_for(home, max_downloads_each=8, write_timeout=600)
@@ -185,6 +186,7 @@ async def test_downloads_over_the_per_user_bound_are_refused_with_503(server_for
             sock.close()
 
 
+@pytest.mark.slow
 async def test_a_client_that_reads_nothing_is_dropped_after_the_write_timeout(server_for,
                                                                              library_dir):
     home, lib, ids = library_dir
@@ -244,6 +246,7 @@ async def test_pattern_widths_and_precisions_are_bounded(server, library_dir):
     assert folder == "_" * 120 and file == "unknown.wav"  # cut to 120 bytes, not rendered on
 
 
+@pytest.mark.slow
 async def test_the_cli_refuses_the_same_patterns_with_exit_2(library_dir, tmp_path: Path):
     home = library_dir[0]
     result = run_cli("export", f"id:{library_dir[2]['small.wav']}", "--to", str(tmp_path / "kit"),
@@ -363,6 +366,7 @@ async def test_bounded_aspect_weights_and_odd_query_text(server, library_dir):
         assert response.status < 500, await response.text()
 
 
+@pytest.mark.slow
 async def test_the_cli_refuses_huge_aspect_weights_with_exit_2(library_dir):
     home, lib, _ = library_dir
     result = run_cli("similar", str(lib / "small.wav"), "--aspect", "timbre=1e308,pitch=1e308",
@@ -438,6 +442,7 @@ async def test_an_interrupted_upload_leaves_nothing_behind(server, library_dir):
     assert jobs["jobs"] == []
 
 
+@pytest.mark.slow
 async def test_naming_every_file_alike_costs_linear_time() -> None:
     """A pattern that names every file alike ("x") numbers them x, x_2, x_3, ...; each name
     is found without trying every number below it again (50,000 records took quadratic time,

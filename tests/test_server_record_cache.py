@@ -53,6 +53,7 @@ def other_process(home: Path, action) -> None:
         action(library)
 
 
+@pytest.mark.slow
 async def test_a_cached_answer_is_the_catalog_record(served, own_home: Path):
     client, cache = await served()
     first = await get(client, 1)
@@ -62,6 +63,7 @@ async def test_a_cached_answer_is_the_catalog_record(served, own_home: Path):
     assert cache.hits >= 1 and 1 in cache.entries
 
 
+@pytest.mark.slow
 async def test_the_servers_own_writes_are_read_back_at_once(served):
     client, cache = await served()
     before = await get(client, 2)

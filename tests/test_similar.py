@@ -18,6 +18,8 @@ from samplemind.similarity.index import VectorIndex
 from audio_fixtures import write_audio
 from helpers import run_cli
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 SR = 44100
 
 

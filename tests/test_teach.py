@@ -23,6 +23,8 @@ from samplemind.similarity.teach import (
 
 from audio_fixtures import write_drum_hit
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 KINDS = ("kick", "snare")
 
 

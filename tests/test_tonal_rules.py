@@ -113,6 +113,7 @@ def test_a_drum_loop_gets_no_key(tmp_path: Path, bpm: float, bars: int, pattern:
     assert record["chord"] is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tonic, minor, key", [(2, True, "D minor"), (7, False, "G major")])
 def test_a_25_second_pad_progression_gets_a_key_and_no_note(tmp_path: Path, tonic: int,
                                                             minor: bool, key: str) -> None:
@@ -147,6 +148,7 @@ def test_a_name_gives_a_chord_and_its_key() -> None:
     assert filename_hints("Pack/Piano_C3.wav").get("note") == "C3"
 
 
+@pytest.mark.slow
 def test_chord_am_finds_the_a_minor_chord_in_a_scanned_library(tmp_path: Path, library) -> None:
     folder = tmp_path / "pack"
     folder.mkdir()

@@ -38,6 +38,8 @@ from samplemind.server.auth import install_security
 
 from helpers import write_hit
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 CHROMIUM = "/usr/bin/chromium"
 fake_ollama = fake.fake_ollama  # the fake Ollama fixture, for the describe button
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

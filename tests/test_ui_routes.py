@@ -89,6 +89,7 @@ async def test_the_host_guard_applies_to_the_ui(client) -> None:
     assert response.status == 403
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 async def test_ui_routes_are_public_even_with_accounts(aiohttp_client, samplemind_home: Path) -> None:
     store = AccountStore(samplemind_home)

@@ -26,6 +26,8 @@ from samplemind.watch import WatchEvent, watch
 from audio_fixtures import write_audio
 from helpers import PACK_SR, REPO, ls_names, write_hit
 
+pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
+
 QUICK: dict[str, Any] = {"quiet": 0.2, "settle": 0.2, "max_wait": 5.0}
 # How long a wait may take before the test fails: a ceiling, not an expectation (a passing run
 # returns as soon as its condition holds), generous for a busy 2-core machine.
