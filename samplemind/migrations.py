@@ -2,8 +2,8 @@
 index they build, the change-feed triggers included. ``Catalog`` (catalog.py) applies them when it
 opens a file; everything that reads or writes rows lives there, not here.
 
-A new column is a new migration at the end (``m013_...``); never edit one that has shipped, a
-catalog that ran it will not run it again (ARCHITECTURE.md: How to add a field).
+A new column is a new migration at the end, numbered after the last one; never edit one that
+has shipped, a catalog that ran it will not run it again (ARCHITECTURE.md: How to add a field).
 """
 
 from __future__ import annotations
