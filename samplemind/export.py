@@ -33,7 +33,6 @@ import math
 import os
 import re
 import secrets
-import shutil
 import stat
 import string
 import threading
@@ -59,6 +58,7 @@ MAX_SPEC_NUMBER = 255  # largest width or precision in a placeholder's format sp
 MAX_RENDERED_CHARS = 4 * MAX_COMPONENT_BYTES + 32  # more is cut anyway: stop rendering there
 
 Progress = Callable[[int, int, str], None]
+Opener = Callable[[dict[str, Any]], IO[bytes]]  # a record's source, opened; raises to skip it
 
 EXTRA_FIELDS = ("stem", "ext")
 _UNSAFE = str.maketrans({char: "_" for char in '/\\:*?"<>|'})
@@ -323,26 +323,32 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _check_sources(records: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    """Split records into readable ones and (source, reason) for the rest."""
+def _skip_reason(exc: OSError | SampleMindError) -> str:
+    """Why a source was left out, in words (for the manifest's skipped and the warning)."""
+    if isinstance(exc, FileNotFoundError):
+        return "file not found"
+    if isinstance(exc, NotRegularFile):
+        return "not a regular file"
+    if isinstance(exc, OSError):
+        return f"cannot read: {exc.strerror or exc}"
+    return f"cannot read: {exc}"  # the served check's sentence, as the server's zip says it
+
+
+def _check_sources(records: Iterable[dict[str, Any]], opener: Opener,
+                   ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Split records into readable ones and (source, reason) for the rest: each source is
+    opened through opener (access() is wrong for root and ACLs; opening is the truth)."""
     readable, skipped = [], []
     for record in records:
         path = record.get("path")
         if not path:
             skipped.append((str(record.get("name") or record.get("id") or ""), "the record has no path"))
             continue
-        path = str(path)
         try:
-            if not stat.S_ISREG(os.stat(path).st_mode):
-                skipped.append((path, "not a regular file"))
-                continue
-            with open(path, "rb"):  # access() is wrong for root and ACLs; opening is the truth
+            with opener(record):
                 pass
-        except FileNotFoundError:
-            skipped.append((path, "file not found"))
-            continue
-        except OSError as exc:
-            skipped.append((path, f"cannot read: {exc.strerror or exc}"))
+        except (OSError, SampleMindError) as exc:
+            skipped.append((str(path), _skip_reason(exc)))
             continue
         readable.append(record)
     return readable, skipped
@@ -398,18 +404,22 @@ def _remove(path: str) -> None:
         pass
 
 
-def _copy(source: str, dest: str) -> tuple[int, str]:
-    """Copy with mtime and mode (like shutil.copy2) via a temp name; returns (size, hash)."""
+def _copy(reader: IO[bytes], dest: str) -> tuple[int, str]:
+    """Copy an opened (checked) source with its mtime and mode, via a temp name; returns
+    (size, hash). Bytes, times and mode all come from the descriptor, not the path (which
+    could lead elsewhere by now)."""
+    info = os.fstat(reader.fileno())
     temp = _temp_path(dest)
     digest = hashlib.blake2b(digest_size=16)
     size = 0
     try:
-        with open(source, "rb") as reader, open(temp, "xb") as writer:
+        with open(temp, "xb") as writer:
             while chunk := reader.read(_CHUNK):
                 digest.update(chunk)
                 writer.write(chunk)
                 size += len(chunk)
-        shutil.copystat(source, temp)
+        os.chmod(temp, stat.S_IMODE(info.st_mode))
+        os.utime(temp, ns=(info.st_atime_ns, info.st_mtime_ns))
         os.replace(temp, dest)
     except BaseException:
         _remove(temp)
@@ -417,8 +427,9 @@ def _copy(source: str, dest: str) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def _link(source: str, dest: str, symlink_only: bool) -> str:
-    """A hard link if possible, else an absolute symlink; returns which."""
+def _link(source: str, dest: str, symlink_only: bool, opened: IO[bytes] | None = None) -> str:
+    """A hard link if possible, else an absolute symlink; returns which. opened: the source
+    as checked; a hard link must be to that very file (not what the path leads to now)."""
     temp = _temp_path(dest)
     kind = "symlink"
     try:
@@ -429,6 +440,10 @@ def _link(source: str, dest: str, symlink_only: bool) -> str:
             except OSError as exc:
                 if exc.errno not in _NO_HARDLINK:
                     raise
+            if kind == "hardlink" and opened is not None:
+                linked, checked = os.stat(temp, follow_symlinks=False), os.fstat(opened.fileno())
+                if (linked.st_dev, linked.st_ino) != (checked.st_dev, checked.st_ino):
+                    raise OSError(errno.ESTALE, "the file changed while it was exported")
         if kind == "symlink":
             os.symlink(os.path.abspath(source), temp)
         os.replace(temp, dest)
@@ -465,16 +480,16 @@ def _zip_info(target: str, st: os.stat_result) -> zipfile.ZipInfo:
 
 
 def _zip_items(pairs: list[tuple[dict[str, Any], ExportItem]], fileobj: IO[bytes], report: ExportReport,
-               progress: Progress | None, done: int, total: int) -> list[ExportItem]:
-    """Stream sources, then the manifest, into a zip; unreadable sources go to report.skipped."""
+               progress: Progress | None, done: int, total: int, opener: Opener) -> list[ExportItem]:
+    """Stream sources, then the manifest, into a zip; sources opener refuses go to report.skipped."""
     zipped: list[ExportItem] = []
     with zipfile.ZipFile(fileobj, "w", allowZip64=True) as archive:
-        for _record, item in pairs:
+        for record, item in pairs:
             done += 1
             try:
-                reader = open(item.source, "rb")
-            except OSError as exc:
-                report.skipped.append((item.source, f"cannot read: {exc.strerror or exc}"))
+                reader = opener(record)
+            except (OSError, SampleMindError) as exc:
+                report.skipped.append((item.source, _skip_reason(exc)))
             else:
                 with reader:
                     size, digest = _zip_one(archive, item, reader)
@@ -504,24 +519,24 @@ def _zip_one(archive: zipfile.ZipFile, item: ExportItem, reader: IO[bytes]) -> t
     return size, digest.hexdigest()
 
 
-def _prepare(records: Iterable[dict[str, Any]], pattern: str,
+def _prepare(records: Iterable[dict[str, Any]], pattern: str, opener: Opener,
              ) -> tuple[list[tuple[dict[str, Any], ExportItem]], list[tuple[str, str]]]:
     compile_pattern(pattern)  # a bad pattern fails before any file is opened
-    readable, skipped = _check_sources(records)
+    readable, skipped = _check_sources(records, opener)
     return list(zip(readable, plan_export(readable, pattern))), skipped
 
 
 def write_zip(records: Iterable[dict[str, Any]], fileobj: IO[bytes], pattern: str = DEFAULT_PATTERN, *,
-              query: str | None = None, progress: Progress | None = None) -> ExportReport:
-    """Stream a kit as a zip (manifest included) into a binary file object; it need not be seekable."""
-    pairs, skipped = _prepare(records, pattern)
+              query: str | None = None, progress: Progress | None = None,
+              opener: Opener | None = None) -> ExportReport:
+    """Stream a kit as a zip (manifest included) into a binary file object; it need not be seekable.
+    opener: how each source is opened and checked (export_kit says more)."""
+    opener = opener or open_regular
+    pairs, skipped = _prepare(records, pattern, opener)
     report = ExportReport(manifest=MANIFEST_NAME, skipped=skipped, mode="zip", pattern=pattern,
                           query=query, created_at=_now())
-    report.items = _zip_items(pairs, fileobj, report, progress, 0, len(pairs))
+    report.items = _zip_items(pairs, fileobj, report, progress, 0, len(pairs), opener)
     return report
-
-
-Opener = Callable[[dict[str, Any]], IO[bytes]]  # a record's source, opened; raises to skip it
 
 
 class NotRegularFile(OSError):
@@ -651,20 +666,27 @@ class ZipStream:
 def export_kit(records: Iterable[dict[str, Any]], to: str | os.PathLike[str] | None, *, mode: str = "copy",
                pattern: str = DEFAULT_PATTERN, zip_path: str | os.PathLike[str] | None = None,
                force: bool = False, progress: Progress | None = None,
-               query: str | None = None) -> ExportReport:
+               query: str | None = None, opener: Opener | None = None) -> ExportReport:
     """Write a kit folder (``to``), a zip file (``zip_path``) or both, each with a manifest.
 
     mode: "copy", "link" (hard link, or a symlink across file systems) or "symlink".
     Existing files are refused before anything is written unless ``force``. Missing or
     unreadable sources are skipped and listed in ``report.skipped``; the export goes on.
+
+    opener: opens (and checks) a record's source; what it refuses (OSError or a
+    SampleMindError) is skipped with the reason. Each file is opened when it is written and
+    its bytes come from that descriptor. The default (open_regular) opens without blocking
+    and takes regular files only; ``Library.export`` passes the served-file check
+    (served.checked_opener: size and mtime as scanned, real path under a scanned root).
     """
+    opener = opener or open_regular
     if to is None and zip_path is None:
         raise UsageError("say where to export: a folder (--to DIR), a zip file (--zip FILE) or both")
     if mode not in MODES:
         raise UsageError(f"unknown export mode {mode!r}; use one of: {', '.join(MODES)}")
     root = os.path.abspath(os.path.expanduser(os.fspath(to))) if to is not None else None
     zip_file = os.path.abspath(os.path.expanduser(os.fspath(zip_path))) if zip_path is not None else None
-    pairs, skipped = _prepare(records, pattern)
+    pairs, skipped = _prepare(records, pattern, opener)
     _preflight(root, zip_file, [item for _, item in pairs], force)
 
     report = ExportReport(root=root, zip=zip_file, skipped=skipped, mode=mode if root else "zip",
@@ -677,24 +699,20 @@ def export_kit(records: Iterable[dict[str, Any]], to: str | os.PathLike[str] | N
                 os.makedirs(folder, exist_ok=True)
             except OSError as exc:
                 raise SampleMindError(f"cannot create the folder {folder}: {exc.strerror or exc}") from None
+            _check_writable(folder, "--to" if folder == root else "--zip")
     if root is not None:
         placed: list[tuple[dict[str, Any], ExportItem]] = []
         for record, item in pairs:
             dest = os.path.join(root, *item.target.split("/"))
             try:
-                os.makedirs(os.path.dirname(dest), exist_ok=True)
-                if mode == "copy":
-                    size, digest = _copy(item.source, dest)
-                    done_item = ExportItem(item.sample_id, item.source, item.target, "copy", size, digest)
-                else:
-                    kind = _link(item.source, dest, symlink_only=mode == "symlink")
-                    # Links add no bytes: re-reading the file only for its hash would make
-                    # a link export as slow as a copy, so the catalog's hash is recorded.
-                    done_item = ExportItem(item.sample_id, item.source, item.target, kind,
-                                           os.stat(item.source).st_size, record.get("hash"))
-            except OSError as exc:
-                report.skipped.append((item.source, f"cannot export: {exc.strerror or exc}"))
+                reader = opener(record)  # checked now, when it is written
+            except (OSError, SampleMindError) as exc:
+                report.skipped.append((item.source, _skip_reason(exc)))
+                done_item = None
             else:
+                with reader:
+                    done_item = _place(record, item, reader, dest, mode, report)
+            if done_item is not None:
                 report.items.append(done_item)
                 placed.append((record, item))
             done += 1
@@ -708,7 +726,7 @@ def export_kit(records: Iterable[dict[str, Any]], to: str | os.PathLike[str] | N
         temp = _temp_path(zip_file)
         try:
             with open(temp, "xb") as handle:
-                zipped = _zip_items(pairs, handle, report, progress, done, total)
+                zipped = _zip_items(pairs, handle, report, progress, done, total, opener)
             os.replace(temp, zip_file)
         except BaseException:
             _remove(temp)
@@ -717,6 +735,36 @@ def export_kit(records: Iterable[dict[str, Any]], to: str | os.PathLike[str] | N
             report.items = zipped
             report.manifest = MANIFEST_NAME
     return report
+
+
+def _place(record: dict[str, Any], item: ExportItem, reader: IO[bytes], dest: str, mode: str,
+           report: ExportReport) -> ExportItem | None:
+    """Copy or link one opened source into the kit; None (and a skipped entry) if it fails."""
+    try:
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if mode == "copy":
+            size, digest = _copy(reader, dest)
+            return ExportItem(item.sample_id, item.source, item.target, "copy", size, digest)
+        kind = _link(item.source, dest, symlink_only=mode == "symlink", opened=reader)
+        # Links add no bytes: re-reading the file only for its hash would make a link
+        # export as slow as a copy, so the catalog's hash is recorded.
+        return ExportItem(item.sample_id, item.source, item.target, kind,
+                          os.fstat(reader.fileno()).st_size, record.get("hash"))
+    except OSError as exc:
+        report.skipped.append((item.source, f"cannot export: {exc.strerror or exc}"))
+        return None
+
+
+def _check_writable(folder: str, option: str) -> None:
+    """A UsageError, before anything is written, for a destination no file can be made in."""
+    probe = _temp_path(os.path.join(folder, "probe"))
+    try:
+        with open(probe, "xb"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write in {folder}: {exc.strerror or exc} (choose another "
+                         f"{option})") from None
+    _remove(probe)
 
 
 def _write_atomic(path: str, data: bytes) -> None:

@@ -325,10 +325,15 @@ class Library:
                ) -> Any:
         """Build a kit from the samples a query selects (README: Kits)."""
         from .export import DEFAULT_PATTERN, export_kit
+        from .served import checked_opener
 
         records = [sample.to_json() for sample in self.ls(query)]
+        # Each file is checked as the server checks what it serves (served.py): a catalogued
+        # symlink swapped to point elsewhere, a FIFO or a changed file is skipped, not copied.
+        opener = checked_opener(self, [record["id"] for record in records])
         return export_kit(records, to, mode=mode, pattern=pattern or DEFAULT_PATTERN,
-                          zip_path=zip_path, force=force, progress=progress, query=query)
+                          zip_path=zip_path, force=force, progress=progress, query=query,
+                          opener=opener)
 
     def failures(self) -> list[FileFailure]:
         """Files that failed their last analysis."""

@@ -17,9 +17,9 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .errors import NotFound, SampleMindError
 from .library import Library
@@ -119,6 +119,21 @@ def _fd_path(fd: int) -> str | None:
         return os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return None
+
+
+def checked_opener(library: Library, ids: Iterable[int]) -> Callable[[dict[str, Any]], BinaryIO]:
+    """An export.Opener for records of these samples: each file opened through
+    open_catalogued, as the server's audio and zips open them (the CLI export uses it)."""
+    files = catalogued(library, ids)
+    roots = real_roots(library)
+
+    def opener(record: dict[str, Any]) -> BinaryIO:
+        entry = files.get(record.get("id"))  # type: ignore[arg-type]
+        if entry is None:
+            raise NotFound("removed from the catalog since the export began")
+        return open_catalogued(entry, roots)[0]
+
+    return opener
 
 
 def open_sample(library: Library, sample_id: int) -> tuple[BinaryIO, os.stat_result, str]:

@@ -322,15 +322,16 @@ def test_missing_and_odd_sources_are_skipped_and_the_export_goes_on(
 
 def test_source_that_cannot_be_opened_is_skipped(tmp_path: Path, samples: list[dict],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    real_open = open
+    real_open = os.open
 
     def guarded_open(path: Any, *args: Any, **kwargs: Any) -> Any:
         if str(path) == samples[0]["path"]:
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
-    # The same as chmod 000, but also when the tests run as root.
-    monkeypatch.setattr("samplemind.export.open", guarded_open, raising=False)
+    # The same as chmod 000, but also when the tests run as root. Sources are opened with
+    # os.open (without blocking, export.open_regular), no longer with the builtin open.
+    monkeypatch.setattr(os, "open", guarded_open)
     report = export_kit(samples, tmp_path / "kit", zip_path=tmp_path / "kit.zip")
     assert report.skipped == [(samples[0]["path"], "cannot read: Permission denied")]
     assert [item.sample_id for item in report.items] == [2, 3]
@@ -347,7 +348,8 @@ def test_a_copy_that_fails_halfway_leaves_no_file_behind(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr("shutil.copystat", broken)  # after the bytes, before the rename
+    # After the bytes, before the rename: the copy takes its times from the opened source.
+    monkeypatch.setattr(os, "utime", broken)
     report = export_kit(samples, tmp_path / "kit")
     assert report.items == [] and len(report.skipped) == 3
     assert files_under(tmp_path / "kit") == [MANIFEST_NAME]  # no half file, no .part

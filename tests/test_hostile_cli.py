@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -396,3 +397,49 @@ def test_a_server_scan_of_an_alias_path_adds_nothing(loopback_server, tmp_path: 
     job = _wait_until(finished, "the scan job", ceiling=120)
     assert job["status"] == "done" and job["result"]["added"] == 0, job
     assert _request(base + "/api/v1/samples")[1]["count"] == 2
+
+
+# -- the second review: one file is one row, files checked when exported, paths and roots ------
+
+
+def test_export_never_copies_what_a_catalogued_path_leads_to_now(tmp_path: Path) -> None:
+    lib, home = tmp_path / "lib", tmp_path / "home"
+    swapped = write_hit(lib / "a.wav", seed=1)
+    fifo = write_hit(lib / "b.wav", freq=90, seed=2)
+    grown = write_hit(lib / "c.wav", freq=120, seed=3)
+    kept = write_hit(lib / "keep.wav", freq=150, seed=4)
+    assert run_cli("scan", str(lib), home=home).returncode == 0
+    # A secret of the same size and mtime: only "under a scanned root" can tell it apart.
+    scanned = swapped.stat()
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes((b"s3cret!" * scanned.st_size)[:scanned.st_size])
+    os.utime(secret, ns=(scanned.st_atime_ns, scanned.st_mtime_ns))
+    swapped.unlink()
+    swapped.symlink_to(secret)
+    fifo.unlink()
+    os.mkfifo(fifo)  # opening it must not block the export
+    with grown.open("ab") as handle:
+        handle.write(b"\0" * 64)
+    kit, out, only_zip = tmp_path / "kit", tmp_path / "kit.zip", tmp_path / "only.zip"
+    for args, zips in ((("--to", str(kit), "--zip", str(out)), [out]),
+                       (("--zip", str(only_zip)), [only_zip])):
+        result = run_cli("export", "", *args, home=home, timeout=120)
+        assert result.returncode == 3, result.stderr
+        warned = [line for line in result.stderr.splitlines() if "skipped" in line]
+        assert len(warned) == 3, result.stderr
+        for zipped in zips:
+            with zipfile.ZipFile(zipped) as archive:
+                names = archive.namelist()
+                manifest = json.loads(archive.read("samplemind-export.json"))
+                assert not any(b"s3cret!" in archive.read(name) for name in names)
+            assert [os.path.basename(name) for name in names if name.endswith(".wav")] == ["keep.wav"]
+            reasons = {item["source"]: item["reason"] for item in manifest["skipped"]}
+            assert set(reasons) == {str(swapped), str(fifo), str(grown)}
+            assert "outside the scanned folders" in reasons[str(swapped)]
+            assert "regular file" in reasons[str(fifo)]
+            assert "changed since it was scanned" in reasons[str(grown)]
+    copied = [path for path in kit.rglob("*") if path.is_file() and path.suffix == ".wav"]
+    assert [path.name for path in copied] == ["keep.wav"]
+    assert copied[0].read_bytes() == kept.read_bytes()
+    kit_manifest = json.loads((kit / "samplemind-export.json").read_text("utf-8"))
+    assert len(kit_manifest["skipped"]) == 3

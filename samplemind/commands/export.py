@@ -49,6 +49,7 @@ def export(
     console.print(f"Exported {len(report.items)} file(s) to {where}.", markup=False,
                   highlight=False)
     for source, reason in report.skipped:
-        console.print(f"  skipped {printable(str(source))}: {reason}", markup=False, highlight=False)
+        console.print(f"  skipped {printable(str(source))}: {printable(reason)}", markup=False,
+                      highlight=False)
     if report.skipped:
         raise typer.Exit(ExitCode.PARTIAL_FAILURE)
