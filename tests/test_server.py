@@ -593,20 +593,44 @@ async def test_health_and_metrics(client):
         assert name in text
 
 
-async def test_openapi_lists_every_route_with_its_role(client):
+async def test_openapi_lists_every_route_with_its_role(client, aiohttp_client, home: Path):
+    from samplemind.accounts import AccountStore
+    from samplemind.server import auth
+
+    def roles_in(doc):
+        operations = {(method.upper(), path): op for path, item in doc["paths"].items()
+                      for method, op in item.items()}
+        return {(method, path): (op["operationId"], op["x-samplemind-role"])
+                for (method, path), op in operations.items()}
+
     doc = await (await client.get("/api/v1/openapi.json")).json()
     assert doc["openapi"].startswith("3.")
-    operations = {(method.upper(), path): op for path, item in doc["paths"].items()
-                  for method, op in item.items()}
+    listed = roles_in(doc)
     for route in ROUTES:
-        operation = operations[(route.method, route.path)]
-        assert operation["operationId"] == route.name
-        assert operation["x-samplemind-role"] == ROUTE_ROLES[route.name]
+        assert listed[(route.method, route.path)] == (route.name, ROUTE_ROLES[route.name])
+    assert ("POST", "/api/v1/login") not in listed  # no account layer: no login route
+    # With the account layer its routes are in the same table, so in the document.
+    store = AccountStore(home)
+    secured = await aiohttp_client(make_app(home, security=lambda app: auth.install_security(
+        app, store, route_roles=ROUTE_ROLES, open_access=True)))
+    listed = roles_in(await (await secured.get("/api/v1/openapi.json")).json())
+    for route in [*ROUTES, *auth.ROUTES]:
+        assert listed[(route.method, route.path)] == (route.name, route.role)
+    assert {name: role for name, role in listed.values() if name.startswith("auth_")} == {
+        "auth_login": "public", "auth_logout": "public", "auth_me": "viewer"}  # me: any signed-in role
+    store.close()
+    # Reads are for viewers, changes for editors; the exceptions are declared here.
     reads_by_post = {"ask", "export_create"}  # POST only for its body: they change nothing
-    for route in ROUTES:
+    editor_reads = {"review_next"}  # a review question is asked of someone who may answer it
+    public_posts = {"auth_login", "auth_logout"}  # before (and after) there is a user
+    for route in [*ROUTES, *auth.ROUTES]:
         expected = {"GET": {"viewer", "public"}}.get(route.method, {"editor", "admin"})
         if route.name in reads_by_post:
             expected = {"viewer"}
+        elif route.name in editor_reads:
+            expected = {"editor"}
+        elif route.name in public_posts:
+            expected = {"public"}
         assert route.role in expected, route.name
     assert ROUTE_ROLES["sample_delete_file"] == "admin"
     assert ROUTE_ROLES["health_live"] == "public"

@@ -17,8 +17,16 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from ..errors import SampleMindError
 from ..textsafe import printable
-from . import (openapi, routes_ai, routes_files, routes_jobs, routes_ops, routes_review,
-               routes_samples, routes_ui, routes_ws)
+from . import (
+    routes_ai,
+    routes_files,
+    routes_jobs,
+    routes_ops,
+    routes_review,
+    routes_samples,
+    routes_ui,
+    routes_ws,
+)
 from .context import CONTEXT, ServerConfig, ServerContext
 from .downloads import DOWNLOADS, DownloadSlots
 from .events import ChangeWatcher, EventHub
@@ -30,7 +38,7 @@ from .libraries import LibraryPool
 from .metrics import Metrics
 from .neighbour_keeper import NeighbourKeeper
 from .record_cache import warm_up
-from .routing import Route
+from .routing import Route, add_routes
 
 log = logging.getLogger("samplemind.server")
 
@@ -236,16 +244,9 @@ def make_app(library_home: str | os.PathLike[str] | None = None, *,
     app = web.Application(middlewares=_middlewares(config, metrics),
                           client_max_size=JSON_BODY_LIMIT)
     app[CONTEXT] = ctx
-    app[routes_ops.OPENAPI_DOC] = openapi.build(ROUTES)
     app[EXPORTS] = ExportStore()  # POST /api/v1/exports' pending downloads
     app[DOWNLOADS] = DownloadSlots(config.max_downloads, config.max_downloads_each)
-    for route in ROUTES:
-        # One resource per route, so its name (what ROUTE_ROLES is keyed by) is the
-        # route's; HEAD answers like GET (headers only).
-        resource = app.router.add_resource(route.path, name=route.name)
-        resource.add_route(route.method, route.handler)
-        if route.method == "GET" and route.name != "ws":
-            resource.add_route("HEAD", route.handler)
+    add_routes(app, ROUTES)
 
     async def start_and_stop(app: web.Application) -> Any:
         hub.loop = asyncio.get_running_loop()

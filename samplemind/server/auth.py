@@ -1,7 +1,8 @@
 """Who may do what on the server: authentication, roles, CSRF and login rate limiting.
 
-`install_security(app, store, route_roles=..., open_access=...)` adds one middleware and three
-routes (`POST /api/v1/login`, `POST /api/v1/logout`, `GET /api/v1/me`). Call it after the
+`install_security(app, store, route_roles=..., open_access=...)` adds one middleware and the three
+routes of `ROUTES` (`POST /api/v1/login`, `POST /api/v1/logout`, `GET /api/v1/me`), declared like
+every other route so the OpenAPI document lists them. Call it after the
 middlewares that must run first (Host check, error rendering) and before the app starts.
 
 Each request is handled so:
@@ -49,6 +50,7 @@ from ..accounts import ROLES, SESSION_LIFETIME, AccountStore, role_allows
 from ..errors import UsageError
 from .http import json_response
 from .json_input import parse_json
+from .routing import VIEWER, Route, add_routes
 
 ROLE_ORDER = ROLES  # ("viewer", "editor", "admin")
 PUBLIC = "public"  # a route_roles value: no authentication needed
@@ -65,6 +67,8 @@ MAX_LOGIN_BODY = 8192  # bytes of JSON a login may send
 STORE_KEY = web.AppKey("samplemind_account_store", AccountStore)
 OPEN_ACCESS_KEY = web.AppKey("samplemind_open_access", object)  # bool or OpenAccess
 OPEN_SOCKET_POLL = 1.0  # seconds between checks that an open-access WebSocket may stay open
+TRUSTED_KEY = web.AppKey("samplemind_trusted_origins", frozenset)  # besides the request's Host
+VERIFY_SLOTS_KEY = web.AppKey("samplemind_verify_slots", asyncio.Semaphore)
 USER_KEY = web.RequestKey("user", object)  # request[USER_KEY]: {"name", "role", "via"} or None
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -286,8 +290,6 @@ def _required_role(request: web.Request, route_roles: Mapping[str, str], open_ac
         return PUBLIC
     route = request.match_info.route
     name = getattr(route, "name", None)
-    if name in (LOGIN_ROUTE, LOGOUT_ROUTE):
-        return PUBLIC
     role = route_roles.get(name) if name else None
     if role is None:
         role = "viewer" if request.method in SAFE_METHODS else "editor"
@@ -344,11 +346,13 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
         if role != PUBLIC and role not in ROLE_ORDER:
             raise ValueError(f"route {name!r}: unknown role {role!r}")
     route_roles = dict(route_roles)
+    route_roles.update(ROUTE_ROLES)
     limiter = limiter or LoginLimiter()
     app[STORE_KEY] = store
     app[LIMITER_KEY] = limiter
     app[OPEN_ACCESS_KEY] = open_access
-    verify_slots = asyncio.Semaphore(2)  # scrypt takes 32 MiB and a core: two at a time
+    app[TRUSTED_KEY] = trusted
+    app[VERIFY_SLOTS_KEY] = asyncio.Semaphore(2)  # scrypt takes 32 MiB and a core: two at a time
 
     @web.middleware
     async def security(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -416,70 +420,90 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
             _clear_cookie(request, response)
         return response
 
-    async def login(request: web.Request) -> web.Response:
-        """POST {name, password}: sets the session cookie; answers {user, role, csrf_token}."""
-        if not _origin_ok(request, trusted, required=False):
-            return _error(403, "cross-site login refused (Origin does not match Host)")
-        if request.content_length is not None and request.content_length > MAX_LOGIN_BODY:
-            return _error(413, "login body too large")
-        # Read at most the limit whatever the headers say (a chunked body has no length), and
-        # parse with the one bounded parser (a deeply nested body was a RecursionError, 500).
-        raw = await request.content.read(MAX_LOGIN_BODY + 1)
-        if len(raw) > MAX_LOGIN_BODY:
-            return _error(413, "login body too large")
-        try:
-            body = parse_json(raw)
-        except UsageError:
-            return _error(400, 'send JSON: {"name": ..., "password": ...}')
-        name = body.get("name") if isinstance(body, dict) else None
-        password = body.get("password") if isinstance(body, dict) else None
-        if not isinstance(name, str) or not isinstance(password, str) or not name:
-            return _error(400, 'send JSON: {"name": ..., "password": ...}')
-        ip_key = f"ip:{request.remote or '?'}"
-        user_key = f"user:{name.strip().lower()[:128]}"
-        wait = limiter.retry_after([ip_key, user_key])
-        if wait > 0:
-            return _error(429, f"too many failed logins; try again in {math.ceil(wait)} s",
-                          {hdrs.RETRY_AFTER: str(math.ceil(wait))})
-        keys = [ip_key, user_key]
-        limiter.start(keys)  # in flight attempts count: parallel guesses cannot overrun the limit
-        account = None
-        try:
-            async with verify_slots:
-                account = await asyncio.get_running_loop().run_in_executor(
-                    None, store.verify_password, name, password)
-        finally:
-            limiter.finish(keys, ok=account is not None)
-        if account is None:
-            return _error(401, "wrong name or password")
-        old = request.cookies.get(COOKIE_NAME)
-        if old:  # never keep a session id that existed before the login
-            store.end_session(old)
-        session_id, csrf = store.create_session(account["name"])
-        response = json_response({"ok": True, "user": account["name"],
-                                  "role": account["role"], "csrf_token": csrf})
-        _set_cookie(request, response, session_id)
-        return response
-
-    async def logout(request: web.Request) -> web.Response:
-        """POST: ends the session of the cookie and clears the cookie."""
-        cookie = request.cookies.get(COOKIE_NAME)
-        if cookie:
-            store.end_session(cookie)
-        response = json_response({"ok": True})
-        _clear_cookie(request, response)
-        return response
-
-    async def me(request: web.Request) -> web.Response:
-        """GET: who this request is, with the CSRF token when it came with the session cookie."""
-        user = request[USER_KEY]
-        answer: dict[str, Any] = {"ok": True, "user": user["name"], "role": user["role"],
-                                  "via": user["via"], "open_access": user["via"] == "local"}
-        if user["via"] == "session":
-            answer["csrf_token"] = AccountStore.csrf_token(request.cookies[COOKIE_NAME])
-        return json_response(answer)
-
     app.middlewares.append(security)
-    app.router.add_post("/api/v1/login", login, name=LOGIN_ROUTE)
-    app.router.add_post("/api/v1/logout", logout, name=LOGOUT_ROUTE)
-    app.router.add_get("/api/v1/me", me, name=ME_ROUTE)
+    add_routes(app, ROUTES)
+
+
+# -- the routes: declared like every other route, so the OpenAPI document lists them -----------
+
+async def login(request: web.Request) -> web.Response:
+    """POST {name, password}: sets the session cookie; answers {user, role, csrf_token}."""
+    store, limiter = request.app[STORE_KEY], request.app[LIMITER_KEY]
+    if not _origin_ok(request, request.app[TRUSTED_KEY], required=False):
+        return _error(403, "cross-site login refused (Origin does not match Host)")
+    if request.content_length is not None and request.content_length > MAX_LOGIN_BODY:
+        return _error(413, "login body too large")
+    # Read at most the limit whatever the headers say (a chunked body has no length), and
+    # parse with the one bounded parser (a deeply nested body was a RecursionError, 500).
+    raw = await request.content.read(MAX_LOGIN_BODY + 1)
+    if len(raw) > MAX_LOGIN_BODY:
+        return _error(413, "login body too large")
+    try:
+        body = parse_json(raw)
+    except UsageError:
+        return _error(400, 'send JSON: {"name": ..., "password": ...}')
+    name = body.get("name") if isinstance(body, dict) else None
+    password = body.get("password") if isinstance(body, dict) else None
+    if not isinstance(name, str) or not isinstance(password, str) or not name:
+        return _error(400, 'send JSON: {"name": ..., "password": ...}')
+    ip_key = f"ip:{request.remote or '?'}"
+    user_key = f"user:{name.strip().lower()[:128]}"
+    wait = limiter.retry_after([ip_key, user_key])
+    if wait > 0:
+        return _error(429, f"too many failed logins; try again in {math.ceil(wait)} s",
+                      {hdrs.RETRY_AFTER: str(math.ceil(wait))})
+    keys = [ip_key, user_key]
+    limiter.start(keys)  # in flight attempts count: parallel guesses cannot overrun the limit
+    account = None
+    try:
+        async with request.app[VERIFY_SLOTS_KEY]:
+            account = await asyncio.get_running_loop().run_in_executor(
+                None, store.verify_password, name, password)
+    finally:
+        limiter.finish(keys, ok=account is not None)
+    if account is None:
+        return _error(401, "wrong name or password")
+    old = request.cookies.get(COOKIE_NAME)
+    if old:  # never keep a session id that existed before the login
+        store.end_session(old)
+    session_id, csrf = store.create_session(account["name"])
+    response = json_response({"ok": True, "user": account["name"],
+                              "role": account["role"], "csrf_token": csrf})
+    _set_cookie(request, response, session_id)
+    return response
+
+async def logout(request: web.Request) -> web.Response:
+    """POST: ends the session of the cookie and clears the cookie."""
+    cookie = request.cookies.get(COOKIE_NAME)
+    if cookie:
+        request.app[STORE_KEY].end_session(cookie)
+    response = json_response({"ok": True})
+    _clear_cookie(request, response)
+    return response
+
+async def me(request: web.Request) -> web.Response:
+    """GET: who this request is, with the CSRF token when it came with the session cookie."""
+    user = request[USER_KEY]
+    answer: dict[str, Any] = {"ok": True, "user": user["name"], "role": user["role"],
+                              "via": user["via"], "open_access": user["via"] == "local"}
+    if user["via"] == "session":
+        answer["csrf_token"] = AccountStore.csrf_token(request.cookies[COOKIE_NAME])
+    return json_response(answer)
+
+
+_CREDENTIALS = {"type": "object", "required": ["name", "password"],
+                "properties": {"name": {"type": "string", "minLength": 1},
+                               "password": {"type": "string"}}}
+ROUTES = [
+    Route("POST", "/api/v1/login", LOGIN_ROUTE, login, PUBLIC,
+          "Log in with a name and password: sets the session cookie and answers "
+          "{user, role, csrf_token}.", body=_CREDENTIALS,
+          responses={401: "Wrong name or password.", 403: "Cross-site login refused.",
+                     413: "Body over 8 KiB.", 429: "Too many failed logins (Retry-After)."}),
+    Route("POST", "/api/v1/logout", LOGOUT_ROUTE, logout, PUBLIC,
+          "End the session of the cookie and clear the cookie."),
+    Route("GET", "/api/v1/me", ME_ROUTE, me, VIEWER,
+          "Who this request is (any signed-in role): {user, role, via, open_access}, and the "
+          "CSRF token when it came with the session cookie."),
+]
+ROUTE_ROLES = {route.name: route.role for route in ROUTES}

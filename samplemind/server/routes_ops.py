@@ -9,7 +9,8 @@ from aiohttp import web
 from ..library import Library
 from .http import context, json_now
 from .metrics import CONTENT_TYPE
-from .routing import PUBLIC, VIEWER, Route
+from .openapi import build as build_openapi
+from .routing import PUBLIC, ROUTE_TABLE, VIEWER, Route
 
 
 async def live(request: web.Request) -> web.StreamResponse:
@@ -48,10 +49,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
 
 
 async def openapi(request: web.Request) -> web.StreamResponse:
-    return json_now(request, request.app[OPENAPI_DOC])
-
-
-OPENAPI_DOC: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)
+    return json_now(request, build_openapi(request.app[ROUTE_TABLE]))
 
 ROUTES = [
     Route("GET", "/health/live", "health_live", live, PUBLIC, "The process is up."),

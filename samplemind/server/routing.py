@@ -49,4 +49,23 @@ class Route:
     openapi: bool = True
 
 
+# Every route an app serves, in the order added: the OpenAPI document is built from it
+# (GET /api/v1/openapi.json), so a route added by the account layer is documented too.
+ROUTE_TABLE: web.AppKey[list[Route]] = web.AppKey("samplemind_route_table", list)
+
+
+def add_routes(app: web.Application, routes: list[Route]) -> None:
+    """Serve these routes on app and add them to app[ROUTE_TABLE].
+
+    One resource per route, so its name (what the auth module's route roles are keyed by) is
+    the route's; HEAD answers like GET (headers only), except on the WebSocket.
+    """
+    for route in routes:
+        resource = app.router.add_resource(route.path, name=route.name)
+        resource.add_route(route.method, route.handler)
+        if route.method == "GET" and route.name != "ws":
+            resource.add_route("HEAD", route.handler)
+    app[ROUTE_TABLE] = [*app.get(ROUTE_TABLE, []), *routes]
+
+
 ID = Param("id", "path", {"type": "integer", "minimum": 1}, "Catalog id of the sample.", True)
