@@ -18,6 +18,7 @@ from .catalog import Catalog, now_iso
 from .config import DEFAULT_TIMEOUT, Paths, default_jobs, resolve_paths
 from .errors import AnalysisError, CatalogError, NotFound, QueryError, UsageError
 from .models import SCHEMA_VERSION, DupeAction, DupeGroup, FileFailure, Hit, Sample, ScanReport
+from .roots import user_path
 from .scan import ProgressCallback, ScanPipeline, re_resolve, refine_categories, resolve_roots
 from .scanner import hash_file
 
@@ -113,7 +114,7 @@ class Library:
             records = self.catalog.records("s.id = ?", [int(text)])
             what = f"id {text}"
         else:
-            path = os.path.abspath(os.path.expanduser(text))
+            path = user_path(text)  # UsageError for a path the catalog cannot hold
             records = self.catalog.records("s.path = ?", [path])
             what = path
         record = next(records, None)
@@ -167,8 +168,9 @@ class Library:
         if under:
             # The path index's range (Catalog.under_clause), not substr() over every row. Roots
             # are stored resolved, a folder reached through a link inside a root is not: both.
-            ranges = [Catalog.under_clause(folder, True, "s.path") for folder in dict.fromkeys(
-                (os.path.abspath(under), os.path.realpath(under)))]
+            folder = user_path(under)
+            ranges = [Catalog.under_clause(spelling, True, "s.path") for spelling in
+                      dict.fromkeys((folder, os.path.realpath(folder)))]
             clauses.append("(" + " OR ".join(where for where, _ in ranges) + ")")
             params.extend(value for _, values in ranges for value in values)
         for column, value in (("type", type), ("category", category and category.lower()),
@@ -198,7 +200,7 @@ class Library:
             return [sample.id for sample in self.ls(texts[0])]
         ids: list[int] = []
         for text in texts:
-            path = os.path.abspath(os.path.expanduser(text))
+            path = user_path(text)
             if os.path.isdir(path):
                 ids.extend(sample.id for sample in self.ls(under=path))
             else:
@@ -472,7 +474,7 @@ class Library:
                     "SELECT id FROM samples WHERE id = ?", [int(text)]) is not None:
                 return int(text)
             return self.get(text).id  # raises the usual NotFound
-        path = os.path.abspath(os.path.expanduser(text))
+        path = user_path(text)
         for spelling in dict.fromkeys((path, os.path.realpath(path))):  # roots are resolved
             row = self.catalog.scalar("SELECT id FROM samples WHERE path = ?", [spelling])
             if row is not None:

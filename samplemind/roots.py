@@ -18,6 +18,68 @@ if TYPE_CHECKING:
     from .catalog import Catalog
 
 
+def user_path(path: str | os.PathLike[str]) -> str:
+    """A path a person typed (or a request named), made absolute, for a catalog lookup or a
+    root. The catalog stores paths as text, so one holding bytes that are not UTF-8 can name
+    nothing in it: a UsageError naming the path, its bad bytes escaped."""
+    from .errors import UsageError
+    from .textsafe import has_undecodable, printable
+
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if "\x00" in text:
+        raise UsageError(f"not a path: {printable(text)} (it holds a NUL byte)")
+    if has_undecodable(text):
+        raise UsageError(f"cannot use {printable(text)}: the path is not valid UTF-8 and the "
+                         "catalog stores paths as text (rename the file or folder)")
+    return os.path.abspath(os.path.expanduser(text))
+
+
+# Pseudo file systems (reading them can block or never end) and the whole disk: never roots.
+_NEVER_ROOTS = ("/proc", "/sys", "/dev")
+# System folders: not where samples are kept, and a root widens what the server may scan and
+# serve. Only these folders themselves are refused (/usr/share/sounds is a fine root).
+_SYSTEM_FOLDERS = frozenset({"/", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/usr",
+                             "/boot", "/run", "/var", "/root", "/srv", "/opt", "/snap"})
+
+
+def check_root(root: str) -> str:
+    """A resolved path a scan may take as a root, or a UsageError saying why not (NotFound if
+    it does not exist): a folder, or a file with an audio extension (as the walk decides);
+    never /, a system folder itself, or anything under /proc, /sys or /dev."""
+    import stat
+
+    from .errors import NotFound, UsageError
+    from .scanner import AUDIO_EXTENSIONS
+    from .textsafe import printable
+
+    shown = printable(root)
+    try:
+        info = os.stat(root)
+    except FileNotFoundError:
+        raise NotFound(f"no such file or folder: {shown}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot scan {shown}: {exc.strerror or exc}") from None
+    system = root if root in _SYSTEM_FOLDERS else next(
+        (top for top in _NEVER_ROOTS if _under(root, top)), None)
+    if system is not None:
+        where = "it" if system == root else f"it is under {system}, which"
+        raise UsageError(f"will not scan {shown}: {where} is a system folder, not a sample "
+                         "folder (scan the folder that holds your samples)")
+    if stat.S_ISDIR(info.st_mode):
+        return root
+    if stat.S_ISREG(info.st_mode) and os.path.splitext(root)[1].lower() in AUDIO_EXTENSIONS:
+        return root
+    what = "a file without an audio extension" if stat.S_ISREG(info.st_mode) else \
+        "neither a folder nor a regular file"
+    raise UsageError(f"cannot scan {shown}: it is {what} (scan a folder or an audio file)")
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
 def resolve_root(path: str | os.PathLike[str]) -> str:
     """The one absolute, link-free spelling of a folder or file to scan."""
     return os.path.realpath(os.path.expanduser(os.fspath(path)))

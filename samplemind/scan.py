@@ -450,18 +450,18 @@ def resolved_columns(catalog: Catalog, features: dict[str, Any], embedded: dict[
 
 def resolve_roots(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     """The roots a scan of these paths covers: absolute, resolved (a symlinked or aliased
-    path is the same root, roots.py), each once. Raises UsageError for none, NotFound for
-    a path that does not exist."""
-    from .errors import NotFound, UsageError
-    from .roots import resolve_root
+    path is the same root, roots.py), each once. Raises UsageError for none, for a path that
+    is not valid UTF-8 and for one that may not be a root (roots.check_root: only folders
+    and audio files), NotFound for a path that does not exist."""
+    from .errors import UsageError
+    from .roots import check_root, resolve_root, user_path
 
-    typed = [os.path.abspath(os.path.expanduser(os.fspath(p))) for p in paths]
+    typed = [user_path(p) for p in paths]
     if not typed:
         raise UsageError("nothing to scan: give at least one folder")
-    for root in typed:
-        if not os.path.exists(root):
-            raise NotFound(f"no such file or folder: {root}")
-    return list(dict.fromkeys(resolve_root(root) for root in typed))
+    # Each must be a folder or an audio file (roots.check_root), checked before anything is
+    # walked or stored: a root widens what the server may scan and serve.
+    return list(dict.fromkeys(check_root(user_path(resolve_root(root))) for root in typed))
 
 
 def _hints(path: str, root: str) -> dict[str, Any]:

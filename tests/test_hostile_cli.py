@@ -443,3 +443,50 @@ def test_export_never_copies_what_a_catalogued_path_leads_to_now(tmp_path: Path)
     assert copied[0].read_bytes() == kept.read_bytes()
     kit_manifest = json.loads((kit / "samplemind-export.json").read_text("utf-8"))
     assert len(kit_manifest["skipped"]) == 3
+
+
+def test_paths_that_are_not_text_are_a_usage_error_that_names_them(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    good = write_hit(tmp_path / "good" / "g.wav")
+    assert run_cli("scan", str(good.parent), home=home).returncode == 0
+    bad_folder = os.fsdecode(os.fsencode(str(tmp_path)) + b"/bad\xff")
+    os.mkdir(bad_folder)
+    bad_file = Path(bad_folder) / "x.wav"
+    shutil.copy(good, bad_file)
+    for args in (("show", str(bad_file)), ("similar", str(bad_file)),
+                 ("set", str(bad_file), "bpm=120"), ("tag", "add", str(bad_file), "x"),
+                 ("scan", bad_folder)):
+        result = _run_bytes(*args, home=home)
+        stderr = result.stderr.decode("utf-8")  # valid UTF-8: the byte is escaped
+        assert result.returncode == 2, (args, stderr)
+        assert stderr.count("\n") == 1 and stderr.startswith("error: "), (args, stderr)
+        assert "bad\\xff" in stderr and "Unicode" not in stderr, (args, stderr)
+    result = run_cli("export", "", "--to", "/proc/self", home=home)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: cannot write in /proc/self") and \
+        result.stderr.count("\n") == 1 and "Errno" not in result.stderr, result.stderr
+
+
+def test_only_folders_and_audio_files_become_roots(tmp_path: Path) -> None:
+    from samplemind.errors import NotFound, UsageError
+
+    home = tmp_path / "home"
+    text = tmp_path / "secret.txt"
+    text.write_text("not audio")
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)  # an audio name, but not a file
+    for target in ("/dev/null", str(text), str(fifo), "/etc", "/"):
+        result = run_cli("scan", target, home=home)
+        assert result.returncode == 2, (target, result.stderr)
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    stats = json.loads(run_cli("stats", "-f", "json", home=home).stdout)
+    assert stats["roots"] == []
+    with Library(home, jobs=1) as library:
+        with pytest.raises(UsageError) as refused:  # 400 over HTTP
+            library.scan([text])
+        assert refused.value.http_status == 400
+        with pytest.raises(NotFound):
+            library.scan([tmp_path / "nowhere"])
+        write_hit(tmp_path / "one.wav")
+        assert library.scan([tmp_path / "one.wav"]).added == 1  # an audio file is a root
+        assert library.stats()["roots"] == [str(tmp_path / "one.wav")]
