@@ -80,6 +80,38 @@ def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
+def reached_from(real: str, is_folder: bool, roots: Iterable[str]) -> bool:
+    """Whether walking one of these (resolved) roots reaches `real` (a resolved path) under
+    that very path: it lies inside a folder root, through no hidden folder or file, and a
+    file has an audio name; or it is a file root itself."""
+    from .scanner import is_audio_name
+
+    for root in roots:
+        if real == root:
+            return True
+        if not real.startswith(root.rstrip("/") + "/"):
+            continue
+        parts = real[len(root.rstrip("/")) + 1:].split("/")
+        if any(part.startswith(".") for part in parts):
+            continue
+        if is_folder or is_audio_name(parts[-1]):
+            return True
+    return False
+
+
+def merge_sample(catalog: Catalog, keep: int, duplicate: int) -> None:
+    """One file catalogued twice: what a person wrote on the duplicate (user tags,
+    corrections) is copied onto the row that stays, whose fields then take the corrections;
+    the caller removes the duplicate."""
+    from .scan import re_resolve
+
+    conn = catalog.conn
+    for table, columns in (("tags", "tag, source"), ("overrides", "field, value, set_at")):
+        conn.execute(f"INSERT OR IGNORE INTO {table} (sample_id, {columns}) "
+                     f"SELECT ?, {columns} FROM {table} WHERE sample_id = ?", (keep, duplicate))
+    re_resolve(catalog, keep)
+
+
 def resolve_root(path: str | os.PathLike[str]) -> str:
     """The one absolute, link-free spelling of a folder or file to scan."""
     return os.path.realpath(os.path.expanduser(os.fspath(path)))
@@ -119,10 +151,7 @@ def _rename_root(catalog: Catalog, old: str, new: str) -> int:
         twin = conn.execute("SELECT id FROM samples WHERE path = ?", (target,)).fetchone()
         if twin is not None and twin[0] != sample_id:
             # The same file catalogued twice: what a user wrote on the alias row survives.
-            for table, columns in (("tags", "tag, source"), ("overrides", "field, value, set_at")):
-                conn.execute(f"INSERT OR IGNORE INTO {table} (sample_id, {columns}) "
-                             f"SELECT ?, {columns} FROM {table} WHERE sample_id = ?",
-                             (twin[0], sample_id))
+            merge_sample(catalog, twin[0], sample_id)
             duplicates.append(sample_id)
         else:
             conn.execute("UPDATE samples SET path = ?, root = ? WHERE id = ?",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .analysis.versions import analysis_version
 from .catalog import Catalog, FailureState, FileState, now_iso
 from .models import FileFailure, ScanReport
+from .roots import merge_sample, reached_from
 from .scanner import FileEntry, hash_file, walk
 
 if TYPE_CHECKING:
@@ -160,13 +162,21 @@ class ScanPipeline:
             if os.path.isdir(path) or not os.path.exists(path):
                 walked.unreadable.append(path.rstrip("/") + "/")
 
+        # A symlink whose target a root's walk reaches under its real path is not followed:
+        # the file is catalogued once, under that path (roots.reached_from).
+        covered = list(dict.fromkeys([*roots, *(row[0] for row in self.catalog.query(
+            "SELECT path FROM roots"))]))
+
+        def reached_elsewhere(real: str, is_folder: bool) -> bool:
+            return reached_from(real, is_folder, covered)
+
         for root in roots:
             # A folder's prefix covers its files; a file named directly covers itself.
             walked.known.update(self.catalog.file_states(
                 root, folder=os.path.isdir(root), current_version=analysis_version()))
             walked.failed_before.update(self.catalog.failure_states(root,
                                                                     folder=os.path.isdir(root)))
-            for entry in walk(root, on_skip=skipped):
+            for entry in walk(root, on_skip=skipped, reached_elsewhere=reached_elsewhere):
                 walked.entries.append((entry, root))
         # Overlapping roots (a folder and its sub-folder) must not yield a file twice.
         walked.entries = list({entry.path: (entry, root)
@@ -233,7 +243,7 @@ class ScanPipeline:
                     else:
                         pending.append(Pending(entry, root, digest, state.id))
                     continue
-                sample_id = self._moved_from(digest, missing_by_hash, claimed)
+                sample_id = self._moved_from(digest, missing_by_hash, claimed, entry.path)
                 if sample_id is not None:
                     self.writer.add(lambda i=sample_id, e=entry, r=root: self._apply_move(i, e, r))
                     report.moved += 1
@@ -242,11 +252,13 @@ class ScanPipeline:
         return pending
 
     def _moved_from(self, digest: str, missing_by_hash: dict[str, list[str]],
-                    claimed: set[int]) -> int | None:
+                    claimed: set[int], new_path: str) -> int | None:
         """The id of a catalogued file with these bytes that is gone from its path, if any.
 
         First among the scanned roots; then anywhere in the catalog, so a renamed root
-        or a move between roots keeps ids and tags.
+        or a move between roots keeps ids and tags. A row whose path still leads, through
+        links, to this very path (a symlinked folder it was reached through) is this file
+        too: it takes the real path, and keeps its id and tags.
         """
         paths = missing_by_hash.get(digest)
         if paths:
@@ -254,7 +266,8 @@ class ScanPipeline:
             claimed.add(sample_id)
             return sample_id
         for sample_id, path in self.catalog.ids_by_hash(digest):
-            if sample_id not in claimed and not os.path.exists(path):
+            if sample_id not in claimed and (not os.path.exists(path)
+                                             or _leads_to(path, new_path)):
                 claimed.add(sample_id)
                 return sample_id
         return None
@@ -371,6 +384,7 @@ class ScanPipeline:
     def remove_missing(self, walked: Walked, roots: list[str]) -> None:
         """Catalogued files gone from disk (and not moved) go; failures of files that are
         gone are forgotten; the roots are noted as scanned."""
+        self._keep_reachable(walked, roots)
         if self.missing:
             ids = [state.id for state in self.missing.values()]
             self.writer.add(lambda: self.catalog.delete_samples(ids))
@@ -380,6 +394,48 @@ class ScanPipeline:
             self.writer.add(lambda: self.catalog.clear_failures(gone_failures))
         for root in roots:
             self.writer.add(lambda r=root: self.catalog.note_root(r))
+
+    def _keep_reachable(self, walked: Walked, roots: list[str]) -> None:
+        """A catalogued path the walk did not yield, but whose file is still there (reached
+        another way now: a symlinked folder no longer followed, a second link), is never
+        simply dropped with its tags and corrections. It is merged into the row of the same
+        file (its user tags and corrections copied there), or takes the file's real path
+        when that lies in a root, or else is kept as it is."""
+        if not self.missing:
+            return
+        by_identity = {entry.identity: entry.path for entry, _ in walked.entries
+                       if entry.identity is not None}
+        covered = list(dict.fromkeys([*roots, *(row[0] for row in self.catalog.query(
+            "SELECT path FROM roots"))]))
+        for path, state in list(self.missing.items()):
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue  # gone: removed as usual
+            if not stat.S_ISREG(info.st_mode):
+                continue  # a folder, FIFO or device in its place: not this file any more
+            del self.missing[path]
+            same = by_identity.get((info.st_dev, info.st_ino))
+            real = os.path.realpath(path)
+            if same is None and real != path and reached_from(real, False, covered):
+                same = real
+            if same is None:
+                continue  # the file is there and nothing else holds it: keep the row
+            root = max((r for r in covered if real == r or real.startswith(r.rstrip("/") + "/")),
+                       key=len, default=None)
+            self.writer.add(lambda s=state, t=same, r=root: self._fold_into(s.id, t, r))
+
+    def _fold_into(self, sample_id: int, path: str, root: str | None) -> None:
+        """Sample sample_id's file is catalogued (or is to be) at path: merge or re-path."""
+        twin = self.catalog.scalar("SELECT id FROM samples WHERE path = ?", [path])
+        if twin is not None and twin != sample_id:
+            merge_sample(self.catalog, twin, sample_id)
+            self.catalog.delete_samples([sample_id])
+            self.report.removed += 1  # a duplicate row, not a file: its tags live on
+        elif twin is None and root is not None:
+            self.catalog.update_sample(sample_id, {"path": path, "root": root,
+                                                   "name": os.path.basename(path)})
+            re_resolve(self.catalog, sample_id)
 
     # -- post-scan steps ------------------------------------------------------------------
 
@@ -472,6 +528,12 @@ def _hints(path: str, root: str) -> dict[str, Any]:
     top = root.rstrip("/") if os.path.isdir(root) else os.path.dirname(path)
     base = os.path.dirname(top)
     return filename_hints(os.path.relpath(path, base))
+
+
+def _leads_to(path: str, real: str) -> bool:
+    """Whether path is another spelling (through links) of the real path `real`. Not a hard
+    link: that is a file of its own at its own real path, reached by its own root."""
+    return path != real and os.path.realpath(path) == real
 
 
 def _safe_hash(path: str) -> str | OSError:

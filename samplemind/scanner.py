@@ -30,6 +30,7 @@ class FileEntry:
     path: str
     size: int
     mtime_ns: int
+    identity: tuple[int, int] | None = None  # (device, inode): the file however it is reached
 
 
 def is_audio_name(name: str) -> bool:
@@ -39,11 +40,17 @@ def is_audio_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
 
 
-def walk(root: str, on_skip: Callable[[str, str], None] | None = None) -> Iterator[FileEntry]:
+def walk(root: str, on_skip: Callable[[str, str], None] | None = None,
+         reached_elsewhere: Callable[[str, bool], bool] | None = None) -> Iterator[FileEntry]:
     """Yield audio files under root: hidden entries skipped, symlink loops never followed.
 
     Symlinked folders are followed once; a folder or file reached twice (same device and
     inode) is passed over, which is what breaks loops.
+
+    reached_elsewhere(real_path, is_folder): asked for each symlink, with its resolved
+    target; True means the walk of a root reaches that target under its real path (it lies
+    inside a root), so the link is not followed: one file is catalogued under one path,
+    whatever way it can be reached.
     """
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: set[tuple[int, int]] = set()
@@ -56,7 +63,8 @@ def walk(root: str, on_skip: Callable[[str, str], None] | None = None) -> Iterat
     if stat.S_ISREG(root_stat.st_mode):
         # A file named directly is taken whatever its name, as long as it is audio.
         if os.path.splitext(root)[1].lower() in AUDIO_EXTENSIONS:
-            yield FileEntry(root, root_stat.st_size, root_stat.st_mtime_ns)
+            yield FileEntry(root, root_stat.st_size, root_stat.st_mtime_ns,
+                            (root_stat.st_dev, root_stat.st_ino))
         elif on_skip:
             on_skip(root, "not an audio file extension")
         return
@@ -81,6 +89,9 @@ def walk(root: str, on_skip: Callable[[str, str], None] | None = None) -> Iterat
                     on_skip(entry.path, f"broken link or unreadable: {exc.strerror or exc}")
                 continue
             identity = (info.st_dev, info.st_ino)
+            if reached_elsewhere is not None and entry.is_symlink() and reached_elsewhere(
+                    os.path.realpath(entry.path), stat.S_ISDIR(info.st_mode)):
+                continue  # catalogued under its real path, by the walk that reaches it there
             if stat.S_ISDIR(info.st_mode):
                 if identity not in seen_dirs:
                     seen_dirs.add(identity)
@@ -94,7 +105,7 @@ def walk(root: str, on_skip: Callable[[str, str], None] | None = None) -> Iterat
                     if on_skip:
                         on_skip(entry.path, "the file name is not valid UTF-8; rename the file")
                     continue
-                yield FileEntry(entry.path, info.st_size, info.st_mtime_ns)
+                yield FileEntry(entry.path, info.st_size, info.st_mtime_ns, identity)
         stack.extend(reversed(subfolders))  # depth-first, in name order
 
 

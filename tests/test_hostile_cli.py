@@ -196,8 +196,10 @@ def test_a_catalog_with_alias_roots_is_brought_in_line_at_the_next_scan(
     alias.symlink_to(real, target_is_directory=True)
     home = tmp_path / "home"
     with Library(home, jobs=1) as library:
-        # What an older samplemind wrote: roots as typed, every file catalogued twice.
+        # What an older samplemind wrote: roots as typed, every file catalogued twice (and
+        # no row taken over by the same file's real path: scan._leads_to).
         monkeypatch.setattr(roots, "resolve_root", lambda path: os.path.abspath(path))
+        monkeypatch.setattr("samplemind.scan._leads_to", lambda *args: False)
         library.scan([real])
         library.scan([alias])
         assert library.count() == 6
@@ -400,6 +402,77 @@ def test_a_server_scan_of_an_alias_path_adds_nothing(loopback_server, tmp_path: 
 
 
 # -- the second review: one file is one row, files checked when exported, paths and roots ------
+
+
+def _tags(library: Library, sample_id: int) -> set[str]:
+    return set(library.get(sample_id).to_json()["tags"])
+
+
+def test_a_symlinked_folder_inside_a_library_is_catalogued_once_and_keeps_its_tags(
+        tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    write_library(lib / "real", 2)
+    (lib / "alias").symlink_to(lib / "real", target_is_directory=True)  # walked before "real"
+    with Library(tmp_path / "home", jobs=1) as library:
+        assert library.scan([lib]).added == 2
+        assert all(s.path.startswith(str(lib / "real") + "/") for s in library.ls())
+        again = library.scan([lib / "alias"])  # the same root, resolved: nothing new
+        assert again.added == 0 and library.count() == 2
+        sample = library.get(str(lib / "real" / "Kicks" / "hit_001.wav"))
+        library.tag([sample.id], ["precious"])
+        library.set(sample.id, {"bpm": "123"})
+        rescan = library.scan([lib])
+        assert (rescan.added, rescan.moved, rescan.removed) == (0, 0, 0)
+        assert library.count() == 2 and "precious" in _tags(library, sample.id)
+        assert library.get(sample.id).to_json()["bpm"] == 123
+
+
+def test_a_file_catalogued_under_two_paths_is_merged_not_dropped(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    from samplemind import scan as scan_module
+
+    lib = tmp_path / "lib"
+    write_library(lib / "real", 2)
+    (lib / "alias").symlink_to(lib / "real", target_is_directory=True)
+    alias_path = str(lib / "alias" / "Kicks" / "hit_001.wav")
+    with Library(tmp_path / "home", jobs=1) as library:
+        # What an older samplemind did: every link followed, an alias row beside the real one.
+        monkeypatch.setattr(scan_module, "reached_from", lambda *args: False, raising=False)
+        monkeypatch.setattr(scan_module, "_leads_to", lambda *args: False, raising=False)
+        library.scan([lib])
+        library.scan([lib / "alias"])
+        assert library.count() == 4
+        real = library.get(str(lib / "real" / "Kicks" / "hit_001.wav"))
+        twin = library.catalog.scalar("SELECT id FROM samples WHERE path = ?", [alias_path])
+        library.tag([real.id], ["precious"])
+        library.set(real.id, {"bpm": "123"})
+        library.tag([twin], ["noted"])
+        monkeypatch.undo()
+        report = library.scan([lib])
+        assert report.added == 0 and library.count() == 2
+        assert all(s.path.startswith(str(lib / "real") + "/") for s in library.ls())
+        assert _tags(library, real.id) >= {"precious", "noted"}
+        assert library.get(real.id).to_json()["bpm"] == 123
+        assert library.catalog.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_folder_linked_from_outside_keeps_one_row_when_its_real_folder_is_scanned(
+        tmp_path: Path) -> None:
+    other, lib = tmp_path / "other", tmp_path / "lib"
+    write_library(other, 2)
+    write_hit(lib / "own.wav", freq=300)
+    (lib / "ext").symlink_to(other, target_is_directory=True)
+    with Library(tmp_path / "home", jobs=1) as library:
+        assert library.scan([lib]).added == 3
+        linked = library.get(str(lib / "ext" / "Kicks" / "hit_001.wav"))
+        assert linked.path == str(lib / "ext" / "Kicks" / "hit_001.wav")  # outside every root
+        library.tag([linked.id], ["precious"])
+        report = library.scan([other])  # now its real folder is a root: the row takes that path
+        assert report.added == 0 and library.count() == 3
+        assert library.get(linked.id).path == str(other / "Kicks" / "hit_001.wav")
+        again = library.scan([lib])  # the link is no longer followed: nothing is lost
+        assert (again.added, again.removed) == (0, 0) and library.count() == 3
+        assert "precious" in _tags(library, linked.id)
 
 
 def test_export_never_copies_what_a_catalogued_path_leads_to_now(tmp_path: Path) -> None:
