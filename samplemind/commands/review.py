@@ -62,18 +62,25 @@ def _show(question: dict, choices: list[str]) -> str:
 
 
 def _read_key() -> str:
-    """One key press from the terminal (cbreak mode), '' at the end of input."""
-    import termios
-    import tty
+    """One key press from the terminal (in cbreak mode: see _keys), '' at the end of input."""
+    return os.read(sys.stdin.fileno(), 1).decode(errors="replace")
 
-    fd = sys.stdin.fileno()
-    saved = termios.tcgetattr(fd)
-    try:
-        tty.setcbreak(fd)
-        data = os.read(fd, 1)
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-    return data.decode(errors="replace")
+
+class _keys:
+    """The terminal in cbreak mode (keys one at a time, no echo) for the whole session, so
+    keys typed ahead are kept; restored on the way out."""
+
+    def __enter__(self) -> None:
+        import termios
+        import tty
+
+        self.saved = termios.tcgetattr(sys.stdin.fileno())
+        tty.setcbreak(sys.stdin.fileno(), termios.TCSANOW)
+
+    def __exit__(self, *exc: object) -> None:
+        import termios
+
+        termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self.saved)
 
 
 @app.command()
@@ -111,7 +118,7 @@ def review(
     given: list[dict] = []  # this session's answers, newest last
     skipped: set[tuple[int, str]] = set()
     out = sys.stdout
-    with open_library() as library:
+    with open_library() as library, _keys():
         try:
             while True:
                 found = [q for q in library.review_questions(query, len(skipped) + 1,
