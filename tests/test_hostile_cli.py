@@ -563,3 +563,57 @@ def test_only_folders_and_audio_files_become_roots(tmp_path: Path) -> None:
         write_hit(tmp_path / "one.wav")
         assert library.scan([tmp_path / "one.wav"]).added == 1  # an audio file is a root
         assert library.stats()["roots"] == [str(tmp_path / "one.wav")]
+
+
+def _server_scan(base: str, paths: list[str]) -> tuple[int, dict]:
+    """POST /api/v1/scans and wait for the job: (status of the POST, the job or the error)."""
+    request = urllib.request.Request(
+        base + "/api/v1/scans", method="POST", headers={"Content-Type": "application/json"},
+        data=json.dumps({"paths": paths}).encode())
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            status, job_id = answer.status, json.loads(answer.read())["id"]
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+    def finished():
+        job = _request(f"{base}/api/v1/jobs/{job_id}")[1]
+        return job if job.get("status") in ("done", "failed", "cancelled") else None
+
+    return status, _wait_until(finished, "the scan job", ceiling=120)
+
+
+def test_a_server_scan_of_a_symlinked_folder_in_a_root_adds_nothing_and_loses_nothing(
+        loopback_server, tmp_path: Path) -> None:
+    base, home = loopback_server
+    lib = tmp_path / "lib"
+    write_library(lib / "real", 2)
+    (lib / "alias").symlink_to(lib / "real", target_is_directory=True)
+    assert run_cli("scan", str(lib), home=home).returncode == 0
+    sample = json.loads(run_cli("show", str(lib / "real" / "Kicks" / "hit_001.wav"), "-f", "json",
+                                home=home).stdout)
+    assert run_cli("tag", "add", str(sample["id"]), "precious", home=home).returncode == 0
+    status, job = _server_scan(base, [str(lib / "alias")])
+    assert status == 202 and job["status"] == "done" and job["result"]["added"] == 0, job
+    assert _request(base + "/api/v1/samples")[1]["count"] == 2
+    again = json.loads(run_cli("scan", str(lib), "-f", "json", home=home).stdout)
+    assert (again["added"], again["moved"], again["removed"]) == (0, 0, 0)
+    shown = json.loads(run_cli("show", str(sample["id"]), "-f", "json", home=home).stdout)
+    assert shown["tags"] == ["precious"]
+
+
+def test_a_server_scan_of_a_file_that_is_not_audio_stores_no_root(loopback_server,
+                                                                  tmp_path: Path) -> None:
+    base, home = loopback_server
+    lib = tmp_path / "lib"
+    write_library(lib, 1)
+    (lib / "notes.txt").write_text("not audio")
+    assert run_cli("scan", str(lib), home=home).returncode == 0
+    status, answer = _server_scan(base, [str(lib / "notes.txt")])
+    # Refused with the sentence: at once (400) or as the job's error; never a root.
+    if status == 400:
+        assert "not an audio file" in answer["error"] or "audio extension" in answer["error"]
+    else:
+        assert answer["status"] == "failed" and "audio extension" in json.dumps(answer), answer
+    stats = json.loads(run_cli("stats", "-f", "json", home=home).stdout)
+    assert stats["roots"] == [str(lib)]
