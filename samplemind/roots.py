@@ -142,6 +142,30 @@ def adopt_alias_roots(catalog: Catalog) -> int:
     return merged
 
 
+def forget_refused_roots(catalog: Catalog) -> list[str]:
+    """Stored roots that check_root refuses now (/dev/null, a text file, a FIFO, /etc: what
+    older versions stored) and that hold no sample are forgotten, so they no longer widen
+    what the server may scan or serve; returns them. A root that does not exist now is kept
+    (an unmounted drive comes back)."""
+    from .errors import NotFound, UsageError
+
+    refused = []
+    for (stored,) in catalog.query("SELECT path FROM roots"):
+        try:
+            check_root(stored)
+        except NotFound:
+            continue
+        except UsageError:
+            if catalog.scalar("SELECT count(*) FROM samples WHERE root = ?", [stored]) == 0:
+                refused.append(stored)
+    if refused:
+        with catalog.transaction(bump=False):
+            for root in refused:
+                catalog.conn.execute("DELETE FROM failures WHERE root = ?", (root,))
+                catalog.conn.execute("DELETE FROM roots WHERE path = ?", (root,))
+    return refused
+
+
 def _rename_root(catalog: Catalog, old: str, new: str) -> int:
     conn = catalog.conn
     duplicates: list[int] = []

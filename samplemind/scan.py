@@ -121,12 +121,13 @@ class ScanPipeline:
 
     def run(self, roots: list[str]) -> ScanReport:
         """Every stage, then the post-scan steps; the report says what happened."""
-        from .roots import adopt_alias_roots
+        from .roots import adopt_alias_roots, forget_refused_roots
 
         started = time.perf_counter()
         report = self.report
         report.roots = roots
         report.removed += adopt_alias_roots(self.catalog)  # catalogs from before resolved roots
+        forget_refused_roots(self.catalog)  # roots an older version took: /dev/null, a text file
         try:
             walked = self.walk(roots)
             to_hash = self.detect_changes(walked)

@@ -617,3 +617,17 @@ def test_a_server_scan_of_a_file_that_is_not_audio_stores_no_root(loopback_serve
         assert answer["status"] == "failed" and "audio extension" in json.dumps(answer), answer
     stats = json.loads(run_cli("stats", "-f", "json", home=home).stdout)
     assert stats["roots"] == [str(lib)]
+
+
+def test_roots_an_older_version_stored_that_are_not_folders_are_forgotten(tmp_path: Path) -> None:
+    lib, away = tmp_path / "lib", tmp_path / "unmounted"
+    write_library(lib, 1)
+    text = tmp_path / "secret.txt"
+    text.write_text("not audio")
+    with Library(tmp_path / "home", jobs=1) as library:
+        with library.catalog.transaction():  # what `scan /dev/null` and friends stored before
+            for root in ("/dev/null", "/etc", str(text), str(away)):
+                library.catalog.note_root(root)
+        library.scan([lib])
+        # Refused ones go; a root that is not there now (a drive unplugged) stays.
+        assert library.stats()["roots"] == sorted([str(lib), str(away)])
