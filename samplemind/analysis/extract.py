@@ -472,8 +472,10 @@ class Extractor:
                 key = tonal.key_of_chord(chord)
                 return Harmony(pitch=pitch, chord=chord, chord_confidence=confidence, key=key,
                                key_confidence=confidence if key else None)
-        if kind != "loop" and not long_material and (held or duration < tonal.MOVING_MIN_SECONDS):
-            return Harmony(pitch=pitch)  # one pitch or a tuned drum; or too short for a key
+        if kind != "loop" and not long_material and (
+                held or duration < tonal.MOVING_MIN_SECONDS
+                or not tonal.phrase_like(key_sums, pitch.clarity)):
+            return Harmony(pitch=pitch)  # one pitch, a tuned drum, a cymbal; or too short
         # A harmony that moves, or one no chord template fits: the key of the whole.
         key, key_conf = self.keys.estimate(key_sums)
         if key_sums.sustain < tonal.HARMONY_MIN_SUSTAIN and (

@@ -517,6 +517,14 @@ def has_harmony(sums: ChromaSums) -> bool:
     return tonal_ratio >= HARMONY_MIN_TONAL and sustain >= HARMONY_LOW_SUSTAIN
 
 
+def phrase_like(sums: ChromaSums, clarity: float) -> bool:
+    """Whether a one-shot whose pitch content moves is a tonal phrase (a progression that
+    rings out) rather than a drum: several pitch classes, not the scatter of a cymbal, and
+    periodic. A tom's glide moves too, but over one pitch class."""
+    _tonal_ratio, _sustain, entropy = harmony_evidence(sums)
+    return CHORD_MIN_ENTROPY <= entropy <= CHORD_MAX_ENTROPY and clarity >= CHORD_MIN_CLARITY
+
+
 def chord_like(sums: ChromaSums, clarity: float) -> bool:
     """Whether a held sound is a chord: several pitch classes, held, periodic (see above)."""
     tonal_ratio, sustain, entropy = harmony_evidence(sums)
