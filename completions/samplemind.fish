@@ -397,8 +397,8 @@ complete -c samplemind -n '__samplemind_using stats' -s 'f' -l 'format' -x -a 't
 complete -c samplemind -n '__samplemind_using stats' -s 'h' -l 'help' -d 'Show this message and exit.'
 
 # samplemind suggest
-complete -c samplemind -n '__samplemind_using suggest' -s 'k' -x -d 'Tagged neighbours that vote.'
-complete -c samplemind -n '__samplemind_using suggest' -s 't' -l 'threshold' -x -d 'Smallest confidence (weighted share of neighbour votes) to suggest.'
+complete -c samplemind -n '__samplemind_using suggest' -s 'k' -x -d 'Tagged neighbours that vote (1 to 100).'
+complete -c samplemind -n '__samplemind_using suggest' -s 't' -l 'threshold' -x -d 'Smallest confidence (weighted share of neighbour votes) to suggest: above 0, at most 1.'
 complete -c samplemind -n '__samplemind_using suggest' -l 'apply' -d 'Write the suggestions as tags (source \'suggested\').'
 complete -c samplemind -n '__samplemind_using suggest' -s 'f' -l 'format' -x -a 'table json jsonl csv paths' -d 'Output format: table, json, jsonl, csv or paths.'
 complete -c samplemind -n '__samplemind_using suggest' -s 'h' -l 'help' -d 'Show this message and exit.'

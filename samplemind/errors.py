@@ -31,6 +31,18 @@ class UsageError(SampleMindError):
     http_status = 400
 
 
+class BadValue(UsageError):
+    """A parameter's value is outside its rule, said without assuming a caller: `name` is the
+    core's name for it ("threshold") and `reason` the rule ("must be above 0 and at most 1").
+    The CLI names the option instead (`commands.common.options`); over HTTP the name is the
+    request's own field or query parameter, so the message is used as it is."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name} {reason}")
+        self.name = name
+        self.reason = reason
+
+
 class QueryError(UsageError):
     """The query string could not be parsed."""
 

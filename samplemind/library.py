@@ -228,12 +228,12 @@ class Library:
                 for tag, count, sources in rows]
 
     def set(self, ref: str | int, values: dict[str, Any]) -> Sample:
-        """Correct fields of one sample (bpm, key, note, type, category) with source
-        "user"; the correction survives rescans and re-analysis. None clears it."""
-        from .organise import check_override
+        """Correct fields of one sample (models.CORRECTABLE_FIELDS) with source "user"; the
+        correction survives rescans and re-analysis. None clears it."""
+        from .organise import check_overrides
 
+        checked = check_overrides(values)
         sample = self.get(ref)
-        checked = {field: check_override(field, value) for field, value in values.items()}
         with self.catalog.transaction():
             for field, value in checked.items():
                 if value is None:

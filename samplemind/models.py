@@ -40,6 +40,10 @@ RECORD_FIELDS: tuple[str, ...] = CORE_FIELDS + DESCRIPTOR_FIELDS + TEXT_FIELDS +
 # Estimated fields: each carries <field>_confidence and <field>_source.
 ESTIMATED_FIELDS: tuple[str, ...] = ("type", "category", "bpm", "key", "chord", "note")
 
+# The fields a person may correct (`samplemind set`, PATCH /api/v1/samples/{id}, the UI's form,
+# which reads this list from GET /api/v1/schema): every estimate. The one list.
+CORRECTABLE_FIELDS: tuple[str, ...] = ESTIMATED_FIELDS
+
 # Sources an estimate can come from.
 SOURCES: tuple[str, ...] = ("dsp", "metadata", "filename", "user")
 

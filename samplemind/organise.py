@@ -7,19 +7,23 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import BadValue, UsageError
+from .models import CORRECTABLE_FIELDS
 from .music import canonical_chord, midi_to_note, note_to_midi, parse_key
 
 if TYPE_CHECKING:
     from .library import Library
 
 MAX_TAG_LENGTH = 64
-OVERRIDABLE = ("bpm", "key", "chord", "note", "type", "category")
+SUGGEST_MAX_K = 100  # tagged neighbours that vote on one sample's tags
+# check_suggest_args as JSON schema, for the request bodies that carry them.
+SUGGEST_SCHEMA = {"k": {"type": "integer", "minimum": 1, "maximum": SUGGEST_MAX_K},
+                  "threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1}}
 CLEAR_WORDS = {"", "auto", "none", "null", "-"}
 _NAME_RE = re.compile(r"^[\w][\w.-]{0,63}$")
 
@@ -39,10 +43,23 @@ def clean_tags(tags: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(cleaned))
 
 
+def check_overrides(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Corrections in their stored form (None clears one); refuses none at all, an unknown
+    field (all of them named) and nonsense values."""
+    unknown = sorted(set(values) - set(CORRECTABLE_FIELDS))
+    if unknown:
+        raise UsageError(f"cannot set {', '.join(map(repr, unknown))}: only "
+                         f"{', '.join(CORRECTABLE_FIELDS)} can be corrected")
+    if not values:
+        raise UsageError(f"nothing to set: give one or more of {', '.join(CORRECTABLE_FIELDS)}")
+    return {field: check_override(field, value) for field, value in values.items()}
+
+
 def check_override(field: str, value: Any) -> Any:
     """A user correction in its stored form; None means "clear it". Refuses nonsense."""
-    if field not in OVERRIDABLE:
-        raise UsageError(f"cannot set {field!r}: only {', '.join(OVERRIDABLE)} can be corrected")
+    if field not in CORRECTABLE_FIELDS:
+        raise UsageError(f"cannot set {field!r}: only {', '.join(CORRECTABLE_FIELDS)} can be "
+                         "corrected")
     if value is None or str(value).strip().lower() in CLEAR_WORDS:
         return None
     text = str(value).strip()
@@ -101,6 +118,14 @@ def check_collection_name(name: str) -> None:
                          "(starting with a letter or digit, at most 64)")
 
 
+def check_suggest_args(k: int, threshold: float) -> None:
+    """The one rule for a suggestion's k and threshold (SUGGEST_SCHEMA says the same)."""
+    if not 0 < threshold <= 1:  # NaN too
+        raise BadValue("threshold", "must be above 0 and at most 1")
+    if not 1 <= k <= SUGGEST_MAX_K:
+        raise BadValue("k", f"must be between 1 and {SUGGEST_MAX_K}")
+
+
 def suggest_tags(library: Library, query: str | None, *, k: int,
                  threshold: float) -> list[dict[str, Any]]:
     """For each sample without user tags: tags its k nearest user-tagged neighbours
@@ -109,10 +134,7 @@ def suggest_tags(library: Library, query: str | None, *, k: int,
     (similarity/teach.py)."""
     from .similarity.teach import nearest_teachers, tally
 
-    if not 0 < threshold <= 1:
-        raise UsageError("--threshold must be above 0 and at most 1")
-    if not 1 <= k <= 100:
-        raise UsageError("-k must be between 1 and 100")
+    check_suggest_args(k, threshold)
     tagged: dict[int, list[str]] = defaultdict(list)
     for sample_id, tag in library.catalog.query(
             "SELECT sample_id, tag FROM tags WHERE source = 'user'"):

@@ -16,6 +16,7 @@ from server_fixtures import build_catalog, copy_home, private_pack, wait_job
 
 from samplemind import Library
 from samplemind.server import ROUTE_ROLES, ROUTES, ServerConfig, make_app
+from samplemind.models import CORRECTABLE_FIELDS, RECORD_FIELDS, SCHEMA_VERSION
 
 pytestmark = pytest.mark.asyncio
 
@@ -325,6 +326,15 @@ async def test_set_corrects_fields_with_source_user(client_for, own_home: Path):
         assert_error(await response.json(), 400)
     cleared = await (await client.patch("/api/v1/samples/1", json={"bpm": None})).json()
     assert cleared["bpm_source"] != "user"
+    # Every correctable field of the core's one list, chord too (the UI offers it), and the UI
+    # reads the list from the server.
+    schema = await (await client.get("/api/v1/schema")).json()
+    assert schema["correctable"] == list(CORRECTABLE_FIELDS) and "chord" in schema["correctable"]
+    assert schema["fields"] == list(RECORD_FIELDS) and schema["schema_version"] == SCHEMA_VERSION
+    chord = await (await client.patch("/api/v1/samples/1", json={"chord": "Am7"})).json()
+    assert chord["chord_source"] == "user", chord
+    refused = await (await client.patch("/api/v1/samples/1", json={"path": "x", "zz": 1})).json()
+    assert "'path', 'zz'" in refused["error"] and "chord" in refused["error"]
 
 
 async def test_collections_save_list_use_delete(client_for, own_home: Path):

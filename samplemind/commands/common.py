@@ -3,12 +3,15 @@ open_library (the exit codes are errors.ExitCode; ARCHITECTURE.md: How to add a 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from typing import Annotated
 
 import typer
 
 from ..config import DEFAULT_TIMEOUT
+from ..errors import BadValue, UsageError
 from ..library import Library
 from ..output import Format
 
@@ -43,3 +46,16 @@ TimeoutOption = Annotated[float, typer.Option(
 def open_library(jobs: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> Library:
     """The Library the global options (--home, $SAMPLEMIND_HOME) point at."""
     return Library(state.home, jobs=jobs, timeout=timeout)
+
+
+@contextmanager
+def options(**names: str) -> Iterator[None]:
+    """Say the core's refusal of a value in the command's words: `with options(threshold=
+    "--threshold", k="-k"):` turns BadValue("threshold", "must be ...") into
+    "--threshold must be ..."."""
+    try:
+        yield
+    except BadValue as exc:
+        if exc.name not in names:
+            raise
+        raise UsageError(f"{names[exc.name]} {exc.reason}") from None

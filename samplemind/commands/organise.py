@@ -9,7 +9,7 @@ import typer
 
 from ..errors import UsageError
 from ..output import Format, err_console, write_record_detail, write_rows
-from .common import FormatOption, open_library
+from .common import FormatOption, open_library, options
 
 app = typer.Typer()
 tag_app = typer.Typer(help="Add or remove tags.", no_args_is_help=True)
@@ -107,18 +107,18 @@ def collection_rm(name: Annotated[str, typer.Argument(help="The collection to fo
 def suggest(
     query: Annotated[str | None, typer.Argument(
         help="Only suggest for samples matching this query.")] = None,
-    k: Annotated[int, typer.Option("-k", min=1, max=100,
-                                   help="Tagged neighbours that vote.")] = 10,
+    k: Annotated[int, typer.Option("-k", help="Tagged neighbours that vote (1 to 100).")] = 10,
     threshold: Annotated[float, typer.Option(
-        "--threshold", "-t", min=0.01, max=1.0,
-        help="Smallest confidence (weighted share of neighbour votes) to suggest.")] = 0.5,
+        "--threshold", "-t",
+        help="Smallest confidence (weighted share of neighbour votes) to suggest: above 0, "
+             "at most 1.")] = 0.5,
     apply: Annotated[bool, typer.Option(
         "--apply", help="Write the suggestions as tags (source 'suggested').")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Tags for untagged samples, learned from the tags you gave their nearest neighbours.
     Shows them; writes only with --apply."""
-    with open_library() as library:
+    with open_library() as library, options(k="-k", threshold="--threshold"):
         suggestions = library.suggest(query, k=k, threshold=threshold, apply=apply)
     write_rows(suggestions, fmt, ("confidence", "tag", "neighbours", "id", "path"))
     console = err_console()

@@ -12,7 +12,8 @@ from aiohttp import web
 
 from ..errors import NotFound, UsageError
 from ..library import Library
-from ..models import SCHEMA_VERSION
+from ..models import CORRECTABLE_FIELDS, ESTIMATED_FIELDS, RECORD_FIELDS, SCHEMA_VERSION
+from ..organise import SUGGEST_SCHEMA
 from . import reads
 from .errors import Forbidden
 from .http import (
@@ -27,6 +28,7 @@ from .http import (
     int_param,
     json_body,
     json_call,
+    json_now,
     sample_id,
     str_param,
 )
@@ -144,17 +146,9 @@ def _set(library: Library, ref: int, values: dict[str, Any]) -> dict[str, Any]:
     return library.set(ref, values).to_json()
 
 
-SETTABLE = ("bpm", "key", "note", "type", "category")
-
-
 async def set_fields(request: web.Request) -> web.StreamResponse:
     ref = sample_id(request)
-    body = await json_body(request)
-    unknown = sorted(set(body) - set(SETTABLE))
-    if unknown:
-        raise UsageError(f"cannot set {', '.join(unknown)}: only {', '.join(SETTABLE)}")
-    if not body:
-        raise UsageError(f"nothing to set: give one or more of {', '.join(SETTABLE)}")
+    body = await json_body(request)  # which fields and values: Library.set (organise.check_overrides)
     for name, value in body.items():
         if value is not None and not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise UsageError(f"{name} must be a string, a number or null")
@@ -283,9 +277,7 @@ def _suggest_args(source: dict[str, Any]) -> tuple[str | None, int, float]:
         k, threshold = int(k), float(threshold)
     except (TypeError, ValueError):
         raise UsageError("k must be a whole number and threshold a number") from None
-    if not 1 <= k <= 100 or not 0 <= threshold <= 1:
-        raise UsageError("k must be between 1 and 100 and threshold between 0 and 1")
-    return query or None, k, threshold
+    return query or None, k, threshold  # their range: Library.suggest (organise.check_suggest_args)
 
 
 async def suggestions(request: web.Request) -> web.StreamResponse:
@@ -321,6 +313,14 @@ async def failures(request: web.Request) -> web.StreamResponse:
         "failures": [failure.to_json() for failure in library.failures()]})
 
 
+async def record_schema(request: web.Request) -> web.StreamResponse:
+    """What the record holds and what a person may correct: the core's lists, so the UI keeps
+    no copy of its own."""
+    return json_now(request, {"schema_version": SCHEMA_VERSION, "fields": list(RECORD_FIELDS),
+                              "estimated": list(ESTIMATED_FIELDS),
+                              "correctable": list(CORRECTABLE_FIELDS)})
+
+
 async def cache_stats(request: web.Request) -> web.StreamResponse:
     return await json_call(request, lambda library: library.cache_stats())
 
@@ -331,10 +331,8 @@ _TAGS_BODY = {
                    "ids": {"type": "array", "items": {"type": "integer", "minimum": 1}},
                    "query": {"type": "string"}, "remove": {"type": "boolean"}}}
 _SET_BODY = {"type": "object", "minProperties": 1, "additionalProperties": False,
-             "properties": {name: {"type": ["string", "number", "null"]} for name in SETTABLE}}
-_SUGGEST_BODY = {"type": "object", "properties": {
-    "q": {"type": "string"}, "k": {"type": "integer", "minimum": 1, "maximum": 100},
-    "threshold": {"type": "number", "minimum": 0, "maximum": 1}}}
+             "properties": {name: {"type": ["string", "number", "null"]} for name in CORRECTABLE_FIELDS}}
+_SUGGEST_BODY = {"type": "object", "properties": {"q": {"type": "string"}, **SUGGEST_SCHEMA}}
 NAME = Param("name", "path", {"type": "string"}, "Collection name.", True)
 K = Param("k", "query", {"type": "integer", "minimum": 1, "maximum": MAX_K},
           "How many (default 10).")
@@ -391,15 +389,17 @@ ROUTES = [
     Route("GET", "/api/v1/suggestions", "suggestions", suggestions, VIEWER,
           "Tag suggestions for untagged samples, voted by user-tagged neighbours.",
           (Param("q", "query", {"type": "string"}, "Only samples matching this query."),
-           Param("k", "query", {"type": "integer", "minimum": 1, "maximum": 100}, "Neighbours."),
-           Param("threshold", "query", {"type": "number", "minimum": 0, "maximum": 1},
-                 "Share of votes needed."))),
+           Param("k", "query", SUGGEST_SCHEMA["k"], "Neighbours."),
+           Param("threshold", "query", SUGGEST_SCHEMA["threshold"], "Share of votes needed."))),
     Route("POST", "/api/v1/suggestions", "suggestions_apply", apply_suggestions, EDITOR,
           "Write the tag suggestions (source suggested).", body=_SUGGEST_BODY),
     Route("GET", "/api/v1/stats", "stats", stats, VIEWER,
           "Library figures: counts by type, category and format; size; roots."),
     Route("GET", "/api/v1/index", "index_status", index_status, VIEWER,
           "Vector index figures."),
+    Route("GET", "/api/v1/schema", "record_schema", record_schema, VIEWER,
+          "The record's fields, its estimates and the fields a person may correct "
+          "(PATCH /api/v1/samples/{id})."),
     Route("GET", "/api/v1/failures", "failures", failures, VIEWER,
           "Files that failed their last analysis."),
     Route("GET", "/api/v1/cache", "cache_stats", cache_stats, VIEWER,

@@ -11,7 +11,9 @@ import { SoundMap, colourOf, CATEGORY_COLOURS } from './map.js';
 const FIRST_PAGE = 100; // small, so the first rows paint at once
 const NEXT_PAGE = 1000;
 const ASPECTS = ['timbre', 'spectral', 'envelope', 'tonal', 'rhythm'];
-const ESTIMATES = ['type', 'category', 'bpm', 'key', 'chord', 'note'];
+// The record's estimates and the ones a person may correct: the server's lists (GET /api/v1/schema).
+let ESTIMATES = [];
+let CORRECTABLE = [];
 const CATEGORIES = ['kick', 'snare', 'hihat', 'cymbal', 'tom', 'clap', 'perc', 'bass', 'synth', 'pad',
   'keys', 'guitar', 'vocal', 'fx', 'tonal'];
 // chord:QUALITY matches every chord of that quality (query.py)
@@ -566,7 +568,7 @@ function renderEstimates(sample) {
     if (field === 'note' && sample.pitch_hz) shown = `${sample.note} (${fmt(sample.pitch_hz, 1)} Hz)`;
     const value = element('td', { class: 'value', 'data-field': field, text: shown || '—' });
     if (field === 'bpm' && sample.bpm_alternatives) value.title = `half ${sample.bpm_alternatives[0]}, double ${sample.bpm_alternatives[1]}`;
-    const reset = editing && sample[`${field}_source`] === 'user'
+    const reset = editing && CORRECTABLE.includes(field) && sample[`${field}_source`] === 'user'
       ? element('button', {
         type: 'button', class: 'link', title: `Remove your correction of ${field}`, 'aria-label': `Reset ${field} to the analysis`,
         text: 'auto', onclick: () => saveCorrections(sample, { [field]: null }),
@@ -581,7 +583,7 @@ function renderEstimates(sample) {
   const section = element('section', { class: 'estimates-box', 'aria-labelledby': 'est-title' },
     element('h3', { id: 'est-title', text: 'Analysis' }), table_);
   if (!editing) return section;
-  const inputs = ESTIMATES.map((field) => element('label', { class: 'fix', for: `fix-${field}` },
+  const inputs = CORRECTABLE.map((field) => element('label', { class: 'fix', for: `fix-${field}` },
     element('span', { text: field }), correctionInput(field, sample)));
   const form = element('form', { id: 'correct-form', 'aria-label': 'Correct the analysis' },
     element('div', { class: 'fix-grid' }, ...inputs),
@@ -589,7 +591,7 @@ function renderEstimates(sample) {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const changes = {};
-    for (const field of ESTIMATES) {
+    for (const field of CORRECTABLE) {
       const input = form.elements[field];
       const raw = input.value.trim();
       const before = sample[field] === null || sample[field] === undefined ? '' : String(sample[field]);
@@ -1154,7 +1156,7 @@ function setupLogin() {
       return;
     }
     $('#login').hidden = true;
-    if (!state.started) { start(); return; }
+    if (!state.started) { await loadSchema(); start(); return; }
     if (previousRole !== session.role) { location.reload(); return; }
     showWho();
     runQuery(state.query, { keepActive: true });
@@ -1256,7 +1258,16 @@ async function boot() {
     return;
   }
   if (!me) { showLogin('Log in to browse the library.'); return; }
+  await loadSchema();
   start();
+}
+
+/** The record's estimates and correctable fields, from the server (models.py holds the lists). */
+async function loadSchema() {
+  if (CORRECTABLE.length) return;
+  const schema = await api('/schema');
+  ESTIMATES = schema.estimated;
+  CORRECTABLE = schema.correctable;
 }
 
 window.samplemind = { state, colours: CATEGORY_COLOURS, colourOf };
