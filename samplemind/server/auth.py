@@ -48,7 +48,7 @@ from yarl import URL
 
 from ..accounts import ROLES, SESSION_LIFETIME, AccountStore, role_allows
 from ..errors import UsageError
-from .http import json_response
+from .http import error_body, json_response
 from .json_input import parse_json
 from .routing import VIEWER, Route, add_routes
 
@@ -234,10 +234,6 @@ LIMITER_KEY = web.AppKey("samplemind_login_limiter", LoginLimiter)
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
-    return json_response({"ok": False, "error": message, "status": status}, status, headers)
-
-
 def _origin_of(url: URL) -> tuple[str, str, int | None]:
     return (url.scheme.lower(), (url.host or "").lower(), url.port)
 
@@ -362,7 +358,7 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
             # browsers always send Origin on such requests; scripts and curl send none.
             websocket = _is_websocket(request)
             if (unsafe or websocket) and not _origin_ok(request, trusted, required=False):
-                return _error(403, "cross-site request refused (Origin does not match Host)")
+                return error_body("cross-site request refused (Origin does not match Host)", 403)
             request[USER_KEY] = {"name": "local", "role": "admin", "via": "local"}
             if websocket and callable(open_access):
                 return await _while_open(request, handler, open_access)
@@ -381,8 +377,8 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
             if token is None and required == PUBLIC:
                 pass
             elif token is None:
-                return _error(401, "invalid API token",
-                              {hdrs.WWW_AUTHENTICATE: 'Bearer realm="samplemind", error="invalid_token"'})
+                return error_body("invalid API token", 401,
+                                  {hdrs.WWW_AUTHENTICATE: 'Bearer realm="samplemind", error="invalid_token"'})
             else:
                 user = {"name": token["name"], "role": token["role"], "via": "token"}
         else:
@@ -398,20 +394,20 @@ def install_security(app: web.Application, store: AccountStore, *, route_roles: 
             hint = "" if store.configured() else (
                 " (no account or token exists yet: add one with `samplemind user add NAME --role "
                 "admin` or `samplemind token add NAME`)")
-            response = _error(401, "log in first (POST /api/v1/login), or send "
-                                   "Authorization: Bearer TOKEN" + hint,
-                              {hdrs.WWW_AUTHENTICATE: 'Bearer realm="samplemind"'})
+            response = error_body("log in first (POST /api/v1/login), or send "
+                                  "Authorization: Bearer TOKEN" + hint, 401,
+                                  {hdrs.WWW_AUTHENTICATE: 'Bearer realm="samplemind"'})
             if stale_cookie:
                 _clear_cookie(request, response)
             return response
         if user is not None and required != PUBLIC and not role_allows(user["role"], required):
-            return _error(403, f"this needs the {required} role; {user['name']} is {user['role']}")
+            return error_body(f"this needs the {required} role; {user['name']} is {user['role']}", 403)
         if session is not None:
             if (unsafe or _is_websocket(request)) and not _origin_ok(request, trusted, required=True):
-                return _error(403, "cross-site request refused (Origin or Referer must match Host)")
+                return error_body("cross-site request refused (Origin or Referer must match Host)", 403)
             if unsafe and not _csrf_ok(request, session):
-                return _error(403, f"missing or wrong {CSRF_HEADER} header (GET /api/v1/me gives "
-                                   "the token)")
+                return error_body(f"missing or wrong {CSRF_HEADER} header (GET /api/v1/me gives "
+                                  "the token)", 403)
         request[USER_KEY] = user
         response = await handler(request)
         if session is not None and session["refreshed"] and not response.prepared:
@@ -430,28 +426,28 @@ async def login(request: web.Request) -> web.Response:
     """POST {name, password}: sets the session cookie; answers {user, role, csrf_token}."""
     store, limiter = request.app[STORE_KEY], request.app[LIMITER_KEY]
     if not _origin_ok(request, request.app[TRUSTED_KEY], required=False):
-        return _error(403, "cross-site login refused (Origin does not match Host)")
+        return error_body("cross-site login refused (Origin does not match Host)", 403)
     if request.content_length is not None and request.content_length > MAX_LOGIN_BODY:
-        return _error(413, "login body too large")
+        return error_body("login body too large", 413)
     # Read at most the limit whatever the headers say (a chunked body has no length), and
     # parse with the one bounded parser (a deeply nested body was a RecursionError, 500).
     raw = await request.content.read(MAX_LOGIN_BODY + 1)
     if len(raw) > MAX_LOGIN_BODY:
-        return _error(413, "login body too large")
+        return error_body("login body too large", 413)
     try:
         body = parse_json(raw)
     except UsageError:
-        return _error(400, 'send JSON: {"name": ..., "password": ...}')
+        return error_body('send JSON: {"name": ..., "password": ...}', 400)
     name = body.get("name") if isinstance(body, dict) else None
     password = body.get("password") if isinstance(body, dict) else None
     if not isinstance(name, str) or not isinstance(password, str) or not name:
-        return _error(400, 'send JSON: {"name": ..., "password": ...}')
+        return error_body('send JSON: {"name": ..., "password": ...}', 400)
     ip_key = f"ip:{request.remote or '?'}"
     user_key = f"user:{name.strip().lower()[:128]}"
     wait = limiter.retry_after([ip_key, user_key])
     if wait > 0:
-        return _error(429, f"too many failed logins; try again in {math.ceil(wait)} s",
-                      {hdrs.RETRY_AFTER: str(math.ceil(wait))})
+        return error_body(f"too many failed logins; try again in {math.ceil(wait)} s", 429,
+                          {hdrs.RETRY_AFTER: str(math.ceil(wait))})
     keys = [ip_key, user_key]
     limiter.start(keys)  # in flight attempts count: parallel guesses cannot overrun the limit
     account = None
@@ -462,7 +458,7 @@ async def login(request: web.Request) -> web.Response:
     finally:
         limiter.finish(keys, ok=account is not None)
     if account is None:
-        return _error(401, "wrong name or password")
+        return error_body("wrong name or password", 401)
     old = request.cookies.get(COOKIE_NAME)
     if old:  # never keep a session id that existed before the login
         store.end_session(old)

@@ -158,9 +158,10 @@ def json_response(data: Any, status: int = 200,
                         content_type="application/json")
 
 
-def error_body(message: str, status: int) -> web.Response:
-    """The one error shape: {"ok": false, "error": ..., "status": N}."""
-    return json_response({"ok": False, "error": message, "status": status}, status)
+def error_body(message: str, status: int,
+               headers: Mapping[str, str] | None = None) -> web.Response:
+    """The one error shape: {"ok": false, "error": ..., "status": N} (auth.py's answers too)."""
+    return json_response({"ok": False, "error": message, "status": status}, status, headers)
 
 
 # -- parameters ---------------------------------------------------------------------------
