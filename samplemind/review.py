@@ -107,7 +107,7 @@ def _rank(catalog: Catalog, index: Any, scope: set[int] | None) -> list[Question
     questions: list[Question] = []
     open_oneshots: dict[int, float] = {}
     type_sure: set[int] = set()
-    for sid, kind, tconf, tsource, category, cconf, csource in rows:
+    for sid, kind, tconf, tsource, _category, cconf, csource in rows:
         in_scope = scope is None or sid in scope
         if tsource != "user" and kind and tconf is not None and tconf < TYPE_DOUBT:
             if in_scope:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..analysis.calibration import raw_score
 from ..catalog import Catalog
 from . import consensus
 from .index import VectorIndex
@@ -125,18 +126,21 @@ def combine(own: str | None, own_confidence: float | None, lesson: Lesson
     return None
 
 
-def contradiction(neighbours: list[tuple[int, float]], labels: dict[int, str], owner: set[int],
-                  category: str | None) -> float:
-    """How strongly the owner's own answers (`set`, `review`) among the neighbours say a
-    sound like this one is not `category`: their weighted votes against it over all their
-    votes plus DOUBT (0 without such answers). A guess the owner contradicted next door
-    loses that share of its confidence, so the next review question can find it."""
+def contradiction(neighbours: list[tuple[int, float]], labels: dict[int, str],
+                  corrected: dict[int, str], category: str | None) -> float:
+    """How strongly the owner's corrections (`set`, `review`) among the neighbours say the
+    sound's guess is the model's mistake here: the weighted votes of neighbours the model
+    also took for `category` and the owner said are something else, over all the owner's
+    votes plus DOUBT (0 without such corrections). Such a guess loses that share of its
+    confidence, so a lesson can overrule it and the next review question can find it. (A
+    neighbour the owner called something else but the model never took for `category` says
+    nothing against it: a hi-hat next to a cymbal is no sign the cymbal is wrong.)"""
     against = total = 0.0
     for teacher, squared in neighbours:
-        if teacher in owner:
+        if teacher in corrected:
             weight = vote_weight(squared)
             total += weight
-            if labels.get(teacher) != category:
+            if corrected[teacher] == category and labels.get(teacher) != category:
                 against += weight
     return against / (DOUBT + total) if against else 0.0
 
@@ -175,7 +179,6 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
         "SELECT id, category, category_confidence, category_source FROM samples "
         "WHERE type = 'oneshot'")
     answers = np.array([row[0] for row in rows if row[3] == "user"], np.int64)
-    owner = set(answers.tolist())
     labels = {sample_id: category for sample_id, category, _, source in rows
               if source in TEACHING_SOURCES and category}
     teachers = np.array(sorted(labels), np.int64)
@@ -203,6 +206,9 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
     report.candidates = len(candidates)
     guesses = consensus.guesses(catalog, vectors, [i for i in candidates.tolist()
                                                    if own[i][2] == TAUGHT_SOURCE])
+    # what the sound model makes of each sample the owner answered: teacher -> that guess
+    mistaken = {i: guess for i, (guess, _) in consensus.guesses(
+        catalog, vectors, answers[np.isin(answers, known)].tolist()).items()} if len(answers) else {}
     updates: list[tuple[str | None, float | None, str | None, int]] = []
     lessons = dict(nearest_teachers(vectors, teachers, candidates, k)) if len(candidates) else {}
     for sample_id in candidates.tolist():
@@ -212,10 +218,12 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
             category, confidence = guesses.get(sample_id, (None, None))  # (consensus.py)
             source = "dsp" if category else None
         lesson = category_vote(neighbours, labels)
-        doubt = contradiction(neighbours, labels, owner, category)
+        doubt = contradiction(neighbours, labels, mistaken, category)
         if doubt and confidence is not None:  # the owner said a sound like it is not that
             confidence, source = round(confidence * (1 - doubt), 3), TAUGHT_SOURCE
-        answer = combine(category, confidence, lesson) if lesson else None
+        # the margin was tuned on the sound's raw probability: weigh the lesson against that
+        mine = raw_score("category", confidence, category) if source == "dsp" else confidence
+        answer = combine(category, mine, lesson) if lesson else None
         new = (answer[0], round(answer[1], 3), answer[2]) if answer else \
             (category, confidence, source)
         if new != own[sample_id]:

@@ -1,0 +1,155 @@
+"""Review mode (issue 19): how fast do the owner's answers fix the unnamed one-shots?
+
+    .venv/bin/python benchmarks/review.py [--limit N] [--work DIR] [--jobs N] [--data DIR]
+
+The evaluation set is benchmarks/accuracy.py's labelled real one-shots (Hydrogen kits, LMMS,
+Sonic Pi; built from the Debian packages when missing), re-encoded as sample_NNNN.wav in a
+shuffled order (no name, folder or metadata survives) and scanned once. Then, on a private
+copy of that catalog per strategy, a simulated owner answers questions with the true
+category, one at a time through Library.review_answer (each answer teaches at once), and
+after N = 0, 5, 10, 20, 50 answers top-1 is measured over the sounds not answered yet,
+overall and per class. Three strategies in the same command:
+
+  picker   Library.review_questions (expected change: unsure, near many unsure sounds)
+  random   a random unanswered one-shot (fixed seed)
+  lowest   the unanswered one-shot with the lowest category confidence
+
+--limit takes a fixed-seed subset of the one-shots (the whole set is ~1,000 files). The time
+of each answer is printed (median and max) per strategy. Exit code 0: this reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import accuracy  # noqa: E402
+
+from samplemind import Library  # noqa: E402
+
+CHECKPOINTS = (0, 5, 10, 20, 50)
+CATEGORIES = accuracy.CATEGORIES
+
+
+def oneshots(data: Path, limit: int | None) -> list[dict]:
+    items = [i for i in accuracy.evaluation_items(data, quick=False)
+             if i["group"] == "real-oneshot" and i.get("category") in CATEGORIES]
+    if limit and limit < len(items):
+        items = random.Random(accuracy.SEED).sample(items, limit)
+    return items
+
+
+def top1(library: Library, truth: dict[int, str], answered: set[int]) -> tuple[float, dict]:
+    rows = dict(library.catalog.query("SELECT id, category FROM samples"))
+    rest = [i for i in truth if i not in answered]
+    per: dict[str, list[bool]] = {c: [] for c in CATEGORIES}
+    for i in rest:
+        per[truth[i]].append(rows.get(i) == truth[i])
+    hits = sum(sum(v) for v in per.values())
+    return hits / max(len(rest), 1), {c: (sum(v) / len(v) if v else None) for c, v in per.items()}
+
+
+def simulate(home: Path, truth: dict[int, str], strategy: str) -> tuple[list, list[float]]:
+    rng = random.Random(accuracy.SEED)
+    answered: set[int] = set()
+    results, seconds = [], []
+    with Library(home) as library:
+        for n in range(max(CHECKPOINTS) + 1):
+            if n in CHECKPOINTS:
+                results.append((n, *top1(library, truth, answered)))
+            if n == max(CHECKPOINTS):
+                break
+            if strategy == "picker":
+                found = library.review_questions(None, 1, reviewer="bench")
+                if not found:
+                    break
+                question = found[0]
+                sample_id, field = question["sample_id"], question["field"]
+            else:
+                left = sorted(set(truth) - answered)
+                if strategy == "random":
+                    sample_id = rng.choice(left)
+                else:
+                    confidence = dict(library.catalog.query(
+                        "SELECT id, coalesce(category_confidence, 0) FROM samples"))
+                    sample_id = min(left, key=lambda i: (confidence.get(i, 0), i))
+                field = "category"
+            if field == "type":  # the truth of this set: they are all one-shots
+                value = "oneshot"
+            else:
+                value = truth.get(sample_id)
+                if value is None:
+                    answered.add(sample_id)
+                    continue
+            started = time.perf_counter()
+            library.review_answer(sample_id, field, value, reviewer="bench")
+            seconds.append(time.perf_counter() - started)
+            if field == "category":
+                answered.add(sample_id)
+    return results, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=HERE / "out" / "review")
+    parser.add_argument("--data", type=Path, default=HERE / "data" / "eval")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+    accuracy.ensure_data(args.data)
+    items = oneshots(args.data, args.limit)
+    pool = args.work / "pool"
+    accuracy.build_pool(items, pool)
+    home = args.work / "home"
+    started = time.perf_counter()
+    with Library(home, jobs=args.jobs) as library:
+        report = library.scan([pool / "samples"])
+        library.index.current()
+        ids = {s.path: s.id for s in library.ls()}
+    print(f"scan: {report.seen} files, {report.failed} failed, "
+          f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
+    truth = {ids[i["path"]]: i["category"] for i in items if i.get("path") in ids}
+    counts = Counter(truth.values())
+    print(f"== Review on {len(truth)} unnamed real one-shots: "
+          + ", ".join(f"{c} {counts[c]}" for c in CATEGORIES if counts[c]) + " ==")
+    table = {}
+    for strategy in ("picker", "random", "lowest"):
+        copy = args.work / f"home-{strategy}"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(home, copy)
+        table[strategy], seconds = simulate(copy, truth, strategy)
+        timing = (f"answer: median {statistics.median(seconds) * 1000:.0f} ms, "
+                  f"max {max(seconds) * 1000:.0f} ms" if seconds else "no answers")
+        print(f"  {strategy}: {timing}")
+    print("\ntop-1 over the unanswered one-shots after N answers")
+    print(f"  {'N':>3}  " + "  ".join(f"{s:>7}" for s in table))
+    for row in range(len(CHECKPOINTS)):
+        n = table["picker"][row][0] if row < len(table["picker"]) else CHECKPOINTS[row]
+        cells = [f"{table[s][row][1]:7.3f}" if row < len(table[s]) else "      -" for s in table]
+        print(f"  {n:>3}  " + "  ".join(cells))
+    print("\nper class (picker / random / lowest)")
+    for row in range(len(CHECKPOINTS)):
+        if row >= min(len(v) for v in table.values()):
+            break
+        parts = []
+        for c in CATEGORIES:
+            if not counts[c]:
+                continue
+            values = ["-" if table[s][row][2][c] is None else f"{table[s][row][2][c]:.2f}"
+                      for s in table]
+            parts.append(f"{c} {'/'.join(values)}")
+        print(f"  N={table['picker'][row][0]:>2}: " + "  ".join(parts))
+
+
+if __name__ == "__main__":
+    main()
