@@ -186,3 +186,17 @@ def test_ls_min_confidence_hides_and_filters(tmp_path):
     assert {n: r["category"] for n, r in listing("--min-confidence", "0").items()} == \
         {n: r["category"] for n, r in plain.items()}
     assert run_cli("ls", "--min-confidence", "1.5", home=home).returncode == 2
+
+
+def test_raw_score_undoes_calibrate_where_the_map_rises():
+    """teach.py weighs lessons against the sound's raw probability: raw_score inverts the map
+    (to within its flat parts)."""
+    for name, mapping in calibration.maps().items():
+        estimate, _, value = name.partition(":")
+        rising = np.nonzero(np.diff(mapping.y) > 1e-3)[0]
+        for i in rising[:5]:
+            raw = float((mapping.x[i] + mapping.x[i + 1]) / 2)
+            back = calibration.raw_score(estimate, calibrate(estimate, raw, value or None),
+                                         value or None)
+            assert back == pytest.approx(raw, abs=0.02), name
+    assert calibration.raw_score("category", None) is None

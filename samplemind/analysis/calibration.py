@@ -164,6 +164,23 @@ def calibrate(estimate: str, raw: float | None, value: Any = None) -> float | No
     return round(min(1.0, max(0.0, value)), 3)
 
 
+def raw_score(estimate: str, confidence: float | None, value: Any = None) -> float | None:
+    """The raw score that calibrate() turned into ``confidence`` (approximately: where a map
+    is flat, the middle of the flat part), for code whose rules were tuned on raw scores
+    (teach.py weighs the sound's own probability against a vote share)."""
+    if confidence is None:
+        return None
+    found = maps()
+    mapping = found.get(f"{estimate}:{value}") if value is not None else None
+    mapping = mapping or found.get(estimate)
+    if mapping is None or mapping.x.size == 0:
+        return float(confidence)
+    ties = mapping.x[np.abs(mapping.y - confidence) <= 5e-4]
+    raw = (ties.min() + ties.max()) / 2 if ties.size else np.interp(confidence, mapping.y,
+                                                                    mapping.x)
+    return float(min(1.0, max(0.0, raw)))
+
+
 # -- trusted answers only (ls --min-confidence) ---------------------------------------------
 
 
