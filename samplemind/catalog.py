@@ -486,3 +486,36 @@ class Catalog:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """All rows of a read query."""
         return list(self.conn.execute(sql, list(params)))
+
+
+class ChangeFeed:
+    """The catalog's change feed: the one door into the library besides `Library` itself
+    (ARCHITECTURE.md, "The two doors"), for readers that keep state derived from the catalog
+    and follow changes made by any process (the server's live events, record cache and
+    neighbour table). `Library.changes` hands it out. Each call reads in one snapshot."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+
+    def generation(self) -> int:
+        """The catalog generation (bumped by every committed change, by any process)."""
+        return self._catalog.generation
+
+    def ids(self) -> tuple[int, set[int]]:
+        """(generation, the id of every sample): where a follower starts, or resyncs."""
+        catalog = self._catalog
+        with catalog.snapshot():
+            return catalog.generation, {row[0] for row in catalog.query("SELECT id FROM samples")}
+
+    def since(self, since: int) -> tuple[int, list[int], list[int], set[int] | None]:
+        """(generation, changed ids, removed ids, every id or None) after generation `since`;
+        O(changes). Every id is listed only when removals after `since` may have been pruned
+        (prune_removed, once the saved vector index applied them): the follower then finds
+        removals by diffing ids instead."""
+        catalog = self._catalog
+        with catalog.snapshot():
+            generation, changed, removed = catalog.changes_since(since)
+            everyone = None
+            if catalog.oldest_removal_kept() > since:
+                everyone = {row[0] for row in catalog.query("SELECT id FROM samples")}
+        return generation, changed, removed, everyone

@@ -54,6 +54,14 @@ class NotFound(SampleMindError):
     http_status = 404
 
 
+class Forbidden(SampleMindError):
+    """Not allowed: a file the library may not delete, a path outside the server's scan roots,
+    a file delete without the server's --allow-delete, a foreign Host or Origin."""
+
+    exit_code = ExitCode.ERROR
+    http_status = 403
+
+
 class DecodeError(SampleMindError):
     """A file could not be decoded as audio."""
 

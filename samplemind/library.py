@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from .analysis.versions import analysis_version
 from .cache import FeatureCache
-from .catalog import Catalog, now_iso
+from .catalog import Catalog, ChangeFeed, now_iso
 from .config import DEFAULT_TIMEOUT, Paths, default_jobs, resolve_paths
-from .errors import AnalysisError, CatalogError, NotFound, QueryError, UsageError
+from .errors import AnalysisError, CatalogError, Forbidden, NotFound, QueryError, UsageError
 from .models import SCHEMA_VERSION, DupeAction, DupeGroup, FileFailure, Hit, Sample, ScanReport
 from .roots import user_path
 from .scan import ProgressCallback, ScanPipeline, re_resolve, refine_categories, resolve_roots
@@ -98,10 +98,6 @@ class Library:
                                 jobs=self.jobs, timeout=self.timeout, progress=progress,
                                 retry_failed=retry_failed, executor=executor)
         return pipeline.run(roots)
-
-    def _re_resolve(self, sample_id: int) -> None:
-        """Recompute the resolved fields of one sample from its stored analysis."""
-        re_resolve(self.catalog, sample_id)
 
     # -- reading back -------------------------------------------------------------------
 
@@ -240,7 +236,7 @@ class Library:
                     self.catalog.clear_override(sample.id, field)
                 else:
                     self.catalog.set_override(sample.id, field, value)
-            self._re_resolve(sample.id)
+            re_resolve(self.catalog, sample.id)
         if checked.get("category", "") is None or "type" in checked:
             # Back to the sound's guess, or a sample that starts or stops voting: the nearest
             # sounds and named neighbours have their say now, as after a scan (a later no-op
@@ -342,6 +338,51 @@ class Library:
         return [FileFailure(path, error)
                 for path, error in self.catalog.query(
                     "SELECT path, error FROM failures ORDER BY path")]
+
+    def roots(self) -> list[str]:
+        """The folders (and files) the catalog was scanned from."""
+        return [row[0] for row in self.catalog.query("SELECT path FROM roots ORDER BY path")]
+
+    def peaks(self, sample_id: int) -> dict[str, Any]:
+        """The waveform overview of one sample: (min, max) pairs over equal slices, mono."""
+        import numpy as np
+
+        rows = self.catalog.query("SELECT peaks, duration FROM samples WHERE id = ?", [sample_id])
+        if not rows:
+            raise NotFound(f"no sample has id {sample_id} (samplemind ls shows the ids)")
+        blob, duration = rows[0]
+        values = np.frombuffer(blob or b"", dtype=np.float32)
+        if len(values) % 2:
+            values = values[:-1]
+        pairs = values.reshape(-1, 2)
+        return {"schema_version": SCHEMA_VERSION, "id": sample_id, "duration": duration,
+                "buckets": len(pairs),
+                "peaks": [[round(float(low), 4), round(float(high), 4)] for low, high in pairs]}
+
+    def forget(self, ref: str | int, *, delete_file: bool = False) -> dict[str, Any]:
+        """Remove one sample from the catalog; with delete_file, its file first.
+
+        Without delete_file the file stays where it is, and a later scan of its folder
+        adds it again (with a new id).
+        """
+        sample = self.get(ref)
+        if delete_file:
+            try:
+                os.unlink(sample.path)
+            except FileNotFoundError:
+                pass  # already gone: the catalog entry goes too
+            except OSError as exc:
+                raise Forbidden(f"cannot delete {sample.path}: {exc.strerror or exc}") from exc
+        with self.catalog.transaction():
+            self.catalog.delete_samples([sample.id])
+        return {"schema_version": SCHEMA_VERSION, "id": sample.id, "path": sample.path,
+                "file_deleted": delete_file}
+
+    @property
+    def changes(self) -> ChangeFeed:
+        """The catalog's change feed, the documented door for followers of the catalog
+        (ARCHITECTURE.md, "The two doors")."""
+        return ChangeFeed(self.catalog)
 
     def stats(self) -> dict[str, Any]:
         """Figures about the library: counts by type, category and format, sizes, roots."""

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from ..errors import SampleMindError, UsageError
+from ..errors import Forbidden, UsageError
 
-
-class Forbidden(SampleMindError):
-    """The server is not allowed to do this (a path outside the scan roots, a file delete
-    without --allow-delete, a foreign Host or Origin)."""
-
-    exit_code = 1
-    http_status = 403
+__all__ = ["Forbidden", "PayloadTooLarge", "RangeNotSatisfiable", "UnsupportedMediaType"]
 
 
 class PayloadTooLarge(UsageError):

@@ -22,7 +22,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from . import reads
 from .http import encode
 from .libraries import LibraryPool
 from .metrics import Metrics
@@ -130,7 +129,7 @@ class ChangeWatcher:
 
     async def start(self) -> None:
         """Read the baseline: only changes after this are events."""
-        self.generation, self.known = await self.pool.run(reads.sample_ids)
+        self.generation, self.known = await self.pool.run(lambda library: library.changes.ids())
 
     async def run(self) -> None:
         """Poll until cancelled."""
@@ -147,11 +146,11 @@ class ChangeWatcher:
 
     async def check(self) -> None:
         """Read what changed since the last look and publish it."""
-        current = await self.pool.run(reads.generation)
+        current = await self.pool.run(lambda library: library.changes.generation())
         if current == self.generation:
             return
         generation, changed, removed, everyone = await self.pool.run(
-            reads.changes_since, self.generation)
+            lambda library, since: library.changes.since(since), self.generation)
         if self.on_move is not None:
             self.on_move()
         known = self.known

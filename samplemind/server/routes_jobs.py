@@ -13,7 +13,6 @@ from aiohttp.http_exceptions import HttpProcessingError
 from ..errors import NotFound, UsageError
 from ..library import Library
 from ..models import SCHEMA_VERSION
-from . import reads
 from .errors import Forbidden, PayloadTooLarge, UnsupportedMediaType
 from .http import context, json_body, json_now
 from .jobs import Job, JobFailed, Progress
@@ -49,7 +48,7 @@ def _inside(path: str, folder: str) -> bool:
 def allowed_scan_paths(library: Library, paths: list[str], scan_roots: list[str]) -> list[str]:
     """The paths, if each is under a catalog root, a --scan-root or the upload folder
     (symlinks resolved on both sides); Forbidden otherwise, NotFound if missing."""
-    roots = [os.path.realpath(root) for root in [*reads.roots(library), *scan_roots]]
+    roots = [os.path.realpath(root) for root in [*library.roots(), *scan_roots]]
     checked: list[str] = []
     for path in paths:
         real = os.path.realpath(path)

@@ -14,7 +14,6 @@ from ..errors import NotFound, UsageError
 from ..library import Library
 from ..models import CORRECTABLE_FIELDS, ESTIMATED_FIELDS, RECORD_FIELDS, SCHEMA_VERSION
 from ..organise import SUGGEST_SCHEMA
-from . import reads
 from .errors import Forbidden
 from .http import (
     GZIP_MIN_BYTES,
@@ -139,7 +138,7 @@ def _ranked(library: Library, ref: int, k: int, aspects: str | None, type_: str 
 
 
 async def peaks(request: web.Request) -> web.StreamResponse:
-    return await json_call(request, reads.peaks, sample_id(request))
+    return await json_call(request, Library.peaks, sample_id(request))
 
 
 def _set(library: Library, ref: int, values: dict[str, Any]) -> dict[str, Any]:
@@ -157,8 +156,12 @@ async def set_fields(request: web.Request) -> web.StreamResponse:
     return response
 
 
+def _forget(library: Library, ref: int, delete_file: bool) -> dict[str, Any]:
+    return library.forget(ref, delete_file=delete_file)
+
+
 async def forget(request: web.Request) -> web.StreamResponse:
-    response = await json_call(request, reads.forget, sample_id(request), False)
+    response = await json_call(request, _forget, sample_id(request), False)
     context(request).watcher.nudge()
     return response
 
@@ -167,7 +170,7 @@ async def delete_file(request: web.Request) -> web.StreamResponse:
     if not context(request).config.allow_delete:
         raise Forbidden("deleting files is off: start the server with --allow-delete "
                         "(DELETE /api/v1/samples/{id} only forgets the catalog entry)")
-    response = await json_call(request, reads.forget, sample_id(request), True)
+    response = await json_call(request, _forget, sample_id(request), True)
     context(request).watcher.nudge()
     return response
 

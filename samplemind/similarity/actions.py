@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound, UsageError
 from ..models import SCHEMA_VERSION, DupeAction, DupeGroup, FileFailure
+from ..scan import re_resolve
 from .dupes import relative_target
 
 if TYPE_CHECKING:
@@ -166,7 +167,7 @@ def undo(library: Library, manifest_file: str | os.PathLike[str]) -> DupeAction:
                                                [entry["from"]])
             if sample_id is not None and entry.get("overrides"):
                 with library.catalog.transaction():
-                    library._re_resolve(sample_id)
+                    re_resolve(library.catalog, sample_id)
         remaining = [e for e in manifest.get("files", []) if e not in restored]
         manifest["files"] = remaining
         manifest["undone_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
