@@ -519,3 +519,14 @@ class ChangeFeed:
             if catalog.oldest_removal_kept() > since:
                 everyone = {row[0] for row in catalog.query("SELECT id FROM samples")}
         return generation, changed, removed, everyone
+
+    def vectors_unchanged_since(self, since: int) -> int | None:
+        """The generation now, when no vector was added, changed or removed after generation
+        `since`; None when one was, or when removals after `since` were pruned (cannot tell)."""
+        catalog = self._catalog
+        with catalog.snapshot():
+            generation = catalog.generation
+            if since < catalog.oldest_removal_kept():
+                return None
+            changed, removed = catalog.vector_changes(since)
+        return None if changed or removed else generation

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # FAISS and NumPy load only when a command needs them
     from .analysis.executors import AnalysisExecutor
     from .similarity.manager import IndexManager
 
+_ID_CHUNK = 500  # ids per SQL statement (well under SQLite's variable limit)
 log = logging.getLogger(__name__)
 
 
@@ -377,6 +378,39 @@ class Library:
             self.catalog.delete_samples([sample.id])
         return {"schema_version": SCHEMA_VERSION, "id": sample.id, "path": sample.path,
                 "file_deleted": delete_file}
+
+    def paths_by_id(self, ids: Sequence[int]) -> dict[int, str]:
+        """The path of each of these ids still in the catalog (any number of ids)."""
+        found: dict[int, str] = {}
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = list(ids[start:start + _ID_CHUNK])
+            found.update(self.catalog.query(
+                f"SELECT s.id, s.path FROM samples s WHERE s.id IN ({','.join('?' * len(chunk))})",
+                chunk))
+        return found
+
+    def records_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The JSON records of these ids still in the catalog, in the ids' order."""
+        by_id: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = list(ids[start:start + _ID_CHUNK])
+            for record in self.catalog.records(f"s.id IN ({','.join('?' * len(chunk))})", chunk):
+                by_id[record["id"]] = record
+        return [by_id[i] for i in ids if i in by_id]
+
+    def readiness(self) -> dict[str, dict[str, Any]]:
+        """Whether the catalog, the vector index and the feature cache are usable: per part
+        {"ok": True, figures...} or {"ok": False, "error": ...}. Reports, never raises."""
+        checks: dict[str, dict[str, Any]] = {}
+        for name, probe in (("catalog", lambda: {"samples": self.catalog.count(),
+                                                 "generation": self.catalog.generation}),
+                            ("index", lambda: {"count": self.index.current().count}),
+                            ("cache", lambda: {"entries": self.cache_stats()["entries"]})):
+            try:
+                checks[name] = {"ok": True, **probe()}
+            except Exception as exc:  # readiness reports any failure rather than raising it
+                checks[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        return checks
 
     @property
     def changes(self) -> ChangeFeed:

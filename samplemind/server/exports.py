@@ -26,7 +26,7 @@ import secrets
 import time
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +47,6 @@ MAX_QUERY = 2000  # as GET /api/v1/export?q=
 MAX_NAME = 100
 MAX_PATTERN = 500
 DEFAULT_NAME = "samplemind-kit"
-_LOOKUP_CHUNK = 500  # ids per SQL statement (well under SQLite's variable limit)
 
 Owner = tuple[str, str] | None  # ("user" | "token" | "local", name); None: no account layer
 
@@ -180,28 +179,15 @@ def parse_request(body: dict[str, Any], safe_name: Callable[[str], str]) -> Expo
 # -- the catalog side (worker threads) ----------------------------------------------------------
 
 
-def _chunks(ids: list[int] | array) -> Iterator[list[int]]:
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        yield list(ids[start:start + _LOOKUP_CHUNK])
-
-
-def _in_clause(count: int) -> str:
-    return f"s.id IN ({','.join('?' * count)})"
-
-
 def resolve_ids(library: Library, ids: list[int]) -> array:
     """The ids in zip order (by path); NotFound naming how many are not in the catalog."""
-    found: list[tuple[str, int]] = []
-    for chunk in _chunks(ids):
-        found.extend((path, sample_id) for sample_id, path in library.catalog.query(
-            f"SELECT s.id, s.path FROM samples s WHERE {_in_clause(len(chunk))}", chunk))
+    paths = library.paths_by_id(ids)
+    found = sorted((path, sample_id) for sample_id, path in paths.items())
     if len(found) < len(ids):
-        known = {sample_id for _, sample_id in found}
-        missing = [i for i in ids if i not in known]
+        missing = [i for i in ids if i not in paths]
         shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
         raise NotFound(f"{len(missing):,} of the {len(ids):,} selected ids are not in the "
                        f"catalog (removed since they were selected?): {shown}")
-    found.sort()
     return array("q", (sample_id for _, sample_id in found))
 
 
@@ -217,7 +203,7 @@ def check_pattern(library: Library, pattern: str, ids: array | None, query: str 
     """Name the first sample under the pattern: an unknown {field} is refused now (400),
     not once the download has begun."""
     if ids is not None:
-        record = next(library.catalog.records("s.id = ?", [ids[0]]), None)
+        record = next(iter(library.records_by_id([ids[0]])), None)
     else:
         sample = next(library.ls(query or None, limit=1), None)
         record = sample.to_json() if sample is not None else None
@@ -227,8 +213,4 @@ def check_pattern(library: Library, pattern: str, ids: array | None, query: str 
 
 def records_of(library: Library, ids: array) -> list[dict[str, Any]]:
     """The records of the ids still in the catalog, in the ids' order."""
-    by_id: dict[int, dict[str, Any]] = {}
-    for chunk in _chunks(ids):
-        for record in library.catalog.records(_in_clause(len(chunk)), chunk):
-            by_id[record["id"]] = record
-    return [by_id[i] for i in ids if i in by_id]
+    return library.records_by_id(ids)

@@ -116,13 +116,7 @@ class NeighbourKeeper:
     def _still_right(self, table: NeighbourTable) -> int | None:
         """(Worker thread.) The catalog generation the table is right for when no vector
         was added, changed or removed since the one it was made for; else None."""
-        catalog = self.pool.library().catalog
-        with catalog.snapshot():
-            generation = catalog.generation
-            if table.generation < catalog.oldest_removal_kept():
-                return None  # removals since then were forgotten: cannot tell
-            changed, removed = catalog.vector_changes(table.generation)
-        return None if changed or removed else generation
+        return self.pool.library().changes.vectors_unchanged_since(table.generation)
 
     def _current_table(self) -> NeighbourTable | None:
         """(Worker thread.) The table for the index as the catalog is now."""

@@ -17,28 +17,15 @@ async def live(request: web.Request) -> web.StreamResponse:
     return json_now(request, {"ok": True})
 
 
-def _readiness(library: Library) -> dict[str, Any]:
-    checks: dict[str, Any] = {}
-    for name, probe in (("catalog", lambda: {"samples": library.catalog.count(),
-                                             "generation": library.catalog.generation}),
-                        ("index", lambda: {"count": library.index.current().count}),
-                        ("cache", lambda: {"entries": library.cache_stats()["entries"]})):
-        try:
-            checks[name] = {"ok": True, **probe()}
-        except Exception as exc:  # readiness reports any failure rather than raising it
-            checks[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-    return checks
-
-
 async def ready(request: web.Request) -> web.StreamResponse:
-    checks = await context(request).pool.run(_readiness)
+    checks = await context(request).pool.run(Library.readiness)
     ok = all(check["ok"] for check in checks.values())
     return json_now(request, {"ok": ok, "checks": checks}, status=200 if ok else 503)
 
 
 def _figures(library: Library) -> dict[str, Any]:
-    return {"cache": library.cache_stats(), "samples": library.catalog.count(),
-            "generation": library.catalog.generation}
+    return {"cache": library.cache_stats(), "samples": library.count(),
+            "generation": library.changes.generation()}
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
