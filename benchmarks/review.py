@@ -15,7 +15,10 @@ overall and per class. Three strategies in the same command:
   lowest   the unanswered one-shot with the lowest category confidence
 
 --limit takes a fixed-seed subset of the one-shots (the whole set is ~1,000 files). The time
-of each answer is printed (median and max) per strategy. Exit code 0: this reports.
+of each answer is printed (median and max) per strategy. --time-at N (e.g. 100000) instead
+builds benchmarks/similar.py's synthetic catalog of N rows (real vectors and rows, jittered;
+benchmarks/serve.py's builder), runs the post-scan category steps once, then times the
+questions and a few answers and undos there. Exit code 0: this reports.
 """
 
 from __future__ import annotations
@@ -99,13 +102,59 @@ def simulate(home: Path, truth: dict[int, str], strategy: str) -> tuple[list, li
     return results, seconds
 
 
+def time_at(n: int, work: Path, jobs: int) -> None:
+    """Questions, answers and undos on a synthetic catalog of n rows."""
+    import serve  # benchmarks/serve.py: the synthetic catalog builder
+
+    from samplemind.models import ScanReport
+    from samplemind.scan import refine_categories
+
+    home = work / f"time-{n}"
+    if not (home / ".done").exists():
+        shutil.rmtree(home, ignore_errors=True)
+        facts = serve.make_catalog(home, n, jobs)
+        print(f"built {facts['count']} rows", file=sys.stderr)
+        with Library(home) as library:
+            started = time.perf_counter()
+            refine_categories(library.catalog, library.index, ScanReport())
+            print(f"first category round: {time.perf_counter() - started:.1f} s",
+                  file=sys.stderr)
+        (home / ".done").write_text("ok")
+    with Library(home) as library:
+        library.index.current()
+        asks, answers, undos, changed = [], [], [], []
+        for k in range(5):
+            started = time.perf_counter()
+            question = library.review_questions(None, 1, reviewer=f"t{k}")[0]
+            asks.append(time.perf_counter() - started)
+            value = "snare" if question["guess"] != "snare" else "tom"
+            if question["field"] == "type":
+                value = "oneshot"
+            started = time.perf_counter()
+            done = library.review_answer(question["sample_id"], question["field"], value)
+            answers.append(time.perf_counter() - started)
+            changed.append(done["changed"])
+            started = time.perf_counter()
+            library.review_undo(done["answer_id"])
+            undos.append(time.perf_counter() - started)
+        count = library.count()
+    ms = lambda values: f"median {statistics.median(values) * 1000:.0f} ms, " \
+        f"max {max(values) * 1000:.0f} ms"  # noqa: E731
+    print(f"== {count} samples: next question {ms(asks)}; one answer applied {ms(answers)} "
+          f"(changed {changed}); undo {ms(undos)} ==")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=HERE / "out" / "review")
     parser.add_argument("--data", type=Path, default=HERE / "data" / "eval")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--time-at", type=int, default=None, metavar="N")
     args = parser.parse_args()
+    if args.time_at:
+        time_at(args.time_at, args.work, args.jobs)
+        return
     accuracy.ensure_data(args.data)
     items = oneshots(args.data, args.limit)
     pool = args.work / "pool"
