@@ -32,6 +32,18 @@ _ID_CHUNK = 500  # ids per SQL statement (well under SQLite's variable limit)
 log = logging.getLogger(__name__)
 
 
+def id_of(ref: str | int | os.PathLike[str]) -> int | None:
+    """The catalog id a reference names, or None when it names a path: "Is this an id or a
+    path?" answered in one place. An int is an id; so is text of digits only, unless a file or
+    folder of that name exists here (then it is that path)."""
+    if isinstance(ref, int):
+        return ref
+    text = os.fspath(ref) if isinstance(ref, os.PathLike) else str(ref)
+    if text.isdigit() and not os.path.exists(text):
+        return int(text)
+    return None
+
+
 class Library:
     """A sample library: catalog + feature cache + analysis pool, in one folder."""
 
@@ -105,10 +117,11 @@ class Library:
     def get(self, ref: str | int) -> Sample:
         """One sample by catalog id or by file path."""
         text = str(ref)
-        if text.isdigit() and not os.path.exists(text):
-            if int(text) >= 2**63:  # beyond SQLite's integers: certainly not an id
+        sample_id = id_of(ref)
+        if sample_id is not None:
+            if sample_id >= 2**63:  # beyond SQLite's integers: certainly not an id
                 raise NotFound(f"no sample has id {text}")
-            records = self.catalog.records("s.id = ?", [int(text)])
+            records = self.catalog.records("s.id = ?", [sample_id])
             what = f"id {text}"
         else:
             path = user_path(text)  # UsageError for a path the catalog cannot hold
@@ -192,7 +205,8 @@ class Library:
         texts = [str(ref) for ref in refs]
         if not texts:
             raise UsageError("nothing selected: give a query, ids or files")
-        looks_like_refs = all(t.isdigit() or os.path.exists(os.path.expanduser(t)) for t in texts)
+        looks_like_refs = all(id_of(t) is not None or os.path.exists(os.path.expanduser(t))
+                              for t in texts)
         if len(texts) == 1 and not looks_like_refs:
             return [sample.id for sample in self.ls(texts[0])]
         ids: list[int] = []
@@ -389,6 +403,18 @@ class Library:
                 chunk))
         return found
 
+    def scanned_files(self, ids: Sequence[int]) -> list[tuple[int, str, str | None, int | None,
+                                                                int | None]]:
+        """(id, path, root, size, mtime_ns) as scanned, of these ids still in the catalog: what
+        served.py checks a file against before it is served or exported."""
+        rows: list[tuple[int, str, str | None, int | None, int | None]] = []
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = list(ids[start:start + _ID_CHUNK])
+            rows += self.catalog.query(
+                "SELECT id, path, root, size, mtime_ns FROM samples "
+                f"WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        return rows
+
     def records_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         """The JSON records of these ids still in the catalog, in the ids' order."""
         by_id: dict[int, dict[str, Any]] = {}
@@ -543,11 +569,12 @@ class Library:
     def _query_vector(self, ref: str | int | os.PathLike[str]) -> int | np.ndarray:
         """A catalog id for catalogued refs; the raw vector of a file outside the catalog."""
         text = os.fspath(ref) if isinstance(ref, os.PathLike) else str(ref)
-        if isinstance(ref, int) or (text.isdigit() and not os.path.exists(text)):
+        sample_id = id_of(ref)
+        if sample_id is not None:
             # The id itself is all a search needs: no record, no tag list.
-            if int(text) < 2**63 and self.catalog.scalar(
-                    "SELECT id FROM samples WHERE id = ?", [int(text)]) is not None:
-                return int(text)
+            if sample_id < 2**63 and self.catalog.scalar(
+                    "SELECT id FROM samples WHERE id = ?", [sample_id]) is not None:
+                return sample_id
             return self.get(text).id  # raises the usual NotFound
         path = user_path(text)
         for spelling in dict.fromkeys((path, os.path.realpath(path))):  # roots are resolved

@@ -24,7 +24,6 @@ from typing import Any, BinaryIO
 from .errors import NotFound, SampleMindError
 from .library import Library
 
-_LOOKUP_CHUNK = 500  # ids per SQL statement
 log = logging.getLogger("samplemind.served")
 
 
@@ -55,21 +54,12 @@ class CataloguedFile:
 
 def real_roots(library: Library) -> list[str]:
     """Every scanned root, links resolved (the folders served files must lie under)."""
-    rows = library.catalog.query("SELECT path FROM roots")
-    return sorted({os.path.realpath(row[0]) for row in rows})
+    return sorted({os.path.realpath(root) for root in library.roots()})
 
 
 def catalogued(library: Library, ids: Iterable[int]) -> dict[int, CataloguedFile]:
     """The scan-time facts of the samples with these ids (missing ids are left out)."""
-    wanted = list(ids)
-    found: dict[int, CataloguedFile] = {}
-    for start in range(0, len(wanted), _LOOKUP_CHUNK):
-        chunk = wanted[start:start + _LOOKUP_CHUNK]
-        for sample_id, path, root, size, mtime_ns in library.catalog.query(
-                "SELECT id, path, root, size, mtime_ns FROM samples "
-                f"WHERE id IN ({','.join('?' * len(chunk))})", chunk):
-            found[sample_id] = CataloguedFile(sample_id, path, root, size, mtime_ns)
-    return found
+    return {row[0]: CataloguedFile(*row) for row in library.scanned_files(list(ids))}
 
 
 def _inside(path: str, folder: str) -> bool:
