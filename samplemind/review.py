@@ -3,15 +3,19 @@ spread each answer through it at once (issue 19).
 
 The picker. A question about sample i is worth about how much its answer would change:
 
-    expected change(i) = u_i * (u_i + sum over its NEIGHBOURS nearest unsure one-shots j
-                                 of vote_weight(d_ij) * u_j)
+    expected change(i) = u_i^2 * (1 + sum over its NEIGHBOURS nearest unsure one-shots j
+                                      of vote_weight(d_ij) * u_j)
 
-with u = 1 - confidence (calibrated, analysis/calibration.py) and vote_weight the nearness
-weight of the library's lessons (similarity/teach.py). An unsure sound in a crowd of unsure
-sounds comes first; an unsure loner or a sure sound in a crowd later. Only the POOL most
-unsure candidates are scored (one index search each), and one batch of questions never
-holds two sounds from each other's neighbourhoods (the second answer would mostly repeat
-the first). Samples whose category a person gave (a correction, an answer, a name, a
+(u_i: how likely the guess is wrong; u_i again: how much an answer moves its lessons, and
+so its neighbours), with u = 1 - confidence (calibrated, analysis/calibration.py) and
+vote_weight the nearness weight of the library's lessons (similarity/teach.py). An unsure
+sound in a crowd of unsure sounds comes first; an unsure loner or a sure sound in a crowd
+later. Only the POOL most unsure candidates are scored (one index search each), and one
+batch of questions never holds two sounds from each other's neighbourhoods (the second
+answer would mostly repeat the first). Measured by benchmarks/review.py (399 real
+one-shots, top-1 over the unanswered after 20 / 50 answers): u^2 (1 + spread) 0.781 /
+0.819, u (u + spread) 0.778 / 0.811, lowest confidence alone 0.792 / 0.819, random 0.770 /
+0.777, no answers 0.764. Samples whose category a person gave (a correction, an answer, a name, a
 folder, embedded metadata) are never asked about. A one-shot/loop question is asked first
 when the type itself is unsure (below TYPE_DOUBT).
 
@@ -139,7 +143,7 @@ def _rank(catalog: Catalog, index: Any, scope: set[int] | None) -> list[Question
             reach = near.get(sid, [])
             spread = sum(w * open_oneshots.get(j, 0.0) for j, w in reach)
             q = Question(sid, "category", None, None, [],
-                         sum(w >= TOUCH_WEIGHT for _, w in reach), u * (u + spread))
+                         sum(w >= TOUCH_WEIGHT for _, w in reach), u * u * (1 + spread))
             q._near = {j for j, w in reach if w >= TOUCH_WEIGHT}  # type: ignore[attr-defined]
             questions.append(q)
     questions.sort(key=lambda q: (-q.score, q.sample_id))
