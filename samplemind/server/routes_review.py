@@ -44,10 +44,14 @@ def _answer(library: Library, sample_id: int, field: str, value: Any,
     return library.review_answer(sample_id, field, value, reviewer=reviewer)
 
 
+_SQLITE_MAX = 2**63  # SQLite's integers are 64-bit signed: a larger id is a 400, not a 500
+
+
 async def answer(request: web.Request) -> web.StreamResponse:
     body = await json_body(request)
     sample_id, field, value = body.get("sample_id"), body.get("field"), body.get("value")
-    if not isinstance(sample_id, int) or isinstance(sample_id, bool) or sample_id < 1:
+    if not isinstance(sample_id, int) or isinstance(sample_id, bool) \
+            or not 1 <= sample_id < _SQLITE_MAX:
         raise UsageError("sample_id must be a catalog id")
     if field not in ("category", "type"):
         raise UsageError("field must be category or type")
@@ -65,8 +69,8 @@ def _undo(library: Library, answer_id: int) -> dict[str, Any]:
 
 async def undo(request: web.Request) -> web.StreamResponse:
     text = request.match_info["answer_id"]
-    if not text.isdigit():
-        raise UsageError("answer id must be a whole number")
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) < _SQLITE_MAX:
+        raise UsageError("answer id must be a whole number from 1 (as the answer gave it)")
     response = await json_call(request, _undo, int(text))
     context(request).watcher.nudge()
     return response
