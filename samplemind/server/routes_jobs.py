@@ -13,6 +13,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from ..errors import NotFound, UsageError
 from ..library import Library
 from ..models import SCHEMA_VERSION
+from ..scan import resolve_roots
 from .errors import Forbidden, PayloadTooLarge, UnsupportedMediaType
 from .http import context, json_body, json_now
 from .jobs import Job, JobFailed, Progress
@@ -57,6 +58,9 @@ def allowed_scan_paths(library: Library, paths: list[str], scan_roots: list[str]
                             "roots and --scan-root folders")
         if not os.path.exists(real):
             raise NotFound(f"no such file or folder: {path}")
+        # Only folders and audio files may be scanned: refused here (400) with the scan's own
+        # sentence, rather than as a job that fails (scan.resolve_roots says why).
+        resolve_roots([path])
         checked.append(path)
     return checked
 
