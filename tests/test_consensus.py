@@ -36,8 +36,8 @@ def write_kit(folder: Path, seeds: range) -> None:
 
 
 def write_blends(folder: Path) -> None:
-    """Seven snare-tom blends (20-80 % snare): one in the middle sounds like a snare to the
-    model alone while its nearest sounds are toms, so the consensus moves it."""
+    """Seven snare-tom blends (20-80 % snare): one or more in the middle sound like a snare to
+    the model alone while their nearest sounds are toms, so the consensus moves them."""
     for index, share in enumerate(np.linspace(0.2, 0.8, 7)):
         snare, tom = synth_drum_hit("snare", seed=100 + index), synth_drum_hit("tom", seed=200 + index)
         n = min(snare.size, tom.size)
@@ -197,8 +197,12 @@ def test_the_scan_says_how_many_the_neighbours_refined(tmp_path: Path):
     done = run_cli("scan", "-f", "json", str(tmp_path / "kit"), home=tmp_path / "home")
     assert done.returncode == 0, done.stderr
     agreed = json.loads(done.stdout)["agreed"]
-    assert agreed == 1  # the one guess of this kit its nearest sounds overrule (see above)
-    assert "1 category refined by their nearest sounds" in done.stderr
+    with Library(tmp_path / "home") as library:  # the guesses the nearest sounds overruled
+        moved = sum(s.record["category"] != json.loads(library.catalog.full_row(s.id)[
+            "analysis"])["features"]["category"] for s in library.ls())
+    assert agreed == moved >= 1  # (how many depends on the shipped model; see above)
+    noun = "category" if agreed == 1 else "categories"
+    assert f"{agreed} {noun} refined by their nearest sounds" in done.stderr
 
 
 @pytest.fixture
