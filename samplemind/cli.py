@@ -11,8 +11,7 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .commands import (accounts, ai, cache, export, listing, organise, review, scan, serve,
-                       similarity, watch)
+from .commands import accounts, ai, cache, export, listing, organise, review, scan, serve, similarity, watch
 from .commands.common import state
 from .errors import ExitCode, SampleMindError
 from .output import PipeClosed, err_console

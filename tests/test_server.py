@@ -15,8 +15,8 @@ from aiohttp import FormData, web
 from server_fixtures import build_catalog, copy_home, private_pack, wait_job
 
 from samplemind import Library
-from samplemind.server import ROUTE_ROLES, ROUTES, ServerConfig, make_app
 from samplemind.models import CORRECTABLE_FIELDS, RECORD_FIELDS, SCHEMA_VERSION
+from samplemind.server import ROUTE_ROLES, ROUTES, ServerConfig, make_app
 
 pytestmark = pytest.mark.asyncio
 
