@@ -62,33 +62,6 @@ for spec in "${PYPI[@]}"; do
     echo "$name $version: unpacked $(du -sh "$target" | cut -f1)"
 done
 
-candidate() {
-    apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ && $2 != "(none)" {print $2}'
-}
-if [ -z "$(candidate "${DEBIAN[0]}")" ]; then
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq >&2
-    else
-        echo "error: apt does not know ${DEBIAN[0]}; ask root to run 'apt-get update'" >&2
-        exit 1
-    fi
-fi
-for package in "${DEBIAN[@]}"; do
-    version="$(candidate "$package")"
-    if [ -z "$version" ]; then
-        echo "error: no Debian package named $package here" >&2
-        exit 1
-    fi
-    target="$DEST/$package"
-    if [ -f "$target/.unpacked" ] && [ "$(cat "$target/.unpacked")" = "$version" ]; then
-        echo "$package $version: already unpacked, skipped"
-        continue
-    fi
-    rm -rf "$target"
-    (cd "$WORK" && apt-get download -q "$package=$version" >/dev/null)
-    mkdir -p "$target"
-    dpkg -x "$WORK/${package}"_*.deb "$target"
-    echo "$version" > "$target/.unpacked"
-    echo "$package $version: unpacked $(du -sh "$target" | cut -f1)"
-done
+# The Debian packages: unpacked by the evaluation set's own fetcher, into DEST as well.
+"$HERE/../benchmarks/data/fetch.sh" "$DEST" "${DEBIAN[@]}"
 echo "training kits in $DEST"

@@ -2,7 +2,9 @@
 # Fetch the labelled evaluation audio: real samples from Debian packages that nobody on
 # the team wrote or generated, unpacked without installing them.
 #
-#   benchmarks/data/fetch.sh [DEST]        (default: benchmarks/data/eval)
+#   benchmarks/data/fetch.sh [DEST [PACKAGE ...]]   (default: benchmarks/data/eval, the list below)
+#
+# scripts/fetch_training_kits.sh names its own Debian packages this way.
 #
 # Each package is fetched with `apt-get download` and unpacked with `dpkg -x` into
 # DEST/<package>/, so it works as root and as a normal user and touches nothing outside
@@ -24,6 +26,9 @@ PACKAGES=(hydrogen-data hydrogen-drumkits lmms-common sonic-pi-samples fluid-sou
           musescore-general-soundfont-small)
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 DEST="${1:-$HERE/eval}"
+if [ "$#" -gt 1 ]; then
+    PACKAGES=("${@:2}")
+fi
 mkdir -p "$DEST"
 DEST="$(cd "$DEST" && pwd)"
 
