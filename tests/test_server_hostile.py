@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import logging
@@ -131,6 +132,21 @@ async def stalled_socket(client, path: str, headers: str = "") -> socket.socket:
     return sock
 
 
+@contextlib.asynccontextmanager
+async def stalled_downloads(client, path: str, count: int):
+    """`count` stalled GETs of `path`, streaming once the context is entered; on leaving,
+    their sockets close and every export they held ends."""
+    slots = client.app[DOWNLOADS]
+    stalled = [await stalled_socket(client, path) for _ in range(count)]
+    try:
+        await wait_for(lambda: slots.active == count, f"{count} stalled exports streaming")
+        yield slots
+    finally:
+        for sock in stalled:
+            sock.close()
+    await wait_for(lambda: slots.active == 0, "closed clients end their exports")
+
+
 async def timed(coroutine):
     """The coroutine's result, failing if it takes over CEILING seconds."""
     return await asyncio.wait_for(coroutine, CEILING)
@@ -143,10 +159,7 @@ async def timed(coroutine):
 async def test_stalled_exports_do_not_block_audio_uploads_or_other_exports(server_for, library_dir):
     home, lib, ids = library_dir
     client = await server_for(home, max_downloads_each=8, write_timeout=600)
-    slots = client.app[DOWNLOADS]
-    stalled = [await stalled_socket(client, "/api/v1/export?q=") for _ in range(6)]
-    try:
-        await wait_for(lambda: slots.active == 6, "six stalled exports streaming")
+    async with stalled_downloads(client, "/api/v1/export?q=", 6) as slots:
         # Audio of every kind of file, several times, each well within the ceiling.
         for _ in range(3):
             for name in ("small.wav", "big_0.wav", "link.wav"):
@@ -165,25 +178,15 @@ async def test_stalled_exports_do_not_block_audio_uploads_or_other_exports(serve
         archive = zipfile.ZipFile(io.BytesIO(await timed(response.read())))
         assert archive.testzip() is None and "kick/small.wav" in archive.namelist()
         assert slots.active == 6  # the stalled ones are still there, still stalled
-    finally:
-        for sock in stalled:
-            sock.close()
-    await wait_for(lambda: slots.active == 0, "closed clients end their exports")
 
 
 async def test_downloads_over_the_per_user_bound_are_refused_with_503(server_for, library_dir):
     home, _, _ = library_dir
     client = await server_for(home, max_downloads_each=2, write_timeout=600)
-    slots = client.app[DOWNLOADS]
-    stalled = [await stalled_socket(client, "/api/v1/export") for _ in range(2)]
-    try:
-        await wait_for(lambda: slots.active == 2, "two stalled exports streaming")
+    async with stalled_downloads(client, "/api/v1/export", 2):
         response = await timed(client.get("/api/v1/export"))
         assert_error(response.status, await response.json(), 503, "downloads streaming")
         assert response.headers["Retry-After"].isdigit()
-    finally:
-        for sock in stalled:
-            sock.close()
 
 
 @pytest.mark.slow
@@ -545,10 +548,7 @@ async def test_open_access_bounds_downloads_per_client_address(library_dir, aioh
                    security=lambda app: install_security(app, store, route_roles=ROUTE_ROLES,
                                                          open_access=True))
     client = await aiohttp_client(app)
-    slots = client.app[DOWNLOADS]
-    stalled = [await stalled_socket(client, "/api/v1/export") for _ in range(2)]
-    try:
-        await wait_for(lambda: slots.active == 2, "two stalled exports streaming")
+    async with stalled_downloads(client, "/api/v1/export", 2):
         status, body = await timed(bound_get(client, "/api/v1/export?q=id:"
                                              f"{ids['small.wav']}", "127.0.0.2"))
         assert status == 200, body[:300]
@@ -556,10 +556,6 @@ async def test_open_access_bounds_downloads_per_client_address(library_dir, aioh
         status, body = await timed(bound_get(client, "/api/v1/export", "127.0.0.1"))
         assert status == 503, body[:300]
         assert "downloads streaming" in json.loads(body)["error"]
-    finally:
-        for sock in stalled:
-            sock.close()
-    await wait_for(lambda: slots.active == 0, "closed clients end their exports")
 
 
 async def test_only_same_origin_or_no_fetch_site_may_start_an_export(server_for, library_dir):
