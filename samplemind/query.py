@@ -571,7 +571,9 @@ class _Compiler:
             raise self.fail(term.start, term.end, f"unknown field '{name}'{_suggest(name, _ALL_NAMES)}")
         for value in term.values:
             if not value.text.strip():
-                hint = " (tag:* = any tag, -tag:* = no tag)" if spec.kind == "tag" else ""
+                hints = {"tag": " (tag:* = any tag, -tag:* = no tag)",
+                         "warning": " (warning:* = any damaged file, warning:truncated = one kind)"}
+                hint = hints.get(spec.kind, "")
                 start, end = (term.start, term.end) if len(term.values) == 1 else (value.start, value.end)
                 raise self.fail(start, end, f"empty value for '{name}'{hint}")
         compilers = {"number": self._number, "text": self._text, "path": self._path,

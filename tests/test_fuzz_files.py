@@ -385,6 +385,7 @@ def test_a_short_file_of_unknown_length_is_analysed_as_usual(tmp_path):
 
 def test_a_truncated_file_is_kept_and_says_so(tmp_path):
     from samplemind import Library
+    from samplemind.errors import QueryError
 
     folder = tmp_path / "lib"
     folder.mkdir()
@@ -401,4 +402,6 @@ def test_a_truncated_file_is_kept_and_says_so(tmp_path):
         damaged = [s.to_json()["name"] for s in lib.ls("warning:*")]
         assert damaged == [s.to_json()["name"] for s in lib.ls("warning:trunc*")]
         assert not list(lib.ls("warning:clipped"))
+        with pytest.raises(QueryError, match=r"warning:\* = any damaged file"):
+            list(lib.ls("warning:"))
         assert damaged == ["cut.wav"]
