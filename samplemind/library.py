@@ -323,9 +323,12 @@ class Library:
                 apply: bool = False) -> list[dict[str, Any]]:
         """Tags for samples without user tags, voted by their nearest user-tagged
         neighbours; written (source "suggested") only when apply is true."""
-        from .organise import suggest_tags
+        from .organise import check_suggest_args, suggest_tags
 
-        suggestions = suggest_tags(self, query, k=k, threshold=threshold)
+        check_suggest_args(k, threshold)  # before the query runs: the cheaper refusal first
+        candidates = [sample.id for sample in (self.ls(query) if query else self.ls())]
+        suggestions = suggest_tags(self.catalog, self.index.current(), candidates, k=k,
+                                   threshold=threshold)
         if apply and suggestions:
             with self.catalog.transaction():
                 for item in suggestions:
@@ -516,19 +519,19 @@ class Library:
         """Move every non-keeper into folder; returns what moved and the undo manifest."""
         from .similarity import actions
 
-        return actions.move(self, list(groups), folder)
+        return actions.move(self.catalog, list(groups), folder)
 
     def delete_dupes(self, groups: Iterable[DupeGroup]) -> DupeAction:
         """Delete every non-keeper's file and catalog entry (the CLI asks first)."""
         from .similarity import actions
 
-        return actions.delete(self, list(groups))
+        return actions.delete(self.catalog, list(groups))
 
     def undo_dupes(self, manifest: str | os.PathLike[str]) -> DupeAction:
         """Move files back as a dupes manifest records, and restore their catalog entries."""
         from .similarity import actions
 
-        return actions.undo(self, manifest)
+        return actions.undo(self.catalog, manifest, self.scan)
 
     def map(self) -> list[dict[str, Any]]:
         """2D coordinates of every sample (PCA of the sound vectors), cached per generation."""

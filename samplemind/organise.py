@@ -7,7 +7,7 @@ import math
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,7 +17,8 @@ from .models import CORRECTABLE_FIELDS
 from .music import canonical_chord, midi_to_note, note_to_midi, parse_key
 
 if TYPE_CHECKING:
-    from .library import Library
+    from .catalog import Catalog
+    from .similarity.index import VectorIndex
 
 MAX_TAG_LENGTH = 64
 SUGGEST_MAX_K = 100  # tagged neighbours that vote on one sample's tags
@@ -126,7 +127,7 @@ def check_suggest_args(k: int, threshold: float) -> None:
         raise BadValue("k", f"must be between 1 and {SUGGEST_MAX_K}")
 
 
-def suggest_tags(library: Library, query: str | None, *, k: int,
+def suggest_tags(catalog: Catalog, index: VectorIndex, candidates: Iterable[int], *, k: int,
                  threshold: float) -> list[dict[str, Any]]:
     """For each sample without user tags: tags its k nearest user-tagged neighbours
     vote for, each vote weighted by how near it is. Confidence = the tag's votes over
@@ -136,23 +137,21 @@ def suggest_tags(library: Library, query: str | None, *, k: int,
 
     check_suggest_args(k, threshold)
     tagged: dict[int, list[str]] = defaultdict(list)
-    for sample_id, tag in library.catalog.query(
+    for sample_id, tag in catalog.query(
             "SELECT sample_id, tag FROM tags WHERE source = 'user'"):
         tagged[sample_id].append(tag)
-    index = library.index.current()
     known = set(index.ids().tolist())
     teachers = np.array(sorted(i for i in tagged if i in known), np.int64)
     if len(teachers) == 0:
         return []
-    candidates = [s.id for s in (library.ls(query) if query else library.ls())
-                  if s.id not in tagged and s.id in known]
-    if not candidates:
+    asked = [i for i in candidates if i not in tagged and i in known]
+    if not asked:
         return []
     out: list[dict[str, Any]] = []
-    names = dict(library.catalog.query("SELECT id, path FROM samples"))
+    names = dict(catalog.query("SELECT id, path FROM samples"))
     depth = min(k, len(teachers))
     for sample_id, neighbours in nearest_teachers(index, teachers,
-                                                  np.array(candidates, np.int64), k):
+                                                  np.array(asked, np.int64), k):
         votes, support, total = tally(neighbours, tagged.__getitem__)
         for tag, vote in votes.items():
             confidence = vote / total

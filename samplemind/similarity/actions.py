@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,13 +21,12 @@ from ..scan import re_resolve
 from .dupes import relative_target
 
 if TYPE_CHECKING:
-    from ..library import Library
+    from ..catalog import Catalog
 
 MANIFEST_KIND = "samplemind-dupes"
 
 
-def _user_state(library: Library, sample_id: int) -> dict[str, Any]:
-    catalog = library.catalog
+def _user_state(catalog: Catalog, sample_id: int) -> dict[str, Any]:
     tags = [row[0] for row in catalog.query(
         "SELECT tag FROM tags WHERE sample_id = ? AND source = 'user' ORDER BY tag", [sample_id])]
     return {"tags": tags, "overrides": catalog.overrides(sample_id)}
@@ -64,7 +64,7 @@ def _write_manifest(path: Path, data: dict[str, Any]) -> None:
     os.replace(temp, path)
 
 
-def move(library: Library, groups: list[DupeGroup], folder: str | os.PathLike[str]) -> DupeAction:
+def move(catalog: Catalog, groups: list[DupeGroup], folder: str | os.PathLike[str]) -> DupeAction:
     """Move the non-keepers of each group under folder, keeping their relative paths."""
     destination = Path(os.path.abspath(os.path.expanduser(os.fspath(folder))))
     try:
@@ -74,10 +74,10 @@ def move(library: Library, groups: list[DupeGroup], folder: str | os.PathLike[st
     stamp = time.strftime("%Y%m%d-%H%M%S")
     manifest_path = destination / f"samplemind-dupes-{stamp}.json"
     manifest_path = Path(_free_target(str(manifest_path)))
-    roots = dict(library.catalog.query("SELECT id, root FROM samples"))
+    roots = dict(catalog.query("SELECT id, root FROM samples"))
     manifest: dict[str, Any] = {"kind": MANIFEST_KIND, "schema_version": SCHEMA_VERSION,
                                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                                "catalog": str(library.paths.catalog), "files": []}
+                                "catalog": str(catalog.path), "files": []}
     result = DupeAction("move", manifest=str(manifest_path))
     moved_ids: list[int] = []
     _write_manifest(manifest_path, manifest)
@@ -89,18 +89,18 @@ def move(library: Library, groups: list[DupeGroup], folder: str | os.PathLike[st
                 continue
             entry = {"id": sample.id, "from": source, "to": target, "root": roots.get(sample.id),
                      "hash": sample.record.get("hash"), "keeper": group.keeper.path,
-                     **_user_state(library, sample.id)}
+                     **_user_state(catalog, sample.id)}
             manifest["files"].append(entry)
             result.files.append({"id": sample.id, "from": source, "to": target})
             moved_ids.append(sample.id)
             _write_manifest(manifest_path, manifest)  # after every file: a crash stays undoable
     if moved_ids:
-        with library.catalog.transaction():
-            library.catalog.delete_samples(moved_ids)
+        with catalog.transaction():
+            catalog.delete_samples(moved_ids)
     return result
 
 
-def delete(library: Library, groups: list[DupeGroup]) -> DupeAction:
+def delete(catalog: Catalog, groups: list[DupeGroup]) -> DupeAction:
     """Delete the non-keepers' files and catalog entries."""
     result = DupeAction("delete")
     deleted: list[int] = []
@@ -117,13 +117,15 @@ def delete(library: Library, groups: list[DupeGroup]) -> DupeAction:
             deleted.append(sample.id)
             result.files.append({"id": sample.id, "from": sample.path})
     if deleted:
-        with library.catalog.transaction():
-            library.catalog.delete_samples(deleted)
+        with catalog.transaction():
+            catalog.delete_samples(deleted)
     return result
 
 
-def undo(library: Library, manifest_file: str | os.PathLike[str]) -> DupeAction:
-    """Move the files of a dupes manifest back; rescan them; restore tags and corrections."""
+def undo(catalog: Catalog, manifest_file: str | os.PathLike[str],
+         rescan: Callable[[list[str]], object]) -> DupeAction:
+    """Move the files of a dupes manifest back; rescan them (rescan: the library's scan
+    of those paths); restore tags and corrections."""
     path = Path(os.path.expanduser(os.fspath(manifest_file)))
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -152,22 +154,22 @@ def undo(library: Library, manifest_file: str | os.PathLike[str]) -> DupeAction:
         targets = {entry["root"] if entry.get("root") and os.path.isdir(entry["root"])
                    and entry["from"].startswith(entry["root"].rstrip("/") + "/")
                    else entry["from"] for entry in restored}
-        library.scan(sorted(targets))
-        with library.catalog.transaction():
+        rescan(sorted(targets))
+        with catalog.transaction():
             for entry in restored:
-                sample_id = library.catalog.scalar("SELECT id FROM samples WHERE path = ?",
+                sample_id = catalog.scalar("SELECT id FROM samples WHERE path = ?",
                                                    [entry["from"]])
                 if sample_id is None:
                     continue
-                library.catalog.set_tags(sample_id, entry.get("tags") or [], "user")
+                catalog.set_tags(sample_id, entry.get("tags") or [], "user")
                 for field, value in (entry.get("overrides") or {}).items():
-                    library.catalog.set_override(sample_id, field, value)
+                    catalog.set_override(sample_id, field, value)
         for entry in restored:
-            sample_id = library.catalog.scalar("SELECT id FROM samples WHERE path = ?",
+            sample_id = catalog.scalar("SELECT id FROM samples WHERE path = ?",
                                                [entry["from"]])
             if sample_id is not None and entry.get("overrides"):
-                with library.catalog.transaction():
-                    re_resolve(library.catalog, sample_id)
+                with catalog.transaction():
+                    re_resolve(catalog, sample_id)
         remaining = [e for e in manifest.get("files", []) if e not in restored]
         manifest["files"] = remaining
         manifest["undone_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
