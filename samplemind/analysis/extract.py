@@ -452,6 +452,7 @@ class Extractor:
         if duration < tonal.HARMONY_MIN_SECONDS or not np.any(mono):
             return none
         parts: list[tonal.ChromaSums] | None = None
+        kpower = None
         if key_sums is None:
             k_fft, k_hop = tonal.key_frame_sizes(sr)
             kpower = spectral.power_frames(mono, k_fft, k_hop, max_frames=400)
@@ -463,6 +464,16 @@ class Extractor:
         held = parts is None or tonal.held_harmony(parts)  # too short to move: held
         if pitch.note is not None:
             if held or parts is None or duration < tonal.MOVING_MIN_SECONDS:
+                if (held and not long_material and kpower is not None and pitch.hz
+                        and tonal.chord_like(key_sums, pitch.clarity)):
+                    # a chord over a loud bass note reads as that note
+                    chord, confidence = tonal.chord_over_note(key_sums, kpower, sr, k_fft,
+                                                              pitch.hz)
+                    if chord is not None:
+                        key = tonal.key_of_chord(chord)
+                        return Harmony(pitch=tonal.PitchResult(clarity=pitch.clarity),
+                                       chord=chord, chord_confidence=confidence, key=key,
+                                       key_confidence=confidence if key else None)
                 return none  # one pitch held: a note, no chord
             pitch = tonal.PitchResult(clarity=pitch.clarity)  # the pitch moves: no note
         if held and not long_material and tonal.chord_like(key_sums, pitch.clarity):

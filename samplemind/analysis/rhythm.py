@@ -33,6 +33,9 @@ SNARE_BAND_HZ = (200.0, 4000.0)  # snare/clap bodies and crack; kicks mostly bel
 BACKBEAT_RATIO = 0.5  # slow level: off-beat snare energy below this share of the backbeat's
 FAST_BACKBEAT_RATIO = 1.5  # fast level: its beats 2 and 4 carry this much more than its beat 3
 SNAP_TOLERANCE = 0.02
+HAT_BAND_HZ = 5000.0  # hi-hats and shakers: above the kick and snare bodies
+HAT_EVEN_RATIO = 0.75  # on- and off-beat eighths of the faster level at least this alike
+HAT_PRESENT = 0.2  # ... and the off-beat ones at least this share of the loudest hat hit
 ONSET_MIN_GAP = 0.05  # s: hits closer than this are one onset (flams, claps)
 ONSET_GATE_DB = 1.0  # mean dB rise across bands at which an energy jump fully counts as a hit
 
@@ -143,6 +146,23 @@ def backbeat_is_a_drum(snare: np.ndarray, kick: np.ndarray, period: float,
     share = [float(k[pos == j].mean()) / (float(k[pos == j].mean() + s[pos == j].mean()) + 1e-12)
              for j in (0, 2)]
     return share[0] - share[1] >= BACKBEAT_KICK_CONTRAST
+
+
+def even_eighths(hats: np.ndarray, period: float) -> bool:
+    """Whether the hi-hat band ticks evenly on every eighth note of the beat ``period`` (in
+    frames, the faster level's beat; the grid starts at frame 0, a trimmed loop's downbeat).
+
+    A half-time groove at T (snare on 3) is, hit for hit, a backbeat at T/2, except for the
+    hats: eighths at T are played alike, while sixteenths at T/2 fall into strong and weak
+    (on- and off-beat) or are swung off the grid. Even eighths make T the beat.
+    """
+    g = _grid_strength(np.maximum(hats - np.median(hats), 0.0), period / 2.0, 0.0)
+    if g.size < 16 or g.max() <= 0:
+        return False
+    # The four eighths of the slower level's beat, each alike across the loop (its median):
+    # sixteenths at T/2 differ between on- and off-beat ones, or are swung off the grid.
+    levels = [float(np.median(g[j::4])) for j in range(4)]
+    return min(levels) >= HAT_EVEN_RATIO * max(levels) and min(levels) >= HAT_PRESENT * float(g.max())
 
 
 def autocorrelation(env: np.ndarray, circular: bool) -> np.ndarray:
@@ -326,10 +346,14 @@ def estimate_tempo(power: np.ndarray, freqs: np.ndarray, frame_rate: float, dura
     hits = low_flux(power, freqs) * gate
     snare = band_hits(power, freqs, *SNARE_BAND_HZ) * gate if loop else None
     kick = band_hits(power, freqs, 0.0, KICK_BAND_HZ) * gate if loop else None
+    hats = band_hits(power, freqs, HAT_BAND_HZ, float(freqs[-1]) + 1.0) * gate if loop else None
     choice = None
     for tempo, _score, corr in candidates:
         tempo, _ratio = metrical_level(hits, frame_rate, tempo, anchored=loop, snare=snare,
                                        kick=kick)
+        if (hats is not None and tempo * 2.0 <= BPM_MAX * 1.02
+                and even_eighths(hats, frame_rate * 60.0 / (tempo * 2.0))):
+            tempo *= 2.0  # a half-time groove: see even_eighths
         if loop:
             tempo = whole_bars(tempo, duration)
         snapped = snap_to_duration(tempo, duration) if loop else None
