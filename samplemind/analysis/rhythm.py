@@ -159,9 +159,10 @@ def even_eighths(hats: np.ndarray, period: float) -> bool:
     g = _grid_strength(np.maximum(hats - np.median(hats), 0.0), period / 2.0, 0.0)
     if g.size < 16 or g.max() <= 0:
         return False
-    # The four eighths of the slower level's beat, each alike across the loop (its median):
-    # sixteenths at T/2 differ between on- and off-beat ones, or are swung off the grid.
-    levels = [float(np.median(g[j::4])) for j in range(4)]
+    # The eighths after the slower level's beat, each alike across the loop (its median):
+    # sixteenths at T/2 differ between on- and off-beat ones, or are swung off the grid. The
+    # eighth on that beat is left out: kicks and snares ring into the hats' band there.
+    levels = [float(np.median(g[j::4])) for j in (1, 2, 3)]
     return min(levels) >= HAT_EVEN_RATIO * max(levels) and min(levels) >= HAT_PRESENT * float(g.max())
 
 
