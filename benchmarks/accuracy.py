@@ -182,7 +182,7 @@ def build_pool(items: list[dict], folder: Path) -> bool:
     """Neutral names in a shuffled order; item["path"] is set to the pool file. True when
     the pool was (re)built, False when an existing one was reused."""
     mapping = folder / "pool.json"
-    wanted = sorted(i["src"] for i in items)
+    wanted = sorted({i["src"] for i in items})  # one file may answer two questions (guit_em9)
     if mapping.exists():
         saved = json.loads(mapping.read_text())
         known = saved.get("files", {}) if saved.get("render_version") == POOL_VERSION else {}
