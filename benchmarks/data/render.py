@@ -28,8 +28,8 @@ program (Debian: ``apt-get install -y fluidsynth``). Writes DEST/rendered/:
                 boom-bap, breakbeat, funk 16ths, slow R&B with 16th hats, half-time, shuffle,
                 drum'n'bass), 1-4 bars, some swung, small timing/velocity humanisation;
                 what rings past the end wraps to the start, as in a real loop. The half-time
-                pattern at T BPM is, note for note, a backbeat at T/2 with 16th hats: its tempo
-                is ambiguous by construction (accuracy.py scores it apart for Accuracy1)
+                pattern at T BPM is, kick and snare for kick and snare, a backbeat at T/2; its
+                even eighth hats (the slow R&B pattern accents its sixteenths) tell T
   manifest.jsonl one record per file: path, kind (note | progression | drumloop), type, and the
                 ground truth (midi + note, key, bpm) plus how it was made
 

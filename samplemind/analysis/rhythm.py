@@ -9,7 +9,11 @@ Tempo of a loop, in three steps:
    faster one is the beat when its extra grid positions carry real hits in the
    kick/snare range (< 5 kHz) - snare backbeats do, off-beat hi-hats don't
    (their energy sits above 5 kHz), nor do the level wobbles of held chords.
-3. *Whole bars*: a loop lasts whole 4/4 bars, so of two octave-related tempi the
+3. *Half-time*: a half-time groove at T (snare on 3) is a backbeat at T/2 but for its
+   hats: even eighths at T rather than accented or swung sixteenths at T/2. A hi-hat
+   band ticking alike on every eighth of the faster reading makes it the tempo
+   (:func:`even_eighths`).
+4. *Whole bars*: a loop lasts whole 4/4 bars, so of two octave-related tempi the
    one giving whole bars wins (a half-time groove of one bar at T would be half a
    bar at T/2); then the tempo is snapped to ``beats * 60 / duration`` when that
    is within 2 % (bars of four beats preferred); otherwise the DSP value is kept.

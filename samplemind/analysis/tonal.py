@@ -11,7 +11,9 @@ are folded into a 36-bin pitch-class profile. Nothing is named where the sound
 shows no harmony (has_harmony, chord_like: how much energy sits in peaks, how
 much of it persists, how many pitch classes it spreads over, how periodic it
 is), which leaves out drums, noise and effects. A harmony held from start to end
-(held_harmony) is matched against chord templates (estimate_chord); a harmony
+(held_harmony) is matched against chord templates (estimate_chord; a chord over a
+loud bass that YIN reads as that note is recognised by its energy off the note's
+harmonics, chord_over_note); a harmony
 that moves is handed to Essentia's ``Key`` (Temperley profiles; the first and
 last fifth of a sound, at most 3 s each, weigh 4x: tonic emphasis).
 """
