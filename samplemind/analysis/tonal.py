@@ -13,9 +13,9 @@ much of it persists, how many pitch classes it spreads over, how periodic it
 is), which leaves out drums, noise and effects. A harmony held from start to end
 (held_harmony) is matched against chord templates (estimate_chord; a chord over a
 loud bass that YIN reads as that note is recognised by its energy off the note's
-harmonics, chord_over_note); a harmony
-that moves is handed to Essentia's ``Key`` (Temperley profiles; the first and
-last fifth of a sound, at most 3 s each, weigh 4x: tonic emphasis).
+harmonics, chord_over_note); a harmony that moves is handed to Essentia's
+``Key`` (Temperley profiles; the first and last fifth of a sound, at most 3 s
+each, weigh 4x: tonic emphasis).
 """
 
 from __future__ import annotations
