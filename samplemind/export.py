@@ -39,12 +39,15 @@ import threading
 import time
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .errors import SampleMindError, UsageError
 from .models import RECORD_FIELDS
+
+if TYPE_CHECKING:
+    from .instruments import InstrumentSpec
 
 DEFAULT_PATTERN = "{category}/{name}"
 MANIFEST_NAME = "samplemind-export.json"
@@ -62,6 +65,8 @@ Opener = Callable[[dict[str, Any]], IO[bytes]]  # a record's source, opened; rai
 
 EXTRA_FIELDS = ("stem", "ext")
 _UNSAFE = str.maketrans({char: "_" for char in '/\\:*?"<>|'})
+# An instrument file lists the names: "$" is a variable and "=" an opcode to an SFZ parser.
+_UNSAFE_IN_INSTRUMENTS = str.maketrans({char: "_" for char in "$="})
 # Bidi overrides and isolates can make "evil\u202evaw.exe" display as "evilexe.wav".
 _INVISIBLE = set("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)),
@@ -105,6 +110,7 @@ class ExportReport:
     manifest: str | None = None  # path of the kit's manifest, or its name inside the zip
     items: list[ExportItem] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
+    instrument: dict[str, Any] | None = None  # the sampler instrument written, and its mapping
     mode: str = "copy"
     pattern: str = DEFAULT_PATTERN
     query: str | None = None
@@ -116,7 +122,8 @@ class ExportReport:
                 "manifest": self.manifest, "mode": self.mode, "pattern": self.pattern,
                 "query": self.query, "created_at": self.created_at, "exported": len(self.items),
                 "items": [item.to_json() for item in self.items],
-                "skipped": [{"source": source, "reason": reason} for source, reason in self.skipped]}
+                "skipped": [{"source": source, "reason": reason} for source, reason in self.skipped],
+                **({"instrument": self.instrument} if self.instrument is not None else {})}
 
 
 # --- naming -------------------------------------------------------------------------------
@@ -230,6 +237,13 @@ def _fit(stem: str, suffix: str = "", ext: str = "") -> str:
     return stem + suffix + ext
 
 
+def safe_stem(text: str) -> str:
+    """A file stem made safe as a kit's names are (and fit for an instrument file); "" if
+    nothing is left."""
+    stem = _clean(text).translate(_UNSAFE_IN_INSTRUMENTS)
+    return _fit(stem, "", ".dspreset")[: -len(".dspreset")] if stem else ""
+
+
 def _source_ext(record: dict[str, Any]) -> str:
     """The source file's extension with its dot (".wav"), or "" if it has none worth keeping."""
     base = os.path.basename(str(record.get("path") or record.get("name") or ""))
@@ -279,15 +293,20 @@ class Planner:
     """Target names one record at a time, unique in the kit (plan_export, incrementally:
     a streamed zip names each file when it gets to it)."""
 
-    def __init__(self, pattern: str = DEFAULT_PATTERN) -> None:
+    def __init__(self, pattern: str = DEFAULT_PATTERN, *, strict: bool = False,
+                 reserved: Iterable[str] = ()) -> None:
         self.components = compile_pattern(pattern)
-        self.used = {MANIFEST_NAME.casefold()}
+        self.strict = strict  # names an instrument file lists: no "$" or "="
+        self.used = {MANIFEST_NAME.casefold(), *(name.casefold() for name in reserved)}
         self.folder_spelling: dict[str, str] = {}  # casefolded folder path -> first spelling seen
         self.next_number: dict[str, int] = {}  # casefolded name -> first _N suffix worth trying
 
     def place(self, record: dict[str, Any]) -> ExportItem:
         """The next record's target; UsageError when its values cannot be named."""
         folders, stem, ext = _render(record, self.components)
+        if self.strict:
+            folders = [folder.translate(_UNSAFE_IN_INSTRUMENTS) for folder in folders]
+            stem, ext = stem.translate(_UNSAFE_IN_INSTRUMENTS), ext.translate(_UNSAFE_IN_INSTRUMENTS)
         spelled: list[str] = []
         for folder in folders:
             if not spelled and folder.casefold() == MANIFEST_NAME.casefold():
@@ -311,9 +330,11 @@ class Planner:
                           source=str(record.get("path") or ""), target=target)
 
 
-def plan_export(records: Iterable[dict[str, Any]], pattern: str = DEFAULT_PATTERN) -> list[ExportItem]:
-    """Target names for records under a pattern, unique in the kit; pure (no file is touched)."""
-    planner = Planner(pattern)
+def plan_export(records: Iterable[dict[str, Any]], pattern: str = DEFAULT_PATTERN, *,
+                strict: bool = False, reserved: Iterable[str] = ()) -> list[ExportItem]:
+    """Target names for records under a pattern, unique in the kit; pure (no file is touched).
+    strict: names fit for an instrument file; reserved: names taken already (its file)."""
+    planner = Planner(pattern, strict=strict, reserved=reserved)
     return [planner.place(record) for record in records]
 
 
@@ -359,7 +380,8 @@ def _in_real_place(path: str) -> str:
     return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
 
 
-def _preflight(root: str | None, zip_file: str | None, items: list[ExportItem], force: bool) -> None:
+def _preflight(root: str | None, zip_file: str | None, items: list[ExportItem], force: bool,
+               extra: Sequence[str] = ()) -> None:
     """Refuse, before anything is written, an export that would clobber files."""
     sources = {_in_real_place(os.path.abspath(item.source)) for item in items}
     collisions: list[str] = []
@@ -376,7 +398,7 @@ def _preflight(root: str | None, zip_file: str | None, items: list[ExportItem], 
         if os.path.lexists(root) and not os.path.isdir(root):
             raise UsageError(f"{root} exists and is not a folder")
         checked: set[str] = set()
-        for target in [item.target for item in items] + [MANIFEST_NAME]:
+        for target in [item.target for item in items] + [MANIFEST_NAME, *extra]:
             parts = target.split("/")
             for depth in range(1, len(parts)):
                 folder = os.path.join(root, *parts[:depth])
@@ -455,9 +477,23 @@ def _link(source: str, dest: str, symlink_only: bool, opened: IO[bytes] | None =
 
 
 def _manifest(report: ExportReport, items: list[ExportItem], mode: str) -> dict[str, Any]:
-    return {"schema_version": MANIFEST_VERSION, "created_at": report.created_at, "query": report.query,
+    data = {"schema_version": MANIFEST_VERSION, "created_at": report.created_at, "query": report.query,
             "pattern": report.pattern, "mode": mode, "items": [item.to_json() for item in items],
             "skipped": [{"source": source, "reason": reason} for source, reason in report.skipped]}
+    if report.instrument is not None:
+        data["instrument"] = report.instrument
+    return data
+
+
+def _instrument(spec: InstrumentSpec, placed: Sequence[tuple[dict[str, Any], str]],
+                report: ExportReport) -> bytes:
+    """The instrument file's bytes for the placed (record, target) pairs; its mapping goes
+    into the report (and so the manifest)."""
+    from .instruments import write
+
+    text, instrument = write(spec, placed, query=report.query)
+    report.instrument = {"format": spec.format, "file": spec.file_name, **instrument.to_json()}
+    return text.encode("utf-8")
 
 
 def _manifest_bytes(data: dict[str, Any]) -> bytes:
@@ -480,9 +516,12 @@ def _zip_info(target: str, st: os.stat_result) -> zipfile.ZipInfo:
 
 
 def _zip_items(pairs: list[tuple[dict[str, Any], ExportItem]], fileobj: IO[bytes], report: ExportReport,
-               progress: Progress | None, done: int, total: int, opener: Opener) -> list[ExportItem]:
-    """Stream sources, then the manifest, into a zip; sources opener refuses go to report.skipped."""
+               progress: Progress | None, done: int, total: int, opener: Opener,
+               instrument: InstrumentSpec | None = None) -> list[ExportItem]:
+    """Stream sources, then the instrument file (if any) and the manifest, into a zip; sources
+    opener refuses go to report.skipped."""
     zipped: list[ExportItem] = []
+    placed: list[tuple[dict[str, Any], str]] = []
     with zipfile.ZipFile(fileobj, "w", allowZip64=True) as archive:
         for record, item in pairs:
             done += 1
@@ -494,13 +533,24 @@ def _zip_items(pairs: list[tuple[dict[str, Any], ExportItem]], fileobj: IO[bytes
                 with reader:
                     size, digest = _zip_one(archive, item, reader)
                 zipped.append(ExportItem(item.sample_id, item.source, item.target, "zip", size, digest))
+                placed.append((record, item.target))
             if progress:
                 progress(done, total, item.target)
+        if instrument is not None:
+            _write_entry(archive, instrument.file_name, _instrument(instrument, placed, report))
         manifest = zipfile.ZipInfo(MANIFEST_NAME, time.localtime()[:6])
         manifest.compress_type = zipfile.ZIP_DEFLATED
         manifest.external_attr = 0o644 << 16  # so unzip gives it ordinary permissions
         archive.writestr(manifest, _manifest_bytes(_manifest(report, zipped, "zip")))
     return zipped
+
+
+def _write_entry(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    """A small file made here (not a source) into the archive."""
+    entry = zipfile.ZipInfo(name, time.localtime()[:6])
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    entry.external_attr = 0o644 << 16
+    archive.writestr(entry, data)
 
 
 def _zip_one(archive: zipfile.ZipFile, item: ExportItem, reader: IO[bytes]) -> tuple[int, str]:
@@ -520,10 +570,13 @@ def _zip_one(archive: zipfile.ZipFile, item: ExportItem, reader: IO[bytes]) -> t
 
 
 def _prepare(records: Iterable[dict[str, Any]], pattern: str, opener: Opener,
+             instrument: InstrumentSpec | None = None,
              ) -> tuple[list[tuple[dict[str, Any], ExportItem]], list[tuple[str, str]]]:
     compile_pattern(pattern)  # a bad pattern fails before any file is opened
     readable, skipped = _check_sources(records, opener)
-    return list(zip(readable, plan_export(readable, pattern))), skipped
+    reserved = [instrument.file_name] if instrument is not None else []
+    return list(zip(readable, plan_export(readable, pattern, strict=instrument is not None,
+                                          reserved=reserved))), skipped
 
 
 def write_zip(records: Iterable[dict[str, Any]], fileobj: IO[bytes], pattern: str = DEFAULT_PATTERN, *,
@@ -591,8 +644,11 @@ class ZipStream:
     STEP_FILES = 64
 
     def __init__(self, records: Iterable[dict[str, Any]], pattern: str = DEFAULT_PATTERN, *,
-                 opener: Opener = open_regular, query: str | None = None) -> None:
-        self.planner = Planner(pattern)
+                 opener: Opener = open_regular, query: str | None = None,
+                 instrument: InstrumentSpec | None = None) -> None:
+        self.instrument = instrument
+        self.planner = Planner(pattern, strict=instrument is not None,
+                               reserved=[instrument.file_name] if instrument is not None else [])
         self.report = ExportReport(manifest=MANIFEST_NAME, mode="zip", pattern=pattern,
                                    query=query, created_at=_now())
         self._sink = _Sink()
@@ -615,6 +671,7 @@ class ZipStream:
     def _run(self, records: Iterable[dict[str, Any]], opener: Opener) -> Iterator[bytes]:
         sink, report = self._sink, self.report
         read = opened = 0
+        placed: list[tuple[dict[str, Any], str]] = []
         with zipfile.ZipFile(sink, "w", allowZip64=True) as archive:
             for record in records:
                 if read >= self.STEP_BYTES or opened >= self.STEP_FILES:
@@ -656,6 +713,11 @@ class ZipStream:
                                 read = opened = 0
                 report.items.append(ExportItem(item.sample_id, item.source, item.target, "zip", size,
                                                digest.hexdigest()))
+                if self.instrument is not None:
+                    placed.append((record, item.target))
+            if self.instrument is not None:
+                _write_entry(archive, self.instrument.file_name,
+                             _instrument(self.instrument, placed, report))
             manifest = zipfile.ZipInfo(MANIFEST_NAME, time.localtime()[:6])
             manifest.compress_type = zipfile.ZIP_DEFLATED
             manifest.external_attr = 0o644 << 16
@@ -666,7 +728,8 @@ class ZipStream:
 def export_kit(records: Iterable[dict[str, Any]], to: str | os.PathLike[str] | None, *, mode: str = "copy",
                pattern: str = DEFAULT_PATTERN, zip_path: str | os.PathLike[str] | None = None,
                force: bool = False, progress: Progress | None = None,
-               query: str | None = None, opener: Opener | None = None) -> ExportReport:
+               query: str | None = None, opener: Opener | None = None,
+               instrument: InstrumentSpec | None = None) -> ExportReport:
     """Write a kit folder (``to``), a zip file (``zip_path``) or both, each with a manifest.
 
     mode: "copy", "link" (hard link, or a symlink across file systems) or "symlink".
@@ -686,8 +749,9 @@ def export_kit(records: Iterable[dict[str, Any]], to: str | os.PathLike[str] | N
         raise UsageError(f"unknown export mode {mode!r}; use one of: {', '.join(MODES)}")
     root = os.path.abspath(os.path.expanduser(os.fspath(to))) if to is not None else None
     zip_file = os.path.abspath(os.path.expanduser(os.fspath(zip_path))) if zip_path is not None else None
-    pairs, skipped = _prepare(records, pattern, opener)
-    _preflight(root, zip_file, [item for _, item in pairs], force)
+    pairs, skipped = _prepare(records, pattern, opener, instrument)
+    _preflight(root, zip_file, [item for _, item in pairs], force,
+               [instrument.file_name] if instrument is not None else [])
 
     report = ExportReport(root=root, zip=zip_file, skipped=skipped, mode=mode if root else "zip",
                           pattern=pattern, query=query, created_at=_now())
@@ -718,6 +782,9 @@ def export_kit(records: Iterable[dict[str, Any]], to: str | os.PathLike[str] | N
             done += 1
             if progress:
                 progress(done, total, item.target)
+        if instrument is not None:
+            _write_atomic(os.path.join(root, instrument.file_name),
+                          _instrument(instrument, [(record, item.target) for record, item in placed], report))
         report.manifest = os.path.join(root, MANIFEST_NAME)
         _write_atomic(report.manifest, _manifest_bytes(_manifest(report, report.items, mode)))
         total -= len(pairs) - len(placed)
@@ -726,7 +793,7 @@ def export_kit(records: Iterable[dict[str, Any]], to: str | os.PathLike[str] | N
         temp = _temp_path(zip_file)
         try:
             with open(temp, "xb") as handle:
-                zipped = _zip_items(pairs, handle, report, progress, done, total, opener)
+                zipped = _zip_items(pairs, handle, report, progress, done, total, opener, instrument)
             os.replace(temp, zip_file)
         except BaseException:
             _remove(temp)

@@ -338,10 +338,23 @@ class Library:
     def export(self, query: str, to: str | os.PathLike[str] | None, *, mode: str = "copy",
                pattern: str | None = None, zip_path: str | os.PathLike[str] | None = None,
                force: bool = False, progress: Callable[[int, int, str], None] | None = None,
+               instrument: str | None = None, round_robin: bool = False,
                ) -> Any:
-        """Build a kit from the samples a query selects (README: Kits)."""
+        """Build a kit from the samples a query selects (README: Kits); with instrument
+        ("sfz" or "decentsampler"), also a sampler instrument of them (README: Kits as
+        instruments), named after the kit folder (or zip)."""
         from .export import DEFAULT_PATTERN, export_kit
         from .served import checked_opener
+
+        spec = None
+        if instrument is not None:
+            from .instruments import spec_for
+
+            if to is not None:
+                name = os.path.basename(os.path.abspath(os.path.expanduser(os.fspath(to))))
+            else:
+                name = os.path.splitext(os.path.basename(os.fspath(zip_path or "")))[0]
+            spec = spec_for(instrument, name, round_robin)
 
         records = [sample.to_json() for sample in self.ls(query)]
         # Each file is checked as the server checks what it serves (served.py): a catalogued
@@ -349,7 +362,7 @@ class Library:
         opener = checked_opener(self, [record["id"] for record in records])
         return export_kit(records, to, mode=mode, pattern=pattern or DEFAULT_PATTERN,
                           zip_path=zip_path, force=force, progress=progress, query=query,
-                          opener=opener)
+                          opener=opener, instrument=spec)
 
     def failures(self) -> list[FileFailure]:
         """Files that failed their last analysis."""
