@@ -4,6 +4,7 @@ checked against their documented structure."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import zipfile
@@ -379,3 +380,31 @@ def test_cli_export_as_sfz_and_decentsampler(library, scanned_kit, tmp_path: Pat
     assert again.returncode == 2 and "already exists" in again.stderr
     wrong = run_cli("export", query, "--to", str(kit), "--round-robin", home=home)
     assert wrong.returncode == 2 and "--as sfz" in wrong.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_post_exports_with_as_puts_the_instrument_in_the_zip(library, scanned_kit, samplemind_home,
+                                                                   aiohttp_client) -> None:
+    from samplemind.server import ServerConfig, make_app
+
+    client = await aiohttp_client(make_app(samplemind_home, config=ServerConfig(threads=2)))
+    query = f"path:{scanned_kit['kick'].parent}/*"
+    response = await client.post("/api/v1/exports", json={"query": query, "name": "web kit",
+                                                           "as": "sfz", "round_robin": True})
+    data = await response.json()
+    assert response.status == 201, data
+    response = await client.get(data["url"])
+    assert response.status == 200
+    archive = zipfile.ZipFile(io.BytesIO(await response.read()))
+    manifest = json.loads(archive.read(MANIFEST_NAME))
+    assert manifest["instrument"]["file"] == "web_kit.sfz" and len(manifest["items"]) == 5
+    unpacked = Path(os.environ["SAMPLEMIND_HOME"]).parent / "unzipped"
+    archive.extractall(unpacked)
+    synth_ = load_sfz(unpacked / "web_kit.sfz")
+    assert {36, 38, 42, 46} == set(synth_.playable_keys)
+    for body, words in (({"query": query, "as": "exs"}, "unknown instrument format"),
+                        ({"query": query, "round_robin": True}, "shapes an instrument"),
+                        ({"query": query, "as": "sfz", "round_robin": "yes"}, "true or false")):
+        response = await client.post("/api/v1/exports", json=body)
+        assert response.status == 400 and words in (await response.json())["error"], body

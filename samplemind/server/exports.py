@@ -34,6 +34,7 @@ from aiohttp import web
 
 from ..errors import NotFound, UsageError
 from ..export import DEFAULT_PATTERN, compile_pattern, plan_export
+from ..instruments import check_format
 from ..library import Library
 from .auth import USER_KEY
 from .http import id_list
@@ -64,6 +65,8 @@ class PendingExport:
     count: int
     created: float
     uses: int = 0
+    instrument: str | None = None  # "sfz" or "decentsampler": a sampler instrument in the zip
+    round_robin: bool = False
 
 
 class ExportStore:
@@ -84,7 +87,8 @@ class ExportStore:
         return len(self._pending)
 
     def add(self, owner: Owner, *, ids: array | None, query: str | None, name: str,
-            pattern: str, count: int) -> PendingExport:
+            pattern: str, count: int, instrument: str | None = None,
+            round_robin: bool = False) -> PendingExport:
         """A new pending export; drops the expired ones, then this owner's oldest while it
         has too many, then the oldest of all while there are too many."""
         self._expire()
@@ -94,7 +98,8 @@ class ExportStore:
         while len(self._pending) >= self.max_pending:
             self._pending.popitem(last=False)
         token = secrets.token_urlsafe(32)
-        pending = PendingExport(token, owner, ids, query, name, pattern, count, self.clock())
+        pending = PendingExport(token, owner, ids, query, name, pattern, count, self.clock(),
+                                instrument=instrument, round_robin=round_robin)
         self._pending[token] = pending
         return pending
 
@@ -145,6 +150,8 @@ class ExportRequest:
     query: str | None
     name: str
     pattern: str
+    instrument: str | None = None
+    round_robin: bool = False
 
 
 def _text(body: dict[str, Any], key: str, limit: int) -> str | None:
@@ -162,10 +169,10 @@ def _text(body: dict[str, Any], key: str, limit: int) -> str | None:
 
 def parse_request(body: dict[str, Any], safe_name: Callable[[str], str]) -> ExportRequest:
     """Check a POST /api/v1/exports body; UsageError (400) says what is wrong."""
-    unknown = sorted(set(body) - {"ids", "query", "name", "pattern"})
+    unknown = sorted(set(body) - {"ids", "query", "name", "pattern", "as", "round_robin"})
     if unknown:
         raise UsageError(f"unknown field(s) {', '.join(map(repr, unknown))}: send ids (or "
-                         "query), name and pattern")
+                         "query), name, pattern, as and round_robin")
     if ("ids" in body) == ("query" in body):
         raise UsageError('send either "ids" (a list of sample ids) or "query" (a query)')
     ids = id_list(body["ids"], MAX_IDS) if "ids" in body else None
@@ -173,7 +180,16 @@ def parse_request(body: dict[str, Any], safe_name: Callable[[str], str]) -> Expo
     pattern = _text(body, "pattern", MAX_PATTERN) or DEFAULT_PATTERN
     compile_pattern(pattern)  # a bad pattern is refused now, not in the download
     name = safe_name(_text(body, "name", MAX_NAME) or DEFAULT_NAME)
-    return ExportRequest(ids, None if ids is not None else query, name, pattern)
+    instrument = _text(body, "as", 40)
+    if instrument is not None:
+        instrument = check_format(instrument)
+    round_robin = body.get("round_robin", False)
+    if not isinstance(round_robin, bool):
+        raise UsageError("round_robin must be true or false")
+    if round_robin and instrument is None:
+        raise UsageError('round_robin shapes an instrument: add "as": "sfz" or "decentsampler"')
+    return ExportRequest(ids, None if ids is not None else query, name, pattern, instrument,
+                         round_robin)
 
 
 # -- the catalog side (worker threads) ----------------------------------------------------------

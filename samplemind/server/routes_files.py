@@ -18,6 +18,7 @@ from aiohttp import web
 
 from ..errors import NotFound, UsageError
 from ..export import DEFAULT_PATTERN, ZipStream
+from ..instruments import FORMATS, InstrumentSpec, spec_for
 from ..library import Library
 from ..served import CataloguedFile, catalogued, open_catalogued, open_sample, real_roots
 from . import exports
@@ -127,6 +128,7 @@ async def stream_zip(request: web.Request, name: str, pattern: str,
                      select: Callable[[Library], Sequence[int]],
                      query: str | None = None,
                      empty: str = "no samples match the query: nothing to export",
+                     instrument: InstrumentSpec | None = None,
                      ) -> web.StreamResponse:
     """The zip of the samples select(library) names (ids, in zip order), sent as it is
     made. An error before the first byte (no samples, a bad query or pattern) is a JSON error.
@@ -150,7 +152,7 @@ async def stream_zip(request: web.Request, name: str, pattern: str,
                 raise NotFound("removed from the catalog since the export began")
             return open_catalogued(entry, roots)[0]
 
-        stream = ZipStream(chosen, pattern, opener=opener, query=query)
+        stream = ZipStream(chosen, pattern, opener=opener, query=query, instrument=instrument)
         try:
             chunk: bytes | None = b""
             while not chunk:  # nothing is sent until there is something: errors stay JSON
@@ -248,7 +250,8 @@ async def create_export(request: web.Request) -> web.Response:
     ids, count = await context(request).pool.run(work)
     store = request.app[exports.EXPORTS]
     pending = store.add(exports.owner_of(request), ids=ids, query=wanted.query,
-                        name=wanted.name, pattern=wanted.pattern, count=count)
+                        name=wanted.name, pattern=wanted.pattern, count=count,
+                        instrument=wanted.instrument, round_robin=wanted.round_robin)
     url = f"/api/v1/exports/{pending.token}"
     response = json_now(request, {"ok": True, "url": url, "count": count,
                                   "expires_in": round(store.lifetime), "uses": store.max_uses,
@@ -269,12 +272,15 @@ async def download_export(request: web.Request) -> web.StreamResponse:
         return web.Response(headers=_zip_headers(pending.name))
     store.use(pending)
     ids, query = pending.ids, pending.query
+    instrument = (spec_for(pending.instrument, pending.name, pending.round_robin)
+                  if pending.instrument is not None else None)
     if ids is not None:
         return await stream_zip(request, pending.name, pending.pattern,
                                 lambda library: list(ids),
                                 empty="the selected samples are no longer in the catalog: "
-                                      "nothing to export")
-    return await stream_zip(request, pending.name, pending.pattern, _matches(query or ""), query)
+                                      "nothing to export", instrument=instrument)
+    return await stream_zip(request, pending.name, pending.pattern, _matches(query or ""), query,
+                            instrument=instrument)
 
 
 ROUTES = [
@@ -309,7 +315,13 @@ ROUTES = [
                       "items": {"type": "integer", "minimum": 1}},
               "query": {"type": "string", "maxLength": exports.MAX_QUERY},
               "name": {"type": "string", "maxLength": exports.MAX_NAME},
-              "pattern": {"type": "string", "maxLength": exports.MAX_PATTERN}},
+              "pattern": {"type": "string", "maxLength": exports.MAX_PATTERN},
+              "as": {"type": "string", "enum": sorted(FORMATS),
+                     "description": "Also a sampler instrument of the kit in the zip "
+                                    "(README: Kits as instruments)."},
+              "round_robin": {"type": "boolean",
+                              "description": "With `as`: further sounds of one drum as round "
+                                             "robins on its key."}},
               "oneOf": [{"required": ["ids"]}, {"required": ["query"]}]},
           responses={201: "Created: `{url, count, expires_in, uses, name}`; `Location` is the URL.",
                      404: "An id is not in the catalog, or no sample matches the query.",

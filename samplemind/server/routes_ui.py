@@ -33,6 +33,7 @@ UI_FILES: dict[str, str] = {
     "wave.js": "text/javascript; charset=utf-8",
     "map.js": "text/javascript; charset=utf-8",
     "audio.js": "text/javascript; charset=utf-8",
+    "drag.js": "text/javascript; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
 

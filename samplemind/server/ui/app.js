@@ -7,6 +7,7 @@ import { VirtualTable } from './table.js';
 import { Waveform } from './wave.js';
 import { Player } from './audio.js';
 import { SoundMap, colourOf, CATEGORY_COLOURS } from './map.js';
+import { installDrag } from './drag.js';
 
 const FIRST_PAGE = 100; // small, so the first rows paint at once
 const NEXT_PAGE = 1000;
@@ -423,18 +424,22 @@ function download(url, filename) {
 /** The selection (any size: its ids go in a POST body, which answers a short-lived download
  *  URL), or every match of the query when nothing is selected. */
 async function exportZip() {
-  if (!state.selection.size) {
+  const as = $('#export-as') ? $('#export-as').value : ''; // '' or a sampler instrument format
+  if (!state.selection.size && !as) {
     download(`/api/v1/export${params({ q: state.query, name: 'samplemind-kit' })}`, 'samplemind-kit.zip');
     banner('Exporting every match of the query as a zip…', { kind: 'info' });
     return;
   }
   if (state.exporting) return; // a second click while the first export is being prepared
   state.exporting = true;
-  const name = `samplemind-${state.selection.size}-samples`;
+  const name = state.selection.size ? `samplemind-${state.selection.size}-samples` : 'samplemind-kit';
+  const body = state.selection.size ? { ids: selectedIds(), name } : { query: state.query, name };
+  if (as) body.as = as;
   try {
-    const answer = await api('/exports', { method: 'POST', body: { ids: selectedIds(), name } });
+    const answer = await api('/exports', { method: 'POST', body });
     download(answer.url, `${name}.zip`);
-    banner(`Exporting ${answer.count} selected sample(s) as a zip…`, { kind: 'info' });
+    const what = state.selection.size ? 'selected sample(s)' : 'matching sample(s)';
+    banner(`Exporting ${answer.count} ${what} as a zip${as ? ` with a ${as === 'sfz' ? 'SFZ' : 'Decent Sampler'} instrument` : ''}…`, { kind: 'info' });
   } catch (error) {
     failed(error);
   } finally {
@@ -735,7 +740,7 @@ async function loadSimilar() {
     if (!state.current || state.current.id !== sample.id) return;
     list.replaceChildren(...answer.hits.map((hit) => element('li', {},
       element('button', {
-        type: 'button', class: 'hit', 'data-id': String(hit.id), title: hit.path,
+        type: 'button', class: 'hit', 'data-id': String(hit.id), title: hit.path, draggable: 'true',
         onclick: () => openSample(hit, { play: true }),
       },
       element('span', { class: 'score', style: null, text: hit.score.toFixed(2) }),
@@ -1239,6 +1244,7 @@ function start() {
   $('#query-form').addEventListener('submit', (event) => { event.preventDefault(); runQuery($('#q').value); });
   $('#ask-button').addEventListener('click', () => askWords($('#q').value));
   $('#export-button').addEventListener('click', exportZip);
+  installDrag(document, selectedIds);
   $('#help-button').addEventListener('click', () => $('#help').showModal());
   $('#logout-button').addEventListener('click', async () => { await logout(); location.hash = ''; location.reload(); });
   document.addEventListener('keydown', onKey);

@@ -183,6 +183,7 @@ export class VirtualTable {
     }
     element.id = `row-${row.id}`;
     element.dataset.id = String(row.id);
+    element.draggable = true; // drag.js: drops the audio file (or the selection's zip)
     for (const column of this.columns) {
       const cell = document.createElement('div');
       cell.setAttribute('role', 'gridcell');
@@ -214,7 +215,9 @@ export class VirtualTable {
     if (event.button !== 0) return;
     const index = this.indexAt(event);
     if (index < 0 || !this.rows[index]) return;
-    event.preventDefault(); // keep focus on the grid, not the cell text
+    // Keep focus on the grid, not the cell text; a draggable row keeps the default, or no drag
+    // could start (drag.js; no text selection starts on it either).
+    if (!event.target.closest('[draggable="true"]')) event.preventDefault();
     this.root.focus({ preventScroll: true });
     if (event.shiftKey && this.anchor >= 0) this.selectRange(this.anchor, index);
     else if (event.ctrlKey || event.metaKey) this.toggle(index);
