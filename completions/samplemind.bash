@@ -53,7 +53,7 @@ _samplemind_command() {
             args=('')
             ;;
         'export')
-            options='--copy --force --format --help --link --pattern --to --zip -f -h -p'
+            options='--as --copy --force --format --help --link --pattern --round-robin --to --zip -f -h -p'
             args=('')
             ;;
         'index')
@@ -192,6 +192,7 @@ _samplemind_option() {
         'export:--to') nvals=1 kind='dir' ;;
         'export:-p'|'export:--pattern') nvals=1 kind='' ;;
         'export:--zip') nvals=1 kind='file' ;;
+        'export:--as') nvals=1 kind='' ;;
         'export:-f'|'export:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
         'index rebuild:-f'|'index rebuild:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
         'index status:-f'|'index status:--format') nvals=1 kind='choice table json jsonl csv paths' ;;

@@ -60,6 +60,8 @@ function __samplemind_nvals --argument-names path option
             echo 1
         case 'export:--zip'
             echo 1
+        case 'export:--as'
+            echo 1
         case 'export:-f' 'export:--format'
             echo 1
         case 'index rebuild:-f' 'index rebuild:--format'
@@ -302,6 +304,8 @@ complete -c samplemind -n '__samplemind_using export' -l 'copy' -d 'Copy the fil
 complete -c samplemind -n '__samplemind_using export' -s 'p' -l 'pattern' -x -d 'Path of each file in the kit, e.g. \'{category}/{bpm}_{key}_{name}\' (default \'{category}/{name}\').'
 complete -c samplemind -n '__samplemind_using export' -l 'zip' -r -F -d 'Also (or only) write the kit as a zip file.'
 complete -c samplemind -n '__samplemind_using export' -l 'force' -d 'Overwrite files that are already there.'
+complete -c samplemind -n '__samplemind_using export' -l 'as' -x -d 'Also write a sampler instrument of the kit: drums on the General MIDI map, velocity layers by loudness, pitched sounds chromatic.'
+complete -c samplemind -n '__samplemind_using export' -l 'round-robin' -d 'With --as: further sounds of one drum become round robins on its key instead of neighbouring keys.'
 complete -c samplemind -n '__samplemind_using export' -s 'f' -l 'format' -x -a 'table json jsonl csv paths' -d 'Also print the export report to stdout (json or jsonl).'
 complete -c samplemind -n '__samplemind_using export' -s 'h' -l 'help' -d 'Show this message and exit.'
 

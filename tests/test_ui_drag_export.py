@@ -13,20 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import test_ui_browser as ui
 from playwright.sync_api import expect
-from test_ui_browser import (  # noqa: F401 - fixtures, used by name
-    LiveServer,
-    browser,
-    catalog,
-    open_ui,
-    page,
-    page_errors,
-    server,
-    visible_names,
-    wait_js,
-)
+from test_ui_browser import LiveServer, open_ui, visible_names, wait_js
 
 pytestmark = pytest.mark.slow
+# test_ui_browser's fixtures: the scanned demo catalog, its server, Chromium and a page.
+catalog, server, browser, page, page_errors = ui.catalog, ui.server, ui.browser, ui.page, ui.page_errors
 
 # Dispatch a dragstart as the browser would, with a DataTransfer we can read back after.
 DRAG = """(selector) => {
@@ -60,7 +53,8 @@ def test_dragging_a_row_carries_its_audio_file(page: Any, server: LiveServer) ->
     assert fetch(url) == Path(first["path"]).read_bytes()
 
 
-def test_dragging_one_of_several_selected_rows_carries_them_all_as_a_zip(page: Any, server: LiveServer) -> None:
+def test_dragging_one_of_several_selected_rows_carries_them_all_as_a_zip(page: Any,
+                                                                         server: LiveServer) -> None:
     open_ui(page, server, "cat:hihat sort:name")
     names = visible_names(page)
     rows = page.locator(".tr[data-id]")
