@@ -17,7 +17,16 @@ from .cache import FeatureCache
 from .catalog import Catalog, ChangeFeed, now_iso
 from .config import DEFAULT_TIMEOUT, Paths, default_jobs, resolve_paths
 from .errors import AnalysisError, CatalogError, Forbidden, NotFound, QueryError, UsageError
-from .models import SCHEMA_VERSION, DupeAction, DupeGroup, FileFailure, Hit, Sample, ScanReport
+from .models import (
+    SCHEMA_VERSION,
+    DupeAction,
+    DupeGroup,
+    FileFailure,
+    Hit,
+    LayerSet,
+    Sample,
+    ScanReport,
+)
 from .roots import user_path
 from .scan import ProgressCallback, ScanPipeline, re_resolve, refine_categories, resolve_roots
 from .scanner import hash_file
@@ -515,7 +524,15 @@ class Library:
 
     def dupes(self, *, threshold: float | None = None, exact: bool = True, near: bool = True,
               query: str | None = None) -> list[DupeGroup]:
-        """Groups of duplicate samples, each with a suggested keeper and why."""
+        """Groups of duplicate samples, each with a suggested keeper and why (a kit's velocity
+        layers are not among them: dupes_and_layers lists those)."""
+        return self.dupes_and_layers(threshold=threshold, exact=exact, near=near, query=query)[0]
+
+    def dupes_and_layers(self, *, threshold: float | None = None, exact: bool = True,
+                         near: bool = True, query: str | None = None,
+                         ) -> tuple[list[DupeGroup], list[LayerSet]]:
+        """The duplicate groups, and the sets of alike sounds that are one sound's velocity
+        layers or round robins (README: Duplicates), never to be moved aside."""
         from .similarity import search
         from .similarity.dupes import DEFAULT_THRESHOLD
 

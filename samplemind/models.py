@@ -158,6 +158,30 @@ class DupeGroup:
 
 
 @dataclass
+class LayerSet:
+    """Sounds that `dupes` finds alike but that are one instrument's velocity layers or round
+    robins (same folder, same name but for hard/soft/v2/rr3, or numbered in loudness steps):
+    parts of a kit, never files to move aside."""
+
+    folder: str
+    instrument: str  # the shared name, without the layer words
+    layers: list[Sample]  # softest first (LUFS, then peak)
+    distance: float = 0.0  # largest distance from the softest layer
+    kind: str = "layers"
+
+    @property
+    def reason(self) -> str:
+        return (f"{len(self.layers)} layers of one sound (same folder and name, "
+                "in loudness steps): kept as they are")
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form: the layers softest first, no keeper and nothing redundant."""
+        return {"schema_version": SCHEMA_VERSION, "kind": self.kind, "reason": self.reason,
+                "distance": self.distance, "folder": self.folder, "instrument": self.instrument,
+                "layers": [sample.to_json() for sample in self.layers]}
+
+
+@dataclass
 class DupeAction:
     """What a dupes action did (moved, deleted or restored) and where its manifest is."""
 

@@ -37,7 +37,7 @@ def pack(tmp_path: Path) -> Path:
     _write(root / "wav" / "snare.wav", snare)
     _write(root / "flac" / "snare_copy.flac", snare)
     _write(root / "aiff" / "deep" / "folder" / "snare.aiff", snare)
-    # A velocity layer: the same hit, softer. Near, not exact.
+    # A velocity layer: the same hit, softer. Near, not exact, and a layer (not a duplicate).
     kick = synth.normalize(synth.kick(SR, rng=np.random.default_rng(1)))
     _write(root / "kit" / "kick_hard.wav", kick)
     _write(root / "kit" / "kick_soft.wav", kick * 0.45)
@@ -76,9 +76,11 @@ def test_exact_duplicates_are_found_across_formats(scanned: Library):
 
 def test_near_duplicates_velocity_layers_and_resamples(scanned: Library):
     groups = _groups(scanned)
-    near = [g for g in groups if g[0] == "near"]
-    assert ("near", "kick_hard.wav", ["kick_soft.wav"]) in near or \
-        ("near", "kick_soft.wav", ["kick_hard.wav"]) in near
+    # The two kick layers are close, but one sound's layers: listed apart, softest first.
+    layers = scanned.dupes_and_layers()[1]
+    assert [[Path(s.path).name for s in found.layers] for found in layers] == [
+        ["kick_soft.wav", "kick_hard.wav"]]
+    assert not [g for g in groups if "kick_hard.wav" in [g[1], *g[2]]]
     tones = [g for g in scanned.dupes() if g.kind == "near" and "pluck" in g.keeper.path]
     assert len(tones) == 1
     assert tones[0].keeper.path.endswith("pluck_48k.wav")
@@ -93,11 +95,11 @@ def test_the_threshold_decides_what_is_near(scanned: Library):
     assert [g for g in scanned.dupes(threshold=0.0) if g.kind == "near"] == []
     assert [g.kind for g in scanned.dupes(near=False)] == ["exact"]
     assert all(g.kind == "near" for g in scanned.dupes(exact=False))
-    kicks = [g for g in scanned.dupes() if "kick" in g.keeper.path]
+    kicks = scanned.dupes_and_layers()[1]  # the kick's layers obey the threshold too
     distance = kicks[0].distance
     assert 0 < distance <= 0.25
-    assert not [g for g in scanned.dupes(threshold=distance * 0.9) if "kick" in g.keeper.path]
-    assert [g for g in scanned.dupes(threshold=distance * 1.1) if "kick" in g.keeper.path]
+    assert not scanned.dupes_and_layers(threshold=distance * 0.9)[1]
+    assert scanned.dupes_and_layers(threshold=distance * 1.1)[1]
 
 
 def test_lossless_is_kept_over_lossy(library: Library, tmp_path: Path):
@@ -119,7 +121,7 @@ def test_dupes_changes_nothing_by_default(scanned: Library, pack: Path):
     out = run_cli("dupes", "-f", "json", home=home)
     assert out.returncode == 0, out.stderr
     groups = json.loads(out.stdout)
-    assert {g["kind"] for g in groups} == {"exact", "near"}
+    assert {g["kind"] for g in groups} == {"exact", "near", "layers"}
     assert "Nothing changed" in out.stderr
     paths = run_cli("dupes", "-f", "paths", home=home).stdout.split()
     assert str(pack / "wav" / "snare.wav") not in paths  # keepers are never listed

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
 
 from ..errors import ExitCode, UsageError
-from ..models import DupeGroup, Hit
+from ..models import DupeGroup, Hit, LayerSet, Sample
 from ..output import Format, dumps, err_console, pipe_safe, write_mapping, write_records
 from ..similarity.vectors import ASPECTS
 from ..textsafe import printable
@@ -61,16 +62,35 @@ def similar(
 
 
 DUPE_CSV_FIELDS = ("group", "kind", "role", "id", "path", "format", "sample_rate", "bit_depth",
-                   "duration", "distance", "reason")
+                   "duration", "distance", "reason", "loudness_lufs")
+
+
+def _lufs(record: dict[str, Any]) -> str:
+    value = record.get("loudness_lufs")
+    return f"{value:.1f}" if isinstance(value, (int, float)) else ""
+
+
+def _members(groups: list[DupeGroup], layers: list[LayerSet]) -> Iterator[tuple[int, Any, str, Sample]]:
+    """(number, group or layer set, role, sample): duplicate groups, then layer sets."""
+    number = 0
+    for group in groups:
+        number += 1
+        for role, sample in [("keep", group.keeper), *(("dupe", s) for s in group.others)]:
+            yield number, group, role, sample
+    for found in layers:
+        number += 1
+        for sample in found.layers:
+            yield number, found, "layer", sample
 
 
 @pipe_safe
-def _write_groups(groups: list[DupeGroup], fmt: Format) -> None:
+def _write_groups(groups: list[DupeGroup], fmt: Format, layers: list[LayerSet] | None = None) -> None:
     out = sys.stdout
+    layers = layers or []
     if fmt is Format.json:
-        out.write(dumps([group.to_json() for group in groups]) + "\n")
+        out.write(dumps([group.to_json() for group in [*groups, *layers]]) + "\n")
     elif fmt is Format.jsonl:
-        for group in groups:
+        for group in [*groups, *layers]:
             out.write(dumps(group.to_json(), indent=None) + "\n")
     elif fmt is Format.paths:  # the redundant copies, for scripts that act on them
         for group in groups:
@@ -79,30 +99,31 @@ def _write_groups(groups: list[DupeGroup], fmt: Format) -> None:
     elif fmt is Format.csv:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(DUPE_CSV_FIELDS)
-        for number, group in enumerate(groups, 1):
-            for role, sample in [("keep", group.keeper), *(("dupe", s) for s in group.others)]:
-                r = sample.record
-                writer.writerow([number, group.kind, role, r["id"], r["path"], r.get("format"),
-                                 r.get("sample_rate"), r.get("bit_depth"), r.get("duration"),
-                                 group.distance, group.reason])
-    elif groups:
+        for number, group, role, sample in _members(groups, layers):
+            r = sample.record
+            writer.writerow([number, group.kind, role, r["id"], r["path"], r.get("format"),
+                             r.get("sample_rate"), r.get("bit_depth"), r.get("duration"),
+                             group.distance, group.reason, r.get("loudness_lufs")])
+    elif groups or layers:
         from rich.markup import escape
         from rich.table import Table
 
         from ..output import out_console
 
         table = Table(box=None, header_style="bold", pad_edge=False)
-        for header in ("group", "kind", "", "id", "path", "format", "rate", "bits"):
+        for header in ("group", "kind", "", "id", "path", "format", "rate", "bits", "LUFS"):
             table.add_column(header, overflow="fold")
-        for number, group in enumerate(groups, 1):
-            for role, sample in [("keep", group.keeper), *(("dupe", s) for s in group.others)]:
-                r = sample.record
-                table.add_row(str(number), group.kind if role == "keep" else "", role,
-                              str(r["id"]), escape(printable(r["path"])),
-                              str(r.get("format") or ""),
-                              str(r.get("sample_rate") or ""), str(r.get("bit_depth") or ""))
-            table.add_row("", "", "", "", f"[dim]{escape(group.reason)}[/]", "", "", "",
-                          end_section=True)
+        members = list(_members(groups, layers))
+        for index, (number, group, role, sample) in enumerate(members):
+            r = sample.record
+            first = index == 0 or members[index - 1][0] != number
+            table.add_row(str(number), group.kind if first else "", role,
+                          str(r["id"]), escape(printable(r["path"])),
+                          str(r.get("format") or ""),
+                          str(r.get("sample_rate") or ""), str(r.get("bit_depth") or ""), _lufs(r))
+            if index + 1 == len(members) or members[index + 1][0] != number:
+                table.add_row("", "", "", "", f"[dim]{escape(group.reason)}[/]", "", "", "", "",
+                              end_section=True)
         out_console().print(table)
 
 
@@ -141,13 +162,15 @@ def dupes(
             result = library.undo_dupes(undo)
             _report_action(result, fmt)
             return
-        groups = library.dupes(threshold=threshold, exact=not near_only, near=not exact_only,
-                               query=query)
+        groups, layers = library.dupes_and_layers(threshold=threshold, exact=not near_only,
+                                                  near=not exact_only, query=query)
         redundant = sum(len(group.others) for group in groups)
         if not (move_to or delete):
-            _write_groups(groups, fmt)
+            _write_groups(groups, fmt, layers)
+            kept = (f" {len(layers)} set(s) of velocity layers or round robins are kept as they are."
+                    if layers else "")
             console.print(f"{len(groups)} group{'s' * (len(groups) != 1)}, {redundant} "
-                          "redundant file(s). Nothing changed (use --move-to DIR or --delete).")
+                          f"redundant file(s).{kept} Nothing changed (use --move-to DIR or --delete).")
             return
         if not groups:
             console.print("No duplicates: nothing to do.")

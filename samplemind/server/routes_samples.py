@@ -185,8 +185,10 @@ async def dupes(request: web.Request) -> web.StreamResponse:
     query = str_param(request, "q")
 
     def work(library: Library) -> dict[str, Any]:
-        groups = library.dupes(threshold=threshold, exact=exact, near=near, query=query)
-        return {"schema_version": SCHEMA_VERSION, "groups": [group.to_json() for group in groups]}
+        groups, layers = library.dupes_and_layers(threshold=threshold, exact=exact, near=near,
+                                                  query=query)
+        return {"schema_version": SCHEMA_VERSION, "groups": [group.to_json() for group in groups],
+                "layers": [found.to_json() for found in layers]}
 
     return await json_call(request, work)
 
@@ -370,7 +372,9 @@ ROUTES = [
           "Waveform overview: [min, max] pairs over equal slices (mono).", (ID,),
           responses={404: "No such sample."}),
     Route("GET", "/api/v1/dupes", "dupes", dupes, VIEWER,
-          "Groups of exact and near duplicates, each with a suggested keeper.",
+          "Groups of exact and near duplicates, each with a suggested keeper (`groups`), and "
+          "the sets of alike sounds that are one sound's velocity layers or round robins "
+          "(`layers`, softest first: never redundant).",
           (Param("threshold", "query", {"type": "number", "minimum": 0, "maximum": 10},
                  "Near-duplicate distance threshold."),
            Param("exact", "query", {"type": "boolean"}, "Include exact groups (default true)."),

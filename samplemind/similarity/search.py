@@ -12,7 +12,8 @@ import numpy as np
 
 from ..catalog import Catalog
 from ..errors import NotFound, UsageError
-from ..models import DupeGroup, Hit, Sample
+from ..instruments.layers import layer_key, layer_sets
+from ..models import DupeGroup, Hit, LayerSet, Sample
 from .dupes import NEIGHBOURS, UnionFind, choose_keeper, near_pairs
 from .index import VectorIndex, all_cores
 from .vectors import (
@@ -112,9 +113,11 @@ def similar(catalog: Catalog, index: VectorIndex, queries: Sequence[int | np.nda
 
 
 def dupes(catalog: Catalog, index: VectorIndex, *, threshold: float, exact: bool, near: bool,
-          allowed: set[int] | None = None) -> list[DupeGroup]:
-    """Exact groups (same decoded audio), then near groups among the rest."""
+          allowed: set[int] | None = None) -> tuple[list[DupeGroup], list[LayerSet]]:
+    """Exact groups (same decoded audio), then near groups among the rest; and the layer sets
+    that near groups turned out to be (one sound's velocity layers: not duplicates)."""
     groups: list[DupeGroup] = []
+    layers: list[LayerSet] = []
     grouped_exact: dict[int, int] = {}  # member id -> the exact group's keeper id
     exact_sets: list[list[int]] = []
     for (members,) in catalog.query(
@@ -135,15 +138,16 @@ def dupes(catalog: Catalog, index: VectorIndex, *, threshold: float, exact: bool
                 if exact:
                     groups.append(group)
     if near and index.count:
-        groups.extend(_near_groups(catalog, index, threshold, grouped_exact,
-                                   allowed))
+        near_groups, layers = _near_groups(catalog, index, threshold, grouped_exact, allowed)
+        groups.extend(near_groups)
     groups.sort(key=lambda g: (g.kind != "exact", g.keeper.path))
-    return groups
+    layers.sort(key=lambda s: s.layers[0].path)
+    return groups, layers
 
 
 def _near_groups(catalog: Catalog, index: VectorIndex, threshold: float,
                  grouped_exact: dict[int, int],
-                 allowed: set[int] | None) -> list[DupeGroup]:
+                 allowed: set[int] | None) -> tuple[list[DupeGroup], list[LayerSet]]:
     durations = {sample_id: duration or 0.0 for sample_id, duration in catalog.query(
         "SELECT id, duration FROM samples WHERE length(vector) > 0")}
     # An exact group takes part through its keeper only; its copies are already handled.
@@ -151,7 +155,7 @@ def _near_groups(catalog: Catalog, index: VectorIndex, threshold: float,
                           if grouped_exact.get(i, i) == i and (allowed is None or i in allowed)),
                    np.int64)
     if len(ids) < 2:
-        return []
+        return [], []
     union = UnionFind()
     for start in range(0, len(ids), 4096):
         chunk = ids[start:start + 4096]
@@ -169,20 +173,33 @@ def _near_groups(catalog: Catalog, index: VectorIndex, threshold: float,
             union.union(a, b)
     member_sets = union.groups()
     if not member_sets:
-        return []
+        return [], []
     records = records_by_id(catalog, [i for ids in member_sets for i in ids])
-    groups = []
+    groups, layers = [], []
     for ids in member_sets:
         present = [records[i] for i in ids if i in records]
-        group = _group("near", present, 0.0)
+        # One sound's layers are alike by design: they leave the group, whatever is left of it
+        # (a copy elsewhere) is still compared among itself. Never a layer to move aside.
+        layered: set[int] = set()
+        for members in layer_sets(present, numbered=True):
+            folder, instrument = layer_key(members[0], numbered=True) or ("", "")
+            found = LayerSet(folder, instrument, [Sample(r) for r in members])
+            found.distance = _spread(index, [s.id for s in found.layers])
+            layers.append(found)
+            layered.update(s.id for s in found.layers)
+        group = _group("near", [r for r in present if int(r["id"]) not in layered], 0.0)
         if group is None:
             continue
-        keeper_vector = index.vectors_of(np.array([group.keeper.id]))[0]
-        others = index.vectors_of(np.array([s.id for s in group.others]))
-        group.distance = round(float(combined_distance(
-            aspect_distances(keeper_vector, others), None).max()), 4)
+        group.distance = _spread(index, [s.id for s in group.samples])
         groups.append(group)
-    return groups
+    return groups, layers
+
+
+def _spread(index: VectorIndex, ids: list[int]) -> float:
+    """The largest combined distance from the first sound to the others."""
+    first = index.vectors_of(np.array(ids[:1]))[0]
+    others = index.vectors_of(np.array(ids[1:]))
+    return round(float(combined_distance(aspect_distances(first, others), None).max()), 4)
 
 
 def _group(kind: str, records: list[dict[str, Any]], distance: float) -> DupeGroup | None:

@@ -849,21 +849,33 @@ async function loadDupes() {
   try {
     const answer = await api('/dupes');
     const groups = answer.groups;
+    const layerSets = answer.layers || [];
     const redundant = groups.reduce((sum, group) => sum + group.others.length, 0);
-    $('#dupes-status').textContent = groups.length
-      ? `${groups.length} group(s), ${redundant} redundant file(s). The keeper is the copy to keep: lossless over lossy, then the higher rate and depth, then the shortest path.`
+    const layered = layerSets.length ? ` ${layerSets.length} set(s) of velocity layers or round robins are parts of a kit, not duplicates: kept as they are.` : '';
+    $('#dupes-status').textContent = groups.length || layerSets.length
+      ? `${groups.length} group(s), ${redundant} redundant file(s). The keeper is the copy to keep: lossless over lossy, then the higher rate and depth, then the shortest path.${layered}`
       : 'No duplicates found.';
-    box.replaceChildren(...groups.map((group, number) => {
-      const row = (sample, keeper) => element('li', { class: keeper ? 'keeper' : 'other' },
-        element('button', { type: 'button', class: 'play small', 'aria-label': `Play ${sample.name}`, text: '▶', onclick: () => openSample(sample, { play: true }) }),
-        element('span', { class: `badge ${keeper ? 'keep' : 'dupe'}`, text: keeper ? 'keep' : 'duplicate' }),
-        element('button', { type: 'button', class: 'link name', text: sample.name, onclick: () => openSample(sample) }),
-        element('span', { class: 'muted path', text: sample.path, title: sample.path }),
-        element('span', { class: 'muted', text: [sample.format, sample.sample_rate && `${sample.sample_rate} Hz`, sample.bit_depth && `${sample.bit_depth}-bit`].filter(Boolean).join(' · ') }));
-      return element('article', { class: 'group', 'aria-label': `Group ${number + 1}` },
-        element('h3', {}, `Group ${number + 1} · ${group.kind}`, element('span', { class: 'muted', text: ` — ${group.reason}${group.distance ? ` · distance ${group.distance.toFixed(3)}` : ''}` })),
-        element('ul', {}, row(group.keeper, true), ...group.others.map((other) => row(other, false))));
-    }));
+    // The end of a path (kit folder and file) is what tells files apart: shorten from the left.
+    const tail = (path) => {
+      const parts = String(path).split('/');
+      let shown = parts.pop();
+      while (parts.length && shown.length < 70) shown = `${parts.pop()}/${shown}`;
+      return parts.length ? `…/${shown}` : shown;
+    };
+    const lufs = (sample) => (typeof sample.loudness_lufs === 'number' ? `${sample.loudness_lufs.toFixed(1)} LUFS` : '');
+    const row = (sample, role) => element('li', { class: role === 'keep' ? 'keeper' : role === 'layer' ? 'layer' : 'other' },
+      element('button', { type: 'button', class: 'play small', 'aria-label': `Play ${sample.name}`, text: '▶', onclick: () => openSample(sample, { play: true }) }),
+      element('span', { class: `badge ${role}`, text: { keep: 'keep', dupe: 'duplicate', layer: 'layer' }[role] }),
+      element('button', { type: 'button', class: 'link name', text: sample.name, 'data-drag-id': String(sample.id), draggable: 'true', onclick: () => openSample(sample) }),
+      element('span', { class: 'muted path', text: tail(sample.path), title: sample.path }),
+      element('span', { class: 'muted loudness', text: lufs(sample) }),
+      element('span', { class: 'muted', text: [sample.format, sample.sample_rate && `${sample.sample_rate} Hz`, sample.bit_depth && `${sample.bit_depth}-bit`].filter(Boolean).join(' · ') }));
+    box.replaceChildren(...groups.map((group, number) => element('article', { class: 'group', 'aria-label': `Group ${number + 1}` },
+      element('h3', {}, `Group ${number + 1} · ${group.kind}`, element('span', { class: 'muted', text: ` — ${group.reason}${group.distance ? ` · distance ${group.distance.toFixed(3)}` : ''}` })),
+      element('ul', {}, row(group.keeper, 'keep'), ...group.others.map((other) => row(other, 'dupe'))))),
+    ...layerSets.map((found, number) => element('article', { class: 'group layers', 'aria-label': `Layers ${number + 1}` },
+      element('h3', {}, `Layers · ${found.instrument || found.layers[0].name}`, element('span', { class: 'muted', text: ` — ${found.reason}` })),
+      element('ul', {}, ...found.layers.map((layer) => row(layer, 'layer'))))));
   } catch (error) {
     state.dupesLoaded = false;
     failed(error);
