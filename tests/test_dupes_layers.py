@@ -105,9 +105,21 @@ def test_the_duplicates_view_shows_layers_with_their_loudness(scanned: Library, 
         assert names == ["Cowbell Softest.wav", "Cowbell Soft.wav", "Cowbell Med.wav", "Cowbell Hard.wav"]
         levels = [float(text.split()[0]) for text in cowbell.locator(".loudness").all_inner_texts()]
         assert levels == sorted(levels) and levels[-1] - levels[0] > 10
-        # The path keeps its end: the kit folder and the file name, however long the start.
-        shown = cowbell.locator(".path").first.inner_text()
-        assert shown.endswith("GM Kit/Cowbell Softest.wav")
+        # The path keeps its end in view (the kit folder and the file name); a long start is cut.
+        first = cowbell.locator(".path").first
+        assert first.inner_text() == str(kit / "Cowbell Softest.wav")
+        seen = first.evaluate("""(box) => {
+          const text = box.querySelector('bdo').firstChild, range = document.createRange();
+          const at = (i) => {
+            range.setStart(text, i); range.setEnd(text, i + 1); return range.getBoundingClientRect();
+          };
+          const outer = box.getBoundingClientRect(), end = text.length - 1;
+          return { overflows: box.scrollWidth > box.clientWidth,
+                   lastInside: at(end).right <= outer.right + 1 && at(end).left >= outer.left,
+                   kitInside: at(text.data.lastIndexOf('GM Kit')).left >= outer.left,
+                   firstInside: at(0).left >= outer.left };
+        }""")
+        assert seen == {"overflows": True, "lastInside": True, "kitInside": True, "firstInside": False}
         # Only the kick's copy is a duplicate.
         expect(page.locator("#dupes .badge.dupe")).to_have_count(1)
     finally:

@@ -46,6 +46,7 @@ class LayerName:
     velocity: str | None  # the dynamic word or v-number it carried
     round_robin: int | None  # its round-robin number (1 when "rr" carries none)
     number: int | None  # a trailing plain number (used only when numbered)
+    title: str = ""  # the instrument as written ("Cowbell" of "Cowbell Hard.wav")
 
 
 def layer_name(record: dict[str, Any]) -> LayerName:
@@ -55,14 +56,18 @@ def layer_name(record: dict[str, Any]) -> LayerName:
     velocity: str | None = None
     round_robin: int | None = None
     kept: list[str] = []
+    shown: list[str] = []
     words: list[str] = []
+    spelled: list[str] = []
     for token in _TOKENS.findall(stem):
         word = token.lower()
         if word.isdigit() and words and words[-1] in _LABEL_PREFIXES:
             words[-1] += word
+            spelled[-1] += token
         else:
             words.append(word)
-    for word in words:
+            spelled.append(token)
+    for word, token in zip(words, spelled):
         rr = _ROUND_ROBIN_TOKEN.match(word)
         if word in VELOCITY_WORDS or _VELOCITY_TOKEN.match(word):
             velocity = velocity or word
@@ -70,10 +75,12 @@ def layer_name(record: dict[str, Any]) -> LayerName:
             round_robin = int(rr.group(1) or 1)
         else:
             kept.append(word)
+            shown.append(token)
     number = None
     if kept and _NUMBER.match(kept[-1]):
         number = int(kept[-1])
-    return LayerName(os.path.dirname(path), " ".join(kept), velocity, round_robin, number)
+    return LayerName(os.path.dirname(path), " ".join(kept), velocity, round_robin, number,
+                     " ".join(shown))
 
 
 def _loudness(record: dict[str, Any]) -> tuple[float, float]:

@@ -210,7 +210,7 @@ def _natural(record: dict[str, Any]) -> list[Any]:
 
 def _label(record: dict[str, Any], layered: bool = False) -> str:
     if layered:
-        name = layer_name(record).instrument
+        name = layer_name(record).title
         if name:
             return name
     stem = str(record.get("name") or "").rsplit(".", 1)[0]

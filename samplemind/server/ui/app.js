@@ -855,19 +855,13 @@ async function loadDupes() {
     $('#dupes-status').textContent = groups.length || layerSets.length
       ? `${groups.length} group(s), ${redundant} redundant file(s). The keeper is the copy to keep: lossless over lossy, then the higher rate and depth, then the shortest path.${layered}`
       : 'No duplicates found.';
-    // The end of a path (kit folder and file) is what tells files apart: shorten from the left.
-    const tail = (path) => {
-      const parts = String(path).split('/');
-      let shown = parts.pop();
-      while (parts.length && shown.length < 70) shown = `${parts.pop()}/${shown}`;
-      return parts.length ? `…/${shown}` : shown;
-    };
     const lufs = (sample) => (typeof sample.loudness_lufs === 'number' ? `${sample.loudness_lufs.toFixed(1)} LUFS` : '');
     const row = (sample, role) => element('li', { class: role === 'keep' ? 'keeper' : role === 'layer' ? 'layer' : 'other' },
       element('button', { type: 'button', class: 'play small', 'aria-label': `Play ${sample.name}`, text: '▶', onclick: () => openSample(sample, { play: true }) }),
       element('span', { class: `badge ${role}`, text: { keep: 'keep', dupe: 'duplicate', layer: 'layer' }[role] }),
       element('button', { type: 'button', class: 'link name', text: sample.name, 'data-drag-id': String(sample.id), draggable: 'true', onclick: () => openSample(sample) }),
-      element('span', { class: 'muted path', text: tail(sample.path), title: sample.path }),
+      // The end of a path (kit folder and file) tells files apart: cut from the left (app.css).
+      element('span', { class: 'muted path', title: sample.path }, element('bdo', { dir: 'ltr', text: sample.path })),
       element('span', { class: 'muted loudness', text: lufs(sample) }),
       element('span', { class: 'muted', text: [sample.format, sample.sample_rate && `${sample.sample_rate} Hz`, sample.bit_depth && `${sample.bit_depth}-bit`].filter(Boolean).join(' · ') }));
     box.replaceChildren(...groups.map((group, number) => element('article', { class: 'group', 'aria-label': `Group ${number + 1}` },
