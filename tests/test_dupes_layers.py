@@ -120,6 +120,12 @@ def test_the_duplicates_view_shows_layers_with_their_loudness(scanned: Library, 
                    firstInside: at(0).left >= outer.left };
         }""")
         assert seen == {"overflows": True, "lastInside": True, "kitInside": True, "firstInside": False}
+        # A file in a layer set drags out like a row (drag.js).
+        dragged = cowbell.locator(".name").first.evaluate("""(element) => {
+          const data = new DataTransfer();
+          element.dispatchEvent(new DragEvent('dragstart', { bubbles: true, dataTransfer: data }));
+          return data.getData('DownloadURL'); }""")
+        assert dragged.startswith("audio/wav:Cowbell Softest.wav:" + live.url + "/api/v1/samples/")
         # Only the kick's copy is a duplicate.
         expect(page.locator("#dupes .badge.dupe")).to_have_count(1)
     finally:
