@@ -47,7 +47,7 @@ def render(instrument: Instrument, *, query: str | None = None) -> str:
         lines.append(f"// note: {_comment(warning)}")
     # Whole samples in memory (sfizz; other players skip the hint): streamed from the disk, an
     # offline render (sfizz_render, a DAW's bounce) on a busy machine cut sounds at the preload.
-    lines += ["<control>", "hint_ram_based=1", ""]
+    lines += ["<control>", "hint_ram_based=1"]
     previous: tuple[object, ...] | None = None
     for zone in instrument.zones:
         head = (zone.key, zone.voice, zone.seq_position)
