@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ExitCode, UsageError
+from ..errors import ExitCode
 from ..output import Format, err_console, human_bytes, write_mapping, write_rows
 from ..textsafe import printable
-from .common import FormatOption, open_library, state
+from .common import FiguresFormatOption, FormatOption, open_library, state
 
 if TYPE_CHECKING:
     from ..ai.describe import DescribeReport
@@ -115,9 +115,7 @@ def doctor(
     model: ModelOption = None,
     require_ai: Annotated[bool, typer.Option(
         "--require-ai", help="Exit 4 unless Ollama runs and the model is pulled.")] = False,
-    fmt: Annotated[Format, typer.Option(
-        "--format", "-f", help="Output format: table or json.", case_sensitive=False)
-    ] = Format.table,
+    fmt: FiguresFormatOption = Format.table,
 ) -> None:
     """Check the catalog, caches, index and Ollama.
 
@@ -135,10 +133,8 @@ def doctor(
             report = library.doctor(model=model)
     if fmt in (Format.json, Format.jsonl):
         write_mapping(report, fmt)
-    elif fmt is Format.table:
-        write_rows(_doctor_rows(report), fmt, ("check", "status", "detail"))
     else:
-        raise UsageError("doctor prints table or json")
+        write_rows(_doctor_rows(report), fmt, ("check", "status", "detail"))
     ollama = report.get("ollama")
     if ollama and not ollama["ok"]:
         err_console().print(

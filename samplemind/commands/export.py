@@ -9,7 +9,7 @@ import typer
 from ..errors import ExitCode, UsageError
 from ..output import Format, err_console, write_mapping
 from ..textsafe import printable
-from .common import open_library
+from .common import format_option, open_library
 
 app = typer.Typer()
 
@@ -30,9 +30,8 @@ def export(
         "--zip", metavar="FILE", help="Also (or only) write the kit as a zip file.")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Overwrite files that are already there.")] = False,
-    fmt: Annotated[Format | None, typer.Option(
-        "--format", "-f", help="Also print the export report to stdout (json or jsonl).",
-        case_sensitive=False)] = None,
+    fmt: format_option(Format.json, Format.jsonl,
+                       help="Also print the export report to stdout") = None,
 ) -> None:
     """Copy, link or zip the samples a query selects into a kit, with a JSON manifest."""
     if link and copy:

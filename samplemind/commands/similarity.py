@@ -13,7 +13,7 @@ from ..models import DupeGroup, Hit
 from ..output import Format, dumps, err_console, pipe_safe, write_mapping, write_records
 from ..similarity.vectors import ASPECTS
 from ..textsafe import printable
-from .common import FormatOption, SampleType, open_library
+from .common import FiguresFormatOption, FormatOption, SampleType, open_library
 
 app = typer.Typer()
 index_app = typer.Typer(help="Inspect or rebuild the similarity index.", no_args_is_help=True)
@@ -204,14 +204,14 @@ def _write_csv_points(points: list[dict[str, Any]]) -> None:
 
 
 @index_app.command("status")
-def index_status(fmt: FormatOption = Format.table) -> None:
+def index_status(fmt: FiguresFormatOption = Format.table) -> None:
     """Kind, size, generation and tuning of the similarity index (brought up to date)."""
     with open_library() as library:
         write_mapping(library.index_status(), fmt)
 
 
 @index_app.command("rebuild")
-def index_rebuild(fmt: FormatOption = Format.table) -> None:
+def index_rebuild(fmt: FiguresFormatOption = Format.table) -> None:
     """Rebuild the similarity index from the vectors in the catalog."""
     with open_library() as library:
         write_mapping(library.rebuild_index(), fmt)
