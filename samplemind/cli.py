@@ -9,18 +9,50 @@ import sys
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
 from . import __version__
-from .commands import accounts, ai, cache, export, listing, organise, review, scan, serve, similarity, watch
+from .commands import (
+    accounts,
+    ai,
+    cache,
+    docs,
+    export,
+    listing,
+    organise,
+    review,
+    scan,
+    serve,
+    similarity,
+    watch,
+)
 from .commands.common import state
 from .errors import ExitCode, SampleMindError
 from .output import PipeClosed, err_console
 
+
+class CommandGroup(TyperGroup):
+    """Lists each command with its whole summary, wrapped, where click would cut it to the
+    terminal's width with "..."; and plain click help (like sqlite-utils'), not Rich panels."""
+
+    def format_commands(self, ctx: typer.Context, formatter: typer._click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 app = typer.Typer(
     name="samplemind",
+    cls=CommandGroup,
     help="Analyse a sample library and find sounds by BPM, key, pitch, category and tags.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -50,14 +82,14 @@ def _global(
 # The order here is the order of `samplemind --help` (and of the man page): commands first,
 # then the groups with sub-commands.
 for commands in (scan.app, listing.app, ai.app, export.app, organise.app, review.app,
-                 serve.app, similarity.app, watch.app):
+                 serve.app, similarity.app, watch.app, docs.app):
     app.add_typer(commands)  # no name: its commands join the top level
-app.add_typer(cache.app, name="cache")
-app.add_typer(accounts.user_app, name="user")
-app.add_typer(accounts.token_app, name="token")
-app.add_typer(organise.tag_app, name="tag")
-app.add_typer(organise.collection_app, name="collection")
-app.add_typer(similarity.index_app, name="index")
+app.add_typer(cache.app, name="cache", cls=CommandGroup)
+app.add_typer(accounts.user_app, name="user", cls=CommandGroup)
+app.add_typer(accounts.token_app, name="token", cls=CommandGroup)
+app.add_typer(organise.tag_app, name="tag", cls=CommandGroup)
+app.add_typer(organise.collection_app, name="collection", cls=CommandGroup)
+app.add_typer(similarity.index_app, name="index", cls=CommandGroup)
 
 
 def _quiet_broken_pipe() -> None:

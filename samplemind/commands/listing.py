@@ -17,7 +17,7 @@ from ..output import (
     write_record_detail,
     write_records,
 )
-from .common import FormatOption, SampleType, open_library
+from .common import FiguresFormatOption, FormatOption, SampleType, open_library
 
 app = typer.Typer()
 
@@ -41,6 +41,11 @@ def _parse_range(text: str | None) -> tuple[float | None, float | None] | None:
     return low, high
 
 
+def _no_larger_than_sql(limit: int | None) -> int | None:
+    """A limit beyond any catalog's size (and SQLite's 64-bit LIMIT) is no limit at all."""
+    return None if limit is not None and limit >= 2**62 else limit
+
+
 @app.command("ls")
 def list_samples(
     query: Annotated[str | None, typer.Argument(
@@ -55,7 +60,8 @@ def list_samples(
     key: Annotated[str | None, typer.Option(
         "--key", help="Only this key, e.g. Am, 'F# major'.")] = None,
     limit: Annotated[int | None, typer.Option(
-        "--limit", "-n", min=0, max=2**62, help="At most this many samples.")] = None,
+        "--limit", "-n", metavar="N", min=0, callback=_no_larger_than_sql,
+        help="At most N samples.")] = None,
     ask: Annotated[str | None, typer.Option(
         "--ask", metavar="WORDS", help="Plain words, e.g. 'dark punchy kick': a local model "
         "(Ollama) or the built-in translator turns them into a query, shown on stderr.")
@@ -120,7 +126,7 @@ def show(
 
 
 @app.command()
-def stats(fmt: FormatOption = Format.table) -> None:
+def stats(fmt: FiguresFormatOption = Format.table) -> None:
     """Library figures: counts by type, category and format; size; roots."""
     with open_library() as library:
         figures = library.stats()
