@@ -181,7 +181,7 @@ _samplemind_command() {
 _samplemind_option() {
     nvals=0 kind=
     case "$1:$2" in
-        ':--home') nvals=1 kind='' ;;
+        ':--home') nvals=1 kind='dir' ;;
         'cache stats:-f'|'cache stats:--format') nvals=1 kind='choice table json jsonl' ;;
         'collection ls:-f'|'collection ls:--format') nvals=1 kind='choice table json jsonl csv' ;;
         'demo:-j'|'demo:--jobs') nvals=1 kind='' ;;

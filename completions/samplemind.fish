@@ -221,7 +221,7 @@ complete -c samplemind -n '__samplemind_using' -a 'map' -d '2D coordinates of ev
 complete -c samplemind -n '__samplemind_using' -a 'play' -d 'Play a sample through the system\'s audio player.'
 complete -c samplemind -n '__samplemind_using' -a 'review' -d 'Answer the questions that teach the library most (keys: 1-9 choose, Enter accepts the guess, s skip, p play, u undo, q quit).'
 complete -c samplemind -n '__samplemind_using' -a 'scan' -d 'Add or update folders in the catalog (incremental; exit 3 if some files failed).'
-complete -c samplemind -n '__samplemind_using' -a 'serve' -d 'Serve the HTTP and WebSocket API (loopback by default; accounts for anything else).'
+complete -c samplemind -n '__samplemind_using' -a 'serve' -d 'Serve the web UI and the HTTP and WebSocket API (loopback by default; accounts for anything else); prints their addresses.'
 complete -c samplemind -n '__samplemind_using' -a 'set' -d 'Correct bpm, key, chord, note, type or category; kept through rescans (source "user").'
 complete -c samplemind -n '__samplemind_using' -a 'show' -d 'Show one sample with every field.'
 complete -c samplemind -n '__samplemind_using' -a 'similar' -d 'Samples that sound like the given ones, nearest first, with per-aspect distances.'
@@ -232,7 +232,7 @@ complete -c samplemind -n '__samplemind_using' -a 'tags' -d 'Every tag with how 
 complete -c samplemind -n '__samplemind_using' -a 'token' -d 'API tokens for scripts (sent as Authorization: Bearer TOKEN).'
 complete -c samplemind -n '__samplemind_using' -a 'user' -d 'Server accounts: add, remove, list, change password or role.'
 complete -c samplemind -n '__samplemind_using' -a 'watch' -d 'Keep the catalog current as files are added, changed, moved or removed (Ctrl-C stops).'
-complete -c samplemind -n '__samplemind_using' -l 'home' -x -d 'Folder holding the catalog, cache and index (default: platform folders).'
+complete -c samplemind -n '__samplemind_using' -l 'home' -r -F -d 'Folder holding the catalog, cache and index (default: platform folders).'
 complete -c samplemind -n '__samplemind_using' -l 'traceback' -d 'Show the full Python traceback on errors.'
 complete -c samplemind -n '__samplemind_using' -l 'version' -d 'Print the version and exit.'
 complete -c samplemind -n '__samplemind_using' -s 'h' -l 'help' -d 'Show this message and exit.'
@@ -369,7 +369,7 @@ complete -c samplemind -n '__samplemind_using scan' -F
 
 # samplemind serve
 complete -c samplemind -n '__samplemind_using serve' -l 'host' -x -d 'Address to listen on. Anything but loopback needs accounts or a token (samplemind user add / token add), or --insecure.'
-complete -c samplemind -n '__samplemind_using serve' -s 'p' -l 'port' -x -d 'Port.'
+complete -c samplemind -n '__samplemind_using serve' -s 'p' -l 'port' -x -d 'Port (0: any free one).'
 complete -c samplemind -n '__samplemind_using serve' -l 'insecure' -d 'Serve a non-loopback --host without logins: anyone who can reach it is admin (a warning is printed).'
 complete -c samplemind -n '__samplemind_using serve' -l 'allow-host' -x -d 'Another Host header name to accept (the name browsers use to reach the server); \'*\' accepts any. Repeatable.'
 complete -c samplemind -n '__samplemind_using serve' -l 'allow-origin' -x -d 'Another browser origin allowed to call the API and open the WebSocket, e.g. https://ui.example:8443. Repeatable.'

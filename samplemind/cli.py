@@ -67,7 +67,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _global(
     home: Annotated[str | None, typer.Option(
-        "--home", envvar="SAMPLEMIND_HOME",
+        "--home", envvar="SAMPLEMIND_HOME", metavar="DIR",
         help="Folder holding the catalog, cache and index (default: platform folders).")] = None,
     traceback: Annotated[bool, typer.Option(
         "--traceback", help="Show the full Python traceback on errors.")] = False,

@@ -461,6 +461,8 @@ def test_help_at_80_columns_reads_whole(cli, help_pages: dict[str, str]) -> None
             problems.append(f"{command.name}: cut with an ellipsis")
         if "<bool>" in page:
             problems.append(f"{command.name}: a flag shown as taking a value")
+        for line in re.findall(r"^  -.*<(?:str|int|float)[^>]*>.*$", page, re.M):
+            problems.append(f"{command.name}: an option's value named by its Python type: {line}")
         if huge := re.search(r".*\d{7,}.*", page):
             problems.append(f"{command.name}: a number nobody types: {huge[0]}")
         for text in [*(p for p in command.help[:1]), *(p.help for p in command.params)]:

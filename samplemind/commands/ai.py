@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer()
 ModelOption = Annotated[str | None, typer.Option(
-    "--model", "-m", help="Ollama model (default: $SAMPLEMIND_AI_MODEL or llama3.2:3b).")]
+    "--model", "-m", metavar="MODEL", help="Ollama model (default: $SAMPLEMIND_AI_MODEL or llama3.2:3b).")]
 DESCRIBE_COLUMNS = ("id", "name", "description", "tags", "mood", "uses", "status")
 
 
@@ -31,10 +31,10 @@ def describe(
     refresh: Annotated[bool, typer.Option(
         "--refresh", help="Ask again, even for samples already described or cached.")] = False,
     jobs: Annotated[int, typer.Option(
-        "--jobs", "-j", "--concurrency", min=1, max=32,
+        "--jobs", "-j", "--concurrency", metavar="N", min=1, max=32,
         help="Requests to Ollama at once (it queues the rest).")] = 2,
     timeout: Annotated[float, typer.Option(
-        "--timeout", min=1.0, envvar="SAMPLEMIND_AI_TIMEOUT",
+        "--timeout", metavar="SECONDS", min=1.0, envvar="SAMPLEMIND_AI_TIMEOUT",
         help="Seconds one answer may take before the sample fails.")] = 60.0,
     fmt: FormatOption = Format.table,
 ) -> None:

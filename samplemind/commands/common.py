@@ -60,9 +60,9 @@ FiguresFormatOption = format_option(Format.table, Format.json, Format.jsonl)
 # Rows that are not samples (tags, collections, accounts): no path to print.
 RowsFormatOption = format_option(Format.table, Format.json, Format.jsonl, Format.csv)
 JobsOption = Annotated[int | None, typer.Option(
-    "--jobs", "-j", min=1, help="Worker processes for analysis (default: the core count).")]
+    "--jobs", "-j", metavar="N", min=1, help="Worker processes for analysis (default: the core count).")]
 TimeoutOption = Annotated[float, typer.Option(
-    "--timeout", min=1.0,
+    "--timeout", metavar="SECONDS", min=1.0,
     help="Seconds one file may take before it is failed (plus 1 s per MB).")]
 
 

@@ -24,7 +24,7 @@ def export(
     ] = False,
     copy: Annotated[bool, typer.Option("--copy", help="Copy the files (the default).")] = False,
     pattern: Annotated[str | None, typer.Option(
-        "--pattern", "-p", help="Path of each file in the kit, e.g. "
+        "--pattern", "-p", metavar="PATTERN", help="Path of each file in the kit, e.g. "
         "'{category}/{bpm}_{key}_{name}' (default '{category}/{name}').")] = None,
     zip_file: Annotated[str | None, typer.Option(
         "--zip", metavar="FILE", help="Also (or only) write the kit as a zip file.")] = None,

@@ -54,11 +54,12 @@ def list_samples(
     type_: Annotated[SampleType | None, typer.Option(
         "--type", help="Only loops or one-shots.", case_sensitive=False)] = None,
     category: Annotated[str | None, typer.Option(
-        "--category", "-c", help="Only this category (kick, snare, hihat, bass, ...).")] = None,
+        "--category", "-c", metavar="NAME",
+        help="Only this category (kick, snare, hihat, bass, ...).")] = None,
     bpm: Annotated[str | None, typer.Option(
-        "--bpm", help="Tempo range MIN..MAX (either end may be left open).")] = None,
+        "--bpm", metavar="MIN..MAX", help="Tempo range MIN..MAX (either end may be left open).")] = None,
     key: Annotated[str | None, typer.Option(
-        "--key", help="Only this key, e.g. Am, 'F# major'.")] = None,
+        "--key", metavar="KEY", help="Only this key, e.g. Am, 'F# major'.")] = None,
     limit: Annotated[int | None, typer.Option(
         "--limit", "-n", metavar="N", min=0, callback=_no_larger_than_sql,
         help="At most N samples.")] = None,
@@ -67,7 +68,7 @@ def list_samples(
         "(Ollama) or the built-in translator turns them into a query, shown on stderr.")
     ] = None,
     model: Annotated[str | None, typer.Option(
-        "--model", "-m", help="Ollama model for --ask (default: $SAMPLEMIND_AI_MODEL or "
+        "--model", "-m", metavar="MODEL", help="Ollama model for --ask (default: $SAMPLEMIND_AI_MODEL or "
         "llama3.2:3b).")] = None,
     no_model: Annotated[bool, typer.Option(
         "--no-model", help="With --ask: the built-in translator only, never Ollama.")] = False,

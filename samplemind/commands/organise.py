@@ -107,9 +107,9 @@ def collection_rm(name: Annotated[str, typer.Argument(help="The collection to fo
 def suggest(
     query: Annotated[str | None, typer.Argument(
         help="Only suggest for samples matching this query.")] = None,
-    k: Annotated[int, typer.Option("-k", help="Tagged neighbours that vote (1 to 100).")] = 10,
+    k: Annotated[int, typer.Option("-k", metavar="N", help="Tagged neighbours that vote (1 to 100).")] = 10,
     threshold: Annotated[float, typer.Option(
-        "--threshold", "-t",
+        "--threshold", "-t", metavar="X",
         help="Smallest confidence (weighted share of neighbour votes) to suggest: above 0, "
              "at most 1.")] = 0.5,
     apply: Annotated[bool, typer.Option(

@@ -26,7 +26,7 @@ def play(
     target: Annotated[str, typer.Argument(metavar="FILE|ID|QUERY",
                                           help="A file, a catalog id or a query.")],
     player: PlayerOption = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1,
+    limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1,
                                        help="Play at most this many matches of a query.")] = 1,
 ) -> None:
     """Play a sample through the system's audio player."""
@@ -89,7 +89,7 @@ def review(
         metavar="[QUERY]", help="Ask only about the samples this query matches.")] = None,
     fmt: format_option(Format.json, Format.jsonl,
                        help="Print the next questions for scripts instead of asking") = None,
-    count: Annotated[int, typer.Option("--count", "-n", min=1,
+    count: Annotated[int, typer.Option("--count", "-n", metavar="N", min=1,
                                        help="Questions to print with --format.")] = 10,
     player: PlayerOption = None,
 ) -> None:

@@ -36,10 +36,11 @@ async def _get_once(application: object, path: str) -> int:
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(
-        "--host", help="Address to listen on. Anything but loopback needs accounts or a "
+        "--host", metavar="HOST", help="Address to listen on. Anything but loopback needs accounts or a "
         "token (samplemind user add / token add), or --insecure.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port.")] = 8000,
+    port: Annotated[int, typer.Option("--port", "-p", metavar="PORT", min=0, max=65535,
+                                   help="Port (0: any free one).")] = 8000,
     insecure: Annotated[bool, typer.Option(
         "--insecure", help="Serve a non-loopback --host without logins: anyone who can reach "
         "it is admin (a warning is printed).")] = False,
@@ -56,19 +57,20 @@ def serve(
         "--upload-dir", metavar="DIR", help="Where uploads are stored (default: "
         "<data dir>/uploads).")] = None,
     max_upload_mb: Annotated[float, typer.Option(
-        "--max-upload-mb", min=0.001, help="Largest upload (all files of one request), MiB.")
+        "--max-upload-mb", metavar="MIB", min=0.001, help="Largest upload (all files of one request), MiB.")
     ] = 512.0,
     scan_root: Annotated[list[str] | None, typer.Option(
         "--scan-root", metavar="DIR", help="A folder POST /api/v1/scans may scan, besides the "
         "catalog's roots. Repeatable.")] = None,
     record_cache_mb: Annotated[float, typer.Option(
-        "--record-cache-mb", min=0.0, help="Memory for sample records kept encoded and ready "
+        "--record-cache-mb", metavar="MIB", min=0.0, help="Memory for sample records kept encoded and ready "
         "to send, filled newest first at start; 0 turns it off.")] = 256.0,
     get: Annotated[str | None, typer.Option(
         "--get", metavar="PATH", help="Answer one GET of PATH in-process, print the body and "
         "exit (0 on 2xx, 1 otherwise).")] = None,
 ) -> None:
-    """Serve the HTTP and WebSocket API (loopback by default; accounts for anything else)."""
+    """Serve the web UI and the HTTP and WebSocket API (loopback by default; accounts for
+    anything else); prints their addresses."""
     from aiohttp import web
 
     from ..server import ServerConfig, make_app

@@ -36,17 +36,19 @@ def similar(
     samples: Annotated[list[str], typer.Argument(
         metavar="FILE|ID...", help="Catalog ids, catalogued files, or audio files outside the "
         "catalog (analysed, not added). Several: their combined sound.")],
-    k: Annotated[int, typer.Option("-k", "--count", min=1, max=10_000,
+    k: Annotated[int, typer.Option("-k", "--count", metavar="N", min=1, max=10_000,
                                    help="How many similar samples to show.")] = 10,
     aspect: Annotated[str | None, typer.Option(
-        "--aspect", "-a", help="Aspect weights, e.g. timbre=2,pitch=0 (aspects: timbre, "
+        "--aspect", "-a", metavar="WEIGHTS", help="Aspect weights, e.g. timbre=2,pitch=0 (aspects: timbre, "
         "spectral, envelope, tonal (or pitch), rhythm; default 1 each).")] = None,
     type_: Annotated[SampleType | None, typer.Option(
         "--type", help="Only loops or one-shots.", case_sensitive=False)] = None,
     category: Annotated[str | None, typer.Option(
-        "--category", "-c", help="Only this category (kick, snare, hihat, bass, ...).")] = None,
+        "--category", "-c", metavar="NAME",
+        help="Only this category (kick, snare, hihat, bass, ...).")] = None,
     query: Annotated[str | None, typer.Option(
-        "--query", "-q", help="Only samples matching this query (see README: Queries).")] = None,
+        "--query", "-q", metavar="QUERY",
+        help="Only samples matching this query (see README: Queries).")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Samples that sound like the given ones, nearest first, with per-aspect distances."""
@@ -111,7 +113,7 @@ def dupes(
     query: Annotated[str | None, typer.Argument(
         help="Only look among samples matching this query.")] = None,
     threshold: Annotated[float | None, typer.Option(
-        "--threshold", "-t", min=0.0, max=10.0,
+        "--threshold", "-t", metavar="X", min=0.0, max=10.0,
         help="Near duplicates: the largest combined distance (default 0.20; 0 = exact only).")
     ] = None,
     exact_only: Annotated[bool, typer.Option(
