@@ -194,3 +194,12 @@ def test_serve_prints_the_ui_and_api_addresses_and_how_to_log_in(tmp_path: Path)
     finally:
         process.terminate()
         process.wait(timeout=CEILING)
+
+
+@pytest.mark.parametrize("value", ["csv", "paths"])
+def test_dupes_actions_refuse_a_listing_format(value: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """dupes lists groups in every format; what --move-to/--delete/--undo did is a report."""
+    manifest = tmp_path / "manifest.json"
+    assert main(["dupes", "--undo", str(manifest), "--format", value]) == 2
+    assert "report as table (on stderr), json or jsonl" in capsys.readouterr().err

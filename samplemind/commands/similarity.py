@@ -137,6 +137,9 @@ def dupes(
         raise UsageError("--exact-only and --near-only exclude each other")
     if sum(bool(x) for x in (move_to, delete, undo)) > 1:
         raise UsageError("choose one of --move-to, --delete and --undo")
+    if (move_to or delete or undo) and fmt in (Format.csv, Format.paths):
+        # What was moved, deleted or restored is a report, not a listing of groups.
+        raise UsageError("--move-to, --delete and --undo report as table (on stderr), json or jsonl")
     console = err_console()
     with open_library() as library:
         if undo:
