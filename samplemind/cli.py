@@ -9,7 +9,7 @@ import sys
 from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from . import __version__
 from .commands import (
@@ -35,6 +35,14 @@ class CommandGroup(TyperGroup):
     """Lists each command with its whole summary, wrapped, where click would cut it to the
     terminal's width with "..."; and plain click help (like sqlite-utils'), not Rich panels."""
 
+    def get_command(self, ctx: typer.Context, name: str) -> typer._click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            for param in command.params:
+                if isinstance(param, TyperArgument):
+                    _plain_argument(param)
+        return command
+
     def format_commands(self, ctx: typer.Context, formatter: typer._click.HelpFormatter) -> None:
         rows = []
         for name in self.list_commands(ctx):
@@ -44,6 +52,18 @@ class CommandGroup(TyperGroup):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+def _plain_argument(argument: TyperArgument) -> None:
+    """Show an argument as sqlite-utils and ripgrep do: PATH..., [QUERY] (typer writes
+    {PATH}... in the usage and adds its Python type, PATH <list[str]>, in the list)."""
+    shown = argument.metavar or argument.name.upper()
+    if argument.nargs != 1 and not shown.endswith("..."):
+        shown += "..."
+    usage = shown if argument.required or shown.startswith("[") else f"[{shown}]"
+    argument._rich_display_name = lambda: shown  # type: ignore[method-assign]
+    argument._usage_display_name = lambda: usage  # type: ignore[method-assign]
+    argument.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
 
 
 app = typer.Typer(

@@ -463,6 +463,12 @@ def test_help_at_80_columns_reads_whole(cli, help_pages: dict[str, str]) -> None
             problems.append(f"{command.name}: a flag shown as taking a value")
         for line in re.findall(r"^  -.*<(?:str|int|float)[^>]*>.*$", page, re.M):
             problems.append(f"{command.name}: an option's value named by its Python type: {line}")
+        usage = page.splitlines()[0]
+        if "{" in usage:
+            problems.append(f"{command.name}: typer's braces in the usage line: {usage}")
+        arguments = page.split("\nArguments:\n", 1)[1].split("\n\n", 1)[0] if "\nArguments:\n" in page else ""
+        if re.search(r"<[a-z\[\]]+>", arguments):
+            problems.append(f"{command.name}: an argument shown with its Python type: {arguments}")
         if huge := re.search(r".*\d{7,}.*", page):
             problems.append(f"{command.name}: a number nobody types: {huge[0]}")
         for text in [*(p for p in command.help[:1]), *(p.help for p in command.params)]:

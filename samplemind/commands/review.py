@@ -86,7 +86,7 @@ class _keys:
 @app.command()
 def review(
     query: Annotated[str | None, typer.Argument(
-        metavar="[QUERY]", help="Ask only about the samples this query matches.")] = None,
+        metavar="QUERY", help="Ask only about the samples this query matches.")] = None,
     fmt: format_option(Format.json, Format.jsonl,
                        help="Print the next questions for scripts instead of asking") = None,
     count: Annotated[int, typer.Option("--count", "-n", metavar="N", min=1,
