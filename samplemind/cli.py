@@ -9,18 +9,70 @@ import sys
 from typing import Annotated
 
 import typer
+from typer.core import TyperArgument, TyperGroup
 
 from . import __version__
-from .commands import accounts, ai, cache, export, listing, organise, review, scan, serve, similarity, watch
+from .commands import (
+    accounts,
+    ai,
+    cache,
+    docs,
+    export,
+    listing,
+    organise,
+    review,
+    scan,
+    serve,
+    similarity,
+    watch,
+)
 from .commands.common import state
 from .errors import ExitCode, SampleMindError
 from .output import PipeClosed, err_console
 
+
+class CommandGroup(TyperGroup):
+    """Lists each command with its whole summary, wrapped, where click would cut it to the
+    terminal's width with "..."; and plain click help (like sqlite-utils'), not Rich panels."""
+
+    def get_command(self, ctx: typer.Context, name: str) -> typer._click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            for param in command.params:
+                if isinstance(param, TyperArgument):
+                    _plain_argument(param)
+        return command
+
+    def format_commands(self, ctx: typer.Context, formatter: typer._click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _plain_argument(argument: TyperArgument) -> None:
+    """Show an argument as sqlite-utils and ripgrep do: PATH..., [QUERY] (typer writes
+    {PATH}... in the usage and adds its Python type, PATH <list[str]>, in the list)."""
+    shown = argument.metavar or argument.name.upper()
+    if argument.nargs != 1 and not shown.endswith("..."):
+        shown += "..."
+    usage = shown if argument.required or shown.startswith("[") else f"[{shown}]"
+    argument._rich_display_name = lambda: shown  # type: ignore[method-assign]
+    argument._usage_display_name = lambda: usage  # type: ignore[method-assign]
+    argument.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+
+
 app = typer.Typer(
     name="samplemind",
+    cls=CommandGroup,
     help="Analyse a sample library and find sounds by BPM, key, pitch, category and tags.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -35,7 +87,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _global(
     home: Annotated[str | None, typer.Option(
-        "--home", envvar="SAMPLEMIND_HOME",
+        "--home", envvar="SAMPLEMIND_HOME", metavar="DIR",
         help="Folder holding the catalog, cache and index (default: platform folders).")] = None,
     traceback: Annotated[bool, typer.Option(
         "--traceback", help="Show the full Python traceback on errors.")] = False,
@@ -50,14 +102,14 @@ def _global(
 # The order here is the order of `samplemind --help` (and of the man page): commands first,
 # then the groups with sub-commands.
 for commands in (scan.app, listing.app, ai.app, export.app, organise.app, review.app,
-                 serve.app, similarity.app, watch.app):
+                 serve.app, similarity.app, watch.app, docs.app):
     app.add_typer(commands)  # no name: its commands join the top level
-app.add_typer(cache.app, name="cache")
-app.add_typer(accounts.user_app, name="user")
-app.add_typer(accounts.token_app, name="token")
-app.add_typer(organise.tag_app, name="tag")
-app.add_typer(organise.collection_app, name="collection")
-app.add_typer(similarity.index_app, name="index")
+app.add_typer(cache.app, name="cache", cls=CommandGroup)
+app.add_typer(accounts.user_app, name="user", cls=CommandGroup)
+app.add_typer(accounts.token_app, name="token", cls=CommandGroup)
+app.add_typer(organise.tag_app, name="tag", cls=CommandGroup)
+app.add_typer(organise.collection_app, name="collection", cls=CommandGroup)
+app.add_typer(similarity.index_app, name="index", cls=CommandGroup)
 
 
 def _quiet_broken_pipe() -> None:

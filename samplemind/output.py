@@ -61,17 +61,31 @@ class SafeConsole(Console):
     message must not be able to drive the terminal (escapes as in textsafe.printable; the
     console's own colours are added after this, so they still work)."""
 
+    def __init__(self, *args: Any, plain: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.plain = plain
+
     def print(self, *objects: Any, **kwargs: Any) -> None:  # noqa: A003 - Rich's name
-        super().print(*(printable(item, keep_newlines=True) if isinstance(item, str) else item
-                        for item in objects), **kwargs)
+        objects = tuple(printable(item, keep_newlines=True) if isinstance(item, str) else item
+                        for item in objects)
+        if not self.plain:
+            super().print(*objects, **kwargs)
+            return
+        # For a pipe or a file: Rich pads every table cell to its column's width, and the
+        # spaces at the ends of lines only get in the way of diff, grep and cut.
+        with self.capture() as captured:
+            super().print(*objects, **kwargs)
+        self.file.write("\n".join(line.rstrip(" ") for line in captured.get().split("\n")))
+        self.file.flush()
 
 
 def _console(stderr: bool) -> Console:
     stream = sys.stderr if stderr else sys.stdout
-    # A pipe gets no colour and no wrapping at 80 columns.
-    width = None if stream.isatty() else 10_000
-    return SafeConsole(file=stream, width=width, no_color=bool(os.environ.get("NO_COLOR")),
-                       highlight=False, soft_wrap=not stream.isatty())
+    # A pipe gets no colour, no wrapping at 80 columns and no trailing spaces.
+    terminal = stream.isatty()
+    return SafeConsole(file=stream, width=None if terminal else 10_000,
+                       no_color=bool(os.environ.get("NO_COLOR")), highlight=False,
+                       soft_wrap=not terminal, plain=not terminal)
 
 
 def err_console() -> Console:

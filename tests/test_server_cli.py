@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +58,7 @@ def test_non_loopback_host_is_served_with_accounts_and_logins_required(tmp_path:
                                stdout=subprocess.DEVNULL, text=True)
     try:
         line = process.stderr.readline()
-        assert "serving on http://0.0.0.0:0" in line and "warning" not in line
+        assert re.search(r"serving on http://0\.0\.0\.0:[1-9]\d*/ ", line) and "warning" not in line
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -83,7 +84,7 @@ def test_insecure_warns_and_serves(tmp_path: Path):
         process.terminate()
         process.wait(timeout=30)
     assert "warning: --insecure: anyone who can reach 0.0.0.0 gets full admin access" in lines[0]
-    assert "serving on http://0.0.0.0:0" in lines[1]
+    assert re.search(r"serving on http://0\.0\.0\.0:[1-9]\d*/ ", lines[1])
 
 
 def test_loopback_names():

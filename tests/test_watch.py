@@ -381,7 +381,7 @@ def test_bad_paths_are_refused(library, root):
 def test_watch_command_picks_up_a_new_file_and_stops_on_ctrl_c(pack_home: Path, pack: Path):
     env = dict(os.environ, SAMPLEMIND_HOME=str(pack_home), PYTHONUNBUFFERED="1")
     process = subprocess.Popen([sys.executable, "-m", "samplemind", "watch", str(pack),
-                                "--quiet", "0.2", "-f", "jsonl"], cwd=REPO, env=env,
+                                "--settle", "0.2", "-f", "jsonl"], cwd=REPO, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         events = []

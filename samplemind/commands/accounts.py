@@ -12,7 +12,7 @@ import typer
 from ..config import resolve_paths
 from ..errors import UsageError
 from ..output import Format, err_console, write_rows
-from .common import FormatOption, state
+from .common import RowsFormatOption, state
 
 user_app = typer.Typer(help="Server accounts: add, remove, list, change password or role.",
                        no_args_is_help=True)
@@ -119,7 +119,7 @@ def user_rm(name: UserArgument) -> None:
 
 
 @user_app.command("ls")
-def user_ls(fmt: FormatOption = Format.table) -> None:
+def user_ls(fmt: RowsFormatOption = Format.table) -> None:
     """List accounts with their roles (never passwords)."""
     with _store() as store:
         rows = store.users()
@@ -178,7 +178,7 @@ def token_rm(name: TokenArgument) -> None:
 
 
 @token_app.command("ls")
-def token_ls(fmt: FormatOption = Format.table) -> None:
+def token_ls(fmt: RowsFormatOption = Format.table) -> None:
     """List API tokens: name, role, created and last used (never the secret)."""
     with _store() as store:
         rows = store.tokens()

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ExitCode, UsageError
+from ..errors import ExitCode
 from ..output import Format, err_console, human_bytes, write_mapping, write_rows
 from ..textsafe import printable
-from .common import FormatOption, open_library, state
+from .common import FiguresFormatOption, FormatOption, open_library, state
 
 if TYPE_CHECKING:
     from ..ai.describe import DescribeReport
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer()
 ModelOption = Annotated[str | None, typer.Option(
-    "--model", "-m", help="Ollama model (default: $SAMPLEMIND_AI_MODEL or llama3.2:3b).")]
+    "--model", "-m", metavar="MODEL", help="Ollama model (default: $SAMPLEMIND_AI_MODEL or llama3.2:3b).")]
 DESCRIBE_COLUMNS = ("id", "name", "description", "tags", "mood", "uses", "status")
 
 
@@ -31,10 +31,10 @@ def describe(
     refresh: Annotated[bool, typer.Option(
         "--refresh", help="Ask again, even for samples already described or cached.")] = False,
     jobs: Annotated[int, typer.Option(
-        "--jobs", "-j", "--concurrency", min=1, max=32,
+        "--jobs", "-j", "--concurrency", metavar="N", min=1, max=32,
         help="Requests to Ollama at once (it queues the rest).")] = 2,
     timeout: Annotated[float, typer.Option(
-        "--timeout", min=1.0, envvar="SAMPLEMIND_AI_TIMEOUT",
+        "--timeout", metavar="SECONDS", min=1.0, envvar="SAMPLEMIND_AI_TIMEOUT",
         help="Seconds one answer may take before the sample fails.")] = 60.0,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -115,9 +115,7 @@ def doctor(
     model: ModelOption = None,
     require_ai: Annotated[bool, typer.Option(
         "--require-ai", help="Exit 4 unless Ollama runs and the model is pulled.")] = False,
-    fmt: Annotated[Format, typer.Option(
-        "--format", "-f", help="Output format: table or json.", case_sensitive=False)
-    ] = Format.table,
+    fmt: FiguresFormatOption = Format.table,
 ) -> None:
     """Check the catalog, caches, index and Ollama.
 
@@ -135,10 +133,8 @@ def doctor(
             report = library.doctor(model=model)
     if fmt in (Format.json, Format.jsonl):
         write_mapping(report, fmt)
-    elif fmt is Format.table:
-        write_rows(_doctor_rows(report), fmt, ("check", "status", "detail"))
     else:
-        raise UsageError("doctor prints table or json")
+        write_rows(_doctor_rows(report), fmt, ("check", "status", "detail"))
     ollama = report.get("ollama")
     if ollama and not ollama["ok"]:
         err_console().print(

@@ -5,13 +5,13 @@ from __future__ import annotations
 import typer
 
 from ..output import Format, err_console, human_bytes, write_mapping
-from .common import FormatOption, open_library
+from .common import FiguresFormatOption, open_library
 
 app = typer.Typer(help="Inspect or clear the feature and AI answer caches.", no_args_is_help=True)
 
 
 @app.command("stats")
-def cache_stats(fmt: FormatOption = Format.table) -> None:
+def cache_stats(fmt: FiguresFormatOption = Format.table) -> None:
     """Entries, size, hits and misses of the feature cache and of cached AI answers."""
     with open_library() as library:
         figures = library.cache_stats()

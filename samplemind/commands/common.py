@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,13 +33,36 @@ class State:
 
 state = State()
 
-FormatOption = Annotated[Format, typer.Option(
-    "--format", "-f", help="Output format: table, json, jsonl, csv or paths.",
-    case_sensitive=False)]
+def _spoken(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def format_option(*formats: Format, help: str | None = None) -> Any:
+    """The --format/-f option of a command that writes exactly these formats: --help, the
+    completions and the parser offer these and no others, and the command receives a Format.
+
+    help: what the option does, when it is more than the output format (the formats are
+    appended); with it the option is off by default (its default is None).
+    """
+    names = [fmt.value for fmt in formats]
+    # An Enum of these formats alone: typer's choices (and the completions) come from its type.
+    offered = Enum(f"Format_{'_'.join(names)}", {name: name for name in names}, type=str)
+    text = (f"{help} ({_spoken(names)})." if help else f"Output format: {_spoken(names)}.")
+    return Annotated[offered, typer.Option(
+        "--format", "-f", metavar="FORMAT", help=text, case_sensitive=False,
+        callback=lambda value: None if value is None else Format(value.value))]
+
+
+# Listings of records or rows: every format.
+FormatOption = format_option(*Format)
+# A set of figures (stats, cache stats, index status): a table for people or JSON.
+FiguresFormatOption = format_option(Format.table, Format.json, Format.jsonl)
+# Rows that are not samples (tags, collections, accounts): no path to print.
+RowsFormatOption = format_option(Format.table, Format.json, Format.jsonl, Format.csv)
 JobsOption = Annotated[int | None, typer.Option(
-    "--jobs", "-j", min=1, help="Worker processes for analysis (default: the core count).")]
+    "--jobs", "-j", metavar="N", min=1, help="Worker processes for analysis (default: the core count).")]
 TimeoutOption = Annotated[float, typer.Option(
-    "--timeout", min=1.0,
+    "--timeout", metavar="SECONDS", min=1.0,
     help="Seconds one file may take before it is failed (plus 1 s per MB).")]
 
 

@@ -9,7 +9,7 @@ import typer
 from ..errors import ExitCode, UsageError
 from ..output import Format, err_console, write_mapping
 from ..textsafe import printable
-from .common import open_library
+from .common import format_option, open_library
 
 app = typer.Typer()
 
@@ -24,22 +24,22 @@ def export(
     ] = False,
     copy: Annotated[bool, typer.Option("--copy", help="Copy the files (the default).")] = False,
     pattern: Annotated[str | None, typer.Option(
-        "--pattern", "-p", help="Path of each file in the kit, e.g. "
+        "--pattern", "-p", metavar="PATTERN", help="Path of each file in the kit, e.g. "
         "'{category}/{bpm}_{key}_{name}' (default '{category}/{name}').")] = None,
     zip_file: Annotated[str | None, typer.Option(
         "--zip", metavar="FILE", help="Also (or only) write the kit as a zip file.")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Overwrite files that are already there.")] = False,
     instrument: Annotated[str | None, typer.Option(
-        "--as", metavar="sfz|decentsampler", help="Also write a sampler instrument of the kit: "
-        "drums on the General MIDI map, velocity layers by loudness, pitched sounds chromatic.")
+        "--as", metavar="FORMAT", help="Also write a sampler instrument of the kit (sfz or "
+        "decentsampler): drums on the General MIDI map, velocity layers by loudness, pitched "
+        "sounds chromatic.")
     ] = None,
     round_robin: Annotated[bool, typer.Option(
         "--round-robin", help="With --as: further sounds of one drum become round robins on its "
         "key instead of neighbouring keys.")] = False,
-    fmt: Annotated[Format | None, typer.Option(
-        "--format", "-f", help="Also print the export report to stdout (json or jsonl).",
-        case_sensitive=False)] = None,
+    fmt: format_option(Format.json, Format.jsonl,
+                       help="Also print the export report to stdout") = None,
 ) -> None:
     """Copy, link or zip the samples a query selects into a kit, with a JSON manifest."""
     if link and copy:

@@ -17,7 +17,7 @@ from ..output import (
     write_record_detail,
     write_records,
 )
-from .common import FormatOption, SampleType, open_library
+from .common import FiguresFormatOption, FormatOption, SampleType, open_library
 
 app = typer.Typer()
 
@@ -41,6 +41,11 @@ def _parse_range(text: str | None) -> tuple[float | None, float | None] | None:
     return low, high
 
 
+def _no_larger_than_sql(limit: int | None) -> int | None:
+    """A limit beyond any catalog's size (and SQLite's 64-bit LIMIT) is no limit at all."""
+    return None if limit is not None and limit >= 2**62 else limit
+
+
 @app.command("ls")
 def list_samples(
     query: Annotated[str | None, typer.Argument(
@@ -49,19 +54,21 @@ def list_samples(
     type_: Annotated[SampleType | None, typer.Option(
         "--type", help="Only loops or one-shots.", case_sensitive=False)] = None,
     category: Annotated[str | None, typer.Option(
-        "--category", "-c", help="Only this category (kick, snare, hihat, bass, ...).")] = None,
+        "--category", "-c", metavar="NAME",
+        help="Only this category (kick, snare, hihat, bass, ...).")] = None,
     bpm: Annotated[str | None, typer.Option(
-        "--bpm", help="Tempo range MIN..MAX (either end may be left open).")] = None,
+        "--bpm", metavar="MIN..MAX", help="Tempo range MIN..MAX (either end may be left open).")] = None,
     key: Annotated[str | None, typer.Option(
-        "--key", help="Only this key, e.g. Am, 'F# major'.")] = None,
+        "--key", metavar="KEY", help="Only this key, e.g. Am, 'F# major'.")] = None,
     limit: Annotated[int | None, typer.Option(
-        "--limit", "-n", min=0, max=2**62, help="At most this many samples.")] = None,
+        "--limit", "-n", metavar="N", min=0, callback=_no_larger_than_sql,
+        help="At most N samples.")] = None,
     ask: Annotated[str | None, typer.Option(
         "--ask", metavar="WORDS", help="Plain words, e.g. 'dark punchy kick': a local model "
         "(Ollama) or the built-in translator turns them into a query, shown on stderr.")
     ] = None,
     model: Annotated[str | None, typer.Option(
-        "--model", "-m", help="Ollama model for --ask (default: $SAMPLEMIND_AI_MODEL or "
+        "--model", "-m", metavar="MODEL", help="Ollama model for --ask (default: $SAMPLEMIND_AI_MODEL or "
         "llama3.2:3b).")] = None,
     no_model: Annotated[bool, typer.Option(
         "--no-model", help="With --ask: the built-in translator only, never Ollama.")] = False,
@@ -120,7 +127,7 @@ def show(
 
 
 @app.command()
-def stats(fmt: FormatOption = Format.table) -> None:
+def stats(fmt: FiguresFormatOption = Format.table) -> None:
     """Library figures: counts by type, category and format; size; roots."""
     with open_library() as library:
         figures = library.stats()

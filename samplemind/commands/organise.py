@@ -9,7 +9,7 @@ import typer
 
 from ..errors import UsageError
 from ..output import Format, err_console, write_record_detail, write_rows
-from .common import FormatOption, open_library, options
+from .common import FormatOption, RowsFormatOption, open_library, options
 
 app = typer.Typer()
 tag_app = typer.Typer(help="Add or remove tags.", no_args_is_help=True)
@@ -51,7 +51,7 @@ def tag_rm(target: TargetArgument, tags: TagsArgument, also: AlsoOption = None) 
 
 
 @app.command()
-def tags(fmt: FormatOption = Format.table) -> None:
+def tags(fmt: RowsFormatOption = Format.table) -> None:
     """Every tag with how many samples carry it."""
     with open_library() as library:
         rows = library.tags()
@@ -88,7 +88,7 @@ def collection_save(
 
 
 @collection_app.command("ls")
-def collection_ls(fmt: FormatOption = Format.table) -> None:
+def collection_ls(fmt: RowsFormatOption = Format.table) -> None:
     """List saved collections."""
     with open_library() as library:
         rows = library.collections()
@@ -107,9 +107,9 @@ def collection_rm(name: Annotated[str, typer.Argument(help="The collection to fo
 def suggest(
     query: Annotated[str | None, typer.Argument(
         help="Only suggest for samples matching this query.")] = None,
-    k: Annotated[int, typer.Option("-k", help="Tagged neighbours that vote (1 to 100).")] = 10,
+    k: Annotated[int, typer.Option("-k", metavar="N", help="Tagged neighbours that vote (1 to 100).")] = 10,
     threshold: Annotated[float, typer.Option(
-        "--threshold", "-t",
+        "--threshold", "-t", metavar="X",
         help="Smallest confidence (weighted share of neighbour votes) to suggest: above 0, "
              "at most 1.")] = 0.5,
     apply: Annotated[bool, typer.Option(

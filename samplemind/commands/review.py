@@ -11,7 +11,7 @@ import typer
 
 from ..errors import SampleMindError, UsageError
 from ..output import Format, dumps, err_console
-from .common import open_library
+from .common import format_option, open_library
 
 app = typer.Typer()
 
@@ -26,7 +26,7 @@ def play(
     target: Annotated[str, typer.Argument(metavar="FILE|ID|QUERY",
                                           help="A file, a catalog id or a query.")],
     player: PlayerOption = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1,
+    limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1,
                                        help="Play at most this many matches of a query.")] = 1,
 ) -> None:
     """Play a sample through the system's audio player."""
@@ -86,11 +86,10 @@ class _keys:
 @app.command()
 def review(
     query: Annotated[str | None, typer.Argument(
-        metavar="[QUERY]", help="Ask only about the samples this query matches.")] = None,
-    fmt: Annotated[Format | None, typer.Option(
-        "--format", "-f", case_sensitive=False,
-        help="json or jsonl: print the next questions for scripts instead of asking.")] = None,
-    count: Annotated[int, typer.Option("--count", "-n", min=1,
+        metavar="QUERY", help="Ask only about the samples this query matches.")] = None,
+    fmt: format_option(Format.json, Format.jsonl,
+                       help="Print the next questions for scripts instead of asking") = None,
+    count: Annotated[int, typer.Option("--count", "-n", metavar="N", min=1,
                                        help="Questions to print with --format.")] = 10,
     player: PlayerOption = None,
 ) -> None:
@@ -99,8 +98,6 @@ def review(
     from ..review import categories
 
     if fmt is not None:
-        if fmt not in (Format.json, Format.jsonl):
-            raise UsageError("review prints questions as json or jsonl")
         with open_library() as library:
             found = library.review_questions(query, count)
         if fmt is Format.json:

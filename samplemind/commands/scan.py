@@ -15,7 +15,7 @@ from ..library import Library
 from ..models import ScanReport
 from ..output import Format, err_console, iter_json, write_mapping, write_records
 from ..textsafe import printable
-from .common import FormatOption, JobsOption, TimeoutOption, open_library, state
+from .common import FormatOption, JobsOption, TimeoutOption, format_option, open_library, state
 
 if TYPE_CHECKING:
     from ..analysis.executors import AnalysisExecutor
@@ -106,9 +106,8 @@ def scan(
     retry_failed: Annotated[bool, typer.Option(
         "--retry-failed", help="Analyse again files that failed before and did not change.")
     ] = False,
-    fmt: Annotated[Format | None, typer.Option(
-        "--format", "-f", help="Also print the scan report to stdout (json or jsonl).",
-        case_sensitive=False)] = None,
+    fmt: format_option(Format.json, Format.jsonl,
+                       help="Also print the scan report to stdout") = None,
     cluster: Annotated[str | None, typer.Option(
         "--cluster", envvar="SAMPLEMIND_CLUSTER", metavar="ADDRESS",
         help="Analyse on a Dask cluster: the address of its scheduler (tcp://HOST:8786), "

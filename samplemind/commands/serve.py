@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -35,10 +36,11 @@ async def _get_once(application: object, path: str) -> int:
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(
-        "--host", help="Address to listen on. Anything but loopback needs accounts or a "
+        "--host", metavar="HOST", help="Address to listen on. Anything but loopback needs accounts or a "
         "token (samplemind user add / token add), or --insecure.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port.")] = 8000,
+    port: Annotated[int, typer.Option("--port", "-p", metavar="PORT", min=0, max=65535,
+                                   help="Port (0: any free one).")] = 8000,
     insecure: Annotated[bool, typer.Option(
         "--insecure", help="Serve a non-loopback --host without logins: anyone who can reach "
         "it is admin (a warning is printed).")] = False,
@@ -55,19 +57,20 @@ def serve(
         "--upload-dir", metavar="DIR", help="Where uploads are stored (default: "
         "<data dir>/uploads).")] = None,
     max_upload_mb: Annotated[float, typer.Option(
-        "--max-upload-mb", min=0.001, help="Largest upload (all files of one request), MiB.")
+        "--max-upload-mb", metavar="MIB", min=0.001, help="Largest upload (all files of one request), MiB.")
     ] = 512.0,
     scan_root: Annotated[list[str] | None, typer.Option(
         "--scan-root", metavar="DIR", help="A folder POST /api/v1/scans may scan, besides the "
         "catalog's roots. Repeatable.")] = None,
     record_cache_mb: Annotated[float, typer.Option(
-        "--record-cache-mb", min=0.0, help="Memory for sample records kept encoded and ready "
+        "--record-cache-mb", metavar="MIB", min=0.0, help="Memory for sample records kept encoded and ready "
         "to send, filled newest first at start; 0 turns it off.")] = 256.0,
     get: Annotated[str | None, typer.Option(
         "--get", metavar="PATH", help="Answer one GET of PATH in-process, print the body and "
         "exit (0 on 2xx, 1 otherwise).")] = None,
 ) -> None:
-    """Serve the HTTP and WebSocket API (loopback by default; accounts for anything else)."""
+    """Serve the web UI and the HTTP and WebSocket API (loopback by default; accounts for
+    anything else); prints their addresses."""
     from aiohttp import web
 
     from ..server import ServerConfig, make_app
@@ -103,9 +106,38 @@ def serve(
                                               trusted_origins=config.allow_origins))
     if get is not None:
         raise typer.Exit(asyncio.run(_get_once(application, get)))
-    console = err_console()
-    shown = f"[{host}]" if ":" in host else host
-    console.print(f"samplemind serving on http://{shown}:{port}/api/v1 (Ctrl-C stops)",
-                  markup=False, highlight=False)
-    web.run_app(application, host=host, port=port, print=None, access_log=None,
-                handle_signals=True)
+    sock = _listen(host, port)  # bound first, so that the address printed is the real one
+    _announce(host, sock.getsockname()[1], store, open_access is True)
+    web.run_app(application, sock=sock, print=None, access_log=None, handle_signals=True)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (port 0: a free one), as aiohttp would bind it."""
+    from ..errors import SampleMindError
+
+    try:
+        family, _, _, _, address = socket.getaddrinfo(
+            host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        return socket.create_server(address, family=family, backlog=128)
+    except OSError as exc:
+        raise SampleMindError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _announce(host: str, port: int, store: object, everyone: bool) -> None:
+    """Where the UI and the API are, and (with accounts) how to get in: on stderr."""
+    shown = f"[{host.strip('[]')}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    lines = [f"samplemind serving on {base}/ (Ctrl-C stops)",
+             f"  web UI:  {base}/",
+             f"  API:     {base}/api/v1  (OpenAPI document: {base}/api/v1/openapi.json)"]
+    if not everyone and store.configured():  # type: ignore[attr-defined]
+        lines += ["  log in:  in the web UI with an account (samplemind user ls lists them, "
+                  "samplemind user add NAME makes one);",
+                  "           scripts send a token: Authorization: Bearer SECRET "
+                  "(samplemind token add NAME)"]
+    elif not everyone:
+        lines.append("  log in:  no account yet: open to this machine until samplemind user add "
+                     "NAME makes one")
+    else:
+        lines.append("  log in:  not needed (--insecure: everyone who can reach it is admin)")
+    err_console().print("\n".join(lines), markup=False, highlight=False)

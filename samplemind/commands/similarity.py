@@ -14,7 +14,7 @@ from ..models import DupeGroup, Hit, LayerSet, Sample
 from ..output import Format, dumps, err_console, pipe_safe, write_mapping, write_records
 from ..similarity.vectors import ASPECTS
 from ..textsafe import printable
-from .common import FormatOption, SampleType, open_library
+from .common import FiguresFormatOption, FormatOption, SampleType, open_library
 
 app = typer.Typer()
 index_app = typer.Typer(help="Inspect or rebuild the similarity index.", no_args_is_help=True)
@@ -37,17 +37,19 @@ def similar(
     samples: Annotated[list[str], typer.Argument(
         metavar="FILE|ID...", help="Catalog ids, catalogued files, or audio files outside the "
         "catalog (analysed, not added). Several: their combined sound.")],
-    k: Annotated[int, typer.Option("-k", "--count", min=1, max=10_000,
+    k: Annotated[int, typer.Option("-k", "--count", metavar="N", min=1, max=10_000,
                                    help="How many similar samples to show.")] = 10,
     aspect: Annotated[str | None, typer.Option(
-        "--aspect", "-a", help="Aspect weights, e.g. timbre=2,pitch=0 (aspects: timbre, "
+        "--aspect", "-a", metavar="WEIGHTS", help="Aspect weights, e.g. timbre=2,pitch=0 (aspects: timbre, "
         "spectral, envelope, tonal (or pitch), rhythm; default 1 each).")] = None,
     type_: Annotated[SampleType | None, typer.Option(
         "--type", help="Only loops or one-shots.", case_sensitive=False)] = None,
     category: Annotated[str | None, typer.Option(
-        "--category", "-c", help="Only this category (kick, snare, hihat, bass, ...).")] = None,
+        "--category", "-c", metavar="NAME",
+        help="Only this category (kick, snare, hihat, bass, ...).")] = None,
     query: Annotated[str | None, typer.Option(
-        "--query", "-q", help="Only samples matching this query (see README: Queries).")] = None,
+        "--query", "-q", metavar="QUERY",
+        help="Only samples matching this query (see README: Queries).")] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Samples that sound like the given ones, nearest first, with per-aspect distances."""
@@ -132,7 +134,7 @@ def dupes(
     query: Annotated[str | None, typer.Argument(
         help="Only look among samples matching this query.")] = None,
     threshold: Annotated[float | None, typer.Option(
-        "--threshold", "-t", min=0.0, max=10.0,
+        "--threshold", "-t", metavar="X", min=0.0, max=10.0,
         help="Near duplicates: the largest combined distance (default 0.20; 0 = exact only).")
     ] = None,
     exact_only: Annotated[bool, typer.Option(
@@ -156,6 +158,9 @@ def dupes(
         raise UsageError("--exact-only and --near-only exclude each other")
     if sum(bool(x) for x in (move_to, delete, undo)) > 1:
         raise UsageError("choose one of --move-to, --delete and --undo")
+    if (move_to or delete or undo) and fmt in (Format.csv, Format.paths):
+        # What was moved, deleted or restored is a report, not a listing of groups.
+        raise UsageError("--move-to, --delete and --undo report as table (on stderr), json or jsonl")
     console = err_console()
     with open_library() as library:
         if undo:
@@ -227,14 +232,14 @@ def _write_csv_points(points: list[dict[str, Any]]) -> None:
 
 
 @index_app.command("status")
-def index_status(fmt: FormatOption = Format.table) -> None:
+def index_status(fmt: FiguresFormatOption = Format.table) -> None:
     """Kind, size, generation and tuning of the similarity index (brought up to date)."""
     with open_library() as library:
         write_mapping(library.index_status(), fmt)
 
 
 @index_app.command("rebuild")
-def index_rebuild(fmt: FormatOption = Format.table) -> None:
+def index_rebuild(fmt: FiguresFormatOption = Format.table) -> None:
     """Rebuild the similarity index from the vectors in the catalog."""
     with open_library() as library:
         write_mapping(library.rebuild_index(), fmt)

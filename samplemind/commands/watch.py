@@ -13,7 +13,7 @@ from ..config import DEFAULT_TIMEOUT
 from ..errors import ExitCode
 from ..output import Format, err_console
 from ..textsafe import printable
-from .common import JobsOption, TimeoutOption, open_library, state
+from .common import JobsOption, TimeoutOption, format_option, open_library, state
 
 app = typer.Typer()
 
@@ -24,15 +24,18 @@ def watch(
         metavar="PATH", help="Folders to keep current in the catalog.")],
     jobs: JobsOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT,
-    quiet: Annotated[float, typer.Option(
-        "--quiet", min=0.0, help="Seconds without changes before a scan.")] = 1.0,
+    settle: Annotated[float, typer.Option(
+        "--settle", metavar="SECONDS", min=0.0,
+        help="Scan once no file has changed for this many seconds.")] = 1.0,
+    old_quiet: Annotated[float | None, typer.Option(
+        "--quiet", metavar="SECONDS", min=0.0, hidden=True,
+        help="The old name of --settle (it took seconds, unlike other tools' --quiet).")] = None,
     max_wait: Annotated[float, typer.Option(
-        "--max-wait", min=0.0, help="Scan at least this often while changes keep coming.")] = 10.0,
+        "--max-wait", metavar="SECONDS", min=0.0,
+        help="Scan at least this often while changes keep coming.")] = 10.0,
     poll: Annotated[bool, typer.Option(
         "--poll", help="Poll instead of using inotify (network drives are always polled).")] = False,
-    fmt: Annotated[Format | None, typer.Option(
-        "--format", "-f", help="Also print every event as a JSON line on stdout (jsonl).",
-        case_sensitive=False)] = None,
+    fmt: format_option(Format.jsonl, help="Also print every event as a JSON line on stdout") = None,
 ) -> None:
     """Keep the catalog current as files are added, changed, moved or removed (Ctrl-C stops)."""
     from rich.markup import escape
@@ -43,6 +46,10 @@ def watch(
     from ..watch import watch as watch_folders
 
     console = err_console()
+    if old_quiet is not None:
+        console.print("warning: --quiet is now --settle (the same seconds); --quiet will go",
+                      markup=False, highlight=False)
+        settle = old_quiet
     # A bar while a scan has work to do (the first scan of a big library takes a while).
     bar = Progress(TextColumn("[bold]{task.fields[phase]}"), BarColumn(), MofNCompleteColumn(),
                    console=console, transient=True, disable=not console.is_terminal)
@@ -81,7 +88,7 @@ def watch(
 
     with open_library(jobs, timeout) as library:
         try:
-            watch_folders(library, paths, on_event=on_event, quiet=quiet, max_wait=max_wait,
+            watch_folders(library, paths, on_event=on_event, quiet=settle, max_wait=max_wait,
                           force_polling=poll, progress=progress)
         except KeyboardInterrupt:
             bar.stop()
