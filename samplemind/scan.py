@@ -51,6 +51,7 @@ class Pending:
     root: str
     digest: str
     sample_id: int | None  # set when the file is already catalogued (changed content)
+    new_id: int | None = None  # a new file's id, given in path order (number_new_files)
 
 
 @dataclass
@@ -62,6 +63,18 @@ class Walked:
     failed_before: dict[str, FailureState] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)  # folder prefixes the walk could not read
     seen_paths: set[str] = field(default_factory=set)  # the paths of entries
+
+
+def number_new_files(catalog: Catalog, pending: list[Pending]) -> None:
+    """Give the new files of one scan their ids up front, in path order after the highest
+    id so far: analysis finishes in any order, and the same library scanned twice (or into
+    a fresh catalog) should number its files the same. A file that fails leaves its number
+    unused; an id another writer took meanwhile is not reused (Catalog.insert_sample)."""
+    new = sorted((item for item in pending if item.sample_id is None),
+                 key=lambda item: item.entry.path)
+    first = catalog.next_sample_id()
+    for offset, item in enumerate(new):
+        item.new_id = first + offset
 
 
 class BatchWriter:
@@ -291,6 +304,7 @@ class ScanPipeline:
 
         report, progress = self.report, self.progress
         version = analysis_version()
+        number_new_files(self.catalog, pending)
         total = len(pending)
         done = 0
         # Files with the same bytes (copies in several packs) are analysed once.
@@ -368,7 +382,7 @@ class ScanPipeline:
             vector_generation=self.catalog.next_generation,
         )
         if item.sample_id is None:
-            sample_id = self.catalog.insert_sample(row)
+            sample_id = self.catalog.insert_sample({"id": item.new_id, **row})
         else:
             sample_id = item.sample_id
             self.catalog.update_sample(sample_id, row)
