@@ -109,6 +109,7 @@ class LocalPool(BatchExecutor["Future[Any]"]):
         super().__init__(timeout, timeout_per_mb)
         self.workers = max(1, jobs)
         self._pool: ProcessPool | None = None
+        self._terminated: dict[tuple[str, ...], int] = {}  # batch -> workers SIGTERM ended
 
     def _ensure_pool(self) -> ProcessPool:
         if self._pool is None:
@@ -128,7 +129,19 @@ class LocalPool(BatchExecutor["Future[Any]"]):
         return done
 
     def _outcomes(self, handle: Future[Any], batch: list[AnalysisJob]) -> list[Outcome]:
-        return batch_outcomes(handle, self.timeout_for(batch))
+        try:
+            return batch_outcomes(handle, self.timeout_for(batch))
+        except BatchFailed as failure:
+            cause = failure.__cause__
+            if isinstance(cause, ProcessExpired) and cause.exitcode == -signal.SIGTERM:
+                # SIGTERM from outside (`kill` of the process group, a service manager
+                # stopping us): not the files' fault, so never remembered as their failure.
+                # The scan is usually stopping too; otherwise the batch runs again, once.
+                key = tuple(job.path for job in batch)
+                self._terminated[key] = self._terminated.get(key, 0) + 1
+                if self._terminated[key] <= 1:
+                    raise BatchFailed(failure.reason, retry=True) from cause
+            raise
 
     def _cancel(self, handles: list[Future[Any]]) -> None:
         for handle in handles:
