@@ -594,12 +594,14 @@ async def test_health_and_metrics(client):
     await client.get("/api/v1/samples/1")
     await client.get("/api/v1/samples/99999")
     text = await (await client.get("/metrics")).text()
-    assert 'samplemind_http_requests_total{method="GET",route="sample_get",status="200"} 1' in text
-    assert 'samplemind_http_requests_total{method="GET",route="sample_get",status="404"} 1' in text
-    assert 'samplemind_http_request_duration_seconds_bucket{route="sample_get",le="+Inf"} 2' in text
-    for name in ("samplemind_ws_clients 0", "samplemind_jobs_active 0",
-                 "samplemind_catalog_samples 48", "# TYPE samplemind_cache_hits gauge",
-                 "# TYPE samplemind_analysis_seconds histogram"):
+    assert 'samplemind_http_requests_total{method="GET",route="sample_get",status="200"} 1.0' in text
+    assert 'samplemind_http_requests_total{method="GET",route="sample_get",status="404"} 1.0' in text
+    assert 'samplemind_http_request_duration_seconds_bucket{le="+Inf",route="sample_get"} 2.0' in text
+    for name in ("samplemind_ws_clients 0.0", "samplemind_jobs_active 0.0",
+                 "samplemind_catalog_samples 48.0", "# TYPE samplemind_feature_cache_hits_total counter",
+                 "# TYPE samplemind_feature_cache_misses_total counter",
+                 "# TYPE samplemind_record_cache_hits_total counter",
+                 "# TYPE samplemind_job_duration_seconds histogram"):
         assert name in text
 
 
