@@ -129,6 +129,12 @@ class Library:
         pool, or a Dask cluster); by default a local pool of self.jobs workers, or the
         cluster $SAMPLEMIND_CLUSTER names, opened and closed by this scan. The stages are
         in scan.py.
+
+        New files get ids in path order (the same library scanned twice numbers the same).
+        Ctrl-C, or SIGTERM while no other SIGTERM handler is installed, stops the scan with
+        scan.ScanInterrupted (a KeyboardInterrupt): what was analysed is kept, its .report
+        says what was done (interrupted=True), and scanning again resumes. Works from a
+        script without the `if __name__ == "__main__":` guard, and from stdin.
         """
         roots = resolve_roots(paths)
         if self._cache is not None and self._cache.problem:
