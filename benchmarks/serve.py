@@ -128,9 +128,10 @@ def log(message: str) -> None:
 
 
 def record_cache(base: str, prefix: str = "samplemind_record_cache_") -> dict[str, float]:
-    """The server's record cache figures (or another family's), from /metrics."""
+    """The server's record cache figures (or another family's), from /metrics: counters
+    under their names without `_total` ("hits")."""
     text = http_get(f"{base}/metrics")[1].decode()
-    return {line.split()[0][len(prefix):]: float(line.split()[1])
+    return {line.split()[0][len(prefix):].removesuffix("_total"): float(line.split()[1])
             for line in text.splitlines() if line.startswith(prefix)}
 
 

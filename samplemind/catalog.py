@@ -223,13 +223,24 @@ class Catalog:
 
     def insert_sample(self, row: dict[str, Any]) -> int:
         """Add a sample row, or update it when another process added the path meanwhile
-        (two scans at once); returns its id."""
+        (two scans at once); returns its id. row["id"], when given, is the id wanted
+        (scan.number_new_files); taken by another file meanwhile, the row gets the next free
+        one."""
+        wanted = row.get("id")
+        if "id" in row and (wanted is None or self.scalar(
+                "SELECT 1 FROM samples WHERE id = ? AND path != ?", [wanted, row["path"]])):
+            row = {column: value for column, value in row.items() if column != "id"}
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        updates = ", ".join(f"{column} = excluded.{column}" for column in row if column != "path")
+        updates = ", ".join(f"{column} = excluded.{column}" for column in row
+                            if column not in ("path", "id"))
         self.conn.execute(f"INSERT INTO samples ({columns}) VALUES ({marks}) "
                           f"ON CONFLICT(path) DO UPDATE SET {updates}", list(row.values()))
         return int(self.scalar("SELECT id FROM samples WHERE path = ?", [row["path"]]))
+
+    def next_sample_id(self) -> int:
+        """The id SQLite would give the next new sample (one past the highest)."""
+        return int(self.scalar("SELECT coalesce(max(id), 0) + 1 FROM samples"))
 
     def update_sample(self, sample_id: int, row: dict[str, Any]) -> None:
         """Replace the given columns of one sample."""

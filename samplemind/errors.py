@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     PARTIAL_FAILURE = 3  # finished, but some files failed (the command listed them)
     COMPONENT_MISSING = 4  # an optional component (Ollama, a Dask cluster) is missing
     INTERRUPTED = 130  # Ctrl-C
+    TERMINATED = 143  # SIGTERM (128 + 15), handled like Ctrl-C where work is under way
 
 
 class SampleMindError(Exception):

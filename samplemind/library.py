@@ -16,7 +16,7 @@ from .analysis.versions import analysis_version
 from .cache import FeatureCache
 from .catalog import Catalog, ChangeFeed, now_iso
 from .config import DEFAULT_TIMEOUT, Paths, default_jobs, resolve_paths
-from .errors import AnalysisError, CatalogError, Forbidden, NotFound, QueryError, UsageError
+from .errors import AnalysisError, BadValue, CatalogError, Forbidden, NotFound, QueryError, UsageError
 from .models import (
     SCHEMA_VERSION,
     DupeAction,
@@ -39,6 +39,33 @@ if TYPE_CHECKING:  # FAISS and NumPy load only when a command needs them
 
 _ID_CHUNK = 500  # ids per SQL statement (well under SQLite's variable limit)
 log = logging.getLogger(__name__)
+
+
+BpmFilter = str | float | tuple[float | None, float | None] | None
+
+
+def _bpm_words(bpm: BpmFilter) -> str | None:
+    """A tempo filter as `ls --bpm` writes it: "118..130", "120"; a (low, high) pair with
+    None for an open end, or a number, in the same words."""
+    if bpm is None or isinstance(bpm, str):
+        return bpm
+    if isinstance(bpm, (tuple, list)) and len(bpm) == 2:
+        ends = []
+        for end in bpm:
+            if end is not None and (isinstance(end, bool) or not isinstance(end, (int, float))):
+                raise BadValue("bpm", f"range ends must be numbers or None, not {end!r}")
+            ends.append("" if end is None else repr(float(end)))
+        return "..".join(ends) if any(ends) else None  # both ends open: no filter
+    if isinstance(bpm, (int, float)) and not isinstance(bpm, bool):
+        return str(bpm)
+    raise BadValue("bpm", f"must be a tempo, a range such as \"118..130\" or a (low, high) "
+                   f"pair, not {bpm!r}")
+
+
+def _confidence(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise BadValue("min_confidence", f"must be a number from 0 to 1, not {value!r}")
+    return float(value)
 
 
 def id_of(ref: str | int | os.PathLike[str]) -> int | None:
@@ -111,6 +138,12 @@ class Library:
         pool, or a Dask cluster); by default a local pool of self.jobs workers, or the
         cluster $SAMPLEMIND_CLUSTER names, opened and closed by this scan. The stages are
         in scan.py.
+
+        New files get ids in path order (the same library scanned twice numbers the same).
+        Ctrl-C, or SIGTERM while no other SIGTERM handler is installed, stops the scan with
+        scan.ScanInterrupted (a KeyboardInterrupt): what was analysed is kept, its .report
+        says what was done (interrupted=True), and scanning again resumes. Works from a
+        script without the `if __name__ == "__main__":` guard, and from stdin.
         """
         roots = resolve_roots(paths)
         if self._cache is not None and self._cache.problem:
@@ -149,19 +182,45 @@ class Library:
         return Sample(record)
 
     def ls(self, query: str | None = None, *, type: str | None = None,
-           category: str | None = None, bpm: tuple[float | None, float | None] | None = None,
-           key: str | None = None, under: str | None = None,
-           limit: int | None = None, offset: int = 0) -> Iterator[Sample]:
+           category: str | None = None, bpm: BpmFilter = None, key: str | None = None,
+           under: str | None = None, limit: int | None = None, offset: int = 0,
+           min_confidence: float | None = None) -> Iterator[Sample]:
         """Stream samples matching a query (README: Queries) and simple filters, from the
-        offset-th on (a page); a query's own limit:N caps the whole listing."""
+        offset-th on (a page); a query's own limit:N caps the whole listing.
+
+        The filters take the words `samplemind ls` takes and mean what they mean after
+        ``field:`` in a query: type="loop" (or "oneshot"), category="kick", bpm="118..130"
+        (also "120", "..100", (118, 130) or a number), key="Am" ("A minor", "F#m", "8A",
+        "Am~" for keys that mix). min_confidence: estimates under it are shown as unknown
+        and the filters match only estimates at it or above (`ls --min-confidence`). A value
+        outside its rule raises BadValue (a UsageError) naming the parameter."""
+        for name, value in (("limit", limit), ("offset", offset)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 0):
+                raise BadValue(name, f"must be a whole number, 0 or more, not {value!r}")
+        if min_confidence is not None:
+            threshold = _confidence(min_confidence)
+            from .analysis.calibration import trusted_terms
+
+            filtered = [name for name, given in (("type", type), ("category", category),
+                                                 ("bpm", bpm), ("key", key)) if given is not None]
+            query = " ".join(part for part in (query, trusted_terms(
+                query, filtered, threshold)) if part) or None
         where, params, order_by, query_limit = self._where(
             query, type=type, category=category, bpm=bpm, key=key, under=under)
         if query_limit is not None:
             remaining = max(0, query_limit - offset)
             limit = remaining if limit is None else min(limit, remaining)
-        for record in self.catalog.records(where, params, order_by=order_by, limit=limit,
-                                           offset=offset):
-            yield Sample(record)
+        records = self.catalog.records(where, params, order_by=order_by, limit=limit,
+                                       offset=offset)
+        if min_confidence is None:
+            for record in records:
+                yield Sample(record)
+            return
+        from .analysis.calibration import hide_uncertain
+
+        for record in records:
+            yield Sample(hide_uncertain(record, threshold))
 
     def count(self, query: str | None = None) -> int:
         """How many samples a query matches (its limit:N included)."""
@@ -170,11 +229,12 @@ class Library:
         return total if query_limit is None else min(total, query_limit)
 
     def _where(self, query: str | None, *, type: str | None = None,
-               category: str | None = None,
-               bpm: tuple[float | None, float | None] | None = None, key: str | None = None,
+               category: str | None = None, bpm: BpmFilter = None, key: str | None = None,
                under: str | None = None) -> tuple[str, list[Any], str, int | None]:
         """(WHERE clause, parameters, ORDER BY, limit) for a query and simple filters: the
         one place listing and similarity filters are turned into SQL."""
+        from .query import compile_option
+
         clauses: list[str] = []
         params: list[Any] = []
         order_by, limit = "s.path", None
@@ -192,18 +252,17 @@ class Library:
                       dict.fromkeys((folder, os.path.realpath(folder)))]
             clauses.append("(" + " OR ".join(where for where, _ in ranges) + ")")
             params.extend(value for _, values in ranges for value in values)
-        for column, value in (("type", type), ("category", category and category.lower()),
-                              ("key", key)):
-            if value:
-                clauses.append(f"s.{column} = ?")
-                params.append(value)
-        low, high = bpm or (None, None)
-        if low is not None:
-            clauses.append("s.bpm >= ?")
-            params.append(low)
-        if high is not None:
-            clauses.append("s.bpm <= ?")
-            params.append(high)
+        # The same words as `ls --type/--category/--bpm/--key`, meaning what they mean in a
+        # query (query.compile_option): one rule for the CLI, this API and the server.
+        for name, value in (("type", getattr(type, "value", type)), ("category", category),
+                            ("bpm", _bpm_words(bpm)), ("key", key)):
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise BadValue(name, f"must be text, not {value!r}")
+            where, values = compile_option(name, value)
+            clauses.append(where)
+            params.extend(values)
         return " AND ".join(clauses), params, order_by, limit
 
     # -- tags, corrections, collections ---------------------------------------------------

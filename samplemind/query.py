@@ -83,7 +83,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .errors import QueryError
+from .errors import BadValue, QueryError
 from .models import DESCRIPTOR_FIELDS, TEXT_FIELDS
 from .music import (
     NOTE_NAMES,
@@ -97,7 +97,7 @@ from .music import (
 )
 
 __all__ = ["CompiledQuery", "Term", "Value", "FIELDS", "ALIASES", "parse", "compile_query",
-           "compatible_camelot"]
+           "compile_option", "compatible_camelot"]
 
 QUOTES = "\"'"
 MAX_QUERY_CHARS = 10_000
@@ -387,6 +387,23 @@ def compile_query(text: str,
     if not any(item.startswith("s.path ") for item in order):
         order.append("s.path")  # ties (and the default order) by path, stable across runs
     return CompiledQuery(where, state.params, ", ".join(order), limit, text)
+
+
+def compile_option(name: str, value: str) -> tuple[str, list[Any]]:
+    """A listing option (``ls --key Am``, ``Library.ls(key="Am")``) as SQL with bound
+    parameters: the value means what it means after ``name:`` in a query (``key:Am``,
+    ``bpm:118..130``, ``cat:kick,snare``), so the CLI, the API and the query language agree.
+    A value outside the field's rule is a BadValue naming the option, never an empty result."""
+    spec = FIELDS[ALIASES.get(name, name)]
+    text = str(value)
+    values, start = [], 0
+    for piece in text.split(","):  # alternatives, as in a query
+        values.append(Value(piece.strip(), start, start + len(piece)))
+        start += len(piece) + 1
+    compiler = _OptionCompiler(name, text)
+    where = compiler.field(Term("field", False, 0, len(text), field=spec.name,
+                                values=tuple(values)))
+    return where, compiler.state.params
 
 
 @dataclass
@@ -782,3 +799,14 @@ class _Compiler:
                 " (try C, Db, C2, C2..C3)"
             raise self.fail(value.start, value.end, f"unknown note '{raw.strip()}'{hint}")
         return midi
+
+
+class _OptionCompiler(_Compiler):
+    """Compiles one option's value; its refusals name the option (BadValue), not a query."""
+
+    def __init__(self, option: str, text: str) -> None:
+        super().__init__(text, None, _State(), (), "")
+        self.option = option
+
+    def fail(self, start: int, end: int, message: str) -> QueryError:
+        raise BadValue(self.option, f"is wrong: {message}")

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +54,7 @@ class Pending:
     root: str
     digest: str
     sample_id: int | None  # set when the file is already catalogued (changed content)
+    new_id: int | None = None  # a new file's id, given in path order (number_new_files)
 
 
 @dataclass
@@ -62,6 +66,58 @@ class Walked:
     failed_before: dict[str, FailureState] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)  # folder prefixes the walk could not read
     seen_paths: set[str] = field(default_factory=set)  # the paths of entries
+
+
+class ScanInterrupted(KeyboardInterrupt):
+    """A scan stopped by Ctrl-C (SIGINT) or SIGTERM. What was analysed is kept (committed, and
+    in the feature cache): scanning again resumes. ``report`` says what the scan did until
+    then (``interrupted`` is True); ``signum`` is the signal. A KeyboardInterrupt, so code
+    that stops on Ctrl-C stops on it the same way."""
+
+    def __init__(self, report: ScanReport, signum: int = signal.SIGINT) -> None:
+        super().__init__(f"scan interrupted by {signal.Signals(signum).name}")
+        self.report = report
+        self.signum = signum
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: raised in the main thread, where Ctrl-C's KeyboardInterrupt would be."""
+
+    signum = signal.SIGTERM
+
+
+@contextmanager
+def sigterm_stops_like_ctrl_c() -> Iterator[None]:
+    """While a scan runs, SIGTERM stops it the way Ctrl-C does (the batch in hand committed,
+    the workers stopped and their semaphores released) instead of killing the process on the
+    spot. Only in the main thread, and only where nobody installed a SIGTERM handler of
+    their own (the server's event loop, an application's): theirs is left alone."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: let the clean-up finish
+        raise _Terminated()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def number_new_files(catalog: Catalog, pending: list[Pending]) -> None:
+    """Give the new files of one scan their ids up front, in path order after the highest
+    id so far: analysis finishes in any order, and the same library scanned twice (or into
+    a fresh catalog) should number its files the same. A file that fails leaves its number
+    unused; an id another writer took meanwhile is not reused (Catalog.insert_sample)."""
+    new = sorted((item for item in pending if item.sample_id is None),
+                 key=lambda item: item.entry.path)
+    first = catalog.next_sample_id()
+    for offset, item in enumerate(new):
+        item.new_id = first + offset
 
 
 class BatchWriter:
@@ -129,16 +185,19 @@ class ScanPipeline:
         report.removed += adopt_alias_roots(self.catalog)  # catalogs from before resolved roots
         forget_refused_roots(self.catalog)  # roots an older version took: /dev/null, a text file
         try:
-            walked = self.walk(roots)
-            to_hash = self.detect_changes(walked)
-            pending = self.hash_and_match(walked, to_hash)
-            self.analyse(pending)
-            self.remove_missing(walked, roots)
-        except KeyboardInterrupt:
+            with sigterm_stops_like_ctrl_c():
+                try:
+                    walked = self.walk(roots)
+                    to_hash = self.detect_changes(walked)
+                    pending = self.hash_and_match(walked, to_hash)
+                    self.analyse(pending)
+                    self.remove_missing(walked, roots)
+                finally:
+                    self.writer.flush()
+        except KeyboardInterrupt as stopped:
             report.interrupted = True
-            raise
-        finally:
-            self.writer.flush()
+            report.seconds = round(time.perf_counter() - started, 3)
+            raise ScanInterrupted(report, getattr(stopped, "signum", signal.SIGINT)) from None
         if self.cache_used is not None and self.cache_used.problem:  # once, however many files
             report.warnings.append(FileFailure(str(self.cache_used.directory), (
                 f"{self.cache_used.problem}; files were analysed without it (fix: samplemind "
@@ -291,6 +350,7 @@ class ScanPipeline:
 
         report, progress = self.report, self.progress
         version = analysis_version()
+        number_new_files(self.catalog, pending)
         total = len(pending)
         done = 0
         # Files with the same bytes (copies in several packs) are analysed once.
@@ -368,7 +428,7 @@ class ScanPipeline:
             vector_generation=self.catalog.next_generation,
         )
         if item.sample_id is None:
-            sample_id = self.catalog.insert_sample(row)
+            sample_id = self.catalog.insert_sample({"id": item.new_id, **row})
         else:
             sample_id = item.sample_id
             self.catalog.update_sample(sample_id, row)

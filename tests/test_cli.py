@@ -92,11 +92,11 @@ def test_stats_and_cache_stats(scanned: Path, samplemind_home: Path) -> None:
 @pytest.mark.parametrize("args, code, message", [
     (["show", "999"], 1, "no sample has id 999"),
     (["show", "/no/such/file.wav"], 1, "not in the catalog"),
-    (["ls", "--bpm", "130..120"], 2, "MIN is larger than MAX"),
-    (["ls", "--bpm", "nan"], 2, "must be numbers"),
+    (["ls", "--bpm", "130..120"], 2, "--bpm is wrong: bad range '130..120' for bpm: 130 is more"),
+    (["ls", "--bpm", "nan"], 2, "--bpm is wrong: bad number 'nan'"),
     (["scan", "/definitely/not/here"], 1, "no such file or folder"),
-    (["ls", "--bpm", "fast"], 2, "bad range"),
-    (["ls", "--key", "H minor"], 2, "not a key"),
+    (["ls", "--bpm", "fast"], 2, "--bpm is wrong: bad number 'fast'"),
+    (["ls", "--key", "H minor"], 2, "--key is wrong: unknown key 'H minor'"),
     (["ls", "--format", "xml"], 2, "xml"),
     (["frobnicate"], 2, "No such command"),
 ])

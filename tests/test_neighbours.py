@@ -171,7 +171,7 @@ async def test_the_server_answers_from_the_table_and_keeps_it_current(served, ca
     metrics = await (await client.get("/metrics")).text()
     figures = dict(line.rsplit(" ", 1) for line in metrics.splitlines()
                    if line.startswith("samplemind_neighbour_table"))
-    assert float(figures["samplemind_neighbour_table_hits"]) >= 2
+    assert float(figures["samplemind_neighbour_table_hits_total"]) >= 2
     assert float(figures["samplemind_neighbour_table_samples"]) == len(keeper.table.ids)
 
 

@@ -244,8 +244,45 @@ async def test_audio_ranges_first_bytes_suffix_open_ended(client):
         assert await response.read() == data[first:last + 1]
     stale = await client.get(url, headers={"Range": "bytes=0-9", "If-Range": '"old"'})
     assert stale.status == 200 and len(await stale.read()) == size
-    several = await client.get(url, headers={"Range": "bytes=0-1,5-6"})
-    assert several.status == 200
+    since = await client.get(url, headers={"If-Modified-Since": response.headers["Last-Modified"]})
+    assert since.status == 304
+
+
+async def test_audio_several_ranges_are_multipart_byteranges(client):
+    sample_id, data = await _wav(client)
+    size = len(data)
+    url = f"/api/v1/samples/{sample_id}/audio"
+    response = await client.get(url, headers={"Range": "bytes=0-1, 100-199, -10"})
+    assert response.status == 206 and "Content-Range" not in response.headers
+    mime, _, boundary = response.headers["Content-Type"].partition("; boundary=")
+    assert mime == "multipart/byteranges" and boundary
+    body = await response.read()
+    assert int(response.headers["Content-Length"]) == len(body)
+    # RFC 9110 14.6 / RFC 2046 5.1: parts between "--boundary" lines, "--boundary--" at the end.
+    segments = (b"\r\n" + body).split(b"\r\n--" + boundary.encode())
+    assert segments[0] == b"" and segments[-1] == b"--\r\n"
+    parts = []
+    for segment in segments[1:-1]:
+        head, _, content = segment.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        fields = dict(line.split(": ", 1) for line in head.decode().split("\r\n"))
+        parts.append((fields["Content-Range"], fields["Content-Type"], content))
+    assert parts == [(f"bytes 0-1/{size}", "audio/wav", data[0:2]),
+                     (f"bytes 100-199/{size}", "audio/wav", data[100:200]),
+                     (f"bytes {size - 10}-{size - 1}/{size}", "audio/wav", data[-10:])]
+    # Overlapping or touching ranges are merged: one part, a plain 206.
+    merged = await client.get(url, headers={"Range": "bytes=0-9,5-19,20-29"})
+    assert merged.status == 206 and merged.headers["Content-Range"] == f"bytes 0-29/{size}"
+    assert await merged.read() == data[:30]
+    # Parts outside the file are left out; none inside is a 416.
+    partly = await client.get(url, headers={"Range": f"bytes=0-3,{size + 10}-"})
+    assert partly.status == 206 and await partly.read() == data[:4]
+    outside = await client.get(url, headers={"Range": f"bytes={size}-,{size + 5}-"})
+    assert outside.status == 416
+    # Malformed, not bytes, or a scan of the file in many parts: ignored, the whole file.
+    many = ",".join(f"{i * 10}-{i * 10 + 1}" for i in range(17))
+    for header in ("bytes=5-1", "items=0-1", "bytes=a-b", f"bytes={many}"):
+        whole = await client.get(url, headers={"Range": header})
+        assert whole.status == 200 and await whole.read() == data, header
 
 
 async def test_audio_unsatisfiable_range_is_416(client):
@@ -594,12 +631,14 @@ async def test_health_and_metrics(client):
     await client.get("/api/v1/samples/1")
     await client.get("/api/v1/samples/99999")
     text = await (await client.get("/metrics")).text()
-    assert 'samplemind_http_requests_total{method="GET",route="sample_get",status="200"} 1' in text
-    assert 'samplemind_http_requests_total{method="GET",route="sample_get",status="404"} 1' in text
-    assert 'samplemind_http_request_duration_seconds_bucket{route="sample_get",le="+Inf"} 2' in text
-    for name in ("samplemind_ws_clients 0", "samplemind_jobs_active 0",
-                 "samplemind_catalog_samples 48", "# TYPE samplemind_cache_hits gauge",
-                 "# TYPE samplemind_analysis_seconds histogram"):
+    assert 'samplemind_http_requests_total{method="GET",route="sample_get",status="200"} 1.0' in text
+    assert 'samplemind_http_requests_total{method="GET",route="sample_get",status="404"} 1.0' in text
+    assert 'samplemind_http_request_duration_seconds_bucket{le="+Inf",route="sample_get"} 2.0' in text
+    for name in ("samplemind_ws_clients 0.0", "samplemind_jobs_active 0.0",
+                 "samplemind_catalog_samples 48.0", "# TYPE samplemind_feature_cache_hits_total counter",
+                 "# TYPE samplemind_feature_cache_misses_total counter",
+                 "# TYPE samplemind_record_cache_hits_total counter",
+                 "# TYPE samplemind_job_duration_seconds histogram"):
         assert name in text
 
 

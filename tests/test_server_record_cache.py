@@ -176,8 +176,8 @@ async def test_metrics_count_hits_and_misses(served):
     text = await (await client.get("/metrics")).text()
     figures = dict(line.split(" ") for line in text.splitlines()
                    if line.startswith("samplemind_record_cache_"))
-    assert float(figures["samplemind_record_cache_hits"]) >= 1
-    assert float(figures["samplemind_record_cache_misses"]) >= 1
+    assert float(figures["samplemind_record_cache_hits_total"]) >= 1
+    assert float(figures["samplemind_record_cache_misses_total"]) >= 1
 
 
 @pytest.mark.parametrize("cache_mb, k", [(128, 10), (0, 10), (0, 40)])

@@ -13,11 +13,12 @@ default (backends.open_executor); a Dask cluster (cluster.py) stands in for it t
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, TimeoutError, wait
+from multiprocessing import spawn
+from multiprocessing.context import ForkServerContext, ForkServerProcess
 from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
@@ -45,9 +46,42 @@ def describe_death(error: ProcessExpired) -> str:
     return f"the analysis worker exited unexpectedly (code {code}) on this file"
 
 
+# A new worker normally re-runs the parent's __main__ (as __mp_main__) before it starts. Ours
+# only run samplemind's own functions, so they skip it: a script without the
+# `if __name__ == "__main__":` guard would otherwise scan again inside every worker (and fail
+# with "Unexpected error within the Pool"), and one read from stdin (`python - <<EOF`) has no
+# file to re-run (FileNotFoundError: '<stdin>'). Processes of other pools keep the usual rule.
+WORKER_NAME_PREFIX = "samplemind-analysis-"
+
+
+def _preparation_data(name: str) -> dict[str, Any]:
+    data = _standard_preparation_data(name)
+    if name.startswith(WORKER_NAME_PREFIX):
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+    return data
+
+
+_standard_preparation_data = getattr(spawn.get_preparation_data, "standard", None) \
+    or spawn.get_preparation_data
+_preparation_data.standard = _standard_preparation_data  # type: ignore[attr-defined]
+spawn.get_preparation_data = _preparation_data
+
+
+class _WorkerProcess(ForkServerProcess):
+    """A forkserver process named as an analysis worker (so it skips the parent's __main__)."""
+
+    def __init__(self, *args: Any, name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, name=WORKER_NAME_PREFIX + (name or "worker"), **kwargs)
+
+
+class _WorkerContext(ForkServerContext):
+    Process = _WorkerProcess
+
+
 def start_process_pool(workers: int) -> ProcessPool:
     """A pebble pool of warm analysis workers, forked from a server that imported Essentia."""
-    context = multiprocessing.get_context("forkserver")
+    context = _WorkerContext()
     # Workers fork from a server that already imported Essentia: fast restarts.
     context.set_forkserver_preload(["samplemind.analysis.extract"])
     return ProcessPool(max_workers=workers, initializer=init_worker,
@@ -75,6 +109,7 @@ class LocalPool(BatchExecutor["Future[Any]"]):
         super().__init__(timeout, timeout_per_mb)
         self.workers = max(1, jobs)
         self._pool: ProcessPool | None = None
+        self._terminated: dict[tuple[str, ...], int] = {}  # batch -> workers SIGTERM ended
 
     def _ensure_pool(self) -> ProcessPool:
         if self._pool is None:
@@ -94,7 +129,19 @@ class LocalPool(BatchExecutor["Future[Any]"]):
         return done
 
     def _outcomes(self, handle: Future[Any], batch: list[AnalysisJob]) -> list[Outcome]:
-        return batch_outcomes(handle, self.timeout_for(batch))
+        try:
+            return batch_outcomes(handle, self.timeout_for(batch))
+        except BatchFailed as failure:
+            cause = failure.__cause__
+            if isinstance(cause, ProcessExpired) and cause.exitcode == -signal.SIGTERM:
+                # SIGTERM from outside (`kill` of the process group, a service manager
+                # stopping us): not the files' fault, so never remembered as their failure.
+                # The scan is usually stopping too; otherwise the batch runs again, once.
+                key = tuple(job.path for job in batch)
+                self._terminated[key] = self._terminated.get(key, 0) + 1
+                if self._terminated[key] <= 1:
+                    raise BatchFailed(failure.reason, retry=True) from cause
+            raise
 
     def _cancel(self, handles: list[Future[Any]]) -> None:
         for handle in handles:

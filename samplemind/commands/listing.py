@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 import typer
@@ -17,28 +16,9 @@ from ..output import (
     write_record_detail,
     write_records,
 )
-from .common import FiguresFormatOption, FormatOption, SampleType, open_library
+from .common import FiguresFormatOption, FormatOption, SampleType, open_library, options
 
 app = typer.Typer()
-
-
-def _parse_range(text: str | None) -> tuple[float | None, float | None] | None:
-    if not text:
-        return None
-    low_text, sep, high_text = text.partition("..")
-    try:
-        if not sep:
-            low = high = float(text)
-        else:
-            low = float(low_text) if low_text else None
-            high = float(high_text) if high_text else None
-    except ValueError:
-        raise UsageError(f"bad range {text!r}: use MIN..MAX, MIN.. or ..MAX") from None
-    if any(value is not None and not math.isfinite(value) for value in (low, high)):
-        raise UsageError(f"bad range {text!r}: the ends must be numbers")
-    if low is not None and high is not None and low > high:
-        raise UsageError(f"bad range {text!r}: MIN is larger than MAX")
-    return low, high
 
 
 def _no_larger_than_sql(limit: int | None) -> int | None:
@@ -80,13 +60,6 @@ def list_samples(
     fmt: FormatOption = Format.table,
 ) -> None:
     """List samples matching a query (every sample without one), streamed."""
-    from ..music import parse_key
-
-    wanted_key = None
-    if key:
-        wanted_key = parse_key(key)
-        if wanted_key is None:
-            raise UsageError(f"not a key: {key!r} (try Am, 'C major', F#m)")
     if (model or no_model) and ask is None:
         raise UsageError("--model and --no-model go with --ask WORDS")
     with open_library() as library:
@@ -95,22 +68,12 @@ def list_samples(
 
             query = " ".join(part for part in (ask_query(library, ask, model, no_model), query)
                              if part)
-        if min_confidence is not None:  # filters count trusted estimates only
-            from ..analysis.calibration import trusted_terms
-
-            options = {"type": type_, "category": category, "bpm": bpm, "key": key}
-            query = " ".join(part for part in (query, trusted_terms(
-                query, [name for name, given in options.items() if given], min_confidence))
-                if part) or None
-        samples = library.ls(query, type=type_.value if type_ else None,
-                             category=category.lower() if category else None, bpm=_parse_range(bpm),
-                             key=wanted_key, limit=limit)
-        records = iter_json(samples)
-        if min_confidence is not None:
-            from ..analysis.calibration import hide_uncertain
-
-            records = (hide_uncertain(record, min_confidence) for record in records)
-        shown = write_records(records, fmt)
+        # The options' words go to Library.ls as they are: the API and the CLI agree.
+        with options(type="--type", category="--category", bpm="--bpm", key="--key",
+                     limit="--limit", min_confidence="--min-confidence"):
+            samples = library.ls(query, type=type_.value if type_ else None, category=category,
+                                 bpm=bpm, key=key, limit=limit, min_confidence=min_confidence)
+            shown = write_records(iter_json(samples), fmt)
     if ask is not None and not shown:
         err_console().print("Nothing matched: try fewer or other words, or write the query "
                             "yourself (README: Queries).", highlight=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,6 +15,7 @@ from ..errors import ExitCode, UsageError
 from ..library import Library
 from ..models import ScanReport
 from ..output import Format, err_console, iter_json, write_mapping, write_records
+from ..scan import ScanInterrupted
 from ..textsafe import printable
 from .common import FormatOption, JobsOption, TimeoutOption, format_option, open_library, state
 
@@ -24,8 +26,10 @@ app = typer.Typer()
 
 
 def run_scan(library: Library, paths: list[str], retry_failed: bool = False,
-             executor: AnalysisExecutor | None = None) -> ScanReport:
-    """Scan with a progress bar on stderr (when it is a terminal) and a summary after."""
+             executor: AnalysisExecutor | None = None, fmt: Format | None = None) -> ScanReport:
+    """Scan with a progress bar on stderr (when it is a terminal) and a summary after.
+    Ctrl-C or SIGTERM: the same message, the report (interrupted: true) on stdout when fmt
+    is json or jsonl, and exit 130 or 143."""
     from rich.markup import escape
     from rich.progress import (
         BarColumn,
@@ -56,9 +60,13 @@ def run_scan(library: Library, paths: list[str], retry_failed: bool = False,
         try:
             report = library.scan(paths, progress=progress, retry_failed=retry_failed,
                                   executor=executor)
-        except KeyboardInterrupt:
+        except ScanInterrupted as stopped:
             console.print("Scan interrupted: what was analysed is kept; scan again to resume.")
             state.interrupt_explained = True
+            if fmt in (Format.json, Format.jsonl):
+                write_mapping(stopped.report.to_json(), fmt)
+            if stopped.signum == signal.SIGTERM:
+                raise typer.Exit(ExitCode.TERMINATED) from None
             raise
     print_scan_summary(report)
     return report
@@ -128,7 +136,7 @@ def scan(
         raise UsageError("--path-map and --ship-bytes need --cluster (or SAMPLEMIND_CLUSTER)")
     with open_library(jobs, timeout) as library:
         if not cluster:
-            report = run_scan(library, paths, retry_failed)
+            report = run_scan(library, paths, retry_failed, fmt=fmt)
         else:
             console = err_console()
             console.print(f"Starting local Dask workers ({cluster}) ..." if cluster.startswith("local")
@@ -137,7 +145,7 @@ def scan(
                                ship_bytes=ship_bytes or None,
                                notify=lambda message: console.print(message, markup=False)
                                ) as executor:
-                report = run_scan(library, paths, retry_failed, executor)
+                report = run_scan(library, paths, retry_failed, executor, fmt)
     if fmt in (Format.json, Format.jsonl):
         write_mapping(report.to_json(), fmt)
     if report.failed:

@@ -179,19 +179,20 @@ def _register_gauges(ctx: ServerContext) -> None:
             return [] if value is None else [((), float(value))]
         return read
 
-    metrics.gauge("samplemind_cache_hits", "Feature cache hits (since the counters were reset).",
-                  figure("cache", "hits"))
-    metrics.gauge("samplemind_cache_misses", "Feature cache misses (since the counters were reset).",
-                  figure("cache", "misses"))
-    metrics.gauge("samplemind_cache_entries", "Entries in the feature cache.",
+    metrics.counter("samplemind_feature_cache_hits", "Feature cache hits (since the cache's "
+                    "counters were last reset).", figure("cache", "hits"))
+    metrics.counter("samplemind_feature_cache_misses", "Feature cache misses (since the cache's "
+                    "counters were last reset).", figure("cache", "misses"))
+    metrics.gauge("samplemind_feature_cache_entries", "Entries in the feature cache.",
                   figure("cache", "entries"))
+
     def record_cache(key: str) -> Callable[[], list[tuple[tuple[tuple[str, str], ...], float]]]:
         return lambda: [((), float(ctx.pool.records.stats()[key]))]
 
-    metrics.gauge("samplemind_record_cache_hits", "One-sample answers served from memory.",
-                  record_cache("hits"))
-    metrics.gauge("samplemind_record_cache_misses", "One-sample answers read from the catalog.",
-                  record_cache("misses"))
+    metrics.counter("samplemind_record_cache_hits", "One-sample answers served from memory.",
+                    record_cache("hits"))
+    metrics.counter("samplemind_record_cache_misses", "One-sample answers read from the catalog.",
+                    record_cache("misses"))
     metrics.gauge("samplemind_record_cache_bytes", "Memory held by cached one-sample answers.",
                   record_cache("bytes"))
     metrics.gauge("samplemind_record_cache_entries", "One-sample answers held in memory.",
@@ -204,12 +205,12 @@ def _register_gauges(ctx: ServerContext) -> None:
                   "Samples whose nearest neighbours are held in memory.", neighbour_table("samples"))
     metrics.gauge("samplemind_neighbour_table_bytes", "Memory held by the neighbour table.",
                   neighbour_table("bytes"))
-    metrics.gauge("samplemind_neighbour_table_hits", "Similar answers looked up in the table.",
-                  neighbour_table("hits"))
-    metrics.gauge("samplemind_neighbour_table_misses",
-                  "Similar questions of the table's form searched live (table not current, "
-                  "k above 16, or the sample not in it).",
-                  neighbour_table("misses"))
+    metrics.counter("samplemind_neighbour_table_hits", "Similar answers looked up in the table.",
+                    neighbour_table("hits"))
+    metrics.counter("samplemind_neighbour_table_misses",
+                    "Similar questions of the table's form searched live (table not current, "
+                    "k above 16, or the sample not in it).",
+                    neighbour_table("misses"))
     metrics.gauge("samplemind_catalog_samples", "Samples in the catalog.", figure("samples"))
     metrics.gauge("samplemind_catalog_generation", "Catalog generation.", figure("generation"))
 

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import re
+import uuid
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from email.utils import formatdate
@@ -40,7 +41,9 @@ AUDIO_TYPES = {
     ".ape": "audio/x-ape", ".mpc": "audio/x-musepack", ".ac3": "audio/ac3", ".au": "audio/basic",
     ".snd": "audio/basic", ".amr": "audio/amr", ".webm": "audio/webm", ".mka": "audio/x-matroska",
 }
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+_RANGE_SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+_BYTES_UNIT = re.compile(r"^\s*bytes\s*=", re.IGNORECASE)
+MAX_RANGES = 16  # more parts than this in one request is a scan of the file, not a player
 
 
 def content_type(path: str) -> str:
@@ -48,30 +51,62 @@ def content_type(path: str) -> str:
     return AUDIO_TYPES.get(os.path.splitext(path)[1].lower(), "application/octet-stream")
 
 
-def parse_range(header: str, size: int) -> tuple[int, int] | None | bool:
-    """(first, last) byte of a single-range header; None to ignore it (malformed, or
-    several ranges: the whole file is sent); False when it cannot be satisfied."""
-    match = _RANGE.match(header)
-    if not match:
+def parse_ranges(header: str, size: int) -> list[tuple[int, int]] | None | bool:
+    """The (first, last) bytes a Range header asks for (RFC 9110 14.2): None to ignore it
+    (not bytes, malformed, or more than MAX_RANGES parts: the whole file is sent, 200); False
+    when no part can be satisfied (416). Ranges that overlap or touch are merged (14.2 lets a
+    server coalesce), so a client that asks for the same bytes twice gets them once."""
+    unit = _BYTES_UNIT.match(header)
+    if not unit:
         return None
-    first_text, last_text = match.groups()
-    if not first_text and not last_text:
+    specs = header[unit.end():].split(",")
+    if len(specs) > MAX_RANGES:
         return None
-    if not first_text:  # suffix: the last N bytes
-        length = int(last_text)
-        if length == 0 or size == 0:
-            return False
-        return max(0, size - length), size - 1
-    first = int(first_text)
-    last = int(last_text) if last_text else size - 1
-    if last_text and last < first:
-        return None  # invalid per RFC 9110: ignore the header
-    if first >= size:
+    wanted: list[tuple[int, int]] = []
+    for spec in specs:
+        match = _RANGE_SPEC.match(spec)
+        if not match or not any(match.groups()):
+            return None
+        first_text, last_text = match.groups()
+        if not first_text:  # suffix: the last N bytes
+            length = int(last_text)
+            if length > 0 and size > 0:
+                wanted.append((max(0, size - length), size - 1))
+            continue
+        first = int(first_text)
+        last = int(last_text) if last_text else size - 1
+        if last_text and last < first:
+            return None  # invalid (RFC 9110 14.1.1): the header is ignored
+        if first < size:
+            wanted.append((first, min(last, size - 1)))
+    if not wanted:
         return False
-    return first, min(last, size - 1)
+    ordered = sorted(wanted)
+    if all(ordered[i][1] + 1 < ordered[i + 1][0] for i in range(len(ordered) - 1)):
+        return wanted  # disjoint: in the order asked (RFC 9110 14.6)
+    merged = [ordered[0]]
+    for first, last in ordered[1:]:
+        if first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def _not_modified(request: web.Request, etag: str, mtime: float) -> bool:
+    """If-None-Match names this file, or (without it) If-Modified-Since is not older."""
+    if request.headers.get("If-None-Match") is not None:
+        return etag_matches(request, etag)
+    since = request.if_modified_since
+    return since is not None and int(mtime) <= since.timestamp()
 
 
 async def audio(request: web.Request) -> web.StreamResponse:
+    """A sample's bytes: 200, 206 for one range, 206 multipart/byteranges for several, 304,
+    416. Served from the descriptor served.py checked (never the path opened again), and a
+    client that takes nothing for the server's write timeout is dropped (downloads.send).
+    aiohttp's FileResponse does neither (it opens the path again and its sendfile waits for
+    a stalled client forever), and compares If-Range with dates only."""
     ctx = context(request)
     loop = asyncio.get_running_loop()
     # Checked when served (served.py): a regular file, as scanned, under a scanned root.
@@ -81,38 +116,59 @@ async def audio(request: web.Request) -> web.StreamResponse:
         etag = f'"{size:x}-{stat.st_mtime_ns:x}"'
         headers = {"Accept-Ranges": "bytes", "ETag": etag, "Cache-Control": "no-cache",
                    "Last-Modified": formatdate(stat.st_mtime, usegmt=True)}
-        if etag_matches(request, etag):
+        if _not_modified(request, etag, stat.st_mtime):
             return web.Response(status=304, headers=headers)
-        first, last, status = 0, size - 1, 200
+        parts: list[tuple[int, int]] = [(0, size - 1)]
+        status, mime = 200, content_type(path)
         range_header = request.headers.get("Range")
         if_range = request.headers.get("If-Range")
+        # If-Range with anything but this file's ETag (an old one, or a date): the whole file.
         if range_header and (if_range is None or if_range.strip() == etag):
-            wanted = parse_range(range_header, size)
+            wanted = parse_ranges(range_header, size)
             if wanted is False:
                 response = error_body(f"the range {range_header!r} is outside the file "
                                       f"({size} bytes)", 416)
                 response.headers.update({"Content-Range": f"bytes */{size}", **headers})
                 return response
             if wanted:
-                first, last = wanted
-                status = 206
-                headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-        length = max(0, last - first + 1)
+                parts, status = wanted, 206
+        boundary = ""
+        if len(parts) == 1:
+            if status == 206:
+                headers["Content-Range"] = f"bytes {parts[0][0]}-{parts[0][1]}/{size}"
+            length = max(0, parts[0][1] - parts[0][0] + 1)
+            pieces: list[tuple[bytes, int, int]] = [(b"", *parts[0])]
+            ending = b""
+        else:  # several ranges: multipart/byteranges (RFC 9110 14.6)
+            boundary = uuid.uuid4().hex
+            pieces = [((b"\r\n" if index else b"") + (
+                f"--{boundary}\r\nContent-Type: {mime}\r\n"
+                f"Content-Range: bytes {first}-{last}/{size}\r\n\r\n").encode(), first, last)
+                for index, (first, last) in enumerate(parts)]
+            ending = f"\r\n--{boundary}--\r\n".encode()
+            length = sum(len(head) + last - first + 1 for head, first, last in pieces) + len(ending)
         response = web.StreamResponse(status=status, headers=headers)
-        response.content_type = content_type(path)
+        response.content_type = f"multipart/byteranges; boundary={boundary}" if boundary else mime
         response.content_length = length
         await response.prepare(request)
         if request.method == "HEAD":
             return response
-        await loop.run_in_executor(ctx.pool.streams, handle.seek, first)
-        remaining = length
-        while remaining > 0:
-            chunk = await loop.run_in_executor(ctx.pool.streams, handle.read, min(CHUNK, remaining))
-            if not chunk:  # the file shrank under us: the client sees a short body
-                break
-            if not await send(request, response, chunk, ctx.config.write_timeout):
-                return response  # the client left or stalled: stop reading
-            remaining -= len(chunk)
+        for head, first, last in pieces:
+            if head and not await send(request, response, head, ctx.config.write_timeout):
+                return response
+            await loop.run_in_executor(ctx.pool.streams, handle.seek, first)
+            remaining = last - first + 1
+            while remaining > 0:
+                chunk = await loop.run_in_executor(ctx.pool.streams, handle.read,
+                                                   min(CHUNK, remaining))
+                if not chunk:  # the file shrank under us: the client sees a short body
+                    drop(request)
+                    return response
+                if not await send(request, response, chunk, ctx.config.write_timeout):
+                    return response  # the client left or stalled: stop reading
+                remaining -= len(chunk)
+        if ending and not await send(request, response, ending, ctx.config.write_timeout):
+            return response
         await response.write_eof()
         return response
     finally:
@@ -286,8 +342,10 @@ async def download_export(request: web.Request) -> web.StreamResponse:
 ROUTES = [
     Route("GET", "/api/v1/samples/{id}/audio", "sample_audio", audio, VIEWER,
           "The audio file itself; HTTP Range (206/416) so players can seek.", (ID,),
-          produces="audio/*", responses={206: "Partial content (Range).",
-                                         304: "Not modified (If-None-Match).",
+          produces="audio/*", responses={206: "Partial content (Range; several ranges as "
+                                              "multipart/byteranges).",
+                                         304: "Not modified (If-None-Match, "
+                                              "If-Modified-Since).",
                                          403: "The file now leads outside the scanned folders.",
                                          404: "No such sample, or its file is gone.",
                                          409: "The file changed since it was scanned (size, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -32,7 +33,9 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     figures = await ctx.pool.run(_figures)
     ctx.scrape_figures = figures
-    return web.Response(body=ctx.metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
+    # Written in a thread: a large exposition takes milliseconds the loop owes to requests.
+    body = await asyncio.get_running_loop().run_in_executor(None, ctx.metrics.render)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 async def openapi(request: web.Request) -> web.StreamResponse:
