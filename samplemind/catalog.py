@@ -250,7 +250,7 @@ class Catalog:
                 "FROM samples WHERE samples.id = removed.sample_id) "
                 f"WHERE sample_id IN ({marks})", chunk)
             for table, column in (("tags", "sample_id"), ("overrides", "sample_id"),
-                                  ("samples", "id")):
+                                  ("favourites", "sample_id"), ("samples", "id")):
                 self.conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
 
     def record_failure(self, path: str, root: str, size: int, mtime_ns: int, error: str) -> None:
@@ -283,6 +283,24 @@ class Catalog:
         """Remove tags (of any source) from samples; returns how many went."""
         cursor = self.conn.executemany("DELETE FROM tags WHERE sample_id = ? AND tag = ?",
                                        [(sample_id, tag) for sample_id in ids for tag in tags])
+        return max(cursor.rowcount, 0)
+
+    def favourites(self, account: str) -> list[int]:
+        """The ids of one account's favourites, the first marked first."""
+        rows = self.conn.execute(
+            "SELECT sample_id FROM favourites WHERE account = ? ORDER BY added, sample_id", (account,))
+        return [row[0] for row in rows]
+
+    def set_favourites(self, account: str, ids: Sequence[int], on: bool) -> int:
+        """Mark (or unmark) samples as one account's favourites; returns how many changed."""
+        if on:
+            cursor = self.conn.executemany(
+                "INSERT OR IGNORE INTO favourites (account, sample_id, added) VALUES (?, ?, ?)",
+                [(account, sample_id, now_iso()) for sample_id in ids])
+        else:
+            cursor = self.conn.executemany(
+                "DELETE FROM favourites WHERE account = ? AND sample_id = ?",
+                [(account, sample_id) for sample_id in ids])
         return max(cursor.rowcount, 0)
 
     def clear_override(self, sample_id: int, field: str) -> None:

@@ -17,30 +17,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import test_ui_browser as ui
 from playwright.sync_api import expect
-from test_ui_browser import (  # noqa: F401  (fixtures are used by name)
-    PASSWORD,
+from test_ui_browser import (
     LiveServer,
-    account_server,
-    browser,
-    catalog,
     log_in,
     open_row,
     open_ui,
-    page,
-    page_errors,
     run_query,
     screenshot,
-    server,
     settled,
-    shots,
     visible_names,
     wait_js,
     wait_playing,
 )
 
-from helpers import write_hit
 from samplemind import Library
+
+from helpers import write_hit
+
+# test_ui_browser.py's fixtures: the scanned demo catalog, its servers, the browser, the page
+catalog, server, account_server = ui.catalog, ui.server, ui.account_server
+browser, page, page_errors, shots = ui.browser, ui.page, ui.page_errors, ui.shots
 
 pytestmark = pytest.mark.slow  # a browser: `pytest -m "not slow"` leaves it out
 
@@ -240,8 +238,10 @@ def test_a_viewer_dropping_a_file_stays_on_the_page(page: Any, account_server: L
         const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
         const transfer = new DataTransfer();
         transfer.items.add(new File([bytes], 'stray.wav', {type: 'audio/wav'}));
-        const over = !window.dispatchEvent(new DragEvent('dragover', {dataTransfer: transfer, cancelable: true}));
-        const drop = !window.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, cancelable: true}));
+        const fire = (type) => window.dispatchEvent(
+            new DragEvent(type, {dataTransfer: transfer, cancelable: true}));
+        const over = !fire('dragover');
+        const drop = !fire('drop');
         return [over, drop];
     }""", data)
     assert prevented == [True, True]  # the browser would otherwise open the file instead of the app
@@ -275,7 +275,8 @@ def test_loops_loop_and_one_shots_do_not(page: Any, server: LiveServer) -> None:
     open_row(page, "drum_loop_174bpm.ogg")  # 2.8 s
     wait_playing(page)
     assert page.evaluate("document.querySelector('#player').loop")
-    wait_js(page, "(() => { const a = document.querySelector('#player'); return a.currentTime > a.duration * 0.7; })()")
+    wait_js(page, "(() => { const a = document.querySelector('#player');"
+                  " return a.currentTime > a.duration * 0.7; })()")
     # it goes round: the time comes back near the start and it is still playing
     wait_js(page, "(() => { const a = document.querySelector('#player');"
                   " return !a.paused && a.currentTime < a.duration * 0.3; })()")
@@ -392,3 +393,56 @@ def test_every_view_fits_and_answers_a_tap(browser: Any, server: LiveServer, sho
         screenshot(page, shots, f"dupes-{width}")
     finally:
         context.close()
+
+
+# -- favourites --------------------------------------------------------------------------------
+
+
+def test_favourites_are_each_accounts_own_in_the_ui(browser: Any, account_server: LiveServer) -> None:
+    contexts = []
+    try:
+        pages = {}
+        for name in ("alice", "bob"):
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+            contexts.append(context)
+            pages[name] = context.new_page()
+            pages[name].goto(account_server.url + "/#q=" + urllib.parse.quote("cat:snare sort:name"))
+            log_in(pages[name], account_server, name)
+            pages[name].wait_for_selector(".tr[data-id]")
+            settled(pages[name])
+        alice, bob = pages["alice"], pages["bob"]
+        second = alice.locator(".tr[data-id]").nth(1)
+        sample_id = int(second.get_attribute("data-id"))
+        # alice stars a row with its star; it is hers, kept on the server
+        second.locator(".row-star").click()
+        star = f".tr[data-id='{sample_id}'] .row-star"
+        expect(alice.locator(star)).to_have_attribute("aria-pressed", "true")
+        starred = account_server.get("/api/v1/samples?q=" + urllib.parse.quote("fav:alice"))["samples"]
+        assert [s["id"] for s in starred] == [sample_id]
+        # and with f on the open sample
+        alice.locator(".tr[data-id]").nth(2).click()
+        third = int(alice.get_attribute(".tr.active", "data-id"))
+        alice.locator("#grid").focus()
+        alice.keyboard.press("f")
+        expect(alice.locator("#fav-button")).to_have_attribute("aria-pressed", "true")
+        expect(alice.locator("#facet-fav .chip")).to_contain_text("2")
+        alice.click("#facet-fav .chip")
+        expect(alice.locator("#q")).to_have_value("cat:snare sort:name fav:alice")
+        settled(alice)
+        assert sorted(row_ids(alice)) == sorted([sample_id, third])
+        # bob's stars are his own: none yet
+        bob.reload()
+        bob.wait_for_selector(".tr[data-id]")
+        expect(bob.locator(star)).to_have_attribute("aria-pressed", "false")
+        bob.click("#facet-fav .chip")
+        expect(bob.locator("#q")).to_have_value("cat:snare sort:name fav:bob")
+        settled(bob)
+        expect(bob.locator("#result-count")).to_have_text("0 samples")
+        # alice unstars; the list of her favourites on the server follows
+        alice.click("#fav-button")
+        expect(alice.locator("#fav-button")).to_have_attribute("aria-pressed", "false")
+        starred = account_server.get("/api/v1/samples?q=" + urllib.parse.quote("fav:alice"))["samples"]
+        assert [s["id"] for s in starred] == [sample_id]
+    finally:
+        for context in contexts:
+            context.close()

@@ -35,7 +35,7 @@ const state = {
   selection: new Set(), selectionFrom: 'table', stats: null, tags: [], view: 'browse',
   mapLoaded: false, dupesLoaded: false, jobs: new Map(), ws: null, wsDelay: 1000,
   role: null, peaks: new Map(), similarTimer: 0, changeTimer: 0, hoverTimer: 0, total: null,
-  descriptions: new Map(), exporting: false,
+  descriptions: new Map(), exporting: false, favourites: new Set(),
   // What the main list shows when it is not the query's matches: {kind: 'similar', anchor}.
   list: null,
   aspects: Object.fromEntries(ASPECTS.map((name) => [name, 1])), // where the sliders are
@@ -240,9 +240,48 @@ const COLUMNS = [
 function nameCell(s) {
   const list = state.list;
   const anchor = list && list.kind === 'similar' && list.anchor.id === s.id;
-  return element('span', { class: 'name-box' }, element('span', { class: 'name-text', text: s.name }),
+  return element('span', { class: 'name-box' }, starButton(s, 'row-star'), element('span', { class: 'name-text', text: s.name }),
     anchor ? element('span', { class: 'badge ref', text: 'reference' }) : null,
     !anchor && list && typeof s.score === 'number' ? element('span', { class: 'score', text: s.score.toFixed(2) }) : null);
+}
+
+// -- favourites: each account's own stars (GET/PUT/DELETE /api/v1/favourites, fav:NAME) --------
+
+function starButton(sample, className) {
+  const on = state.favourites.has(sample.id);
+  return element('button', {
+    type: 'button', class: `star ${className}`, id: className === 'detail-star' ? 'fav-button' : null, 'aria-pressed': String(on), tabindex: className === 'row-star' ? '-1' : null,
+    'aria-label': `${on ? 'Unstar' : 'Star'} ${sample.name}`, title: on ? 'A favourite of yours (f)' : 'Star as a favourite (f)',
+    onclick: (event) => { event.stopPropagation(); toggleFavourite(sample); },
+  });
+}
+
+async function loadFavourites() {
+  try {
+    state.favourites = new Set((await api('/favourites')).ids);
+    table.schedule();
+  } catch (error) { failed(error); }
+}
+
+async function toggleFavourite(sample) {
+  const on = !state.favourites.has(sample.id);
+  try {
+    await api(`/favourites/${sample.id}`, { method: on ? 'PUT' : 'DELETE' });
+    if (on) state.favourites.add(sample.id); else state.favourites.delete(sample.id);
+    renderFacets();
+    const row = table.rows.find((r) => r && r.id === sample.id);
+    if (row) table.replace(row);
+    if (state.current && state.current.id === sample.id) {
+      const old = document.querySelector('#fav-button');
+      if (old) old.replaceWith(starButton(state.current, 'detail-star'));
+      document.querySelector('#fav-button')?.focus();
+    }
+  } catch (error) { failed(error); }
+}
+
+/** The query term for my favourites. */
+function myFavourites() {
+  return `fav:${quoteValue(session.user || 'local')}`;
 }
 
 async function runQuery(query, { keepActive = false, push = true } = {}) {
@@ -412,6 +451,11 @@ function renderFacets() {
       setQuery(on ? withoutToken(state.query, UNCATEGORISED) : withTerm(state.query, 'category', UNCATEGORISED));
     }, { 'data-facet': 'uncategorised' }));
   }
+  const mine = myFavourites();
+  $('#facet-fav').replaceChildren(chip('★ favourites', state.favourites.size, tokenize(state.query).includes(mine), () => {
+    const on = tokenize(state.query).includes(mine);
+    setQuery(on ? withoutToken(state.query, mine) : `${state.query} ${mine}`.trim());
+  }, { 'data-facet': 'fav' }));
   const currentTypes = () => termValues(state.query, 'type').map((v) => v.toLowerCase());
   $('#facet-type').replaceChildren(...['loop', 'oneshot'].map((name) => chip(
     name, (stats.by_type || {})[name] || 0, currentTypes().includes(name), () => {
@@ -441,8 +485,12 @@ function syncFacets() {
   const match = /^(\d*\.?\d*)\.\.(\d*\.?\d*)$/.exec(bpm);
   $('#facet-bpm-min').value = match ? match[1] : (/^\d/.test(bpm) ? bpm : '');
   $('#facet-bpm-max').value = match ? match[2] : '';
-  for (const group of ['#facet-category', '#facet-type', '#facet-tags']) {
+  for (const group of ['#facet-category', '#facet-type', '#facet-tags', '#facet-fav']) {
     for (const button of document.querySelectorAll(`${group} .chip`)) {
+      if (button.dataset.facet === 'fav') {
+        button.setAttribute('aria-pressed', String(tokenize(state.query).includes(myFavourites())));
+        continue;
+      }
       if (button.dataset.facet === 'uncategorised') {
         button.setAttribute('aria-pressed', String(tokenize(state.query).includes(UNCATEGORISED)));
         continue;
@@ -688,6 +736,7 @@ function renderDetail(sample) {
   const header = element('div', { class: 'detail-head' },
     element('div', { class: 'row spread' },
       element('h2', { id: 'detail-name', text: sample.name, title: sample.name }),
+      starButton(sample, 'detail-star'),
       element('button', {
         type: 'button', id: 'detail-close', class: 'close narrow-only', 'aria-label': 'Close the details', text: '×',
         onclick: () => document.querySelector('#app').classList.remove('sheet-open'),
@@ -1318,6 +1367,7 @@ function onKey(event) {
       if (event.target.id === 'grid' && state.current) { event.preventDefault(); playCurrent(0); }
       return;
     case 's': event.preventDefault(); loadSimilar(); return;
+    case 'f': if (state.current) { event.preventDefault(); toggleFavourite(state.current); } return;
     case 'a':
       $('#autoplay').checked = !$('#autoplay').checked;
       $('#autoplay').dispatchEvent(new Event('change'));
@@ -1467,6 +1517,7 @@ function start() {
   window.addEventListener('popstate', fromAddress);
   fromAddress();
   loadFacets();
+  loadFavourites().then(renderFacets);
   connectEvents();
 }
 

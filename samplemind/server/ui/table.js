@@ -218,6 +218,7 @@ export class VirtualTable {
     if (event.button !== 0) return;
     const index = this.indexAt(event);
     if (index < 0 || !this.rows[index]) return;
+    if (event.target.closest('.row-star')) return; // the star's own click handles it
     event.preventDefault(); // keep focus on the grid, not the cell text
     this.root.focus({ preventScroll: true });
     if (event.shiftKey && this.anchor >= 0) this.selectRange(this.anchor, index);
