@@ -9,6 +9,7 @@ running server share one file. Each committed change bumps the catalog
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -491,6 +492,33 @@ class Catalog:
         """Every column of one sample, or None."""
         return next(self.full_rows("id = ?", [sample_id]), None)
 
+    def facet_counts(self, where: str = "", params: Sequence[Any] = (), *,
+                     tags: int = 100, folders: int = 300) -> dict[str, Any]:
+        """How the samples matching a WHERE clause split by category, type, tag (the most
+        used) and folder (relative to its root, the fullest first)."""
+        clause = f" WHERE {where}" if where else ""
+
+        def grouped(column: str) -> dict[str, int]:
+            rows = self.conn.execute(
+                f"SELECT coalesce(s.{column}, 'unknown'), count(*) FROM samples s{clause} "
+                "GROUP BY 1 ORDER BY 2 DESC, 1", list(params))
+            return {str(name): count for name, count in rows}
+
+        tag_rows = self.conn.execute(
+            "SELECT t.tag, count(DISTINCT t.sample_id) FROM tags t JOIN samples s ON s.id = t.sample_id"
+            f"{clause} GROUP BY t.tag ORDER BY 2 DESC, 1 LIMIT ?", [*params, tags])
+        by_folder: dict[tuple[str, str], int] = {}
+        for path, root in self.conn.execute(f"SELECT s.path, s.root FROM samples s{clause}", list(params)):
+            folder = os.path.dirname(path)
+            by_folder[(folder, root or "")] = by_folder.get((folder, root or ""), 0) + 1
+        fullest = sorted(by_folder.items(), key=lambda item: (-item[1], item[0][0]))[:folders]
+        return {
+            "by_category": grouped("category"), "by_type": grouped("type"),
+            "tags": [{"tag": tag, "count": count} for tag, count in tag_rows],
+            "folders": sorted(({"path": folder, "folder": _relative_folder(folder, root), "count": count}
+                               for (folder, root), count in fullest), key=lambda item: item["path"]),
+        }
+
     def count(self, where: str = "", params: Sequence[Any] = ()) -> int:
         """Number of samples matching a WHERE clause."""
         sql = "SELECT count(*) FROM samples s" + (f" WHERE {where}" if where else "")
@@ -548,3 +576,12 @@ class ChangeFeed:
                 return None
             changed, removed = catalog.vector_changes(since)
         return None if changed or removed else generation
+
+
+def _relative_folder(folder: str, root: str) -> str:
+    """A folder as its root's name and the path below it ("Pack/Drums/Kicks")."""
+    if root and (folder == root or folder.startswith(root.rstrip(os.sep) + os.sep)):
+        below = os.path.relpath(folder, root)
+        name = os.path.basename(root.rstrip(os.sep)) or root
+        return name if below == "." else f"{name}/{below}"
+    return folder

@@ -246,6 +246,13 @@ class Library:
         return [{"tag": tag, "count": count, "sources": sorted(sources.split(","))}
                 for tag, count, sources in rows]
 
+    def facets(self, query: str | None = None) -> dict[str, Any]:
+        """How the samples a query matches split by category, type, tag and folder: the
+        counts beside the filters of what is listed now (README: Web UI)."""
+        where, params, _, _ = self._where(query)
+        return {"schema_version": SCHEMA_VERSION, "total": self.catalog.count(where, params),
+                **self.catalog.facet_counts(where, params)}
+
     def favourites(self, account: str) -> list[int]:
         """The ids one account starred, the first starred first (the query: fav:ACCOUNT)."""
         return self.catalog.favourites(_account(account))

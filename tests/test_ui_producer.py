@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import urllib.parse
 import zipfile
 from pathlib import Path
@@ -446,3 +447,39 @@ def test_favourites_are_each_accounts_own_in_the_ui(browser: Any, account_server
     finally:
         for context in contexts:
             context.close()
+
+
+# -- facet counts for the current results, the folder tree, uncategorised ------------------------
+
+
+def chip_count(page: Any, facet: str) -> int:
+    return int(page.locator(f".chip[data-facet='{facet}'] .count").inner_text())
+
+
+def test_facet_counts_follow_the_results_and_the_folder_tree_filters(page: Any, server: LiveServer) -> None:
+    def count(query: str) -> int:
+        return len(server.get("/api/v1/samples?limit=1000&q=" + urllib.parse.quote(query))["samples"])
+
+    open_ui(page, server, "type:loop")
+    # categories count what a click would add to the loops; types as if no type were chosen
+    expect(page.locator(".chip[data-facet='uncategorised'] .count")).to_have_text(
+        str(count("type:loop -cat:*")))
+    expect(page.locator(".chip[data-facet='category:kick'] .count")).to_have_text("0")
+    expect(page.locator(".chip[data-facet='type:oneshot'] .count")).to_have_text(str(count("type:oneshot")))
+    page.click(".chip[data-facet='uncategorised']")
+    expect(page.locator("#q")).to_have_value("type:loop -cat:*")
+    settled(page)
+    assert {r["category"] for r in page.evaluate("window.samplemind.rows()")} == {None}
+    # the folder tree: the Kicks folder of the pack, with what it holds
+    run_query(page, "")
+    kicks_folder = page.locator(".folder[data-folder='pack/Drums/Kicks']")
+    expect(kicks_folder.locator(".count")).to_have_text(str(count("path:/Drums/Kicks/")))
+    drums = page.locator(".folder[data-folder='pack/Drums']")
+    assert int(drums.locator(".count").inner_text()) > int(kicks_folder.locator(".count").inner_text())
+    kicks_folder.click()
+    expect(page.locator("#q")).to_have_value(re.compile(r'^path:"?/.*/Drums/Kicks/"?$'))
+    settled(page)
+    paths = [r["path"] for r in page.evaluate("window.samplemind.rows()")]
+    assert paths and all("/Drums/Kicks/" in path for path in paths)
+    expect(page.locator(".tr[data-id] .folder-cell").first).to_have_text("Drums/Kicks")
+    expect(kicks_folder).to_have_attribute("aria-pressed", "true")

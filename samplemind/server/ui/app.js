@@ -34,7 +34,7 @@ const state = {
   query: '', cursor: null, loading: null, generation: 0, current: null, started: false,
   selection: new Set(), selectionFrom: 'table', stats: null, tags: [], view: 'browse',
   mapLoaded: false, dupesLoaded: false, jobs: new Map(), ws: null, wsDelay: 1000,
-  role: null, peaks: new Map(), similarTimer: 0, changeTimer: 0, hoverTimer: 0, total: null,
+  role: null, peaks: new Map(), facets: null, similarTimer: 0, changeTimer: 0, hoverTimer: 0, total: null,
   descriptions: new Map(), exporting: false, favourites: new Set(),
   // What the main list shows when it is not the query's matches: {kind: 'similar', anchor}.
   list: null,
@@ -232,9 +232,19 @@ const COLUMNS = [
   { field: 'note', label: 'Note', width: '44px', sort: 'note', render: (s) => s.note || '' },
   { field: 'duration', label: 'Length', width: '56px', sort: 'duration', className: 'num', narrow: true, render: (s) => duration(s.duration) },
   { field: 'loudness_lufs', label: 'LUFS', width: '50px', sort: 'loudness_lufs', className: 'num', render: (s) => fmt(s.loudness_lufs, 1) },
-  { field: 'format', label: 'Fmt', width: '42px', sort: 'format', render: (s) => s.format || '' },
+  // the folder the sound lives in (its pack), in place of the format the name's extension shows
+  {
+    field: 'folder', label: 'Folder', width: 'minmax(60px, 1.1fr)', sort: 'path', className: 'folder-cell',
+    render: (s) => element('span', { title: s.path, text: packOf(s.path) }),
+  },
   { field: 'tags', label: 'Tags', width: 'minmax(64px, 1.4fr)', className: 'tags-cell', render: (s) => (s.tags || []).join(', ') },
 ];
+
+/** The last two folders of a path ("Drums/Kicks"): the pack a sound came in. */
+function packOf(path) {
+  const parts = (path || '').split(/[\\/]/).filter(Boolean);
+  return parts.slice(-3, -1).join('/');
+}
 
 /** The name cell: in a list of similar sounds, the sound they are like and each one's score. */
 function nameCell(s) {
@@ -305,6 +315,7 @@ async function runQuery(query, { keepActive = false, push = true } = {}) {
     table.reset(page.samples, Boolean(page.next_cursor));
     updateCount();
     $('#grid').dataset.query = state.query; // the query these rows answer
+    loadCurrentFacets(state.query);
     $('#grid').removeAttribute('aria-busy');
     if (!performance.getEntriesByName('samplemind:first-rows').length) {
       requestAnimationFrame(() => performance.mark('samplemind:first-rows'));
@@ -430,15 +441,71 @@ function chip(label, count, pressed, onclick, extra = {}) {
     label, count !== null && count !== undefined ? element('span', { class: 'count', text: String(count) }) : null);
 }
 
+/** Counts beside the filters for what is listed now: categories and types as if their own
+ *  term were not there (what a click would add), tags and folders of the results. */
+async function loadCurrentFacets(query) {
+  const withoutCategory = withoutToken(withTerm(query, 'category', null), UNCATEGORISED);
+  const wanted = { all: query, category: withoutCategory, type: withTerm(query, 'type', null) };
+  const unique = [...new Set(Object.values(wanted))];
+  try {
+    const answers = await Promise.all(unique.map((q) => api(`/facets${params({ q })}`)));
+    if (state.query !== query) return;
+    const of = (q) => answers[unique.indexOf(q)];
+    state.facets = {
+      category: of(wanted.category).by_category, type: of(wanted.type).by_type,
+      tags: Object.fromEntries(of(query).tags.map(({ tag, count }) => [tag, count])), folders: of(query).folders,
+    };
+    renderFacets();
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 400)) failed(error); // a bad query says so already
+  }
+}
+
+/** Folders and every folder above them up to the root's name, with the sounds under each. */
+function folderTree(folders) {
+  const nodes = new Map();
+  for (const item of folders) {
+    const relative = item.folder.split('/');
+    const absolute = item.path.split('/');
+    for (let depth = 1; depth <= relative.length; depth += 1) {
+      const key = relative.slice(0, depth).join('/');
+      const node = nodes.get(key) || {
+        key, label: relative[depth - 1], depth: depth - 1, count: 0,
+        path: absolute.slice(0, absolute.length - (relative.length - depth)).join('/'),
+      };
+      node.count += item.count;
+      nodes.set(key, node);
+    }
+  }
+  return [...nodes.values()].sort((a, b) => a.key.localeCompare(b.key));
+}
+
+function renderFolders() {
+  const box = $('#facet-folders');
+  const folders = state.facets ? folderTree(state.facets.folders) : [];
+  const chosen = termValues(state.query, 'path').map(unquote);
+  box.replaceChildren(...folders.map((node) => {
+    const term = `path:${quoteValue(`${node.path}/`)}`;
+    const on = chosen.includes(`${node.path}/`);
+    return element('button', {
+      type: 'button', class: 'folder', 'aria-pressed': String(on), 'data-folder': node.key, title: node.path,
+      style: `padding-left: ${6 + node.depth * 12}px`,
+      onclick: () => setQuery(on ? withTerm(state.query, 'path', null) : withTerm(state.query, 'path', term)),
+    }, element('span', { class: 'folder-name', text: node.label }), element('span', { class: 'count', text: String(node.count) }));
+  }));
+  if (!folders.length) box.append(element('span', { class: 'muted', text: 'No folders' }));
+}
+
 function renderFacets() {
   const stats = state.stats || { by_category: {}, by_type: {} };
+  const current = state.facets; // counts for the current results, once known
   const currentCategories = () => termValues(state.query, 'category').flatMap((v) => v.split(','))
     .map((v) => unquote(v).toLowerCase());
   const categories = currentCategories();
   const names = Object.keys(stats.by_category || {}).filter((c) => c !== 'unknown');
   $('#facet-category').replaceChildren(...names.map((name) => chip(
     element('span', { class: 'cat' }, element('i', { class: 'dot', 'data-cat': name }), name),
-    stats.by_category[name], categories.includes(name), () => {
+    current ? current.category[name] || 0 : stats.by_category[name], categories.includes(name), () => {
       const chosen = new Set(currentCategories());
       if (chosen.has(name)) chosen.delete(name); else chosen.add(name);
       setQuery(withTerm(state.query, 'category', chosen.size ? `cat:${[...chosen].join(',')}` : null));
@@ -446,7 +513,7 @@ function renderFacets() {
   // the sounds no category fits yet: -cat:* (a negated field matches a missing value)
   const unknown = (stats.by_category || {}).unknown;
   if (unknown) {
-    $('#facet-category').append(chip('uncategorised', unknown, tokenize(state.query).includes(UNCATEGORISED), () => {
+    $('#facet-category').append(chip('uncategorised', current ? current.category.unknown || 0 : unknown, tokenize(state.query).includes(UNCATEGORISED), () => {
       const on = tokenize(state.query).includes(UNCATEGORISED);
       setQuery(on ? withoutToken(state.query, UNCATEGORISED) : withTerm(state.query, 'category', UNCATEGORISED));
     }, { 'data-facet': 'uncategorised' }));
@@ -458,17 +525,18 @@ function renderFacets() {
   }, { 'data-facet': 'fav' }));
   const currentTypes = () => termValues(state.query, 'type').map((v) => v.toLowerCase());
   $('#facet-type').replaceChildren(...['loop', 'oneshot'].map((name) => chip(
-    name, (stats.by_type || {})[name] || 0, currentTypes().includes(name), () => {
+    name, ((current ? current.type : stats.by_type) || {})[name] || 0, currentTypes().includes(name), () => {
       setQuery(withTerm(state.query, 'type', currentTypes().includes(name) ? null : `type:${name}`));
     }, { 'data-facet': `type:${name}` })));
   const currentTags = () => termValues(state.query, 'tag').map((v) => unquote(v).toLowerCase());
   $('#facet-tags').replaceChildren(...state.tags.slice(0, 40).map(({ tag, count }) => chip(
-    tag, count, currentTags().includes(tag), () => {
+    tag, current ? current.tags[tag] || 0 : count, currentTags().includes(tag), () => {
       const token = `tag:${quoteValue(tag)}`;
       const on = currentTags().includes(tag);
       setQuery(on ? withoutToken(state.query, token) : `${state.query} ${token}`.trim());
     }, { 'data-facet': `tag:${tag}` })));
   if (!state.tags.length) $('#facet-tags').append(element('span', { class: 'muted', text: 'No tags yet' }));
+  renderFolders();
   syncFacets();
 }
 
@@ -550,6 +618,7 @@ async function loadFacets() {
     state.stats = stats;
     state.tags = tags.tags;
     renderFacets();
+    if (state.started && !state.loading) loadCurrentFacets(state.query);
     if (table.rows.length) updateCount();
   } catch (error) {
     failed(error);

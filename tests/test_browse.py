@@ -1,6 +1,7 @@
-"""Favourites (issue 23): each account's own stars, kept in the catalog (migration
-m015_favourites), listed with the query fav:NAME, over HTTP per account (a real aiohttp
-server on loopback, real tokens)."""
+"""What a person browsing needs beside the list (issue 23): favourites, each account's own
+stars kept in the catalog (migration m015_favourites), listed with the query fav:NAME, over
+HTTP per account (a real aiohttp server on loopback, real tokens); and facet counts for the
+current results (GET /api/v1/facets)."""
 
 from __future__ import annotations
 
@@ -120,3 +121,31 @@ async def test_without_accounts_the_favourites_are_the_local_accounts(aiohttp_cl
     assert (await response.json())["account"] == "local"
     with Library(home) as library:
         assert ids_of(library, "fav:local") == [sample]
+
+
+@pytest.mark.asyncio
+async def test_facet_counts_are_for_the_current_results(aiohttp_client, home: Path) -> None:
+    client = await aiohttp_client(make_app(home, config=ServerConfig(threads=2, record_cache_mb=0)))
+    with Library(home) as library:
+        kicks = ids_of(library, "cat:kick")
+        library.tag([str(kicks[0]), str(kicks[1])], ["boomy"])
+        every = [(s.id, s.path) for s in library.ls("")]
+    answer = await (await client.get("/api/v1/facets", params={"q": "cat:kick"})).json()
+    assert answer["total"] == len(kicks)
+    assert answer["by_category"] == {"kick": len(kicks)}
+    assert answer["by_type"] == {"oneshot": len(kicks)}
+    assert {"tag": "boomy", "count": 2} in answer["tags"]
+    # folders: each with its path, its name below the root, and how many matches it holds
+    folders = {item["path"]: item for item in answer["folders"]}
+    expected: dict[str, int] = {}
+    for sample_id, path in every:
+        if sample_id in kicks:
+            expected[str(Path(path).parent)] = expected.get(str(Path(path).parent), 0) + 1
+    assert {path: item["count"] for path, item in folders.items()} == expected
+    assert all(item["folder"] == f"lib/{Path(path).name}" for path, item in folders.items())
+    # every sample, and a bad query
+    everything = await (await client.get("/api/v1/facets")).json()
+    assert everything["total"] == len(every)
+    assert sum(everything["by_category"].values()) == len(every)
+    bad = await client.get("/api/v1/facets", params={"q": "bmp:120"})
+    assert bad.status == 400
