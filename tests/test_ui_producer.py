@@ -116,7 +116,7 @@ def test_a_map_selection_is_cleared_on_leaving_the_map(page: Any, server: LiveSe
 
 
 def test_similar_sounds_load_into_the_list_and_the_arrow_keys_walk_them(
-        page: Any, server: LiveServer, shots: Path) -> None:
+        page: Any, server: LiveServer, shots: Path, page_errors: list[str]) -> None:
     open_ui(page, server, "cat:kick sort:name")
     page.locator(".tr[data-id]", has_text="kick_deep.wav").first.click()
     expect(page.locator("#detail-name")).to_have_text("kick_deep.wav")
@@ -151,6 +151,7 @@ def test_similar_sounds_load_into_the_list_and_the_arrow_keys_walk_them(
     settled(page)
     expect(page.locator("#list-source")).to_be_hidden()
     assert [r["category"] for r in page.evaluate("window.samplemind.rows()")] == ["kick"] * len(row_ids(page))
+    assert page_errors == []
 
 
 # -- defect 5: the detail panel starts at its top ------------------------------------------------
@@ -456,7 +457,8 @@ def chip_count(page: Any, facet: str) -> int:
     return int(page.locator(f".chip[data-facet='{facet}'] .count").inner_text())
 
 
-def test_facet_counts_follow_the_results_and_the_folder_tree_filters(page: Any, server: LiveServer) -> None:
+def test_facet_counts_follow_the_results_and_the_folder_tree_filters(page: Any, server: LiveServer,
+                                                                     page_errors: list[str]) -> None:
     def count(query: str) -> int:
         return len(server.get("/api/v1/samples?limit=1000&q=" + urllib.parse.quote(query))["samples"])
 
@@ -483,3 +485,4 @@ def test_facet_counts_follow_the_results_and_the_folder_tree_filters(page: Any, 
     assert paths and all("/Drums/Kicks/" in path for path in paths)
     expect(page.locator(".tr[data-id] .folder-cell").first).to_have_text("Drums/Kicks")
     expect(kicks_folder).to_have_attribute("aria-pressed", "true")
+    assert page_errors == []  # nothing the page's CSP refused, no script errors

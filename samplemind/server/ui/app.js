@@ -487,11 +487,12 @@ function renderFolders() {
   box.replaceChildren(...folders.map((node) => {
     const term = `path:${quoteValue(`${node.path}/`)}`;
     const on = chosen.includes(`${node.path}/`);
-    return element('button', {
+    const button = element('button', {
       type: 'button', class: 'folder', 'aria-pressed': String(on), 'data-folder': node.key, title: node.path,
-      style: `padding-left: ${6 + node.depth * 12}px`,
       onclick: () => setQuery(on ? withTerm(state.query, 'path', null) : withTerm(state.query, 'path', term)),
     }, element('span', { class: 'folder-name', text: node.label }), element('span', { class: 'count', text: String(node.count) }));
+    button.style.setProperty('--depth', String(node.depth)); // the CSSOM, which the CSP allows
+    return button;
   }));
   if (!folders.length) box.append(element('span', { class: 'muted', text: 'No folders' }));
 }
@@ -551,8 +552,10 @@ function syncFacets() {
   chordSelect.value = [...chordSelect.options].some((o) => o.value === chord) ? chord : '';
   const bpm = termValues(state.query, 'bpm')[0] || '';
   const match = /^(\d*\.?\d*)\.\.(\d*\.?\d*)$/.exec(bpm);
-  $('#facet-bpm-min').value = match ? match[1] : (/^\d/.test(bpm) ? bpm : '');
-  $('#facet-bpm-max').value = match ? match[2] : '';
+  // never under the person's fingers: counts that arrive while one types must not undo it
+  const set = (input, value) => { if (document.activeElement !== input) input.value = value; };
+  set($('#facet-bpm-min'), match ? match[1] : (/^\d/.test(bpm) ? bpm : ''));
+  set($('#facet-bpm-max'), match ? match[2] : '');
   for (const group of ['#facet-category', '#facet-type', '#facet-tags', '#facet-fav']) {
     for (const button of document.querySelectorAll(`${group} .chip`)) {
       if (button.dataset.facet === 'fav') {
