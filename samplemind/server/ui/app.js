@@ -219,7 +219,7 @@ const COLUMNS = [
     field: 'play', label: '', width: '30px', className: 'play-cell', narrow: true,
     render: (s) => element('button', { type: 'button', class: 'row-play', tabindex: '-1', 'aria-label': `Play ${s.name}`, text: '▶' }),
   },
-  { field: 'name', label: 'Name', width: 'minmax(130px, 3fr)', sort: 'name', className: 'name', narrow: true, render: nameCell },
+  { field: 'name', label: 'Name', width: 'minmax(130px, 4fr)', sort: 'name', className: 'name', narrow: true, render: nameCell },
   { field: 'type', label: 'Type', width: '60px', sort: 'type', render: (s) => s.type || '' },
   {
     field: 'category', label: 'Category', width: '88px', sort: 'category', narrow: true,
@@ -234,10 +234,10 @@ const COLUMNS = [
   { field: 'loudness_lufs', label: 'LUFS', width: '50px', sort: 'loudness_lufs', className: 'num', render: (s) => fmt(s.loudness_lufs, 1) },
   // the folder the sound lives in (its pack), in place of the format the name's extension shows
   {
-    field: 'folder', label: 'Folder', width: 'minmax(60px, 1.1fr)', sort: 'path', className: 'folder-cell',
+    field: 'folder', label: 'Folder', width: 'minmax(56px, 1fr)', sort: 'path', className: 'folder-cell',
     render: (s) => element('span', { title: s.path, text: packOf(s.path) }),
   },
-  { field: 'tags', label: 'Tags', width: 'minmax(64px, 1.4fr)', className: 'tags-cell', render: (s) => (s.tags || []).join(', ') },
+  { field: 'tags', label: 'Tags', width: 'minmax(48px, 1fr)', className: 'tags-cell', render: (s) => (s.tags || []).join(', ') },
 ];
 
 /** The last two folders of a path ("Drums/Kicks"): the pack a sound came in. */
