@@ -318,6 +318,23 @@ def test_project_tempo_and_key_preview_at_the_projects_speed(page: Any, server: 
     assert page.evaluate("document.querySelector('#player').volume") == pytest.approx(0.25)
 
 
+def test_the_waveform_scrubs(page: Any, server: LiveServer) -> None:
+    open_ui(page, server)
+    open_row(page, "drum_loop_90bpm.wav")  # 5.3 s
+    wait_playing(page)
+    box = page.locator("#wave").bounding_box()
+    middle = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.1, middle)
+    page.mouse.down()
+    wait_js(page, "(() => { const a = document.querySelector('#player');"
+                  " return a.currentTime < a.duration * 0.3; })()")
+    page.mouse.move(box["x"] + box["width"] * 0.7, middle, steps=8)  # dragged: the sound follows
+    wait_js(page, "(() => { const a = document.querySelector('#player');"
+                  " return a.currentTime >= a.duration * 0.65 && a.currentTime < a.duration * 0.95; })()")
+    page.mouse.up()
+    wait_js(page, "+document.querySelector('#wave').getAttribute('aria-valuenow') >= 65")
+
+
 # -- any screen ------------------------------------------------------------------------------
 
 
