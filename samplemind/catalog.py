@@ -507,16 +507,17 @@ class Catalog:
         tag_rows = self.conn.execute(
             "SELECT t.tag, count(DISTINCT t.sample_id) FROM tags t JOIN samples s ON s.id = t.sample_id"
             f"{clause} GROUP BY t.tag ORDER BY 2 DESC, 1 LIMIT ?", [*params, tags])
-        by_folder: dict[tuple[str, str], int] = {}
-        for path, root in self.conn.execute(f"SELECT s.path, s.root FROM samples s{clause}", list(params)):
-            folder = os.path.dirname(path)
-            by_folder[(folder, root or "")] = by_folder.get((folder, root or ""), 0) + 1
-        fullest = sorted(by_folder.items(), key=lambda item: (-item[1], item[0][0]))[:folders]
+        # A path's folder in SQL (rtrim drops the characters after the last '/'), grouped
+        # there: a row per folder comes back, not one per sample.
+        folder_rows = self.conn.execute(
+            f"SELECT rtrim(s.path, replace(s.path, '/', '')) AS folder, s.root, count(*) FROM samples s"
+            f"{clause} GROUP BY folder, s.root ORDER BY 3 DESC, 1 LIMIT ?", [*params, folders])
+        found = [(folder.rstrip("/") or "/", root or "", count) for folder, root, count in folder_rows]
         return {
             "by_category": grouped("category"), "by_type": grouped("type"),
             "tags": [{"tag": tag, "count": count} for tag, count in tag_rows],
             "folders": sorted(({"path": folder, "folder": _relative_folder(folder, root), "count": count}
-                               for (folder, root), count in fullest), key=lambda item: item["path"]),
+                               for folder, root, count in found), key=lambda item: item["path"]),
         }
 
     def count(self, where: str = "", params: Sequence[Any] = ()) -> int:
