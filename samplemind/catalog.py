@@ -507,11 +507,15 @@ class Catalog:
         tag_rows = self.conn.execute(
             "SELECT t.tag, count(DISTINCT t.sample_id) FROM tags t JOIN samples s ON s.id = t.sample_id"
             f"{clause} GROUP BY t.tag ORDER BY 2 DESC, 1 LIMIT ?", [*params, tags])
-        # A path's folder in SQL (rtrim drops the characters after the last '/'), grouped
-        # there: a row per folder comes back, not one per sample.
+        # A path's folder in SQL, grouped there (a row per folder comes back, not one per
+        # sample): the path less its file name, the cheap way when the name ends it, else
+        # everything up to the last '/' (rtrim drops the characters after it).
         folder_rows = self.conn.execute(
-            f"SELECT rtrim(s.path, replace(s.path, '/', '')) AS folder, s.root, count(*) FROM samples s"
-            f"{clause} GROUP BY folder, s.root ORDER BY 3 DESC, 1 LIMIT ?", [*params, folders])
+            "SELECT CASE WHEN substr(s.path, length(s.path) - length(s.name)) = '/' || s.name "
+            "THEN substr(s.path, 1, length(s.path) - length(s.name) - 1) "
+            "ELSE rtrim(s.path, replace(s.path, '/', '')) END AS folder, s.root, count(*) "
+            f"FROM samples s{clause} GROUP BY folder, s.root ORDER BY 3 DESC, 1 LIMIT ?",
+            [*params, folders])
         found = [(folder.rstrip("/") or "/", root or "", count) for folder, root, count in folder_rows]
         return {
             "by_category": grouped("category"), "by_type": grouped("type"),
