@@ -9,6 +9,7 @@ running server share one file. Each committed change bumps the catalog
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -261,7 +262,7 @@ class Catalog:
                 "FROM samples WHERE samples.id = removed.sample_id) "
                 f"WHERE sample_id IN ({marks})", chunk)
             for table, column in (("tags", "sample_id"), ("overrides", "sample_id"),
-                                  ("samples", "id")):
+                                  ("favourites", "sample_id"), ("samples", "id")):
                 self.conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)
 
     def record_failure(self, path: str, root: str, size: int, mtime_ns: int, error: str) -> None:
@@ -294,6 +295,24 @@ class Catalog:
         """Remove tags (of any source) from samples; returns how many went."""
         cursor = self.conn.executemany("DELETE FROM tags WHERE sample_id = ? AND tag = ?",
                                        [(sample_id, tag) for sample_id in ids for tag in tags])
+        return max(cursor.rowcount, 0)
+
+    def favourites(self, account: str) -> list[int]:
+        """The ids of one account's favourites, the first marked first."""
+        rows = self.conn.execute(
+            "SELECT sample_id FROM favourites WHERE account = ? ORDER BY added, sample_id", (account,))
+        return [row[0] for row in rows]
+
+    def set_favourites(self, account: str, ids: Sequence[int], on: bool) -> int:
+        """Mark (or unmark) samples as one account's favourites; returns how many changed."""
+        if on:
+            cursor = self.conn.executemany(
+                "INSERT OR IGNORE INTO favourites (account, sample_id, added) VALUES (?, ?, ?)",
+                [(account, sample_id, now_iso()) for sample_id in ids])
+        else:
+            cursor = self.conn.executemany(
+                "DELETE FROM favourites WHERE account = ? AND sample_id = ?",
+                [(account, sample_id) for sample_id in ids])
         return max(cursor.rowcount, 0)
 
     def clear_override(self, sample_id: int, field: str) -> None:
@@ -484,6 +503,38 @@ class Catalog:
         """Every column of one sample, or None."""
         return next(self.full_rows("id = ?", [sample_id]), None)
 
+    def facet_counts(self, where: str = "", params: Sequence[Any] = (), *,
+                     tags: int = 100, folders: int = 300) -> dict[str, Any]:
+        """How the samples matching a WHERE clause split by category, type, tag (the most
+        used) and folder (relative to its root, the fullest first)."""
+        clause = f" WHERE {where}" if where else ""
+
+        def grouped(column: str) -> dict[str, int]:
+            rows = self.conn.execute(
+                f"SELECT coalesce(s.{column}, 'unknown'), count(*) FROM samples s{clause} "
+                "GROUP BY 1 ORDER BY 2 DESC, 1", list(params))
+            return {str(name): count for name, count in rows}
+
+        tag_rows = self.conn.execute(
+            "SELECT t.tag, count(DISTINCT t.sample_id) FROM tags t JOIN samples s ON s.id = t.sample_id"
+            f"{clause} GROUP BY t.tag ORDER BY 2 DESC, 1 LIMIT ?", [*params, tags])
+        # A path's folder in SQL, grouped there (a row per folder comes back, not one per
+        # sample): the path less its file name, the cheap way when the name ends it, else
+        # everything up to the last '/' (rtrim drops the characters after it).
+        folder_rows = self.conn.execute(
+            "SELECT CASE WHEN substr(s.path, length(s.path) - length(s.name)) = '/' || s.name "
+            "THEN substr(s.path, 1, length(s.path) - length(s.name) - 1) "
+            "ELSE rtrim(s.path, replace(s.path, '/', '')) END AS folder, s.root, count(*) "
+            f"FROM samples s{clause} GROUP BY folder, s.root ORDER BY 3 DESC, 1 LIMIT ?",
+            [*params, folders])
+        found = [(folder.rstrip("/") or "/", root or "", count) for folder, root, count in folder_rows]
+        return {
+            "by_category": grouped("category"), "by_type": grouped("type"),
+            "tags": [{"tag": tag, "count": count} for tag, count in tag_rows],
+            "folders": sorted(({"path": folder, "folder": _relative_folder(folder, root), "count": count}
+                               for folder, root, count in found), key=lambda item: item["path"]),
+        }
+
     def count(self, where: str = "", params: Sequence[Any] = ()) -> int:
         """Number of samples matching a WHERE clause."""
         sql = "SELECT count(*) FROM samples s" + (f" WHERE {where}" if where else "")
@@ -541,3 +592,12 @@ class ChangeFeed:
                 return None
             changed, removed = catalog.vector_changes(since)
         return None if changed or removed else generation
+
+
+def _relative_folder(folder: str, root: str) -> str:
+    """A folder as its root's name and the path below it ("Pack/Drums/Kicks")."""
+    if root and (folder == root or folder.startswith(root.rstrip(os.sep) + os.sep)):
+        below = os.path.relpath(folder, root)
+        name = os.path.basename(root.rstrip(os.sep)) or root
+        return name if below == "." else f"{name}/{below}"
+    return folder

@@ -16,7 +16,15 @@ from .analysis.versions import analysis_version
 from .cache import FeatureCache
 from .catalog import Catalog, ChangeFeed, now_iso
 from .config import DEFAULT_TIMEOUT, Paths, default_jobs, resolve_paths
-from .errors import AnalysisError, BadValue, CatalogError, Forbidden, NotFound, QueryError, UsageError
+from .errors import (
+    AnalysisError,
+    BadValue,
+    CatalogError,
+    Forbidden,
+    NotFound,
+    QueryError,
+    UsageError,
+)
 from .models import (
     SCHEMA_VERSION,
     DupeAction,
@@ -305,6 +313,26 @@ class Library:
             "GROUP BY tag ORDER BY 2 DESC, 1")
         return [{"tag": tag, "count": count, "sources": sorted(sources.split(","))}
                 for tag, count, sources in rows]
+
+    def facets(self, query: str | None = None) -> dict[str, Any]:
+        """How the samples a query matches split by category, type, tag and folder: the
+        counts beside the filters of what is listed now (README: Web UI)."""
+        where, params, _, _ = self._where(query)
+        return {"schema_version": SCHEMA_VERSION, "total": self.catalog.count(where, params),
+                **self.catalog.facet_counts(where, params)}
+
+    def favourites(self, account: str) -> list[int]:
+        """The ids one account starred, the first starred first (the query: fav:ACCOUNT)."""
+        return self.catalog.favourites(_account(account))
+
+    def favourite(self, account: str, refs: Sequence[str | int], *,
+                  remove: bool = False) -> dict[str, int]:
+        """Star (or unstar) samples for one account; favourites are kept per account."""
+        account = _account(account)
+        ids = self.select(refs)
+        with self.catalog.transaction():
+            changed = self.catalog.set_favourites(account, ids, not remove)
+        return {"samples": len(ids), "changed": changed}
 
     def set(self, ref: str | int, values: dict[str, Any]) -> Sample:
         """Correct fields of one sample (models.CORRECTABLE_FIELDS) with source "user"; the
@@ -834,3 +862,11 @@ class Library:
         from . import review
 
         return review.undo(self.catalog, self.index, int(answer_id)).as_dict()
+
+
+def _account(name: Any) -> str:
+    """An account name for favourites: what a person logs in with, 1 to 200 printable
+    characters."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 200 or not name.isprintable():
+        raise BadValue("account", "must be an account name (1 to 200 printable characters)")
+    return name.strip()

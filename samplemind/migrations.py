@@ -327,3 +327,12 @@ def m013_review(db: sqlite_utils.Database) -> None:
     db["review_leases"].create({
         "sample_id": int, "field": str, "reviewer": str, "expires": float,
     }, pk=("sample_id", "field"), if_not_exists=True)
+
+
+@migrations()
+def m015_favourites(db: sqlite_utils.Database) -> None:
+    """Favourites, kept per account (the name a person logs in with; "local" without accounts):
+    one row per account and sample, queried with fav:NAME. A sample's removal takes its rows."""
+    db["favourites"].create({"account": str, "sample_id": int, "added": str},
+                            pk=("account", "sample_id"), if_not_exists=True)
+    db["favourites"].create_index(["sample_id"], if_not_exists=True)

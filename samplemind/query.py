@@ -36,6 +36,8 @@ Field kinds and what their values mean:
 - note: ``C`` or ``Db`` (any octave), ``C2`` (exact), ``C2..C3`` / ``..C1`` (by MIDI number).
 - type: ``loop``, ``oneshot`` (``one-shot``, ``one_shot``, ``shot``).
 - tag: a tag, globs allowed; ``tag:*`` any tag, ``-tag:*`` untagged.
+- fav: an account's favourites (``fav:alice``; ``local`` without accounts), globs allowed;
+  ``fav:*`` anyone's, ``-fav:alice`` the ones alice has not starred.
 - warnings (``warning``, ``damage``): ``warning:*`` a file with visible damage,
   ``warning:truncated`` a warning that begins with that word, ``warning:"declares"`` words
   anywhere in one.
@@ -65,6 +67,7 @@ attack_time            attack
 decay_time             decay
 crest_db               crest
 onset_count            onsets
+fav                    favourite, favorite, favourites, favorites
 =====================  ====================================================================
 
 Every other column of the sample record works under its own name (``id``, ``size``,
@@ -141,7 +144,7 @@ def _build_fields() -> dict[str, FieldSpec]:
     specs: list[FieldSpec] = [
         FieldSpec("path", "path"), FieldSpec("type", "type"), FieldSpec("key", "key"),
         FieldSpec("camelot", "camelot"), FieldSpec("chord", "chord"),
-        FieldSpec("note", "note"), FieldSpec("tag", "tag"),
+        FieldSpec("note", "note"), FieldSpec("tag", "tag"), FieldSpec("fav", "fav"),
         FieldSpec("warnings", "warning"),
         FieldSpec("duration", "number", _TIME), FieldSpec("attack_time", "number", _TIME),
         FieldSpec("decay_time", "number", _TIME), FieldSpec("size", "number", _SIZE, True),
@@ -182,6 +185,7 @@ ALIASES: dict[str, str] = {
     "contrast": "spectral_contrast", "zcr": "zero_crossing_rate", "attack": "attack_time",
     "decay": "decay_time", "crest": "crest_db", "onsets": "onset_count",
     "warning": "warnings", "damage": "warnings",
+    "favourite": "fav", "favorite": "fav", "favourites": "fav", "favorites": "fav",
 }
 
 _SPECIAL = ("sort", "limit")
@@ -526,8 +530,9 @@ class _Compiler:
                 order.append("random()")
                 continue
             spec = FIELDS.get(ALIASES.get(name, name))
-            if spec is None or spec.kind == "tag":
-                choices = [n for n in _ALL_NAMES if n not in ("tag", "tags", *_SPECIAL)] + ["random"]
+            if spec is None or spec.kind in ("tag", "fav"):
+                unsortable = ("tag", "tags", "fav", *(a for a, f in ALIASES.items() if f == "fav"))
+                choices = [n for n in _ALL_NAMES if n not in (*unsortable, *_SPECIAL)] + ["random"]
                 raise self.fail(value.start, value.end,
                                 f"cannot sort by '{name}'{_suggest(name, choices)}")
             direction = "DESC" if descending else "ASC"
@@ -589,12 +594,14 @@ class _Compiler:
         for value in term.values:
             if not value.text.strip():
                 hints = {"tag": " (tag:* = any tag, -tag:* = no tag)",
+                         "fav": " (fav:NAME = an account's favourites, fav:* = anyone's)",
                          "warning": " (warning:* = any damaged file, warning:truncated = one kind)"}
                 hint = hints.get(spec.kind, "")
                 start, end = (term.start, term.end) if len(term.values) == 1 else (value.start, value.end)
                 raise self.fail(start, end, f"empty value for '{name}'{hint}")
         compilers = {"number": self._number, "text": self._text, "path": self._path,
-                     "tag": self._tag, "type": self._type, "key": self._key, "camelot": self._key,
+                     "tag": self._tag, "fav": self._fav, "type": self._type, "key": self._key,
+                     "camelot": self._key,
                      "chord": self._chord,
                      "warning": self._warning, "note": self._note}
         return compilers[spec.kind](spec, term)
@@ -699,6 +706,10 @@ class _Compiler:
     def _tag(self, spec: FieldSpec, term: Term) -> str:
         condition = self._text(spec, term, column="t.tag")
         return f"EXISTS (SELECT 1 FROM tags t WHERE t.sample_id = s.id AND {condition})"
+
+    def _fav(self, spec: FieldSpec, term: Term) -> str:
+        condition = self._text(spec, term, column="f.account")
+        return f"EXISTS (SELECT 1 FROM favourites f WHERE f.sample_id = s.id AND {condition})"
 
     def _type(self, spec: FieldSpec, term: Term) -> str:
         if any(self._is_any(value) for value in term.values):

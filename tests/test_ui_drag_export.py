@@ -98,13 +98,16 @@ def test_a_real_mouse_drag_starts_with_the_file_and_a_similar_hit_drags_too(page
     name = row.locator(".name").inner_text()
     download_url, effect = page.evaluate("window.dragged[0]")
     assert download_url.split(":", 2)[1] == name and effect == "copy"
-    # A similar-sounds hit in the detail panel.
+    # A similar sound: "Similar to X" lists them in the main list, the reference first.
     row.click()
+    reference = page.get_attribute(".tr[data-id] >> nth=0", "data-id")
     page.click("#similar-button")
-    page.wait_for_selector("#detail .hit[data-id]")
-    hit_id = page.get_attribute("#detail .hit[data-id]", "data-id")
-    hit_name = page.inner_text(f'#detail .hit[data-id="{hit_id}"] .hit-name')
-    data = page.evaluate(DRAG, f'#detail .hit[data-id="{hit_id}"]')
+    wait_js(page, "window.samplemind.state.list && window.samplemind.state.list.kind === 'similar'"
+                  " && document.querySelectorAll('.tr[data-id]').length > 1")
+    hit_id = page.evaluate("[...document.querySelectorAll('.tr[data-id]')].map(r => r.dataset.id)"
+                           f".find(id => id !== {json.dumps(reference)})")
+    hit_name = page.inner_text(f'.tr[data-id="{hit_id}"] .name')
+    data = page.evaluate(DRAG, f'.tr[data-id="{hit_id}"]')
     mime, dragged_name, url = split_download_url(data["downloadUrl"])
     assert dragged_name == hit_name and mime.startswith("audio/")
     assert url == f"{server.url}/api/v1/samples/{hit_id}/audio"

@@ -19,6 +19,7 @@ from ..errors import SampleMindError
 from ..textsafe import printable
 from . import (
     routes_ai,
+    routes_browse,
     routes_files,
     routes_jobs,
     routes_ops,
@@ -45,7 +46,7 @@ log = logging.getLogger("samplemind.server")
 # Every route of the core server. The auth module reads ROUTE_ROLES[route name].
 ROUTES: list[Route] = [*routes_samples.ROUTES, *routes_files.ROUTES, *routes_jobs.ROUTES,
                        *routes_ai.ROUTES, *routes_ws.ROUTES, *routes_ops.ROUTES, *routes_ui.ROUTES,
-                       *routes_review.ROUTES]
+                       *routes_review.ROUTES, *routes_browse.ROUTES]
 ROUTE_ROLES: dict[str, str] = {route.name: route.role for route in ROUTES}
 assert len(ROUTE_ROLES) == len(ROUTES), "route names must be unique"
 

@@ -5,13 +5,17 @@
 import { api, allows, ApiError, login, logout, onUnauthorized, params, session, upload, whoAmI } from './api.js';
 import { VirtualTable } from './table.js';
 import { Waveform } from './wave.js';
-import { Player } from './audio.js';
+import { DEFAULT_SETTINGS, Player } from './audio.js';
 import { SoundMap, colourOf, CATEGORY_COLOURS } from './map.js';
 import { installDrag } from './drag.js';
 
 const FIRST_PAGE = 100; // small, so the first rows paint at once
 const NEXT_PAGE = 1000;
 const ASPECTS = ['timbre', 'spectral', 'envelope', 'tonal', 'rhythm'];
+const SIMILAR_K = 12;
+const UNCATEGORISED = '-cat:*';
+const SETTINGS_KEY = 'samplemind.transport'; // the transport's settings, kept in this browser
+const MAX_ID_QUERY = 1900; // characters of an id: term a list of chosen sounds may become
 // The record's estimates and the ones a person may correct: the server's lists (GET /api/v1/schema).
 let ESTIMATES = [];
 let CORRECTABLE = [];
@@ -31,9 +35,21 @@ const state = {
   query: '', cursor: null, loading: null, generation: 0, current: null, started: false,
   selection: new Set(), selectionFrom: 'table', stats: null, tags: [], view: 'browse',
   mapLoaded: false, dupesLoaded: false, jobs: new Map(), ws: null, wsDelay: 1000,
-  role: null, peaks: new Map(), similarTimer: 0, changeTimer: 0, hoverTimer: 0, total: null,
-  descriptions: new Map(), exporting: false,
+  role: null, peaks: new Map(), facets: null, similarTimer: 0, changeTimer: 0, hoverTimer: 0, total: null,
+  descriptions: new Map(), exporting: false, favourites: new Set(),
+  // What the main list shows when it is not the query's matches: {kind: 'similar', anchor}.
+  list: null,
+  aspects: Object.fromEntries(ASPECTS.map((name) => [name, 1])), // where the sliders are
+  settings: loadSettings(),
 };
+
+function loadSettings() {
+  try {
+    return { ...DEFAULT_SETTINGS, ...JSON.parse(localStorage.getItem(SETTINGS_KEY) || '{}') };
+  } catch {
+    return { ...DEFAULT_SETTINGS };
+  }
+}
 
 let table; let player; let wave; let soundMap;
 
@@ -93,7 +109,14 @@ function banner(message, { kind = 'error', action = null, sticky = false } = {})
 function failed(error) {
   if (error && error.name === 'AbortError') return;
   if (error instanceof ApiError && error.status === 401) return; // the login overlay says it
-  banner(error instanceof Error ? error.message : String(error));
+  banner(forPerson(error instanceof Error ? error.message : String(error)));
+}
+
+/** A server's message as this person can use it: how to start the local AI is for the admin,
+ *  who can do it; everyone else is told plainly that it is not there. */
+function forPerson(message) {
+  if (session.role === 'admin' || !/ollama/i.test(message || '')) return message;
+  return 'AI is not available on this server';
 }
 
 const canEdit = () => allows('editor');
@@ -149,30 +172,134 @@ function setQuery(query, { run = true } = {}) {
   if (run) runQuery(query);
 }
 
+// -- the address: each list is a step in the history, so Back and Forward walk the lists --------
+
+function hashFor(query) {
+  return query ? `#q=${encodeURIComponent(query)}` : '#';
+}
+
+/** Put a list in the address: a new history entry (push) or in place of the current one. */
+function remember(hash, push) {
+  if ((location.hash || '#') === hash) return;
+  if (push) history.pushState(null, '', hash); else history.replaceState(null, '', hash);
+}
+
+/** Show the list the address names (on start, and on Back and Forward). */
+function fromAddress() {
+  const hash = location.hash;
+  const similar = /^#similar=(\d+)$/.exec(hash);
+  if (similar) { showSimilar(Number(similar[1]), { push: false }); return; }
+  const query = hash.startsWith('#q=') ? decodeURIComponent(hash.slice(3)) : '';
+  $('#q').value = query;
+  runQuery(query, { push: false });
+}
+
+/** Reload what the list shows (the library changed, or a new login). */
+function reloadList() {
+  if (state.list && state.list.kind === 'similar') showSimilar(state.list.anchor.id, { push: false, keepActive: true });
+  else runQuery(state.query, { keepActive: true, push: false });
+}
+
+/** The line above the list that says where a list other than the query's matches came from. */
+function renderListSource() {
+  const box = $('#list-source');
+  if (!state.list) { box.hidden = true; box.replaceChildren(); return; }
+  box.replaceChildren(element('span', {}, 'Similar to ', element('strong', { text: state.list.anchor.name })),
+    element('button', {
+      type: 'button', id: 'list-back', class: 'link', title: 'Back to the matches of the query',
+      text: 'Back to the query', onclick: () => runQuery($('#q').value),
+    }));
+  box.hidden = false;
+}
+
 // -- browse: the table --------------------------------------------------------------------------
 
+// narrow: the columns a phone shows (below 900 px wide), table.js
 const COLUMNS = [
-  { field: 'name', label: 'Name', width: 'minmax(140px, 3fr)', sort: 'name', className: 'name', render: (s) => s.name },
-  { field: 'type', label: 'Type', width: '66px', sort: 'type', render: (s) => s.type || '' },
   {
-    field: 'category', label: 'Category', width: '90px', sort: 'category',
+    field: 'play', label: '', width: '30px', className: 'play-cell', narrow: true,
+    render: (s) => element('button', { type: 'button', class: 'row-play', tabindex: '-1', 'aria-label': `Play ${s.name}`, text: '▶' }),
+  },
+  { field: 'name', label: 'Name', width: 'minmax(130px, 4fr)', sort: 'name', className: 'name', narrow: true, render: nameCell },
+  { field: 'type', label: 'Type', width: '60px', sort: 'type', render: (s) => s.type || '' },
+  {
+    field: 'category', label: 'Category', width: '88px', sort: 'category', narrow: true,
     render: (s) => (s.category
       ? element('span', { class: 'cat' }, element('i', { class: 'dot', 'data-cat': s.category }), s.category) : ''),
   },
-  { field: 'bpm', label: 'BPM', width: '54px', sort: 'bpm', className: 'num', render: (s) => fmt(s.bpm, 1) },
-  { field: 'key', label: 'Key', width: '46px', sort: 'key', render: (s) => shortKey(s.key) },
+  { field: 'bpm', label: 'BPM', width: '50px', sort: 'bpm', className: 'num', narrow: true, render: (s) => fmt(s.bpm, 1) },
+  { field: 'key', label: 'Key', width: '44px', sort: 'key', narrow: true, render: (s) => shortKey(s.key) },
   { field: 'chord', label: 'Chord', width: '50px', sort: 'chord', render: (s) => s.chord || '' },
   { field: 'note', label: 'Note', width: '44px', sort: 'note', render: (s) => s.note || '' },
-  { field: 'duration', label: 'Length', width: '58px', sort: 'duration', className: 'num', render: (s) => duration(s.duration) },
-  { field: 'loudness_lufs', label: 'LUFS', width: '54px', sort: 'loudness_lufs', className: 'num', render: (s) => fmt(s.loudness_lufs, 1) },
-  { field: 'format', label: 'Fmt', width: '46px', sort: 'format', render: (s) => s.format || '' },
-  { field: 'tags', label: 'Tags', width: 'minmax(70px, 1.4fr)', className: 'tags-cell', render: (s) => (s.tags || []).join(', ') },
+  { field: 'duration', label: 'Length', width: '56px', sort: 'duration', className: 'num', narrow: true, render: (s) => duration(s.duration) },
+  { field: 'loudness_lufs', label: 'LUFS', width: '50px', sort: 'loudness_lufs', className: 'num', render: (s) => fmt(s.loudness_lufs, 1) },
+  // the folder the sound lives in (its pack), in place of the format the name's extension shows
+  {
+    field: 'folder', label: 'Folder', width: 'minmax(56px, 1fr)', sort: 'path', className: 'folder-cell',
+    render: (s) => element('span', { title: s.path, text: packOf(s.path) }),
+  },
+  { field: 'tags', label: 'Tags', width: 'minmax(48px, 1fr)', className: 'tags-cell', render: (s) => (s.tags || []).join(', ') },
 ];
 
-async function runQuery(query, { keepActive = false } = {}) {
+/** The last two folders of a path ("Drums/Kicks"): the pack a sound came in. */
+function packOf(path) {
+  const parts = (path || '').split(/[\\/]/).filter(Boolean);
+  return parts.slice(-3, -1).join('/');
+}
+
+/** The name cell: in a list of similar sounds, the sound they are like and each one's score. */
+function nameCell(s) {
+  const list = state.list;
+  const anchor = list && list.kind === 'similar' && list.anchor.id === s.id;
+  return element('span', { class: 'name-box' }, starButton(s, 'row-star'), element('span', { class: 'name-text', text: s.name }),
+    anchor ? element('span', { class: 'badge ref', text: 'reference' }) : null,
+    !anchor && list && typeof s.score === 'number' ? element('span', { class: 'score', text: s.score.toFixed(2) }) : null);
+}
+
+// -- favourites: each account's own stars (GET/PUT/DELETE /api/v1/favourites, fav:NAME) --------
+
+function starButton(sample, className) {
+  const on = state.favourites.has(sample.id);
+  return element('button', {
+    type: 'button', class: `star ${className}`, id: className === 'detail-star' ? 'fav-button' : null, 'aria-pressed': String(on), tabindex: className === 'row-star' ? '-1' : null,
+    'aria-label': `${on ? 'Unstar' : 'Star'} ${sample.name}`, title: on ? 'A favourite of yours (f)' : 'Star as a favourite (f)',
+    onclick: (event) => { event.stopPropagation(); toggleFavourite(sample); },
+  });
+}
+
+async function loadFavourites() {
+  try {
+    state.favourites = new Set((await api('/favourites')).ids);
+    table.schedule();
+  } catch (error) { failed(error); }
+}
+
+async function toggleFavourite(sample) {
+  const on = !state.favourites.has(sample.id);
+  try {
+    await api(`/favourites/${sample.id}`, { method: on ? 'PUT' : 'DELETE' });
+    if (on) state.favourites.add(sample.id); else state.favourites.delete(sample.id);
+    renderFacets();
+    const row = table.rows.find((r) => r && r.id === sample.id);
+    if (row) table.replace(row);
+    if (state.current && state.current.id === sample.id) {
+      const old = document.querySelector('#fav-button');
+      if (old) old.replaceWith(starButton(state.current, 'detail-star'));
+      document.querySelector('#fav-button')?.focus();
+    }
+  } catch (error) { failed(error); }
+}
+
+/** The query term for my favourites. */
+function myFavourites() {
+  return `fav:${quoteValue(session.user || 'local')}`;
+}
+
+async function runQuery(query, { keepActive = false, push = true } = {}) {
   state.query = query.trim();
   const previous = keepActive && state.current ? state.current.id : null;
-  history.replaceState(null, '', state.query ? `#q=${encodeURIComponent(state.query)}` : '#');
+  remember(hashFor(state.query), push);
+  if (state.list) { state.list = null; renderListSource(); delete $('#grid').dataset.list; }
   syncFacets();
   if (state.loading) state.loading.abort();
   const controller = new AbortController();
@@ -189,14 +316,12 @@ async function runQuery(query, { keepActive = false } = {}) {
     table.reset(page.samples, Boolean(page.next_cursor));
     updateCount();
     $('#grid').dataset.query = state.query; // the query these rows answer
+    loadCurrentFacets(state.query);
     $('#grid').removeAttribute('aria-busy');
     if (!performance.getEntriesByName('samplemind:first-rows').length) {
       requestAnimationFrame(() => performance.mark('samplemind:first-rows'));
     }
-    if (previous !== null) {
-      const index = table.rows.findIndex((row) => row.id === previous);
-      if (index >= 0) { table.active = index; table.schedule(); }
-    }
+    if (previous !== null) syncActive(previous);
   } catch (error) {
     if (state.loading === controller) state.loading = null;
     if (error.name === 'AbortError') return;
@@ -213,6 +338,50 @@ async function runQuery(query, { keepActive = false } = {}) {
   }
 }
 
+/** Highlight the row of a sample if the list holds it (and none if it does not). */
+function syncActive(id) {
+  const index = id === null || id === undefined ? -1 : table.rows.findIndex((row) => row && row.id === id);
+  if (index === table.active) return;
+  table.active = index;
+  table.schedule();
+}
+
+/** The sounds most like one (its "reference" row first, then the hits, nearest first) as the
+ *  main list, so the arrow keys audition them in turn; the aspect sliders weight the search. */
+async function showSimilar(anchorId, { push = true, keepActive = false } = {}) {
+  if (state.loading) state.loading.abort();
+  const controller = new AbortController();
+  state.loading = controller;
+  $('#result-count').textContent = 'Finding similar sounds…';
+  $('#grid').setAttribute('aria-busy', 'true');
+  const aspect = ASPECTS.map((name) => `${name}=${state.aspects[name]}`).join(',');
+  try {
+    const [anchor, answer] = await Promise.all([
+      state.current && state.current.id === anchorId ? state.current : api(`/samples/${anchorId}`, { signal: controller.signal }),
+      api(`/samples/${anchorId}/similar${params({ k: SIMILAR_K, aspect })}`, { signal: controller.signal }),
+    ]);
+    if (state.loading !== controller) return;
+    state.loading = null;
+    state.list = { kind: 'similar', anchor: { id: anchor.id, name: anchor.name } };
+    state.cursor = null;
+    state.total = null;
+    remember(`#similar=${anchor.id}`, push);
+    table.reset([anchor, ...answer.hits], false);
+    $('#grid').dataset.list = `similar:${anchor.id}`;
+    $('#grid').removeAttribute('aria-busy');
+    renderListSource();
+    updateCount();
+    syncActive(keepActive && state.current ? state.current.id : anchor.id);
+    if (!state.current) openSample(anchor);
+  } catch (error) {
+    if (state.loading === controller) state.loading = null;
+    if (error.name === 'AbortError') return;
+    $('#grid').removeAttribute('aria-busy');
+    $('#result-count').textContent = '';
+    failed(error);
+  }
+}
+
 /** Plain words -> a query (POST /ask: the local model, or the built-in translator). */
 async function askWords(words) {
   if (!words.trim()) { $('#q').focus(); return; }
@@ -221,7 +390,7 @@ async function askWords(words) {
     const answer = await api('/ask', { method: 'POST', body: { words, limit: 1 } });
     const { query, translator, notes } = answer.ask;
     $('#q').value = query;
-    const why = notes && notes.length ? ` (${notes.join('; ')})` : '';
+    const why = notes && notes.length ? ` (${notes.map(forPerson).join('; ')})` : '';
     banner(`“${words}” → ${query || '(every sample)'}  · ${translator === 'model' ? 'by the local model' : 'by the built-in translator'}${why}`, { kind: 'info' });
     await runQuery(query);
   } catch (error) {
@@ -273,32 +442,103 @@ function chip(label, count, pressed, onclick, extra = {}) {
     label, count !== null && count !== undefined ? element('span', { class: 'count', text: String(count) }) : null);
 }
 
+/** Counts beside the filters for what is listed now: categories and types as if their own
+ *  term were not there (what a click would add), tags and folders of the results. */
+async function loadCurrentFacets(query) {
+  const withoutCategory = withoutToken(withTerm(query, 'category', null), UNCATEGORISED);
+  const wanted = { all: query, category: withoutCategory, type: withTerm(query, 'type', null) };
+  const unique = [...new Set(Object.values(wanted))];
+  try {
+    const answers = await Promise.all(unique.map((q) => api(`/facets${params({ q })}`)));
+    if (state.query !== query) return;
+    const of = (q) => answers[unique.indexOf(q)];
+    state.facets = {
+      category: of(wanted.category).by_category, type: of(wanted.type).by_type,
+      tags: Object.fromEntries(of(query).tags.map(({ tag, count }) => [tag, count])), folders: of(query).folders,
+    };
+    renderFacets();
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 400)) failed(error); // a bad query says so already
+  }
+}
+
+/** Folders and every folder above them up to the root's name, with the sounds under each. */
+function folderTree(folders) {
+  const nodes = new Map();
+  for (const item of folders) {
+    const relative = item.folder.split('/');
+    const absolute = item.path.split('/');
+    for (let depth = 1; depth <= relative.length; depth += 1) {
+      const key = relative.slice(0, depth).join('/');
+      const node = nodes.get(key) || {
+        key, label: relative[depth - 1], depth: depth - 1, count: 0,
+        path: absolute.slice(0, absolute.length - (relative.length - depth)).join('/'),
+      };
+      node.count += item.count;
+      nodes.set(key, node);
+    }
+  }
+  return [...nodes.values()].sort((a, b) => a.key.localeCompare(b.key));
+}
+
+function renderFolders() {
+  const box = $('#facet-folders');
+  const folders = state.facets ? folderTree(state.facets.folders) : [];
+  const chosen = termValues(state.query, 'path').map(unquote);
+  box.replaceChildren(...folders.map((node) => {
+    const term = `path:${quoteValue(`${node.path}/`)}`;
+    const on = chosen.includes(`${node.path}/`);
+    const button = element('button', {
+      type: 'button', class: 'folder', 'aria-pressed': String(on), 'data-folder': node.key, title: node.path,
+      onclick: () => setQuery(on ? withTerm(state.query, 'path', null) : withTerm(state.query, 'path', term)),
+    }, element('span', { class: 'folder-name', text: node.label }), element('span', { class: 'count', text: String(node.count) }));
+    button.style.setProperty('--depth', String(node.depth)); // the CSSOM, which the CSP allows
+    return button;
+  }));
+  if (!folders.length) box.append(element('span', { class: 'muted', text: 'No folders' }));
+}
+
 function renderFacets() {
   const stats = state.stats || { by_category: {}, by_type: {} };
+  const current = state.facets; // counts for the current results, once known
   const currentCategories = () => termValues(state.query, 'category').flatMap((v) => v.split(','))
     .map((v) => unquote(v).toLowerCase());
   const categories = currentCategories();
   const names = Object.keys(stats.by_category || {}).filter((c) => c !== 'unknown');
   $('#facet-category').replaceChildren(...names.map((name) => chip(
     element('span', { class: 'cat' }, element('i', { class: 'dot', 'data-cat': name }), name),
-    stats.by_category[name], categories.includes(name), () => {
+    current ? current.category[name] || 0 : stats.by_category[name], categories.includes(name), () => {
       const chosen = new Set(currentCategories());
       if (chosen.has(name)) chosen.delete(name); else chosen.add(name);
       setQuery(withTerm(state.query, 'category', chosen.size ? `cat:${[...chosen].join(',')}` : null));
     }, { 'data-facet': `category:${name}` })));
+  // the sounds no category fits yet: -cat:* (a negated field matches a missing value)
+  const unknown = (stats.by_category || {}).unknown;
+  if (unknown) {
+    $('#facet-category').append(chip('uncategorised', current ? current.category.unknown || 0 : unknown, tokenize(state.query).includes(UNCATEGORISED), () => {
+      const on = tokenize(state.query).includes(UNCATEGORISED);
+      setQuery(on ? withoutToken(state.query, UNCATEGORISED) : withTerm(state.query, 'category', UNCATEGORISED));
+    }, { 'data-facet': 'uncategorised' }));
+  }
+  const mine = myFavourites();
+  $('#facet-fav').replaceChildren(chip('★ favourites', state.favourites.size, tokenize(state.query).includes(mine), () => {
+    const on = tokenize(state.query).includes(mine);
+    setQuery(on ? withoutToken(state.query, mine) : `${state.query} ${mine}`.trim());
+  }, { 'data-facet': 'fav' }));
   const currentTypes = () => termValues(state.query, 'type').map((v) => v.toLowerCase());
   $('#facet-type').replaceChildren(...['loop', 'oneshot'].map((name) => chip(
-    name, (stats.by_type || {})[name] || 0, currentTypes().includes(name), () => {
+    name, ((current ? current.type : stats.by_type) || {})[name] || 0, currentTypes().includes(name), () => {
       setQuery(withTerm(state.query, 'type', currentTypes().includes(name) ? null : `type:${name}`));
     }, { 'data-facet': `type:${name}` })));
   const currentTags = () => termValues(state.query, 'tag').map((v) => unquote(v).toLowerCase());
   $('#facet-tags').replaceChildren(...state.tags.slice(0, 40).map(({ tag, count }) => chip(
-    tag, count, currentTags().includes(tag), () => {
+    tag, current ? current.tags[tag] || 0 : count, currentTags().includes(tag), () => {
       const token = `tag:${quoteValue(tag)}`;
       const on = currentTags().includes(tag);
       setQuery(on ? withoutToken(state.query, token) : `${state.query} ${token}`.trim());
     }, { 'data-facet': `tag:${tag}` })));
   if (!state.tags.length) $('#facet-tags').append(element('span', { class: 'muted', text: 'No tags yet' }));
+  renderFolders();
   syncFacets();
 }
 
@@ -313,10 +553,20 @@ function syncFacets() {
   chordSelect.value = [...chordSelect.options].some((o) => o.value === chord) ? chord : '';
   const bpm = termValues(state.query, 'bpm')[0] || '';
   const match = /^(\d*\.?\d*)\.\.(\d*\.?\d*)$/.exec(bpm);
-  $('#facet-bpm-min').value = match ? match[1] : (/^\d/.test(bpm) ? bpm : '');
-  $('#facet-bpm-max').value = match ? match[2] : '';
-  for (const group of ['#facet-category', '#facet-type', '#facet-tags']) {
+  // never under the person's fingers: counts that arrive while one types must not undo it
+  const set = (input, value) => { if (document.activeElement !== input) input.value = value; };
+  set($('#facet-bpm-min'), match ? match[1] : (/^\d/.test(bpm) ? bpm : ''));
+  set($('#facet-bpm-max'), match ? match[2] : '');
+  for (const group of ['#facet-category', '#facet-type', '#facet-tags', '#facet-fav']) {
     for (const button of document.querySelectorAll(`${group} .chip`)) {
+      if (button.dataset.facet === 'fav') {
+        button.setAttribute('aria-pressed', String(tokenize(state.query).includes(myFavourites())));
+        continue;
+      }
+      if (button.dataset.facet === 'uncategorised') {
+        button.setAttribute('aria-pressed', String(tokenize(state.query).includes(UNCATEGORISED)));
+        continue;
+      }
       const [field, value] = button.dataset.facet.split(/:(.*)/s);
       const values = termValues(state.query, field).flatMap((v) => (field === 'category' ? v.split(',') : [v]))
         .map((v) => unquote(v).toLowerCase());
@@ -356,6 +606,14 @@ function setupFacets() {
   $('#facet-bpm-min').addEventListener('change', bpmChanged);
   $('#facet-bpm-max').addEventListener('change', bpmChanged);
   $('#clear-query').addEventListener('click', () => setQuery(''));
+  // below 900 px the filters are a drawer over the list
+  const app = $('#app');
+  const openFilters = (open) => {
+    app.classList.toggle('filters-open', open);
+    $('#filters-button').setAttribute('aria-expanded', String(open));
+  };
+  $('#filters-button').addEventListener('click', () => openFilters(!app.classList.contains('filters-open')));
+  $('#filters-close').addEventListener('click', () => openFilters(false));
 }
 
 async function loadFacets() {
@@ -364,6 +622,7 @@ async function loadFacets() {
     state.stats = stats;
     state.tags = tags.tags;
     renderFacets();
+    if (state.started && !state.loading) loadCurrentFacets(state.query);
     if (table.rows.length) updateCount();
   } catch (error) {
     failed(error);
@@ -398,12 +657,40 @@ function renderSelectionBars() {
       input.addEventListener('keydown', (event) => { if (event.key === 'Enter') { event.preventDefault(); add(); } });
       children.push(input, element('button', { type: 'button', text: 'Add tag', onclick: add }));
     }
+    if (from === 'map') {
+      children.push(element('button', {
+        type: 'button', id: 'map-list-button', text: 'List them', title: 'Show these sounds in the main list (an id: query)',
+        onclick: listMapSelection,
+      }));
+    }
     children.push(
       element('button', { type: 'button', text: 'Export zip', onclick: exportZip }),
       element('button', { type: 'button', class: 'link', text: 'Clear', onclick: clearSelection }),
     );
     bar.replaceChildren(...children);
   }
+}
+
+/** The id: query for some sounds (runs of ids as ranges), or null when it would be too long. */
+function idQuery(ids) {
+  const ordered = [...ids].sort((a, b) => a - b);
+  const parts = [];
+  for (let i = 0; i < ordered.length;) {
+    let j = i;
+    while (j + 1 < ordered.length && ordered[j + 1] === ordered[j] + 1) j += 1;
+    parts.push(j > i ? `${ordered[i]}..${ordered[j]}` : String(ordered[i]));
+    i = j + 1;
+  }
+  const query = `id:${parts.join(',')}`;
+  return query.length <= MAX_ID_QUERY ? query : null;
+}
+
+/** A map region into the main list: the arrow keys audition it, Export takes it. */
+function listMapSelection() {
+  const query = idQuery(selectedIds());
+  if (!query) { banner('Too many scattered sounds to list at once: select a smaller region.'); return; }
+  showView('browse');
+  setQuery(query);
 }
 
 function clearSelection() {
@@ -425,19 +712,30 @@ function download(url, filename) {
  *  URL), or every match of the query when nothing is selected. */
 async function exportZip() {
   const as = $('#export-as') ? $('#export-as').value : ''; // '' or a sampler instrument format
+  if (!state.selection.size && state.list) { // a list of similar sounds: what it shows
+    await exportBody({ ids: table.rows.map((row) => row.id), name: `samplemind-similar-${state.list.anchor.id}` }, as);
+    return;
+  }
   if (!state.selection.size && !as) {
     download(`/api/v1/export${params({ q: state.query, name: 'samplemind-kit' })}`, 'samplemind-kit.zip');
     banner('Exporting every match of the query as a zip…', { kind: 'info' });
     return;
   }
+  if (!state.selection.size) { // an instrument is asked for: the POST carries the query
+    await exportBody({ query: state.query, name: 'samplemind-kit' }, as);
+    return;
+  }
+  await exportBody({ ids: selectedIds(), name: `samplemind-${state.selection.size}-samples` }, as);
+}
+
+/** POST /exports with {ids|query, name} (and the instrument format), then download the zip. */
+async function exportBody(body, as) {
   if (state.exporting) return; // a second click while the first export is being prepared
   state.exporting = true;
-  const name = state.selection.size ? `samplemind-${state.selection.size}-samples` : 'samplemind-kit';
-  const body = state.selection.size ? { ids: selectedIds(), name } : { query: state.query, name };
   if (as) body.as = as;
   try {
     const answer = await api('/exports', { method: 'POST', body });
-    download(answer.url, `${name}.zip`);
+    download(answer.url, `${body.name}.zip`);
     const what = state.selection.size ? 'selected sample(s)' : 'matching sample(s)';
     banner(`Exporting ${answer.count} ${what} as a zip${as ? ` with a ${as === 'sfz' ? 'SFZ' : 'Decent Sampler'} instrument` : ''}…`, { kind: 'info' });
   } catch (error) {
@@ -463,9 +761,20 @@ function sourceBadge(source) {
 function openSample(sample, { play = false } = {}) {
   const sameSample = state.current && state.current.id === sample.id;
   state.current = sample;
-  renderDetail(sample, sameSample);
-  player.load(sample).catch(failed);
+  renderDetail(sample);
+  if (!sameSample) $('#detail').scrollTop = 0; // each sample's details start at their top
+  document.querySelector('#app').classList.add('sheet-open'); // the bottom sheet, on a phone
+  syncActive(sample.id);
+  player.load(sample).then(showPreview).catch(failed);
+  showPreview();
   if (play) playCurrent();
+}
+
+/** How the open sample is previewed (project tempo, transposition), beside the transport. */
+function showPreview() {
+  const note = $('#preview-note');
+  const preview = player && player.sample && state.current && player.sample.id === state.current.id ? player.preview : null;
+  note.textContent = preview && preview.why ? `plays ${preview.why}` : '';
 }
 
 function playCurrent(fromFraction = null) {
@@ -494,9 +803,8 @@ async function loadPeaks(sample) {
   if (state.current && state.current.id === sample.id) wave.setPeaks(peaks);
 }
 
-function renderDetail(sample, keepSimilar = false) {
+function renderDetail(sample) {
   const panel = $('#detail');
-  const oldSimilar = keepSimilar ? panel.querySelector('.similar') : null;
   const playButton = element('button', {
     type: 'button', id: 'play-button', class: 'play', 'aria-label': 'Play or stop (Space)', title: 'Play / stop (Space)',
     text: player.playing && player.sample && player.sample.id === sample.id ? '■' : '▶', onclick: togglePlay,
@@ -507,7 +815,13 @@ function renderDetail(sample, keepSimilar = false) {
   });
   const time = element('span', { id: 'play-time', class: 'time', text: duration(sample.duration) });
   const header = element('div', { class: 'detail-head' },
-    element('h2', { id: 'detail-name', text: sample.name, title: sample.name }),
+    element('div', { class: 'row spread' },
+      element('h2', { id: 'detail-name', text: sample.name, title: sample.name }),
+      starButton(sample, 'detail-star'),
+      element('button', {
+        type: 'button', id: 'detail-close', class: 'close narrow-only', 'aria-label': 'Close the details', text: '×',
+        onclick: () => document.querySelector('#app').classList.remove('sheet-open'),
+      })),
     element('p', { class: 'path', text: sample.path, title: sample.path }),
     // Damage the analysis saw (a truncated file, ...): said before anything measured from it.
     sample.warnings && sample.warnings.length
@@ -515,9 +829,10 @@ function renderDetail(sample, keepSimilar = false) {
   const waveBox = element('div', { class: 'wave-box' }, playButton, canvas, time);
   const estimates = renderEstimates(sample);
   const tags = renderTags(sample);
-  const similar = oldSimilar || renderSimilarSection();
+  const similar = renderSimilarSection();
   const fields = renderAllFields(sample);
-  panel.replaceChildren(header, waveBox, estimates, tags, similar, fields);
+  // similar sounds right under the sound: a correction form must not push them below the fold
+  panel.replaceChildren(header, waveBox, similar, estimates, tags, fields);
   wave = new Waveform(canvas, (fraction) => {
     if (!state.current) return;
     if (player.sample && player.sample.id === state.current.id && player.playing) player.seek(fraction);
@@ -526,8 +841,6 @@ function renderDetail(sample, keepSimilar = false) {
   });
   if (player.sample && player.sample.id === sample.id) wave.setProgress(player.fraction);
   loadPeaks(sample);
-  if (!oldSimilar) similar.querySelector('.similar-list').replaceChildren();
-  else if (similar.dataset.for && Number(similar.dataset.for) !== sample.id) loadSimilar();
 }
 
 function keyOptions(selected) {
@@ -686,10 +999,10 @@ async function describeSample(sample) {
 
 /** A describe job ended: keep what it said, and show it if its sample is open. */
 async function describeFinished(job) {
-  if (job.status === 'failed') { banner(`Describe failed: ${job.error}`); return; }
+  if (job.status === 'failed') { banner(`Describe failed: ${forPerson(job.error)}`); return; }
   const result = job.result || {};
   for (const item of result.results || []) state.descriptions.set(item.id, item);
-  for (const failure of result.failures || []) banner(`Describe failed for ${failure.path.split('/').pop()}: ${failure.error}`);
+  for (const failure of result.failures || []) banner(`Describe failed for ${failure.path.split('/').pop()}: ${forPerson(failure.error)}`);
   const current = state.current;
   if (current && (result.results || []).some((item) => item.id === current.id)) {
     applyUpdate(await api(`/samples/${current.id}`));
@@ -708,51 +1021,36 @@ async function changeTag(sample, tag, remove) {
 
 function renderSimilarSection() {
   const sliders = ASPECTS.map((aspect) => {
+    const value = String(state.aspects[aspect]);
     const input = element('input', {
-      type: 'range', min: '0', max: '3', step: '0.5', value: '1', id: `aspect-${aspect}`, 'data-aspect': aspect,
+      type: 'range', min: '0', max: '3', step: '0.5', value, id: `aspect-${aspect}`, 'data-aspect': aspect,
       'aria-label': `Weight of ${aspect}`,
     });
-    const out = element('output', { for: `aspect-${aspect}`, text: '1' });
+    const out = element('output', { for: `aspect-${aspect}`, text: value });
     input.addEventListener('input', () => {
       out.textContent = input.value;
+      state.aspects[aspect] = Number(input.value); // kept for the next search and the next sample
       clearTimeout(state.similarTimer);
-      state.similarTimer = setTimeout(loadSimilar, 250);
+      if (state.list && state.list.kind === 'similar') {
+        const anchor = state.list.anchor.id;
+        state.similarTimer = setTimeout(() => showSimilar(anchor, { push: false, keepActive: true }), 250);
+      }
     });
     return element('label', { class: 'aspect', for: `aspect-${aspect}` }, element('span', { text: aspect }), input, out);
   });
   return element('section', { class: 'similar', 'aria-labelledby': 'similar-title' },
     element('div', { class: 'row spread' }, element('h3', { id: 'similar-title', text: 'Similar sounds' }),
-      element('button', { type: 'button', id: 'similar-button', text: 'Find similar (s)', onclick: loadSimilar })),
-    element('div', { class: 'aspects' }, ...sliders),
-    element('ol', { class: 'similar-list', 'aria-label': 'Similar sounds, nearest first' }));
+      element('button', {
+        type: 'button', id: 'similar-button', title: 'List the sounds most like this one; the arrow keys audition them',
+        text: 'Find similar (s)', onclick: loadSimilar,
+      })),
+    element('div', { class: 'aspects' }, ...sliders));
 }
 
-async function loadSimilar() {
-  const sample = state.current;
-  const section = document.querySelector('#detail .similar');
-  if (!sample || !section) return;
-  section.dataset.for = String(sample.id);
-  const aspect = ASPECTS.map((name) => `${name}=${section.querySelector(`[data-aspect="${name}"]`).value}`).join(',');
-  const list = section.querySelector('.similar-list');
-  list.setAttribute('aria-busy', 'true');
-  try {
-    const answer = await api(`/samples/${sample.id}/similar${params({ k: 12, aspect })}`);
-    if (!state.current || state.current.id !== sample.id) return;
-    list.replaceChildren(...answer.hits.map((hit) => element('li', {},
-      element('button', {
-        type: 'button', class: 'hit', 'data-id': String(hit.id), title: hit.path, draggable: 'true',
-        onclick: () => openSample(hit, { play: true }),
-      },
-      element('span', { class: 'score', style: null, text: hit.score.toFixed(2) }),
-      element('i', { class: 'dot', 'data-cat': hit.category || '' }),
-      element('span', { class: 'hit-name', text: hit.name }),
-      element('span', { class: 'muted', text: [hit.category, hit.type].filter(Boolean).join(' · ') })))));
-    if (!answer.hits.length) list.append(element('li', { class: 'muted', text: 'Nothing similar found' }));
-  } catch (error) {
-    list.replaceChildren(element('li', { class: 'error', text: error.message }));
-  } finally {
-    list.removeAttribute('aria-busy');
-  }
+/** s, or the button: the open sample's similar sounds into the main list. */
+function loadSimilar() {
+  if (!state.current) return;
+  showSimilar(state.current.id, { push: true });
 }
 
 const SKIP_FIELDS = new Set(['schema_version']);
@@ -777,6 +1075,10 @@ function renderAllFields(sample) {
 // -- views: map, duplicates ----------------------------------------------------------------------
 
 function showView(name, { focus = false } = {}) {
+  // A selection belongs to the view it was made in: leaving that view clears it, so Export
+  // never takes something no longer on screen.
+  const from = { table: 'browse', map: 'map' }[state.selectionFrom];
+  if (name !== state.view && state.selection.size && from !== name) clearSelection();
   state.view = name;
   for (const view of ['browse', 'map', 'dupes']) {
     const tab = $(`#tab-${view}`);
@@ -920,7 +1222,7 @@ function updateJob(job, via) {
     const report = job.result.report || job.result;
     text = `done · ${report.added ?? 0} added, ${report.updated ?? 0} updated${report.failed ? `, ${report.failed} failed` : ''}`;
   } else if (job.status === 'failed') {
-    text = `failed: ${job.error}`;
+    text = `failed: ${forPerson(job.error)}`;
   }
   card.querySelector('.job-text').textContent = text;
   if (job.status === 'done') setTimeout(() => card.remove(), 15000);
@@ -990,14 +1292,12 @@ async function startScan(path) {
 }
 
 function setupUploads() {
-  if (!canEdit()) return;
-  const input = $('#upload-input');
-  $('#upload-button').addEventListener('click', () => input.click());
-  input.addEventListener('change', () => { uploadFiles(input.files); input.value = ''; });
+  // Files dropped on the page are always caught: left to the browser, a drop opens the file
+  // in place of the app. Only an editor's drop uploads; anyone else is told why not.
   const drop = $('#drop');
   let depth = 0;
   const hasFiles = (event) => event.dataTransfer && [...event.dataTransfer.types].includes('Files');
-  window.addEventListener('dragenter', (event) => { if (hasFiles(event)) { depth += 1; drop.hidden = false; } });
+  window.addEventListener('dragenter', (event) => { if (hasFiles(event) && canEdit()) { depth += 1; drop.hidden = false; } });
   window.addEventListener('dragleave', () => { depth = Math.max(0, depth - 1); if (!depth) drop.hidden = true; });
   window.addEventListener('dragover', (event) => { if (hasFiles(event)) event.preventDefault(); });
   window.addEventListener('drop', (event) => {
@@ -1007,6 +1307,10 @@ function setupUploads() {
     drop.hidden = true;
     uploadFiles(event.dataTransfer.files);
   });
+  if (!canEdit()) return;
+  const input = $('#upload-input');
+  $('#upload-button').addEventListener('click', () => input.click());
+  input.addEventListener('change', () => { uploadFiles(input.files); input.value = ''; });
   const dialog = $('#scan-dialog');
   $('#scan-button').addEventListener('click', () => {
     $('#scan-error').textContent = '';
@@ -1066,9 +1370,43 @@ function libraryChanged({ reload = true } = {}) {
     if (state.view === 'dupes') loadDupes();
     if (state.view === 'map') loadMap();
     if (!reload) return;
-    if (table.viewport.scrollTop < table.rowHeight * 3) runQuery(state.query, { keepActive: true });
-    else banner('The library changed.', { kind: 'info', action: { label: 'Reload the list', run: () => runQuery(state.query, { keepActive: true }) } });
+    if (table.viewport.scrollTop < table.rowHeight * 3) reloadList();
+    else banner('The library changed.', { kind: 'info', action: { label: 'Reload the list', run: reloadList } });
   }, 400);
+}
+
+// -- the transport: click plays, loops loop, volume, project tempo and key -----------------------
+
+function setupTransport() {
+  const settings = state.settings;
+  const save = () => {
+    try { localStorage.setItem(SETTINGS_KEY, JSON.stringify(settings)); } catch { /* private mode: not kept */ }
+    player.apply();
+    showPreview();
+  };
+  const autoplay = $('#autoplay');
+  autoplay.checked = settings.clickPlays;
+  autoplay.addEventListener('change', () => { settings.clickPlays = autoplay.checked; save(); });
+  const loop = $('#loop-toggle');
+  loop.checked = settings.loop;
+  loop.addEventListener('change', () => { settings.loop = loop.checked; save(); });
+  const volume = $('#volume');
+  volume.value = String(settings.volume);
+  volume.addEventListener('input', () => { settings.volume = Number(volume.value); save(); });
+  const tempo = $('#tempo');
+  tempo.value = settings.tempo ? String(settings.tempo) : '';
+  const tempoChanged = () => {
+    const value = Number(tempo.value);
+    settings.tempo = tempo.value.trim() && value >= 20 && value <= 400 ? value : null;
+    save();
+  };
+  tempo.addEventListener('input', tempoChanged);
+  tempo.addEventListener('change', tempoChanged);
+  const key = $('#project-key');
+  key.append(element('option', { value: '', text: 'Key: as recorded' }));
+  for (const root of ROOTS) key.append(element('option', { value: root, text: `Key: ${root}` }));
+  key.value = settings.key || '';
+  key.addEventListener('change', () => { settings.key = key.value; save(); });
 }
 
 // -- keyboard -----------------------------------------------------------------------------------
@@ -1116,7 +1454,12 @@ function onKey(event) {
       if (event.target.id === 'grid' && state.current) { event.preventDefault(); playCurrent(0); }
       return;
     case 's': event.preventDefault(); loadSimilar(); return;
-    case 'a': $('#autoplay').checked = !$('#autoplay').checked; banner(`Auto-play ${$('#autoplay').checked ? 'on' : 'off'}`, { kind: 'info' }); return;
+    case 'f': if (state.current) { event.preventDefault(); toggleFavourite(state.current); } return;
+    case 'a':
+      $('#autoplay').checked = !$('#autoplay').checked;
+      $('#autoplay').dispatchEvent(new Event('change'));
+      banner(`Click plays: ${$('#autoplay').checked ? 'on' : 'off'}`, { kind: 'info' });
+      return;
     case '1': showView('browse'); return;
     case '2': showView('map'); return;
     case '3': showView('dupes'); return;
@@ -1170,7 +1513,7 @@ function setupLogin() {
     if (!state.started) { await loadSchema(); start(); return; }
     if (previousRole !== session.role) { location.reload(); return; }
     showWho();
-    runQuery(state.query, { keepActive: true });
+    reloadList();
     if (!state.ws) connectEvents();
   });
   onUnauthorized(() => {
@@ -1206,9 +1549,13 @@ function start() {
   state.started = true;
   applyRole();
   $('#app').hidden = false;
-  player = new Player($('#player'));
+  player = new Player($('#player'), state.settings);
   table = new VirtualTable($('#grid'), COLUMNS, {
-    onActivate(index, row, how) { openSample(row, { play: how === 'key' || $('#autoplay').checked }); },
+    onActivate(index, row, how) {
+      // the row's own play button plays (or stops) it; a click plays when the setting says so
+      if (how === 'play' && player.playing && player.sample && player.sample.id === row.id) { player.stop(); return; }
+      openSample(row, { play: how === 'key' || how === 'play' || state.settings.clickPlays });
+    },
     onOpen(index, row) { openSample(row, { play: true }); },
     onNeedRows: loadMore,
     onSort,
@@ -1221,6 +1568,7 @@ function start() {
     },
   });
   setupFacets();
+  setupTransport();
   setupTabs();
   setupMap();
   setupUploads();
@@ -1254,9 +1602,10 @@ function start() {
   $('#help-button').addEventListener('click', () => $('#help').showModal());
   $('#logout-button').addEventListener('click', async () => { await logout(); location.hash = ''; location.reload(); });
   document.addEventListener('keydown', onKey);
-  const initial = location.hash.startsWith('#q=') ? decodeURIComponent(location.hash.slice(3)) : '';
-  setQuery(initial);
+  window.addEventListener('popstate', fromAddress);
+  fromAddress();
   loadFacets();
+  loadFavourites().then(renderFacets);
   connectEvents();
 }
 
@@ -1282,5 +1631,5 @@ async function loadSchema() {
   CORRECTABLE = schema.correctable;
 }
 
-window.samplemind = { state, colours: CATEGORY_COLOURS, colourOf };
+window.samplemind = { state, colours: CATEGORY_COLOURS, colourOf, rows: () => table.rows };
 boot();

@@ -1,20 +1,60 @@
 // The one player: an <audio> element fed from /api/v1/samples/{id}/audio (HTTP Range, so
 // seeking starts at once). Browsers do not play AIFF, so AIFF files are fetched and turned
 // into WAV in memory (PCM; big-endian samples become little-endian).
+//
+// Samples are compared by id, never by object: the open sample's record is replaced by a new
+// object whenever it changes (a tag, a correction, a teammate's edit, a map point opened), and
+// it is still the same sound.
 
 const AIFF = /\.(aif|aiff|aifc)$/i;
+const NOTE_NAMES = { C: 0, D: 2, E: 4, F: 5, G: 7, A: 9, B: 11 };
+
+/** The pitch class (0..11) of a note ("A1", "F#3", "Bb2") or key root ("C", "Am", "F# minor"). */
+export function pitchClass(text) {
+  const match = /^\s*([A-Ga-g])([#b]?)/.exec(text || '');
+  if (!match) return null;
+  const accidental = match[2] === '#' ? 1 : match[2] === 'b' ? -1 : 0;
+  return (NOTE_NAMES[match[1].toUpperCase()] + accidental + 12) % 12;
+}
+
+/** The transport's settings: loops loop, volume, project tempo (BPM) and key (a root). */
+export const DEFAULT_SETTINGS = { clickPlays: true, loop: true, volume: 1, tempo: null, key: '' };
+
+/** How a sample is previewed under the settings: {rate, keepPitch, loop, why}.
+ *  Loops with a tempo play at the project tempo, pitch kept; one-shots with a note are
+ *  transposed (the nearest way, at most a tritone) to the project key's root. */
+export function previewOf(sample, settings) {
+  const loop = Boolean(settings.loop && sample.type === 'loop');
+  if (sample.type === 'loop' && settings.tempo > 0 && sample.bpm > 0) {
+    return { rate: settings.tempo / sample.bpm, keepPitch: true, loop, why: `${sample.bpm} → ${settings.tempo} BPM` };
+  }
+  const from = pitchClass(sample.note);
+  const to = pitchClass(settings.key);
+  if (sample.type !== 'loop' && from !== null && to !== null) {
+    let semitones = (to - from + 12) % 12;
+    if (semitones > 6) semitones -= 12;
+    const sign = semitones > 0 ? '+' : '';
+    return { rate: 2 ** (semitones / 12), keepPitch: false, loop, why: `${sample.note} → ${settings.key} (${sign}${semitones} st)` };
+  }
+  return { rate: 1, keepPitch: true, loop, why: '' };
+}
 
 export class Player {
-  constructor(audio) {
+  constructor(audio, settings = { ...DEFAULT_SETTINGS }) {
     this.audio = audio;
     this.sample = null;
     this.blobUrl = null;
     this.loading = null;
+    this.settings = settings;
   }
 
   /** Load a sample (without playing). */
   async load(sample) {
-    if (this.sample && this.sample.id === sample.id) return this.loading;
+    if (this.sample && this.sample.id === sample.id) {
+      this.sample = sample; // the newer record of the same sound
+      this.apply();
+      return this.loading;
+    }
     this.sample = sample;
     if (this.blobUrl) { URL.revokeObjectURL(this.blobUrl); this.blobUrl = null; }
     const url = `/api/v1/samples/${sample.id}/audio`;
@@ -25,21 +65,37 @@ export class Player {
           return response.arrayBuffer();
         })
         .then((buffer) => {
-          if (this.sample !== sample) return;
+          if (!this.sample || this.sample.id !== sample.id) return;
           const wav = aiffToWav(buffer);
           this.blobUrl = URL.createObjectURL(new Blob([wav || buffer], { type: wav ? 'audio/wav' : 'audio/aiff' }));
           this.audio.src = this.blobUrl;
+          this.apply();
         });
     } else {
       this.audio.src = url;
       this.loading = Promise.resolve();
     }
+    this.apply();
     return this.loading;
+  }
+
+  /** Put the settings on the element: a new source resets the rate, so this follows every load. */
+  apply() {
+    const audio = this.audio;
+    audio.volume = Math.min(1, Math.max(0, Number(this.settings.volume ?? 1)));
+    if (!this.sample) return;
+    const preview = previewOf(this.sample, this.settings);
+    audio.loop = preview.loop;
+    if ('preservesPitch' in audio) audio.preservesPitch = preview.keepPitch;
+    audio.defaultPlaybackRate = preview.rate;
+    audio.playbackRate = preview.rate;
+    this.preview = preview;
   }
 
   async play(sample, fromFraction = null) {
     await this.load(sample);
-    if (this.sample !== sample) return;
+    if (!this.sample || this.sample.id !== sample.id) return; // another sample was chosen meanwhile
+    this.apply();
     if (fromFraction !== null) this.seek(fromFraction);
     else if (this.audio.ended || this.audio.currentTime >= (this.audio.duration || Infinity)) this.audio.currentTime = 0;
     try {

@@ -11,7 +11,7 @@ const PREFETCH_SCREENS = 3; // ask for the next page this many screens before th
 export class VirtualTable {
   /**
    * root: the grid element (role=grid). columns: [{field, label, width, className, render(row)}].
-   * handlers: onActivate(index, row, how) when the active row changes ("key" | "click"),
+   * handlers: onActivate(index, row, how) when the active row changes ("key" | "click" | "play": its play button),
    * onOpen(index, row) on Enter/double-click, onNeedRows() for the next page,
    * onSort(field) when a header is clicked, onSelectionChange(ids).
    */
@@ -34,6 +34,9 @@ export class VirtualTable {
   build() {
     const template = this.columns.map((c) => c.width).join(' ');
     this.root.style.setProperty('--columns', template);
+    // Below 900 px wide only the columns marked narrow show (app.css hides the rest).
+    const narrow = this.columns.filter((c) => c.narrow).map((c) => c.width).join(' ');
+    this.root.style.setProperty('--columns-narrow', narrow || template);
     this.head = document.createElement('div');
     this.head.className = 'thead';
     this.head.setAttribute('role', 'row');
@@ -41,7 +44,7 @@ export class VirtualTable {
     for (const column of this.columns) {
       const cell = document.createElement('div');
       cell.setAttribute('role', 'columnheader');
-      cell.className = column.className || '';
+      cell.className = [column.className, column.narrow ? '' : 'wide-only'].filter(Boolean).join(' ');
       cell.dataset.field = column.field;
       if (column.sort) {
         const button = document.createElement('button');
@@ -187,7 +190,8 @@ export class VirtualTable {
     for (const column of this.columns) {
       const cell = document.createElement('div');
       cell.setAttribute('role', 'gridcell');
-      if (column.className) cell.className = column.className;
+      cell.className = [column.className, column.narrow ? '' : 'wide-only'].filter(Boolean).join(' ');
+      cell.dataset.field = column.field;
       const value = column.render(row);
       if (value instanceof Node) cell.append(value); else cell.textContent = value;
       markUncertain(cell, row, column.field);
@@ -215,13 +219,15 @@ export class VirtualTable {
     if (event.button !== 0) return;
     const index = this.indexAt(event);
     if (index < 0 || !this.rows[index]) return;
+    if (event.target.closest('.row-star')) return; // the star's own click handles it
     // Keep focus on the grid, not the cell text; a draggable row keeps the default, or no drag
     // could start (drag.js; no text selection starts on it either).
     if (!event.target.closest('[draggable="true"]')) event.preventDefault();
     this.root.focus({ preventScroll: true });
     if (event.shiftKey && this.anchor >= 0) this.selectRange(this.anchor, index);
     else if (event.ctrlKey || event.metaKey) this.toggle(index);
-    this.moveTo(index, 'click', { keepSelection: event.shiftKey || event.ctrlKey || event.metaKey });
+    const how = event.target.closest('.row-play') ? 'play' : 'click'; // the row's own play button
+    this.moveTo(index, how, { keepSelection: event.shiftKey || event.ctrlKey || event.metaKey });
   }
 
   toggle(index) {

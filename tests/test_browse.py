@@ -1,0 +1,151 @@
+"""What a person browsing needs beside the list (issue 23): favourites, each account's own
+stars kept in the catalog (migration m015_favourites), listed with the query fav:NAME, over
+HTTP per account (a real aiohttp server on loopback, real tokens); and facet counts for the
+current results (GET /api/v1/facets)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_server_exports import tiny_library
+
+from samplemind import Library
+from samplemind.accounts import AccountStore
+from samplemind.config import resolve_paths
+from samplemind.errors import NotFound, QueryError, UsageError
+from samplemind.server import ROUTE_ROLES, ServerConfig, make_app
+from samplemind.server.auth import install_security
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_library(tmp_path_factory.mktemp("favourites"), 12)
+
+
+def ids_of(library: Library, query: str) -> list[int]:
+    return sorted(sample.id for sample in library.ls(query))
+
+
+def test_favourites_are_kept_per_account_and_queried_with_fav(tmp_path: Path) -> None:
+    home = tiny_library(tmp_path, 10)
+    with Library(home) as library:
+        every = ids_of(library, "")
+        assert library.favourite("alice", [every[0], every[3]]) == {"samples": 2, "changed": 2}
+        assert library.favourite("alice", [every[3]])["changed"] == 0  # already starred
+        library.favourite("bob", [every[5]])
+        assert library.favourites("alice") == [every[0], every[3]]
+        assert library.favourites("bob") == [every[5]]
+        assert library.favourites("carol") == []
+        assert ids_of(library, "fav:alice") == [every[0], every[3]]
+        assert ids_of(library, "favourite:bob") == [every[5]]
+        assert ids_of(library, "fav:*") == [every[0], every[3], every[5]]
+        assert ids_of(library, "fav:alice,bob") == [every[0], every[3], every[5]]
+        assert ids_of(library, "-fav:alice") == [i for i in every if i not in (every[0], every[3])]
+        assert ids_of(library, "fav:alice cat:kick") == sorted(
+            i for i in (every[0], every[3]) if i in ids_of(library, "cat:kick"))
+        library.favourite("alice", [every[0]], remove=True)
+        assert library.favourites("alice") == [every[3]]
+        # a forgotten sample takes its stars with it
+        library.forget(every[3])
+        assert library.favourites("alice") == []
+        with pytest.raises(NotFound):
+            library.favourite("alice", [999_999])
+        with pytest.raises(UsageError, match="account"):
+            library.favourite("", [every[1]])
+        with pytest.raises(QueryError, match="cannot sort by 'fav'"):
+            list(library.ls("sort:fav"))
+        with pytest.raises(QueryError, match="fav:\\* = anyone's"):
+            list(library.ls("fav:"))
+
+
+@pytest.fixture
+def secured(aiohttp_client, home: Path, tmp_path: Path):
+    """A server with accounts on and two viewer tokens, alice's and bob's."""
+    store = AccountStore(resolve_paths(tmp_path / "accounts").data_dir)
+    tokens = {name: store.add_token(name, "viewer") for name in ("alice", "bob")}
+
+    async def make():
+        app = make_app(home, config=ServerConfig(threads=2, record_cache_mb=0),
+                       security=lambda app: install_security(app, store, route_roles=ROUTE_ROLES,
+                                                             open_access=False))
+        client = await aiohttp_client(app)
+        return client, {name: {"Authorization": f"Bearer {token}"} for name, token in tokens.items()}
+
+    yield make
+    store.close()
+
+
+@pytest.mark.asyncio
+async def test_favourites_over_http_are_each_accounts_own(secured, home: Path) -> None:
+    client, auth = await secured()
+    with Library(home) as library:
+        every = ids_of(library, "")
+    first, second, third = every[1], every[4], every[7]
+    for name, sample in (("alice", first), ("alice", second), ("bob", third)):
+        response = await client.put(f"/api/v1/favourites/{sample}", headers=auth[name])
+        assert response.status == 200, await response.text()
+        assert await response.json() == {"account": name, "id": sample, "favourite": True}
+    alice = await (await client.get("/api/v1/favourites", headers=auth["alice"])).json()
+    bob = await (await client.get("/api/v1/favourites", headers=auth["bob"])).json()
+    assert alice == {"account": "alice", "ids": [first, second]}
+    assert bob == {"account": "bob", "ids": [third]}
+    # the query language lists them
+    page = await (await client.get("/api/v1/samples", params={"q": "fav:alice"},
+                                   headers=auth["bob"])).json()
+    assert sorted(s["id"] for s in page["samples"]) == [first, second]
+    # unstar
+    response = await client.delete(f"/api/v1/favourites/{first}", headers=auth["alice"])
+    assert (await response.json())["favourite"] is False
+    alice = await (await client.get("/api/v1/favourites", headers=auth["alice"])).json()
+    assert alice["ids"] == [second]
+    # an unknown sample; no account at all
+    missing = await client.put("/api/v1/favourites/999999", headers=auth["alice"])
+    assert missing.status == 404
+    anonymous = await client.get("/api/v1/favourites")
+    assert anonymous.status == 401
+    # the routes are in the OpenAPI document, open to viewers
+    doc = await (await client.get("/api/v1/openapi.json", headers=auth["alice"])).json()
+    assert {"get"} <= set(doc["paths"]["/api/v1/favourites"])
+    assert {"put", "delete"} <= set(doc["paths"]["/api/v1/favourites/{id}"])
+    assert ROUTE_ROLES["favourite_add"] == ROUTE_ROLES["favourite_remove"] == "viewer"
+
+
+@pytest.mark.asyncio
+async def test_without_accounts_the_favourites_are_the_local_accounts(aiohttp_client, tmp_path: Path) -> None:
+    home = tiny_library(tmp_path, 4)
+    client = await aiohttp_client(make_app(home, config=ServerConfig(threads=2, record_cache_mb=0)))
+    with Library(home) as library:
+        sample = ids_of(library, "")[2]
+    response = await client.put(f"/api/v1/favourites/{sample}")
+    assert (await response.json())["account"] == "local"
+    with Library(home) as library:
+        assert ids_of(library, "fav:local") == [sample]
+
+
+@pytest.mark.asyncio
+async def test_facet_counts_are_for_the_current_results(aiohttp_client, home: Path) -> None:
+    client = await aiohttp_client(make_app(home, config=ServerConfig(threads=2, record_cache_mb=0)))
+    with Library(home) as library:
+        kicks = ids_of(library, "cat:kick")
+        library.tag([str(kicks[0]), str(kicks[1])], ["boomy"])
+        every = [(s.id, s.path) for s in library.ls("")]
+    answer = await (await client.get("/api/v1/facets", params={"q": "cat:kick"})).json()
+    assert answer["total"] == len(kicks)
+    assert answer["by_category"] == {"kick": len(kicks)}
+    assert answer["by_type"] == {"oneshot": len(kicks)}
+    assert {"tag": "boomy", "count": 2} in answer["tags"]
+    # folders: each with its path, its name below the root, and how many matches it holds
+    folders = {item["path"]: item for item in answer["folders"]}
+    expected: dict[str, int] = {}
+    for sample_id, path in every:
+        if sample_id in kicks:
+            expected[str(Path(path).parent)] = expected.get(str(Path(path).parent), 0) + 1
+    assert {path: item["count"] for path, item in folders.items()} == expected
+    assert all(item["folder"] == f"lib/{Path(path).name}" for path, item in folders.items())
+    # every sample, and a bad query
+    everything = await (await client.get("/api/v1/facets")).json()
+    assert everything["total"] == len(every)
+    assert sum(everything["by_category"].values()) == len(every)
+    bad = await client.get("/api/v1/facets", params={"q": "bmp:120"})
+    assert bad.status == 400
