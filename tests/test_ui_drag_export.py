@@ -106,7 +106,7 @@ def test_a_real_mouse_drag_starts_with_the_file_and_a_similar_hit_drags_too(page
                   " && document.querySelectorAll('.tr[data-id]').length > 1")
     hit_id = page.evaluate("[...document.querySelectorAll('.tr[data-id]')].map(r => r.dataset.id)"
                            f".find(id => id !== {json.dumps(reference)})")
-    hit_name = page.inner_text(f'.tr[data-id="{hit_id}"] .name')
+    hit_name = page.inner_text(f'.tr[data-id="{hit_id}"] .name-text')  # the cell also shows a score
     data = page.evaluate(DRAG, f'.tr[data-id="{hit_id}"]')
     mime, dragged_name, url = split_download_url(data["downloadUrl"])
     assert dragged_name == hit_name and mime.startswith("audio/")

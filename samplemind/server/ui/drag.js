@@ -43,7 +43,8 @@ function audioUrl(id) {
 
 function nameOf(element) {
   const label = element.dataset.dragName
-    || (element.querySelector('.name, .hit-name') || element).textContent;
+    // the name's own text: the name cell also holds a star, a score or a "reference" badge
+    || (element.querySelector('.name-text') || element.querySelector('.name, .hit-name') || element).textContent;
   return safeName(label.trim());
 }
 
