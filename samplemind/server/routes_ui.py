@@ -33,6 +33,8 @@ UI_FILES: dict[str, str] = {
     "wave.js": "text/javascript; charset=utf-8",
     "map.js": "text/javascript; charset=utf-8",
     "audio.js": "text/javascript; charset=utf-8",
+    "review.js": "text/javascript; charset=utf-8",
+    "review.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
 

@@ -7,6 +7,7 @@ import { VirtualTable } from './table.js';
 import { Waveform } from './wave.js';
 import { Player } from './audio.js';
 import { SoundMap, colourOf, CATEGORY_COLOURS } from './map.js';
+import { ReviewView } from './review.js';
 
 const FIRST_PAGE = 100; // small, so the first rows paint at once
 const NEXT_PAGE = 1000;
@@ -34,7 +35,7 @@ const state = {
   descriptions: new Map(), exporting: false,
 };
 
-let table; let player; let wave; let soundMap;
+let table; let player; let wave; let soundMap; let review;
 
 // -- small helpers ------------------------------------------------------------------------------
 
@@ -773,7 +774,7 @@ function renderAllFields(sample) {
 
 function showView(name, { focus = false } = {}) {
   state.view = name;
-  for (const view of ['browse', 'map', 'dupes']) {
+  for (const view of ['browse', 'map', 'dupes', 'review']) {
     const tab = $(`#tab-${view}`);
     const selected = view === name;
     tab.setAttribute('aria-selected', String(selected));
@@ -785,6 +786,7 @@ function showView(name, { focus = false } = {}) {
   if (name === 'dupes' && !state.dupesLoaded) loadDupes();
   if (name === 'browse') table.schedule();
   if (name === 'map' && soundMap) soundMap.draw();
+  if (name === 'review') review.show(); else review.hide(); // review.js owns that view
 }
 
 async function loadMap() {
@@ -1074,6 +1076,7 @@ function onKey(event) {
     return;
   }
   if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (state.view === 'review' && /^([1-9]|Enter|[spu ])$/.test(key)) return; // review.js's keys
   const onButton = event.target.closest && event.target.closest('button, a, summary, [role="tab"]');
   const inBrowse = state.view === 'browse';
   switch (key) {
@@ -1115,7 +1118,7 @@ function onKey(event) {
 }
 
 function setupTabs() {
-  const tabs = ['browse', 'map', 'dupes'];
+  const tabs = ['browse', 'map', 'dupes', 'review'];
   for (const name of tabs) {
     const tab = $(`#tab-${name}`);
     tab.addEventListener('click', () => showView(name));
@@ -1210,6 +1213,7 @@ function start() {
     },
   });
   setupFacets();
+  review = new ReviewView($('#view-review'), { canEdit: canEdit(), query: () => state.query });
   setupTabs();
   setupMap();
   setupUploads();
