@@ -18,7 +18,9 @@ overall and per class. Three strategies in the same command:
 of each answer is printed (median and max) per strategy. --time-at N (e.g. 100000) instead
 builds benchmarks/similar.py's synthetic catalog of N rows (real vectors and rows, jittered;
 benchmarks/serve.py's builder), runs the post-scan category steps once, then times the
-questions and a few answers and undos there. Exit code 0: this reports.
+questions and a few answers and undos there, each answer taught where it reaches, and in the
+same run the full recompute an answer ran before (median and the ratio). Exit code 0: this
+reports.
 """
 
 from __future__ import annotations
@@ -102,46 +104,78 @@ def simulate(home: Path, truth: dict[int, str], strategy: str) -> tuple[list, li
     return results, seconds
 
 
-def time_at(n: int, work: Path, jobs: int) -> None:
-    """Questions, answers and undos on a synthetic catalog of n rows."""
+def time_at(n: int, work: Path, jobs: int, rounds: int = 5) -> None:
+    """Questions, answers and undos on a synthetic catalog of n rows: each answer taught
+    where it reaches (teach.relearn), then, in the same run, the full recompute every
+    answer ran before (the steps after a scan over the whole library)."""
+    import contextlib
+
     import serve  # benchmarks/serve.py: the synthetic catalog builder
 
     from samplemind.models import ScanReport
     from samplemind.scan import refine_categories
+    from samplemind.similarity import teach
 
     home = work / f"time-{n}"
     if not (home / ".done").exists():
         shutil.rmtree(home, ignore_errors=True)
         facts = serve.make_catalog(home, n, jobs)
         print(f"built {facts['count']} rows", file=sys.stderr)
-        with Library(home) as library:
-            started = time.perf_counter()
-            refine_categories(library.catalog, library.index, ScanReport())
-            print(f"first category round: {time.perf_counter() - started:.1f} s",
-                  file=sys.stderr)
         (home / ".done").write_text("ok")
+
+    @contextlib.contextmanager
+    def full_recompute():
+        """Every answer re-teaches the whole library, as before answers were taught where
+        they reach."""
+        planned = teach.plan_relearn
+        teach.plan_relearn = lambda *args, **kwargs: None
+        try:
+            yield
+        finally:
+            teach.plan_relearn = planned
+
     with Library(home) as library:
         library.index.current()
-        asks, answers, undos, changed = [], [], [], []
-        for k in range(5):
+        started = time.perf_counter()
+        refine_categories(library.catalog, library.index, ScanReport())  # as a scan leaves it
+        print(f"category round after the scan: {time.perf_counter() - started:.1f} s",
+              file=sys.stderr)
+
+        def one(reviewer: str) -> tuple[float, float, float, int, int | None]:
             started = time.perf_counter()
-            question = library.review_questions(None, 1, reviewer=f"t{k}")[0]
-            asks.append(time.perf_counter() - started)
+            question = library.review_questions(None, 1, reviewer=reviewer)[0]
+            asked = time.perf_counter() - started
             value = "snare" if question["guess"] != "snare" else "tom"
             if question["field"] == "type":
                 value = "oneshot"
             started = time.perf_counter()
             done = library.review_answer(question["sample_id"], question["field"], value)
-            answers.append(time.perf_counter() - started)
-            changed.append(done["changed"])
+            answered = time.perf_counter() - started
             started = time.perf_counter()
             library.review_undo(done["answer_id"])
-            undos.append(time.perf_counter() - started)
+            return asked, answered, time.perf_counter() - started, done["changed"], \
+                done["relearned"]
+
+        near = [one(f"near{k}") for k in range(rounds)]
+        with full_recompute():
+            full = [one(f"full{k}") for k in range(max(3, rounds // 2))]
         count = library.count()
-    ms = lambda values: f"median {statistics.median(values) * 1000:.0f} ms, " \
-        f"max {max(values) * 1000:.0f} ms"  # noqa: E731
-    print(f"== {count} samples: next question {ms(asks)}; one answer applied {ms(answers)} "
-          f"(changed {changed}); undo {ms(undos)} ==")
+
+    def ms(values: list[float]) -> str:
+        return f"median {statistics.median(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms"
+
+    def column(rows: list[tuple], at: int) -> list:
+        return [row[at] for row in rows]
+
+    print(f"== {count} samples ==")
+    print(f"  next question: {ms(column(near, 0))}")
+    print(f"  one answer applied, taught where it reaches: {ms(column(near, 1))} "
+          f"(samples taught again {column(near, 4)}, categories changed {column(near, 3)}); "
+          f"undo {ms(column(near, 2))}")
+    print(f"  one answer applied, the whole library again (before): {ms(column(full, 1))}; "
+          f"undo {ms(column(full, 2))}")
+    print(f"  ratio (whole library / where it reaches), median answer: "
+          f"{statistics.median(column(full, 1)) / statistics.median(column(near, 1)):.1f}x")
 
 
 def main() -> None:
