@@ -54,14 +54,22 @@ def oneshots(data: Path, limit: int | None) -> list[dict]:
     return items
 
 
-def top1(library: Library, truth: dict[int, str], answered: set[int]) -> tuple[float, dict]:
+SOURCES: dict[int, str] = {}  # sample id -> its kit's package (the set's source)
+
+
+def top1(library: Library, truth: dict[int, str], answered: set[int]
+         ) -> tuple[float, dict, dict]:
+    """(top-1, per class, per source) over the sounds not answered yet."""
     rows = dict(library.catalog.query("SELECT id, category FROM samples"))
     rest = [i for i in truth if i not in answered]
     per: dict[str, list[bool]] = {c: [] for c in CATEGORIES}
+    by_source: dict[str, list[bool]] = {}
     for i in rest:
         per[truth[i]].append(rows.get(i) == truth[i])
+        by_source.setdefault(SOURCES.get(i, "?"), []).append(rows.get(i) == truth[i])
     hits = sum(sum(v) for v in per.values())
-    return hits / max(len(rest), 1), {c: (sum(v) / len(v) if v else None) for c, v in per.items()}
+    return hits / max(len(rest), 1), {c: (sum(v) / len(v) if v else None) for c, v in per.items()}, \
+        {s: sum(v) / len(v) for s, v in sorted(by_source.items())}
 
 
 def simulate(home: Path, truth: dict[int, str], strategy: str) -> tuple[list, list[float]]:
@@ -185,7 +193,15 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--time-at", type=int, default=None, metavar="N")
+    parser.add_argument("--answer-weight", type=float, default=None, metavar="W",
+                        help="try another teach.ANSWER_WEIGHT (the owner's answers' vote)")
+    parser.add_argument("--strategies", default="picker,random,lowest",
+                        help="which of picker, random, lowest to run (comma-separated)")
     args = parser.parse_args()
+    if args.answer_weight is not None:
+        from samplemind.similarity import teach
+
+        teach.ANSWER_WEIGHT = args.answer_weight
     if args.time_at:
         time_at(args.time_at, args.work, args.jobs)
         return
@@ -202,11 +218,12 @@ def main() -> None:
     print(f"scan: {report.seen} files, {report.failed} failed, "
           f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
     truth = {ids[i["path"]]: i["category"] for i in items if i.get("path") in ids}
+    SOURCES.update({ids[i["path"]]: i["source"] for i in items if i.get("path") in ids})
     counts = Counter(truth.values())
     print(f"== Review on {len(truth)} unnamed real one-shots: "
           + ", ".join(f"{c} {counts[c]}" for c in CATEGORIES if counts[c]) + " ==")
     table = {}
-    for strategy in ("picker", "random", "lowest"):
+    for strategy in args.strategies.split(","):
         copy = args.work / f"home-{strategy}"
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(home, copy)
@@ -217,10 +234,10 @@ def main() -> None:
     print("\ntop-1 over the unanswered one-shots after N answers")
     print(f"  {'N':>3}  " + "  ".join(f"{s:>7}" for s in table))
     for row in range(len(CHECKPOINTS)):
-        n = table["picker"][row][0] if row < len(table["picker"]) else CHECKPOINTS[row]
+        n = CHECKPOINTS[row]
         cells = [f"{table[s][row][1]:7.3f}" if row < len(table[s]) else "      -" for s in table]
         print(f"  {n:>3}  " + "  ".join(cells))
-    print("\nper class (picker / random / lowest)")
+    print(f"\nper class ({' / '.join(table)})")
     for row in range(len(CHECKPOINTS)):
         if row >= min(len(v) for v in table.values()):
             break
@@ -231,7 +248,16 @@ def main() -> None:
             values = ["-" if table[s][row][2][c] is None else f"{table[s][row][2][c]:.2f}"
                       for s in table]
             parts.append(f"{c} {'/'.join(values)}")
-        print(f"  N={table['picker'][row][0]:>2}: " + "  ".join(parts))
+        print(f"  N={CHECKPOINTS[row]:>2}: " + "  ".join(parts))
+    print(f"\nper source ({' / '.join(table)}; sounds in the set)")
+    sizes = Counter(SOURCES[i] for i in truth)
+    for row in range(len(CHECKPOINTS)):
+        if row >= min(len(v) for v in table.values()):
+            break
+        parts = [f"{name} ({sizes[name]}) " + "/".join(f"{table[s][row][3].get(name, 0):.2f}"
+                                                      for s in table)
+                 for name in sorted(sizes)]
+        print(f"  N={CHECKPOINTS[row]:>2}: " + "  ".join(parts))
 
 
 if __name__ == "__main__":

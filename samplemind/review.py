@@ -20,12 +20,15 @@ folder, embedded metadata) are never asked about. A one-shot/loop question is as
 when the type itself is unsure (below TYPE_DOUBT).
 
 The answers. Each answer is a user correction (the `overrides` table, like `samplemind
-set`: it survives rescans, re-analysis and moves), and it teaches at once: the sound
-consensus and the library's lessons run as after a scan (scan.refine_categories; the
-owner's answers teach from the first one, teach.py), and every sample whose category or
-type moved is counted and kept with the answer (table `review_answers`, migration m013) so
-undo can say what it restored. Undo clears the correction (or puts back the one it
-replaced) and runs the same steps again: the library goes back to what it was.
+set`: it survives rescans, re-analysis and moves), and it teaches at once: a category answer
+re-teaches only the samples that have the answered one among their nearest teachers
+(teach.plan_relearn / relearn; the result equals the full steps after a scan, tested in
+tests/test_review_incremental.py), and runs scan.refine_categories (the sound consensus and
+every lesson) only when the library changed since the last round or for a type answer. The
+owner's answers teach from the first one (teach.py). Every sample whose category or type
+moved is counted and kept with the answer (table `review_answers`, migration m013) so undo
+can say what it restored. Undo clears the correction (or puts back the one it replaced) and
+teaches the same way again: the library goes back to what it was.
 
 Leases. Questions handed out are leased to their reviewer for LEASE_SECONDS (table
 `review_leases`); another reviewer is never handed a leased question, and an answer ends
@@ -36,6 +39,7 @@ only category and type are asked today.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -228,6 +232,9 @@ def new_reviewer() -> str:
 
 
 _COLUMNS = "id, type, category, category_confidence, category_source"
+# One answer at a time in a process (the server answers from several threads): relearning
+# reads what the last answer left (teach._known) and must not interleave with another.
+_ANSWERING = threading.Lock()
 
 
 def _snapshot(catalog: Catalog, ids: list[int] | None = None) -> dict[int, tuple[Any, ...]]:
@@ -253,6 +260,12 @@ def _apply(catalog: Catalog, index: Any, sample_id: int, field: str, value: Any
     have it among their nearest teachers) while nothing else changed since the last round;
     the sound consensus needs nothing then (it hears sounds, not categories). A type answer,
     or a library changed in between, runs the steps after a scan instead."""
+    with _ANSWERING:
+        return _apply_alone(catalog, index, sample_id, field, value)
+
+
+def _apply_alone(catalog: Catalog, index: Any, sample_id: int, field: str, value: Any
+                 ) -> tuple[dict[int, tuple[Any, ...]], dict[int, tuple[Any, ...]], int | None]:
     from .similarity import teach
 
     plan = vectors = None
