@@ -411,7 +411,7 @@ def plan_relearn(catalog: Catalog, vectors: VectorIndex, sample_id: int,
     _candidates(catalog, vectors, known)
     assert known.candidates is not None and known.reach is not None and known.vectors is not None
     region: list[int] = []
-    if len(known.candidates):
+    if len(known.candidates) and own[0][2] == "oneshot":  # a loop neither teaches nor learns
         distance = ((known.vectors - here[0]) ** 2).sum(axis=1)
         # (a little slack: the index measured the reach in its own float order)
         near = np.flatnonzero(distance <= known.reach * (1 + 1e-4) + 1e-4)
