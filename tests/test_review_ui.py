@@ -68,6 +68,14 @@ def test_answer_by_key_see_the_count_and_undo(page: Any, open_server: LiveServer
     screenshot(page, shots, "review")
     asked = question(page)
     truth = truth_of(asked["name"])
+    # the waveform of the sound asked about is drawn: peaks reach well above the centre line
+    # (right of the play cursor, a line over the whole height at the start)
+    wait_js(page, """(() => { const c = document.querySelector('#review-wave');
+        const left = Math.ceil(8 * (window.devicePixelRatio || 1));
+        const data = c.getContext('2d').getImageData(left, 0, c.width - left,
+                                                     Math.floor(c.height * 0.4)).data;
+        for (let i = 3; i < data.length; i += 4) if (data[i] > 0) return true;
+        return false; })()""")
     # p plays the sound in the view's own player
     page.keyboard.press("p")
     wait_js(page, "(() => { const a = document.querySelector('#review-player');"
