@@ -333,7 +333,8 @@ def m013_review(db: sqlite_utils.Database) -> None:
 def m016_lessons(db: sqlite_utils.Database) -> None:
     """What each unnamed one-shot's last lesson was made of (similarity/teach.py): how far its
     farthest voting teacher was (NULL: fewer teachers than it listens to, so every new one is
-    heard) and the sound's own guess the lesson was weighed against. A review answer then
+    heard; `heard`: how many teachers it heard) and the sound's own guess the lesson was
+    weighed against. A review answer then
     teaches only the one-shots it can reach, instead of the whole library again."""
-    db["lessons"].create({"sample_id": int, "reach": float, "sound_category": str,
+    db["lessons"].create({"sample_id": int, "reach": float, "heard": int, "sound_category": str,
                           "sound_confidence": float}, pk="sample_id", if_not_exists=True)

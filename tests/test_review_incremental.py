@@ -26,20 +26,23 @@ def truth_of(name: str) -> str:
     return DRUM_KINDS[int(name[7:9]) % len(DRUM_KINDS)]
 
 
-@pytest.fixture(scope="module")
-def scanned(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("incremental")
+def build(base: Path, named: int) -> Path:
     pack = base / "pack"
-    pack.mkdir()
+    pack.mkdir(parents=True)
     for n in range(len(DRUM_KINDS) * UNNAMED):
         write_drum_hit(pack / f"sample_{n:02d}.wav", truth_of(f"sample_{n:02d}.wav"), seed=5 * n + 2)
     for kind in DRUM_KINDS:
-        for n in range(NAMED):
+        for n in range(named):
             write_drum_hit(pack / f"{kind}_{n}.wav", kind, seed=100 + 7 * n + len(kind))
     with Library(base / "home", jobs=2, timeout=60) as library:
         assert library.scan([pack]).failed == 0
         library.index.current()
     return base / "home"
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("incremental"), NAMED)
 
 
 def categories(library: Library) -> dict[int, tuple]:
@@ -88,3 +91,23 @@ def test_each_answer_taught_where_it_reaches_equals_the_full_recompute(scanned: 
     # only after the tag did the full steps run; every other answer reached few samples
     assert len(nearby) >= 8, nearby
     assert min(nearby) < every / 2, (nearby, every)
+
+
+def test_answers_in_a_library_without_names_equal_the_full_recompute(tmp_path: Path):
+    """No names: only answers teach. The first answer runs the full steps (no round has
+    taught yet); taken back, the library has no teacher at all, so the next answer is heard
+    alone by every sample (teach.relearn's one-teacher search)."""
+    home = build(tmp_path / "built", 0)
+    given = []
+    for step in range(5):
+        with Library(home) as library:
+            if step == 1:
+                done = library.review_undo(given[0]["answer_id"])
+            else:
+                question = library.review_questions(None, 1, reviewer="t")[0]
+                name = library.get(question["sample_id"]).record["name"]
+                done = library.review_answer(question["sample_id"], "category", truth_of(name))
+                given.append(done)
+            assert (done["relearned"] is None) == (step == 0), step
+            state = categories(library)
+        assert state == recomputed(home, tmp_path / f"full-{step}"), f"step {step}"

@@ -57,18 +57,23 @@ def vote_weight(squared_distance: float) -> float:
 
 
 def nearest_teachers(index: VectorIndex, teachers: np.ndarray, candidates: np.ndarray, k: int,
-                     population: int | None = None,
+                     population: int | None = None, exact: bool | None = None,
                      ) -> Iterator[tuple[int, list[tuple[int, float]]]]:
     """For each candidate id: its k nearest teachers as (teacher id, squared distance),
     nearest first. Exact while the product of the teachers and the `population` of
     candidates (default: these) is small, else by the index restricted to the teachers
     (approximate on an IVF index, like `similar`). A round over some of the candidates
-    passes them all as the population, so each one finds what a round over all finds."""
+    passes them all as the population, so each one finds what a round over all finds
+    (`exact` forces the choice: a search among some of the teachers that must match one
+    among all of them)."""
     teachers = np.ascontiguousarray(teachers, np.int64)
     depth = min(k, len(teachers))
     if depth == 0:
         return
-    if len(teachers) * (len(candidates) if population is None else population) <= EXACT_LIMIT:
+    if exact is None:
+        exact = len(teachers) * (len(candidates) if population is None else population) \
+            <= EXACT_LIMIT
+    if exact:
         taught = index.vectors_of(teachers)
         squared = (taught ** 2).sum(axis=1)
         for start in range(0, len(candidates), CHUNK):
@@ -208,14 +213,14 @@ def fingerprint(teachers: Iterable[int], labels: dict[int, str]) -> str:
     return str(sum(_teacher_hash(i, labels[i]) for i in teachers) % 2**64)
 
 
-def _save_lessons(catalog: Catalog, rows: list[tuple[int, float | None, str | None,
+def _save_lessons(catalog: Catalog, rows: list[tuple[int, float | None, int, str | None,
                                                      float | None]]) -> None:
     """Keep what each sample's lesson was made of (migration m016); not a catalog change."""
     if rows:
         with catalog.transaction(bump=False):
             catalog.conn.executemany(
-                "INSERT OR REPLACE INTO lessons (sample_id, reach, sound_category, "
-                "sound_confidence) VALUES (?, ?, ?, ?)", rows)
+                "INSERT OR REPLACE INTO lessons (sample_id, reach, heard, sound_category, "
+                "sound_confidence) VALUES (?, ?, ?, ?, ?)", rows)
 
 
 _META = ("teach_fingerprint", "teach_generation", "teach_settled", "consensus_generation")
@@ -292,7 +297,7 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
             category, confidence = guesses.get(sample_id, (None, None))  # (consensus.py)
             base = (category, confidence, "dsp" if category else None)
         new = _decide(base, neighbours, labels, mistaken, answered)
-        kept.append((sample_id, _reach(neighbours, k), base[0], base[1]))
+        kept.append((sample_id, _reach(neighbours, k), len(neighbours), base[0], base[1]))
         if new != own[sample_id]:
             updates.append((*new, sample_id))
     catalog.set_categories(updates)
@@ -468,7 +473,8 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
         marks = ", ".join("?" for _ in chunk)
         for r in catalog.query(
                 "SELECT s.id, s.category, s.category_confidence, s.category_source, s.type, "
-                "l.sound_category, l.sound_confidence, l.sample_id FROM samples s LEFT JOIN "
+                "l.sound_category, l.sound_confidence, l.sample_id, l.heard FROM samples s "
+                "LEFT JOIN "
                 f"lessons l ON l.sample_id = s.id WHERE s.id IN ({marks})", chunk):
             if r[4] == "oneshot" and r[3] in (None, "dsp", TAUGHT_SOURCE):
                 rows[r[0]] = r
@@ -477,8 +483,19 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
     # the sound's own guess: kept by the last round; the answered sample's anew (an undo
     # gives it back to the sound consensus, as consensus.agree would after a scan)
     fresh = [i for i in rows if i == t or (rows[i][3] == TAUGHT_SOURCE and rows[i][7] is None)]
-    lessons = dict(nearest_teachers(vectors, teachers, candidates, k, population)) \
-        if len(candidates) else {}
+    # Samples that heard no teacher before an added one hear it alone (when their search
+    # reaches it): one search among it instead of all the teachers, as a full round finds.
+    added = is_teacher and (named or source == "user") and not (
+        plan.was_teacher and (named or plan.old_source == "user"))
+    silent = np.array([i for i in candidates.tolist() if added and rows[i][8] == 0
+                       and rows[i][7] is not None], np.int64)
+    loud = candidates[~np.isin(candidates, silent)]
+    exact = len(teachers) * population <= EXACT_LIMIT
+    lessons = dict(nearest_teachers(vectors, teachers, loud, k, exact=exact)) \
+        if len(loud) else {}
+    if len(silent):
+        lessons.update(nearest_teachers(vectors, np.array([t], np.int64), silent, k,
+                                        exact=exact))
     heard = {j for found in lessons.values() for j, _ in found if j in answers}
     if (fresh or heard) and known.voters is None:
         known.voters = consensus.listeners(catalog, vectors.ids())
@@ -489,7 +506,7 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
     updates, kept = [], []
     answered = answers
     for sample_id in candidates.tolist():
-        _, cat, conf, src, _, sound_cat, sound_conf, has = rows[sample_id]
+        _, cat, conf, src, _, sound_cat, sound_conf, has, _ = rows[sample_id]
         own: Row = (cat, conf, src)
         if sample_id == t and src == "dsp" and t in guesses:
             base: Row = (*guesses[t], "dsp")
@@ -501,7 +518,7 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
             base = own
         neighbours = lessons.get(sample_id, [])
         new = _decide(base, neighbours, labels, mistaken, answered)
-        kept.append((sample_id, _reach(neighbours, k), base[0], base[1]))
+        kept.append((sample_id, _reach(neighbours, k), len(neighbours), base[0], base[1]))
         if new != own:
             updates.append((*new, sample_id))
     catalog.set_categories(updates)
@@ -520,7 +537,8 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
 
 
 def _update_candidates(known: _Known, vectors: VectorIndex, t: int, candidate: bool,
-                       kept: list[tuple[int, float | None, str | None, float | None]]) -> None:
+                       kept: list[tuple[int, float | None, int, str | None, float | None]]
+                       ) -> None:
     assert known.candidates is not None and known.reach is not None and known.vectors is not None
     if candidate != bool(np.isin(t, known.candidates)):
         if candidate:
