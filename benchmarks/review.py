@@ -18,7 +18,9 @@ overall and per class. Three strategies in the same command:
 of each answer is printed (median and max) per strategy. --time-at N (e.g. 100000) instead
 builds benchmarks/similar.py's synthetic catalog of N rows (real vectors and rows, jittered;
 benchmarks/serve.py's builder), runs the post-scan category steps once, then times the
-questions and a few answers and undos there. Exit code 0: this reports.
+questions and a few answers and undos there, each answer taught where it reaches, and in the
+same run the full recompute an answer ran before (median and the ratio). Exit code 0: this
+reports.
 """
 
 from __future__ import annotations
@@ -52,14 +54,22 @@ def oneshots(data: Path, limit: int | None) -> list[dict]:
     return items
 
 
-def top1(library: Library, truth: dict[int, str], answered: set[int]) -> tuple[float, dict]:
+SOURCES: dict[int, str] = {}  # sample id -> its kit's package (the set's source)
+
+
+def top1(library: Library, truth: dict[int, str], answered: set[int]
+         ) -> tuple[float, dict, dict]:
+    """(top-1, per class, per source) over the sounds not answered yet."""
     rows = dict(library.catalog.query("SELECT id, category FROM samples"))
     rest = [i for i in truth if i not in answered]
     per: dict[str, list[bool]] = {c: [] for c in CATEGORIES}
+    by_source: dict[str, list[bool]] = {}
     for i in rest:
         per[truth[i]].append(rows.get(i) == truth[i])
+        by_source.setdefault(SOURCES.get(i, "?"), []).append(rows.get(i) == truth[i])
     hits = sum(sum(v) for v in per.values())
-    return hits / max(len(rest), 1), {c: (sum(v) / len(v) if v else None) for c, v in per.items()}
+    return hits / max(len(rest), 1), {c: (sum(v) / len(v) if v else None) for c, v in per.items()}, \
+        {s: sum(v) / len(v) for s, v in sorted(by_source.items())}
 
 
 def simulate(home: Path, truth: dict[int, str], strategy: str) -> tuple[list, list[float]]:
@@ -102,46 +112,78 @@ def simulate(home: Path, truth: dict[int, str], strategy: str) -> tuple[list, li
     return results, seconds
 
 
-def time_at(n: int, work: Path, jobs: int) -> None:
-    """Questions, answers and undos on a synthetic catalog of n rows."""
+def time_at(n: int, work: Path, jobs: int, rounds: int = 5) -> None:
+    """Questions, answers and undos on a synthetic catalog of n rows: each answer taught
+    where it reaches (teach.relearn), then, in the same run, the full recompute every
+    answer ran before (the steps after a scan over the whole library)."""
+    import contextlib
+
     import serve  # benchmarks/serve.py: the synthetic catalog builder
 
     from samplemind.models import ScanReport
     from samplemind.scan import refine_categories
+    from samplemind.similarity import teach
 
     home = work / f"time-{n}"
     if not (home / ".done").exists():
         shutil.rmtree(home, ignore_errors=True)
         facts = serve.make_catalog(home, n, jobs)
         print(f"built {facts['count']} rows", file=sys.stderr)
-        with Library(home) as library:
-            started = time.perf_counter()
-            refine_categories(library.catalog, library.index, ScanReport())
-            print(f"first category round: {time.perf_counter() - started:.1f} s",
-                  file=sys.stderr)
         (home / ".done").write_text("ok")
+
+    @contextlib.contextmanager
+    def full_recompute():
+        """Every answer re-teaches the whole library, as before answers were taught where
+        they reach."""
+        planned = teach.plan_relearn
+        teach.plan_relearn = lambda *args, **kwargs: None
+        try:
+            yield
+        finally:
+            teach.plan_relearn = planned
+
     with Library(home) as library:
         library.index.current()
-        asks, answers, undos, changed = [], [], [], []
-        for k in range(5):
+        started = time.perf_counter()
+        refine_categories(library.catalog, library.index, ScanReport())  # as a scan leaves it
+        print(f"category round after the scan: {time.perf_counter() - started:.1f} s",
+              file=sys.stderr)
+
+        def one(reviewer: str) -> tuple[float, float, float, int, int | None]:
             started = time.perf_counter()
-            question = library.review_questions(None, 1, reviewer=f"t{k}")[0]
-            asks.append(time.perf_counter() - started)
+            question = library.review_questions(None, 1, reviewer=reviewer)[0]
+            asked = time.perf_counter() - started
             value = "snare" if question["guess"] != "snare" else "tom"
             if question["field"] == "type":
                 value = "oneshot"
             started = time.perf_counter()
             done = library.review_answer(question["sample_id"], question["field"], value)
-            answers.append(time.perf_counter() - started)
-            changed.append(done["changed"])
+            answered = time.perf_counter() - started
             started = time.perf_counter()
             library.review_undo(done["answer_id"])
-            undos.append(time.perf_counter() - started)
+            return asked, answered, time.perf_counter() - started, done["changed"], \
+                done["relearned"]
+
+        near = [one(f"near{k}") for k in range(rounds)]
+        with full_recompute():
+            full = [one(f"full{k}") for k in range(max(3, rounds // 2))]
         count = library.count()
-    ms = lambda values: f"median {statistics.median(values) * 1000:.0f} ms, " \
-        f"max {max(values) * 1000:.0f} ms"  # noqa: E731
-    print(f"== {count} samples: next question {ms(asks)}; one answer applied {ms(answers)} "
-          f"(changed {changed}); undo {ms(undos)} ==")
+
+    def ms(values: list[float]) -> str:
+        return f"median {statistics.median(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms"
+
+    def column(rows: list[tuple], at: int) -> list:
+        return [row[at] for row in rows]
+
+    print(f"== {count} samples ==")
+    print(f"  next question: {ms(column(near, 0))}")
+    print(f"  one answer applied, taught where it reaches: {ms(column(near, 1))} "
+          f"(samples taught again {column(near, 4)}, categories changed {column(near, 3)}); "
+          f"undo {ms(column(near, 2))}")
+    print(f"  one answer applied, the whole library again (before): {ms(column(full, 1))}; "
+          f"undo {ms(column(full, 2))}")
+    print(f"  ratio (whole library / where it reaches), median answer: "
+          f"{statistics.median(column(full, 1)) / statistics.median(column(near, 1)):.1f}x")
 
 
 def main() -> None:
@@ -151,7 +193,15 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--time-at", type=int, default=None, metavar="N")
+    parser.add_argument("--answer-weight", type=float, default=None, metavar="W",
+                        help="try another teach.ANSWER_WEIGHT (the owner's answers' vote)")
+    parser.add_argument("--strategies", default="picker,random,lowest",
+                        help="which of picker, random, lowest to run (comma-separated)")
     args = parser.parse_args()
+    if args.answer_weight is not None:
+        from samplemind.similarity import teach
+
+        teach.ANSWER_WEIGHT = args.answer_weight
     if args.time_at:
         time_at(args.time_at, args.work, args.jobs)
         return
@@ -168,11 +218,12 @@ def main() -> None:
     print(f"scan: {report.seen} files, {report.failed} failed, "
           f"{time.perf_counter() - started:.0f} s", file=sys.stderr)
     truth = {ids[i["path"]]: i["category"] for i in items if i.get("path") in ids}
+    SOURCES.update({ids[i["path"]]: i["source"] for i in items if i.get("path") in ids})
     counts = Counter(truth.values())
     print(f"== Review on {len(truth)} unnamed real one-shots: "
           + ", ".join(f"{c} {counts[c]}" for c in CATEGORIES if counts[c]) + " ==")
     table = {}
-    for strategy in ("picker", "random", "lowest"):
+    for strategy in args.strategies.split(","):
         copy = args.work / f"home-{strategy}"
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(home, copy)
@@ -183,10 +234,10 @@ def main() -> None:
     print("\ntop-1 over the unanswered one-shots after N answers")
     print(f"  {'N':>3}  " + "  ".join(f"{s:>7}" for s in table))
     for row in range(len(CHECKPOINTS)):
-        n = table["picker"][row][0] if row < len(table["picker"]) else CHECKPOINTS[row]
+        n = CHECKPOINTS[row]
         cells = [f"{table[s][row][1]:7.3f}" if row < len(table[s]) else "      -" for s in table]
         print(f"  {n:>3}  " + "  ".join(cells))
-    print("\nper class (picker / random / lowest)")
+    print(f"\nper class ({' / '.join(table)})")
     for row in range(len(CHECKPOINTS)):
         if row >= min(len(v) for v in table.values()):
             break
@@ -197,7 +248,16 @@ def main() -> None:
             values = ["-" if table[s][row][2][c] is None else f"{table[s][row][2][c]:.2f}"
                       for s in table]
             parts.append(f"{c} {'/'.join(values)}")
-        print(f"  N={table['picker'][row][0]:>2}: " + "  ".join(parts))
+        print(f"  N={CHECKPOINTS[row]:>2}: " + "  ".join(parts))
+    print(f"\nper source ({' / '.join(table)}; sounds in the set)")
+    sizes = Counter(SOURCES[i] for i in truth)
+    for row in range(len(CHECKPOINTS)):
+        if row >= min(len(v) for v in table.values()):
+            break
+        parts = [f"{name} ({sizes[name]}) " + "/".join(f"{table[s][row][3].get(name, 0):.2f}"
+                                                      for s in table)
+                 for name in sorted(sizes)]
+        print(f"  N={CHECKPOINTS[row]:>2}: " + "  ".join(parts))
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ _samplemind_command() {
             args=('file')
             ;;
         'review')
-            options='--count --format --help --player -f -h -n'
+            options='--count --format --help --player --reviewer -f -h -n'
             args=('')
             ;;
         'scan')
@@ -217,6 +217,7 @@ _samplemind_option() {
         'play:-n'|'play:--limit') nvals=1 kind='' ;;
         'review:-f'|'review:--format') nvals=1 kind='choice json jsonl' ;;
         'review:-n'|'review:--count') nvals=1 kind='' ;;
+        'review:--reviewer') nvals=1 kind='' ;;
         'review:--player') nvals=1 kind='' ;;
         'scan:-j'|'scan:--jobs') nvals=1 kind='' ;;
         'scan:--timeout') nvals=1 kind='' ;;

@@ -96,6 +96,8 @@ function __samplemind_nvals --argument-names path option
             echo 1
         case 'review:-n' 'review:--count'
             echo 1
+        case 'review:--reviewer'
+            echo 1
         case 'review:--player'
             echo 1
         case 'scan:-j' 'scan:--jobs'
@@ -357,6 +359,7 @@ complete -c samplemind -n '__samplemind_using play' -F
 # samplemind review
 complete -c samplemind -n '__samplemind_using review' -s 'f' -l 'format' -x -a 'json jsonl' -d 'Print the next questions for scripts instead of asking (json or jsonl).'
 complete -c samplemind -n '__samplemind_using review' -s 'n' -l 'count' -x -d 'Questions to print with --format.'
+complete -c samplemind -n '__samplemind_using review' -l 'reviewer' -x -d 'With --format: lease the questions printed to NAME for two minutes, so no other reviewer is asked them (answer over the API with the same reviewer). Without it the list leases nothing.'
 complete -c samplemind -n '__samplemind_using review' -l 'player' -x -d 'The command that plays a file (default: the first of ffplay, paplay, pw-play, aplay, afplay found).'
 complete -c samplemind -n '__samplemind_using review' -s 'h' -l 'help' -d 'Show this message and exit.'
 

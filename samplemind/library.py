@@ -834,7 +834,9 @@ class Library:
     def review_questions(self, query: str | None = None, n: int = 1, *,
                          reviewer: str | None = None) -> list[dict[str, Any]]:
         """The next n questions whose answers would change the library most, leased to
-        `reviewer` (a new one when None) so another reviewer is not asked them."""
+        `reviewer` so another reviewer is not asked them (review.new_reviewer() makes an
+        id); without one, a listing: nothing is leased, and questions leased to anyone are
+        left out."""
         from . import review
 
         if n < 1:
@@ -844,8 +846,7 @@ class Library:
             where, params, _, _ = self._where(query)
             scope = {row[0] for row in self.catalog.query(
                 "SELECT s.id FROM samples s" + (f" WHERE {where}" if where else ""), params)}
-        found = review.questions(self.catalog, self.index, scope, n,
-                                 reviewer or review.new_reviewer())
+        found = review.questions(self.catalog, self.index, scope, n, reviewer)
         return [q.as_dict() for q in found]
 
     def review_answer(self, sample_id: int, field: str, value: Any, *,

@@ -336,3 +336,13 @@ def m015_favourites(db: sqlite_utils.Database) -> None:
     db["favourites"].create({"account": str, "sample_id": int, "added": str},
                             pk=("account", "sample_id"), if_not_exists=True)
     db["favourites"].create_index(["sample_id"], if_not_exists=True)
+
+
+def m016_lessons(db: sqlite_utils.Database) -> None:
+    """What each unnamed one-shot's last lesson was made of (similarity/teach.py): how far its
+    farthest voting teacher was (NULL: fewer teachers than it listens to, so every new one is
+    heard; `heard`: how many teachers it heard) and the sound's own guess the lesson was
+    weighed against. A review answer then
+    teaches only the one-shots it can reach, instead of the whole library again."""
+    db["lessons"].create({"sample_id": int, "reach": float, "heard": int, "sound_category": str,
+                          "sound_confidence": float}, pk="sample_id", if_not_exists=True)

@@ -20,12 +20,15 @@ folder, embedded metadata) are never asked about. A one-shot/loop question is as
 when the type itself is unsure (below TYPE_DOUBT).
 
 The answers. Each answer is a user correction (the `overrides` table, like `samplemind
-set`: it survives rescans, re-analysis and moves), and it teaches at once: the sound
-consensus and the library's lessons run as after a scan (scan.refine_categories; the
-owner's answers teach from the first one, teach.py), and every sample whose category or
-type moved is counted and kept with the answer (table `review_answers`, migration m013) so
-undo can say what it restored. Undo clears the correction (or puts back the one it
-replaced) and runs the same steps again: the library goes back to what it was.
+set`: it survives rescans, re-analysis and moves), and it teaches at once: a category answer
+re-teaches only the samples that have the answered one among their nearest teachers
+(teach.plan_relearn / relearn; the result equals the full steps after a scan, tested in
+tests/test_review_incremental.py), and runs scan.refine_categories (the sound consensus and
+every lesson) only when the library changed since the last round or for a type answer. The
+owner's answers teach from the first one (teach.py). Every sample whose category or type
+moved is counted and kept with the answer (table `review_answers`, migration m013) so undo
+can say what it restored. Undo clears the correction (or puts back the one it replaced) and
+teaches the same way again: the library goes back to what it was.
 
 Leases. Questions handed out are leased to their reviewer for LEASE_SECONDS (table
 `review_leases`); another reviewer is never handed a leased question, and an answer ends
@@ -36,6 +39,7 @@ only category and type are asked today.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -89,6 +93,7 @@ class AnswerReport:
     changed_ids: list[int] = field(default_factory=list)
     undone: bool = False
     restored: int = 0  # on undo: samples back to what they were before the answer
+    relearned: int | None = None  # samples taught again around it (None: the whole library)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -191,16 +196,17 @@ def categories() -> list[str]:
 
 
 def questions(catalog: Catalog, index: Any, scope: set[int] | None, n: int,
-              reviewer: str, lease_seconds: float = LEASE_SECONDS) -> list[Question]:
+              reviewer: str | None, lease_seconds: float = LEASE_SECONDS) -> list[Question]:
     """The next n questions for `reviewer`, leased to them: never one leased to another
-    reviewer, never two from one neighbourhood."""
+    reviewer, never two from one neighbourhood. Without a reviewer (a listing, e.g.
+    `review --format json`) nothing is leased, and questions leased to anyone are left out."""
     ranked = _rank(catalog, index, scope)
     chosen: list[Question] = []
     now = time.time()
     with catalog.transaction(bump=False):  # BEGIN IMMEDIATE: reviewers take turns here
         catalog.conn.execute("DELETE FROM review_leases WHERE expires < ?", (now,))
         taken = {(r[0], r[1]) for r in catalog.conn.execute(
-            "SELECT sample_id, field FROM review_leases WHERE reviewer != ?", (reviewer,))}
+            "SELECT sample_id, field FROM review_leases WHERE reviewer != ?", (reviewer or "",))}
         covered: set[int] = set()
         for q in ranked:
             if len(chosen) >= n:
@@ -209,10 +215,11 @@ def questions(catalog: Catalog, index: Any, scope: set[int] | None, n: int,
                 continue
             chosen.append(q)
             covered |= getattr(q, "_near", set()) | {q.sample_id}
-        catalog.conn.executemany(
-            "INSERT OR REPLACE INTO review_leases (sample_id, field, reviewer, expires) "
-            "VALUES (?, ?, ?, ?)",
-            [(q.sample_id, q.field, reviewer, now + lease_seconds) for q in chosen])
+        if reviewer:
+            catalog.conn.executemany(
+                "INSERT OR REPLACE INTO review_leases (sample_id, field, reviewer, expires) "
+                "VALUES (?, ?, ?, ?)",
+                [(q.sample_id, q.field, reviewer, now + lease_seconds) for q in chosen])
     _fill(catalog, chosen)
     return chosen
 
@@ -224,20 +231,65 @@ def new_reviewer() -> str:
 # -- answers -------------------------------------------------------------------------------
 
 
-def _snapshot(catalog: Catalog) -> dict[int, tuple[Any, ...]]:
-    return {r[0]: tuple(r[1:]) for r in catalog.query(
-        "SELECT id, type, category, category_confidence, category_source FROM samples")}
+_COLUMNS = "id, type, category, category_confidence, category_source"
+# One answer at a time in a process (the server answers from several threads): relearning
+# reads what the last answer left (teach._known) and must not interleave with another.
+_ANSWERING = threading.Lock()
 
 
-def _apply(catalog: Catalog, index: Any, sample_id: int, field: str, value: Any) -> None:
-    """Set (value) or clear (None) the correction and let the library learn from it."""
+def _snapshot(catalog: Catalog, ids: list[int] | None = None) -> dict[int, tuple[Any, ...]]:
+    """What review may change of the samples `ids` (None: of every sample)."""
+    if ids is None:
+        return {r[0]: tuple(r[1:]) for r in catalog.query(f"SELECT {_COLUMNS} FROM samples")}
+    out: dict[int, tuple[Any, ...]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        out.update({r[0]: tuple(r[1:]) for r in catalog.query(
+            f"SELECT {_COLUMNS} FROM samples WHERE id IN ({marks})", chunk)})
+    return out
+
+
+def _apply(catalog: Catalog, index: Any, sample_id: int, field: str, value: Any
+           ) -> tuple[dict[int, tuple[Any, ...]], dict[int, tuple[Any, ...]], int | None]:
+    """Set (value) or clear (None) the correction and let the library learn from it:
+    (before, after) of every sample that may have moved, and how many were taught again
+    around the answer (None: the whole library learned again, as after a scan).
+
+    A category answer is taught only where it reaches (teach.plan_relearn: the samples that
+    have it among their nearest teachers) while nothing else changed since the last round;
+    the sound consensus needs nothing then (it hears sounds, not categories). A type answer,
+    or a library changed in between, runs the steps after a scan instead."""
+    with _ANSWERING:
+        return _apply_alone(catalog, index, sample_id, field, value)
+
+
+def _apply_alone(catalog: Catalog, index: Any, sample_id: int, field: str, value: Any
+                 ) -> tuple[dict[int, tuple[Any, ...]], dict[int, tuple[Any, ...]], int | None]:
+    from .similarity import teach
+
+    plan = vectors = None
+    if field == "category":
+        vectors = index.current()
+        plan = teach.plan_relearn(catalog, vectors, sample_id)
+    watched = None if plan is None else sorted(set(plan.region) | {sample_id})
+    before = _snapshot(catalog, watched)
     with catalog.transaction():
         if value is None:
             catalog.clear_override(sample_id, field)
         else:
             catalog.set_override(sample_id, field, value)
         re_resolve(catalog, sample_id)
-    refine_categories(catalog, index, ScanReport())
+    relearned = None
+    if plan is not None:
+        try:
+            relearned = teach.relearn(catalog, vectors, plan).candidates
+        except Exception:  # a damaged index or a busy catalog: learn as after a scan
+            plan = None
+    if plan is None:
+        refine_categories(catalog, index, ScanReport())
+    after = _snapshot(catalog, watched if plan is not None else None)
+    return before, after, relearned
 
 
 def answer(catalog: Catalog, index: Any, sample_id: int, field: str, value: Any,
@@ -253,9 +305,7 @@ def answer(catalog: Catalog, index: Any, sample_id: int, field: str, value: Any,
     if catalog.full_row(sample_id) is None:
         raise NotFound(f"no sample with id {sample_id}")
     previous = catalog.overrides(sample_id).get(field)
-    before = _snapshot(catalog)
-    _apply(catalog, index, sample_id, field, checked)
-    after = _snapshot(catalog)
+    before, after, relearned = _apply(catalog, index, sample_id, field, checked)
     moved = {i: before[i] for i in before if i in after and after[i] != before[i]}
     changed = sorted(i for i, old in moved.items()
                      if (after[i][0], after[i][1]) != (old[0], old[1]))
@@ -269,7 +319,8 @@ def answer(catalog: Catalog, index: Any, sample_id: int, field: str, value: Any,
         answer_id = int(cursor.lastrowid)
         catalog.conn.execute("DELETE FROM review_leases WHERE sample_id = ? AND field = ?",
                              (sample_id, field))
-    return AnswerReport(answer_id, sample_id, field, checked, len(changed), changed)
+    return AnswerReport(answer_id, sample_id, field, checked, len(changed), changed,
+                        relearned=relearned)
 
 
 def undo(catalog: Catalog, index: Any, answer_id: int) -> AnswerReport:
@@ -283,10 +334,10 @@ def undo(catalog: Catalog, index: Any, answer_id: int) -> AnswerReport:
     if undone_at:
         raise UsageError(f"answer {answer_id} is already undone")
     before = {int(i): tuple(v) for i, v in json.loads(before_json or "{}").items()}
-    now = _snapshot(catalog)
+    now, after, relearned = {}, {}, None
     if catalog.full_row(sample_id) is not None:
-        _apply(catalog, index, sample_id, field_name, json.loads(previous or "null"))
-    after = _snapshot(catalog)
+        now, after, relearned = _apply(catalog, index, sample_id, field_name,
+                                       json.loads(previous or "null"))
     changed = sorted(i for i in after if i in now and (after[i][0], after[i][1])
                      != (now[i][0], now[i][1]))
     restored = sum(after.get(i) == old for i, old in before.items())
@@ -294,7 +345,7 @@ def undo(catalog: Catalog, index: Any, answer_id: int) -> AnswerReport:
         catalog.conn.execute("UPDATE review_answers SET undone_at = ? WHERE id = ?",
                              (now_iso(), answer_id))
     return AnswerReport(answer_id, sample_id, field_name, json.loads(value), len(changed),
-                        changed, undone=True, restored=restored)
+                        changed, undone=True, restored=restored, relearned=relearned)
 
 
 def answers(catalog: Catalog, ids: Iterable[int] | None = None) -> list[dict[str, Any]]:

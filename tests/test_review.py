@@ -209,6 +209,20 @@ def test_review_without_a_terminal_refuses_and_json_prints_questions(copy):
 
     questions = json.loads(printed.stdout)
     assert len(questions) == 2 and {q["field"] for q in questions} <= {"category", "type"}
+    listed = {q["sample_id"] for q in questions}
+    with Library(home) as library:  # a listing leases nothing: a reviewer is asked them
+        assert not library.catalog.query("SELECT * FROM review_leases")
+        assert {q["sample_id"] for q in library.review_questions(None, 2, reviewer="ann")} == listed
+    # --reviewer leases them to that name: another reviewer is not asked them
+    leased = cli("review", "--format", "jsonl", "-n", "2", "--reviewer", "bob", home=home)
+    assert leased.returncode == 0, leased.stderr
+    bob = {json.loads(line)["sample_id"] for line in leased.stdout.splitlines()}
+    with Library(home) as library:
+        assert {r[0] for r in library.catalog.query(
+            "SELECT sample_id FROM review_leases WHERE reviewer = 'bob'")} == bob
+        assert not bob & {q["sample_id"] for q in library.review_questions(None, 5, reviewer="cy")}
+    alone = cli("review", "--reviewer", "bob", home=home, stdin=subprocess.DEVNULL)
+    assert alone.returncode == 2 and "--format" in alone.stderr
 
 
 class Terminal:

@@ -91,6 +91,11 @@ def review(
                        help="Print the next questions for scripts instead of asking") = None,
     count: Annotated[int, typer.Option("--count", "-n", metavar="N", min=1,
                                        help="Questions to print with --format.")] = 10,
+    reviewer: Annotated[str | None, typer.Option(
+        "--reviewer", metavar="NAME",
+        help="With --format: lease the questions printed to NAME for two minutes, so no "
+             "other reviewer is asked them (answer over the API with the same reviewer). "
+             "Without it the list leases nothing.")] = None,
     player: PlayerOption = None,
 ) -> None:
     """Answer the questions that teach the library most (keys: 1-9 choose, Enter accepts
@@ -98,13 +103,17 @@ def review(
     from ..review import categories
 
     if fmt is not None:
+        if reviewer is not None and not (0 < len(reviewer) <= 64 and reviewer.isprintable()):
+            raise UsageError("--reviewer must be a short name (1-64 printable characters)")
         with open_library() as library:
-            found = library.review_questions(query, count)
+            found = library.review_questions(query, count, reviewer=reviewer)
         if fmt is Format.json:
             sys.stdout.write(dumps(found) + "\n")
         else:
             sys.stdout.write("".join(dumps(q, indent=None) + "\n" for q in found))
         return
+    if reviewer is not None:
+        raise UsageError("--reviewer goes with --format (a terminal session leases to itself)")
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("review asks questions in a terminal: use --format json for the next "
                          "questions (scripts), or samplemind serve and its API "

@@ -75,9 +75,10 @@ def listeners(catalog: Catalog, known: np.ndarray) -> np.ndarray:
     CATEGORY_MAX_SECONDS have no probabilities, so no vote). Read from the covering index
     of migration m009; the rare one-shot the worker heard as a loop is among them but has
     no probabilities either (sound_probabilities leaves it out)."""
-    ids = np.array([row[0] for row in catalog.query(
-        "SELECT id FROM samples WHERE type = 'oneshot' AND duration <= ? ORDER BY id",
-        [classify.CATEGORY_MAX_SECONDS])], np.int64)
+    # (sorted here: ORDER BY id would walk the wide table instead of that index, 6x slower)
+    ids = np.sort(np.array([row[0] for row in catalog.query(
+        "SELECT id FROM samples WHERE type = 'oneshot' AND duration <= ?",
+        [classify.CATEGORY_MAX_SECONDS])], np.int64))
     return ids[np.isin(ids, known)]
 
 

@@ -356,6 +356,17 @@ class VectorIndex:
                 dist, ids = self.index.search(queries, min(k, self.count), params=params)
         return ids, dist
 
+    def probed(self, queries: np.ndarray, spare: int = 2) -> np.ndarray | None:
+        """The inverted lists a search from each standardised query visits (n x nprobe,
+        plus `spare` next ones: FAISS may order near ties otherwise), or None for an exact
+        index (every search sees every vector)."""
+        if self.info.kind != "ivf":
+            return None
+        ivf = faiss.extract_index_ivf(self.index)
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        _, lists = ivf.quantizer.search(queries, min(self.info.nprobe + spare, ivf.nlist))
+        return lists
+
     def _params(self, allowed: np.ndarray | None) -> Any:
         if allowed is None:
             return None

@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Container, Iterable, Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -42,6 +42,12 @@ MIN_TEACHERS = 10  # fewer named one-shots than this teach nothing
 # 0 -> 76.7 %, 0.15 -> 77.1 %, 0.3 -> 75.5 % (sound alone 73.8 %); 0 let the neighbours of
 # basses, which sound like toms and tonal one-shots, overrule a right guess too often.
 OVERRULE_MARGIN = 0.15
+# How many named neighbours as near one of the owner's own answers (`set`, `review`) votes
+# as. Measured by benchmarks/review.py --answer-weight (814 unnamed real one-shots, top-1
+# over the unanswered after 20 / 50 answers): 3 took the picker from 0.770 / 0.781 to
+# 0.776 / 0.787 but questions by lowest confidence from 0.781 / 0.795 to 0.753 / 0.798
+# (toms near answered basses and tonal sounds taught wrong): kept at 1.
+ANSWER_WEIGHT = 1.0
 
 
 def vote_weight(squared_distance: float) -> float:
@@ -51,15 +57,23 @@ def vote_weight(squared_distance: float) -> float:
 
 
 def nearest_teachers(index: VectorIndex, teachers: np.ndarray, candidates: np.ndarray, k: int,
+                     population: int | None = None, exact: bool | None = None,
                      ) -> Iterator[tuple[int, list[tuple[int, float]]]]:
     """For each candidate id: its k nearest teachers as (teacher id, squared distance),
-    nearest first. Exact while the product of the two counts is small, else by the index
-    restricted to the teachers (approximate on an IVF index, like `similar`)."""
+    nearest first. Exact while the product of the teachers and the `population` of
+    candidates (default: these) is small, else by the index restricted to the teachers
+    (approximate on an IVF index, like `similar`). A round over some of the candidates
+    passes them all as the population, so each one finds what a round over all finds
+    (`exact` forces the choice: a search among some of the teachers that must match one
+    among all of them)."""
     teachers = np.ascontiguousarray(teachers, np.int64)
     depth = min(k, len(teachers))
     if depth == 0:
         return
-    if len(teachers) * len(candidates) <= EXACT_LIMIT:
+    if exact is None:
+        exact = len(teachers) * (len(candidates) if population is None else population) \
+            <= EXACT_LIMIT
+    if exact:
         taught = index.vectors_of(teachers)
         squared = (taught ** 2).sum(axis=1)
         for start in range(0, len(candidates), CHUNK):
@@ -90,14 +104,16 @@ class Lesson:
 
 
 def tally(neighbours: list[tuple[int, float]], labels_of: Callable[[int], Iterable[str]],
+          answers: Container[int] = (),
           ) -> tuple[dict[str, float], dict[str, int], float]:
     """(weighted votes per label, neighbours per label, all votes plus DOUBT) of
-    neighbours given as (id, squared distance); each neighbour votes for its labels."""
+    neighbours given as (id, squared distance); each neighbour votes for its labels, the
+    owner's `answers` ANSWER_WEIGHT times."""
     votes: dict[str, float] = defaultdict(float)
     support: dict[str, int] = defaultdict(int)
     total = DOUBT
     for teacher, squared in neighbours:
-        weight = vote_weight(squared)
+        weight = vote_weight(squared) * (ANSWER_WEIGHT if teacher in answers else 1.0)
         total += weight
         for label in labels_of(teacher):
             votes[label] += weight
@@ -105,9 +121,10 @@ def tally(neighbours: list[tuple[int, float]], labels_of: Callable[[int], Iterab
     return votes, support, total
 
 
-def category_vote(neighbours: list[tuple[int, float]], labels: dict[int, str]) -> Lesson | None:
+def category_vote(neighbours: list[tuple[int, float]], labels: dict[int, str],
+                  answers: Container[int] = ()) -> Lesson | None:
     """The weighted vote of labelled neighbours; None without any."""
-    votes, support, total = tally(neighbours, lambda teacher: (labels[teacher],))
+    votes, support, total = tally(neighbours, lambda teacher: (labels[teacher],), answers)
     if not votes:
         return None
     best = max(votes, key=lambda category: (votes[category], category))
@@ -138,7 +155,7 @@ def contradiction(neighbours: list[tuple[int, float]], labels: dict[int, str],
     against = total = 0.0
     for teacher, squared in neighbours:
         if teacher in corrected:
-            weight = vote_weight(squared)
+            weight = vote_weight(squared) * ANSWER_WEIGHT
             total += weight
             if corrected[teacher] == category and labels.get(teacher) != category:
                 against += weight
@@ -152,6 +169,67 @@ class TeachReport:
     teachers: int = 0
     candidates: int = 0
     changed: int = 0
+    changed_ids: list[int] = field(default_factory=list)
+
+
+# -- the lesson of one sample ---------------------------------------------------------------
+#
+# A full round and an answer's relearning (below) decide each sample with these same steps,
+# so an answer taught to the few samples it reaches leaves the library as a full round
+# would (tests/test_review_incremental.py).
+
+Row = tuple[str | None, float | None, str | None]  # (category, confidence, source)
+
+
+def _decide(base: Row, neighbours: list[tuple[int, float]], labels: dict[int, str],
+            mistaken: dict[int, str], answers: Container[int]) -> Row:
+    """The category of a sample from its sound's own guess (`base`, source "dsp" or None)
+    and its nearest teachers."""
+    category, confidence, source = base
+    lesson = category_vote(neighbours, labels, answers)
+    doubt = contradiction(neighbours, labels, mistaken, category)
+    if doubt and confidence is not None:  # the owner said a sound like it is not that
+        confidence, source = round(confidence * (1 - doubt), 3), TAUGHT_SOURCE
+    # the margin was tuned on the sound's raw probability: weigh the lesson against that
+    mine = raw_score("category", confidence, category) if source == "dsp" else confidence
+    answer = combine(category, mine, lesson) if lesson else None
+    return (answer[0], round(answer[1], 3), answer[2]) if answer else (category, confidence, source)
+
+
+def _reach(neighbours: list[tuple[int, float]], k: int) -> float | None:
+    """How near a new teacher must come to be heard: the squared distance of the farthest of
+    the k nearest (None while fewer were found: any new one is heard)."""
+    return neighbours[-1][1] if len(neighbours) >= k else None
+
+
+def _teacher_hash(sample_id: int, label: str) -> int:
+    return int.from_bytes(hashlib.blake2b(f"{sample_id}:{label}".encode(),
+                                          digest_size=8).digest(), "little")
+
+
+def fingerprint(teachers: Iterable[int], labels: dict[int, str]) -> str:
+    """Which teachers with which labels a round had: a sum of one hash per teacher, so the
+    order does not matter and one answer changes it by one term."""
+    return str(sum(_teacher_hash(i, labels[i]) for i in teachers) % 2**64)
+
+
+def _save_lessons(catalog: Catalog, rows: list[tuple[int, float | None, int, str | None,
+                                                     float | None]]) -> None:
+    """Keep what each sample's lesson was made of (migration m016); not a catalog change."""
+    if rows:
+        with catalog.transaction(bump=False):
+            catalog.conn.executemany(
+                "INSERT OR REPLACE INTO lessons (sample_id, reach, heard, sound_category, "
+                "sound_confidence) VALUES (?, ?, ?, ?, ?)", rows)
+
+
+_META = ("teach_fingerprint", "teach_generation", "teach_settled", "consensus_generation")
+
+
+def _state(catalog: Catalog) -> dict[str, str]:
+    marks = ", ".join("?" for _ in _META)
+    return dict(catalog.query(f"SELECT key, value FROM meta WHERE key IN ({marks})",
+                              list(_META)))
 
 
 def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
@@ -172,6 +250,7 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
     if teachers_named < MIN_TEACHERS and not taught and not answered:
         report.teachers = teachers_named
         return report
+    last = _state(catalog)
     generation = catalog.generation  # what this round reads (or newer)
     vectors = index()
     known = vectors.ids()
@@ -188,18 +267,15 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
            in rows if source in (None, "dsp", TAUGHT_SOURCE)}
     candidates = np.array(sorted(own), np.int64)
     candidates = candidates[np.isin(candidates, known)]
+    population = len(candidates)
     if report.teachers < MIN_TEACHERS:  # too few names to learn from: earlier lessons are
         # undone, but the owner's own answers (`set`, `review`) teach from the first one
         teachers = teachers[np.isin(teachers, answers)]
     # With the same teachers as last time, only samples changed since then can learn
     # anything new: an incremental scan of a 100k library then costs milliseconds, not the
     # 2.5 s of asking every unnamed one-shot again.
-    fingerprint = hashlib.blake2b(
-        ";".join(f"{i}:{labels[i]}" for i in teachers.tolist()).encode(), digest_size=16
-    ).hexdigest()
-    last = dict(catalog.query("SELECT key, value FROM meta WHERE key IN "
-                              "('teach_fingerprint', 'teach_generation')"))
-    if last.get("teach_fingerprint") == fingerprint and "teach_generation" in last:
+    fingerprinted = fingerprint(teachers.tolist(), labels)
+    if last.get("teach_fingerprint") == fingerprinted and "teach_generation" in last:
         _, changed, _ = catalog.changes_since(int(last["teach_generation"]))
         wanted = np.array(sorted(set(changed) | set(also)), np.int64)
         candidates = candidates[np.isin(candidates, wanted)]
@@ -210,27 +286,272 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
     mistaken = {i: guess for i, (guess, _) in consensus.guesses(
         catalog, vectors, answers[np.isin(answers, known)].tolist()).items()} if len(answers) else {}
     updates: list[tuple[str | None, float | None, str | None, int]] = []
-    lessons = dict(nearest_teachers(vectors, teachers, candidates, k)) if len(candidates) else {}
+    kept = []
+    answered = set(answers.tolist())
+    lessons = dict(nearest_teachers(vectors, teachers, candidates, k, population)) \
+        if len(candidates) else {}
     for sample_id in candidates.tolist():
         neighbours = lessons.get(sample_id, [])
-        category, confidence, source = own[sample_id]
-        if source == TAUGHT_SOURCE:  # start again from the sound's own guess
+        base = own[sample_id]
+        if base[2] == TAUGHT_SOURCE:  # start again from the sound's own guess
             category, confidence = guesses.get(sample_id, (None, None))  # (consensus.py)
-            source = "dsp" if category else None
-        lesson = category_vote(neighbours, labels)
-        doubt = contradiction(neighbours, labels, mistaken, category)
-        if doubt and confidence is not None:  # the owner said a sound like it is not that
-            confidence, source = round(confidence * (1 - doubt), 3), TAUGHT_SOURCE
-        # the margin was tuned on the sound's raw probability: weigh the lesson against that
-        mine = raw_score("category", confidence, category) if source == "dsp" else confidence
-        answer = combine(category, mine, lesson) if lesson else None
-        new = (answer[0], round(answer[1], 3), answer[2]) if answer else \
-            (category, confidence, source)
+            base = (category, confidence, "dsp" if category else None)
+        new = _decide(base, neighbours, labels, mistaken, answered)
+        kept.append((sample_id, _reach(neighbours, k), len(neighbours), base[0], base[1]))
         if new != own[sample_id]:
             updates.append((*new, sample_id))
     catalog.set_categories(updates)
-    catalog.set_meta({"teach_fingerprint": fingerprint,  # where the next round may start
-                      "teach_generation": str(catalog.resume_point(generation, bool(updates)))})
+    _save_lessons(catalog, kept)
+    # Settled: the sound consensus had seen everything this round read, so an answer may
+    # be taught to the samples it reaches alone (relearn) until anything else changes.
+    settled = last.get("consensus_generation") == str(generation)
+    catalog.set_meta({"teach_fingerprint": fingerprinted,  # where the next round may start
+                      "teach_generation": str(catalog.resume_point(generation, bool(updates))),
+                      "teach_settled": "1" if settled else "0"})
     report.changed = len(updates)
+    report.changed_ids = sorted(i for *_, i in updates)
     return report
 
+
+# -- one answer, taught where it reaches ---------------------------------------------------
+
+
+@dataclass
+class _Known:
+    """What the last round or answer knew of a catalog, good while its generation and
+    index stay: the teachers, and the candidates with their reach (and vectors)."""
+
+    generation: int
+    index: tuple[int, int]  # (id, version) of the VectorIndex
+    labels: dict[int, str]  # teacher -> label (a teaching source and a category)
+    teachers: np.ndarray  # the labelled ones in the index, sorted
+    answers: set[int]  # one-shots the owner answered
+    candidates: np.ndarray | None = None  # in the index, sorted
+    reach: np.ndarray | None = None
+    vectors: np.ndarray | None = None
+    voters: np.ndarray | None = None  # consensus.listeners: answers change no type
+
+
+_known: dict[str, _Known] = {}  # by catalog file: an answer after an answer reads no table
+
+
+def _index_key(vectors: VectorIndex) -> tuple[int, int]:
+    return id(vectors), vectors.version
+
+
+def _teachers(catalog: Catalog, vectors: VectorIndex) -> _Known:
+    known = _known.get(str(catalog.path))
+    if known is not None and known.generation == catalog.generation \
+            and known.index == _index_key(vectors):
+        return known
+    sources = ", ".join(f"'{source}'" for source in TEACHING_SOURCES)
+    named = catalog.query(
+        f"SELECT id, category, category_source FROM samples WHERE type = 'oneshot' "
+        f"AND category_source IN ({sources})")
+    labels = {i: category for i, category, _ in named if category}
+    teachers = np.array(sorted(labels), np.int64)
+    known = _Known(catalog.generation, _index_key(vectors), labels,
+                   teachers[np.isin(teachers, vectors.ids())],
+                   {i for i, _, source in named if source == "user"})
+    _known[str(catalog.path)] = known
+    return known
+
+
+def _candidates(catalog: Catalog, vectors: VectorIndex, known: _Known) -> None:
+    """The candidates in the index with their reach and vectors, read once."""
+    if known.candidates is not None:
+        return
+    rows = catalog.query(
+        "SELECT s.id, l.reach, l.sample_id FROM samples s LEFT JOIN lessons l "
+        "ON l.sample_id = s.id WHERE s.type = 'oneshot' AND (s.category_source IS NULL OR "
+        f"s.category_source IN ('dsp', '{TAUGHT_SOURCE}')) ORDER BY s.id")
+    ids = np.array([r[0] for r in rows], np.int64)
+    inside = np.isin(ids, vectors.ids())
+    known.candidates = ids[inside]
+    known.reach = np.array([np.inf if r[1] is None or r[2] is None else r[1] for r in rows],
+                           np.float64)[inside]
+    known.vectors = vectors.vectors_of(known.candidates) if len(known.candidates) else \
+        np.zeros((0, 0), np.float32)
+
+
+@dataclass
+class Relearning:
+    """What relearn needs to know from before an answer (or its undo) is written: the
+    samples whose lessons the answered sample can reach, and the teachers besides it."""
+
+    sample_id: int
+    region: list[int]
+    known: _Known
+    was_teacher: bool
+    old_label: str | None
+    old_source: str | None
+
+
+def plan_relearn(catalog: Catalog, vectors: VectorIndex, sample_id: int,
+                 k: int = NEIGHBOURS) -> Relearning | None:
+    """Before a correction of `sample_id`'s category is written: the samples it can move,
+    or None when only a full round can say (the library changed since the last round, the
+    sample has no vector, or the answer would cross MIN_TEACHERS).
+
+    A sample hears its k nearest teachers, so a teacher added, removed or relabelled moves
+    only the samples that have it (or will have it) among theirs: those no farther from it
+    than their k-th nearest teacher (`reach`, kept by each round in the `lessons` table)
+    and, on an IVF index, whose search visits its inverted list."""
+    state = _state(catalog)
+    if state.get("teach_settled") != "1" or state.get("teach_generation") != str(
+            catalog.generation) or not state.get("teach_fingerprint", "").isdigit():
+        return None
+    own = catalog.query("SELECT category, category_source, type FROM samples WHERE id = ?",
+                        [sample_id])
+    try:
+        here = vectors.vectors_of(np.array([sample_id], np.int64))
+    except KeyError:
+        return None
+    if not own:
+        return None
+    known = _teachers(catalog, vectors)
+    others = len(known.teachers) - int(np.isin(sample_id, known.teachers))
+    if others + 1 == MIN_TEACHERS:  # this answer decides whether names teach at all
+        return None
+    _candidates(catalog, vectors, known)
+    assert known.candidates is not None and known.reach is not None and known.vectors is not None
+    region: list[int] = []
+    if len(known.candidates) and own[0][2] == "oneshot":  # a loop neither teaches nor learns
+        distance = ((known.vectors - here[0]) ** 2).sum(axis=1)
+        # (a little slack: the index measured the reach in its own float order)
+        near = np.flatnonzero(distance <= known.reach * (1 + 1e-4) + 1e-4)
+        lists = vectors.probed(known.vectors[near])
+        if lists is not None:  # IVF: only searches that visit the sample's list can find it
+            home = vectors.probed(here, spare=2 - vectors.info.nprobe)
+            near = near[np.isin(lists, home).any(axis=1)]
+        region = known.candidates[near].tolist()
+    category, source, kind = own[0]
+    was = kind == "oneshot" and source in TEACHING_SOURCES and bool(category)
+    return Relearning(sample_id, region, known, was, category if was else None, source)
+
+
+def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
+            k: int = NEIGHBOURS) -> TeachReport:
+    """After the correction is written: teach the samples of plan_relearn's region (and the
+    answered sample itself, when an undo made it a candidate again) as a full round would."""
+    report = TeachReport()
+    generation = catalog.generation
+    state = _state(catalog)
+    known, t = plan.known, plan.sample_id
+    category, confidence, source, kind = catalog.query(
+        "SELECT category, category_confidence, category_source, type FROM samples "
+        "WHERE id = ?", [t])[0]
+    labels = known.labels
+    labels.pop(t, None)
+    teachers = known.teachers[known.teachers != t]
+    answers = known.answers - {t}
+    named = len(teachers) + plan.was_teacher >= MIN_TEACHERS  # the same after it (plan)
+    is_teacher = kind == "oneshot" and source in TEACHING_SOURCES and bool(category)
+    if is_teacher:
+        labels[t] = category
+        teachers = np.sort(np.append(teachers, np.int64(t)))
+    if kind == "oneshot" and source == "user":
+        answers.add(t)
+    all_teachers = teachers
+    if len(teachers) < MIN_TEACHERS:  # as teach_categories: only the owner's answers teach
+        teachers = teachers[np.isin(teachers, np.array(sorted(answers), np.int64))]
+    report.teachers = len(teachers)
+    # the fingerprint moves by the answered sample's term alone (the other teachers are
+    # those of the last round: plan_relearn saw nothing else change)
+    term = int(state["teach_fingerprint"])
+    if plan.was_teacher and (named or plan.old_source == "user"):
+        term -= _teacher_hash(t, plan.old_label or "")
+    if is_teacher and (named or source == "user"):
+        term += _teacher_hash(t, category)
+    candidate = kind == "oneshot" and source in (None, "dsp", TAUGHT_SOURCE)
+    assert known.candidates is not None
+    population = int(np.count_nonzero(known.candidates != t)) + candidate
+    region = sorted(set(plan.region) - {t} | ({t} if candidate else set()))
+    rows = {}
+    for start in range(0, len(region), 500):
+        chunk = region[start:start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        for r in catalog.query(
+                "SELECT s.id, s.category, s.category_confidence, s.category_source, s.type, "
+                "l.sound_category, l.sound_confidence, l.sample_id, l.heard FROM samples s "
+                "LEFT JOIN "
+                f"lessons l ON l.sample_id = s.id WHERE s.id IN ({marks})", chunk):
+            if r[4] == "oneshot" and r[3] in (None, "dsp", TAUGHT_SOURCE):
+                rows[r[0]] = r
+    candidates = np.array(sorted(rows), np.int64)
+    report.candidates = len(candidates)
+    # the sound's own guess: kept by the last round; the answered sample's anew (an undo
+    # gives it back to the sound consensus, as consensus.agree would after a scan)
+    fresh = [i for i in rows if i == t or (rows[i][3] == TAUGHT_SOURCE and rows[i][7] is None)]
+    # Samples that heard no teacher before an added one hear it alone (when their search
+    # reaches it): one search among it instead of all the teachers, as a full round finds.
+    added = is_teacher and (named or source == "user") and not (
+        plan.was_teacher and (named or plan.old_source == "user"))
+    silent = np.array([i for i in candidates.tolist() if added and rows[i][8] == 0
+                       and rows[i][7] is not None], np.int64)
+    loud = candidates[~np.isin(candidates, silent)]
+    exact = len(teachers) * population <= EXACT_LIMIT
+    lessons = dict(nearest_teachers(vectors, teachers, loud, k, exact=exact)) \
+        if len(loud) else {}
+    if len(silent):
+        lessons.update(nearest_teachers(vectors, np.array([t], np.int64), silent, k,
+                                        exact=exact))
+    heard = {j for found in lessons.values() for j, _ in found if j in answers}
+    if (fresh or heard) and known.voters is None:
+        known.voters = consensus.listeners(catalog, vectors.ids())
+    voters = known.voters
+    guesses = consensus.guesses(catalog, vectors, fresh, voters) if fresh else {}
+    mistaken = {i: guess for i, (guess, _) in consensus.guesses(
+        catalog, vectors, sorted(heard), voters).items()} if heard else {}
+    updates, kept = [], []
+    answered = answers
+    for sample_id in candidates.tolist():
+        _, cat, conf, src, _, sound_cat, sound_conf, has, _ = rows[sample_id]
+        own: Row = (cat, conf, src)
+        if sample_id == t and src == "dsp" and t in guesses:
+            base: Row = (*guesses[t], "dsp")
+        elif src == TAUGHT_SOURCE:
+            sound = (sound_cat, sound_conf) if has is not None else guesses.get(sample_id,
+                                                                                 (None, None))
+            base = (sound[0], sound[1], "dsp" if sound[0] else None)
+        else:
+            base = own
+        neighbours = lessons.get(sample_id, [])
+        new = _decide(base, neighbours, labels, mistaken, answered)
+        kept.append((sample_id, _reach(neighbours, k), len(neighbours), base[0], base[1]))
+        if new != own:
+            updates.append((*new, sample_id))
+    catalog.set_categories(updates)
+    _save_lessons(catalog, kept)
+    resume = catalog.resume_point(generation, bool(updates))
+    catalog.set_meta({"teach_fingerprint": str(term % 2**64), "teach_generation": str(resume)})
+    report.changed = len(updates)
+    report.changed_ids = sorted(i for *_, i in updates)
+    # what the next answer needs, brought up to date (or forgotten if someone else wrote)
+    if resume != catalog.generation:
+        _known.pop(str(catalog.path), None)
+        return report
+    known.generation, known.teachers, known.answers = resume, all_teachers, answers
+    _update_candidates(known, vectors, t, candidate, kept)
+    return report
+
+
+def _update_candidates(known: _Known, vectors: VectorIndex, t: int, candidate: bool,
+                       kept: list[tuple[int, float | None, int, str | None, float | None]]
+                       ) -> None:
+    assert known.candidates is not None and known.reach is not None and known.vectors is not None
+    if candidate != bool(np.isin(t, known.candidates)):
+        if candidate:
+            at = int(np.searchsorted(known.candidates, t))
+            known.candidates = np.insert(known.candidates, at, t)
+            known.reach = np.insert(known.reach, at, np.inf)
+            known.vectors = np.insert(known.vectors, at,
+                                      vectors.vectors_of(np.array([t], np.int64))[0], axis=0)
+        else:
+            keep = known.candidates != t
+            known.candidates, known.reach = known.candidates[keep], known.reach[keep]
+            known.vectors = known.vectors[keep]
+    if kept:
+        ids = np.array([row[0] for row in kept], np.int64)
+        at = np.searchsorted(known.candidates, ids)
+        known.reach[at] = [np.inf if row[1] is None else row[1] for row in kept]

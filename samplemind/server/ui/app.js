@@ -8,6 +8,7 @@ import { Waveform } from './wave.js';
 import { DEFAULT_SETTINGS, Player } from './audio.js';
 import { SoundMap, colourOf, CATEGORY_COLOURS } from './map.js';
 import { installDrag } from './drag.js';
+import { ReviewView } from './review.js';
 
 const FIRST_PAGE = 100; // small, so the first rows paint at once
 const NEXT_PAGE = 1000;
@@ -51,7 +52,7 @@ function loadSettings() {
   }
 }
 
-let table; let player; let wave; let soundMap;
+let table; let player; let wave; let soundMap; let review;
 
 // -- small helpers ------------------------------------------------------------------------------
 
@@ -1080,7 +1081,7 @@ function showView(name, { focus = false } = {}) {
   const from = { table: 'browse', map: 'map' }[state.selectionFrom];
   if (name !== state.view && state.selection.size && from !== name) clearSelection();
   state.view = name;
-  for (const view of ['browse', 'map', 'dupes']) {
+  for (const view of ['browse', 'map', 'dupes', 'review']) {
     const tab = $(`#tab-${view}`);
     const selected = view === name;
     tab.setAttribute('aria-selected', String(selected));
@@ -1092,6 +1093,7 @@ function showView(name, { focus = false } = {}) {
   if (name === 'dupes' && !state.dupesLoaded) loadDupes();
   if (name === 'browse') table.schedule();
   if (name === 'map' && soundMap) soundMap.draw();
+  if (name === 'review') review.show(); else review.hide(); // review.js owns that view
 }
 
 async function loadMap() {
@@ -1423,6 +1425,7 @@ function onKey(event) {
     return;
   }
   if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (state.view === 'review' && /^([1-9]|Enter|[spu ])$/.test(key)) return; // review.js's keys
   const onButton = event.target.closest && event.target.closest('button, a, summary, [role="tab"]');
   const inBrowse = state.view === 'browse';
   switch (key) {
@@ -1469,7 +1472,7 @@ function onKey(event) {
 }
 
 function setupTabs() {
-  const tabs = ['browse', 'map', 'dupes'];
+  const tabs = ['browse', 'map', 'dupes', 'review'];
   for (const name of tabs) {
     const tab = $(`#tab-${name}`);
     tab.addEventListener('click', () => showView(name));
@@ -1569,6 +1572,7 @@ function start() {
   });
   setupFacets();
   setupTransport();
+  review = new ReviewView($('#view-review'), { canEdit: canEdit(), query: () => state.query });
   setupTabs();
   setupMap();
   setupUploads();

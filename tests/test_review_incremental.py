@@ -1,0 +1,113 @@
+"""An answer is taught only where it reaches (similarity/teach.py plan_relearn / relearn,
+review.py): after every answer and undo, the library equals what the full steps after a
+scan (the sound consensus and every lesson, recomputed from nothing) make of the same
+corrections, on a generated library with named and unnamed drum hits."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from samplemind import Library
+from samplemind.models import ScanReport
+from samplemind.scan import refine_categories
+
+from audio_fixtures import DRUM_KINDS, write_drum_hit
+
+NAMED = 3  # per kind: named files teach (more teachers than a sample hears: reach is finite)
+UNNAMED = 8  # per kind: sample_NN.wav, only their sound to go by
+STATE_KEYS = ("consensus_generation", "consensus_max_id", "consensus_voters",
+              "teach_fingerprint", "teach_generation", "teach_settled")
+
+
+def truth_of(name: str) -> str:
+    return DRUM_KINDS[int(name[7:9]) % len(DRUM_KINDS)]
+
+
+def build(base: Path, named: int) -> Path:
+    pack = base / "pack"
+    pack.mkdir(parents=True)
+    for n in range(len(DRUM_KINDS) * UNNAMED):
+        write_drum_hit(pack / f"sample_{n:02d}.wav", truth_of(f"sample_{n:02d}.wav"), seed=5 * n + 2)
+    for kind in DRUM_KINDS:
+        for n in range(named):
+            write_drum_hit(pack / f"{kind}_{n}.wav", kind, seed=100 + 7 * n + len(kind))
+    with Library(base / "home", jobs=2, timeout=60) as library:
+        assert library.scan([pack]).failed == 0
+        library.index.current()
+    return base / "home"
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build(tmp_path_factory.mktemp("incremental"), NAMED)
+
+
+def categories(library: Library) -> dict[int, tuple]:
+    return {r[0]: tuple(r[1:]) for r in library.catalog.query(
+        "SELECT id, category, category_confidence, category_source FROM samples")}
+
+
+def recomputed(home: Path, scratch: Path) -> dict[int, tuple]:
+    """The categories the full steps give a copy of `home` that forgot every earlier round."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.copytree(home, scratch)
+    with Library(scratch) as library:
+        marks = ", ".join("?" for _ in STATE_KEYS)
+        with library.catalog.transaction(bump=False):
+            library.catalog.conn.execute(f"DELETE FROM meta WHERE key IN ({marks})", STATE_KEYS)
+            library.catalog.conn.execute("DELETE FROM lessons")
+        refine_categories(library.catalog, library.index, ScanReport())
+        return categories(library)
+
+
+def test_each_answer_taught_where_it_reaches_equals_the_full_recompute(scanned: Path,
+                                                                       tmp_path: Path):
+    home = tmp_path / "home"
+    shutil.copytree(scanned, home)
+    nearby = []  # answers taught to their neighbourhood only
+    given = []
+    for step in range(10):
+        with Library(home) as library:
+            every = len(library.catalog.query("SELECT id FROM samples WHERE type = 'oneshot'"))
+            if step == 4:  # anything else changed since the last round: the full steps run
+                library.tag([str(given[0]["sample_id"])], ["checked"])
+            if step == 6:  # take the second answer back
+                done = library.review_undo(given[1]["answer_id"])
+            else:
+                question = library.review_questions(None, 1, reviewer="t")[0]
+                name = library.get(question["sample_id"]).record["name"]
+                # the truth, but now and then a wrong answer: it must spread the same way
+                value = truth_of(name) if step % 4 != 3 else "tom"
+                done = library.review_answer(question["sample_id"], "category", value)
+                given.append(done)
+            if done["relearned"] is not None:
+                nearby.append(done["relearned"])
+            assert (done["relearned"] is None) == (step == 4), step
+            state = categories(library)
+        assert state == recomputed(home, tmp_path / f"full-{step}"), f"step {step}"
+    # only after the tag did the full steps run; every other answer reached few samples
+    assert len(nearby) >= 8, nearby
+    assert min(nearby) < every / 2, (nearby, every)
+
+
+def test_answers_in_a_library_without_names_equal_the_full_recompute(tmp_path: Path):
+    """No names: only answers teach. The first answer runs the full steps (no round has
+    taught yet); taken back, the library has no teacher at all, so the next answer is heard
+    alone by every sample (teach.relearn's one-teacher search)."""
+    home = build(tmp_path / "built", 0)
+    given = []
+    for step in range(5):
+        with Library(home) as library:
+            if step == 1:
+                done = library.review_undo(given[0]["answer_id"])
+            else:
+                question = library.review_questions(None, 1, reviewer="t")[0]
+                name = library.get(question["sample_id"]).record["name"]
+                done = library.review_answer(question["sample_id"], "category", truth_of(name))
+                given.append(done)
+            assert (done["relearned"] is None) == (step == 0), step
+            state = categories(library)
+        assert state == recomputed(home, tmp_path / f"full-{step}"), f"step {step}"
