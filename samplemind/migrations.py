@@ -338,6 +338,7 @@ def m015_favourites(db: sqlite_utils.Database) -> None:
     db["favourites"].create_index(["sample_id"], if_not_exists=True)
 
 
+@migrations()
 def m016_lessons(db: sqlite_utils.Database) -> None:
     """What each unnamed one-shot's last lesson was made of (similarity/teach.py): how far its
     farthest voting teacher was (NULL: fewer teachers than it listens to, so every new one is
