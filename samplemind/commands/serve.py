@@ -107,5 +107,7 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     console.print(f"samplemind serving on http://{shown}:{port}/api/v1 (Ctrl-C stops)",
                   markup=False, highlight=False)
+    # backlog: a team's browsers (1,000 connections, benchmarks/serve.py) connect at once;
+    # aiohttp's 128 would leave the rest waiting a SYN retry (a second) or refused.
     web.run_app(application, host=host, port=port, print=None, access_log=None,
-                handle_signals=True)
+                handle_signals=True, backlog=1024)
