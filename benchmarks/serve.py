@@ -331,7 +331,7 @@ def mix_section(load: Load, server_pid: int, base: str, catalog: dict[str, Any],
     print("  team mix: 70% the query mix, 15% one sample, 10% similar k=10, 5% audio "
           "(Range: bytes=0-65535 of 200 real WAV files)")
     print(f"  {'load':24} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-          f"{'non-2xx':>8} {'sock err':>8} {'srv CPU':>8}")
+          f"{'non-2xx':>8} {'sock err':>8} {'srv CPU':>8} {'us/req':>7}")
     results: dict[str, Any] = {}
     for name, mix in (("query mix", query_mix(catalog)), ("team mix", team_mix(catalog))):
         for connections in MIX_CONNECTIONS:
@@ -346,7 +346,9 @@ def mix_section(load: Load, server_pid: int, base: str, catalog: dict[str, Any],
             results[label] = result
             print(f"  {label:24} {result['rps']:9,.0f} {result['p50']:8.2f} {result['p90']:8.2f} "
                   f"{result['p99']:8.2f} {result['max']:8.1f} {result['non2xx']:8d} "
-                  f"{result['errors']:8d} {result['server_cores']:7.2f}c")
+                  f"{result['errors']:8d} {result['server_cores']:7.2f}c "
+                  f"{result['server_cores'] * 1e6 / max(result['rps'], 1e-9):7.0f}")
+    print("  (us/req: server CPU per request, the figure a busy shared machine distorts least)")
     figures = record_cache(base, "samplemind_query_cache_")
     if figures:
         print(f"  query cache: {figures.get('hits', 0):,.0f} hits, {figures.get('misses', 0):,.0f} "
