@@ -42,6 +42,11 @@ if TYPE_CHECKING:
 MAX_PAGE_BYTES = 64 * 1024 * 1024  # encoded pages kept (a 100-sample page is ~150 KB)
 MAX_READS_ON_LOOP = 16  # uncached records a page may read on the loop (~30 us each)
 FULL_RELOAD_ABOVE = 50_000  # changed samples above which the figures are read afresh
+MAX_ARRAY_ID = 50_000_000  # ids index arrays: past this (ids are not dense), count in SQL
+
+
+class _SparseIds(Exception):
+    """An id too large to index an array by: the figures are counted by SQL instead."""
 
 
 class QueryCache:
@@ -215,6 +220,8 @@ class Figures:
     def _grow(self, high: int) -> None:
         if high < len(self.present):
             return
+        if high > MAX_ARRAY_ID:
+            raise _SparseIds(high)
         size = max(high + 1, int(len(self.present) * 1.5) + 1024)
         self.present = np.concatenate([self.present, np.zeros(size - len(self.present), bool)])
         for name in self.COLUMNS:
@@ -346,7 +353,14 @@ class FacetKeeper:
         """In a worker thread: bring the figures up to the catalog's generation and encode
         both answers."""
         with self._lock:
-            return self._recount_locked(library)
+            try:
+                return self._recount_locked(library)
+            except _SparseIds:
+                self.figures = Figures()  # start afresh next time
+                generation = library.changes.generation()
+                return (generation, Body.kept({**library.stats(), "generation": generation}),
+                        Body.kept({"schema_version": SCHEMA_VERSION, "tags": library.tags()}),
+                        True)
 
     def _recount_locked(self, library: Library) -> tuple[int, Body, Body, bool]:
         figures, feed = self.figures, library.changes
