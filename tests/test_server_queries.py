@@ -189,3 +189,24 @@ async def test_a_query_returns_the_same_rows_under_every_statistics_state(own_ho
             assert [s.id for s in library.ls(query or None)] == baseline[query], query
             assert [s.id for s in library.ls(query or None, limit=3, offset=1)] == pages[query]
             assert library.query_ids(query or None, limit=3, offset=1)[1] == pages[query]
+
+
+async def test_a_page_asked_again_is_the_kept_one_until_the_catalog_moves(aiohttp_client,
+                                                                          own_home: Path):
+    from samplemind.server.context import CONTEXT
+
+    app = make_app(own_home, config=ServerConfig(threads=2))
+    client = await aiohttp_client(app)
+    queries = app[CONTEXT].pool.queries
+    params = {"q": "type:oneshot", "limit": "5", "total": "true"}
+    first = await client.get("/api/v1/samples", params=params)
+    again = await client.get("/api/v1/samples", params=params)
+    assert await first.json() == await again.json()
+    assert (queries.hits, queries.misses) == (1, 1)
+    assert first.headers["ETag"] == again.headers["ETag"]
+    with Library(own_home) as library:
+        library.tag([next(library.ls("type:oneshot")).id], ["moved"])
+    await asyncio.sleep(0.01)  # the record cache looks at the catalog at most once a millisecond
+    third = await client.get("/api/v1/samples", params=params)
+    assert queries.misses == 2
+    assert "moved" in (await third.json())["samples"][0]["tags"]
