@@ -108,6 +108,7 @@ def same_stats(served: dict[str, Any], expected: dict[str, Any]) -> bool:
             and served["duration"] == pytest.approx(expected["duration"], abs=0.002))
 
 
+@pytest.mark.slow  # CLI processes and two scans
 async def test_figures_follow_tags_corrections_scans_and_removals_from_another_process(
         client, own_home: Path, tmp_path: Path):
     env = {**os.environ, "SAMPLEMIND_HOME": str(own_home)}
