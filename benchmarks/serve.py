@@ -96,6 +96,8 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 # random entry of a list of paths. done() prints the figures as one JSON line.
 WRK_LUA = r"""
 local lo, hi, prefix, suffix, paths = %(lo)d, %(hi)d, "%(prefix)s", "%(suffix)s", {%(paths)s}
+-- a weighted mix: {path or prefix, suffix, lo, hi (0: no id), 1 = a Range request}
+local mix = {%(mix)s}
 local counter = 0
 function setup(thread)
   counter = counter + 1
@@ -105,6 +107,13 @@ function init(args)
   math.randomseed(7919 * (seed or 1))
 end
 function request()
+  if #mix > 0 then
+    local e = mix[math.random(#mix)]
+    local path = e[1]
+    if e[3] > 0 then path = path .. math.random(e[3], e[4]) .. e[2] end
+    if e[5] == 1 then return wrk.format("GET", path, {Range = "bytes=0-65535"}) end
+    return wrk.format("GET", path)
+  end
   if #paths > 0 then
     return wrk.format("GET", paths[math.random(#paths)])
   end
@@ -140,7 +149,7 @@ def neighbour_table(base: str) -> dict[str, float]:
     return record_cache(base, "samplemind_neighbour_table_")
 
 
-def wait_neighbour_table(base: str, timeout: float = 120.0) -> float:
+def wait_neighbour_table(base: str, timeout: float = 600.0) -> float:
     """Wait until the table of nearest neighbours is built: seconds waited."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
@@ -151,11 +160,12 @@ def wait_neighbour_table(base: str, timeout: float = 120.0) -> float:
 
 
 def wait_record_cache(base: str, timeout: float = 120.0) -> tuple[float, dict[str, float]]:
-    """Wait until the cache stops growing (its warm-up is done): (seconds, figures)."""
+    """Wait until the cache stops growing (its warm-up is done): (seconds, figures). Looks
+    every 2 s: on a busy shared machine one warm-up step can take longer than 0.5 s."""
     started = time.perf_counter()
     last = record_cache(base)
     while time.perf_counter() - started < timeout:
-        time.sleep(0.5)
+        time.sleep(2.0)
         now = record_cache(base)
         if now.get("bytes") == last.get("bytes"):
             return time.perf_counter() - started, now
@@ -243,10 +253,109 @@ def make_catalog(home: Path, n: int, jobs: int) -> dict[str, Any]:
         info = library.index.rebuild("benchmark").info
         index_s = time.perf_counter() - started
         low, high, count = library.catalog.query("SELECT min(id), max(id), count(*) FROM samples")[0]
+        audio_hi = add_audio_files(library, home.parent / "audio", low)
     finally:
         library.close()
     return {"source": source, "insert_s": insert_s, "index_s": index_s, "index": info,
-            "lo": low, "hi": high, "count": count}
+            "lo": low, "hi": high, "count": count, "audio_lo": low, "audio_hi": audio_hi}
+
+
+AUDIO_FILES = 200
+
+
+def add_audio_files(library: Any, folder: Path, first: int) -> int:
+    """Real WAV files (2 s of noise) behind the first AUDIO_FILES samples, so the team mix's
+    audio Range requests are served (the generated rows name files that don't exist).
+    Returns the last id with a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = wav_bytes(0.35)  # ~350 KB: 2 s of 16-bit stereo at 44.1 kHz
+    catalog = library.catalog
+    rows = []
+    for sample_id in range(first, first + AUDIO_FILES):
+        path = folder / f"audio_{sample_id}.wav"
+        path.write_bytes(data)
+        stat = path.stat()
+        rows.append((str(path), str(folder), stat.st_size, stat.st_mtime_ns, sample_id))
+    with catalog.transaction():
+        catalog.conn.executemany("UPDATE samples SET path = ?, root = ?, size = ?, mtime_ns = ? "
+                                 "WHERE id = ?", rows)
+        catalog.note_root(str(folder))
+    return first + AUDIO_FILES - 1
+
+
+def query_mix(catalog: dict[str, Any]) -> list[tuple[str, str, int, int, int]]:
+    """The UI's queries (weights in 100ths): a filter's first page with its total (50), the
+    next pages (25: 100 samples each; the UI asks 1,000 at a time, which is bandwidth, not
+    query work), the figures beside the list (25: /stats and /tags)."""
+    from samplemind.server.routes_samples import encode_cursor
+
+    filters = ["", *QUERIES]  # "" = the first screen, every sample
+    mix: list[tuple[str, str, int, int, int]] = []
+    for i in range(50):
+        q = filters[i % len(filters)]
+        mix.append((f"/api/v1/samples?q={urllib.parse.quote(q)}&limit=100&total=true", "", 0, 0, 0))
+    for i in range(25):
+        q = filters[i % len(filters)]
+        cursor = encode_cursor(100 * (1 + i % 2), q or None)
+        mix.append((f"/api/v1/samples?q={urllib.parse.quote(q)}&limit=100&cursor={cursor}",
+                    "", 0, 0, 0))
+    for i in range(25):
+        mix.append(("/api/v1/stats" if i % 2 else "/api/v1/tags", "", 0, 0, 0))
+    return mix
+
+
+def team_mix(catalog: dict[str, Any]) -> list[tuple[str, str, int, int, int]]:
+    """A team's load: 70% the UI's queries, 15% one sample, 10% similar, 5% audio Range."""
+    lo, hi = catalog["lo"], catalog["hi"]
+    queries = query_mix(catalog)
+    mix = [queries[(i * 10) // 7 % len(queries)] for i in range(70)]
+    mix += [("/api/v1/samples/", "", lo, hi, 0)] * 15
+    mix += [("/api/v1/samples/", "/similar?k=10", lo, hi, 0)] * 10
+    mix += [("/api/v1/samples/", "/audio", catalog["audio_lo"], catalog["audio_hi"], 1)] * 5
+    return mix
+
+
+MIX_CONNECTIONS = (100, 1000)
+TARGET_QUERY_RPS = 3000.0
+TARGET_QUERY_P99 = 50.0
+TARGET_TEAM_RPS = 4000.0
+TARGET_TEAM_P99 = 50.0
+TARGET_TEAM_P99_1000 = 250.0
+
+
+def mix_section(load: Load, server_pid: int, base: str, catalog: dict[str, Any],
+                seconds: float, warmup: float) -> dict[str, Any]:
+    """The query mix alone and the team mix, at 100 and 1,000 connections."""
+    print(f"\n== mixed load: {load.name.split(' -c')[0]}, {seconds:g} s each after a "
+          f"{warmup:g} s warm-up ==")
+    print("  query mix: 50% a filter's first page with total (the 6 queries and none), 25% next "
+          "pages (cursor, 100 each), 25% /stats and /tags")
+    print("  team mix: 70% the query mix, 15% one sample, 10% similar k=10, 5% audio "
+          "(Range: bytes=0-65535 of 200 real WAV files)")
+    print(f"  {'load':24} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+          f"{'non-2xx':>8} {'sock err':>8} {'srv CPU':>8} {'us/req':>7}")
+    results: dict[str, Any] = {}
+    for name, mix in (("query mix", query_mix(catalog)), ("team mix", team_mix(catalog))):
+        for connections in MIX_CONNECTIONS:
+            spec = {"mix": mix}
+            load.run(base, spec, warmup, connections)
+            cpu_before = cpu_seconds(server_pid)
+            started = time.perf_counter()
+            result = load.run(base, spec, seconds, connections)
+            result["server_cores"] = (cpu_seconds(server_pid) - cpu_before) / (
+                time.perf_counter() - started)
+            label = f"{name} @{connections}"
+            results[label] = result
+            print(f"  {label:24} {result['rps']:9,.0f} {result['p50']:8.2f} {result['p90']:8.2f} "
+                  f"{result['p99']:8.2f} {result['max']:8.1f} {result['non2xx']:8d} "
+                  f"{result['errors']:8d} {result['server_cores']:7.2f}c "
+                  f"{result['server_cores'] * 1e6 / max(result['rps'], 1e-9):7.0f}")
+    print("  (us/req: server CPU per request, the figure a busy shared machine distorts least)")
+    figures = record_cache(base, "samplemind_query_cache_")
+    if figures:
+        print(f"  query cache: {figures.get('hits', 0):,.0f} hits, {figures.get('misses', 0):,.0f} "
+              f"misses, {figures.get('pages', 0):,.0f} pages kept")
+    return results
 
 
 # -- load generators --------------------------------------------------------------------------
@@ -269,18 +378,20 @@ def find_wrk() -> str | None:
 
 def lua_script(folder: Path, spec: dict[str, Any]) -> Path:
     paths = ", ".join(json.dumps(p) for p in spec.get("paths", ()))
+    mix = ", ".join(f"{{{json.dumps(e[0])}, {json.dumps(e[1])}, {e[2]:d}, {e[3]:d}, {e[4]:d}}}"
+                    for e in spec.get("mix", ()))
     text = WRK_LUA % {"lo": spec.get("lo", 1), "hi": spec.get("hi", 1),
                       "prefix": spec.get("prefix", ""), "suffix": spec.get("suffix", ""),
-                      "paths": paths}
+                      "paths": paths, "mix": mix}
     path = folder / f"wrk-{abs(hash(text))}.lua"
     path.write_text(text)
     return path
 
 
 def run_wrk(wrk: str, base: str, spec: dict[str, Any], seconds: float, folder: Path,
-            ) -> dict[str, Any]:
+            connections: int = CONNECTIONS) -> dict[str, Any]:
     script = lua_script(folder, spec)
-    command = [wrk, f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--latency",
+    command = [wrk, f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
                "--timeout", "10s", "-s", str(script), base]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRKJSON ")), None)
@@ -297,6 +408,9 @@ def run_wrk(wrk: str, base: str, spec: dict[str, Any], seconds: float, folder: P
 
 
 def _spec_paths(spec: dict[str, Any], rng: Any) -> str:
+    if spec.get("mix"):  # the aiohttp fallback sends the mix without Range headers
+        path, suffix, lo, hi, _ = spec["mix"][rng.randrange(len(spec["mix"]))]
+        return f"{path}{rng.randint(lo, hi)}{suffix}" if hi else path
     if spec.get("paths"):
         return spec["paths"][rng.randrange(len(spec["paths"]))]
     return f"{spec['prefix']}{rng.randint(spec['lo'], spec['hi'])}{spec.get('suffix', '')}"
@@ -351,12 +465,13 @@ class Load:
         self.name = (f"wrk ({self.wrk}) -t{WRK_THREADS} -c{CONNECTIONS}" if self.wrk else
                      f"aiohttp client in another process, {CONNECTIONS} connections (no wrk)")
 
-    def run(self, base: str, spec: dict[str, Any], seconds: float) -> dict[str, Any]:
+    def run(self, base: str, spec: dict[str, Any], seconds: float,
+            connections: int = CONNECTIONS) -> dict[str, Any]:
         if self.wrk:
-            return run_wrk(self.wrk, base, spec, seconds, self.folder)
+            return run_wrk(self.wrk, base, spec, seconds, self.folder, connections)
         context = multiprocessing.get_context("spawn")
         with context.Pool(1) as pool:
-            return pool.apply(aiohttp_load, (base, spec, seconds, CONNECTIONS))
+            return pool.apply(aiohttp_load, (base, spec, seconds, connections))
 
 
 def http_section(load: Load, server_pid: int, bare_pid: int, base: str, bare_base: str,
@@ -769,9 +884,9 @@ def ws_section(base: str, server_pid: int, scan_folder: str, catalog: dict[str, 
 # -- upload -----------------------------------------------------------------------------------
 
 
-def wav_bytes(megabytes: int) -> bytes:
+def wav_bytes(megabytes: float) -> bytes:
     """A WAV of noise, 44.1 kHz stereo 16-bit, about `megabytes` MB."""
-    frames = megabytes * 1_000_000 // 4
+    frames = int(megabytes * 1_000_000) // 4
     samples = np.random.default_rng(5).integers(-8000, 8000, frames * 2, dtype=np.int16)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as handle:
@@ -924,7 +1039,8 @@ def summarise_profile(text: str, possible: int) -> None:
 # -- summary ----------------------------------------------------------------------------------
 
 
-def summary(http: dict[str, Any], ws: dict[str, Any], upload: dict[str, Any]) -> None:
+def summary(http: dict[str, Any], ws: dict[str, Any], upload: dict[str, Any],
+            mixed: dict[str, Any]) -> None:
     lines: list[tuple[str, str, str, bool | None]] = []
     bare = http.get("bare handler")
     one = http.get("GET one sample")
@@ -956,6 +1072,22 @@ def summary(http: dict[str, Any], ws: dict[str, Any], upload: dict[str, Any]) ->
     if "rss_with" in ws:
         lines.append((f"RSS with {WS_HELD:,} WS", f"{ws['rss_with']:.0f} MB",
                       f"+{ws['rss_with'] - ws['rss_before']:.0f} MB", None))
+    for label, rps, p99 in (("query mix @100", TARGET_QUERY_RPS, TARGET_QUERY_P99),
+                            ("team mix @100", TARGET_TEAM_RPS, TARGET_TEAM_P99)):
+        run = mixed.get(label)
+        if run:
+            lines.append((f"{label} req/s", f"{run['rps']:,.0f}", f">= {rps:,.0f}",
+                          run["rps"] >= rps))
+            lines.append((f"{label} p99", f"{run['p99']:.1f} ms", f"<= {p99:g} ms",
+                          run["p99"] <= p99))
+    for label in ("query mix @1000", "team mix @1000"):
+        run = mixed.get(label)
+        if run:
+            errors = run["errors"] + run["non2xx"]
+            lines.append((f"{label} req/s", f"{run['rps']:,.0f}", "-", None))
+            lines.append((f"{label} errors", f"{errors:,}", "0", errors == 0))
+            lines.append((f"{label} p99", f"{run['p99']:.1f} ms",
+                          f"<= {TARGET_TEAM_P99_1000:g} ms", run["p99"] <= TARGET_TEAM_P99_1000))
     if "upload_mbs" in upload:
         lines.append(("upload MB/s (best)", f"{upload['upload_mbs']:,.0f}",
                       f">= {TARGET_UPLOAD_MBS:g}", upload["upload_mbs"] >= TARGET_UPLOAD_MBS))
@@ -976,7 +1108,7 @@ def main() -> None:
     parser.add_argument("--upload-rounds", type=int, default=2)
     parser.add_argument("--jobs", type=int, default=2, help="workers for the real-feature scan")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
-    parser.add_argument("--only", default="http,ws,upload,profile",
+    parser.add_argument("--only", default="http,mix,ws,upload,profile",
                         help="comma-separated sections to run")
     args = parser.parse_args()
     sections = set(args.only.split(","))
@@ -993,6 +1125,7 @@ def main() -> None:
     http: dict[str, Any] = {}
     ws: dict[str, Any] = {}
     upload: dict[str, Any] = {}
+    mixed: dict[str, Any] = {}
     try:
         home = work / "home"
         catalog = make_catalog(home, args.samples, args.jobs)
@@ -1039,6 +1172,8 @@ def main() -> None:
             http = http_section(load, server.pid, bare.pid, base, bare_base, catalog,
                                 args.seconds, args.warmup)
         stop(bare)
+        if "mix" in sections:
+            mixed = mix_section(load, server.pid, base, catalog, args.seconds, args.warmup)
         if "ws" in sections:
             from samplemind.config import resolve_paths
 
@@ -1070,7 +1205,7 @@ def main() -> None:
     load_avg = os.getloadavg()
     print(f"\nload average at the end {load_avg[0]:.2f} {load_avg[1]:.2f} {load_avg[2]:.2f}; "
           f"the run took {time.perf_counter() - begun:.0f} s")
-    summary(http, ws, upload)
+    summary(http, ws, upload, mixed)
     print("(one run on a shared machine, load generator on the same cores: expect noise)")
 
 

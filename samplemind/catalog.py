@@ -478,6 +478,16 @@ class Catalog:
                 record["warnings"] = loads(warnings)
             yield record
 
+    def ids(self, where: str = "", params: Sequence[Any] = (), order_by: str = "s.path",
+            limit: int | None = None, offset: int = 0) -> list[int]:
+        """The ids of the samples matching a WHERE clause, in order, from the offset-th on: the
+        `records` query without the record. It reads only what the WHERE and ORDER BY name, so
+        an index holding those columns (every index holds the id) answers it alone."""
+        sql = "SELECT s.id FROM samples s" + (f" WHERE {where}" if where else "")
+        sql += f" ORDER BY {order_by} LIMIT ? OFFSET ?"
+        rows = self.conn.execute(sql, [*params, -1 if limit is None else limit, offset])
+        return [row[0] for row in rows]
+
     def explain_records(self, where: str = "", params: Sequence[Any] = (),
                         order_by: str = "s.path") -> str | None:
         """SQLite's complaint about the `records` query for these pieces, or None when it would
@@ -581,6 +591,40 @@ class ChangeFeed:
             if catalog.oldest_removal_kept() > since:
                 everyone = {row[0] for row in catalog.query("SELECT id FROM samples")}
         return generation, changed, removed, everyone
+
+    def data_version(self) -> int:
+        """A number that moves whenever any connection (this process or another) commits:
+        a look that costs a few microseconds, before the dearer since()."""
+        return int(self._catalog.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def facet_rows(self, ids: Sequence[int] | None = None) -> tuple[
+            int, list[tuple[Any, ...]], list[tuple[int, str, str]]]:
+        """(generation, (id, type, category, format, duration, size) rows, (id, tag, source)
+        rows) of these samples (every sample when ids is None), in one snapshot: what a
+        follower keeping the library's figures (counts by type, category, format and tag)
+        needs to recount the samples that changed."""
+        catalog = self._catalog
+        sample_sql = "SELECT id, type, category, format, duration, size FROM samples"
+        tag_sql = "SELECT sample_id, tag, source FROM tags"
+        with catalog.snapshot():
+            generation = catalog.generation
+            if ids is None:
+                return generation, catalog.query(sample_sql), catalog.query(tag_sql)
+            samples: list[tuple[Any, ...]] = []
+            tags: list[tuple[int, str, str]] = []
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start:start + 500])
+                marks = ", ".join("?" for _ in chunk)
+                samples += catalog.query(f"{sample_sql} WHERE id IN ({marks})", chunk)
+                tags += catalog.query(f"{tag_sql} WHERE sample_id IN ({marks})", chunk)
+        return generation, samples, tags
+
+    def library_figures(self) -> tuple[int, int, list[str]]:
+        """(generation, failed files, roots): the library figures no sample row holds."""
+        catalog = self._catalog
+        with catalog.snapshot():
+            return (catalog.generation, int(catalog.scalar("SELECT count(*) FROM failures")),
+                    [row[0] for row in catalog.query("SELECT path FROM roots ORDER BY path")])
 
     def vectors_unchanged_since(self, since: int) -> int | None:
         """The generation now, when no vector was added, changed or removed after generation

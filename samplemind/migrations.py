@@ -330,6 +330,25 @@ def m013_review(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m014_covering_query_indexes(db: sqlite_utils.Database) -> None:
+    """Query pages read ids (Library.query_ids): with the listing's order (path, or the
+    sorted field then path) in the index of the commonest filter pairs, SQLite answers them
+    from the index alone, whatever its statistics say. Without: 'type:loop bpm:120..128' read
+    every matching row to sort by path, and with no statistics 'cat:snare,clap lufs:..-10
+    sort:lufs-' read every snare and clap through the category-bpm index (85 ms at 100k
+    samples). The pair indexes they extend go (an index on (a, b, path) serves (a, b) too)."""
+    for columns in (("category", "note"), ("category", "bpm"), ("type", "bpm"),
+                    ("type", "camelot")):
+        db["samples"].create_index([*columns, "path"], if_not_exists=True)
+        db.execute(f"DROP INDEX IF EXISTS idx_samples_{'_'.join(columns)}")
+    db["samples"].create_index(["category", "loudness_lufs", "path"], if_not_exists=True)
+    # Statistics of the dropped indexes would mislead nobody, but stale rows are clutter.
+    if db["sqlite_stat1"].exists():
+        db.execute("DELETE FROM sqlite_stat1 WHERE idx NOT IN "
+                   "(SELECT name FROM sqlite_master WHERE type = 'index')")
+
+
+@migrations()
 def m015_favourites(db: sqlite_utils.Database) -> None:
     """Favourites, kept per account (the name a person logs in with; "local" without accounts):
     one row per account and sample, queried with fav:NAME. A sample's removal takes its rows."""

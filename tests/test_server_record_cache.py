@@ -198,19 +198,17 @@ async def test_similar_answers_spliced_from_cached_records_equal_librarys(served
 
 
 async def test_near_full_the_least_recently_used_answer_goes_first(catalog: tuple[Path, Path]):
-    from samplemind.catalog import Catalog
-    from samplemind.config import resolve_paths
     from samplemind.server.record_cache import ENTRY_OVERHEAD, RecordCache
 
     home = catalog[0]
-    probe = RecordCache(Catalog(resolve_paths(home).catalog), 0)
+    probe = RecordCache(Library(home), 0)
     sizes = {sample_id: len(probe.body(sample_id).raw) + ENTRY_OVERHEAD
              for sample_id in (1, 2, 3, 4)}
-    probe.catalog.close()
+    probe.library.close()
     # Room for three answers: 1, 2, 3 fill it; 1 is asked again; 4 pushes out 2, not 1.
-    cache = RecordCache(Catalog(resolve_paths(home).catalog),
+    cache = RecordCache(Library(home),
                         sizes[1] + sizes[2] + sizes[3] + 100)
     for sample_id in (1, 2, 3, 1, 4):
         cache.body(sample_id)
     assert list(cache.entries) == [3, 1, 4]
-    cache.catalog.close()
+    cache.library.close()

@@ -118,7 +118,9 @@ def _listen(host: str, port: int) -> socket.socket:
     try:
         family, _, _, _, address = socket.getaddrinfo(
             host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-        return socket.create_server(address, family=family, backlog=128)
+        # backlog: a team's browsers (1,000 connections, benchmarks/serve.py) connect at
+        # once; 128 would leave the rest waiting a SYN retry (a second) or refused.
+        return socket.create_server(address, family=family, backlog=1024)
     except OSError as exc:
         raise SampleMindError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 

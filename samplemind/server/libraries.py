@@ -22,6 +22,7 @@ from ..config import resolve_paths
 from ..library import Library
 from ..similarity.index import VectorIndex
 from ..similarity.manager import IndexManager, index_folder
+from .query_cache import FacetKeeper, QueryCache
 from .record_cache import DEFAULT_CACHE_BYTES, RecordCache
 
 T = TypeVar("T")
@@ -83,9 +84,11 @@ class LibraryPool:
         self._first = Library(home, jobs=jobs)
         self.index = SharedIndexManager(Catalog(self.paths.catalog),
                                         index_folder(self.paths.data_dir))
-        # Reads answered on the event loop itself (see record_cache.py), on their own
-        # connection.
-        self.records = RecordCache(Catalog(self.paths.catalog), record_cache_bytes)
+        # Reads answered on the event loop itself (see record_cache.py), through a Library
+        # of their own; query pages and library figures are spliced from it (query_cache.py).
+        self.records = RecordCache(Library(home, jobs=jobs), record_cache_bytes)
+        self.queries = QueryCache(self)
+        self.facets = FacetKeeper(self)
         self._local = threading.local()
         self._opened: list[Library] = [self._first]
         self._opened_lock = threading.Lock()
@@ -136,4 +139,4 @@ class LibraryPool:
                     pass
             self._opened.clear()
         self.index.catalog.close()
-        self.records.catalog.close()
+        self.records.library.close()

@@ -7,11 +7,13 @@ primary-key read on a connection of its own, about 20 us (SQLite in WAL mode nev
 a reader wait for a writer), and the encoded answer kept in an LRU cache bounded in
 bytes. A cached answer is the bytes the client gets, ETag included.
 
-The cache does not serve stale answers: ``PRAGMA data_version`` says whether any other
-connection has committed since the last look, in this process or another one (a
-``samplemind scan`` in a terminal). When it has, the catalog's change feed names the
-samples whose row, tags or overrides changed, and the ones removed; those entries go.
-If removals were pruned past our position, everything goes. The pragma costs a few us,
+It reads the catalog only through the two doors (ARCHITECTURE.md): a ``Library`` of its own
+(records by id; the loop thread is its only user) and that library's change feed. The cache
+does not serve stale answers: the feed's ``data_version`` says whether any other connection
+has committed since the last look, in this process or another one (a ``samplemind scan`` in a
+terminal). When it has, ``ChangeFeed.since`` names the samples whose row, tags or overrides
+changed, and the ones removed; those entries go. If removals were pruned past our position,
+everything goes. The look costs a few us,
 a fifth of a cached answer, so it is asked at most once a millisecond, and at once after
 any work of the server's own threads has finished (``mark_dirty``): a client that sees
 its write answered always reads it back.
@@ -26,7 +28,6 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from ..catalog import Catalog
 from .http import Body, encode
 
 if TYPE_CHECKING:
@@ -44,8 +45,9 @@ MAX_READS_ON_LOOP = 16  # uncached records a similar answer may read on the loop
 class RecordCache:
     """Encoded sample records by id, current with the catalog. Loop thread only."""
 
-    def __init__(self, catalog: Catalog, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
-        self.catalog = catalog
+    def __init__(self, library: Library, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self.library = library  # this cache's own: the loop thread is its only user
+        self.feed = library.changes
         self.max_bytes = max_bytes
         self._touch_above = max_bytes * TOUCH_ABOVE
         self.entries: OrderedDict[int, Body] = OrderedDict()
@@ -53,8 +55,8 @@ class RecordCache:
         self.hits = 0
         self.misses = 0
         self.invalidations = 0  # entries dropped because their sample changed
-        self._data_version = self._read_data_version()
-        self._generation = catalog.generation
+        self._data_version = self.feed.data_version()
+        self._generation = self.feed.generation()
         self._synced_at = time.monotonic()
         self._dirty = False
 
@@ -149,15 +151,13 @@ class RecordCache:
 
     def record(self, sample_id: int) -> dict[str, Any] | None:
         """The JSON record of one sample, read now (not cached)."""
-        return next(self.catalog.records("s.id = ?", [sample_id]), None)
+        found = self.library.records_by_id([sample_id])
+        return found[0] if found else None
 
     def stats(self) -> dict[str, int]:
         """Figures for /metrics."""
         return {"entries": len(self.entries), "bytes": self.bytes, "hits": self.hits,
                 "misses": self.misses, "invalidations": self.invalidations}
-
-    def _read_data_version(self) -> int:
-        return int(self.catalog.conn.execute("PRAGMA data_version").fetchone()[0])
 
     def _sync(self) -> None:
         """Drop the entries of samples changed since the last look."""
@@ -166,18 +166,16 @@ class RecordCache:
             return
         self._dirty = False
         self._synced_at = now
-        version = self._read_data_version()
+        version = self.feed.data_version()
         if version == self._data_version:
             return
         self._data_version = version
         if not self.entries:
-            self._generation = self.catalog.generation
+            self._generation = self.feed.generation()
             return
-        with self.catalog.snapshot():
-            generation, changed, removed = self.catalog.changes_since(self._generation)
-            pruned = self.catalog.oldest_removal_kept() > self._generation
+        generation, changed, removed, everyone = self.feed.since(self._generation)
         self._generation = generation
-        if pruned:
+        if everyone is not None:  # removals past our position were pruned: cannot tell
             self.invalidations += len(self.entries)
             self.entries.clear()
             self.bytes = 0
@@ -190,14 +188,12 @@ class RecordCache:
 
 
 def _read_batch(library: Library, below: int | None) -> tuple[int, list[tuple[int, Body]]]:
-    """(generation, encoded records) of the next WARM_BATCH samples by id, newest first."""
-    catalog = library.catalog
-    with catalog.snapshot():
-        generation = catalog.generation
-        records = list(catalog.records("" if below is None else "s.id < ?",
-                                       [] if below is None else [below],
-                                       order_by="s.id DESC", limit=WARM_BATCH))
-    return generation, [(record["id"], Body.kept(record)) for record in records]
+    """(generation, encoded records) of the next WARM_BATCH samples by id, newest first. The
+    generation is read first: records read after it are at least as new, and the cache takes
+    them only while the catalog is still at that generation."""
+    generation = library.changes.generation()
+    query = f"sort:id- limit:{WARM_BATCH}" + ("" if below is None else f" id:..{below - 1}")
+    return generation, [(sample.id, Body.kept(sample.record)) for sample in library.ls(query)]
 
 
 async def warm_up(pool: LibraryPool) -> int:

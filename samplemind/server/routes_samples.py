@@ -71,25 +71,19 @@ def decode_cursor(cursor: str | None, query: str | None) -> int:
     return offset
 
 
-def _page(library: Library, query: str | None, offset: int, limit: int,
-          total: bool) -> dict[str, Any]:
-    # The query's own limit:N still caps the whole listing; one extra row says "more".
-    rows = list(library.ls(query, limit=limit + 1, offset=offset))
-    more = len(rows) > limit
-    samples = [sample.to_json() for sample in rows[:limit]]
-    page = {"schema_version": SCHEMA_VERSION, "samples": samples, "count": len(samples),
-            "next_cursor": encode_cursor(offset + limit, query) if more else None}
-    if total:
-        page["total"] = library.count(query)
-    return page
-
-
 async def list_samples(request: web.Request) -> web.StreamResponse:
     query = str_param(request, "q")
     limit = int_param(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
     offset = decode_cursor(str_param(request, "cursor"), query)
-    return await json_call(request, _page, query, offset, limit,
-                           bool_param(request, "total", False))
+    # Ids from SQLite in a worker thread, the records spliced on the loop from the record
+    # cache, the page kept while the catalog stays at its generation (query_cache.py). The
+    # query's own limit:N still caps the whole listing (Library.query_ids).
+    body = await context(request).pool.queries.page(
+        query, offset, limit, bool_param(request, "total", False),
+        lambda next_offset: encode_cursor(next_offset, query))
+    if accepts_gzip(request) and len(body.raw) >= GZIP_MIN_BYTES and body._gzipped is None:
+        await context(request).pool.run_stream(lambda library: body.gzipped())  # off the loop
+    return body_response(request, body)
 
 
 async def get_sample(request: web.Request) -> web.StreamResponse:
@@ -219,8 +213,8 @@ def _selected_ids(library: Library, ids: list[int] | None, query: str | None) ->
 
 
 async def list_tags(request: web.Request) -> web.StreamResponse:
-    return await json_call(request, lambda library: {"schema_version": SCHEMA_VERSION,
-                                                     "tags": library.tags()})
+    # Kept current from the change feed, encoded once per generation (query_cache.py).
+    return body_response(request, await context(request).pool.facets.tags())
 
 
 async def apply_tags(request: web.Request) -> web.StreamResponse:
@@ -305,7 +299,8 @@ async def apply_suggestions(request: web.Request) -> web.StreamResponse:
 
 
 async def stats(request: web.Request) -> web.StreamResponse:
-    return await json_call(request, lambda library: library.stats())
+    # Kept current from the change feed, encoded once per generation (query_cache.py).
+    return body_response(request, await context(request).pool.facets.stats())
 
 
 async def index_status(request: web.Request) -> web.StreamResponse:
