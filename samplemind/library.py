@@ -92,7 +92,10 @@ class Library:
     """A sample library: catalog + feature cache + analysis pool, in one folder."""
 
     def __init__(self, home: str | os.PathLike[str] | None = None, *,
-                 jobs: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+                 jobs: int | None = None, timeout: float = DEFAULT_TIMEOUT,
+                 index: IndexManager | None = None) -> None:
+        """index: a vector index manager to use instead of one of its own (one that
+        several Libraries share, from Library.shared_index; this Library never closes it)."""
         self.paths: Paths = resolve_paths(home)
         try:
             self.paths.data_dir.mkdir(parents=True, exist_ok=True)
@@ -103,7 +106,17 @@ class Library:
         self.jobs = jobs or default_jobs()
         self.timeout = timeout
         self._cache: FeatureCache | None = None
-        self._index: IndexManager | None = None
+        self._index: IndexManager | None = index
+
+    @staticmethod
+    def shared_index(home: str | os.PathLike[str] | None = None) -> IndexManager:
+        """A vector index manager that the Libraries of several threads may share (pass it
+        as ``index=``): the index is loaded once, its own catalog connection is used by one
+        thread at a time. Close it (``.close()``) after the Libraries that use it."""
+        from .similarity.manager import SharedIndexManager, index_folder
+
+        paths = resolve_paths(home)
+        return SharedIndexManager(Catalog(paths.catalog), index_folder(paths.data_dir))
 
     # -- lifecycle ----------------------------------------------------------------------
 

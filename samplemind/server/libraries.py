@@ -1,11 +1,10 @@
 """Library instances for the server's worker threads.
 
 ``Library`` (its SQLite connection) is not thread-safe, so each executor thread gets
-its own, opened on the same home on first use. They all share one ``IndexManager``:
-the FAISS index is loaded once per process, not once per thread. The shared manager
-has its own catalog connection; every call that touches that connection (the
-generation check, a catch-up or a rebuild) is serialised by one lock, while the
-searches themselves run concurrently under the index's own reader/writer lock.
+its own, opened on the same home on first use. They all share one vector index manager
+(``Library.shared_index``): the FAISS index is loaded once per process, not once per
+thread; its catalog connection is used by one thread at a time, while the searches
+themselves run concurrently under the index's own reader/writer lock.
 """
 
 from __future__ import annotations
@@ -17,50 +16,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from ..catalog import Catalog
 from ..config import resolve_paths
 from ..library import Library
-from ..similarity.index import VectorIndex
-from ..similarity.manager import IndexManager, index_folder
 from .query_cache import FacetKeeper, QueryCache
 from .record_cache import DEFAULT_CACHE_BYTES, RecordCache
 
 T = TypeVar("T")
-
-
-class SharedIndexManager(IndexManager):
-    """An IndexManager several threads may call: its catalog connection is used by one
-    thread at a time."""
-
-    def __init__(self, catalog: Catalog, folder: Any) -> None:
-        super().__init__(catalog, folder)
-        self._connection_lock = threading.RLock()  # status() calls current()
-
-    def current(self) -> VectorIndex:
-        with self._connection_lock:
-            return super().current()
-
-    def rebuild(self, reason: str = "asked for") -> VectorIndex:
-        with self._connection_lock:
-            return super().rebuild(reason)
-
-    def status(self) -> dict[str, object]:
-        with self._connection_lock:
-            return super().status()
-
-
-class ServerLibrary(Library):
-    """A Library whose vector index manager is shared with the other threads."""
-
-    def __init__(self, home: str | os.PathLike[str] | None, shared_index: SharedIndexManager,
-                 **options: Any) -> None:
-        super().__init__(home, **options)
-        self._shared_index = shared_index
-
-    @property
-    def index(self) -> IndexManager:
-        """The process-wide index manager."""
-        return self._shared_index
 
 
 class LibraryPool:
@@ -82,8 +43,7 @@ class LibraryPool:
         self.paths = resolve_paths(home)
         # Opening the first Library creates the folders and applies migrations, once.
         self._first = Library(home, jobs=jobs)
-        self.index = SharedIndexManager(Catalog(self.paths.catalog),
-                                        index_folder(self.paths.data_dir))
+        self.index = Library.shared_index(home)
         # Reads answered on the event loop itself (see record_cache.py), through a Library
         # of their own; query pages and library figures are spliced from it (query_cache.py).
         self.records = RecordCache(Library(home, jobs=jobs), record_cache_bytes)
@@ -101,7 +61,7 @@ class LibraryPool:
         """This thread's Library (opened on first use)."""
         library = getattr(self._local, "library", None)
         if library is None:
-            library = ServerLibrary(self.home, self.index, jobs=self.jobs)
+            library = Library(self.home, jobs=self.jobs, index=self.index)
             self._local.library = library
             with self._opened_lock:
                 self._opened.append(library)
@@ -138,5 +98,5 @@ class LibraryPool:
                 except Exception:  # closing is best effort at shutdown
                     pass
             self._opened.clear()
-        self.index.catalog.close()
+        self.index.close()
         self.records.library.close()

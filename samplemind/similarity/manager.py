@@ -258,3 +258,31 @@ def _saved_generation(meta: dict[str, Any]) -> int | None:
 def index_folder(data_dir: Path) -> Path:
     """Where a library keeps its index."""
     return Path(os.fspath(data_dir)) / "index"
+
+
+class SharedIndexManager(IndexManager):
+    """An IndexManager the Libraries of several threads share (the server's: the FAISS index
+    is loaded once per process, not once per thread). It has its own catalog connection,
+    used by one thread at a time; the searches themselves run concurrently under the
+    index's own reader/writer lock. Made by Library.shared_index."""
+
+    def __init__(self, catalog: Catalog, folder: Path) -> None:
+        super().__init__(catalog, folder)
+        self._connection_lock = threading.RLock()  # status() calls current()
+
+    def current(self) -> VectorIndex:
+        with self._connection_lock:
+            return super().current()
+
+    def rebuild(self, reason: str = "asked for") -> VectorIndex:
+        with self._connection_lock:
+            return super().rebuild(reason)
+
+    def status(self) -> dict[str, object]:
+        with self._connection_lock:
+            return super().status()
+
+    def close(self) -> None:
+        """Close its catalog connection (the Libraries that share it leave it open)."""
+        with self._connection_lock:
+            self.catalog.close()
