@@ -45,6 +45,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .errors import SampleMindError, UsageError
 from .models import RECORD_FIELDS
+from .textsafe import json_safe
 
 if TYPE_CHECKING:
     from .instruments import InstrumentSpec
@@ -67,6 +68,8 @@ EXTRA_FIELDS = ("stem", "ext")
 _UNSAFE = str.maketrans({char: "_" for char in '/\\:*?"<>|'})
 # An instrument file lists the names: "$" is a variable and "=" an opcode to an SFZ parser.
 _UNSAFE_IN_INSTRUMENTS = str.maketrans({char: "_" for char in "$="})
+# sfizz reads " #define" and " #include" even inside a sample= value: the region is lost.
+_DIRECTIVE = re.compile(r"#(?=(?:define|include)\b)")
 # Bidi overrides and isolates can make "evil\u202evaw.exe" display as "evilexe.wav".
 _INVISIBLE = set("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(1, 10)),
@@ -240,8 +243,13 @@ def _fit(stem: str, suffix: str = "", ext: str = "") -> str:
 def safe_stem(text: str) -> str:
     """A file stem made safe as a kit's names are (and fit for an instrument file); "" if
     nothing is left."""
-    stem = _clean(text).translate(_UNSAFE_IN_INSTRUMENTS)
+    stem = _strict(_clean(text))
     return _fit(stem, "", ".dspreset")[: -len(".dspreset")] if stem else ""
+
+
+def _strict(text: str) -> str:
+    """A cleaned component fit for an instrument file's list of names."""
+    return _DIRECTIVE.sub("_", text.translate(_UNSAFE_IN_INSTRUMENTS))
 
 
 def _source_ext(record: dict[str, Any]) -> str:
@@ -298,6 +306,7 @@ class Planner:
         self.components = compile_pattern(pattern)
         self.strict = strict  # names an instrument file lists: no "$" or "="
         self.used = {MANIFEST_NAME.casefold(), *(name.casefold() for name in reserved)}
+        self.top_files = set(self.used)  # no folder at the kit's top may take these names
         self.folder_spelling: dict[str, str] = {}  # casefolded folder path -> first spelling seen
         self.next_number: dict[str, int] = {}  # casefolded name -> first _N suffix worth trying
 
@@ -305,11 +314,11 @@ class Planner:
         """The next record's target; UsageError when its values cannot be named."""
         folders, stem, ext = _render(record, self.components)
         if self.strict:
-            folders = [folder.translate(_UNSAFE_IN_INSTRUMENTS) for folder in folders]
-            stem, ext = stem.translate(_UNSAFE_IN_INSTRUMENTS), ext.translate(_UNSAFE_IN_INSTRUMENTS)
+            folders = [_strict(folder) for folder in folders]
+            stem, ext = _strict(stem), _strict(ext)
         spelled: list[str] = []
         for folder in folders:
-            if not spelled and folder.casefold() == MANIFEST_NAME.casefold():
+            if not spelled and folder.casefold() in self.top_files:
                 folder += "_"
             key = "/".join([*spelled, folder]).casefold()
             spelled.append(self.folder_spelling.setdefault(key, folder))
@@ -497,7 +506,8 @@ def _instrument(spec: InstrumentSpec, placed: Sequence[tuple[dict[str, Any], str
 
 
 def _manifest_bytes(data: dict[str, Any]) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    # A name that is not UTF-8 is written as \xHH, with its bytes in <field>_b64 (textsafe).
+    return (json.dumps(json_safe(data), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def _zip_info(target: str, st: os.stat_result) -> zipfile.ZipInfo:

@@ -14,6 +14,7 @@ import os
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from ..textsafe import printable
 from .mapping import HIHAT_ROLES, Instrument, Zone
 
 EXTENSION = ".dspreset"
@@ -30,8 +31,10 @@ def playable(zone: Zone) -> bool:
 def render(instrument: Instrument, *, query: str | None = None) -> tuple[str, list[str]]:
     """The preset's XML text, and the warnings of what it leaves out."""
     root = ET.Element("DecentSampler", minVersion=MIN_VERSION)
-    about = (f" {instrument.name}: made by samplemind; layout {instrument.layout}"
-             + (f"; query {query}" if query else "") + " ")
+    # Words from names and the query: XML 1.0 takes no control character and no lone
+    # surrogate (a name that is not UTF-8), so those are written as escapes.
+    about = printable(f" {instrument.name}: made by samplemind; layout {instrument.layout}"
+                      + (f"; query {query}" if query else "") + " ")
     root.append(ET.Comment(about.replace("--", "- -")))  # "--" may not appear in a comment
     groups = ET.SubElement(root, "groups")
     left_out = [zone.target for zone in instrument.zones if not playable(zone)]
@@ -42,7 +45,7 @@ def render(instrument: Instrument, *, query: str | None = None) -> tuple[str, li
             continue
         if (zone.key, zone.voice, zone.seq_position) != head:
             head = (zone.key, zone.voice, zone.seq_position)
-            name = zone.voice + (f" ({zone.bpm:g} BPM)" if zone.bpm else "")
+            name = printable(zone.voice) + (f" ({zone.bpm:g} BPM)" if zone.bpm else "")
             attrs = {"name": name, "ampVelTrack": "1"}
             if zone.role in HIHAT_ROLES:
                 attrs.update(tags=CHOKE_TAG, silencedByTags=CHOKE_TAG, silencingMode="fast")

@@ -3,20 +3,23 @@
 One ``<group>`` per voice (its key, its round robins, its choke group), one ``<region>`` per
 sample with its velocity range. ``sample=`` is the last opcode of its line, so a name with
 spaces is read to the end of the line; the kit's names carry no ``$`` (a variable to the
-SFZ parser), ``=`` or ``<``/``>`` (names.py's strict cleaning).
+SFZ parser), ``=``, ``<``/``>`` or ``#define``/``#include`` (which sfizz reads as directives
+even there): export.py's strict cleaning.
 """
 
 from __future__ import annotations
 
 from ..music import midi_to_note
+from ..textsafe import printable
 from .mapping import Instrument, Zone
 
 EXTENSION = ".sfz"
 
 
 def _comment(text: str) -> str:
-    """One line of comment: no line break can end it early, no "$" is read as a variable."""
-    return " ".join(str(text).replace("$", "_").split())
+    """One line of comment: no line break can end it early, no "$" is read as a variable, and
+    control characters and bytes that are not UTF-8 (a file's name) are written as escapes."""
+    return " ".join(printable(str(text)).replace("$", "_").split())
 
 
 def _group_line(zone: Zone) -> str:
