@@ -44,6 +44,14 @@ AUDIO_TYPES = {
 _RANGE_SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
 _BYTES_UNIT = re.compile(r"^\s*bytes\s*=", re.IGNORECASE)
 MAX_RANGES = 16  # more parts than this in one request is a scan of the file, not a player
+_HUGE = 10**18  # beyond any file: what a longer number of bytes stands for
+
+
+def _position(digits: str) -> int:
+    """A byte position of the header; thousands of digits (Python's int() refuses over 4300:
+    a 500) stand for "beyond any file"."""
+    digits = digits.lstrip("0") or "0"
+    return _HUGE if len(digits) > 18 else int(digits)
 
 
 def content_type(path: str) -> str:
@@ -59,8 +67,9 @@ def parse_ranges(header: str, size: int) -> list[tuple[int, int]] | None | bool:
     unit = _BYTES_UNIT.match(header)
     if not unit:
         return None
-    specs = header[unit.end():].split(",")
-    if len(specs) > MAX_RANGES:
+    # Empty list elements are skipped (RFC 9110 5.6.1): "bytes=0-1,,5-6".
+    specs = [spec for spec in header[unit.end():].split(",") if spec.strip()]
+    if not specs or len(specs) > MAX_RANGES:
         return None
     wanted: list[tuple[int, int]] = []
     for spec in specs:
@@ -69,12 +78,12 @@ def parse_ranges(header: str, size: int) -> list[tuple[int, int]] | None | bool:
             return None
         first_text, last_text = match.groups()
         if not first_text:  # suffix: the last N bytes
-            length = int(last_text)
+            length = _position(last_text)
             if length > 0 and size > 0:
                 wanted.append((max(0, size - length), size - 1))
             continue
-        first = int(first_text)
-        last = int(last_text) if last_text else size - 1
+        first = _position(first_text)
+        last = _position(last_text) if last_text else size - 1
         if last_text and last < first:
             return None  # invalid (RFC 9110 14.1.1): the header is ignored
         if first < size:
