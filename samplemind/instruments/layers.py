@@ -127,9 +127,14 @@ def layer_sets(records: Iterable[dict[str, Any]], *, numbered: bool = False,
     loudness (``Snare 1`` .. ``Snare 4`` at -24, -20, -17, -15 LUFS), since numbered files
     are as often different sounds."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for record in records:
+    labels: set[tuple[Any, ...]] = set()
+    for record in sorted(records, key=lambda r: str(r.get("path") or "")):
         key = layer_key(record, numbered=numbered)
-        if key is not None:
+        if key is None:
+            continue
+        label = (*key, *_labels(record, numbered))
+        if label not in labels:  # a second "Cowbell Hard" is a copy of that layer: see copies()
+            labels.add(label)
             groups.setdefault(key, []).append(record)
     sets = []
     for (_folder, _instrument), members in groups.items():
@@ -141,3 +146,20 @@ def layer_sets(records: Iterable[dict[str, Any]], *, numbered: bool = False,
             sets.append(by_loudness(members))
     sets.sort(key=lambda s: str(s[0].get("path") or ""))
     return sets
+
+
+def _labels(record: dict[str, Any], numbered: bool) -> tuple[Any, ...]:
+    name = layer_name(record)
+    return name.velocity, name.round_robin, name.number if numbered else None
+
+
+def copies(records: Iterable[dict[str, Any]], *, numbered: bool = False) -> list[dict[str, Any]]:
+    """Records that share their folder, instrument and layer labels with another record
+    (``Cowbell Hard.wav`` and ``Cowbell Hard.flac``): the same layer twice is a copy, not a
+    layer, whatever the other files around it are (layer_sets keeps the first by path)."""
+    seen: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for record in records:
+        key = layer_key(record, numbered=numbered)
+        if key is not None:
+            seen.setdefault((*key, *_labels(record, numbered)), []).append(record)
+    return [record for found in seen.values() if len(found) > 1 for record in found]

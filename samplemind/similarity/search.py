@@ -12,7 +12,7 @@ import numpy as np
 
 from ..catalog import Catalog
 from ..errors import NotFound, UsageError
-from ..instruments.layers import layer_key, layer_sets
+from ..instruments.layers import copies, layer_key, layer_sets
 from ..models import DupeGroup, Hit, LayerSet, Sample
 from .dupes import NEIGHBOURS, UnionFind, choose_keeper, near_pairs
 from .index import VectorIndex, all_cores
@@ -187,6 +187,8 @@ def _near_groups(catalog: Catalog, index: VectorIndex, threshold: float,
             found.distance = _spread(index, [s.id for s in found.layers])
             layers.append(found)
             layered.update(s.id for s in found.layers)
+        # The same layer twice (a converted copy beside it) is a duplicate to see.
+        layered -= {int(r["id"]) for r in copies(present, numbered=True)}
         group = _group("near", [r for r in present if int(r["id"]) not in layered], 0.0)
         if group is None:
             continue
