@@ -405,8 +405,9 @@ def compile_option(name: str, value: str) -> tuple[str, list[Any]]:
         values.append(Value(piece.strip(), start, start + len(piece)))
         start += len(piece) + 1
     compiler = _OptionCompiler(name, text)
-    where = compiler.field(Term("field", False, 0, len(text), field=spec.name,
-                                values=tuple(values)))
+    term = Term("field", False, 0, len(text), field=spec.name, values=tuple(values))
+    compiler.count(term, len(values))  # a query's bounds: 1,000 bpm alternatives broke SQLite
+    where = compiler.field(term)
     return where, compiler.state.params
 
 
