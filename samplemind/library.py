@@ -494,6 +494,10 @@ class Library:
             spec = spec_for(instrument, name, round_robin)
 
         records = [sample.to_json() for sample in self.ls(query)]
+        if spec is not None and not records:
+            # An instrument of no sample is a file sfizz refuses to load: say so, write nothing
+            # (as the server's exports answer 404).
+            raise NotFound("no samples match the query: nothing to make an instrument of")
         # Each file is checked as the server checks what it serves (served.py): a catalogued
         # symlink swapped to point elsewhere, a FIFO or a changed file is skipped, not copied.
         opener = checked_opener(self, [record["id"] for record in records])

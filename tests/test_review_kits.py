@@ -94,3 +94,18 @@ def test_a_folder_of_the_kit_never_takes_the_instrument_file_s_name(tmp_path: Pa
     names = zipfile.ZipFile(zipped).namelist()
     folders = {name.split("/")[0].casefold() for name in names if "/" in name}
     assert "kit.sfz" in names and "kit.sfz" not in folders
+
+
+def test_an_instrument_of_an_empty_selection_is_refused_and_nothing_written(library,
+                                                                          tmp_path: Path) -> None:
+    from samplemind.errors import NotFound
+
+    path = _write(tmp_path / "lib" / "Kick.wav")
+    assert library.scan([os.path.dirname(path)]).failed == 0
+    kit = tmp_path / "kit"
+    with pytest.raises(NotFound, match="no samples match"):
+        library.export("cat:nothingatall", kit, instrument="sfz")
+    assert not kit.exists()
+    report = library.export("", kit, instrument="sfz")  # the one sample: a loadable instrument
+    synth = pysfizz.Synth(sample_rate=SR, block_size=256)
+    assert len(report.items) == 1 and synth.load_sfz_file(str(kit / "kit.sfz"), quiet=True)
