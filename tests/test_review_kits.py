@@ -109,3 +109,19 @@ def test_an_instrument_of_an_empty_selection_is_refused_and_nothing_written(libr
     report = library.export("", kit, instrument="sfz")  # the one sample: a loadable instrument
     synth = pysfizz.Synth(sample_rate=SR, block_size=256)
     assert len(report.items) == 1 and synth.load_sfz_file(str(kit / "kit.sfz"), quiet=True)
+
+
+def test_more_velocity_layers_than_velocities_are_all_playable() -> None:
+    from samplemind.instruments.mapping import build
+
+    records = [{"id": i, "path": f"/lib/Kit/Kick v{i}.wav", "name": f"Kick v{i}.wav",
+                "type": "oneshot", "category": "kick", "loudness_lufs": -40.0 + i * 0.1}
+               for i in range(1, 201)]
+    zones = build([(r, r["name"]) for r in records], "kit").zones
+    assert len(zones) == 200 and all(1 <= z.lovel <= z.hivel <= 127 for z in zones)
+    turns = [(z.key, z.seq_position, v) for z in zones for v in range(z.lovel, z.hivel + 1)]
+    assert len(turns) == len(set(turns))  # no two zones answer the same key, turn and velocity
+    for position in {z.seq_position for z in zones}:  # each turn still soft to hard
+        levels = [z.loudness_lufs for z in sorted(zones, key=lambda z: z.lovel)
+                  if z.seq_position == position]
+        assert levels == sorted(levels)

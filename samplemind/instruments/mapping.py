@@ -191,7 +191,13 @@ def _voices(role: str, records: list[dict[str, Any]]) -> list[_Voice]:
         slots: dict[int, list[dict[str, Any]]] = {}
         for record in members:
             slots.setdefault(layer_name(record).round_robin or 1, []).append(record)
-        ordered = [by_loudness(slots[n]) for n in sorted(slots)]
+        ordered = []
+        for n in sorted(slots):
+            layers = by_loudness(slots[n])
+            # More layers than velocities (127) would leave some an empty range, never played:
+            # they become round robins, each still spanning soft to hard.
+            parts = -(-len(layers) // VELOCITY_MAX)
+            ordered += [layers[i::parts] for i in range(parts)]
         voices.append(_Voice(role, _label(members[0], layered=True), ordered))
     for voice in voices:
         first = voice.slots[0][0]
