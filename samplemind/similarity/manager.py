@@ -283,6 +283,7 @@ class SharedIndexManager(IndexManager):
             return super().status()
 
     def close(self) -> None:
-        """Close its catalog connection (the Libraries that share it leave it open)."""
-        with self._connection_lock:
-            self.catalog.close()
+        """Close its catalog connection (the Libraries that share it leave it open). At
+        shutdown, without the lock: a background build that holds it may wait on the event
+        loop that is closing us, and its next read simply fails."""
+        self.catalog.close()
