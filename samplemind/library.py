@@ -695,20 +695,7 @@ class Library:
 
     def map(self) -> list[dict[str, Any]]:
         """2D coordinates of every sample (PCA of the sound vectors), cached per generation."""
-        import numpy as np
-
-        from .similarity import projection
-
-        folder = self.index.folder
-        generation = self.catalog.generation
-        cached = projection.load_cached(folder, generation)
-        if cached is None:
-            index = self.index.current()
-            ids = np.sort(index.ids())
-            coords = projection.pca_2d(index.vectors_of(ids))
-            projection.save_cached(folder, index.info.generation, ids, coords)
-        else:
-            ids, coords = cached
+        ids, coords = self._map_coords()
         names = {row[0]: row[1:] for row in self.catalog.query(
             "SELECT id, path, name, type, category FROM samples")}
         points = []
@@ -719,6 +706,73 @@ class Library:
                                "x": round(x, 5), "y": round(y, 5), "path": path, "name": name,
                                "type": kind, "category": category})
         return points
+
+    def map_view(self, query: str | None = None, *, level: int | None = None,
+                 rect: tuple[float, float, float, float] | None = None,
+                 points: int | None = None) -> dict[str, Any]:
+        """The map of a query's samples at a level of detail (similarity/map_levels.py):
+        points when few are in view, else bins that count every sample exactly once; with
+        the legend (categories present and their counts) and the query's extent."""
+        from .similarity import map_levels
+
+        if points is not None and not 0 <= points <= map_levels.MAX_POINTS:
+            raise BadValue("points", f"must be between 0 and {map_levels.MAX_POINTS}")
+        layout = self._map_layout()
+        points = map_levels.DEFAULT_POINTS if points is None else points
+        return layout.cached_view((query, level, rect, points), lambda: {
+            "schema_version": SCHEMA_VERSION, "max_level": map_levels.MAX_LEVEL,
+            **layout.view(self._filter_ids(None, None, query), level=level,
+                          rect=None if rect is None else map_levels.Rect(*rect), points=points)})
+
+    def map_cell(self, level: int, cx: int, cy: int, query: str | None = None) -> list[int]:
+        """Ids of a query's samples in one cell of a map level."""
+        return self._map_layout().members(self._filter_ids(None, None, query),
+                                          level, cx, cy).tolist()
+
+    def map_region(self, rect: tuple[float, float, float, float],
+                   query: str | None = None) -> list[int]:
+        """Ids of a query's samples inside a rectangle of the map."""
+        from .similarity import map_levels
+
+        return self._map_layout().inside(self._filter_ids(None, None, query),
+                                         map_levels.Rect(*rect)).tolist()
+
+    def _map_coords(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, coords) of every indexed sample, from the per-generation cache file."""
+        import numpy as np
+
+        from .similarity import projection
+
+        folder = self.index.folder
+        cached = projection.load_cached(folder, self.catalog.generation)
+        if cached is not None:
+            return cached
+        index = self.index.current()
+        ids = np.sort(index.ids())
+        coords = projection.pca_2d_streamed(
+            len(ids), lambda start, stop: index.vectors_of(ids[start:stop]))
+        projection.save_cached(folder, index.info.generation, ids, coords)
+        return ids, coords
+
+    def _map_layout(self) -> Any:
+        """The map's layout for binning, built once per catalog generation per process."""
+        import numpy as np
+
+        from .similarity import map_levels
+
+        def build() -> map_levels.MapLayout:
+            ids, coords = self._map_coords()
+            names: dict[str | None, int] = {}
+            category = {}
+            for sample_id, name in self.catalog.query("SELECT id, category FROM samples"):
+                category[sample_id] = names.setdefault(name, len(names))
+            keep = np.fromiter((i in category for i in ids.tolist()), bool, len(ids))
+            ids, coords = ids[keep], coords[keep]
+            codes = np.fromiter((category[i] for i in ids.tolist()), np.int64, len(ids))
+            labels = [map_levels.NONE if name is None else name for name in names]
+            return map_levels.MapLayout(ids, coords, codes, labels)
+
+        return map_levels.layout_for(str(self.index.folder), self.catalog.generation, build)
 
     def index_status(self) -> dict[str, Any]:
         """Figures about the vector index (brought up to date first)."""

@@ -9,6 +9,7 @@ dependency and minutes of compute. Coordinates are scaled into -1..1.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,22 +17,40 @@ import numpy as np
 MAP_FORMAT = 1
 
 
+CHUNK = 65_536  # rows at a time: a million 99-number vectors in float64 would be 800 MB
+
+
 def pca_2d(vectors: np.ndarray) -> np.ndarray:
     """(n, 2) coordinates in -1..1 along the two main axes; signs fixed for stability."""
-    if len(vectors) == 0:
-        return np.zeros((0, 2), np.float32)
-    data = np.asarray(vectors, dtype=np.float64)
-    centred = data - data.mean(axis=0)
-    if len(data) < 2:
-        return np.zeros((len(data), 2), np.float32)
-    covariance = centred.T @ centred / max(len(data) - 1, 1)
-    values, axes = np.linalg.eigh(covariance)
+    data = np.asarray(vectors)
+    return pca_2d_streamed(len(data), lambda start, stop: data[start:stop])
+
+
+def pca_2d_streamed(count: int, rows: Callable[[int, int], np.ndarray]) -> np.ndarray:
+    """pca_2d of `count` vectors read as rows(start, stop), a chunk at a time, so memory
+    stays a chunk's worth whatever the library's size."""
+    if count < 2:
+        return np.zeros((count, 2), np.float32)
+    total = None
+    for start in range(0, count, CHUNK):
+        part = np.asarray(rows(start, min(count, start + CHUNK)), np.float64).sum(axis=0)
+        total = part if total is None else total + part
+    mean = total / count
+    covariance = None
+    for start in range(0, count, CHUNK):
+        centred = np.asarray(rows(start, min(count, start + CHUNK)), np.float64) - mean
+        part = centred.T @ centred
+        covariance = part if covariance is None else covariance + part
+    values, axes = np.linalg.eigh(covariance / max(count - 1, 1))
     axes = axes[:, np.argsort(values)[::-1][:2]]
     # An eigenvector's sign is arbitrary: point each axis at its largest loading.
     for column in range(axes.shape[1]):
         if axes[np.argmax(np.abs(axes[:, column])), column] < 0:
             axes[:, column] *= -1
-    coords = centred @ axes
+    coords = np.empty((count, 2), np.float64)
+    for start in range(0, count, CHUNK):
+        stop = min(count, start + CHUNK)
+        coords[start:stop] = (np.asarray(rows(start, stop), np.float64) - mean) @ axes
     extent = np.abs(coords).max(axis=0)
     coords = coords / np.where(extent > 0, extent, 1.0)
     return coords.astype(np.float32)
