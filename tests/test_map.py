@@ -42,8 +42,8 @@ def _cover(view: dict, members) -> Counter:
 def layout() -> tuple[MapLayout, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(7)
     n = 3000
-    coords = np.clip(np.concatenate([rng.normal(-0.4, 0.1, (n // 2, 2)), rng.normal(0.5, 0.2, (n - n // 2, 2))]),
-                     -1, 1).astype(np.float32)
+    clusters = [rng.normal(-0.4, 0.1, (n // 2, 2)), rng.normal(0.5, 0.2, (n - n // 2, 2))]
+    coords = np.clip(np.concatenate(clusters), -1, 1).astype(np.float32)
     coords[:4] = [[-1, -1], [1, 1], [-1, 1], [1, -1]]  # the corners: the last cell takes 1
     coords[4:8] = coords[8:12]  # samples at the very same place
     ids = rng.permutation(np.arange(10, 10 + 5 * n, 5))
