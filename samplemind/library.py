@@ -744,9 +744,12 @@ class Library:
         from .similarity import projection
 
         folder = self.index.folder
-        cached = projection.load_cached(folder, self.catalog.generation)
-        if cached is not None:
-            return cached
+        # The saved map stays right while no vector moved: a tag, a correction or a scan
+        # that found nothing new moves the generation, and must not cost a new projection.
+        cached = projection.load_cached(folder)
+        if cached is not None and (cached[0] == self.catalog.generation or
+                                   self.changes.vectors_unchanged_since(cached[0]) is not None):
+            return cached[1], cached[2]
         index = self.index.current()
         ids = np.sort(index.ids())
         coords = projection.pca_2d_streamed(
@@ -772,7 +775,25 @@ class Library:
             labels = [map_levels.NONE if name is None else name for name in names]
             return map_levels.MapLayout(ids, coords, codes, labels)
 
-        return map_levels.layout_for(str(self.index.folder), self.catalog.generation, build)
+        def refresh(old: map_levels.MapLayout, generation: int) -> map_levels.MapLayout | None:
+            # No vector moved: the places stand; only categories may have changed.
+            if self.changes.vectors_unchanged_since(generation) is None:
+                return None
+            _, changed, removed, _ = self.changes.since(generation)
+            if removed:
+                return None
+            names: dict[int, str] = {}
+            for start in range(0, len(changed), 500):
+                chunk = changed[start:start + 500]
+                names.update((sample_id, map_levels.NONE if name is None else name)
+                             for sample_id, name in self.catalog.query(
+                                 "SELECT id, category FROM samples WHERE id IN "
+                                 f"({', '.join('?' for _ in chunk)})", chunk))
+            return old.with_categories(np.fromiter(names, np.int64, len(names)),
+                                       list(names.values()))
+
+        return map_levels.layout_for(str(self.index.folder), self.catalog.generation, build,
+                                     refresh)
 
     def index_status(self) -> dict[str, Any]:
         """Figures about the vector index (brought up to date first)."""

@@ -188,3 +188,20 @@ async def test_the_map_route_sends_levels_of_detail_and_region_ids(client):
         response = await client.get(route, params=params)
         assert response.status == 400, params
         assert word in (await response.json())["error"]
+
+
+def test_a_change_that_moves_no_vector_keeps_the_projection(scanned: Library):
+    first = scanned.map_view()
+    saved = list(scanned.index.folder.glob("map-*.npz"))
+    assert len(saved) == 1
+    stamp = saved[0].stat().st_mtime_ns
+    some = first["points"]["id"][0]
+    scanned.tag([str(some)], ["kept"])
+    scanned.set(some, {"category": "fx"})
+    again = scanned.map_view()
+    assert list(scanned.index.folder.glob("map-*.npz")) == saved
+    assert saved[0].stat().st_mtime_ns == stamp  # not projected again
+    assert again["points"]["id"] == first["points"]["id"]
+    assert again["points"]["x"] == first["points"]["x"]
+    at = again["points"]["id"].index(some)
+    assert again["categories"][again["points"]["category"][at]] == "fx"

@@ -78,6 +78,25 @@ class MapLayout:
         self._answers: OrderedDict[Hashable, dict[str, Any]] = OrderedDict()
         self._answers_lock = threading.Lock()
 
+    def with_categories(self, ids: np.ndarray, names: Sequence[str]) -> MapLayout:
+        """A copy where the given ids (on the map) now have these category names: what a
+        correction or a re-analysis changed, without sorting the map again."""
+        copy = object.__new__(MapLayout)
+        copy.__dict__.update(self.__dict__)
+        copy.categories = list(self.categories)
+        codes = {name: at for at, name in enumerate(copy.categories)}
+        copy.category = self.category.copy()
+        at = self.positions(np.asarray(ids, np.int64))
+        found = set(self.ids[at].tolist())
+        for position, name in zip(at.tolist(), (n for i, n in zip(ids, names) if i in found)):
+            if name not in codes:
+                codes[name] = len(copy.categories)
+                copy.categories.append(name)
+            copy.category[position] = codes[name]
+        copy._answers = OrderedDict()
+        copy._answers_lock = threading.Lock()
+        return copy
+
     def __len__(self) -> int:
         return len(self.ids)
 
@@ -228,12 +247,17 @@ _layouts: dict[str, tuple[int, MapLayout]] = {}
 _lock = threading.Lock()
 
 
-def layout_for(key: str, generation: int, build: Callable[[], MapLayout]) -> MapLayout:
-    """The cached layout of this catalog (key) at this generation, built at most once."""
+def layout_for(key: str, generation: int, build: Callable[[], MapLayout],
+               refresh: Callable[[MapLayout, int], MapLayout | None] | None = None) -> MapLayout:
+    """The cached layout of this catalog (key) at this generation, built at most once;
+    refresh(old layout, its generation) may bring an older one up to date more cheaply (None:
+    build afresh)."""
     with _lock:
         cached = _layouts.get(key)
         if cached is not None and cached[0] == generation:
             return cached[1]
-        layout = build()
+        layout = refresh(cached[1], cached[0]) if cached is not None and refresh else None
+        if layout is None:
+            layout = build()
         _layouts[key] = (generation, layout)  # one per catalog: the older generation goes
         return layout

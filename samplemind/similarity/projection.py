@@ -56,15 +56,23 @@ def pca_2d_streamed(count: int, rows: Callable[[int, int], np.ndarray]) -> np.nd
     return coords.astype(np.float32)
 
 
-def load_cached(folder: Path, generation: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """(ids, coords) saved for this catalog generation, if any."""
-    path = folder / f"map-{generation}.npz"
+def load_cached(folder: Path, generation: int | None = None,
+                ) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """(generation saved at, ids, coords) of the saved map (of that generation, if given)."""
+    if generation is None:
+        saved = sorted(folder.glob("map-*.npz"), key=lambda p: p.stat().st_mtime)
+        if not saved:
+            return None
+        path = saved[-1]
+    else:
+        path = folder / f"map-{generation}.npz"
     try:
+        at = int(path.stem.split("-", 1)[1])
         with np.load(path) as data:
             if int(data["format"]) != MAP_FORMAT:
                 return None
-            return data["ids"], data["coords"]
-    except (OSError, ValueError, KeyError):
+            return at, data["ids"], data["coords"]
+    except (OSError, ValueError, KeyError, IndexError):
         return None
 
 
