@@ -738,23 +738,39 @@ class Library:
                                          map_levels.Rect(*rect)).tolist()
 
     def _map_coords(self) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, coords) of every indexed sample, from the per-generation cache file."""
+        """(ids, coords) of every indexed sample, from the saved map when it still holds:
+        unchanged while no vector moved (a tag, a correction, a scan that found nothing new),
+        or brought up to date by placing the few changed vectors with the saved projection;
+        fitted afresh when many changed (a tenth of the library) or nothing is saved."""
         import numpy as np
 
         from .similarity import projection
 
         folder = self.index.folder
-        # The saved map stays right while no vector moved: a tag, a correction or a scan
-        # that found nothing new moves the generation, and must not cost a new projection.
         cached = projection.load_cached(folder)
         if cached is not None and (cached[0] == self.catalog.generation or
                                    self.changes.vectors_unchanged_since(cached[0]) is not None):
             return cached[1], cached[2]
         index = self.index.current()
+        if cached is not None and cached[3] is not None:
+            saved_at, ids, coords, fitted = cached
+            # Changed vectors from the catalog; removals by the index's own ids (the catalog's
+            # list of removals may have been pruned since).
+            changed = np.asarray(self.catalog.vector_changes(saved_at)[0], np.int64)
+            now = index.ids()
+            gone = np.isin(ids, changed) | ~np.isin(ids, now)
+            if len(changed) + int(gone.sum()) <= max(10, len(ids) // 10):
+                present = changed[np.isin(changed, now)]
+                ids = np.concatenate([ids[~gone], present])
+                coords = np.concatenate([coords[~gone], fitted.place(index.vectors_of(present))])
+                order = np.argsort(ids, kind="stable")
+                ids, coords = ids[order], coords[order]
+                projection.save_cached(folder, index.info.generation, ids, coords, fitted)
+                return ids, coords
         ids = np.sort(index.ids())
-        coords = projection.pca_2d_streamed(
+        coords, fitted = projection.fit_streamed(
             len(ids), lambda start, stop: index.vectors_of(ids[start:stop]))
-        projection.save_cached(folder, index.info.generation, ids, coords)
+        projection.save_cached(folder, index.info.generation, ids, coords, fitted)
         return ids, coords
 
     def _map_layout(self) -> Any:

@@ -15,7 +15,10 @@ from server_fixtures import build_catalog, copy_home
 from samplemind import Library
 from samplemind.errors import UsageError
 from samplemind.server import ServerConfig, make_app
+from samplemind.similarity import map_levels
 from samplemind.similarity.map_levels import MAX_LEVEL, MapLayout, Rect, grid
+
+from helpers import write_hit
 
 
 def _cover(view: dict, members) -> Counter:
@@ -205,3 +208,26 @@ def test_a_change_that_moves_no_vector_keeps_the_projection(scanned: Library):
     assert again["points"]["x"] == first["points"]["x"]
     at = again["points"]["id"].index(some)
     assert again["categories"][again["points"]["category"][at]] == "fx"
+
+
+def test_an_added_sample_is_placed_without_moving_the_others(scanned: Library, tmp_path: Path):
+    first = scanned.map_view()
+    before = dict(zip(first["points"]["id"], zip(first["points"]["x"], first["points"]["y"])))
+    write_hit(tmp_path / "new" / "Kicks" / "new_kick.wav", freq=55, seed=11)
+    assert scanned.scan([tmp_path / "new"]).added == 1
+    added = scanned.get(str(tmp_path / "new" / "Kicks" / "new_kick.wav")).id
+    again = scanned.map_view()
+    after = dict(zip(again["points"]["id"], zip(again["points"]["x"], again["points"]["y"])))
+    assert set(after) == set(before) | {added}
+    moved = {i: (before[i], after[i]) for i in before
+             if max(abs(after[i][0] - before[i][0]), abs(after[i][1] - before[i][1])) > 2e-5}
+    assert not moved  # the map keeps its shape
+    assert -1 <= after[added][0] <= 1 and -1 <= after[added][1] <= 1
+    saved = [p.name for p in scanned.index.folder.glob("map-*.npz")]
+    assert saved == [f"map-{scanned.catalog.generation}.npz"]
+    # ... and a fresh fit, had nothing been saved, would count it the same way
+    for old in scanned.index.folder.glob("map-*.npz"):
+        old.unlink()
+    map_levels._layouts.clear()
+    seen = _cover(scanned.map_view(level=3, points=0), lambda lv, cx, cy: scanned.map_cell(lv, cx, cy))
+    assert seen == Counter(list(after))
