@@ -134,6 +134,8 @@ class MapLayout:
         answer: dict[str, Any] = {"total": total, "categories": self.categories,
                                   "legend": legend, "extent": self._extent(mask)}
         rect = rect or Rect()
+        # No level asked for: the finest whose occupied cells fit the points budget.
+        most_cells = MAX_CELLS if level is not None else max(points, 1)
         level = MAX_LEVEL if level is None else max(0, min(MAX_LEVEL, level))
         while True:
             shift = MAX_LEVEL - level
@@ -144,7 +146,7 @@ class MapLayout:
                 return answer
             keys = self.code[chosen] >> np.uint32(2 * shift)
             starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-            if len(starts) <= MAX_CELLS or level == 0:
+            if len(starts) <= most_cells or level == 0:
                 break
             level -= 1  # more occupied cells than a view should carry: coarser
         answer.update(level=level, in_view=len(chosen))
