@@ -100,6 +100,8 @@ export class SoundMap {
     this.drag = null;
     this.records = new Map(); // id -> record (names for tips, what the player needs)
     this.loading = null;
+    this.showing = false; // a show() is loading
+    this.next = null; // the show() asked for meanwhile
     this.settleTimer = 0;
     this.hoverTimer = 0;
     this.frameQueued = false;
@@ -118,8 +120,28 @@ export class SoundMap {
 
   // -- loading ---------------------------------------------------------------------------------
 
-  /** Show the map of a query: load it (fitted to its samples) unless already shown. */
+  /** Show the map of a query: load it (fitted to its samples) unless already shown. A call
+   * while a load runs waits for it (the last one wins): a library that keeps changing must
+   * not restart the load for ever. */
   async show(query, { force = false } = {}) {
+    if (this.showing) {
+      this.next = { query, force: force || Boolean(this.next && this.next.force) };
+      return;
+    }
+    this.showing = true;
+    try {
+      await this.load(query, force);
+    } finally {
+      this.showing = false;
+    }
+    if (this.next) {
+      const { query: again, force: forced } = this.next;
+      this.next = null;
+      await this.show(again, { force: forced });
+    }
+  }
+
+  async load(query, force) {
     if (!force && this.query === query && this.data) { this.render(); return; }
     const changed = this.query !== query;
     this.query = query;
