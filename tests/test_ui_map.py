@@ -164,3 +164,28 @@ def test_the_map_by_keyboard(page: Any, server: LiveServer) -> None:
     shown = page.locator("#map-tip").inner_text().split(" · ")[0]
     page.keyboard.press("Enter")
     expect(page.locator("#detail-name")).to_have_text(shown)
+
+
+def test_a_library_too_big_for_points_shows_bins_that_open_as_you_zoom(page: Any, server: LiveServer) -> None:
+    """The level of detail at small scale: with a budget of 8 points per answer the map shows
+    bins; hovering one plays its central sound; clicking zooms into it until sounds show."""
+    answer = show_map(page, server)
+    page.evaluate("() => { const m = document.querySelector('#map').soundMap; m.budget = 8;"
+                  " m.show(m.query, { force: true }); }")
+    wait_js(page, "() => { const d = document.querySelector('#map').soundMap.data;"
+                  " return d && d.bins.count.length > 0; }")
+    data = page.evaluate("document.querySelector('#map').soundMap.data")
+    assert sum(data["bins"]["count"]) + len(data["points"]["id"]) == data["in_view"] == answer["total"]
+    biggest = max(range(len(data["bins"]["count"])), key=lambda i: data["bins"]["count"][i])
+    box = page.locator("#map").bounding_box()
+    x, y = page.evaluate("([x, y]) => document.querySelector('#map').soundMap.toScreen(x, y)",
+                         [data["bins"]["x"][biggest], data["bins"]["y"][biggest]])
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    expect(page.locator("#map-tip")).to_contain_text(f"{data['bins']['count'][biggest]} samples")
+    wait_playing(page)  # the bin's most central sound
+    src = page.evaluate("document.querySelector('#player').src")
+    assert src.endswith(f"/samples/{data['bins']['id'][biggest]}/audio")
+    level = data["level"]
+    page.mouse.click(box["x"] + x, box["y"] + y)  # zooms in: finer cells, or the sounds themselves
+    wait_js(page, "l => { const d = document.querySelector('#map').soundMap.data;"
+                  " return d.level > l || d.bins.count.length === 0; }", level)

@@ -99,6 +99,7 @@ export class SoundMap {
     this.hovered = null; // { kind: 'point'|'bin', index, id, x, y }
     this.drag = null;
     this.records = new Map(); // id -> record (names for tips, what the player needs)
+    this.budget = undefined; // most points per answer before bins (undefined: the server's)
     this.loading = null;
     this.showing = false; // a show() is loading
     this.next = null; // the show() asked for meanwhile
@@ -193,7 +194,7 @@ export class SoundMap {
     const whole = rect.x0 <= -1 && rect.y0 <= -1 && rect.x1 >= 1 && rect.y1 >= 1;
     const query = this.query;
     const answer = await this.fetch({
-      q: query || undefined, level,
+      q: query || undefined, level, points: this.budget,
       ...(whole ? {} : { x0: rect.x0.toFixed(5), y0: rect.y0.toFixed(5), x1: rect.x1.toFixed(5), y1: rect.y1.toFixed(5) }),
     });
     if (!answer || this.query !== query) return;
@@ -330,7 +331,7 @@ export class SoundMap {
     const cells = 2 ** data.level;
     const cx = Math.floor(((mx + 1) / 2) * cells); const cy = Math.floor(((my + 1) / 2) * cells);
     for (let i = 0; i < bins.count.length; i += 1) {
-      if (Math.floor(((bins.x[i] + 1) / 2) * cells) === cx && Math.floor(((bins.y[i] + 1) / 2) * cells) === cy) {
+      if (bins.cx[i] === cx && bins.cy[i] === cy) {
         return { kind: 'bin', index: i, id: bins.id[i], x: bins.x[i], y: bins.y[i] };
       }
     }
@@ -565,8 +566,7 @@ export class SoundMap {
       const logMost = Math.log(data.most + 1);
       const groups = new Map();
       for (let i = 0; i < bins.count.length; i += 1) {
-        const cx = Math.floor(((bins.x[i] + 1) / 2) * cells); const cy = Math.floor(((bins.y[i] + 1) / 2) * cells);
-        const [sx, sy] = this.toScreen(-1 + cx * cell, -1 + (cy + 1) * cell);
+        const [sx, sy] = this.toScreen(-1 + bins.cx[i] * cell, -1 + (bins.cy[i] + 1) * cell);
         if (sx > w || sy > h || sx + cw < 0 || sy + ch < 0) continue;
         const shade = Math.min(4, Math.floor((Math.log(bins.count[i] + 1) / logMost) * 5));
         const key = `${bins.category[i]}|${shade}`;
