@@ -699,20 +699,7 @@ class Library:
 
     def map(self) -> list[dict[str, Any]]:
         """2D coordinates of every sample (PCA of the sound vectors), cached per generation."""
-        import numpy as np
-
-        from .similarity import projection
-
-        folder = self.index.folder
-        generation = self.catalog.generation
-        cached = projection.load_cached(folder, generation)
-        if cached is None:
-            index = self.index.current()
-            ids = np.sort(index.ids())
-            coords = projection.pca_2d(index.vectors_of(ids))
-            projection.save_cached(folder, index.info.generation, ids, coords)
-        else:
-            ids, coords = cached
+        ids, coords = self._map_coords()
         names = {row[0]: row[1:] for row in self.catalog.query(
             "SELECT id, path, name, type, category FROM samples")}
         points = []
@@ -723,6 +710,110 @@ class Library:
                                "x": round(x, 5), "y": round(y, 5), "path": path, "name": name,
                                "type": kind, "category": category})
         return points
+
+    def map_view(self, query: str | None = None, *, level: int | None = None,
+                 rect: tuple[float, float, float, float] | None = None,
+                 points: int | None = None) -> dict[str, Any]:
+        """The map of a query's samples at a level of detail (similarity/map_levels.py):
+        points when few are in view, else bins that count every sample exactly once; with
+        the legend (categories present and their counts) and the query's extent."""
+        from .similarity import map_levels
+
+        if points is not None and not 0 <= points <= map_levels.MAX_POINTS:
+            raise BadValue("points", f"must be between 0 and {map_levels.MAX_POINTS}")
+        layout = self._map_layout()
+        points = map_levels.DEFAULT_POINTS if points is None else points
+        return layout.cached_view((query, level, rect, points), lambda: {
+            "schema_version": SCHEMA_VERSION, "max_level": map_levels.MAX_LEVEL,
+            **layout.view(self._filter_ids(None, None, query), level=level,
+                          rect=None if rect is None else map_levels.Rect(*rect), points=points)})
+
+    def map_cell(self, level: int, cx: int, cy: int, query: str | None = None) -> list[int]:
+        """Ids of a query's samples in one cell of a map level."""
+        return self._map_layout().members(self._filter_ids(None, None, query),
+                                          level, cx, cy).tolist()
+
+    def map_region(self, rect: tuple[float, float, float, float],
+                   query: str | None = None) -> list[int]:
+        """Ids of a query's samples inside a rectangle of the map."""
+        from .similarity import map_levels
+
+        return self._map_layout().inside(self._filter_ids(None, None, query),
+                                         map_levels.Rect(*rect)).tolist()
+
+    def _map_coords(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, coords) of every indexed sample, from the saved map when it still holds:
+        unchanged while no vector moved (a tag, a correction, a scan that found nothing new),
+        or brought up to date by placing the few changed vectors with the saved projection;
+        fitted afresh when many changed (a tenth of the library) or nothing is saved."""
+        import numpy as np
+
+        from .similarity import projection
+
+        folder = self.index.folder
+        cached = projection.load_cached(folder)
+        if cached is not None and (cached[0] == self.catalog.generation or
+                                   self.changes.vectors_unchanged_since(cached[0]) is not None):
+            return cached[1], cached[2]
+        index = self.index.current()
+        if cached is not None and cached[3] is not None:
+            saved_at, ids, coords, fitted = cached
+            # Changed vectors from the catalog; removals by the index's own ids (the catalog's
+            # list of removals may have been pruned since).
+            changed = np.asarray(self.catalog.vector_changes(saved_at)[0], np.int64)
+            now = index.ids()
+            gone = np.isin(ids, changed) | ~np.isin(ids, now)
+            if len(changed) + int(gone.sum()) <= max(10, len(ids) // 10):
+                present = changed[np.isin(changed, now)]
+                ids = np.concatenate([ids[~gone], present])
+                coords = np.concatenate([coords[~gone], fitted.place(index.vectors_of(present))])
+                order = np.argsort(ids, kind="stable")
+                ids, coords = ids[order], coords[order]
+                projection.save_cached(folder, index.info.generation, ids, coords, fitted)
+                return ids, coords
+        ids = np.sort(index.ids())
+        coords, fitted = projection.fit_streamed(
+            len(ids), lambda start, stop: index.vectors_of(ids[start:stop]))
+        projection.save_cached(folder, index.info.generation, ids, coords, fitted)
+        return ids, coords
+
+    def _map_layout(self) -> Any:
+        """The map's layout for binning, built once per catalog generation per process."""
+        import numpy as np
+
+        from .similarity import map_levels
+
+        def build() -> map_levels.MapLayout:
+            ids, coords = self._map_coords()
+            names: dict[str | None, int] = {}
+            category = {}
+            for sample_id, name in self.catalog.query("SELECT id, category FROM samples"):
+                category[sample_id] = names.setdefault(name, len(names))
+            keep = np.fromiter((i in category for i in ids.tolist()), bool, len(ids))
+            ids, coords = ids[keep], coords[keep]
+            codes = np.fromiter((category[i] for i in ids.tolist()), np.int64, len(ids))
+            labels = [map_levels.NONE if name is None else name for name in names]
+            return map_levels.MapLayout(ids, coords, codes, labels)
+
+        def refresh(old: map_levels.MapLayout, generation: int) -> map_levels.MapLayout | None:
+            # No vector moved: the places stand; only categories may have changed.
+            if self.changes.vectors_unchanged_since(generation) is None:
+                return None
+            _, changed, removed, _ = self.changes.since(generation)
+            if removed:
+                return None
+            names: dict[int, str] = {}
+            for start in range(0, len(changed), 500):
+                chunk = changed[start:start + 500]
+                names.update((sample_id, map_levels.NONE if name is None else name)
+                             for sample_id, name in self.catalog.query(
+                                 "SELECT id, category FROM samples WHERE id IN "
+                                 f"({', '.join('?' for _ in chunk)})", chunk))
+            return old.with_categories(np.fromiter(names, np.int64, len(names)),
+                                       list(names.values()))
+
+        return map_levels.layout_for(str(self.index.folder), self.catalog.generation, build,
+                                     refresh)
 
     def index_status(self) -> dict[str, Any]:
         """Figures about the vector index (brought up to date first)."""

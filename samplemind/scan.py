@@ -168,6 +168,7 @@ class ScanPipeline:
         self.writer = BatchWriter(catalog)
         self.cache_used: FeatureCache | None = None
         self.missing: dict[str, FileState] = {}  # catalogued, not seen on disk, not moved
+        self.stamp_roots: list[str] = []  # roots scanned before: stamped without a new generation
 
     @property
     def cache(self) -> FeatureCache:
@@ -198,6 +199,10 @@ class ScanPipeline:
             report.interrupted = True
             report.seconds = round(time.perf_counter() - started, 3)
             raise ScanInterrupted(report, getattr(stopped, "signum", signal.SIGINT)) from None
+        if self.stamp_roots:
+            with self.catalog.transaction(bump=False):  # bookkeeping: nothing derives from it
+                for root in self.stamp_roots:
+                    self.catalog.note_root(root)
         if self.cache_used is not None and self.cache_used.problem:  # once, however many files
             report.warnings.append(FileFailure(str(self.cache_used.directory), (
                 f"{self.cache_used.problem}; files were analysed without it (fix: samplemind "
@@ -453,8 +458,15 @@ class ScanPipeline:
         gone_failures = [path for path in walked.failed_before if path not in walked.seen_paths]
         if gone_failures:
             self.writer.add(lambda: self.catalog.clear_failures(gone_failures))
+        # A root scanned before is only stamped, after the scan, without moving the
+        # generation: a scan that found nothing new must not look like a change to every
+        # follower (index sidecar, server caches, map), whatever the library's size.
+        known = {row[0] for row in self.catalog.query("SELECT path FROM roots")}
         for root in roots:
-            self.writer.add(lambda r=root: self.catalog.note_root(r))
+            if root in known:
+                self.stamp_roots.append(root)
+            else:
+                self.writer.add(lambda r=root: self.catalog.note_root(r))
 
     def _keep_reachable(self, walked: Walked, roots: list[str]) -> None:
         """A catalogued path the walk did not yield, but whose file is still there (reached

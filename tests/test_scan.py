@@ -37,6 +37,26 @@ def test_rescan_of_unchanged_files_opens_nothing(library: Library, tmp_path: Pat
     assert (report.unchanged, report.hashed, report.analysed, report.cache_hits) == (5, 0, 0, 0)
 
 
+def test_a_scan_that_finds_nothing_new_keeps_the_generation(library: Library, tmp_path: Path) -> None:
+    """Followers of the catalog (index sidecar, server caches, the map) see no change; the root
+    is still stamped as scanned. A root never scanned before is a change (stats list it)."""
+    write_library(tmp_path / "lib", 3)
+    library.scan([tmp_path / "lib"])
+    generation = library.catalog.generation
+    with library.catalog.transaction(bump=False):
+        library.catalog.conn.execute("UPDATE roots SET last_scan_at = '2001-01-01T00:00:00Z'")
+    report = library.scan([tmp_path / "lib"])
+    assert report.unchanged == 3 and library.catalog.generation == generation
+    assert library.catalog.scalar("SELECT last_scan_at FROM roots") > "2001-01-01T00:00:00Z"
+    (tmp_path / "other").mkdir()
+    library.scan([tmp_path / "other"])
+    assert library.catalog.generation == generation + 1
+    assert library.roots() == sorted([str(tmp_path / "lib"), str(tmp_path / "other")])
+    (tmp_path / "lib" / "Kicks" / "hit_001.wav").unlink()
+    assert library.scan([tmp_path / "lib"]).removed == 1
+    assert library.catalog.generation == generation + 2
+
+
 def test_changed_content_is_analysed_again(library: Library, tmp_path: Path) -> None:
     paths = write_library(tmp_path / "lib", 3)
     library.scan([tmp_path / "lib"])

@@ -195,7 +195,7 @@ async def test_dupes_map_tags_stats_index_failures_cache(client):
     dupes = await (await client.get("/api/v1/dupes", params={"threshold": "1"})).json()
     assert "groups" in dupes
     points = (await (await client.get("/api/v1/map")).json())["points"]
-    assert len(points) == 48 and {"x", "y", "id"} <= set(points[0])
+    assert len(points["id"]) == 48 and {"x", "y", "id", "category"} <= set(points)
     assert "tags" in await (await client.get("/api/v1/tags")).json()
     stats = await (await client.get("/api/v1/stats")).json()
     assert stats["samples"] == 48

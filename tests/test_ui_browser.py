@@ -521,72 +521,7 @@ def test_duplicate_groups_show_the_keeper(page: Any, server: LiveServer, shots: 
     wait_playing(page)
 
 
-# -- map ----------------------------------------------------------------------------------------
-
-
-def map_position(page: Any, server: LiveServer, sample_id: int) -> tuple[float, float]:
-    """Where the map draws a sample, in page pixels (the same sums as map.js)."""
-    point = next(p for p in server.get("/api/v1/map")["points"] if p["id"] == sample_id)
-    box = page.locator("#map").bounding_box()
-    margin = 24
-    x = box["x"] + margin + (point["x"] + 1) / 2 * (box["width"] - 2 * margin)
-    y = box["y"] + margin + (1 - point["y"]) / 2 * (box["height"] - 2 * margin)
-    return x, y
-
-
-def test_map_hover_click_and_region(page: Any, server: LiveServer, shots: Path) -> None:
-    open_ui(page, server)
-    page.click("#tab-map")
-    expect(page.locator("#map-status")).to_contain_text("49 samples")
-    points = server.get("/api/v1/map")["points"]
-    target = next(p for p in points if p["name"] == "snare_fat.wav")
-    x, y = map_position(page, server, target["id"])
-    page.mouse.move(x, y)
-    expect(page.locator("#map-tip")).to_contain_text("snare_fat.wav")
-    wait_playing(page)  # hovering auditions
-    assert page.evaluate("document.querySelector('#player').src").endswith(f"/samples/{target['id']}/audio")
-    page.mouse.click(x, y)
-    expect(page.locator("#detail-name")).to_have_text("snare_fat.wav")
-    screenshot(page, shots, "map")
-    # drag a rectangle around the whole map: every point is selected; tag them; export them
-    box = page.locator("#map").bounding_box()
-    page.mouse.move(box["x"] + 2, box["y"] + 2)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=5)
-    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] - 2, steps=5)
-    page.mouse.up()
-    bar = page.locator("#map-selection-bar")
-    expect(bar).to_contain_text("49 selected")
-    screenshot(page, shots, "map-region")
-    bar.locator("input").fill("mapped")
-    bar.locator("button", has_text="Add tag").click()
-    expect(page.locator("#banner")).to_contain_text("Tagged 49 sample(s)")
-    assert {"tag": "mapped", "count": 49, "sources": ["user"]} in server.get("/api/v1/tags")["tags"]
-    with page.expect_download() as download:
-        bar.locator("button", has_text="Export zip").click()
-    with zipfile.ZipFile(download.value.path()) as kit:
-        audio = [name for name in kit.namelist() if not name.endswith(".json")]
-    assert len(audio) == 49
-
-
-def test_map_by_keyboard(page: Any, server: LiveServer) -> None:
-    open_ui(page, server)
-    page.click("#tab-map")
-    expect(page.locator("#map-status")).to_contain_text("49 samples")
-    points = server.get("/api/v1/map")["points"]
-    middle = min(points, key=lambda p: p["x"] ** 2 + p["y"] ** 2)
-    page.focus("#map")
-    page.keyboard.press("ArrowRight")  # the first key starts at the sound nearest the middle
-    expect(page.locator("#map-tip")).to_contain_text(middle["name"])
-    wait_playing(page)
-    right = [p for p in points if p["x"] > middle["x"]]
-    page.keyboard.press("ArrowRight")
-    if right:  # moved to a sound to the right of where it was
-        shown = page.locator("#map-tip").inner_text()
-        assert any(shown.startswith(p["name"]) for p in right), shown
-    name = page.locator("#map-tip").inner_text().split(" · ")[0]
-    page.keyboard.press("Enter")
-    expect(page.locator("#detail-name")).to_have_text(name)
+# -- map: tests/test_ui_map.py -----------------------------------------------------------------
 
 
 def test_export_the_selected_rows_as_a_zip(page: Any, server: LiveServer) -> None:

@@ -14,6 +14,8 @@ from ..errors import NotFound, UsageError
 from ..library import Library
 from ..models import CORRECTABLE_FIELDS, ESTIMATED_FIELDS, RECORD_FIELDS, SCHEMA_VERSION
 from ..organise import SUGGEST_SCHEMA
+from ..similarity.map_levels import MAX_LEVEL as MAP_MAX_LEVEL
+from ..similarity.map_levels import MAX_POINTS as MAP_MAX_POINTS
 from .errors import Forbidden
 from .http import (
     GZIP_MIN_BYTES,
@@ -39,6 +41,11 @@ MAX_K = 1000
 
 Q = Param("q", "query", {"type": "string"},
           "A query in the CLI's query language, e.g. `cat:kick bpm:120..128 sort:bpm-`.")
+MAP_LEVEL = Param("level", "query", {"type": "integer", "minimum": 0, "maximum": MAP_MAX_LEVEL},
+                  "Level of detail: 2^level x 2^level cells over the map.")
+MAP_RECT = tuple(Param(name, "query", {"type": "number", "minimum": -2, "maximum": 2},
+                       f"Region of the map ({name}; map coordinates run -1..1, y up).")
+                 for name in ("x0", "y0", "x1", "y1"))
 
 
 # -- samples ------------------------------------------------------------------------------
@@ -187,9 +194,41 @@ async def dupes(request: web.Request) -> web.StreamResponse:
     return await json_call(request, work)
 
 
+def _map_rect(request: web.Request) -> tuple[float, float, float, float] | None:
+    """x0, y0, x1, y1 (all four or none): a region of the map."""
+    values = [float_param(request, name, -2, 2) for name in ("x0", "y0", "x1", "y1")]
+    if all(value is None for value in values):
+        return None
+    if any(value is None for value in values):
+        raise UsageError("give all of x0, y0, x1 and y1, or none")
+    return values[0], values[1], values[2], values[3]  # type: ignore[return-value]
+
+
 async def sound_map(request: web.Request) -> web.StreamResponse:
-    return await json_call(request, lambda library: {"schema_version": SCHEMA_VERSION,
-                                                     "points": library.map()})
+    query = str_param(request, "q")
+    level = int_param(request, "level", None, 0, MAP_MAX_LEVEL)
+    points = int_param(request, "points", None, 0, MAP_MAX_POINTS)
+    rect = _map_rect(request)
+    return await json_call(request, lambda library: library.map_view(
+        query, level=level, rect=rect, points=points))
+
+
+async def sound_map_ids(request: web.Request) -> web.StreamResponse:
+    """The ids behind a map region or one cell (a selection, a bin opened as a list)."""
+    query = str_param(request, "q")
+    rect = _map_rect(request)
+    level = int_param(request, "level", None, 0, MAP_MAX_LEVEL)
+    cx = int_param(request, "cx", None, 0, 2**MAP_MAX_LEVEL - 1)
+    cy = int_param(request, "cy", None, 0, 2**MAP_MAX_LEVEL - 1)
+    if (rect is None) == (level is None or cx is None or cy is None):
+        raise UsageError("give either a region (x0, y0, x1, y1) or a cell (level, cx, cy)")
+
+    def work(library: Library) -> dict[str, Any]:
+        ids = (library.map_region(rect, query) if rect is not None
+               else library.map_cell(level, cx, cy, query))  # type: ignore[arg-type]
+        return {"schema_version": SCHEMA_VERSION, "count": len(ids), "ids": ids}
+
+    return await json_call(request, work)
 
 
 # -- tags, collections, suggestions ---------------------------------------------------------
@@ -375,7 +414,19 @@ ROUTES = [
            Param("exact", "query", {"type": "boolean"}, "Include exact groups (default true)."),
            Param("near", "query", {"type": "boolean"}, "Include near groups (default true)."), Q)),
     Route("GET", "/api/v1/map", "map", sound_map, VIEWER,
-          "2D coordinates of every sample (PCA of the sound vectors)."),
+          "The sound map of a query's samples (PCA of the sound vectors) at a level of detail: "
+          "the points themselves when at most `points` are in view, else bins of the level's "
+          "cells (count, centroid, main category, a sample to play), each sample counted once; "
+          "with the legend and the query's extent.",
+          (Q, MAP_LEVEL, Param("points", "query", {"type": "integer", "minimum": 0,
+                                                    "maximum": MAP_MAX_POINTS},
+                               "Most points to send before binning (default 20000)."),
+           *MAP_RECT)),
+    Route("GET", "/api/v1/map/ids", "map_ids", sound_map_ids, VIEWER,
+          "Ids of a query's samples in a region of the map, or in one cell of a level.",
+          (Q, *MAP_RECT, MAP_LEVEL,
+           Param("cx", "query", {"type": "integer", "minimum": 0}, "Cell column (with level)."),
+           Param("cy", "query", {"type": "integer", "minimum": 0}, "Cell row (with level)."))),
     Route("GET", "/api/v1/tags", "tags_list", list_tags, VIEWER,
           "Every tag with how many samples carry it."),
     Route("POST", "/api/v1/tags", "tags_apply", apply_tags, EDITOR,

@@ -302,6 +302,7 @@ async function runQuery(query, { keepActive = false, push = true } = {}) {
   remember(hashFor(state.query), push);
   if (state.list) { state.list = null; renderListSource(); delete $('#grid').dataset.list; }
   syncFacets();
+  if (state.view === 'map') loadMap(); // the map follows the query
   if (state.loading) state.loading.abort();
   const controller = new AbortController();
   state.loading = controller;
@@ -1089,60 +1090,31 @@ function showView(name, { focus = false } = {}) {
     $(`#view-${view}`).hidden = !selected;
   }
   if (focus) $(`#tab-${name}`).focus();
-  if (name === 'map' && !state.mapLoaded) loadMap();
+  if (name === 'map') loadMap(); // loads only what changed (the query, the library)
   if (name === 'dupes' && !state.dupesLoaded) loadDupes();
   if (name === 'browse') table.schedule();
   if (name === 'map' && soundMap) soundMap.draw();
   if (name === 'review') review.show(); else review.hide(); // review.js owns that view
 }
 
-async function loadMap() {
+// The map itself (loading by level of detail, legend, hover, selection) lives in map.js.
+function loadMap() {
+  const force = !state.mapLoaded;
   state.mapLoaded = true;
-  $('#map-status').textContent = 'Loading the map…';
-  try {
-    const answer = await api('/map');
-    soundMap.setPoints(answer.points);
-    const present = [...new Set(answer.points.map((p) => p.category || 'none'))].sort();
-    $('#map-legend').replaceChildren(...present.map((name) => element('li', {},
-      element('i', { class: 'dot', 'data-cat': name === 'none' ? '' : name }), name)));
-    $('#map-status').textContent = `${answer.points.length.toLocaleString()} samples. Hover to listen, click to open, drag to select a region.`;
-  } catch (error) {
-    state.mapLoaded = false;
-    $('#map-status').textContent = '';
-    failed(error);
-  }
+  soundMap.show(state.query, { force }).catch(failed);
 }
 
 function setupMap() {
-  const tip = $('#map-tip');
-  soundMap = new SoundMap($('#map'), {
-    onHover(point, px, py) {
-      clearTimeout(state.hoverTimer);
-      if (!point) { tip.hidden = true; return; }
-      tip.textContent = `${point.name}${point.category ? ` · ${point.category}` : ''}`;
-      tip.hidden = false;
-      tip.style.left = `${px + 14}px`;
-      tip.style.top = `${py + 10}px`;
-      state.hoverTimer = setTimeout(() => {
-        player.play(point).catch(() => null);
-      }, 120);
-    },
-    async onOpen(point) {
-      try {
-        const sample = await api(`/samples/${point.id}`);
-        soundMap.highlight = sample.id;
-        soundMap.draw();
-        openSample(sample, { play: true });
-      } catch (error) { failed(error); }
-    },
-    onSelect(points) {
-      state.selection = new Set(points.map((p) => p.id));
-      state.selectionFrom = 'map';
+  soundMap = new SoundMap({ canvas: $('#map'), tip: $('#map-tip'), legend: $('#map-legend'), status: $('#map-status') }, {
+    onPlay(sample) { player.play(sample).catch(() => null); },
+    onOpen(sample) { openSample(sample, { play: true }); },
+    onSelect(ids) {
       table.clearSelection();
       state.selectionFrom = 'map';
-      state.selection = new Set(points.map((p) => p.id));
+      state.selection = new Set(ids);
       renderSelectionBars();
     },
+    onError: failed,
   });
 }
 
