@@ -128,6 +128,11 @@ def test_the_duplicates_view_shows_layers_with_their_loudness(scanned: Library, 
         assert dragged.startswith("audio/wav:Cowbell Softest.wav:" + live.url + "/api/v1/samples/")
         # Only the kick's copy is a duplicate.
         expect(page.locator("#dupes .badge.dupe")).to_have_count(1)
+        # "List them" puts the layers in the main list, softest first, for the arrow keys to walk.
+        cowbell.locator("button.list-them").click()
+        expect(page.locator("#list-source")).to_contain_text("A set of layers")
+        ui.wait_js(page, "names => JSON.stringify(window.samplemind.rows().map(r => r.name))"
+                         " === JSON.stringify(names)", arg=names)
     finally:
         page.close()
         live.stop()

@@ -155,6 +155,43 @@ def test_similar_sounds_load_into_the_list_and_the_arrow_keys_walk_them(
     assert page_errors == []
 
 
+def test_a_duplicate_group_loads_into_the_list_and_the_arrow_keys_walk_it(
+        page: Any, server: LiveServer, page_errors: list[str]) -> None:
+    groups = server.get("/api/v1/dupes")["groups"]
+    group = max(groups, key=lambda g: len(g["others"]))
+    order = [group["keeper"]["id"], *(other["id"] for other in group["others"])]
+    open_ui(page, server, "cat:kick sort:name")
+    page.click("#tab-dupes")
+    article = page.locator("#dupes article.group").nth(groups.index(group))
+    article.locator("button.list-them").click()
+    expect(page.locator("#view-browse")).to_be_visible()
+    expect(page.locator("#list-source")).to_contain_text("A group of duplicates")
+    # exactly the group's files, in the group's order (the keeper first)
+    wait_js(page, "ids => JSON.stringify(window.samplemind.rows().map(r => r.id)) === JSON.stringify(ids)",
+            arg=order)
+    expect(page.locator(".tr.active")).to_have_attribute("data-id", str(order[0]))
+    # the arrow keys audition the group in turn
+    page.keyboard.press("ArrowDown")
+    second = server.get(f"/api/v1/samples/{order[1]}")
+    expect(page.locator("#detail-name")).to_have_text(second["name"])
+    expect(page.locator(".tr.active")).to_have_attribute("data-id", str(order[1]))
+    wait_js(page, f"document.querySelector('#player').src.endsWith('/samples/{order[1]}/audio')")
+    wait_playing(page)
+    assert row_ids(page) == order
+    # Back returns to the query's list; Forward brings the group back
+    page.go_back()
+    expect(page.locator("#q")).to_have_value("cat:kick sort:name")
+    settled(page)
+    expect(page.locator("#list-source")).to_be_hidden()
+    assert {r["category"] for r in page.evaluate("window.samplemind.rows()")} == {"kick"}
+    page.go_forward()
+    wait_js(page, "ids => JSON.stringify(window.samplemind.rows().map(r => r.id)) === JSON.stringify(ids)",
+            arg=order)
+    page.click("#list-back")  # the line above the list leads back to the Duplicates view
+    expect(page.locator("#view-dupes")).to_be_visible()
+    assert page_errors == []
+
+
 # -- defect 5: the detail panel starts at its top ------------------------------------------------
 
 

@@ -190,6 +190,8 @@ function fromAddress() {
   const hash = location.hash;
   const similar = /^#similar=(\d+)$/.exec(hash);
   if (similar) { showSimilar(Number(similar[1]), { push: false }); return; }
+  const group = /^#(dupes|layers)=([\d,]+)$/.exec(hash);
+  if (group) { showGroup(group[1], group[2].split(',').map(Number), { push: false }); return; }
   const query = hash.startsWith('#q=') ? decodeURIComponent(hash.slice(3)) : '';
   $('#q').value = query;
   runQuery(query, { push: false });
@@ -198,6 +200,7 @@ function fromAddress() {
 /** Reload what the list shows (the library changed, or a new login). */
 function reloadList() {
   if (state.list && state.list.kind === 'similar') showSimilar(state.list.anchor.id, { push: false, keepActive: true });
+  else if (state.list && state.list.kind === 'group') showGroup(state.list.from, state.list.ids, { push: false, keepActive: true });
   else runQuery(state.query, { keepActive: true, push: false });
 }
 
@@ -205,6 +208,20 @@ function reloadList() {
 function renderListSource() {
   const box = $('#list-source');
   if (!state.list) { box.hidden = true; box.replaceChildren(); return; }
+  if (state.list.kind === 'group') {
+    const what = state.list.from === 'layers' ? 'A set of layers' : 'A group of duplicates';
+    box.replaceChildren(element('span', {}, element('strong', { text: what }), ` · ${state.list.ids.length} sounds`),
+      element('button', {
+        type: 'button', id: 'list-back', class: 'link', title: 'Back to the Duplicates view',
+        text: 'Back to Duplicates', onclick: () => showView('dupes'),
+      }),
+      element('button', {
+        type: 'button', class: 'link', title: 'Back to the matches of the query',
+        text: 'Back to the query', onclick: () => runQuery($('#q').value),
+      }));
+    box.hidden = false;
+    return;
+  }
   box.replaceChildren(element('span', {}, 'Similar to ', element('strong', { text: state.list.anchor.name })),
     element('button', {
       type: 'button', id: 'list-back', class: 'link', title: 'Back to the matches of the query',
@@ -375,6 +392,42 @@ async function showSimilar(anchorId, { push = true, keepActive = false } = {}) {
     updateCount();
     syncActive(keepActive && state.current ? state.current.id : anchor.id);
     if (!state.current) openSample(anchor);
+  } catch (error) {
+    if (state.loading === controller) state.loading = null;
+    if (error.name === 'AbortError') return;
+    $('#grid').removeAttribute('aria-busy');
+    $('#result-count').textContent = '';
+    failed(error);
+  }
+}
+
+/** A group of duplicates or a set of layers (from: 'dupes' or 'layers') as the main list, in
+ *  the group's own order (keeper first; layers softest first), so the arrow keys audition it.
+ *  The address holds the ids, so Back returns to the list before and Forward comes back. */
+async function showGroup(from, ids, { push = true, keepActive = false } = {}) {
+  const query = idQuery(ids);
+  if (!query) { banner('Too many sounds to list at once.'); return; }
+  if (state.loading) state.loading.abort();
+  const controller = new AbortController();
+  state.loading = controller;
+  $('#result-count').textContent = 'Listing…';
+  $('#grid').setAttribute('aria-busy', 'true');
+  try {
+    const answer = await api(`/samples${params({ q: query, limit: ids.length })}`, { signal: controller.signal });
+    if (state.loading !== controller) return;
+    state.loading = null;
+    const byId = new Map(answer.samples.map((sample) => [sample.id, sample]));
+    const rows = ids.map((id) => byId.get(id)).filter(Boolean); // a file deleted since is left out
+    state.list = { kind: 'group', from, ids };
+    state.cursor = null;
+    state.total = null;
+    remember(`#${from}=${ids.join(',')}`, push);
+    table.reset(rows, false);
+    $('#grid').dataset.list = `${from}:${ids.join(',')}`;
+    $('#grid').removeAttribute('aria-busy');
+    renderListSource();
+    updateCount();
+    syncActive(keepActive && state.current ? state.current.id : rows.length ? rows[0].id : null);
   } catch (error) {
     if (state.loading === controller) state.loading = null;
     if (error.name === 'AbortError') return;
@@ -714,8 +767,9 @@ function download(url, filename) {
  *  URL), or every match of the query when nothing is selected. */
 async function exportZip() {
   const as = $('#export-as') ? $('#export-as').value : ''; // '' or a sampler instrument format
-  if (!state.selection.size && state.list) { // a list of similar sounds: what it shows
-    await exportBody({ ids: table.rows.map((row) => row.id), name: `samplemind-similar-${state.list.anchor.id}` }, as);
+  if (!state.selection.size && state.list) { // a list of similar sounds or a group: what it shows
+    const name = state.list.kind === 'similar' ? `samplemind-similar-${state.list.anchor.id}` : `samplemind-${state.list.from}`;
+    await exportBody({ ids: table.rows.map((row) => row.id), name }, as);
     return;
   }
   if (!state.selection.size && !as) {
@@ -1140,11 +1194,18 @@ async function loadDupes() {
       element('span', { class: 'muted path', title: sample.path }, element('bdo', { dir: 'ltr', text: sample.path })),
       element('span', { class: 'muted loudness', text: lufs(sample) }),
       element('span', { class: 'muted', text: [sample.format, sample.sample_rate && `${sample.sample_rate} Hz`, sample.bit_depth && `${sample.bit_depth}-bit`].filter(Boolean).join(' · ') }));
+    // "List them": the group into the main list, where the arrow keys walk it (showGroup).
+    const listButton = (from, samples) => element('button', {
+      type: 'button', class: 'list-them small', text: 'List them', title: 'Show these sounds in the main list, in this order',
+      onclick: () => { showView('browse'); $('#grid').focus(); showGroup(from, samples.map((sample) => sample.id)); },
+    });
     box.replaceChildren(...groups.map((group, number) => element('article', { class: 'group', 'aria-label': `Group ${number + 1}` },
-      element('h3', {}, `Group ${number + 1} · ${group.kind}`, element('span', { class: 'muted', text: ` — ${group.reason}${group.distance ? ` · distance ${group.distance.toFixed(3)}` : ''}` })),
+      element('h3', {}, `Group ${number + 1} · ${group.kind}`, element('span', { class: 'muted', text: ` — ${group.reason}${group.distance ? ` · distance ${group.distance.toFixed(3)}` : ''}` }),
+        listButton('dupes', [group.keeper, ...group.others])),
       element('ul', {}, row(group.keeper, 'keep'), ...group.others.map((other) => row(other, 'dupe'))))),
     ...layerSets.map((found, number) => element('article', { class: 'group layers', 'aria-label': `Layers ${number + 1}` },
-      element('h3', {}, `Layers · ${found.instrument || found.layers[0].name}`, element('span', { class: 'muted', text: ` — ${found.reason}` })),
+      element('h3', {}, `Layers · ${found.instrument || found.layers[0].name}`, element('span', { class: 'muted', text: ` — ${found.reason}` }),
+        listButton('layers', found.layers)),
       element('ul', {}, ...found.layers.map((layer) => row(layer, 'layer'))))));
   } catch (error) {
     state.dupesLoaded = false;
