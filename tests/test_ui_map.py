@@ -12,6 +12,8 @@ import test_ui_browser as ui
 from playwright.sync_api import expect
 from test_ui_browser import LiveServer, open_ui, run_query, screenshot, wait_js, wait_playing
 
+from samplemind import Library
+
 # The browser suite's fixtures: a scanned demo catalog, a live server, Chromium, a fresh page.
 browser, catalog, server, shots, page, page_errors = (
     ui.browser, ui.catalog, ui.server, ui.shots, ui.page, ui.page_errors)
@@ -189,3 +191,47 @@ def test_a_library_too_big_for_points_shows_bins_that_open_as_you_zoom(page: Any
     page.mouse.click(box["x"] + x, box["y"] + y)  # zooms in: finer cells, or the sounds themselves
     wait_js(page, "l => { const d = document.querySelector('#map').soundMap.data;"
                   " return d.level > l || d.bins.count.length === 0; }", level)
+
+
+def stop_audio(page: Any) -> None:
+    page.evaluate("document.querySelector('#player').pause()")
+    wait_js(page, "document.querySelector('#player').paused")
+
+
+def test_a_sample_opened_on_the_map_still_plays_by_button_space_enter_and_waveform(
+        page: Any, server: LiveServer) -> None:
+    """Issue 23, defect 1 on the map: a teammate tags the sound a hover is auditioning; a click
+    then opens the new record (with the tag), a different object from the one playing; Play,
+    Space, Enter and the waveform must still play it."""
+    show_map(page, server)
+    snare = server.get("/api/v1/samples?q=name:snare_fat.wav")["samples"][0]
+    src = f"/samples/{snare['id']}/audio"
+    x, y = position(page, snare["id"])
+    page.mouse.move(x, y)  # hover auditions it
+    expect(page.locator("#map-tip")).to_contain_text("snare_fat.wav")
+    wait_playing(page)
+    with Library(server.home) as library:
+        library.tag([str(snare["id"])], ["mapmate"])
+    wait_js(page, "id => !document.querySelector('#map').soundMap.records.has(id)", snare["id"])
+    wait_map(page, server, "")  # the map reloads after a change
+    x, y = position(page, snare["id"])
+    page.mouse.click(x, y)  # a click opens it (and plays it)
+    expect(page.locator("#detail-name")).to_have_text("snare_fat.wav")
+    expect(page.locator(".tag-list .tag", has_text="mapmate")).to_have_count(1)
+    wait_playing(page)
+    for how in ("button", "space", "enter", "waveform"):
+        stop_audio(page)
+        if how == "button":
+            page.click("#play-button")
+        elif how == "space":
+            page.focus("#map")
+            page.keyboard.press("Space")
+        elif how == "enter":  # Enter on the list plays the open sample
+            page.click("#tab-browse")
+            page.locator("#grid").focus()
+            page.keyboard.press("Enter")
+        else:
+            page.locator("#wave").click(position={"x": 12, "y": 30})
+        wait_playing(page)
+        assert page.evaluate("document.querySelector('#player').src").endswith(src), how
+        expect(page.locator("#detail-name")).to_have_text("snare_fat.wav")

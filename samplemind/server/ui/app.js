@@ -990,6 +990,7 @@ async function saveCorrections(sample, changes) {
 
 function applyUpdate(sample) {
   table.replace(sample);
+  if (soundMap) soundMap.forget([sample.id]);
   if (state.current && state.current.id === sample.id) {
     state.current = sample;
     renderDetail(sample, true);
@@ -1377,6 +1378,7 @@ function connectEvents() {
     } else if (type === 'job') {
       updateJob(data, 'ws');
     } else if (type === 'samples.updated') {
+      if (soundMap) soundMap.forget(data.ids || []);
       refreshLoaded(data.ids || []);
       libraryChanged({ reload: false });
     } else if (type === 'samples.added' || type === 'samples.removed') {

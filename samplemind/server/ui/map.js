@@ -491,6 +491,12 @@ export class SoundMap {
     return sample;
   }
 
+  /** Drop the records of sounds that changed (a tag, a correction, a teammate's edit): the next
+   *  hover or click fetches the new record, not the one from before the change. */
+  forget(ids) {
+    for (const id of ids) this.records.delete(id);
+  }
+
   async open(id) {
     try {
       const sample = await this.record(id);
