@@ -432,6 +432,16 @@ def test_every_view_fits_and_answers_a_tap(browser: Any, server: LiveServer, sho
         if narrow:
             sheet = page.locator("#detail").bounding_box()
             assert sheet["y"] > 800 * 0.3 and sheet["y"] + sheet["height"] <= 800 + 1
+            # the transport stays reachable under the open sheet: every control answers a tap
+            for control in ("#autoplay", "#loop-toggle", "#volume", "#tempo", "#project-key"):
+                assert tappable(page, control), control
+            looping = page.locator("#loop-toggle").is_checked()
+            page.locator("#loop-toggle").tap()
+            expect(page.locator("#loop-toggle")).to_be_checked(checked=not looping)
+            page.locator("#loop-toggle").tap()
+            page.locator("#tempo").tap()
+            expect(page.locator("#tempo")).to_be_focused()
+            expect(page.locator("#detail-name")).to_be_visible()  # the sheet is still open
             page.locator("#detail-close").tap()
             expect(page.locator("#detail-name")).to_be_hidden()
             assert tappable(page, ".tr[data-id] .row-play")

@@ -1416,6 +1416,11 @@ function libraryChanged({ reload = true } = {}) {
 
 function setupTransport() {
   const settings = state.settings;
+  // Below 900 px the details' bottom sheet stands on the transport (app.css): keep its height.
+  const transport = $('#transport');
+  const measure = () => document.documentElement.style.setProperty('--transport-height', `${transport.offsetHeight}px`);
+  new ResizeObserver(measure).observe(transport);
+  measure();
   const save = () => {
     try { localStorage.setItem(SETTINGS_KEY, JSON.stringify(settings)); } catch { /* private mode: not kept */ }
     player.apply();
