@@ -24,9 +24,6 @@ CEILING = 600  # seconds: a bound on a build or a test run, never a speed check
 # What setuptools prints about our environment rather than our configuration: byte-compiling off
 # (PYTHONDONTWRITEBYTECODE), and MANIFEST.in's exclusion of *.pyc finding none in a clean tree.
 HARMLESS = re.compile(r"byte-compiling is disabled|no previously-included files matching '\*\.py\[cod\]'")
-SKIP = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.pyc",
-                              ".pytest_cache", ".ruff_cache", "samplemind-demo", "out", "cache")
-
 
 def _source_files() -> list[str]:
     """The project's files, relative to ROOT: git's list in a checkout, else what is on disk."""
@@ -44,7 +41,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
     and python -m build do), and what the build printed."""
     base = tmp_path_factory.mktemp("packaging")
     source = base / "source"
-    shutil.copytree(ROOT, source, ignore=SKIP)
+    # The project's own files only: a working tree may hold data of its own (fetched
+    # evaluation sets, broken links in them) that neither git nor the sdist knows.
+    for relative in _source_files():
+        target = source / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / relative, target)
     result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir",
                              str(base / "dist"), str(source)],
                             capture_output=True, text=True, timeout=CEILING)
