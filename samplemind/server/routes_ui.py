@@ -34,6 +34,7 @@ UI_FILES: dict[str, str] = {
     "map.js": "text/javascript; charset=utf-8",
     "audio.js": "text/javascript; charset=utf-8",
     "drag.js": "text/javascript; charset=utf-8",
+    "dom.js": "text/javascript; charset=utf-8",
     "review.js": "text/javascript; charset=utf-8",
     "review.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",

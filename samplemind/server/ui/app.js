@@ -9,6 +9,7 @@ import { DEFAULT_SETTINGS, Player } from './audio.js';
 import { SoundMap, colourOf, CATEGORY_COLOURS } from './map.js';
 import { installDrag } from './drag.js';
 import { ReviewView } from './review.js';
+import { element } from './dom.js';
 
 const FIRST_PAGE = 100; // small, so the first rows paint at once
 const NEXT_PAGE = 1000;
@@ -55,19 +56,6 @@ function loadSettings() {
 let table; let player; let wave; let soundMap; let review;
 
 // -- small helpers ------------------------------------------------------------------------------
-
-function element(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (name === 'class') node.className = value;
-    else if (name === 'text') node.textContent = value;
-    else if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
-    else node.setAttribute(name, value === true ? '' : value);
-  }
-  for (const child of children) if (child !== null && child !== undefined) node.append(child);
-  return node;
-}
 
 function fmt(value, digits = 2) {
   if (value === null || value === undefined || value === '') return '';
