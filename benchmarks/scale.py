@@ -55,15 +55,12 @@ sys.path.insert(0, str(HERE))
 import query as query_bench  # noqa: E402  benchmarks/query.py: the query mix
 import serve as serve_bench  # noqa: E402  benchmarks/serve.py: the server's warm-up figures
 import similar  # noqa: E402  benchmarks/similar.py: real vectors, jitter, bulk write
+from ui import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  benchmarks/ui.py: how Chromium starts here
 
 from samplemind import Library  # noqa: E402
 from samplemind.demo import write_demo_pack  # noqa: E402
 from samplemind.similarity import map_levels  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
 FINISHED = ("done", "failed", "cancelled")
 GOALS = {"ls_p95_ms": 5.0, "rescan_ms": 50.0, "added_s": 2.0, "ready_s": 5.0, "rss_mb": 1536.0,
          "first_screen_ms": 1000.0, "map_fps": 30.0}

@@ -40,11 +40,12 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from samplemind.server.routes_ui import UI_FILES  # noqa: E402  every file the page loads
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
-UI_FILES = ("index.html", "app.css", "app.js", "api.js", "table.js", "wave.js", "map.js", "audio.js")
 TARGET_FIRST_PAINT_MS = 1000.0
 
 
