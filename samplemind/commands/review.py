@@ -116,8 +116,8 @@ def review(
         raise UsageError("--reviewer goes with --format (a terminal session leases to itself)")
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("review asks questions in a terminal: use --format json for the next "
-                         "questions (scripts), or samplemind serve and its API "
-                         "(GET /api/v1/review/next, POST /api/v1/review/answers)")
+                         "questions (scripts), or samplemind serve and its web UI's Review tab "
+                         "(or its API: GET /api/v1/review/next, POST /api/v1/review/answers)")
     from ..review import new_reviewer
 
     reviewer = new_reviewer()
