@@ -47,6 +47,17 @@ async def get(client, sample_id: int) -> dict:
     return await response.json()
 
 
+async def warmed(cache, home: Path, ceiling: float = 120.0) -> None:
+    """Wait (a generous ceiling, never a speed check) until the start-up warm-up holds every
+    record: after that no background read can put back an entry a test has just emptied."""
+    with Library(home, jobs=1) as library:
+        count = library.stats()["samples"]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ceiling
+    while len(cache.entries) < count and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+
+
 def other_process(home: Path, action) -> None:
     """Run action(library) on a Library of its own, as a CLI command would."""
     with Library(home, jobs=1) as library:
@@ -102,6 +113,7 @@ async def test_another_processes_writes_show_without_a_restart(served, own_home:
 
 async def test_pruned_removals_empty_the_cache(served, own_home: Path):
     client, cache = await served()
+    await warmed(cache, own_home)  # else the warm-up may still be adding records
     await get(client, 4)
     await get(client, 5)
     loop = asyncio.get_running_loop()
