@@ -26,7 +26,6 @@ from .errors import (
     UsageError,
 )
 from .models import (
-    SCHEMA_VERSION,
     DupeAction,
     DupeGroup,
     FileFailure,
@@ -34,6 +33,7 @@ from .models import (
     LayerSet,
     Sample,
     ScanReport,
+    versioned,
 )
 from .roots import user_path
 from .scan import ProgressCallback, ScanPipeline, re_resolve, refine_categories, resolve_roots
@@ -359,8 +359,8 @@ class Library:
         """How the samples a query matches split by category, type, tag and folder: the
         counts beside the filters of what is listed now (README: Web UI)."""
         where, params, _, _ = self._where(query)
-        return {"schema_version": SCHEMA_VERSION, "total": self.catalog.count(where, params),
-                **self.catalog.facet_counts(where, params)}
+        return versioned({"total": self.catalog.count(where, params),
+                          **self.catalog.facet_counts(where, params)})
 
     def favourites(self, account: str) -> list[int]:
         """The ids one account starred, the first starred first (the query: fav:ACCOUNT)."""
@@ -527,9 +527,9 @@ class Library:
         if len(values) % 2:
             values = values[:-1]
         pairs = values.reshape(-1, 2)
-        return {"schema_version": SCHEMA_VERSION, "id": sample_id, "duration": duration,
-                "buckets": len(pairs),
-                "peaks": [[round(float(low), 4), round(float(high), 4)] for low, high in pairs]}
+        return versioned(id=sample_id, duration=duration,
+                         buckets=len(pairs),
+                         peaks=[[round(float(low), 4), round(float(high), 4)] for low, high in pairs])
 
     def forget(self, ref: str | int, *, delete_file: bool = False) -> dict[str, Any]:
         """Remove one sample from the catalog; with delete_file, its file first.
@@ -547,8 +547,8 @@ class Library:
                 raise Forbidden(f"cannot delete {sample.path}: {exc.strerror or exc}") from exc
         with self.catalog.transaction():
             self.catalog.delete_samples([sample.id])
-        return {"schema_version": SCHEMA_VERSION, "id": sample.id, "path": sample.path,
-                "file_deleted": delete_file}
+        return versioned(id=sample.id, path=sample.path,
+                         file_deleted=delete_file)
 
     def paths_by_id(self, ids: Sequence[int]) -> dict[int, str]:
         """The path of each of these ids still in the catalog (any number of ids)."""
@@ -613,8 +613,7 @@ class Library:
                 f"GROUP BY 1 ORDER BY 2 DESC, 1")
             return {str(name): count for name, count in rows}
 
-        return {
-            "schema_version": SCHEMA_VERSION,
+        return versioned({
             "samples": catalog.count(),
             "duration": round(catalog.scalar("SELECT coalesce(sum(duration), 0) FROM samples"), 3),
             "size": catalog.scalar("SELECT coalesce(sum(size), 0) FROM samples"),
@@ -625,7 +624,7 @@ class Library:
             "roots": [row[0] for row in catalog.query("SELECT path FROM roots ORDER BY path")],
             "generation": catalog.generation,
             "catalog": str(self.paths.catalog),
-        }
+        })
 
     # -- similarity ---------------------------------------------------------------------
 
@@ -706,9 +705,9 @@ class Library:
         for sample_id, (x, y) in zip(ids.tolist(), coords.tolist()):
             if sample_id in names:
                 path, name, kind, category = names[sample_id]
-                points.append({"schema_version": SCHEMA_VERSION, "id": sample_id,
-                               "x": round(x, 5), "y": round(y, 5), "path": path, "name": name,
-                               "type": kind, "category": category})
+                points.append(versioned(id=sample_id,
+                                        x=round(x, 5), y=round(y, 5), path=path, name=name,
+                                        type=kind, category=category))
         return points
 
     def map_view(self, query: str | None = None, *, level: int | None = None,
@@ -723,10 +722,10 @@ class Library:
             raise BadValue("points", f"must be between 0 and {map_levels.MAX_POINTS}")
         layout = self._map_layout()
         points = map_levels.DEFAULT_POINTS if points is None else points
-        return layout.cached_view((query, level, rect, points), lambda: {
-            "schema_version": SCHEMA_VERSION, "max_level": map_levels.MAX_LEVEL,
+        return layout.cached_view((query, level, rect, points), lambda: versioned({
+            "max_level": map_levels.MAX_LEVEL,
             **layout.view(self._filter_ids(None, None, query), level=level,
-                          rect=None if rect is None else map_levels.Rect(*rect), points=points)})
+                          rect=None if rect is None else map_levels.Rect(*rect), points=points)}))
 
     def map_cell(self, level: int, cx: int, cy: int, query: str | None = None) -> list[int]:
         """Ids of a query's samples in one cell of a map level."""
@@ -817,7 +816,7 @@ class Library:
 
     def index_status(self) -> dict[str, Any]:
         """Figures about the vector index (brought up to date first)."""
-        return {"schema_version": SCHEMA_VERSION, **self.index.status()}
+        return versioned(self.index.status())
 
     def rebuild_index(self) -> dict[str, Any]:
         """Rebuild the vector index from the catalog."""
@@ -899,7 +898,7 @@ class Library:
 
     def cache_stats(self) -> dict[str, Any]:
         """Feature cache figures."""
-        return {"schema_version": SCHEMA_VERSION, **self.cache.stats()}
+        return versioned(self.cache.stats())
 
     def cache_clear(self) -> int:
         """Empty the feature cache; returns how many entries were removed. Also the repair
@@ -949,8 +948,8 @@ class Library:
         """A self-check of the catalog, caches, index and Ollama (README: Local AI)."""
         from .ai.health import library_health
 
-        return {"schema_version": SCHEMA_VERSION, **library_health(self),
-                "ollama": self.ai_status(model=model, host=host)}
+        return versioned(library_health(self),
+                         ollama=self.ai_status(model=model, host=host))
 
     def ai_cache_stats(self) -> dict[str, Any]:
         """Cached model answers: entries, size, hits, misses."""

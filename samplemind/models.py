@@ -7,6 +7,13 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 
+
+def versioned(body: dict[str, Any] | None = None, /, **fields: Any) -> dict[str, Any]:
+    """The one place the JSON contract's version is stamped (ARCHITECTURE.md, Contracts):
+    `schema_version` first, then body's fields, then fields'. Every versioned object either
+    door hands out is made here; the record carries it as its first column (catalog.py)."""
+    return {"schema_version": SCHEMA_VERSION, **(body or {}), **fields}
+
 # Core fields of the sample record, in the order JSON, CSV and tables show them.
 CORE_FIELDS: tuple[str, ...] = (
     "schema_version", "id", "path", "name", "format", "codec", "sample_rate", "channels",
@@ -117,7 +124,7 @@ class ScanReport:
         data = asdict(self)
         data["failures"] = [failure.to_json() for failure in self.failures]
         data["warnings"] = [warning.to_json() for warning in self.warnings]
-        return {"schema_version": SCHEMA_VERSION, **data}
+        return versioned(data)
 
 
 @dataclass
@@ -152,9 +159,9 @@ class DupeGroup:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form with full records."""
-        return {"schema_version": SCHEMA_VERSION, "kind": self.kind, "reason": self.reason,
-                "distance": self.distance, "keeper": self.keeper.to_json(),
-                "others": [sample.to_json() for sample in self.others]}
+        return versioned(kind=self.kind, reason=self.reason,
+                         distance=self.distance, keeper=self.keeper.to_json(),
+                         others=[sample.to_json() for sample in self.others])
 
 
 @dataclass
@@ -176,9 +183,9 @@ class LayerSet:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form: the layers softest first, no keeper and nothing redundant."""
-        return {"schema_version": SCHEMA_VERSION, "kind": self.kind, "reason": self.reason,
-                "distance": self.distance, "folder": self.folder, "instrument": self.instrument,
-                "layers": [sample.to_json() for sample in self.layers]}
+        return versioned(kind=self.kind, reason=self.reason,
+                         distance=self.distance, folder=self.folder, instrument=self.instrument,
+                         layers=[sample.to_json() for sample in self.layers])
 
 
 @dataclass
@@ -192,6 +199,6 @@ class DupeAction:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"schema_version": SCHEMA_VERSION, "action": self.action, "files": self.files,
-                "manifest": self.manifest,
-                "failures": [failure.to_json() for failure in self.failures]}
+        return versioned(action=self.action, files=self.files,
+                         manifest=self.manifest,
+                         failures=[failure.to_json() for failure in self.failures])

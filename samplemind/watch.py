@@ -44,7 +44,7 @@ from typing import Any
 
 from .errors import NotFound, SampleMindError, UsageError
 from .library import Library
-from .models import SCHEMA_VERSION, ScanReport
+from .models import ScanReport, versioned
 from .scan import ProgressCallback
 from .scanner import is_audio_name
 
@@ -79,9 +79,9 @@ class WatchEvent:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form, with schema_version."""
-        return {"schema_version": SCHEMA_VERSION, "kind": self.kind, "paths": list(self.paths),
-                "message": self.message,
-                "report": self.report.to_json() if self.report is not None else None}
+        return versioned(kind=self.kind, paths=list(self.paths),
+                         message=self.message,
+                         report=self.report.to_json() if self.report is not None else None)
 
 
 class _Stopped(Exception):

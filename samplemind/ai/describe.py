@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..models import SCHEMA_VERSION
+from ..models import versioned
 from . import store
 from .cache import AICache, ai_cache_dir
 from .client import OllamaClient, parse_json_object
@@ -57,11 +57,11 @@ class Described:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"schema_version": SCHEMA_VERSION, "id": self.sample_id, "path": self.path,
-                "name": self.name, "description": self.description, "tags": self.tags,
-                "mood": self.mood, "uses": self.uses, "source": store.AI_SOURCE,
-                "model": self.model, "prompt_version": self.prompt_version,
-                "status": self.status}
+        return versioned(id=self.sample_id, path=self.path,
+                         name=self.name, description=self.description, tags=self.tags,
+                         mood=self.mood, uses=self.uses, source=store.AI_SOURCE,
+                         model=self.model, prompt_version=self.prompt_version,
+                         status=self.status)
 
 
 @dataclass
@@ -92,11 +92,11 @@ class DescribeReport:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (the results themselves are written separately)."""
-        return {"schema_version": SCHEMA_VERSION, "model": self.model,
-                "prompt_version": self.prompt_version, "described": self.count("described"),
-                "cached": self.count("cached"), "kept": self.count("kept"),
-                "failed": len(self.failures),
-                "failures": [failure.to_json() for failure in self.failures]}
+        return versioned(model=self.model,
+                         prompt_version=self.prompt_version, described=self.count("described"),
+                         cached=self.count("cached"), kept=self.count("kept"),
+                         failed=len(self.failures),
+                         failures=[failure.to_json() for failure in self.failures])
 
 
 # -- validating an answer ---------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import SampleMindError
 from ..library import Library
-from ..models import SCHEMA_VERSION
+from ..models import versioned
 from .events import EventHub
 from .libraries import LibraryPool
 from .metrics import Metrics
@@ -70,11 +70,11 @@ class Job:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"schema_version": SCHEMA_VERSION, "id": self.id, "kind": self.kind,
-                "status": self.status, "params": self.params,
-                "created_at": _iso(self.created_at), "started_at": _iso(self.started_at),
-                "finished_at": _iso(self.finished_at), "progress": dict(self.progress),
-                "result": self.result, "error": self.error}
+        return versioned(id=self.id, kind=self.kind,
+                         status=self.status, params=self.params,
+                         created_at=_iso(self.created_at), started_at=_iso(self.started_at),
+                         finished_at=_iso(self.finished_at), progress=dict(self.progress),
+                         result=self.result, error=self.error)
 
 
 def _iso(stamp: float | None) -> str | None:

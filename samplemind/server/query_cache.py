@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..models import SCHEMA_VERSION
+from ..models import versioned
 from .http import Body, encode
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class QueryCache:
                                 "next_cursor": cursor(offset + limit) if more else None}
         if total:
             tail["total"] = known if counted is None else counted
-        head = b'{"schema_version":%d,"samples":[' % SCHEMA_VERSION
+        head = encode(versioned(samples=[]))[:-2]  # b'{"schema_version":1,"samples":['
         end = b"]," + encode(tail)[1:]
         raw = head + b",".join(body.raw for body in bodies) + end
         # The ETag hashes the records' ETags and the tail: as specific, far fewer bytes.
@@ -284,8 +284,7 @@ class Figures:
     def stats(self, failed: int, roots: list[str], catalog: str) -> dict[str, Any]:
         """Library.stats()'s answer."""
         durations = self.duration[self.present]
-        return {
-            "schema_version": SCHEMA_VERSION,
+        return versioned({
             "samples": int(self.present.sum()),
             "duration": round(math.fsum(durations[~np.isnan(durations)].tolist()), 3),
             "size": int(self.size[self.present].sum()),
@@ -296,7 +295,7 @@ class Figures:
             "roots": roots,
             "generation": self.generation,
             "catalog": catalog,
-        }
+        })
 
     def tag_list(self) -> list[dict[str, Any]]:
         """Library.tags()'s answer: most used first, then by name."""
@@ -359,7 +358,7 @@ class FacetKeeper:
                 self.figures = Figures()  # start afresh next time
                 generation = library.changes.generation()
                 return (generation, Body.kept({**library.stats(), "generation": generation}),
-                        Body.kept({"schema_version": SCHEMA_VERSION, "tags": library.tags()}),
+                        Body.kept(versioned(tags=library.tags())),
                         True)
 
     def _recount_locked(self, library: Library) -> tuple[int, Body, Body, bool]:
@@ -379,7 +378,7 @@ class FacetKeeper:
             figures.apply(at, rows, tags, changed, removed)
         _, failed, roots = feed.library_figures()
         stats = Body.kept(figures.stats(failed, roots, str(library.paths.catalog)))
-        tag_list = Body.kept({"schema_version": SCHEMA_VERSION, "tags": figures.tag_list()})
+        tag_list = Body.kept(versioned(tags=figures.tag_list()))
         return figures.generation, stats, tag_list, full
 
     def stats_figures(self) -> dict[str, int]:

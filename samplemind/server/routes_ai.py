@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ..errors import UsageError
 from ..library import Library
-from ..models import SCHEMA_VERSION
+from ..models import versioned
 from .http import context, id_list, json_body, json_call
 from .jobs import Progress
 from .routes_jobs import job_response
@@ -43,9 +43,9 @@ def _ask(library: Library, words: str, model: str | None, use_model: bool,
     answer = library.ask(words, model=model, use_model=use_model)
     rows = list(islice(library.ls(answer.query, limit=limit + 1), limit + 1))
     samples = [sample.to_json() for sample in rows[:limit]]
-    return {"schema_version": SCHEMA_VERSION, "ask": answer.to_json(), "samples": samples,
-            "count": len(samples),
-            "next_cursor": encode_cursor(limit, answer.query) if len(rows) > limit else None}
+    return versioned(ask=answer.to_json(), samples=samples,
+                     count=len(samples),
+                     next_cursor=encode_cursor(limit, answer.query) if len(rows) > limit else None)
 
 
 async def ask(request: web.Request) -> web.StreamResponse:

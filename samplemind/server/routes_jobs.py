@@ -12,7 +12,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from ..errors import NotFound, UsageError
 from ..library import Library
-from ..models import SCHEMA_VERSION
+from ..models import versioned
 from ..scan import resolve_roots
 from .errors import Forbidden, PayloadTooLarge, UnsupportedMediaType
 from .http import context, json_body, json_now
@@ -117,7 +117,7 @@ def _upload_work(folder: str, saved: list[tuple[str, str]]) -> Any:
                 pass
         if failed:
             library.scan([folder])  # forgets the failure records of the removed files
-        result = {"schema_version": SCHEMA_VERSION, "files": files, "report": report.to_json()}
+        result = versioned(files=files, report=report.to_json())
         if failed:
             first = next(f for f in files if f["error"] is not None)
             raise JobFailed(f"{len(failed)} of {len(files)} uploaded file(s) could not be "
@@ -233,8 +233,7 @@ def _job(request: web.Request) -> Job:
 
 async def list_jobs(request: web.Request) -> web.StreamResponse:
     jobs = context(request).jobs.list()
-    return json_now(request, {"schema_version": SCHEMA_VERSION,
-                              "jobs": [job.to_json() for job in jobs]})
+    return json_now(request, versioned(jobs=[job.to_json() for job in jobs]))
 
 
 async def get_job(request: web.Request) -> web.StreamResponse:

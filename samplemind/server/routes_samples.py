@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ..errors import NotFound, UsageError
 from ..library import Library
-from ..models import CORRECTABLE_FIELDS, ESTIMATED_FIELDS, RECORD_FIELDS, SCHEMA_VERSION
+from ..models import CORRECTABLE_FIELDS, ESTIMATED_FIELDS, RECORD_FIELDS, versioned
 from ..organise import SUGGEST_SCHEMA
 from ..similarity.map_levels import MAX_LEVEL as MAP_MAX_LEVEL
 from ..similarity.map_levels import MAX_POINTS as MAP_MAX_POINTS
@@ -104,7 +104,7 @@ async def get_sample(request: web.Request) -> web.StreamResponse:
 def _similar(library: Library, ref: int, k: int, aspects: str | None, type_: str | None,
              category: str | None, query: str | None) -> dict[str, Any]:
     hits = library.similar([ref], k=k, aspects=aspects, type=type_, category=category, query=query)
-    return {"schema_version": SCHEMA_VERSION, "id": ref, "hits": [hit.to_json() for hit in hits]}
+    return versioned(id=ref, hits=[hit.to_json() for hit in hits])
 
 
 async def similar(request: web.Request) -> web.StreamResponse:
@@ -124,7 +124,7 @@ async def similar(request: web.Request) -> web.StreamResponse:
     found = ctx.neighbours.encoded(ref, k) if args[2:] == (None, None, None, None) else None
     if found is None:
         found = [(hit.id, encode(hit.fields())) for hit in await ctx.pool.run(_ranked, *args)]
-    body = ctx.pool.records.hits_body({"schema_version": SCHEMA_VERSION, "id": ref}, found)
+    body = ctx.pool.records.hits_body(versioned(id=ref), found)
     if body is None:
         return await json_call(request, _similar, *args)
     if accepts_gzip(request) and len(body.raw) >= GZIP_MIN_BYTES:
@@ -188,8 +188,8 @@ async def dupes(request: web.Request) -> web.StreamResponse:
     def work(library: Library) -> dict[str, Any]:
         groups, layers = library.dupes_and_layers(threshold=threshold, exact=exact, near=near,
                                                   query=query)
-        return {"schema_version": SCHEMA_VERSION, "groups": [group.to_json() for group in groups],
-                "layers": [found.to_json() for found in layers]}
+        return versioned(groups=[group.to_json() for group in groups],
+                         layers=[found.to_json() for found in layers])
 
     return await json_call(request, work)
 
@@ -226,7 +226,7 @@ async def sound_map_ids(request: web.Request) -> web.StreamResponse:
     def work(library: Library) -> dict[str, Any]:
         ids = (library.map_region(rect, query) if rect is not None
                else library.map_cell(level, cx, cy, query))  # type: ignore[arg-type]
-        return {"schema_version": SCHEMA_VERSION, "count": len(ids), "ids": ids}
+        return versioned(count=len(ids), ids=ids)
 
     return await json_call(request, work)
 
@@ -273,9 +273,8 @@ async def apply_tags(request: web.Request) -> web.StreamResponse:
     def work(library: Library) -> dict[str, Any]:
         selected = _selected_ids(library, ids, query)
         if not selected:
-            return {"schema_version": SCHEMA_VERSION, "samples": 0, "changed": 0}
-        return {"schema_version": SCHEMA_VERSION,
-                **library.tag([str(i) for i in selected], tags, remove=remove)}
+            return versioned(samples=0, changed=0)
+        return versioned(library.tag([str(i) for i in selected], tags, remove=remove))
 
     response = await json_call(request, work)
     context(request).watcher.nudge()
@@ -283,8 +282,8 @@ async def apply_tags(request: web.Request) -> web.StreamResponse:
 
 
 async def list_collections(request: web.Request) -> web.StreamResponse:
-    return await json_call(request, lambda library: {"schema_version": SCHEMA_VERSION,
-                                                     "collections": library.collections()})
+    return await json_call(request, lambda library: versioned(
+        collections=library.collections()))
 
 
 async def save_collection(request: web.Request) -> web.StreamResponse:
@@ -301,7 +300,7 @@ async def delete_collection(request: web.Request) -> web.StreamResponse:
 
     def work(library: Library) -> dict[str, Any]:
         library.delete_collection(name)
-        return {"schema_version": SCHEMA_VERSION, "deleted": name}
+        return versioned(deleted=name)
 
     return await json_call(request, work)
 
@@ -320,16 +319,14 @@ def _suggest_args(source: dict[str, Any]) -> tuple[str | None, int, float]:
 
 async def suggestions(request: web.Request) -> web.StreamResponse:
     query, k, threshold = _suggest_args(dict(request.query))
-    return await json_call(request, lambda library: {
-        "schema_version": SCHEMA_VERSION,
-        "suggestions": library.suggest(query, k=k, threshold=threshold)})
+    return await json_call(request, lambda library: versioned(
+        suggestions=library.suggest(query, k=k, threshold=threshold)))
 
 
 async def apply_suggestions(request: web.Request) -> web.StreamResponse:
     query, k, threshold = _suggest_args(await json_body(request))
-    response = await json_call(request, lambda library: {
-        "schema_version": SCHEMA_VERSION,
-        "applied": library.suggest(query, k=k, threshold=threshold, apply=True)})
+    response = await json_call(request, lambda library: versioned(
+        applied=library.suggest(query, k=k, threshold=threshold, apply=True)))
     context(request).watcher.nudge()
     return response
 
@@ -347,17 +344,16 @@ async def index_status(request: web.Request) -> web.StreamResponse:
 
 
 async def failures(request: web.Request) -> web.StreamResponse:
-    return await json_call(request, lambda library: {
-        "schema_version": SCHEMA_VERSION,
-        "failures": [failure.to_json() for failure in library.failures()]})
+    return await json_call(request, lambda library: versioned(
+        failures=[failure.to_json() for failure in library.failures()]))
 
 
 async def record_schema(request: web.Request) -> web.StreamResponse:
     """What the record holds and what a person may correct: the core's lists, so the UI keeps
     no copy of its own."""
-    return json_now(request, {"schema_version": SCHEMA_VERSION, "fields": list(RECORD_FIELDS),
-                              "estimated": list(ESTIMATED_FIELDS),
-                              "correctable": list(CORRECTABLE_FIELDS)})
+    return json_now(request, versioned(fields=list(RECORD_FIELDS),
+                                       estimated=list(ESTIMATED_FIELDS),
+                                       correctable=list(CORRECTABLE_FIELDS)))
 
 
 async def cache_stats(request: web.Request) -> web.StreamResponse:
