@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated
@@ -71,16 +73,21 @@ def _when(timestamp: float | None) -> str | None:
     return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
 
 
-def _note_access(was_configured: bool, store) -> None:
-    """Say when this change opened or closed a running server (it takes effect at once)."""
-    now_configured = store.configured()
-    if now_configured and not was_configured:
-        err_console().print("A running server now asks every request to log in.", markup=False,
-                            highlight=False)
-    elif was_configured and not now_configured:
-        err_console().print("warning: no account or token is left: a server on loopback is open "
-                            "to everyone on this machine again (one on another --host refuses "
-                            "every request)", markup=False, highlight=False)
+@contextmanager
+def _changing_access() -> Iterator:
+    """The account store for a change that may open or close a running server; says which
+    once the change is made (it takes effect at once)."""
+    with _store() as store:
+        was_configured = store.configured()
+        yield store
+        now_configured = store.configured()
+        if now_configured and not was_configured:
+            err_console().print("A running server now asks every request to log in.",
+                                markup=False, highlight=False)
+        elif was_configured and not now_configured:
+            err_console().print("warning: no account or token is left: a server on loopback is "
+                                "open to everyone on this machine again (one on another --host "
+                                "refuses every request)", markup=False, highlight=False)
 
 
 def _rows(rows: list[dict], fmt: Format) -> list[dict]:
@@ -96,26 +103,22 @@ def user_add(name: UserArgument, role: RoleOption = Role.viewer,
     from ..accounts import Conflict, check_name
 
     check_name(name)
-    with _store() as store:
+    with _changing_access() as store:
         if any(user["name"].lower() == name.lower() for user in store.users()):
             raise Conflict(f"user {name!r} already exists")
-        was_configured = store.configured()
         store.add_user(name, _read_password(password_stdin, name), role.value)
         err_console().print(f"Added {role.value} {name}.", markup=False, highlight=False)
-        _note_access(was_configured, store)
 
 
 @user_app.command("rm")
 def user_rm(name: UserArgument) -> None:
     """Remove an account; its sessions end at once."""
-    with _store() as store:
-        was_configured = store.configured()
+    with _changing_access() as store:
         store.remove_user(name)
         left = store.users()
         err_console().print(f"Removed {name}.", markup=False, highlight=False)
         if left and not any(user["role"] == "admin" for user in left):
             err_console().print("warning: no admin account is left", markup=False)
-        _note_access(was_configured, store)
 
 
 @user_app.command("ls")
@@ -156,25 +159,21 @@ def user_role(
 @token_app.command("add")
 def token_add(name: TokenArgument, role: RoleOption = Role.viewer) -> None:
     """Create an API token and print its secret to stdout, once: it cannot be shown again."""
-    with _store() as store:
-        was_configured = store.configured()
+    with _changing_access() as store:
         secret = store.add_token(name, role.value)
         sys.stdout.write(secret + "\n")
         sys.stdout.flush()
         err_console().print(f"Created {role.value} token {name}. Keep the secret now: only its "
                             "hash is stored. Send it as 'Authorization: Bearer SECRET'.",
                             markup=False, highlight=False)
-        _note_access(was_configured, store)
 
 
 @token_app.command("rm")
 def token_rm(name: TokenArgument) -> None:
     """Revoke an API token."""
-    with _store() as store:
-        was_configured = store.configured()
+    with _changing_access() as store:
         store.remove_token(name)
         err_console().print(f"Revoked token {name}.", markup=False, highlight=False)
-        _note_access(was_configured, store)
 
 
 @token_app.command("ls")
