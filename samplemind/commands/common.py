@@ -64,6 +64,11 @@ JobsOption = Annotated[int | None, typer.Option(
 TimeoutOption = Annotated[float, typer.Option(
     "--timeout", metavar="SECONDS", min=1.0,
     help="Seconds one file may take before it is failed (plus 1 s per MB).")]
+# The filters ls and similar share.
+TypeOption = Annotated[SampleType | None, typer.Option(
+    "--type", help="Only loops or one-shots.", case_sensitive=False)]
+CategoryOption = Annotated[str | None, typer.Option(
+    "--category", "-c", metavar="NAME", help="Only this category (kick, snare, hihat, bass, ...).")]
 
 
 def open_library(jobs: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> Library:

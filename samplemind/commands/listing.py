@@ -16,7 +16,7 @@ from ..output import (
     write_record_detail,
     write_records,
 )
-from .common import FiguresFormatOption, FormatOption, SampleType, open_library, options
+from .common import CategoryOption, FiguresFormatOption, FormatOption, TypeOption, open_library, options
 
 app = typer.Typer()
 
@@ -31,11 +31,8 @@ def list_samples(
     query: Annotated[str | None, typer.Argument(
         help="A query, e.g. 'cat:kick bpm:120..128 key:Am~ -tag:used' (README: Queries).")
     ] = None,
-    type_: Annotated[SampleType | None, typer.Option(
-        "--type", help="Only loops or one-shots.", case_sensitive=False)] = None,
-    category: Annotated[str | None, typer.Option(
-        "--category", "-c", metavar="NAME",
-        help="Only this category (kick, snare, hihat, bass, ...).")] = None,
+    type_: TypeOption = None,
+    category: CategoryOption = None,
     bpm: Annotated[str | None, typer.Option(
         "--bpm", metavar="MIN..MAX", help="Tempo range MIN..MAX (either end may be left open).")] = None,
     key: Annotated[str | None, typer.Option(

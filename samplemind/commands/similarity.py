@@ -14,7 +14,7 @@ from ..models import DupeGroup, Hit, LayerSet, Sample
 from ..output import Format, dumps, err_console, pipe_safe, write_mapping, write_records
 from ..similarity.vectors import ASPECTS
 from ..textsafe import printable
-from .common import FiguresFormatOption, FormatOption, SampleType, open_library
+from .common import CategoryOption, FiguresFormatOption, FormatOption, TypeOption, open_library
 
 app = typer.Typer()
 index_app = typer.Typer(help="Inspect or rebuild the similarity index.", no_args_is_help=True)
@@ -42,11 +42,8 @@ def similar(
     aspect: Annotated[str | None, typer.Option(
         "--aspect", "-a", metavar="WEIGHTS", help="Aspect weights, e.g. timbre=2,pitch=0 (aspects: timbre, "
         "spectral, envelope, tonal (or pitch), rhythm; default 1 each).")] = None,
-    type_: Annotated[SampleType | None, typer.Option(
-        "--type", help="Only loops or one-shots.", case_sensitive=False)] = None,
-    category: Annotated[str | None, typer.Option(
-        "--category", "-c", metavar="NAME",
-        help="Only this category (kick, snare, hihat, bass, ...).")] = None,
+    type_: TypeOption = None,
+    category: CategoryOption = None,
     query: Annotated[str | None, typer.Option(
         "--query", "-q", metavar="QUERY",
         help="Only samples matching this query (see README: Queries).")] = None,
