@@ -381,12 +381,18 @@ async function showSimilar(anchorId, { push = true, keepActive = false } = {}) {
     syncActive(keepActive && state.current ? state.current.id : anchor.id);
     if (!state.current) openSample(anchor);
   } catch (error) {
-    if (state.loading === controller) state.loading = null;
-    if (error.name === 'AbortError') return;
-    $('#grid').removeAttribute('aria-busy');
-    $('#result-count').textContent = '';
-    failed(error);
+    listFailed(controller, error);
   }
+}
+
+/** A list (similar sounds, a group) that could not be loaded: the grid stops being busy and
+ *  the error is said; a load a newer one replaced was aborted and says nothing. */
+function listFailed(controller, error) {
+  if (state.loading === controller) state.loading = null;
+  if (error.name === 'AbortError') return;
+  $('#grid').removeAttribute('aria-busy');
+  $('#result-count').textContent = '';
+  failed(error);
 }
 
 /** A group of duplicates or a set of layers (from: 'dupes' or 'layers') as the main list, in
@@ -417,11 +423,7 @@ async function showGroup(from, ids, { push = true, keepActive = false } = {}) {
     updateCount();
     syncActive(keepActive && state.current ? state.current.id : rows.length ? rows[0].id : null);
   } catch (error) {
-    if (state.loading === controller) state.loading = null;
-    if (error.name === 'AbortError') return;
-    $('#grid').removeAttribute('aria-busy');
-    $('#result-count').textContent = '';
-    failed(error);
+    listFailed(controller, error);
   }
 }
 
