@@ -39,7 +39,7 @@ EXIT_CODES = [
     ("3", "Finished, but some files failed; they are listed in the summary."),
     ("4", "An optional component is missing or unreachable."),
     ("130", "Interrupted (Ctrl-C); what was analysed is kept."),
-    ("143", "Terminated (SIGTERM) during a scan; what was analysed is kept."),
+    ("143", "Terminated (SIGTERM) during a scan or a watch; what was analysed is kept."),
 ]
 DESCRIPTION = [
     "samplemind keeps a catalog of your samples: scan folders, then list and filter them by type, "

@@ -378,7 +378,10 @@ def test_bad_paths_are_refused(library, root):
 # -- the watch command ------------------------------------------------------------------
 
 
-def test_watch_command_picks_up_a_new_file_and_stops_on_ctrl_c(pack_home: Path, pack: Path):
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_watch_command_picks_up_a_new_file_and_stops_on_a_signal(pack_home: Path, pack: Path,
+                                                                   signum: int, code: int):
+    """Ctrl-C and SIGTERM (between scans, while idle) both stop the watch cleanly."""
     env = dict(os.environ, SAMPLEMIND_HOME=str(pack_home), PYTHONUNBUFFERED="1")
     process = subprocess.Popen([sys.executable, "-m", "samplemind", "watch", str(pack),
                                 "--settle", "0.2", "-f", "jsonl"], cwd=REPO, env=env,
@@ -401,9 +404,12 @@ def test_watch_command_picks_up_a_new_file_and_stops_on_ctrl_c(pack_home: Path, 
                 break
         else:
             pytest.fail("the new file was not scanned")
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 130
-        assert "Stopped watching" in process.stderr.read()
+        process.send_signal(signum)
+        assert process.wait(timeout=30) == code
+        stderr = process.stderr.read()
+        assert "Stopped watching" in stderr and "Traceback" not in stderr
+        rest = [json.loads(line) for line in process.stdout.read().splitlines()]
+        assert rest and rest[-1]["kind"] == "stopped" and rest[-1]["message"] == "interrupted"
     finally:
         if process.poll() is None:
             process.kill()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from typing import Annotated
@@ -12,6 +13,7 @@ import typer
 from ..config import DEFAULT_TIMEOUT
 from ..errors import ExitCode
 from ..output import Format, err_console
+from ..scan import sigterm_stops_like_ctrl_c
 from ..textsafe import printable
 from .common import JobsOption, TimeoutOption, format_option, open_library, state
 
@@ -88,13 +90,17 @@ def watch(
 
     with open_library(jobs, timeout) as library:
         try:
-            watch_folders(library, paths, on_event=on_event, quiet=settle, max_wait=max_wait,
-                          force_polling=poll, progress=progress)
-        except KeyboardInterrupt:
+            # SIGTERM (a service manager stopping the watch) ends it the way Ctrl-C does, idle
+            # or mid-scan: the batch in hand committed, observers and workers stopped.
+            with sigterm_stops_like_ctrl_c():
+                watch_folders(library, paths, on_event=on_event, quiet=settle,
+                              max_wait=max_wait, force_polling=poll, progress=progress)
+        except KeyboardInterrupt as stopped:
             bar.stop()
             console.print("Stopped watching; the catalog is up to date with what was seen.")
             state.interrupt_explained = True
-            raise typer.Exit(ExitCode.INTERRUPTED) from None
+            terminated = getattr(stopped, "signum", signal.SIGINT) == signal.SIGTERM
+            raise typer.Exit(ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED) from None
 
 
 def _short(path: str) -> str:
