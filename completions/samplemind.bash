@@ -9,7 +9,7 @@ _samplemind_command() {
     args=()
     case $1 in
         '')
-            commands='cache collection completion demo describe doctor dupes export index ls man map play review scan serve set show similar stats suggest tag tags token user watch'
+            commands='cache collection completion demo describe doctor dupes export fav index ls man map play review scan serve set show similar stats suggest tag tags token user watch'
             options='--help --home --traceback --version -h'
             ;;
         'cache')
@@ -59,6 +59,21 @@ _samplemind_command() {
         'export')
             options='--as --copy --force --format --help --link --pattern --round-robin --to --zip -f -h -p'
             args=('')
+            ;;
+        'fav')
+            commands='add ls rm'
+            options='--help -h'
+            ;;
+        'fav add')
+            options='--account --also --help -h'
+            args=('file')
+            ;;
+        'fav ls')
+            options='--account --format --help -f -h'
+            ;;
+        'fav rm')
+            options='--account --also --help -h'
+            args=('file')
             ;;
         'index')
             commands='rebuild status'
@@ -201,6 +216,12 @@ _samplemind_option() {
         'export:--zip') nvals=1 kind='file' ;;
         'export:--as') nvals=1 kind='' ;;
         'export:-f'|'export:--format') nvals=1 kind='choice json jsonl' ;;
+        'fav add:--also') nvals=1 kind='file' ;;
+        'fav add:--account') nvals=1 kind='' ;;
+        'fav ls:--account') nvals=1 kind='' ;;
+        'fav ls:-f'|'fav ls:--format') nvals=1 kind='choice table json jsonl csv paths' ;;
+        'fav rm:--also') nvals=1 kind='file' ;;
+        'fav rm:--account') nvals=1 kind='' ;;
         'index rebuild:-f'|'index rebuild:--format') nvals=1 kind='choice table json jsonl' ;;
         'index status:-f'|'index status:--format') nvals=1 kind='choice table json jsonl' ;;
         'ls:--type') nvals=1 kind='choice loop oneshot' ;;

@@ -5,11 +5,13 @@
 function __samplemind_commands --argument-names path
     switch $path
         case ''
-            printf '%s\n' 'cache' 'collection' 'completion' 'demo' 'describe' 'doctor' 'dupes' 'export' 'index' 'ls' 'man' 'map' 'play' 'review' 'scan' 'serve' 'set' 'show' 'similar' 'stats' 'suggest' 'tag' 'tags' 'token' 'user' 'watch'
+            printf '%s\n' 'cache' 'collection' 'completion' 'demo' 'describe' 'doctor' 'dupes' 'export' 'fav' 'index' 'ls' 'man' 'map' 'play' 'review' 'scan' 'serve' 'set' 'show' 'similar' 'stats' 'suggest' 'tag' 'tags' 'token' 'user' 'watch'
         case 'cache'
             printf '%s\n' 'clear' 'stats'
         case 'collection'
             printf '%s\n' 'ls' 'rm' 'save'
+        case 'fav'
+            printf '%s\n' 'add' 'ls' 'rm'
         case 'index'
             printf '%s\n' 'rebuild' 'status'
         case 'tag'
@@ -63,6 +65,18 @@ function __samplemind_nvals --argument-names path option
         case 'export:--as'
             echo 1
         case 'export:-f' 'export:--format'
+            echo 1
+        case 'fav add:--also'
+            echo 1
+        case 'fav add:--account'
+            echo 1
+        case 'fav ls:--account'
+            echo 1
+        case 'fav ls:-f' 'fav ls:--format'
+            echo 1
+        case 'fav rm:--also'
+            echo 1
+        case 'fav rm:--account'
             echo 1
         case 'index rebuild:-f' 'index rebuild:--format'
             echo 1
@@ -218,6 +232,7 @@ complete -c samplemind -n '__samplemind_using' -a 'describe' -d 'Describe and ta
 complete -c samplemind -n '__samplemind_using' -a 'doctor' -d 'Check the catalog, caches, index and Ollama.'
 complete -c samplemind -n '__samplemind_using' -a 'dupes' -d 'Exact and near duplicate groups, each with a suggested keeper; changes nothing unless --move-to or --delete is given.'
 complete -c samplemind -n '__samplemind_using' -a 'export' -d 'Copy, link or zip the samples a query selects into a kit, with a JSON manifest.'
+complete -c samplemind -n '__samplemind_using' -a 'fav' -d 'Star samples: favourites, kept per account (query: fav:NAME).'
 complete -c samplemind -n '__samplemind_using' -a 'index' -d 'Inspect or rebuild the similarity index.'
 complete -c samplemind -n '__samplemind_using' -a 'ls' -d 'List samples matching a query (every sample without one), streamed.'
 complete -c samplemind -n '__samplemind_using' -a 'man' -d 'Print the man page (roff).'
@@ -316,6 +331,29 @@ complete -c samplemind -n '__samplemind_using export' -l 'as' -x -d 'Also write 
 complete -c samplemind -n '__samplemind_using export' -l 'round-robin' -d 'With --as: further sounds of one drum become round robins on its key instead of neighbouring keys.'
 complete -c samplemind -n '__samplemind_using export' -s 'f' -l 'format' -x -a 'json jsonl' -d 'Also print the export report to stdout (json or jsonl).'
 complete -c samplemind -n '__samplemind_using export' -s 'h' -l 'help' -d 'Show this message and exit.'
+
+# samplemind fav
+complete -c samplemind -n '__samplemind_using fav' -a 'add' -d 'Star the samples a query (or the files) select.'
+complete -c samplemind -n '__samplemind_using fav' -a 'ls' -d 'One account\'s favourites, the first starred first (like ls fav:NAME).'
+complete -c samplemind -n '__samplemind_using fav' -a 'rm' -d 'Unstar the samples a query (or the files) select.'
+complete -c samplemind -n '__samplemind_using fav' -s 'h' -l 'help' -d 'Show this message and exit.'
+
+# samplemind fav add
+complete -c samplemind -n '__samplemind_using fav add' -l 'also' -r -F -d 'More files or ids to include (repeatable).'
+complete -c samplemind -n '__samplemind_using fav add' -l 'account' -x -d 'Whose favourites: an account of `samplemind serve` (the web UI\'s stars), or \'local\' where the server has no accounts.'
+complete -c samplemind -n '__samplemind_using fav add' -s 'h' -l 'help' -d 'Show this message and exit.'
+complete -c samplemind -n '__samplemind_using fav add' -F
+
+# samplemind fav ls
+complete -c samplemind -n '__samplemind_using fav ls' -l 'account' -x -d 'Whose favourites: an account of `samplemind serve` (the web UI\'s stars), or \'local\' where the server has no accounts.'
+complete -c samplemind -n '__samplemind_using fav ls' -s 'f' -l 'format' -x -a 'table json jsonl csv paths' -d 'Output format: table, json, jsonl, csv or paths.'
+complete -c samplemind -n '__samplemind_using fav ls' -s 'h' -l 'help' -d 'Show this message and exit.'
+
+# samplemind fav rm
+complete -c samplemind -n '__samplemind_using fav rm' -l 'also' -r -F -d 'More files or ids to include (repeatable).'
+complete -c samplemind -n '__samplemind_using fav rm' -l 'account' -x -d 'Whose favourites: an account of `samplemind serve` (the web UI\'s stars), or \'local\' where the server has no accounts.'
+complete -c samplemind -n '__samplemind_using fav rm' -s 'h' -l 'help' -d 'Show this message and exit.'
+complete -c samplemind -n '__samplemind_using fav rm' -F
 
 # samplemind index
 complete -c samplemind -n '__samplemind_using index' -a 'rebuild' -d 'Rebuild the similarity index from the vectors in the catalog.'

@@ -109,6 +109,7 @@ app.add_typer(accounts.user_app, name="user", cls=CommandGroup)
 app.add_typer(accounts.token_app, name="token", cls=CommandGroup)
 app.add_typer(organise.tag_app, name="tag", cls=CommandGroup)
 app.add_typer(organise.collection_app, name="collection", cls=CommandGroup)
+app.add_typer(organise.fav_app, name="fav", cls=CommandGroup)
 app.add_typer(similarity.index_app, name="index", cls=CommandGroup)
 
 

@@ -27,6 +27,31 @@ def ids_of(library: Library, query: str) -> list[int]:
     return sorted(sample.id for sample in library.ls(query))
 
 
+def test_fav_command_stars_lists_and_unstars_per_account(tmp_path: Path) -> None:
+    """`samplemind fav add|rm|ls` in a real process: the same stars the web UI shows."""
+    import json
+
+    from helpers import run_cli
+
+    home = tiny_library(tmp_path, 6)
+    with Library(home) as library:
+        every = ids_of(library, "")
+    starred = run_cli("fav", "add", str(every[2]), "--also", str(every[4]), home=home)
+    assert starred.returncode == 0 and "Starred 2 sample(s) for local: 2 new." in starred.stderr
+    run_cli("fav", "add", str(every[1]), "--account", "alice", home=home)
+    listed = run_cli("fav", "ls", "-f", "json", home=home)
+    assert [row["id"] for row in json.loads(listed.stdout)] == [every[2], every[4]]
+    alice = run_cli("fav", "ls", "--account", "alice", "-f", "json", home=home)
+    assert [row["id"] for row in json.loads(alice.stdout)] == [every[1]]
+    removed = run_cli("fav", "rm", str(every[2]), home=home)
+    assert removed.returncode == 0 and "Unstarred 1 of 1" in removed.stderr
+    with Library(home) as library:
+        assert library.favourites("local") == [every[4]]
+        assert ids_of(library, "fav:local") == [every[4]]
+    refused = run_cli("fav", "ls", "--account", " ", home=home)
+    assert refused.returncode == 2 and "--account must be an account name" in refused.stderr
+
+
 def test_favourites_are_kept_per_account_and_queried_with_fav(tmp_path: Path) -> None:
     home = tiny_library(tmp_path, 10)
     with Library(home) as library:

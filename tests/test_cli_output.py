@@ -34,7 +34,7 @@ RUN = {
     ("set",): ["ID", "bpm=120"], ("suggest",): [], ("similar",): ["ID"], ("dupes",): [],
     ("map",): [], ("review",): [], ("scan",): ["PACK"], ("export",): ["", "--to", "KIT"],
     ("cache", "stats"): [], ("index", "status"): [], ("index", "rebuild"): [],
-    ("collection", "ls"): [], ("user", "ls"): [], ("token", "ls"): [],
+    ("collection", "ls"): [], ("user", "ls"): [], ("token", "ls"): [], ("fav", "ls"): [],
 }
 # Commands that are only parsed here, and why.
 PARSE_ONLY = {

@@ -14,6 +14,8 @@ from .common import FormatOption, RowsFormatOption, open_library, options
 app = typer.Typer()
 tag_app = typer.Typer(help="Add or remove tags.", no_args_is_help=True)
 collection_app = typer.Typer(help="Saved queries, used as @NAME.", no_args_is_help=True)
+fav_app = typer.Typer(help="Star samples: favourites, kept per account (query: fav:NAME).",
+                      no_args_is_help=True)
 
 TargetArgument = Annotated[str, typer.Argument(
     metavar="QUERY|FILE", help="A query, or a file, folder or id (more with --also); '-' "
@@ -48,6 +50,40 @@ def tag_rm(target: TargetArgument, tags: TagsArgument, also: AlsoOption = None) 
         result = library.tag(_targets(target, also), tags, remove=True)
     err_console().print(f"Removed {result['changed']} tag(s) from {result['samples']} "
                         "sample(s).", highlight=False)
+
+
+AccountOption = Annotated[str, typer.Option(
+    "--account", metavar="NAME", help="Whose favourites: an account of `samplemind serve` "
+    "(the web UI's stars), or 'local' where the server has no accounts.")]
+
+
+@fav_app.command("add")
+def fav_add(target: TargetArgument, also: AlsoOption = None, account: AccountOption = "local") -> None:
+    """Star the samples a query (or the files) select."""
+    with open_library() as library, options(account="--account"):
+        result = library.favourite(account, _targets(target, also))
+    err_console().print(f"Starred {result['samples']} sample(s) for {account}: "
+                        f"{result['changed']} new.", markup=False, highlight=False)
+
+
+@fav_app.command("rm")
+def fav_rm(target: TargetArgument, also: AlsoOption = None, account: AccountOption = "local") -> None:
+    """Unstar the samples a query (or the files) select."""
+    with open_library() as library, options(account="--account"):
+        result = library.favourite(account, _targets(target, also), remove=True)
+    err_console().print(f"Unstarred {result['changed']} of {result['samples']} sample(s) for "
+                        f"{account}.", markup=False, highlight=False)
+
+
+@fav_app.command("ls")
+def fav_ls(account: AccountOption = "local", fmt: FormatOption = Format.table) -> None:
+    """One account's favourites, the first starred first (like ls fav:NAME)."""
+    from ..output import iter_json, write_records
+
+    with open_library() as library:
+        with options(account="--account"):
+            ids = library.favourites(account)
+        write_records(iter_json(library.get(sample_id) for sample_id in ids), fmt)
 
 
 @app.command()
