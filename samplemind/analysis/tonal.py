@@ -480,15 +480,105 @@ def weakest_tone(sums: ChromaSums, chord: str) -> float:
 
 
 # A chord over a loud bass note: YIN hears the bass (the common period of the chord is its
-# root's), so the sound reads as a note. It is a chord when much of its tonal energy sits
-# off that note's harmonics (other strings, other keys), and the chord found is rooted on the
-# note with every tone clearly there. A single note's partials sit on its harmonics (piano
-# strings stretch them a little: the tolerance), leaving at most ~0.19 off them in the FluidR3
-# notes and the real one-shots; a recorded chord over its doubled bass 0.03-0.23.
+# root's), so the sound reads as a note. Two tests, the first tried first:
+#
+# - the note's own partials are fitted (its fundamental within 15 cents, and piano strings'
+#   stretch, f_n = n f0 sqrt(1 + B n^2) for an inharmonicity B up to 0.003), each partial
+#   within a tolerance that narrows with its number (a low note's partials crowd together).
+#   What no partial explains is another note: it is a chord when one pitch class, on the
+#   note's semitone grid, holds at least NOTE_CHORD_MIN_OTHER of the peak amplitude up to
+#   5 kHz, the three strongest hold at least NOTE_CHORD_MIN_CONCENTRATION of what is left
+#   (a cymbal's ring scatters), and no partial sits an octave below the note (YIN's octave
+#   error on a low note makes every odd partial look foreign). The chord's tones are those
+#   pitch classes, less what their own partials add (LEAKAGE), over the note as its root.
+#   Single notes (FluidR3's, the real one-shots', Salamander's piano strings) leave at most
+#   0.041 off their partials; recorded piano chords over their bass 0.02-0.19.
+# - else the older test: much of the tonal energy off the note's first 8 harmonics, and the
+#   chord found in the whole profile rooted on the note with every tone clearly there.
 FOREIGN_TOLERANCE_CENTS = 40.0
 FOREIGN_MAX_HARMONIC = 8
 NOTE_CHORD_MIN_FOREIGN = 0.08
 NOTE_CHORD_MIN_TONE = 0.15
+PARTIAL_TOLERANCE_CENTS = 30.0
+PARTIAL_TOLERANCE_SPACING = 0.15  # ... at most this share of the gap to the next partial
+INHARMONICITY = np.r_[0.0, np.geomspace(2e-5, 3e-3, 30)]
+F0_OFFSETS_CENTS = (-15.0, -10.0, -5.0, 0.0, 5.0, 10.0, 15.0)
+NOTE_CHORD_MIN_OTHER = 0.045
+NOTE_CHORD_MIN_CONCENTRATION = 0.5
+OTHER_TONE_MIN = 0.3  # each chord tone but the root and the fifth, share of the strongest
+
+
+def note_partials(f: np.ndarray, amp: np.ndarray, hz: float) -> tuple[np.ndarray, float]:
+    """(mask of the peaks that are partials of one note near ``hz``, its fitted f0): the
+    fundamental and inharmonicity that explain the most peak amplitude."""
+    best = (-1.0, np.zeros(f.shape, dtype=bool), hz)
+    for offset in F0_OFFSETS_CENTS:
+        f0 = hz * 2.0 ** (offset / 1200.0)
+        ratio = f / f0
+        for b in INHARMONICITY:
+            n = np.maximum(1.0, np.round(ratio / np.sqrt(1.0 + b * ratio ** 2)))
+            predicted = n * f0 * np.sqrt(1.0 + b * n ** 2)
+            tolerance = np.minimum(PARTIAL_TOLERANCE_CENTS,
+                                   1200.0 * np.log2(1.0 + PARTIAL_TOLERANCE_SPACING / n))
+            on = np.abs(1200.0 * np.log2(f / predicted)) <= tolerance
+            explained = float(amp[on].sum())
+            if explained > best[0] + 1e-12:
+                best = (explained, on, f0)
+    return best[1], best[2]
+
+
+def other_notes(power: np.ndarray, sample_rate: int, n_fft: int,
+                hz: float) -> tuple[np.ndarray, float, float, bool]:
+    """What a sound read as the note ``hz`` holds besides that note: (12 pitch classes
+    relative to the note, 0 = the note, as shares of the peak amplitude from the note to
+    5 kHz; the three strongest's share of the amplitude off the note's partials; the fitted
+    f0; whether a partial sits an octave below the note)."""
+    _frame, _k, kf, energy = prominent_peaks(power)
+    f = kf * sample_rate / n_fft
+    below = f[(f > 0.4 * hz) & (f < 0.6 * hz)]
+    sel = (f >= hz * 0.95) & (f <= 5000.0)
+    f, amp = f[sel], np.sqrt(energy[sel])
+    total = float(amp.sum())
+    if total <= 0:
+        return np.zeros(12), 0.0, hz, False
+    on, f0 = note_partials(f, amp, hz)
+    octave_below = bool(below.size) and bool(
+        np.any(np.abs(1200.0 * np.log2(below / (f0 / 2.0))) < PARTIAL_TOLERANCE_CENTS + 10.0))
+    semis = 12.0 * np.log2(f[~on] / f0)
+    on_grid = np.abs(semis - np.round(semis)) < 0.3  # tuned notes, not a cymbal's partials
+    pcs = np.bincount(np.round(semis[on_grid]).astype(int) % 12, amp[~on][on_grid], 12)
+    off = float(amp[~on].sum())
+    concentration = float(np.sort(pcs)[-3:].sum() / off) if off > 0 else 0.0
+    return pcs / total, concentration, f0, octave_below
+
+
+def chord_on_note(power: np.ndarray, sample_rate: int, n_fft: int,
+                  hz: float) -> tuple[str | None, float | None]:
+    """(chord, confidence) from the notes heard beside the note ``hz`` (see above)."""
+    pcs, concentration, f0, octave_below = other_notes(power, sample_rate, n_fft, hz)
+    if (octave_below or pcs.max() < NOTE_CHORD_MIN_OTHER
+            or concentration < NOTE_CHORD_MIN_CONCENTRATION):
+        return None, None
+    q = pcs / pcs.max()
+    q[0] = 0.0
+    leak = np.zeros(12)
+    for shift, share in LEAKAGE:
+        leak += share * np.roll(q, shift)
+    q = np.clip(q - leak, 0.0, None)
+    q = q / q.max()
+    q[0] = 1.0
+    scored = []
+    for quality, intervals in CHORD_QUALITIES.items():
+        if min(q[i] for i in intervals if i not in (0, 7)) < OTHER_TONE_MIN:
+            continue
+        scored.append((2.0 * float(q[list(intervals)].sum()) - float(q.sum()), quality))
+    if not scored:
+        return None, None
+    scored.sort(reverse=True)
+    best, quality = scored[0]
+    second = scored[1][0] if len(scored) > 1 else 0.0
+    root = round(69.0 + 12.0 * math.log2(f0 / 440.0)) % 12
+    return chord_name(root, quality), min(1.0, 0.5 + (best - second))
 
 
 def foreign_share(power: np.ndarray, sample_rate: int, n_fft: int, hz: float) -> float:
@@ -509,6 +599,9 @@ def chord_over_note(sums: ChromaSums, power: np.ndarray, sample_rate: int, n_fft
                     hz: float) -> tuple[str | None, float | None]:
     """(chord, confidence) when a sound read as a note of ``hz`` is a chord with that note as
     its root (see above), else (None, None)."""
+    chord, confidence = chord_on_note(power, sample_rate, n_fft, hz)
+    if chord is not None:
+        return chord, confidence
     if foreign_share(power, sample_rate, n_fft, hz) < NOTE_CHORD_MIN_FOREIGN:
         return None, None
     chord, confidence = estimate_chord(sums)
