@@ -479,6 +479,10 @@ class Extractor:
         if held and not long_material and tonal.chord_like(key_sums, pitch.clarity):
             # one harmony held: a chord (stab, strum, pad, keys hit)
             chord, confidence = tonal.estimate_chord(key_sums)
+            if chord is None and kpower is not None:
+                # no template fits the whole (a loud bass drowns the other voices): the notes
+                # heard beside the bass note
+                chord, confidence = tonal.chord_over_bass(kpower, sr, k_fft)
             if chord is not None:
                 key = tonal.key_of_chord(chord)
                 return Harmony(pitch=pitch, chord=chord, chord_confidence=confidence, key=key,

@@ -728,3 +728,31 @@ def held_harmony(parts: list[ChromaSums]) -> bool:
         if n > 0 and float(pcs @ whole) / (n * norm) < HELD_MIN_SIMILARITY:
             return False
     return True
+
+
+def bass_hz(power: np.ndarray, sample_rate: int, n_fft: int) -> float | None:
+    """The note a held chord stands on: each frame's lowest peak at least BASS_FLOOR of its
+    loudest (40 Hz-5 kHz), the median over frames weighted by their loudest peak."""
+    frame, _k, kf, energy = prominent_peaks(power)
+    f = kf * sample_rate / n_fft
+    sel = (f >= KEY_RANGE[0]) & (f <= KEY_RANGE[1])
+    frame, f, amp = frame[sel], f[sel], np.sqrt(energy[sel])
+    if frame.size == 0:
+        return None
+    lows, weights = [], []
+    for i in np.unique(frame):
+        mine = frame == i
+        top = amp[mine].max()
+        lows.append(f[mine][amp[mine] >= BASS_FLOOR * top].min())
+        weights.append(top)
+    order = np.argsort(lows)
+    cum = np.cumsum(np.asarray(weights)[order])
+    return float(np.asarray(lows)[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
+def chord_over_bass(power: np.ndarray, sample_rate: int,
+                    n_fft: int) -> tuple[str | None, float | None]:
+    """(chord, confidence) of a held chord no template fits as a whole: the notes heard
+    beside its bass note (chord_on_note), else (None, None)."""
+    low = bass_hz(power, sample_rate, n_fft)
+    return chord_on_note(power, sample_rate, n_fft, low) if low else (None, None)
