@@ -12,8 +12,10 @@ shows no harmony (has_harmony, chord_like: how much energy sits in peaks, how
 much of it persists, how many pitch classes it spreads over, how periodic it
 is), which leaves out drums, noise and effects. A harmony held from start to end
 (held_harmony) is matched against chord templates (estimate_chord; a chord over a
-loud bass that YIN reads as that note is recognised by its energy off the note's
-harmonics, chord_over_note); a harmony that moves is handed to Essentia's
+loud bass that YIN reads as that note, or that no template fits as a whole, is named
+from the notes heard beside the bass once the bass note's own partials, piano stretch
+included, are fitted and taken out: chord_over_note, chord_over_bass); a harmony that
+moves is handed to Essentia's
 ``Key`` (Temperley profiles; the first and last fifth of a sound, at most 3 s
 each, weigh 4x: tonic emphasis).
 """
