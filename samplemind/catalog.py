@@ -559,6 +559,80 @@ class Catalog:
         """All rows of a read query."""
         return list(self.conn.execute(sql, list(params)))
 
+    # -- review mode (review.py; tables of migration m013) ------------------------------
+
+    def review_states(self) -> list[tuple[Any, ...]]:
+        """(id, type, type_confidence, type_source, category, category_confidence,
+        category_source) of every sample: what the review picker weighs."""
+        return self.query("SELECT id, type, type_confidence, type_source, category, "
+                          "category_confidence, category_source FROM samples")
+
+    def review_rows(self, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+        """id -> (path, name, duration, category, category_confidence, type,
+        type_confidence): what a review question shows of each sample."""
+        out: dict[int, tuple[Any, ...]] = {}
+        for chunk in _chunks(list(ids)):
+            marks = ", ".join("?" for _ in chunk)
+            out.update({r[0]: r[1:] for r in self.conn.execute(
+                "SELECT id, path, name, duration, category, category_confidence, type, "
+                f"type_confidence FROM samples WHERE id IN ({marks})", chunk)})
+        return out
+
+    def reviewed_fields(self, ids: Sequence[int] | None = None) -> dict[int, tuple[Any, ...]]:
+        """id -> (type, category, category_confidence, category_source) of the samples
+        `ids` (None: of every sample): what a review answer may change."""
+        sql = "SELECT id, type, category, category_confidence, category_source FROM samples"
+        if ids is None:
+            return {r[0]: tuple(r[1:]) for r in self.conn.execute(sql)}
+        out: dict[int, tuple[Any, ...]] = {}
+        for chunk in _chunks(list(ids)):
+            marks = ", ".join("?" for _ in chunk)
+            out.update({r[0]: tuple(r[1:]) for r in self.conn.execute(
+                f"{sql} WHERE id IN ({marks})", chunk)})
+        return out
+
+    def leased_to_others(self, reviewer: str | None, now: float) -> set[tuple[int, str]]:
+        """(sample id, field) of the review questions leased to anyone but `reviewer`;
+        expired leases go first. Call inside a transaction, with lease_questions after."""
+        self.conn.execute("DELETE FROM review_leases WHERE expires < ?", (now,))
+        return {(r[0], r[1]) for r in self.conn.execute(
+            "SELECT sample_id, field FROM review_leases WHERE reviewer != ?", (reviewer or "",))}
+
+    def lease_questions(self, reviewer: str, questions: Iterable[tuple[int, str]],
+                        expires: float) -> None:
+        """Lease (sample id, field) questions to `reviewer` until `expires` (epoch seconds)."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO review_leases (sample_id, field, reviewer, expires) "
+            "VALUES (?, ?, ?, ?)", [(i, f, reviewer, expires) for i, f in questions])
+
+    def add_review_answer(self, sample_id: int, field: str, value: str, previous: str,
+                          before: str, changed: int, reviewer: str | None) -> int:
+        """Keep one review answer (values as JSON text) and end its lease; its id."""
+        with self.transaction(bump=False):
+            cursor = self.conn.execute(
+                "INSERT INTO review_answers (sample_id, field, value, previous, before, "
+                "changed, reviewer, answered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (sample_id, field, value, previous, before, changed, reviewer, now_iso()))
+            self.conn.execute("DELETE FROM review_leases WHERE sample_id = ? AND field = ?",
+                              (sample_id, field))
+        return int(cursor.lastrowid or 0)
+
+    def review_answer(self, answer_id: int) -> tuple[Any, ...] | None:
+        """(sample_id, field, value, previous, before, undone_at) of one review answer."""
+        return self.conn.execute("SELECT sample_id, field, value, previous, before, undone_at "
+                                 "FROM review_answers WHERE id = ?", (answer_id,)).fetchone()
+
+    def mark_review_undone(self, answer_id: int) -> None:
+        with self.transaction(bump=False):
+            self.conn.execute("UPDATE review_answers SET undone_at = ? WHERE id = ?",
+                              (now_iso(), answer_id))
+
+    def review_answers(self) -> list[tuple[Any, ...]]:
+        """(id, sample_id, field, value, changed, reviewer, answered_at, undone_at) of every
+        review answer, newest first."""
+        return self.query("SELECT id, sample_id, field, value, changed, reviewer, answered_at, "
+                          "undone_at FROM review_answers ORDER BY id DESC")
+
 
 class ChangeFeed:
     """The catalog's change feed: the one door into the library besides `Library` itself
@@ -645,3 +719,9 @@ def _relative_folder(folder: str, root: str) -> str:
         name = os.path.basename(root.rstrip(os.sep)) or root
         return name if below == "." else f"{name}/{below}"
     return folder
+
+
+def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
+    """Ids in groups small enough for one statement's bound parameters."""
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]

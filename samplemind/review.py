@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import Catalog, now_iso
+from .catalog import Catalog
 from .errors import NotFound, UsageError
 from .models import ScanReport
 from .scan import re_resolve, refine_categories
@@ -110,9 +110,7 @@ def _rank(catalog: Catalog, index: Any, scope: set[int] | None) -> list[Question
     """Every question worth asking in `scope` (None: everywhere), best first, before leases."""
     from .similarity.teach import vote_weight
 
-    rows = catalog.query(
-        "SELECT id, type, type_confidence, type_source, category, category_confidence, "
-        "category_source FROM samples")
+    rows = catalog.review_states()
     questions: list[Question] = []
     open_oneshots: dict[int, float] = {}
     type_sure: set[int] = set()
@@ -162,11 +160,7 @@ def _fill(catalog: Catalog, questions: list[Question]) -> None:
 
     if not questions:
         return
-    ids = [q.sample_id for q in questions]
-    marks = ", ".join("?" for _ in ids)
-    rows = {r[0]: r[1:] for r in catalog.query(
-        f"SELECT id, path, name, duration, category, category_confidence, type, "
-        f"type_confidence FROM samples WHERE id IN ({marks})", ids)}
+    rows = catalog.review_rows([q.sample_id for q in questions])
     probabilities = sound_probabilities(catalog, [q.sample_id for q in questions
                                                   if q.field == "category"])
     model = classify.category_model()
@@ -204,9 +198,7 @@ def questions(catalog: Catalog, index: Any, scope: set[int] | None, n: int,
     chosen: list[Question] = []
     now = time.time()
     with catalog.transaction(bump=False):  # BEGIN IMMEDIATE: reviewers take turns here
-        catalog.conn.execute("DELETE FROM review_leases WHERE expires < ?", (now,))
-        taken = {(r[0], r[1]) for r in catalog.conn.execute(
-            "SELECT sample_id, field FROM review_leases WHERE reviewer != ?", (reviewer or "",))}
+        taken = catalog.leased_to_others(reviewer, now)
         covered: set[int] = set()
         for q in ranked:
             if len(chosen) >= n:
@@ -216,10 +208,8 @@ def questions(catalog: Catalog, index: Any, scope: set[int] | None, n: int,
             chosen.append(q)
             covered |= getattr(q, "_near", set()) | {q.sample_id}
         if reviewer:
-            catalog.conn.executemany(
-                "INSERT OR REPLACE INTO review_leases (sample_id, field, reviewer, expires) "
-                "VALUES (?, ?, ?, ?)",
-                [(q.sample_id, q.field, reviewer, now + lease_seconds) for q in chosen])
+            catalog.lease_questions(reviewer, [(q.sample_id, q.field) for q in chosen],
+                                    now + lease_seconds)
     _fill(catalog, chosen)
     return chosen
 
@@ -231,7 +221,6 @@ def new_reviewer() -> str:
 # -- answers -------------------------------------------------------------------------------
 
 
-_COLUMNS = "id, type, category, category_confidence, category_source"
 # One answer at a time in a process (the server answers from several threads): relearning
 # reads what the last answer left (teach._known) and must not interleave with another.
 _ANSWERING = threading.Lock()
@@ -239,15 +228,7 @@ _ANSWERING = threading.Lock()
 
 def _snapshot(catalog: Catalog, ids: list[int] | None = None) -> dict[int, tuple[Any, ...]]:
     """What review may change of the samples `ids` (None: of every sample)."""
-    if ids is None:
-        return {r[0]: tuple(r[1:]) for r in catalog.query(f"SELECT {_COLUMNS} FROM samples")}
-    out: dict[int, tuple[Any, ...]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        out.update({r[0]: tuple(r[1:]) for r in catalog.query(
-            f"SELECT {_COLUMNS} FROM samples WHERE id IN ({marks})", chunk)})
-    return out
+    return catalog.reviewed_fields(ids)
 
 
 def _apply(catalog: Catalog, index: Any, sample_id: int, field: str, value: Any
@@ -309,16 +290,9 @@ def answer(catalog: Catalog, index: Any, sample_id: int, field: str, value: Any,
     moved = {i: before[i] for i in before if i in after and after[i] != before[i]}
     changed = sorted(i for i, old in moved.items()
                      if (after[i][0], after[i][1]) != (old[0], old[1]))
-    with catalog.transaction(bump=False):
-        cursor = catalog.conn.execute(
-            "INSERT INTO review_answers (sample_id, field, value, previous, before, changed, "
-            "reviewer, answered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (sample_id, field, json.dumps(checked), json.dumps(previous),
-             json.dumps({str(i): list(v) for i, v in moved.items()}), len(changed),
-             reviewer, now_iso()))
-        answer_id = int(cursor.lastrowid)
-        catalog.conn.execute("DELETE FROM review_leases WHERE sample_id = ? AND field = ?",
-                             (sample_id, field))
+    answer_id = catalog.add_review_answer(
+        sample_id, field, json.dumps(checked), json.dumps(previous),
+        json.dumps({str(i): list(v) for i, v in moved.items()}), len(changed), reviewer)
     return AnswerReport(answer_id, sample_id, field, checked, len(changed), changed,
                         relearned=relearned)
 
@@ -326,11 +300,10 @@ def answer(catalog: Catalog, index: Any, sample_id: int, field: str, value: Any,
 def undo(catalog: Catalog, index: Any, answer_id: int) -> AnswerReport:
     """Take an answer back: its correction goes (or the one it replaced returns) and the
     library learns again without it."""
-    row = catalog.query("SELECT sample_id, field, value, previous, before, undone_at "
-                        "FROM review_answers WHERE id = ?", [answer_id])
-    if not row:
+    row = catalog.review_answer(answer_id)
+    if row is None:
         raise NotFound(f"no review answer {answer_id}")
-    sample_id, field_name, value, previous, before_json, undone_at = row[0]
+    sample_id, field_name, value, previous, before_json, undone_at = row
     if undone_at:
         raise UsageError(f"answer {answer_id} is already undone")
     before = {int(i): tuple(v) for i, v in json.loads(before_json or "{}").items()}
@@ -341,17 +314,14 @@ def undo(catalog: Catalog, index: Any, answer_id: int) -> AnswerReport:
     changed = sorted(i for i in after if i in now and (after[i][0], after[i][1])
                      != (now[i][0], now[i][1]))
     restored = sum(after.get(i) == old for i, old in before.items())
-    with catalog.transaction(bump=False):
-        catalog.conn.execute("UPDATE review_answers SET undone_at = ? WHERE id = ?",
-                             (now_iso(), answer_id))
+    catalog.mark_review_undone(answer_id)
     return AnswerReport(answer_id, sample_id, field_name, json.loads(value), len(changed),
                         changed, undone=True, restored=restored, relearned=relearned)
 
 
 def answers(catalog: Catalog, ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
     """The answers given so far, newest first."""
-    rows = catalog.query("SELECT id, sample_id, field, value, changed, reviewer, answered_at, "
-                         "undone_at FROM review_answers ORDER BY id DESC")
+    rows = catalog.review_answers()
     wanted = set(ids) if ids is not None else None
     return [{"answer_id": r[0], "sample_id": r[1], "field": r[2], "value": json.loads(r[3]),
              "changed": r[4], "reviewer": r[5], "answered_at": r[6], "undone_at": r[7]}
