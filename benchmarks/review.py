@@ -19,13 +19,16 @@ of each answer is printed (median and max) per strategy. --time-at N (e.g. 10000
 builds benchmarks/similar.py's synthetic catalog of N rows (real vectors and rows, jittered;
 benchmarks/serve.py's builder), runs the post-scan category steps once, then times the
 questions and a few answers and undos there, each answer taught where it reaches, and in the
-same run the full recompute an answer ran before (median and the ratio). Exit code 0: this
-reports.
+same run the full recompute an answer ran before (median and the ratio; the first answer
+after the round apart, as it reads every candidate; the load average beside them, and each
+answer's CPU time, which the other processes of a busy machine inflate less). Exit code 0:
+this reports.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import statistics
@@ -112,7 +115,7 @@ def simulate(home: Path, truth: dict[int, str], strategy: str) -> tuple[list, li
     return results, seconds
 
 
-def time_at(n: int, work: Path, jobs: int, rounds: int = 5) -> None:
+def time_at(n: int, work: Path, jobs: int, rounds: int = 9) -> None:
     """Questions, answers and undos on a synthetic catalog of n rows: each answer taught
     where it reaches (teach.relearn), then, in the same run, the full recompute every
     answer ran before (the steps after a scan over the whole library)."""
@@ -149,24 +152,26 @@ def time_at(n: int, work: Path, jobs: int, rounds: int = 5) -> None:
         print(f"category round after the scan: {time.perf_counter() - started:.1f} s",
               file=sys.stderr)
 
-        def one(reviewer: str) -> tuple[float, float, float, int, int | None]:
+        def one(reviewer: str) -> tuple[float, float, float, int, int | None, float]:
             started = time.perf_counter()
             question = library.review_questions(None, 1, reviewer=reviewer)[0]
             asked = time.perf_counter() - started
             value = "snare" if question["guess"] != "snare" else "tom"
             if question["field"] == "type":
                 value = "oneshot"
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             done = library.review_answer(question["sample_id"], question["field"], value)
-            answered = time.perf_counter() - started
+            answered, cpu = time.perf_counter() - started, time.process_time() - cpu
             started = time.perf_counter()
             library.review_undo(done["answer_id"])
             return asked, answered, time.perf_counter() - started, done["changed"], \
-                done["relearned"]
+                done["relearned"], cpu
 
-        near = [one(f"near{k}") for k in range(rounds)]
+        load = os.getloadavg()
+        # the first answer after a round reads every candidate (teach._candidates): apart
+        first, *near = [one(f"near{k}") for k in range(rounds + 1)]
         with full_recompute():
-            full = [one(f"full{k}") for k in range(max(3, rounds // 2))]
+            full = [one(f"full{k}") for k in range(3)]
         count = library.count()
 
     def ms(values: list[float]) -> str:
@@ -175,11 +180,16 @@ def time_at(n: int, work: Path, jobs: int, rounds: int = 5) -> None:
     def column(rows: list[tuple], at: int) -> list:
         return [row[at] for row in rows]
 
-    print(f"== {count} samples ==")
+    print(f"== {count} samples (load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} before, "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} after) ==")
     print(f"  next question: {ms(column(near, 0))}")
-    print(f"  one answer applied, taught where it reaches: {ms(column(near, 1))} "
+    print(f"  one answer applied, taught where it reaches: {ms(column(near, 1))} over "
+          f"{len(near)} answers, its process's CPU time median "
+          f"{statistics.median(column(near, 5)) * 1000:.0f} ms "
           f"(samples taught again {column(near, 4)}, categories changed {column(near, 3)}); "
           f"undo {ms(column(near, 2))}")
+    print(f"  the first answer after the round (reads every candidate): "
+          f"{first[1] * 1000:.0f} ms, CPU {first[5] * 1000:.0f} ms")
     print(f"  one answer applied, the whole library again (before): {ms(column(full, 1))}; "
           f"undo {ms(column(full, 2))}")
     print(f"  ratio (whole library / where it reaches), median answer: "

@@ -253,24 +253,28 @@ def _apply_alone(catalog: Catalog, index: Any, sample_id: int, field: str, value
     if field == "category":
         vectors = index.current()
         plan = teach.plan_relearn(catalog, vectors, sample_id)
-    watched = None if plan is None else sorted(set(plan.region) | {sample_id})
-    before = _snapshot(catalog, watched)
+    # Taught where it reaches, relearn reads and writes every sample it may move: only the
+    # answered one is read here (at 100k samples, reading the region twice more cost more
+    # than teaching it). A full round may move any sample: all are read before and after.
+    before = _snapshot(catalog, None if plan is None else [sample_id])
     with catalog.transaction():
         if value is None:
             catalog.clear_override(sample_id, field)
         else:
             catalog.set_override(sample_id, field, value)
         re_resolve(catalog, sample_id)
-    relearned = None
     if plan is not None:
         try:
-            relearned = teach.relearn(catalog, vectors, plan).candidates
-        except Exception:  # a damaged index or a busy catalog: learn as after a scan
-            plan = None
-    if plan is None:
-        refine_categories(catalog, index, ScanReport())
-    after = _snapshot(catalog, watched if plan is not None else None)
-    return before, after, relearned
+            taught = teach.relearn(catalog, vectors, plan)
+        except Exception:  # a damaged index or a busy catalog: learn as after a scan (what
+            taught = None  # a failed relearn wrote, if anything, is not counted)
+        if taught is not None:
+            after = {i: v for i, v in taught.after.items() if i != sample_id}
+            after.update(_snapshot(catalog, [sample_id]))
+            others = {i: v for i, v in taught.before.items() if i != sample_id}
+            return {**others, **before}, after, taught.candidates
+    refine_categories(catalog, index, ScanReport())
+    return before, _snapshot(catalog, None if plan is None else [sample_id]), None
 
 
 def answer(catalog: Catalog, index: Any, sample_id: int, field: str, value: Any,

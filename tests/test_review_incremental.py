@@ -111,3 +111,40 @@ def test_answers_in_a_library_without_names_equal_the_full_recompute(tmp_path: P
             assert (done["relearned"] is None) == (step == 0), step
             state = categories(library)
         assert state == recomputed(home, tmp_path / f"full-{step}"), f"step {step}"
+
+
+def lessons(library: Library) -> dict[int, tuple]:
+    return {r[0]: tuple(r[1:]) for r in library.catalog.query(
+        "SELECT sample_id, reach, heard, sound_category, sound_confidence FROM lessons")}
+
+
+def test_an_answer_reports_what_it_changed_from_its_own_reads(scanned: Path, tmp_path: Path):
+    """The batched path: an answer taught where it reaches reads and writes only the samples
+    relearn teaches (their lessons only where they moved), yet reports exactly the samples
+    whose category moved in the whole catalog, leaves the lessons a full round would, and
+    its undo restores each of them."""
+    home = tmp_path / "home"
+    shutil.copytree(scanned, home)
+    with Library(home) as library:
+        start = categories(library)
+        for step in range(3):
+            question = library.review_questions(None, 1, reviewer="t")[0]
+            wrong = "tom" if question["guess"] != "tom" else "snare"  # moves its neighbours
+            before = categories(library)
+            done = library.review_answer(question["sample_id"], "category", wrong)
+            after = categories(library)
+            assert done["relearned"] is not None, step
+            moved = sorted(i for i in after if after[i][0] != before[i][0])
+            assert done["changed_ids"] == moved, step
+            assert done["changed"] == len(moved) >= 1, step
+            taught_lessons = lessons(library)
+            assert after == recomputed(home, tmp_path / f"full-{step}"), step
+            with Library(tmp_path / f"full-{step}") as full:
+                wanted = lessons(full)  # (the answered sample, no longer taught, may keep its own)
+            assert {i: v for i, v in taught_lessons.items() if i in wanted} == wanted, step
+            assert set(taught_lessons) - set(wanted) <= {question["sample_id"]}, step
+            undone = library.review_undo(done["answer_id"])
+            assert undone["relearned"] is not None, step
+            assert categories(library) == before, step
+            assert undone["restored"] == len([i for i in after if after[i] != before[i]]), step
+        assert categories(library) == start

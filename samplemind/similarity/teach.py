@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..analysis.calibration import raw_score
+from ..analysis.calibration import maps, raw_score
 from ..catalog import Catalog
 from . import consensus
 from .index import VectorIndex
@@ -170,6 +170,10 @@ class TeachReport:
     candidates: int = 0
     changed: int = 0
     changed_ids: list[int] = field(default_factory=list)
+    # relearn only: (type, category, confidence, source) of each sample it taught, as it
+    # read them (before) and left them (after), so an answer needs no reads of its own
+    before: dict[int, tuple] = field(default_factory=dict)
+    after: dict[int, tuple] = field(default_factory=dict)
 
 
 # -- the lesson of one sample ---------------------------------------------------------------
@@ -191,9 +195,23 @@ def _decide(base: Row, neighbours: list[tuple[int, float]], labels: dict[int, st
     if doubt and confidence is not None:  # the owner said a sound like it is not that
         confidence, source = round(confidence * (1 - doubt), 3), TAUGHT_SOURCE
     # the margin was tuned on the sound's raw probability: weigh the lesson against that
-    mine = raw_score("category", confidence, category) if source == "dsp" else confidence
+    mine = _raw_category(category, confidence) if source == "dsp" else confidence
     answer = combine(category, mine, lesson) if lesson else None
     return (answer[0], round(answer[1], 3), answer[2]) if answer else (category, confidence, source)
+
+
+_raw_scores: dict[tuple[int, str | None, float | None], float | None] = {}
+
+
+def _raw_category(category: str | None, confidence: float | None) -> float | None:
+    """raw_score of a category's confidence, remembered per calibration: confidences have
+    three decimals, and an answer among thousands of near-copies asks the same ones again."""
+    key = (id(maps()), category, confidence)
+    if key not in _raw_scores:
+        if len(_raw_scores) > 100_000:
+            _raw_scores.clear()
+        _raw_scores[key] = raw_score("category", confidence, category)
+    return _raw_scores[key]
 
 
 def _reach(neighbours: list[tuple[int, float]], k: int) -> float | None:
@@ -330,6 +348,7 @@ class _Known:
     reach: np.ndarray | None = None
     vectors: np.ndarray | None = None
     voters: np.ndarray | None = None  # consensus.listeners: answers change no type
+    lists: np.ndarray | None = None  # IVF: the lists each candidate's search visits (-2: not yet)
 
 
 _known: dict[str, _Known] = {}  # by catalog file: an answer after an answer reads no table
@@ -372,6 +391,22 @@ def _candidates(catalog: Catalog, vectors: VectorIndex, known: _Known) -> None:
                            np.float64)[inside]
     known.vectors = vectors.vectors_of(known.candidates) if len(known.candidates) else \
         np.zeros((0, 0), np.float32)
+
+
+def _probed(known: _Known, vectors: VectorIndex, rows: np.ndarray) -> np.ndarray | None:
+    """The lists the searches of the candidates at `rows` visit (VectorIndex.probed), each
+    asked of the quantizer once per index: an answer among near-copies asks about the same
+    thousands again (35 ms of quantizer search at 100k samples)."""
+    assert known.vectors is not None
+    if vectors.info.kind != "ivf":
+        return None
+    if known.lists is None:
+        width = vectors.probed(known.vectors[:1]).shape[1]
+        known.lists = np.full((len(known.vectors), width), -2, np.int64)
+    missing = rows[known.lists[rows, 0] == -2]
+    if len(missing):
+        known.lists[missing] = vectors.probed(known.vectors[missing])
+    return known.lists[rows]
 
 
 @dataclass
@@ -417,10 +452,11 @@ def plan_relearn(catalog: Catalog, vectors: VectorIndex, sample_id: int,
     assert known.candidates is not None and known.reach is not None and known.vectors is not None
     region: list[int] = []
     if len(known.candidates) and own[0][2] == "oneshot":  # a loop neither teaches nor learns
-        distance = ((known.vectors - here[0]) ** 2).sum(axis=1)
+        offset = known.vectors - here[0]
+        distance = np.einsum("ij,ij->i", offset, offset)
         # (a little slack: the index measured the reach in its own float order)
         near = np.flatnonzero(distance <= known.reach * (1 + 1e-4) + 1e-4)
-        lists = vectors.probed(known.vectors[near])
+        lists = _probed(known, vectors, near)
         if lists is not None:  # IVF: only searches that visit the sample's list can find it
             home = vectors.probed(here, spare=2 - vectors.info.nprobe)
             near = near[np.isin(lists, home).any(axis=1)]
@@ -473,7 +509,8 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
         marks = ", ".join("?" for _ in chunk)
         for r in catalog.query(
                 "SELECT s.id, s.category, s.category_confidence, s.category_source, s.type, "
-                "l.sound_category, l.sound_confidence, l.sample_id, l.heard FROM samples s "
+                "l.sound_category, l.sound_confidence, l.sample_id, l.heard, l.reach "
+                "FROM samples s "
                 "LEFT JOIN "
                 f"lessons l ON l.sample_id = s.id WHERE s.id IN ({marks})", chunk):
             if r[4] == "oneshot" and r[3] in (None, "dsp", TAUGHT_SOURCE):
@@ -503,10 +540,10 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
     guesses = consensus.guesses(catalog, vectors, fresh, voters) if fresh else {}
     mistaken = {i: guess for i, (guess, _) in consensus.guesses(
         catalog, vectors, sorted(heard), voters).items()} if heard else {}
-    updates, kept = [], []
+    updates, kept, saved = [], [], []
     answered = answers
     for sample_id in candidates.tolist():
-        _, cat, conf, src, _, sound_cat, sound_conf, has, _ = rows[sample_id]
+        _, cat, conf, src, _, sound_cat, sound_conf, has, _, _ = rows[sample_id]
         own: Row = (cat, conf, src)
         if sample_id == t and src == "dsp" and t in guesses:
             base: Row = (*guesses[t], "dsp")
@@ -518,11 +555,17 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
             base = own
         neighbours = lessons.get(sample_id, [])
         new = _decide(base, neighbours, labels, mistaken, answered)
-        kept.append((sample_id, _reach(neighbours, k), len(neighbours), base[0], base[1]))
+        lesson = (sample_id, _reach(neighbours, k), len(neighbours), base[0], base[1])
+        kept.append(lesson)
+        row = rows[sample_id]
+        if has is None or (row[9], row[8], row[5], row[6]) != lesson[1:]:
+            saved.append(lesson)  # (near-copies mostly keep theirs: rewrite only the new)
+        report.before[sample_id] = (row[4], cat, conf, src)
+        report.after[sample_id] = (row[4], *new)
         if new != own:
             updates.append((*new, sample_id))
     catalog.set_categories(updates)
-    _save_lessons(catalog, kept)
+    _save_lessons(catalog, saved)
     resume = catalog.resume_point(generation, bool(updates))
     catalog.set_meta({"teach_fingerprint": str(term % 2**64), "teach_generation": str(resume)})
     report.changed = len(updates)
@@ -547,10 +590,14 @@ def _update_candidates(known: _Known, vectors: VectorIndex, t: int, candidate: b
             known.reach = np.insert(known.reach, at, np.inf)
             known.vectors = np.insert(known.vectors, at,
                                       vectors.vectors_of(np.array([t], np.int64))[0], axis=0)
+            if known.lists is not None:
+                known.lists = np.insert(known.lists, at, -2, axis=0)
         else:
             keep = known.candidates != t
             known.candidates, known.reach = known.candidates[keep], known.reach[keep]
             known.vectors = known.vectors[keep]
+            if known.lists is not None:
+                known.lists = known.lists[keep]
     if kept:
         ids = np.array([row[0] for row in kept], np.int64)
         at = np.searchsorted(known.candidates, ids)
