@@ -18,10 +18,9 @@ one-shots, top-1 over the unanswered after 20 / 50 answers): u^2 (1 + spread) 0.
 0.777, no answers 0.764. On 814 (four sources), counting in the spread only the
 neighbours that made the same guess (those a "no, it is X" would move) gave 0.772 / 0.774
 against 0.770 / 0.781, lmms-common 0.69 either way, and u (1 + that spread) 0.775 / 0.780
-with hydrogen-data 0.88 against 0.89: neither kept. Samples whose category a
-person gave (a correction, an answer, a name, a folder, embedded metadata) are never asked
-about. A one-shot/loop question is asked first
-when the type itself is unsure (below TYPE_DOUBT).
+with hydrogen-data 0.88 against 0.89: neither kept. Samples whose category a person gave
+(a correction, an answer, a name, a folder, embedded metadata) are never asked about. A
+one-shot/loop question is asked first when the type itself is unsure (below TYPE_DOUBT).
 
 The answers. Each answer is a user correction (the `overrides` table, like `samplemind
 set`: it survives rescans, re-analysis and moves), and it teaches at once: a category answer

@@ -559,7 +559,7 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
         kept.append(lesson)
         row = rows[sample_id]
         if has is None or (row[9], row[8], row[5], row[6]) != lesson[1:]:
-            saved.append(lesson)  # (near-copies mostly keep theirs: rewrite only the new)
+            saved.append(lesson)  # (only the lessons that moved are written again)
         report.before[sample_id] = (row[4], cat, conf, src)
         report.after[sample_id] = (row[4], *new)
         if new != own:
