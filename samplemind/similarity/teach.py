@@ -348,6 +348,9 @@ class _Known:
     reach: np.ndarray | None = None
     vectors: np.ndarray | None = None
     voters: np.ndarray | None = None  # consensus.listeners: answers change no type
+    # consensus.guesses by sample (None: the model has none): they hear sounds, which no
+    # answer changes, so an answer's undo or the next answer near it asks nothing again
+    sound: dict[int, tuple[str, float] | None] = field(default_factory=dict)
     lists: np.ndarray | None = None  # IVF: the lists each candidate's search visits (-2: not yet)
 
 
@@ -536,10 +539,9 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
     heard = {j for found in lessons.values() for j, _ in found if j in answers}
     if (fresh or heard) and known.voters is None:
         known.voters = consensus.listeners(catalog, vectors.ids())
-    voters = known.voters
-    guesses = consensus.guesses(catalog, vectors, fresh, voters) if fresh else {}
-    mistaken = {i: guess for i, (guess, _) in consensus.guesses(
-        catalog, vectors, sorted(heard), voters).items()} if heard else {}
+    guesses = _sound_guesses(catalog, vectors, known, fresh)
+    mistaken = {i: guess for i, (guess, _) in _sound_guesses(catalog, vectors, known,
+                                                             sorted(heard)).items()}
     updates, kept, saved = [], [], []
     answered = answers
     for sample_id in candidates.tolist():
@@ -577,6 +579,16 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
     known.generation, known.teachers, known.answers = resume, all_teachers, answers
     _update_candidates(known, vectors, t, candidate, kept)
     return report
+
+
+def _sound_guesses(catalog: Catalog, vectors: VectorIndex, known: _Known, ids: list[int]
+                   ) -> dict[int, tuple[str, float]]:
+    """consensus.guesses of `ids`, each asked once while `known` holds."""
+    missing = [i for i in ids if i not in known.sound]
+    if missing:
+        found = consensus.guesses(catalog, vectors, missing, known.voters)
+        known.sound.update({i: found.get(i) for i in missing})
+    return {i: guess for i in ids if (guess := known.sound[i]) is not None}
 
 
 def _update_candidates(known: _Known, vectors: VectorIndex, t: int, candidate: bool,
