@@ -366,3 +366,12 @@ def m016_lessons(db: sqlite_utils.Database) -> None:
     teaches only the one-shots it can reach, instead of the whole library again."""
     db["lessons"].create({"sample_id": int, "reach": float, "heard": int, "sound_category": str,
                           "sound_confidence": float}, pk="sample_id", if_not_exists=True)
+
+
+@migrations()
+def m017_teachers(db: sqlite_utils.Database) -> None:
+    """The teachers the last round of lessons heard (similarity/teach.py), each with its label:
+    the next round after a scan compares them with today's, and only the one-shots within
+    reach of a teacher that came, went or changed its label learn again, instead of the
+    whole library."""
+    db["teachers"].create({"sample_id": int, "label": str}, pk="sample_id", if_not_exists=True)

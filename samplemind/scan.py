@@ -532,9 +532,10 @@ def refine_categories(catalog: Catalog, index: IndexManager, report: ScanReport)
     the sound's guess). Never fails the scan: both are refinements (their trouble becomes
     a warning in the report)."""
     from .similarity.consensus import agree
-    from .similarity.teach import teach_categories
+    from .similarity.teach import departed_sounds, teach_categories
 
     asked: list[int] = []
+    departed = departed_sounds(catalog)  # before the consensus prunes the removal log
     try:
         agreed = agree(catalog, index.current)
         report.agreed, asked = agreed.changed, agreed.asked
@@ -542,7 +543,8 @@ def refine_categories(catalog: Catalog, index: IndexManager, report: ScanReport)
         report.warnings.append(FileFailure(catalog.path.name,
                                            f"categories from nearest sounds skipped: {exc}"))
     try:
-        report.taught = teach_categories(catalog, index.current, also=asked).changed
+        report.taught = teach_categories(catalog, index.current, also=asked,
+                                         departed=departed).changed
     except Exception as exc:  # a damaged index or a busy catalog: the scan stands
         report.warnings.append(FileFailure(catalog.path.name,
                                            f"categories from named neighbours skipped: {exc}"))

@@ -148,6 +148,7 @@ def test_a_round_asks_again_only_what_changed_unless_the_teachers_did(copy: tupl
         library.tag(unnamed_ids[:1], ["x"])  # one sample changed: only it is asked again
         assert teach_categories(library.catalog, library.index.current).candidates == 1
         kick = next(s.id for s in library.ls("path:*kick_00*"))
-        library.set(kick, {"category": "perc"})  # a teacher changed: every one again
+        # a teacher changed: every one within its reach again (in this small pack, all)
+        library.set(kick, {"category": "perc"})
         again = teach_categories(library.catalog, library.index.current)
         assert again.candidates == len(unnamed_ids)

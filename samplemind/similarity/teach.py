@@ -241,7 +241,8 @@ def _save_lessons(catalog: Catalog, rows: list[tuple[int, float | None, int, str
                 "sound_confidence) VALUES (?, ?, ?, ?, ?)", rows)
 
 
-_META = ("teach_fingerprint", "teach_generation", "teach_settled", "consensus_generation")
+_META = ("teach_fingerprint", "teach_generation", "teach_settled", "consensus_generation",
+         "teach_index")
 
 
 def _state(catalog: Catalog) -> dict[str, str]:
@@ -250,14 +251,125 @@ def _state(catalog: Catalog) -> dict[str, str]:
                               list(_META)))
 
 
+def _index_stamp(vectors: VectorIndex, exact: bool) -> str:
+    """What a round's searches depend on besides the vectors: the index's build (its
+    clusters and probes) and whether distances were exact. Vectors added to or removed from
+    the same build move no other search."""
+    info = vectors.info
+    return f"{info.kind}:{info.built_at}:{info.nprobe}:{info.nlist}:{info.fitted_count}:{int(exact)}"
+
+
+Departed = tuple[int, dict[int, bytes]]
+
+
+def departed_sounds(catalog: Catalog) -> Departed | None:
+    """(the generation of the last round of lessons, the raw vector of each sample removed
+    since) while the removal log still holds every one of them, else None. Read before the
+    index is brought up to date: that prunes the log (similarity/manager.py)."""
+    last = _state(catalog)
+    if "teach_generation" not in last:
+        return None
+    since = int(last["teach_generation"])
+    if since < catalog.oldest_removal_kept():
+        return None
+    _, removed = catalog.vector_changes(since)
+    return since, {i: raw for i, raw, *_ in catalog.removed_sounds(removed) if raw is not None}
+
+
+def _reached(catalog: Catalog, vectors: VectorIndex, last: dict[str, str], fingerprinted: str,
+             stamp: str, heard_now: dict[int, str], candidates: np.ndarray, also: set[int],
+             answers: set[int], departed: Departed | None,
+             ) -> tuple[dict[int, str] | None, np.ndarray | None]:
+    """(the teachers of the last round, or None when not known; the candidates this round
+    must ask, or None for all of them).
+
+    A candidate hears its k nearest teachers, so after the last round only these can learn
+    something new: the samples changed since (a new sound, a rename, a guess the sound
+    consensus moved) and `also`; and when the teachers changed (a named pack scanned in, a
+    teacher renamed or removed, an answer whose sound guess moved), the candidates no
+    farther from one of those teachers than their own k-th nearest teacher was (`reach`,
+    table `lessons`): a teacher further away enters or leaves no one's k nearest. The last
+    round's teachers are kept (table `teachers`, migration m017) to compare with. All of
+    them are asked when that cannot be said: no earlier round, another index build or kind of
+    search, removals pruned from the log, or a teacher whose sound was re-analysed (where it
+    was is not kept)."""
+    if "teach_generation" not in last:
+        return None, None
+    since = int(last["teach_generation"])
+    _, changed, removed = catalog.changes_since(since)
+    asked = set(changed) | also
+    if last.get("teach_fingerprint") == fingerprinted and last.get("teach_index") != stamp:
+        # the same teachers as last time: only what changed can learn anything new (an
+        # incremental scan of a 100k library costs milliseconds, not seconds)
+        return None, np.array(sorted(asked), np.int64)
+    if last.get("teach_index") != stamp or departed is None or departed[0] != since:
+        return None, None
+    before = dict(catalog.query("SELECT sample_id, label FROM teachers"))
+    if last.get("teach_fingerprint") == fingerprinted:
+        return before, np.array(sorted(asked), np.int64)
+    moved = {i for i in before.keys() | heard_now.keys() if before.get(i) != heard_now.get(i)}
+    moved |= answers & (also | set(changed))  # the sound consensus's guess of an answer may move
+    reanalysed, _ = catalog.vector_changes(since)
+    if any(i in before for i in reanalysed):
+        return before, None
+    ordered = np.array(sorted(moved), np.int64)
+    where = ordered[np.isin(ordered, vectors.ids())].tolist()
+    points = [vectors.vectors_of(np.array(where, np.int64))] if where else []
+    gone = sorted(set(moved) - set(where))
+    if gone:
+        kept = departed[1]
+        if not all(i in kept for i in gone):  # neither in the index nor in the removal log
+            return before, None
+        raw = np.frombuffer(b"".join(kept[i] for i in gone), np.float32).reshape(len(gone), -1)
+        points.append(vectors.standardiser.transform(raw).astype(np.float32))
+    if not points or not len(candidates):
+        return before, np.array(sorted(asked), np.int64)
+    moved_at = np.concatenate(points)
+    reach = dict(catalog.query("SELECT sample_id, reach FROM lessons WHERE reach IS NOT NULL"))
+    limit = np.array([reach.get(i, np.inf) for i in candidates.tolist()], np.float64)
+    far = np.isfinite(limit)
+    near = candidates[~far].tolist()  # heard fewer than k teachers: any new one is heard
+    squared = (moved_at.astype(np.float64) ** 2).sum(axis=1)
+    ids, bound = candidates[far], limit[far]
+    for start in range(0, len(ids), CHUNK):
+        chunk = vectors.vectors_of(ids[start:start + CHUNK]).astype(np.float64)
+        distance = (chunk ** 2).sum(axis=1)[:, None] - 2 * chunk @ moved_at.T.astype(np.float64) \
+            + squared[None, :]
+        # (a little slack: the index measured the reach in its own float order)
+        within = (distance <= (bound[start:start + CHUNK] * (1 + 1e-4) + 1e-4)[:, None]).any(axis=1)
+        near += ids[start:start + CHUNK][within].tolist()
+    return before, np.array(sorted(asked | set(near)), np.int64)
+
+
+def _save_teachers(catalog: Catalog, before: dict[int, str] | None, now: dict[int, str]) -> None:
+    """Keep the teachers a round heard (migration m017): only those that changed since the
+    last round's, when those are known. Not a catalog change."""
+    with catalog.transaction(bump=False):
+        if before is None:
+            catalog.conn.execute("DELETE FROM teachers")
+            gone, came = [], list(now.items())
+        else:
+            gone = [(i,) for i in before if i not in now]
+            came = [(i, label) for i, label in now.items() if before.get(i) != label]
+        catalog.conn.executemany("DELETE FROM teachers WHERE sample_id = ?", gone)
+        catalog.conn.executemany("INSERT OR REPLACE INTO teachers (sample_id, label) "
+                                 "VALUES (?, ?)", came)
+
+
 def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
-                     k: int = NEIGHBOURS, also: Iterable[int] = ()) -> TeachReport:
+                     k: int = NEIGHBOURS, also: Iterable[int] = (),
+                     departed: Departed | None | bool = False) -> TeachReport:
     """Give the one-shots whose category only the sound suggests (or an earlier lesson)
     the category their named neighbours vote for, where that vote is the surer answer.
     Loops keep their own: their category is never guessed from sound. `index` gives the
     current vector index; it is only asked for when there is something to learn or undo.
     `also`: samples to reconsider besides the changed ones (those whose sound consensus may
-    have moved with their neighbours, consensus.agree's `asked`)."""
+    have moved with their neighbours, consensus.agree's `asked`). `departed`: what
+    departed_sounds() said before anything brought the index up to date (read here when not
+    given)."""
+    if departed is False:
+        departed = departed_sounds(catalog)
+    assert departed is not True
     report = TeachReport()
     sources = ", ".join(f"'{source}'" for source in TEACHING_SOURCES)
     teachers_named, taught, answered = catalog.query(
@@ -293,9 +405,11 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
     # anything new: an incremental scan of a 100k library then costs milliseconds, not the
     # 2.5 s of asking every unnamed one-shot again.
     fingerprinted = fingerprint(teachers.tolist(), labels)
-    if last.get("teach_fingerprint") == fingerprinted and "teach_generation" in last:
-        _, changed, _ = catalog.changes_since(int(last["teach_generation"]))
-        wanted = np.array(sorted(set(changed) | set(also)), np.int64)
+    heard_now = {i: labels[i] for i in teachers.tolist()}
+    stamp = _index_stamp(vectors, len(teachers) * population <= EXACT_LIMIT)
+    heard_before, wanted = _reached(catalog, vectors, last, fingerprinted, stamp, heard_now,
+                                    candidates, set(also), set(answers.tolist()), departed)
+    if wanted is not None:
         candidates = candidates[np.isin(candidates, wanted)]
     report.candidates = len(candidates)
     guesses = consensus.guesses(catalog, vectors, [i for i in candidates.tolist()
@@ -320,10 +434,12 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
             updates.append((*new, sample_id))
     catalog.set_categories(updates)
     _save_lessons(catalog, kept)
+    _save_teachers(catalog, heard_before, heard_now)
     # Settled: the sound consensus had seen everything this round read, so an answer may
     # be taught to the samples it reaches alone (relearn) until anything else changes.
     settled = last.get("consensus_generation") == str(generation)
     catalog.set_meta({"teach_fingerprint": fingerprinted,  # where the next round may start
+                      "teach_index": stamp,
                       "teach_generation": str(catalog.resume_point(generation, bool(updates))),
                       "teach_settled": "1" if settled else "0"})
     report.changed = len(updates)
