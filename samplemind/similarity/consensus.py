@@ -206,6 +206,9 @@ def agree(catalog: Catalog, index: Callable[[], VectorIndex]) -> ConsensusReport
     if not full:  # the same voters as last time, but for the new and the removed ones
         before = voters[voters <= last_max].tolist() + [i for i, _ in gone if i <= last_max]
         full = _fingerprint(before) != state.get(_VOTERS_KEY) or any(raw is None for _, raw in gone)
+        # more new sounds than old ones (a library written in bulk, a first large scan): one
+        # round over everyone costs less than searching around each new one first
+        full = full or 2 * int(np.count_nonzero(voters > last_max)) > len(voters)
     if full:
         candidates = voters
     else:
