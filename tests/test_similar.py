@@ -267,6 +267,14 @@ def test_large_libraries_get_an_ivf_index_with_measured_recall(tmp_path: Path):
     weights[slice(*VECTOR_BLOCKS["timbre"])] = 0
     found, dist = loaded.search(queries[1], 10, weights=weights)
     assert list(dist) == sorted(dist)
+    # A batch among some ids (the lessons' teachers, the consensus's voters): only those come
+    # back, also the ids above the largest allowed one, and the same as one search at a time.
+    for allowed in (ids[: len(ids) // 3], ids[1::2], ids[-5:]):
+        found, _ = loaded.search_many(queries[:20], 10, allowed=allowed)
+        assert set(found[found >= 0].tolist()) <= set(allowed.tolist())
+        for row, query in zip(found, queries[:20]):
+            alone, _ = loaded._faiss(query[None, :], 10, allowed)
+            assert row[row >= 0].tolist() == alone.tolist()
 
 
 def test_searches_run_concurrently_with_updates():

@@ -487,6 +487,6 @@ def _selector(allowed: np.ndarray) -> Any:
     member = np.zeros(size, bool)
     member[allowed] = True
     bits = np.packbits(member, bitorder="little")  # id i is bit i % 8 of byte i // 8
-    selector = faiss.IDSelectorBitmap(size, faiss.swig_ptr(bits))
+    selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))  # (its size in bytes)
     selector.bits_owner = bits  # (FAISS keeps a pointer, not a copy)
     return selector
