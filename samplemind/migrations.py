@@ -375,3 +375,7 @@ def m017_teachers(db: sqlite_utils.Database) -> None:
     reach of a teacher that came, went or changed its label learn again, instead of the
     whole library."""
     db["teachers"].create({"sample_id": int, "label": str}, pk="sample_id", if_not_exists=True)
+    # and how far each sound consensus search reached (similarity/consensus.py): the squared
+    # distance of the farthest voter it found (NULL: fewer than it asked for), so a new or
+    # removed sound asks again only the sounds it is near enough to move
+    db["sounds"].create({"sample_id": int, "reach": float}, pk="sample_id", if_not_exists=True)

