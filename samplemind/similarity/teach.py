@@ -220,15 +220,40 @@ def _reach(neighbours: list[tuple[int, float]], k: int) -> float | None:
     return neighbours[-1][1] if len(neighbours) >= k else None
 
 
+def _label_hash(label: str) -> int:
+    return int.from_bytes(hashlib.blake2b(label.encode(), digest_size=8).digest(), "little")
+
+
+def _mixed(x: np.ndarray) -> np.ndarray:
+    """splitmix64 of each uint64 (wrapping arithmetic): a well-spread 64-bit hash."""
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def _teacher_hashes(ids: np.ndarray, labels: list[str]) -> np.ndarray:
+    """One 64-bit hash per (teacher, label), vectorised: a million teachers in milliseconds
+    (a blake2b per teacher took 3 s of each round at 1M samples)."""
+    codes = {label: _label_hash(label) for label in set(labels)}
+    by_label = np.array([codes[label] for label in labels], np.uint64)
+    return _mixed(_mixed(np.asarray(ids, np.int64).astype(np.uint64)) ^ by_label)
+
+
 def _teacher_hash(sample_id: int, label: str) -> int:
-    return int.from_bytes(hashlib.blake2b(f"{sample_id}:{label}".encode(),
-                                          digest_size=8).digest(), "little")
+    return int(_teacher_hashes(np.array([sample_id], np.int64), [label])[0])
 
 
 def fingerprint(teachers: Iterable[int], labels: dict[int, str]) -> str:
     """Which teachers with which labels a round had: a sum of one hash per teacher, so the
     order does not matter and one answer changes it by one term."""
-    return str(sum(_teacher_hash(i, labels[i]) for i in teachers) % 2**64)
+    ids = list(teachers)
+    if not ids:
+        return "0"
+    with np.errstate(over="ignore"):
+        return str(int(_teacher_hashes(np.array(ids, np.int64), [labels[i] for i in ids])
+                       .sum(dtype=np.uint64)))
 
 
 def _save_lessons(catalog: Catalog, rows: list[tuple[int, float | None, int, str | None,
