@@ -4,11 +4,15 @@ For each size (default 100k and 1M; `--sizes 100000` runs one) a real catalog is
 in a temporary SAMPLEMIND home from jittered real vectors (benchmarks/similar.py: the demo pack
 analysed for real, each generated row a real sound's vector plus noise and that sound's
 descriptors), its vector index built, and a real folder (the demo pack, 49 files) scanned into
-it. Then, in one run, printed as medians and percentiles:
+it. The post-scan steps (sound consensus, lessons) then run once over every generated row, as
+the scans that brought them would have left them (timed and printed), so the figures below pay
+only for their own changes. Then, in one run, printed as medians and percentiles (`--only`
+picks some parts, e.g. `--only scan,pack,added`):
 
   - `ls`: p50/p95 of every query of benchmarks/query.py's mix through Library.ls
   - facets: Library.stats() (what the UI's facets show), and GET /api/v1/stats, /tags
   - a scan of the real folder with nothing new (Library.scan), and where its time goes
+  - a named pack (the demo pack with another seed) scanned into the library: its names teach
   - one added file end to end: a new WAV in the folder, POST /api/v1/scans, until a WebSocket
     client sees `samples.added` and GET /api/v1/samples/{id} answers it (scan, consensus,
     lessons, index, record cache, event)
@@ -59,9 +63,12 @@ from ui import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  benchmarks/ui.py: how Chro
 
 from samplemind import Library  # noqa: E402
 from samplemind.demo import write_demo_pack  # noqa: E402
+from samplemind.models import ScanReport  # noqa: E402
+from samplemind.scan import refine_categories  # noqa: E402
 from samplemind.similarity import map_levels  # noqa: E402
 
 FINISHED = ("done", "failed", "cancelled")
+PARTS = ("ls", "facets", "scan", "pack", "dupes", "map", "serve", "added", "browser")
 GOALS = {"ls_p95_ms": 5.0, "rescan_ms": 50.0, "added_s": 2.0, "ready_s": 5.0, "rss_mb": 1536.0,
          "first_screen_ms": 1000.0, "map_fps": 30.0}
 
@@ -72,6 +79,10 @@ def log(message: str) -> None:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.1f} ms"
+
+
+def warned(report: Any) -> str:
+    return "; warnings: " + "; ".join(w.error for w in report.warnings) if report.warnings else ""
 
 
 def pct(values: list[float], q: float) -> float:
@@ -432,106 +443,140 @@ def bench_size(n: int, real: np.ndarray, real_rows: list[dict[str, Any]], folder
         started = time.perf_counter()
         library.index.rebuild("benchmark")
         index_s = time.perf_counter() - started
+        # What the scans that brought these rows would have left: the post-scan steps (sound
+        # consensus, lessons) over every generated row, once (else the first added file pays it)
+        started = time.perf_counter()
+        settled = ScanReport()
+        refine_categories(library.catalog, library.index, settled)
+        settle_s = time.perf_counter() - started
         size = (home / "library.db").stat().st_size if (home / "library.db").exists() else sum(
             p.stat().st_size for p in home.rglob("library.db"))
         print(f"\n== {n:,} samples ==")
         print(f"catalog: {n:,} generated rows in {insert_s:.1f} s ({size / 1e9:.2f} GB); index "
               f"built in {index_s:.1f} s; the real folder ({report.seen} files) scanned in {scan_s:.1f} s")
+        print(f"post-scan steps over every generated row once (as their scans would have left "
+              f"them): {settle_s:.1f} s ({settled.agreed:,} categories agreed, {settled.taught:,} "
+              f"taught{warned(settled)})")
 
-        print(f"ls, the query mix of benchmarks/query.py (up to {args.runs} runs each, Library.ls):")
-        table = ls_mix(library, args.runs)
-        for query, rows, p50, p95 in table:
-            print(f"  {query:48s} {rows:>6} rows   p50 {p50:7.2f}   p95 {p95:7.2f} ms")
-        out["ls_p95_ms"] = max(row[3] for row in table)
+        if "ls" in args.only:
+            print(f"ls, the query mix of benchmarks/query.py (up to {args.runs} runs each, Library.ls):")
+            table = ls_mix(library, args.runs)
+            for query, rows, p50, p95 in table:
+                print(f"  {query:48s} {rows:>6} rows   p50 {p50:7.2f}   p95 {p95:7.2f} ms")
+            out["ls_p95_ms"] = max(row[3] for row in table)
 
-        facets = timed(library.stats, 5)
-        print(f"facets (Library.stats): p50 {ms(pct(facets, 50))}")
-        out["stats_ms"] = pct(facets, 50) * 1000
+        if "facets" in args.only:
+            facets = timed(library.stats, 5)
+            print(f"facets (Library.stats): p50 {ms(pct(facets, 50))}")
+            out["stats_ms"] = pct(facets, 50) * 1000
 
-        took, profile = rescan(library, folder, args.runs_scan)
-        out["rescan_ms"] = pct(took, 50) * 1000
-        print(f"scan of a folder with nothing new ({report.seen} files): p50 {ms(pct(took, 50))}   "
-              f"min {ms(min(took))}   ({len(took)} runs)")
-        print("    where one such scan spends its time (cumulative, samplemind functions):")
-        print(profile)
+        if "scan" in args.only:
+            took, profile = rescan(library, folder, args.runs_scan)
+            out["rescan_ms"] = pct(took, 50) * 1000
+            print(f"scan of a folder with nothing new ({report.seen} files): p50 {ms(pct(took, 50))}   "
+                  f"min {ms(min(took))}   ({len(took)} runs)")
+            print("    where one such scan spends its time (cumulative, samplemind functions):")
+            print(profile)
 
-        library.close()  # dupes runs in a process of its own, so a slow one can be cut short
-        code = ("import sys, time; from samplemind import Library; lib = Library(sys.argv[1]); "
-                "t = time.perf_counter(); groups = lib.dupes(); "
-                "print(len(groups), time.perf_counter() - t)")
-        try:
-            done = subprocess.run([sys.executable, "-c", code, str(home)], capture_output=True,
-                                  text=True, timeout=args.dupes_timeout, cwd=ROOT)
-            groups, dupes_s = done.stdout.split()
-            print(f"dupes: {groups} groups in {float(dupes_s):.2f} s")
-            out["dupes_s"] = float(dupes_s)
-        except subprocess.TimeoutExpired:
-            print(f"dupes: not done after {args.dupes_timeout:.0f} s (stopped)")
-            out["dupes_s"] = float("inf")
-        library = Library(home)
+        if "pack" in args.only:  # a named pack scanned into the library: new teachers
+            pack = folder.parent / f"pack-{n}"
+            write_demo_pack(pack, seed=8)
+            started = time.perf_counter()
+            scanned = library.scan([pack])
+            out["pack_s"] = time.perf_counter() - started
+            print(f"a named pack scanned into it ({scanned.added} new files, their names teach): "
+                  f"{out['pack_s']:.2f} s ({scanned.agreed} categories agreed, {scanned.taught} "
+                  f"taught{warned(scanned)})")
 
-        figures = map_figures(library)
-        out["map"] = figures
-        print(f"map (Library.map_view): cold {ms(figures['cold'])} (projection + layout), layout "
-              f"only {ms(figures['layout'])}, a zoomed region {ms(figures['zoomed'])}, cached "
-              f"{ms(figures['cached'])}, cat:kick {ms(figures['kicks'])}")
-        print(f"    all samples at level {figures['level']}: {figures['bins']:,} bins + "
-              f"{figures['points']:,} points for {figures['total']:,} samples; JSON "
-              f"{figures['body'] / 1e6:.2f} MB (uncompressed)")
         library.close()
+        if "dupes" in args.only:  # in a process of its own, so a slow one can be cut short
+            dupes_figures(home, args, out)
+        if "map" in args.only:
+            with Library(home) as library:
+                figures = map_figures(library)
+            out["map"] = figures
+            print(f"map (Library.map_view): cold {ms(figures['cold'])} (projection + layout), layout "
+                  f"only {ms(figures['layout'])}, a zoomed region {ms(figures['zoomed'])}, cached "
+                  f"{ms(figures['cached'])}, cat:kick {ms(figures['kicks'])}")
+            print(f"    all samples at level {figures['level']}: {figures['bins']:,} bins + "
+                  f"{figures['points']:,} points for {figures['total']:,} samples; JSON "
+                  f"{figures['body'] / 1e6:.2f} MB (uncompressed)")
         del library
         gc.collect()
+        if {"serve", "added", "browser"} & args.only:
+            server_figures(home, folder, args, out)
+    return out
 
-        proc, base, ready_s = start_server(home, folder)
-        try:
-            out["ready_s"] = ready_s
-            out["rss_ready"] = rss_mb(proc.pid)
-            print(f"serve: ready in {ready_s:.2f} s, RSS {out['rss_ready']:.0f} MB")
-            started = time.perf_counter()
-            serve_bench.wait_neighbour_table(base, args.warm_timeout)
-            _, cache = serve_bench.wait_record_cache(base, args.warm_timeout)
-            warm_s = time.perf_counter() - started
-            print(f"  then warm (neighbour table, record cache of {cache.get('records', 0):,.0f} "
-                  f"records) {warm_s:.1f} s later, RSS {rss_mb(proc.pid):.0f} MB")
+
+def dupes_figures(home: Path, args: argparse.Namespace, out: dict[str, Any]) -> None:
+    code = ("import sys, time; from samplemind import Library; lib = Library(sys.argv[1]); "
+            "t = time.perf_counter(); groups = lib.dupes(); "
+            "print(len(groups), time.perf_counter() - t)")
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(home)], capture_output=True,
+                              text=True, timeout=args.dupes_timeout, cwd=ROOT)
+        groups, dupes_s = done.stdout.split()
+        print(f"dupes: {groups} groups in {float(dupes_s):.2f} s")
+        out["dupes_s"] = float(dupes_s)
+    except subprocess.TimeoutExpired:
+        print(f"dupes: not done after {args.dupes_timeout:.0f} s (stopped)")
+        out["dupes_s"] = float("inf")
+
+
+def server_figures(home: Path, folder: Path, args: argparse.Namespace, out: dict[str, Any]) -> None:
+    proc, base, ready_s = start_server(home, folder)
+    try:
+        out["ready_s"] = ready_s
+        out["rss_ready"] = rss_mb(proc.pid)
+        print(f"serve: ready in {ready_s:.2f} s, RSS {out['rss_ready']:.0f} MB")
+        started = time.perf_counter()
+        serve_bench.wait_neighbour_table(base, args.warm_timeout)
+        _, cache = serve_bench.wait_record_cache(base, args.warm_timeout)
+        warm_s = time.perf_counter() - started
+        print(f"  then warm (neighbour table, record cache of {cache.get('records', 0):,.0f} "
+              f"records) {warm_s:.1f} s later, RSS {rss_mb(proc.pid):.0f} MB")
+        if "serve" in args.only:
             for name, seconds in http_figures(base).items():
                 print(f"  GET {name:12s} p50 {ms(seconds)}")
+        if "added" in args.only:
             runs = [added_file(base, folder, seed) for seed in range(args.added)]
             out["added_s"] = statistics.median(r["record"] for r in runs)
             print(f"one added file, POST /scans -> samples.added at a WebSocket client -> record: "
                   f"event p50 {statistics.median(r['event'] for r in runs):.2f} s, record p50 "
                   f"{out['added_s']:.2f} s (job done p50 {statistics.median(r['job'] for r in runs):.2f} s;"
                   f" {len(runs)} files)")
-            if not args.no_browser:
-                started = time.perf_counter()
-                http(base + "/api/v1/map?level=0&points=0")
-                http(base + "/api/v1/map?level=7")
-                print(f"  the map's first two requests (cold), as the UI sends them: "
-                      f"{time.perf_counter() - started:.2f} s")
-                browser = browser_figures(base, args.pans)
-                if "map_status" in browser:
-                    print(f"Chromium: the map was not drawn within 600 s; it says {browser['map_status']!r}")
-                    browser.update(map_shown=(0, 0, 0, 0), pan_frames=[float("nan")], pan_seconds=0,
-                                   dom_nodes=0)
-                out["browser"] = browser
-                frames = browser["pan_frames"]
-                fps = 1000 / statistics.median(frames) if frames else float("nan")
-                out["map_fps"] = fps
-                out["first_screen_ms"] = max(browser["first_rows"], browser["facets"])
-                print(f"Chromium, first screen (median of 3): first paint {browser['first_paint']:.0f} ms, "
-                      f"first rows {browser['first_rows']:.0f} ms, facets {browser['facets']:.0f} ms")
-                total, bins, points, level = browser["map_shown"]
-                print(f"Chromium, map of all samples: drawn {browser['map_drawn']:.0f} ms after the "
-                      f"click ({total:,} samples as {bins:,} bins + {points:,} points, level {level}); "
-                      f"DOM nodes on the page {browser['dom_nodes']:,}")
-                print(f"    panning ({args.pans} drag steps in {browser['pan_seconds']:.1f} s): "
-                      f"{fps:.0f} frames/s (median interval {statistics.median(frames):.1f} ms, p95 "
-                      f"{pct(frames, 95):.1f} ms, max {max(frames):.1f} ms, {len(frames)} frames)")
-            out["rss_after"] = rss_mb(proc.pid)
-            print(f"serve: RSS after all that {out['rss_after']:.0f} MB")
-        finally:
-            stop_server(proc)
-        out["rss_mb"] = max(out["rss_ready"], out["rss_after"])
-    return out
+            print("    each file: " + ", ".join(f"event {r['event']:.2f} s record {r['record']:.2f} s "
+                                              f"job {r['job']:.2f} s" for r in runs))
+        if "browser" in args.only and not args.no_browser:
+            started = time.perf_counter()
+            http(base + "/api/v1/map?level=0&points=0")
+            http(base + "/api/v1/map?level=7")
+            print(f"  the map's first two requests (cold), as the UI sends them: "
+                  f"{time.perf_counter() - started:.2f} s")
+            browser = browser_figures(base, args.pans)
+            if "map_status" in browser:
+                print(f"Chromium: the map was not drawn within 600 s; it says {browser['map_status']!r}")
+                browser.update(map_shown=(0, 0, 0, 0), pan_frames=[float("nan")], pan_seconds=0,
+                               dom_nodes=0)
+            out["browser"] = browser
+            frames = browser["pan_frames"]
+            fps = 1000 / statistics.median(frames) if frames else float("nan")
+            out["map_fps"] = fps
+            out["first_screen_ms"] = max(browser["first_rows"], browser["facets"])
+            print(f"Chromium, first screen (median of 3): first paint {browser['first_paint']:.0f} ms, "
+                  f"first rows {browser['first_rows']:.0f} ms, facets {browser['facets']:.0f} ms")
+            total, bins, points, level = browser["map_shown"]
+            print(f"Chromium, map of all samples: drawn {browser['map_drawn']:.0f} ms after the "
+                  f"click ({total:,} samples as {bins:,} bins + {points:,} points, level {level}); "
+                  f"DOM nodes on the page {browser['dom_nodes']:,}")
+            print(f"    panning ({args.pans} drag steps in {browser['pan_seconds']:.1f} s): "
+                  f"{fps:.0f} frames/s (median interval {statistics.median(frames):.1f} ms, p95 "
+                  f"{pct(frames, 95):.1f} ms, max {max(frames):.1f} ms, {len(frames)} frames)")
+        out["rss_after"] = rss_mb(proc.pid)
+        print(f"serve: RSS after all that {out['rss_after']:.0f} MB")
+    finally:
+        stop_server(proc)
+    out["rss_mb"] = max(out["rss_ready"], out["rss_after"])
 
 
 def summary(results: list[dict[str, Any]]) -> None:
@@ -567,7 +612,13 @@ def main() -> None:
     parser.add_argument("--warm-timeout", type=float, default=300.0,
                         help="longest wait for the server's warm-up before the HTTP figures")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help=f"the parts to run, comma-separated, of {','.join(PARTS)} (default "
+                             "all; serve, added and browser start the server)")
     args = parser.parse_args()
+    args.only = set(args.only.split(","))
+    if args.only - set(PARTS):
+        parser.error(f"--only: unknown parts {','.join(sorted(args.only - set(PARTS)))}")
     sizes = [int(size) for size in args.sizes.split(",")]
     print(f"machine: {os.cpu_count()} cpus, load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at start")
