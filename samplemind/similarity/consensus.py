@@ -154,6 +154,8 @@ def guesses(catalog: Catalog, vectors: VectorIndex, ids: Iterable[int],
     if model is None:
         return {}
     ids = list(ids)
+    if not ids:  # (without reading every voter)
+        return {}
     if voters is None:
         voters = listeners(catalog, vectors.ids())
     heard = sound_probabilities(catalog, ids)

@@ -329,9 +329,9 @@ def _reached(catalog: Catalog, vectors: VectorIndex, last: dict[str, str], finge
         return None, np.array(sorted(asked), np.int64)
     if last.get("teach_index") != stamp or departed is None or departed[0] != since:
         return None, None
+    if last.get("teach_fingerprint") == fingerprinted:  # the same teachers: nothing to compare
+        return heard_now, np.array(sorted(asked), np.int64)
     before = dict(catalog.query("SELECT sample_id, label FROM teachers"))
-    if last.get("teach_fingerprint") == fingerprinted:
-        return before, np.array(sorted(asked), np.int64)
     moved = {i for i in before.keys() | heard_now.keys() if before.get(i) != heard_now.get(i)}
     moved |= answers & (also | set(changed))  # the sound consensus's guess of an answer may move
     reanalysed, _ = catalog.vector_changes(since)
@@ -369,6 +369,8 @@ def _reached(catalog: Catalog, vectors: VectorIndex, last: dict[str, str], finge
 def _save_teachers(catalog: Catalog, before: dict[int, str] | None, now: dict[int, str]) -> None:
     """Keep the teachers a round heard (migration m017): only those that changed since the
     last round's, when those are known. Not a catalog change."""
+    if before is now:  # the same teachers as the last round (_reached)
+        return
     with catalog.transaction(bump=False):
         if before is None:
             catalog.conn.execute("DELETE FROM teachers")
