@@ -536,15 +536,16 @@ def refine_categories(catalog: Catalog, index: IndexManager, report: ScanReport)
 
     asked: list[int] = []
     departed = departed_sounds(catalog)  # before the consensus prunes the removal log
+    oneshots = None
     try:
         agreed = agree(catalog, index.current)
-        report.agreed, asked = agreed.changed, agreed.asked
+        report.agreed, asked, oneshots = agreed.changed, agreed.asked, agreed.oneshots
     except Exception as exc:  # a damaged index or a busy catalog: the scan stands
         report.warnings.append(FileFailure(catalog.path.name,
                                            f"categories from nearest sounds skipped: {exc}"))
     try:
         report.taught = teach_categories(catalog, index.current, also=asked,
-                                         departed=departed).changed
+                                         departed=departed, oneshots=oneshots).changed
     except Exception as exc:  # a damaged index or a busy catalog: the scan stands
         report.warnings.append(FileFailure(catalog.path.name,
                                            f"categories from named neighbours skipped: {exc}"))

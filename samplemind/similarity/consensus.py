@@ -61,6 +61,9 @@ class ConsensusReport:
     updated: int = 0  # whose category or confidence it changed
     changed: int = 0  # whose category it changed
     asked: list[int] = field(default_factory=list)  # every one-shot asked, any source
+    # (generation, every one-shot's (id, category, confidence, source)) as the round left
+    # them, when no one else wrote meanwhile: the lessons that follow need not read them again
+    oneshots: tuple[int, list[tuple]] | None = None
 
 
 def mix(own: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
@@ -284,6 +287,9 @@ def agree(catalog: Catalog, index: Callable[[], VectorIndex]) -> ConsensusReport
             if answer != own[sample_id]:
                 updates.append((*answer, sample_id))
     catalog.set_categories([(c, p, SOURCE, i) for c, p, i in updates], only_from=SOURCE)
+    if catalog.resume_point(generation, bool(updates)) == catalog.generation:  # all ours
+        moved = {i: (i, c, p, SOURCE) for c, p, i in updates}
+        report.oneshots = (catalog.generation, [moved.get(row[0], row) for row in rows])
     catalog.set_meta({_META_KEY: str(catalog.resume_point(generation, bool(updates))),
                       _MAX_ID_KEY: str(max_id),
                       _VOTERS_KEY: _fingerprint(voters[voters <= max_id].tolist())})

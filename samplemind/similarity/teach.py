@@ -385,7 +385,8 @@ def _save_teachers(catalog: Catalog, before: dict[int, str] | None, now: dict[in
 
 def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
                      k: int = NEIGHBOURS, also: Iterable[int] = (),
-                     departed: Departed | None | bool = False) -> TeachReport:
+                     departed: Departed | None | bool = False,
+                     oneshots: tuple[int, list[tuple]] | None = None) -> TeachReport:
     """Give the one-shots whose category only the sound suggests (or an earlier lesson)
     the category their named neighbours vote for, where that vote is the surer answer.
     Loops keep their own: their category is never guessed from sound. `index` gives the
@@ -393,17 +394,26 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
     `also`: samples to reconsider besides the changed ones (those whose sound consensus may
     have moved with their neighbours, consensus.agree's `asked`). `departed`: what
     departed_sounds() said before anything brought the index up to date (read here when not
-    given)."""
+    given). `oneshots`: (generation, every one-shot's (id, category, confidence, source)) as
+    the consensus left them (ConsensusReport.oneshots), used while the catalog is still at that
+    generation instead of reading them again."""
     if departed is False:
         departed = departed_sounds(catalog)
     assert departed is not True
     report = TeachReport()
+    if oneshots is not None and oneshots[0] != catalog.generation:
+        oneshots = None  # someone wrote since the consensus read them
     sources = ", ".join(f"'{source}'" for source in TEACHING_SOURCES)
-    teachers_named, taught, answered = catalog.query(
-        f"SELECT count(category_source IN ({sources}) OR NULL), "
-        f"count(category_source = '{TAUGHT_SOURCE}' OR NULL), "
-        "count(category_source = 'user' OR NULL) FROM samples "
-        "WHERE type = 'oneshot'")[0]
+    if oneshots is None:
+        teachers_named, taught, answered = catalog.query(
+            f"SELECT count(category_source IN ({sources}) OR NULL), "
+            f"count(category_source = '{TAUGHT_SOURCE}' OR NULL), "
+            "count(category_source = 'user' OR NULL) FROM samples "
+            "WHERE type = 'oneshot'")[0]
+    else:
+        teachers_named = sum(row[3] in TEACHING_SOURCES for row in oneshots[1])
+        taught = sum(row[3] == TAUGHT_SOURCE for row in oneshots[1])
+        answered = sum(row[3] == "user" for row in oneshots[1])
     if teachers_named < MIN_TEACHERS and not taught and not answered:
         report.teachers = teachers_named
         return report
@@ -413,7 +423,7 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
     known = vectors.ids()
     rows = catalog.query(
         "SELECT id, category, category_confidence, category_source FROM samples "
-        "WHERE type = 'oneshot'")
+        "WHERE type = 'oneshot'") if oneshots is None else oneshots[1]
     answers = np.array([row[0] for row in rows if row[3] == "user"], np.int64)
     labels = {sample_id: category for sample_id, category, _, source in rows
               if source in TEACHING_SOURCES and category}
