@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .closing import Closing
 from .errors import ExitCode, NotFound, SampleMindError, UsageError
 
 ROLES = ("viewer", "editor", "admin")  # each role may do everything the ones before it may
@@ -174,7 +175,7 @@ CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions(expires_at);
 """
 
 
-class AccountStore:
+class AccountStore(Closing):
     """Users, API tokens and sessions in `<data dir>/accounts.db`.
 
     Safe to share between threads (one connection behind a lock) and between processes (SQLite WAL
@@ -212,12 +213,6 @@ class AccountStore:
         """Close the database connection."""
         with self._lock:
             self._db.close()
-
-    def __enter__(self) -> AccountStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:

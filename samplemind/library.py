@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .analysis.versions import analysis_version
 from .cache import FeatureCache
 from .catalog import Catalog, ChangeFeed, now_iso
+from .closing import Closing
 from .config import DEFAULT_TIMEOUT, Paths, default_jobs, resolve_paths
 from .errors import (
     AnalysisError,
@@ -88,7 +89,7 @@ def id_of(ref: str | int | os.PathLike[str]) -> int | None:
     return None
 
 
-class Library:
+class Library(Closing):
     """A sample library: catalog + feature cache + analysis pool, in one folder."""
 
     def __init__(self, home: str | os.PathLike[str] | None = None, *,
@@ -141,12 +142,6 @@ class Library:
         self.catalog.close()
         if self._cache is not None:
             self._cache.close()
-
-    def __enter__(self) -> Library:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- scanning -----------------------------------------------------------------------
 
