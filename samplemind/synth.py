@@ -45,6 +45,19 @@ def _frames(sr: int, seconds: float) -> int:
     return max(1, round(float(seconds * sr)))
 
 
+def _drum_clock(sr: int, seconds: float | None, natural: float, shortest: float
+                ) -> tuple[int, np.ndarray]:
+    """(frames, each frame's time in s) of a drum hit: ``seconds`` long, else its natural
+    length (``natural``, at least ``shortest``, at most 1.5 s)."""
+    n = _frames(sr, seconds if seconds is not None else min(1.5, max(shortest, natural)))
+    return n, np.arange(n) / sr
+
+
+def _drum_out(x: np.ndarray, sr: int) -> np.ndarray:
+    """A drum hit's last step: the fade-out that stops a click, then the peak level."""
+    return normalize(_fade_edges(x, sr))
+
+
 def _fade_edges(
     x: np.ndarray, sr: int, fade_in: float = 0.0, fade_out: float = 0.004
 ) -> np.ndarray:
@@ -244,15 +257,12 @@ def kick(
 ) -> np.ndarray:
     """A kick: a sine swept from ``pitch*sweep`` down to ``pitch`` Hz, saturated, plus a click."""
     rng = _generator(rng)
-    seconds = seconds if seconds is not None else min(1.5, max(0.25, decay * 3.0))
-    n = _frames(sr, seconds)
-    t = np.arange(n) / sr
+    n, t = _drum_clock(sr, seconds, decay * 3.0, 0.25)
     freq = pitch * (1.0 + (sweep - 1.0) * np.exp(-t / sweep_time))
     body = np.sin(2 * np.pi * np.cumsum(freq) / sr) * np.exp(-t / decay)
     body = np.tanh(drive * body) / np.tanh(drive)
     transient = _filter(rng.standard_normal(n) * np.exp(-t / 0.004), sr, highpass=1500.0)
-    out = _fade_edges(body + click * transient, sr)
-    return normalize(out)
+    return _drum_out(body + click * transient, sr)
 
 
 def snare(
@@ -268,9 +278,7 @@ def snare(
 ) -> np.ndarray:
     """A snare: two decaying drum-head partials plus band-passed noise for the wires."""
     rng = _generator(rng)
-    seconds = seconds if seconds is not None else min(1.5, max(0.2, noise_decay * 3.5))
-    n = _frames(sr, seconds)
-    t = np.arange(n) / sr
+    n, t = _drum_clock(sr, seconds, noise_decay * 3.5, 0.2)
     bend = 1.0 + 0.3 * np.exp(-t / 0.01)  # the head is tighter in the first milliseconds
     head = (
         np.sin(2 * np.pi * np.cumsum(tone_hz * bend) / sr)
@@ -278,8 +286,7 @@ def snare(
     ) * np.exp(-t / decay)
     wires = _filter(rng.standard_normal(n), sr, highpass=900.0, lowpass=min(brightness, 0.45 * sr))
     wires = wires / (np.max(np.abs(wires)) + 1e-12) * np.exp(-t / noise_decay)
-    out = _fade_edges(tone_level * head + wires, sr)
-    return normalize(out)
+    return _drum_out(tone_level * head + wires, sr)
 
 
 def hihat(
@@ -294,9 +301,7 @@ def hihat(
     """A hi-hat: high-passed noise mixed with six inharmonic square partials (808 style)."""
     rng = _generator(rng)
     decay = decay if decay is not None else (0.3 if open else 0.04)
-    seconds = seconds if seconds is not None else min(1.5, max(0.1, decay * 4.0))
-    n = _frames(sr, seconds)
-    t = np.arange(n) / sr
+    n, t = _drum_clock(sr, seconds, decay * 4.0, 0.1)
     metal = sum(
         np.sign(np.sin(2 * np.pi * f * t + rng.random() * 6.28))
         for f in (205.3, 304.4, 369.6, 522.7, 540.0, 800.0)
@@ -305,8 +310,7 @@ def hihat(
     cutoff = min(7000.0, 0.3 * sr)
     body = _filter(source, sr, highpass=cutoff, order=4)
     envelope = np.exp(-t / decay) * np.minimum(1.0, t / 0.0005)
-    out = _fade_edges(body * envelope, sr)
-    return normalize(out)
+    return _drum_out(body * envelope, sr)
 
 
 def clap(
@@ -320,11 +324,7 @@ def clap(
 ) -> np.ndarray:
     """A clap: a few quick noise bursts (several hands) then a longer band-passed tail."""
     rng = _generator(rng)
-    seconds = (
-        seconds if seconds is not None else min(1.5, max(0.25, decay * 3.5 + bursts * spacing))
-    )
-    n = _frames(sr, seconds)
-    t = np.arange(n) / sr
+    n, t = _drum_clock(sr, seconds, decay * 3.5 + bursts * spacing, 0.25)
     envelope = np.zeros(n)
     for i in range(bursts):
         start = i * spacing * (1.0 + 0.15 * (rng.random() - 0.5))
@@ -332,8 +332,7 @@ def clap(
         shape = np.exp(-np.clip(local, 0, None) / (decay if i == bursts - 1 else 0.006))
         envelope = np.maximum(envelope, np.where(local >= 0, shape, 0.0))
     body = _filter(rng.standard_normal(n), sr, highpass=900.0, lowpass=min(5000.0, 0.45 * sr))
-    out = _fade_edges(body * envelope, sr)
-    return normalize(out)
+    return _drum_out(body * envelope, sr)
 
 
 def tom(
@@ -346,15 +345,12 @@ def tom(
 ) -> np.ndarray:
     """A tom: a sine that bends down to ``pitch`` Hz, an overtone, and a little stick noise."""
     rng = _generator(rng)
-    seconds = seconds if seconds is not None else min(1.5, max(0.3, decay * 3.0))
-    n = _frames(sr, seconds)
-    t = np.arange(n) / sr
+    n, t = _drum_clock(sr, seconds, decay * 3.0, 0.3)
     freq = pitch * (1.0 + 0.6 * np.exp(-t / 0.04))
     phase = 2 * np.pi * np.cumsum(freq) / sr
     body = (np.sin(phase) + 0.25 * np.sin(1.5 * phase)) * np.exp(-t / decay)
     stick = _filter(rng.standard_normal(n) * np.exp(-t / 0.01), sr, highpass=2000.0)
-    out = _fade_edges(body + 0.3 * stick, sr)
-    return normalize(out)
+    return _drum_out(body + 0.3 * stick, sr)
 
 
 # ---------------------------------------------------------------- loops
