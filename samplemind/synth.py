@@ -202,6 +202,20 @@ def tone(
     return normalize(out) if normalized else out.astype(np.float32)
 
 
+def _voice(
+    sr: int,
+    midi: float,
+    seconds: float,
+    waveform: str,
+    rng: np.random.Generator,
+    **envelope: float | None,
+) -> np.ndarray:
+    """One note of a mix (pad, chords, bass): at a random phase, so voices do not line up,
+    and not normalized, so the mix is levelled once."""
+    return tone(sr, midi, seconds, waveform, phase=float(rng.random()), normalized=False,
+                **envelope)
+
+
 def pad(
     sr: int,
     midis: Sequence[float],
@@ -219,17 +233,8 @@ def pad(
         mix = np.zeros(n)
         for midi in midis:
             for cents in side:
-                mix += tone(
-                    sr,
-                    midi,
-                    seconds,
-                    "saw",
-                    attack=0.0,
-                    release=0.0,
-                    detune_cents=cents,
-                    phase=float(rng.random()),
-                    normalized=False,
-                )
+                mix += _voice(sr, midi, seconds, "saw", rng, attack=0.0, release=0.0,
+                              detune_cents=cents)
         channels.append(_filter(mix, sr, lowpass=brightness))
     out = np.stack(channels, axis=1) if stereo else channels[0]
     t = np.arange(n) / sr
@@ -397,17 +402,8 @@ def chord_progression(
             (m, pan, 0.6) for m, pan in zip(triad, (-0.4, 0.0, 0.4))
         ]
         for midi, pan, level in voices:
-            note = tone(
-                sr,
-                midi,
-                seconds,
-                timbre,
-                attack=0.004,
-                decay=None if timbre != "keys" else 2.5,
-                release=release,
-                phase=float(rng.random()),
-                normalized=False,
-            )
+            note = _voice(sr, midi, seconds, timbre, rng, attack=0.004,
+                          decay=None if timbre != "keys" else 2.5, release=release)
             placed = _pan(note, pan) if stereo else note[:, None]
             _add(buffer, start, placed, level)
     out = _fold(buffer, n)
@@ -438,17 +434,8 @@ def bass_loop(
         triad = chords[min(3, int(step / (beats * 2) * 4))]
         # Root, octave, fifth, third: the third is what tells minor from major.
         midi = (triad[0], triad[0] + 12, triad[2], triad[1])[step % 4] - 24
-        note = tone(
-            sr,
-            midi,
-            eighth * 0.9,
-            waveform,
-            attack=0.003,
-            decay=0.25,
-            release=0.02,
-            phase=float(rng.random()),
-            normalized=False,
-        )
+        note = _voice(sr, midi, eighth * 0.9, waveform, rng, attack=0.003, decay=0.25,
+                      release=0.02)
         _add(buffer, loop_frames(sr, bpm, step / 2), note, 1.0 if step % 2 == 0 else 0.7)
     return normalize(_fold(buffer, n))
 
