@@ -29,7 +29,7 @@ import numpy as np
 
 from samplemind.analysis.decode import es
 from samplemind.analysis.spectral import hann
-from samplemind.music import CHORD_QUALITIES, chord_name, hz_to_note, key_of_chord, parse_chord, parse_key  # noqa: F401
+from samplemind.music import CHORD_QUALITIES, chord_name, hz_to_note, parse_chord, parse_key
 
 FMIN = 25.0  # Hz, just under B0 (30.9 Hz)
 FMAX = 4200.0
