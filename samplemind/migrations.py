@@ -470,7 +470,8 @@ def m018_library_figures(db: sqlite_utils.Database) -> None:
     sample; GET /api/v1/stats, /tags, /facets): samples, duration and size by (type,
     category, format); samples by folder; samples by tag and source. Counted by the
     triggers of whichever process writes (a scan, a tag, a correction, a removal); a zero
-    row is dropped. Without them the answers read every row: 12-21 s at 1M samples."""
+    row is dropped. Without them the answers read every row: 12-21 s at 1M samples. And the
+    category-loudness index in the order sort:lufs- lists."""
     db.execute("CREATE TABLE library_figures (type TEXT NOT NULL, category TEXT NOT NULL, "
                "format TEXT NOT NULL, samples INTEGER NOT NULL, duration REAL NOT NULL, "
                "size INTEGER NOT NULL, PRIMARY KEY (type, category, format))")
@@ -481,3 +482,16 @@ def m018_library_figures(db: sqlite_utils.Database) -> None:
     for name, body in FIGURE_TRIGGERS.items():
         db.execute(f"CREATE TRIGGER {name} {body}")
     rebuild_figures(db)
+    # The loudest first, ties by path: 'cat:snare,clap lufs:..-10 sort:lufs-' read m014's
+    # (category, loudness_lufs, path) backwards, which gives equal loudnesses in reverse path
+    # order, so SQLite sorted every run of equal values (8.8 ms at 100k samples whose
+    # loudness repeats, seconds at 1M); in the listing's own directions it reads 50 entries
+    # per category (0.12 ms, catalog._split_in). The ascending index served no order the
+    # descending one does not (ASC NULLS LAST cannot come from either).
+    db.execute("DROP INDEX IF EXISTS idx_samples_category_loudness_lufs_path")
+    db.execute("CREATE INDEX IF NOT EXISTS samples_category_loudest ON samples "
+               "(category, loudness_lufs DESC, path)")
+    if db["sqlite_stat1"].exists():
+        db.execute("DELETE FROM sqlite_stat1 WHERE idx NOT IN "
+                   "(SELECT name FROM sqlite_master WHERE type = 'index')")
+        db.execute("ANALYZE samples_category_loudest")
