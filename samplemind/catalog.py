@@ -598,8 +598,11 @@ class Catalog:
         }
 
     def count(self, where: str = "", params: Sequence[Any] = ()) -> int:
-        """Number of samples matching a WHERE clause."""
-        sql = "SELECT count(*) FROM samples s" + (f" WHERE {where}" if where else "")
+        """Number of samples matching a WHERE clause (every sample's: from the figures the
+        triggers keep, m018, instead of a walk of an index of every row)."""
+        if not where:
+            return int(self.scalar("SELECT coalesce(sum(samples), 0) FROM library_figures"))
+        sql = "SELECT count(*) FROM samples s WHERE " + where
         return int(self.conn.execute(sql, list(params)).fetchone()[0])
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:

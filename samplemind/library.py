@@ -357,9 +357,8 @@ class Library:
         counts beside the filters of what is listed now (README: Web UI)."""
         where, params, _, _ = self._where(query)
         with self.catalog.snapshot():
-            total = (self.catalog.figures()["samples"] if not where
-                     else self.catalog.count(where, params))
-            return versioned({"total": total, **self.catalog.facet_counts(where, params)})
+            return versioned({"total": self.catalog.count(where, params),
+                              **self.catalog.facet_counts(where, params)})
 
     def favourites(self, account: str) -> list[int]:
         """The ids one account starred, the first starred first (the query: fav:ACCOUNT)."""
