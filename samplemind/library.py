@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # FAISS and NumPy load only when a command needs them
     from .similarity.manager import IndexManager
 
 _ID_CHUNK = 500  # ids per SQL statement (well under SQLite's variable limit)
+RARE_TAG_FACTOR = 64  # a tag: term carried by fewer than sqrt(64 x samples) reads the tags first
 log = logging.getLogger(__name__)
 
 
@@ -870,7 +871,16 @@ class Library:
         """A query in the query language, compiled to SQL (collections resolved)."""
         from .query import compile_query
 
-        return compile_query(query, self._collection_query)
+        return compile_query(query, self._collection_query, self._rare_tags)
+
+    def _rare_tags(self, condition: str, params: list[Any]) -> bool:
+        """Whether few enough samples carry a tag matching condition (over t.tag) that reading
+        them from the tags beats testing samples in the listing's order: fewer than
+        sqrt(64 x samples) (a page of 50 at 1/f of the samples tests ~50 f of them), counted
+        in the figures the triggers keep (m018, a row per tag and source)."""
+        carried = self.catalog.scalar(
+            f"SELECT coalesce(sum(samples), 0) FROM tag_figures t WHERE {condition}", params)
+        return int(carried) ** 2 <= RARE_TAG_FACTOR * self.catalog.count()
 
     def _collection_query(self, name: str) -> str | None:
         return self.catalog.scalar("SELECT query FROM collections WHERE name = ?", [name]) \

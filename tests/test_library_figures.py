@@ -185,3 +185,36 @@ def test_a_list_of_values_read_one_value_at_a_time_gives_the_same_rows(own_home:
                 assert [s.id for s in library.ls(query, limit=limit, offset=offset)] == expected
                 assert library.query_ids(query, limit=limit, offset=offset)[1] == expected
         assert split == len(SPLIT_QUERIES)  # every one of them took the per-value way
+
+
+TAG_QUERIES = ("tag:punchy", "tag:punchy -tag:dark", "tag:punchy,dark sort:lufs-",
+               "tag:p* cat:kick", "tag:* sort:name", "-tag:* limit:5", "tag:nobody")
+
+
+def test_a_tag_read_from_the_tags_or_tested_per_sample_gives_the_same_rows(
+        own_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rare tag (Library._rare_tags, from tag_figures) is read as s.id IN (tags that
+    match), a common one tested per sample with EXISTS: the same samples either way."""
+    with Library(own_home) as library:
+        kicks = [s.id for s in library.ls("cat:kick")]
+        library.tag([str(i) for i in kicks[:3]], ["punchy"])
+        library.tag([str(kicks[1])], ["dark"])
+        answers = {}
+        for rare in (True, False):
+            monkeypatch.setattr(library, "_rare_tags", lambda condition, params, rare=rare: rare)
+            assert ("s.id IN (SELECT t.sample_id" in library._where("tag:punchy")[0]) is rare
+            answers[rare] = {query: ([s.id for s in library.ls(query)], library.count(query),
+                                     library.query_ids(query, limit=2, offset=1)[1])
+                             for query in TAG_QUERIES}
+        monkeypatch.undo()
+        assert answers[True] == answers[False]
+        assert answers[True]["tag:punchy"][1] == 3 and answers[True]["tag:nobody"][1] == 0
+        # as counted: rare while carried by at most sqrt(factor x samples)
+        library.tag([str(s.id) for s in library.ls("")], ["everywhere"])
+        samples = library.count()
+        monkeypatch.setattr("samplemind.library.RARE_TAG_FACTOR", samples)
+        assert library._rare_tags("lower(t.tag) IN (lower(?))", ["PUNCHY"])
+        assert library._rare_tags("lower(t.tag) IN (lower(?))", ["everywhere"])
+        monkeypatch.setattr("samplemind.library.RARE_TAG_FACTOR", samples - 1)
+        assert not library._rare_tags("lower(t.tag) IN (lower(?))", ["everywhere"])
+        assert library._rare_tags("lower(t.tag) GLOB lower(?)", ["punch*"])
