@@ -218,3 +218,34 @@ def test_a_tag_read_from_the_tags_or_tested_per_sample_gives_the_same_rows(
         monkeypatch.setattr("samplemind.library.RARE_TAG_FACTOR", samples - 1)
         assert not library._rare_tags("lower(t.tag) IN (lower(?))", ["everywhere"])
         assert library._rare_tags("lower(t.tag) GLOB lower(?)", ["punch*"])
+
+
+@pytest.mark.parametrize("state", ["none", "fresh", "stale"])
+def test_a_range_walked_in_path_order_gives_the_same_rows(own_home: Path, state: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page in path order of 'type:X bpm:A..B' with many matches walks (type, path, bpm)
+    in path order testing the tempo (Catalog._dense_range) instead of sorting: same rows."""
+    from tests.test_server_queries import set_statistics
+
+    set_statistics(own_home, state)
+    queries = ("type:loop bpm:60..200", "type:loop bpm:1..", "type:oneshot bpm:..300",
+               "type:loop bpm:90..130 -tag:*", "type:loop,oneshot bpm:40..400")
+    with Library(own_home) as library:
+        expected = {query: {page: one_statement(library, query, *page)
+                            for page in ((5, 0), (3, 2), (50, 0))} for query in queries}
+        # every filter counts as many: the walk is taken wherever it can be
+        monkeypatch.setattr(library.catalog, "count", lambda *args: 1)
+        walked = 0
+        for query in queries:
+            where, params, _, _ = library._where(query)
+            sorted_ = any("B-TREE FOR ORDER BY" in row[-1] for row in library.catalog.conn.execute(
+                f"EXPLAIN QUERY PLAN SELECT s.id FROM samples s WHERE {where} ORDER BY s.path",
+                params))
+            rewritten = "+s.bpm" in library.catalog._dense_range(where, params, 5)
+            # walked, or already in path order; a tag test or a list of types is not one index
+            assert rewritten or not sorted_ or "-tag" in query or "," in query, query
+            walked += rewritten
+            for (limit, offset), ids in expected[query].items():
+                assert [s.id for s in library.ls(query, limit=limit, offset=offset)] == ids
+                assert library.query_ids(query, limit=limit, offset=offset)[1] == ids
+        assert walked >= 1 or state != "fresh"  # others: SQLite may walk it by itself
