@@ -786,7 +786,7 @@ def _split_in(where: str, params: Sequence[Any], order_by: str, limit: int | Non
     one-statement way. SQLite cannot read an IN list in an order that is not the index's
     (category IN (snare, clap) ORDER BY loudness): it reads every match and sorts them (7 s
     at a million samples). Each `column = value` part reads its first offset + limit rows
-    straight from an index ordered like the listing (m014's (category, loudness_lufs, path)),
+    straight from an index ordered like the listing (m018's (category, loudness_lufs DESC, path)),
     whatever the planner's statistics; the outer ORDER BY is the listing's own, over at most
     (values x (offset + limit)) rows, and ends with the path, so the page is the same rows in
     the same order."""
