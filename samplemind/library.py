@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # FAISS and NumPy load only when a command needs them
     from .similarity.manager import IndexManager
 
 _ID_CHUNK = 500  # ids per SQL statement (well under SQLite's variable limit)
+RARE_TAG_FACTOR = 64  # a tag: term carried by fewer than sqrt(64 x samples) reads the tags first
 log = logging.getLogger(__name__)
 
 
@@ -344,18 +345,16 @@ class Library(Closing):
 
     def tags(self) -> list[dict[str, Any]]:
         """Every tag with how many samples carry it, most used first."""
-        rows = self.catalog.query(
-            "SELECT tag, count(DISTINCT sample_id), group_concat(DISTINCT source) FROM tags "
-            "GROUP BY tag ORDER BY 2 DESC, 1")
-        return [{"tag": tag, "count": count, "sources": sorted(sources.split(","))}
-                for tag, count, sources in rows]
+        return [{"tag": tag, "count": count, "sources": sources}
+                for tag, count, sources in self.catalog.tag_figures()]
 
     def facets(self, query: str | None = None) -> dict[str, Any]:
         """How the samples a query matches split by category, type, tag and folder: the
         counts beside the filters of what is listed now (README: Web UI)."""
         where, params, _, _ = self._where(query)
-        return versioned({"total": self.catalog.count(where, params),
-                          **self.catalog.facet_counts(where, params)})
+        with self.catalog.snapshot():
+            return versioned({"total": self.catalog.count(where, params),
+                              **self.catalog.facet_counts(where, params)})
 
     def favourites(self, account: str) -> list[int]:
         """The ids one account starred, the first starred first (the query: fav:ACCOUNT)."""
@@ -601,25 +600,20 @@ class Library(Closing):
     def stats(self) -> dict[str, Any]:
         """Figures about the library: counts by type, category and format, sizes, roots."""
         catalog = self.catalog
-
-        def grouped(column: str) -> dict[str, int]:
-            rows = catalog.query(
-                f"SELECT coalesce({column}, 'unknown'), count(*) FROM samples "
-                f"GROUP BY 1 ORDER BY 2 DESC, 1")
-            return {str(name): count for name, count in rows}
-
-        return versioned({
-            "samples": catalog.count(),
-            "duration": round(catalog.scalar("SELECT coalesce(sum(duration), 0) FROM samples"), 3),
-            "size": catalog.scalar("SELECT coalesce(sum(size), 0) FROM samples"),
-            "failed": catalog.scalar("SELECT count(*) FROM failures"),
-            "by_type": grouped("type"),
-            "by_category": grouped("category"),
-            "by_format": grouped("format"),
-            "roots": [row[0] for row in catalog.query("SELECT path FROM roots ORDER BY path")],
-            "generation": catalog.generation,
-            "catalog": str(self.paths.catalog),
-        })
+        with catalog.snapshot():  # the counts kept by the catalog's triggers (m018), one state
+            figures = catalog.figures()
+            return versioned({
+                "samples": figures["samples"],
+                "duration": round(figures["duration"], 3),
+                "size": figures["size"],
+                "failed": catalog.scalar("SELECT count(*) FROM failures"),
+                "by_type": figures["by_type"],
+                "by_category": figures["by_category"],
+                "by_format": figures["by_format"],
+                "roots": [row[0] for row in catalog.query("SELECT path FROM roots ORDER BY path")],
+                "generation": catalog.generation,
+                "catalog": str(self.paths.catalog),
+            })
 
     # -- similarity ---------------------------------------------------------------------
 
@@ -872,7 +866,16 @@ class Library(Closing):
         """A query in the query language, compiled to SQL (collections resolved)."""
         from .query import compile_query
 
-        return compile_query(query, self._collection_query)
+        return compile_query(query, self._collection_query, self._rare_tags)
+
+    def _rare_tags(self, condition: str, params: list[Any]) -> bool:
+        """Whether few enough samples carry a tag matching condition (over t.tag) that reading
+        them from the tags beats testing samples in the listing's order: fewer than
+        sqrt(64 x samples) (a page of 50 at 1/f of the samples tests ~50 f of them), counted
+        in the figures the triggers keep (m018, a row per tag and source)."""
+        carried = self.catalog.scalar(
+            f"SELECT coalesce(sum(samples), 0) FROM tag_figures t WHERE {condition}", params)
+        return int(carried) ** 2 <= RARE_TAG_FACTOR * self.catalog.count()
 
     def _collection_query(self, name: str) -> str | None:
         return self.catalog.scalar("SELECT query FROM collections WHERE name = ?", [name]) \
