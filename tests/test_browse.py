@@ -52,6 +52,32 @@ def test_fav_command_stars_lists_and_unstars_per_account(tmp_path: Path) -> None
     assert refused.returncode == 2 and "--account must be an account name" in refused.stderr
 
 
+def test_fav_command_uses_the_servers_spelling_of_an_account(tmp_path: Path) -> None:
+    """Account names are case-blind (login, `user add`, fav:NAME): `fav --account alice`
+    stars for the server's user Alice, the stars her web UI shows, and warns about an
+    account the server does not have."""
+    import json
+
+    from helpers import run_cli
+
+    home = tiny_library(tmp_path, 4)
+    with AccountStore(resolve_paths(home).data_dir) as store:
+        store.add_token("Alice", "viewer")
+    with Library(home) as library:
+        every = ids_of(library, "")
+    starred = run_cli("fav", "add", str(every[1]), "--account", "alice", home=home)
+    assert starred.returncode == 0, starred.stderr
+    assert "for Alice" in starred.stderr and "warning" not in starred.stderr
+    with Library(home) as library:
+        assert library.favourites("Alice") == [every[1]]  # what GET /api/v1/favourites lists
+    listed = run_cli("fav", "ls", "--account", "ALICE", "-f", "json", home=home)
+    assert [row["id"] for row in json.loads(listed.stdout)] == [every[1]]
+    removed = run_cli("fav", "rm", str(every[1]), "--account", "alice", home=home)
+    assert "Unstarred 1 of 1" in removed.stderr
+    typo = run_cli("fav", "add", str(every[2]), "--account", "alcie", home=home)
+    assert typo.returncode == 0 and "warning: no account 'alcie'" in typo.stderr
+
+
 def test_favourites_are_kept_per_account_and_queried_with_fav(tmp_path: Path) -> None:
     home = tiny_library(tmp_path, 10)
     with Library(home) as library:

@@ -9,7 +9,7 @@ import typer
 
 from ..errors import UsageError
 from ..output import Format, err_console, write_record_detail, write_rows
-from .common import FormatOption, RowsFormatOption, open_library, options
+from .common import FormatOption, RowsFormatOption, open_library, options, state
 
 app = typer.Typer()
 tag_app = typer.Typer(help="Add or remove tags.", no_args_is_help=True)
@@ -57,10 +57,30 @@ AccountOption = Annotated[str, typer.Option(
     "(the web UI's stars), or 'local' where the server has no accounts.")]
 
 
+def _account(account: str, *, warn: bool = False) -> str:
+    """The account as the server spells it: names are case-blind there (login, `user add`,
+    fav:NAME), but the web UI lists the stars kept under its own spelling. With warn, says
+    when the server has accounts and none of them is this one (a typo stars for no one)."""
+    from ..accounts import AccountStore, accounts_path
+    from ..config import resolve_paths
+
+    data_dir = resolve_paths(state.home).data_dir
+    if not accounts_path(data_dir).exists():
+        return account
+    with AccountStore(data_dir) as store:
+        known = store.account_name(account.strip())
+        if known is None and warn and store.configured():
+            err_console().print(f"warning: no account {account.strip()!r}: the server has no "
+                                "user or token of that name (samplemind user ls, token ls)",
+                                markup=False, highlight=False)
+    return known or account
+
+
 @fav_app.command("add")
 def fav_add(target: TargetArgument, also: AlsoOption = None, account: AccountOption = "local") -> None:
     """Star the samples a query (or the files) select."""
     with open_library() as library, options(account="--account"):
+        account = _account(account, warn=True)
         result = library.favourite(account, _targets(target, also))
     err_console().print(f"Starred {result['samples']} sample(s) for {account}: "
                         f"{result['changed']} new.", markup=False, highlight=False)
@@ -70,6 +90,7 @@ def fav_add(target: TargetArgument, also: AlsoOption = None, account: AccountOpt
 def fav_rm(target: TargetArgument, also: AlsoOption = None, account: AccountOption = "local") -> None:
     """Unstar the samples a query (or the files) select."""
     with open_library() as library, options(account="--account"):
+        account = _account(account)
         result = library.favourite(account, _targets(target, also), remove=True)
     err_console().print(f"Unstarred {result['changed']} of {result['samples']} sample(s) for "
                         f"{account}.", markup=False, highlight=False)
@@ -82,7 +103,7 @@ def fav_ls(account: AccountOption = "local", fmt: FormatOption = Format.table) -
 
     with open_library() as library:
         with options(account="--account"):
-            ids = library.favourites(account)
+            ids = library.favourites(_account(account))
         write_records(iter_json(library.get(sample_id) for sample_id in ids), fmt)
 
 
