@@ -78,6 +78,17 @@ def test_fav_command_uses_the_servers_spelling_of_an_account(tmp_path: Path) -> 
     assert typo.returncode == 0 and "warning: no account 'alcie'" in typo.stderr
 
 
+def test_fav_add_with_nothing_on_stdin_says_nothing_to_star(tmp_path: Path) -> None:
+    from helpers import run_cli
+
+    home = tiny_library(tmp_path, 2)
+    empty = run_cli("fav", "add", "-", home=home, input="")
+    assert empty.returncode == 2
+    assert "nothing on stdin to star" in empty.stderr and "to tag" not in empty.stderr
+    untag = run_cli("tag", "rm", "-", "x", home=home, input="\n")
+    assert untag.returncode == 2 and "nothing on stdin to untag" in untag.stderr
+
+
 def test_favourites_are_kept_per_account_and_queried_with_fav(tmp_path: Path) -> None:
     home = tiny_library(tmp_path, 10)
     with Library(home) as library:

@@ -25,11 +25,11 @@ AlsoOption = Annotated[list[str] | None, typer.Option(
     "--also", metavar="FILE|ID", help="More files or ids to include (repeatable).")]
 
 
-def _targets(target: str, also: list[str] | None) -> list[str]:
+def _targets(target: str, also: list[str] | None, doing: str) -> list[str]:
     if target == "-":
         refs = [line.strip() for line in sys.stdin if line.strip()]
         if not refs:
-            raise UsageError("nothing on stdin to tag (pipe in paths or ids)")
+            raise UsageError(f"nothing on stdin to {doing} (pipe in paths or ids)")
         return refs + list(also or [])
     return [target, *(also or [])]
 
@@ -38,7 +38,7 @@ def _targets(target: str, also: list[str] | None) -> list[str]:
 def tag_add(target: TargetArgument, tags: TagsArgument, also: AlsoOption = None) -> None:
     """Add tags to the samples a query (or the files) select."""
     with open_library() as library:
-        result = library.tag(_targets(target, also), tags)
+        result = library.tag(_targets(target, also, "tag"), tags)
     err_console().print(f"Tagged {result['samples']} sample(s): {result['changed']} new tag(s).",
                         highlight=False)
 
@@ -47,7 +47,7 @@ def tag_add(target: TargetArgument, tags: TagsArgument, also: AlsoOption = None)
 def tag_rm(target: TargetArgument, tags: TagsArgument, also: AlsoOption = None) -> None:
     """Remove tags from the samples a query (or the files) select."""
     with open_library() as library:
-        result = library.tag(_targets(target, also), tags, remove=True)
+        result = library.tag(_targets(target, also, "untag"), tags, remove=True)
     err_console().print(f"Removed {result['changed']} tag(s) from {result['samples']} "
                         "sample(s).", highlight=False)
 
@@ -81,7 +81,7 @@ def fav_add(target: TargetArgument, also: AlsoOption = None, account: AccountOpt
     """Star the samples a query (or the files) select."""
     with open_library() as library, options(account="--account"):
         account = _account(account, warn=True)
-        result = library.favourite(account, _targets(target, also))
+        result = library.favourite(account, _targets(target, also, "star"))
     err_console().print(f"Starred {result['samples']} sample(s) for {account}: "
                         f"{result['changed']} new.", markup=False, highlight=False)
 
@@ -91,7 +91,7 @@ def fav_rm(target: TargetArgument, also: AlsoOption = None, account: AccountOpti
     """Unstar the samples a query (or the files) select."""
     with open_library() as library, options(account="--account"):
         account = _account(account)
-        result = library.favourite(account, _targets(target, also), remove=True)
+        result = library.favourite(account, _targets(target, also, "unstar"), remove=True)
     err_console().print(f"Unstarred {result['changed']} of {result['samples']} sample(s) for "
                         f"{account}.", markup=False, highlight=False)
 
