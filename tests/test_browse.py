@@ -76,6 +76,9 @@ def test_fav_command_uses_the_servers_spelling_of_an_account(tmp_path: Path) -> 
     assert "Unstarred 1 of 1" in removed.stderr
     typo = run_cli("fav", "add", str(every[2]), "--account", "alcie", home=home)
     assert typo.returncode == 0 and "warning: no account 'alcie'" in typo.stderr
+    (resolve_paths(home).data_dir / "accounts.db").write_bytes(b"not a database")
+    damaged = run_cli("fav", "ls", "--account", "alcie", "-f", "json", home=home)
+    assert damaged.returncode == 0 and [r["id"] for r in json.loads(damaged.stdout)] == [every[2]]
 
 
 def test_fav_add_with_nothing_on_stdin_says_nothing_to_star(tmp_path: Path) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from typing import Annotated
 
 import typer
 
-from ..errors import UsageError
+from ..errors import SampleMindError, UsageError
 from ..output import Format, err_console, write_record_detail, write_rows
 from .common import FormatOption, RowsFormatOption, open_library, options, state
 
@@ -67,12 +68,15 @@ def _account(account: str, *, warn: bool = False) -> str:
     data_dir = resolve_paths(state.home).data_dir
     if not accounts_path(data_dir).exists():
         return account
-    with AccountStore(data_dir) as store:
-        known = store.account_name(account.strip())
-        if known is None and warn and store.configured():
-            err_console().print(f"warning: no account {account.strip()!r}: the server has no "
-                                "user or token of that name (samplemind user ls, token ls)",
-                                markup=False, highlight=False)
+    try:
+        with AccountStore(data_dir) as store:
+            known = store.account_name(account.strip())
+            if known is None and warn and store.configured():
+                err_console().print(f"warning: no account {account.strip()!r}: the server has "
+                                    "no user or token of that name (samplemind user ls, token "
+                                    "ls)", markup=False, highlight=False)
+    except (sqlite3.Error, SampleMindError):  # favourites are the catalog's: the name as given
+        return account
     return known or account
 
 
