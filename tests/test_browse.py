@@ -92,6 +92,21 @@ def test_fav_add_with_nothing_on_stdin_says_nothing_to_star(tmp_path: Path) -> N
     assert untag.returncode == 2 and "nothing on stdin to untag" in untag.stderr
 
 
+def test_favourites_list_the_first_starred_first_within_a_second(tmp_path: Path) -> None:
+    """`fav ls` and GET /api/v1/favourites: the first starred first, also when the stars
+    came within one second (the `added` timestamp's resolution), not by id."""
+    from unittest import mock
+
+    home = tiny_library(tmp_path, 6)
+    with Library(home) as library, \
+            mock.patch("samplemind.catalog.now_iso", return_value="2026-12-07T12:00:00Z"):
+        every = ids_of(library, "")
+        library.favourite("alice", [every[4]])
+        library.favourite("alice", [every[1]])
+        library.favourite("alice", [every[5], every[0]])
+        assert library.favourites("alice") == [every[4], every[1], every[5], every[0]]
+
+
 def test_favourites_are_kept_per_account_and_queried_with_fav(tmp_path: Path) -> None:
     home = tiny_library(tmp_path, 10)
     with Library(home) as library:
