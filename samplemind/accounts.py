@@ -313,6 +313,13 @@ class AccountStore(Closing):
         return [dict(row) for row in self._query(
             "SELECT name, role, created_at, last_used_at FROM tokens ORDER BY name")]
 
+    def account_name(self, name: str) -> str | None:
+        """How the server spells the account a request of user or token ``name`` (any case)
+        runs as, the name its favourites are kept under; None when there is none."""
+        rows = self._query("SELECT name FROM users WHERE name = ? UNION ALL "
+                           "SELECT name FROM tokens WHERE name = ?", (name, name))
+        return rows[0]["name"] if rows else None
+
     def remove_token(self, name: str) -> None:
         """Revoke a token."""
         if not self._write("DELETE FROM tokens WHERE name = ?", (name,)):

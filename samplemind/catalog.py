@@ -300,9 +300,10 @@ class Catalog:
         return max(cursor.rowcount, 0)
 
     def favourites(self, account: str) -> list[int]:
-        """The ids of one account's favourites, the first marked first."""
+        """The ids of one account's favourites, the first marked first (rowid: in the order
+        they were marked within the second `added` tells)."""
         rows = self.conn.execute(
-            "SELECT sample_id FROM favourites WHERE account = ? ORDER BY added, sample_id", (account,))
+            "SELECT sample_id FROM favourites WHERE account = ? ORDER BY added, rowid", (account,))
         return [row[0] for row in rows]
 
     def set_favourites(self, account: str, ids: Sequence[int], on: bool) -> int:

@@ -52,6 +52,61 @@ def test_fav_command_stars_lists_and_unstars_per_account(tmp_path: Path) -> None
     assert refused.returncode == 2 and "--account must be an account name" in refused.stderr
 
 
+def test_fav_command_uses_the_servers_spelling_of_an_account(tmp_path: Path) -> None:
+    """Account names are case-blind (login, `user add`, fav:NAME): `fav --account alice`
+    stars for the server's user Alice, the stars her web UI shows, and warns about an
+    account the server does not have."""
+    import json
+
+    from helpers import run_cli
+
+    home = tiny_library(tmp_path, 4)
+    with AccountStore(resolve_paths(home).data_dir) as store:
+        store.add_token("Alice", "viewer")
+    with Library(home) as library:
+        every = ids_of(library, "")
+    starred = run_cli("fav", "add", str(every[1]), "--account", "alice", home=home)
+    assert starred.returncode == 0, starred.stderr
+    assert "for Alice" in starred.stderr and "warning" not in starred.stderr
+    with Library(home) as library:
+        assert library.favourites("Alice") == [every[1]]  # what GET /api/v1/favourites lists
+    listed = run_cli("fav", "ls", "--account", "ALICE", "-f", "json", home=home)
+    assert [row["id"] for row in json.loads(listed.stdout)] == [every[1]]
+    removed = run_cli("fav", "rm", str(every[1]), "--account", "alice", home=home)
+    assert "Unstarred 1 of 1" in removed.stderr
+    typo = run_cli("fav", "add", str(every[2]), "--account", "alcie", home=home)
+    assert typo.returncode == 0 and "warning: no account 'alcie'" in typo.stderr
+    (resolve_paths(home).data_dir / "accounts.db").write_bytes(b"not a database")
+    damaged = run_cli("fav", "ls", "--account", "alcie", "-f", "json", home=home)
+    assert damaged.returncode == 0 and [r["id"] for r in json.loads(damaged.stdout)] == [every[2]]
+
+
+def test_fav_add_with_nothing_on_stdin_says_nothing_to_star(tmp_path: Path) -> None:
+    from helpers import run_cli
+
+    home = tiny_library(tmp_path, 2)
+    empty = run_cli("fav", "add", "-", home=home, input="")
+    assert empty.returncode == 2
+    assert "nothing on stdin to star" in empty.stderr and "to tag" not in empty.stderr
+    untag = run_cli("tag", "rm", "-", "x", home=home, input="\n")
+    assert untag.returncode == 2 and "nothing on stdin to untag" in untag.stderr
+
+
+def test_favourites_list_the_first_starred_first_within_a_second(tmp_path: Path) -> None:
+    """`fav ls` and GET /api/v1/favourites: the first starred first, also when the stars
+    came within one second (the `added` timestamp's resolution), not by id."""
+    from unittest import mock
+
+    home = tiny_library(tmp_path, 6)
+    with Library(home) as library, \
+            mock.patch("samplemind.catalog.now_iso", return_value="2026-12-07T12:00:00Z"):
+        every = ids_of(library, "")
+        library.favourite("alice", [every[4]])
+        library.favourite("alice", [every[1]])
+        library.favourite("alice", [every[5], every[0]])
+        assert library.favourites("alice") == [every[4], every[1], every[5], every[0]]
+
+
 def test_favourites_are_kept_per_account_and_queried_with_fav(tmp_path: Path) -> None:
     home = tiny_library(tmp_path, 10)
     with Library(home) as library:

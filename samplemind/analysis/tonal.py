@@ -571,6 +571,8 @@ def chord_on_note(power: np.ndarray, sample_rate: int, n_fft: int,
     for shift, share in LEAKAGE:
         leak += share * np.roll(q, shift)
     q = np.clip(q - leak, 0.0, None)
+    if q.max() <= 0:  # nothing beside the note but its own pitch class: no other tone
+        return None, None
     q = q / q.max()
     q[0] = 1.0
     scored = []
