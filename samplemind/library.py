@@ -319,7 +319,7 @@ class Library(Closing):
         if not texts:
             raise UsageError("nothing selected: give a query, ids or files")
         looks_like_refs = all(id_of(t) is not None or os.path.exists(os.path.expanduser(t))
-                              for t in texts)
+                              or _names_a_file(t) for t in texts)
         if len(texts) == 1 and not looks_like_refs:
             return [sample.id for sample in self.ls(texts[0])]
         ids: list[int] = []
@@ -327,8 +327,14 @@ class Library(Closing):
             path = user_path(text)
             if os.path.isdir(path):
                 ids.extend(sample.id for sample in self.ls(under=path))
-            else:
+                continue
+            try:
                 ids.append(self.get(text).id)
+            except NotFound as error:
+                if len(texts) == 1 and _names_a_file(text):
+                    raise NotFound(f"{error}; to search for the text, put it in quotes: "
+                                   f"'\"{text}\"'") from None
+                raise
         return list(dict.fromkeys(ids))
 
     def tag(self, refs: Sequence[str | int], tags: Sequence[str], *,
@@ -1006,3 +1012,17 @@ def _account(name: Any) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > 200 or not name.isprintable():
         raise BadValue("account", "must be an account name (1 to 200 printable characters)")
     return name.strip()
+
+
+def _names_a_file(text: str) -> bool:
+    """Whether a lone selection names a file rather than asking a query: a path (/, ./, ../, ~)
+    or a name with an audio extension and no query term. Such a text that matches no file is
+    refused (NotFound), not searched: `fav add -- --kick.wav` must not star every sample that
+    lacks the word."""
+    from .scanner import AUDIO_EXTENSIONS
+
+    text = text.strip()
+    if text.startswith(("/", "./", "../", "~")):
+        return True
+    return (":" not in text and not text.startswith(("'", '"'))
+            and os.path.splitext(text)[1].lower() in AUDIO_EXTENSIONS)

@@ -229,3 +229,19 @@ async def test_facet_counts_are_for_the_current_results(aiohttp_client, home: Pa
     assert sum(everything["by_category"].values()) == len(every)
     bad = await client.get("/api/v1/facets", params={"q": "bmp:120"})
     assert bad.status == 400
+
+
+def test_a_missing_file_is_refused_not_searched(home: Path, monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    """A lone selection that names a file (a path, or a name with an audio extension) and
+    matches none is NotFound: `fav add -- --also.wav` starred every sample lacking the word."""
+    monkeypatch.chdir(tmp_path)
+    with Library(home) as library:
+        for text in ("--also.wav", "./gone.wav", "/no/such/dir/kick.flac", "Kick 01.WAV"):
+            with pytest.raises(NotFound, match="put it in quotes"):
+                library.favourite("local", [text])
+        assert library.favourites("local") == []
+        # a catalogued path still selects its sample, and a quoted text is still a query
+        first = next(iter(library.ls("", limit=1)))
+        assert library.select([first.record["path"]]) == [first.id]
+        assert library.select(['"no-such-text.wav"']) == []
