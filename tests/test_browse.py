@@ -165,11 +165,12 @@ async def test_favourites_over_http_are_each_accounts_own(secured, home: Path) -
     for name, sample in (("alice", first), ("alice", second), ("bob", third)):
         response = await client.put(f"/api/v1/favourites/{sample}", headers=auth[name])
         assert response.status == 200, await response.text()
-        assert await response.json() == {"account": name, "id": sample, "favourite": True}
+        assert await response.json() == {"schema_version": 1, "account": name, "id": sample,
+                                         "favourite": True}
     alice = await (await client.get("/api/v1/favourites", headers=auth["alice"])).json()
     bob = await (await client.get("/api/v1/favourites", headers=auth["bob"])).json()
-    assert alice == {"account": "alice", "ids": [first, second]}
-    assert bob == {"account": "bob", "ids": [third]}
+    assert alice == {"schema_version": 1, "account": "alice", "ids": [first, second]}
+    assert bob == {"schema_version": 1, "account": "bob", "ids": [third]}
     # the query language lists them
     page = await (await client.get("/api/v1/samples", params={"q": "fav:alice"},
                                    headers=auth["bob"])).json()
