@@ -41,6 +41,7 @@ only category and type are asked today.
 
 from __future__ import annotations
 
+import heapq
 import json
 import threading
 import time
@@ -109,15 +110,128 @@ def _unsure(confidence: float | None) -> float:
     return 1.0 - float(confidence) if confidence is not None else 1.0
 
 
-def _rank(catalog: Catalog, index: Any, scope: set[int] | None) -> list[Question]:
-    """Every question worth asking in `scope` (None: everywhere), best first, before leases."""
+# What the picker knows of each catalog (by file), brought up to date from the catalog's
+# change feed instead of read whole for every question: at 100k samples reading every
+# sample's state cost 0.6 s of each question, and its POOL index searches 50 ms more.
+REREAD = 20_000  # more changed samples than this since the last question: read them all
+NEW_OPEN = 64  # more one-shots open again than this: search every neighbourhood again
+
+
+@dataclass
+class _Picker:
+    """The review states of a catalog at `generation`, and the neighbourhoods searched for
+    the last ranking: each pool sample's search row, good while the index, k and the
+    searched set `allowed` (the open one-shots) hold, or change only where that row shows
+    it cannot have moved (see _neighbourhoods)."""
+
+    generation: int
+    states: dict[int, tuple[Any, ...]]  # id -> (type, type_confidence, type_source,
+    #                                            category, category_confidence, category_source)
+    index: tuple[int, int] | None = None  # (id, version) of the VectorIndex searched
+    k: int = 0
+    allowed: set[int] = field(default_factory=set)
+    near: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+
+_pickers: dict[str, _Picker] = {}
+_PICKING = threading.Lock()  # one ranking at a time in a process touches a picker
+
+
+def _states(catalog: Catalog) -> _Picker:
+    """The picker of `catalog` with every sample's review state as of now: the samples
+    changed since the last look are read again (all of them after a larger change, when
+    removals were forgotten, or the first time)."""
+    from .catalog import ChangeFeed
+
+    picker = _pickers.get(str(catalog.path))
+    if picker is not None:
+        with catalog.snapshot():
+            generation, changed, removed, everyone = ChangeFeed(catalog).since(picker.generation)
+            fresh = everyone is None and generation >= picker.generation \
+                and len(changed) + len(removed) <= REREAD
+            rows = catalog.review_states(changed) if fresh and changed else []
+        if fresh:
+            states = picker.states
+            for sid in (*changed, *removed):
+                states.pop(sid, None)
+            states.update((row[0], tuple(row[1:])) for row in rows)
+            picker.generation = generation
+            return picker
+    with catalog.snapshot():
+        generation = catalog.generation
+        rows = catalog.review_states()
+    picker = _Picker(generation, {row[0]: tuple(row[1:]) for row in rows})
+    _pickers[str(catalog.path)] = picker
+    return picker
+
+
+def _neighbourhoods(picker: _Picker, vectors: Any, scored: np.ndarray, allowed: np.ndarray,
+                    k: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The search row (ids, squared distances) of each sample in `scored` among its k
+    nearest in `allowed`, as vectors.search_many finds it now. A row kept from an earlier
+    ranking is the same while the index and k are: a sample leaving `allowed` moves only
+    the rows that hold it, and one joining it only the rows it is nearer to than their
+    farthest (with slack for the order of float sums; on IVF it may also not be visited:
+    searching again is then merely unneeded). Every other row is searched again."""
+    key = (id(vectors), vectors.version)
+    wanted = set(allowed.tolist())
+    came: set[int] = set()
+    if picker.index != key or picker.k != k:
+        picker.near.clear()
+    else:
+        gone = picker.allowed - wanted
+        came = wanted - picker.allowed
+        if len(came) > NEW_OPEN:
+            picker.near.clear()
+        elif gone or came:
+            gone_ids = np.array(sorted(gone), np.int64)
+            for sid in [sid for sid, (ids, _) in picker.near.items()
+                        if np.isin(ids, gone_ids).any()]:
+                picker.near.pop(sid)
+            if came and picker.near:
+                joined = vectors.vectors_of(np.array(sorted(came), np.int64))
+                kept = list(picker.near)
+                for sid, here in zip(kept, vectors.vectors_of(np.array(kept, np.int64))):
+                    ids, distances = picker.near[sid]
+                    offset = joined - here
+                    d = np.einsum("ij,ij->i", offset, offset)
+                    far = float(distances.max()) if len(distances) else -1.0
+                    if (ids < 0).any() or (d <= far * (1 + 1e-4) + 1e-4).any():
+                        picker.near.pop(sid)
+    picker.index, picker.k, picker.allowed = key, k, wanted
+    pool = set(scored.tolist())
+    for sid in [sid for sid in picker.near if sid not in pool]:
+        picker.near.pop(sid)  # only the pool's rows are kept
+    missing = np.array([sid for sid in scored.tolist() if sid not in picker.near], np.int64)
+    if len(missing):
+        found, distances = vectors.search_many(vectors.vectors_of(missing), k, allowed=allowed)
+        for sid, ids, ds in zip(missing.tolist(), found, distances):
+            picker.near[sid] = (np.array(ids), np.array(ds))
+    return {sid: picker.near[sid] for sid in scored.tolist()}
+
+
+def _rank(catalog: Catalog, index: Any, scope: set[int] | None,
+          cached: bool = True) -> list[Question]:
+    """Every question worth asking in `scope` (None: everywhere), best first, before leases.
+    `cached`: from what the picker kept of the last ranking (the same questions as
+    cached=False, which reads and searches everything again)."""
+    with _PICKING:
+        if cached:
+            picker = _states(catalog)
+        else:
+            with catalog.snapshot():
+                rows = catalog.review_states()
+            picker = _Picker(0, {row[0]: tuple(row[1:]) for row in rows})
+        return _ranked(picker, index, scope)
+
+
+def _ranked(picker: _Picker, index: Any, scope: set[int] | None) -> list[Question]:
     from .similarity.teach import vote_weight
 
-    rows = catalog.review_states()
     questions: list[Question] = []
     open_oneshots: dict[int, float] = {}
     type_sure: set[int] = set()
-    for sid, kind, tconf, tsource, _category, cconf, csource in rows:
+    for sid, (kind, tconf, tsource, _category, cconf, csource) in picker.states.items():
         in_scope = scope is None or sid in scope
         if tsource != "user" and kind and tconf is not None and tconf < TYPE_DOUBT:
             if in_scope:
@@ -128,7 +242,7 @@ def _rank(catalog: Catalog, index: Any, scope: set[int] | None) -> list[Question
             open_oneshots[sid] = _unsure(cconf)
             if in_scope:
                 type_sure.add(sid)
-    pool = sorted(type_sure, key=lambda i: (-open_oneshots[i], i))[:POOL]
+    pool = heapq.nsmallest(POOL, type_sure, key=lambda i: (-open_oneshots[i], i))
     if pool:
         vectors = index.current()
         known = vectors.ids()
@@ -138,10 +252,9 @@ def _rank(catalog: Catalog, index: Any, scope: set[int] | None) -> list[Question
         scored = scored[np.isin(scored, known)] if len(allowed) else scored[:0]
         near: dict[int, list[tuple[int, float]]] = {}
         if len(scored):
-            found, distances = vectors.search_many(vectors.vectors_of(scored),
-                                                   min(NEIGHBOURS + 1, len(allowed)),
-                                                   allowed=allowed)
-            for sid, ids, ds in zip(scored.tolist(), found, distances):
+            rows = _neighbourhoods(picker, vectors, scored, allowed,
+                                   min(NEIGHBOURS + 1, len(allowed)))
+            for sid, (ids, ds) in rows.items():
                 near[sid] = [(int(j), vote_weight(float(d))) for j, d in zip(ids, ds)
                              if j >= 0 and j != sid]
         for sid in pool:
