@@ -352,6 +352,8 @@ class _Known:
     # answer changes, so an answer's undo or the next answer near it asks nothing again
     sound: dict[int, tuple[str, float] | None] = field(default_factory=dict)
     lists: np.ndarray | None = None  # IVF: the lists each candidate's search visits (-2: not yet)
+    # IVF: each candidate's nearest teachers as last searched (relearn keeps them up to date)
+    near: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
 
 
 _known: dict[str, _Known] = {}  # by catalog file: an answer after an answer reads no table
@@ -531,8 +533,42 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
                        and rows[i][7] is not None], np.int64)
     loud = candidates[~np.isin(candidates, silent)]
     exact = len(teachers) * population <= EXACT_LIMIT
-    lessons = dict(nearest_teachers(vectors, teachers, loud, k, exact=exact)) \
-        if len(loud) else {}
+    removed = plan.was_teacher and (named or plan.old_source == "user") and not (
+        is_teacher and (named or source == "user"))
+    # The nearest teachers each sample was last found to have (known.near) change only by
+    # the answered one: an added teacher joins a sample's list where the index finds it
+    # nearer than the farthest, a removed one leaves the lists holding it (those are
+    # searched again), a relabelled one moves none. Kept on an index search among all the
+    # names (IVF: each distance is the index's own, whatever else is searched), not the
+    # exact path of small libraries, nor near MIN_TEACHERS or k teachers.
+    listed = known.near if not exact and named and min(len(teachers), len(known.teachers)) > k \
+        else {}
+    lessons: dict[int, list[tuple[int, float]]] = {}
+    search: list[int] = []
+    merge: list[int] = []
+    for i in loud.tolist():
+        found = listed.get(i) if i != t else None
+        if found is None or (removed and any(j == t for j, _ in found)):
+            search.append(i)
+        elif added:
+            merge.append(i)
+        else:
+            lessons[i] = found
+    if merge:
+        depth = min(k, len(teachers))
+        to_t = dict(nearest_teachers(vectors, np.array([t], np.int64),
+                                     np.array(merge, np.int64), k, exact=False))
+        for i in merge:
+            found, near = listed[i], to_t.get(i)
+            if not near:  # its search does not visit the answered sample's list
+                lessons[i] = found
+            elif any(d == near[0][1] for _, d in found):  # a tie: the index's order decides
+                search.append(i)
+            else:
+                lessons[i] = sorted([*found, near[0]], key=lambda pair: pair[1])[:depth]
+    if search:
+        lessons.update(nearest_teachers(vectors, teachers, np.array(sorted(search), np.int64),
+                                        k, exact=exact))
     if len(silent):
         lessons.update(nearest_teachers(vectors, np.array([t], np.int64), silent, k,
                                         exact=exact))
@@ -577,6 +613,11 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
         _known.pop(str(catalog.path), None)
         return report
     known.generation, known.teachers, known.answers = resume, all_teachers, answers
+    if listed or (not exact and named and len(teachers) > k):
+        known.near.update(lessons)
+        known.near.pop(t, None)  # an answer's own list is found again when it is asked
+    else:
+        known.near.clear()
     _update_candidates(known, vectors, t, candidate, kept)
     return report
 
