@@ -52,8 +52,23 @@ ANSWER_WEIGHT = 1.0
 
 def vote_weight(squared_distance: float) -> float:
     """A neighbour's vote from its squared distance in the index (equal aspect weights)."""
+    if type(squared_distance) is float:  # remembered: answers among near-copies weigh the
+        key = (squared_distance, REACH)  # same distances again (20k a relearn at 100k)
+        weight = _weights.get(key)
+        if weight is None:
+            if len(_weights) > 200_000:
+                _weights.clear()
+            weight = _weights[key] = _vote_weight(squared_distance)
+        return weight
+    return _vote_weight(squared_distance)
+
+
+def _vote_weight(squared_distance: float) -> float:
     distance = math.sqrt(max(squared_distance, 0.0) / len(ASPECTS))
     return math.exp(-(distance / REACH) ** 2)
+
+
+_weights: dict[tuple[float, float], float] = {}
 
 
 def nearest_teachers(index: VectorIndex, teachers: np.ndarray, candidates: np.ndarray, k: int,
