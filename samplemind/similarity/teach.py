@@ -367,6 +367,7 @@ class _Known:
     # answer changes, so an answer's undo or the next answer near it asks nothing again
     sound: dict[int, tuple[str, float] | None] = field(default_factory=dict)
     lists: np.ndarray | None = None  # IVF: the lists each candidate's search visits (-2: not yet)
+    list_far: np.ndarray | None = None  # and the squared distance to each list's centroid
     # IVF: each candidate's nearest teachers as last searched (relearn keeps them up to date)
     near: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
 
@@ -423,9 +424,11 @@ def _probed(known: _Known, vectors: VectorIndex, rows: np.ndarray) -> np.ndarray
     if known.lists is None:
         width = vectors.probed(known.vectors[:1]).shape[1]
         known.lists = np.full((len(known.vectors), width), -2, np.int64)
+        known.list_far = np.zeros((len(known.vectors), width), np.float32)
     missing = rows[known.lists[rows, 0] == -2]
     if len(missing):
-        known.lists[missing] = vectors.probed(known.vectors[missing])
+        known.lists[missing], known.list_far[missing] = vectors.probed(known.vectors[missing],
+                                                                      distances=True)
     return known.lists[rows]
 
 
@@ -571,8 +574,7 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
             lessons[i] = found
     if merge:
         depth = min(k, len(teachers))
-        to_t = dict(nearest_teachers(vectors, np.array([t], np.int64),
-                                     np.array(merge, np.int64), k, exact=False))
+        to_t = _distances_to(known, vectors, t, merge, k)
         for i in merge:
             found, near = listed[i], to_t.get(i)
             if not near:  # its search does not visit the answered sample's list
@@ -647,6 +649,44 @@ def _sound_guesses(catalog: Catalog, vectors: VectorIndex, known: _Known, ids: l
     return {i: guess for i in ids if (guess := known.sound[i]) is not None}
 
 
+def _distances_to(known: _Known, vectors: VectorIndex, t: int, ids: list[int], k: int
+                  ) -> dict[int, list[tuple[int, float]]]:
+    """What a search among the teacher `t` alone finds from each of `ids` (candidates):
+    [(t, squared distance)], or [] when the search does not visit t's list. On IVF, without
+    searching: t's list is visited when it is among the nprobe lists nearest the sample
+    (known.lists, with their distances: a tie at the nprobe-th is left to the search), and
+    the distance is the index's own kernel's. Elsewhere by the search."""
+    nprobe, home = vectors.info.nprobe, vectors.list_of(t)
+    wanted = np.array(ids, np.int64)
+    rows = np.searchsorted(known.candidates, wanted) \
+        if known.candidates is not None else np.zeros(0, np.int64)
+    listed = known.candidates is not None and len(rows) == len(ids) and bool(
+        np.all(rows < len(known.candidates))) and bool(np.all(known.candidates[rows] == wanted))
+    lists = _probed(known, vectors, rows) if home is not None and listed else None
+    if lists is None or known.list_far is None:
+        return dict(nearest_teachers(vectors, np.array([t], np.int64), np.array(ids, np.int64),
+                                     k, exact=False))
+    far = known.list_far[rows]
+    sure = np.ones(len(ids), bool) if lists.shape[1] <= nprobe else \
+        far[:, nprobe - 1] != far[:, nprobe]
+    seen = (lists[:, :nprobe] == home).any(axis=1)
+    found: dict[int, list[tuple[int, float]]] = {}
+    here = vectors.vectors_of(np.array([t], np.int64))[0]
+    visible = [i for i, ok, s in zip(ids, sure.tolist(), seen.tolist()) if ok and s]
+    for i, ok in zip(ids, sure.tolist()):
+        if ok:
+            found[i] = []
+    if visible:
+        d = vectors.distances_from(here, np.array(visible, np.int64))
+        for i, dist in zip(visible, d.tolist()):
+            found[i] = [(t, dist)]
+    unsure = [i for i, ok in zip(ids, sure.tolist()) if not ok]
+    if unsure:
+        found.update(nearest_teachers(vectors, np.array([t], np.int64),
+                                      np.array(unsure, np.int64), k, exact=False))
+    return found
+
+
 def _update_candidates(known: _Known, vectors: VectorIndex, t: int, candidate: bool,
                        kept: list[tuple[int, float | None, int, str | None, float | None]]
                        ) -> None:
@@ -658,14 +698,15 @@ def _update_candidates(known: _Known, vectors: VectorIndex, t: int, candidate: b
             known.reach = np.insert(known.reach, at, np.inf)
             known.vectors = np.insert(known.vectors, at,
                                       vectors.vectors_of(np.array([t], np.int64))[0], axis=0)
-            if known.lists is not None:
+            if known.lists is not None and known.list_far is not None:
                 known.lists = np.insert(known.lists, at, -2, axis=0)
+                known.list_far = np.insert(known.list_far, at, 0, axis=0)
         else:
             keep = known.candidates != t
             known.candidates, known.reach = known.candidates[keep], known.reach[keep]
             known.vectors = known.vectors[keep]
-            if known.lists is not None:
-                known.lists = known.lists[keep]
+            if known.lists is not None and known.list_far is not None:
+                known.lists, known.list_far = known.lists[keep], known.list_far[keep]
     if kept:
         ids = np.array([row[0] for row in kept], np.int64)
         at = np.searchsorted(known.candidates, ids)
