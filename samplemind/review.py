@@ -12,7 +12,11 @@ vote_weight the nearness weight of the library's lessons (similarity/teach.py). 
 sound in a crowd of unsure sounds comes first; an unsure loner or a sure sound in a crowd
 later. Only the POOL most unsure candidates are scored (one index search each), and one
 batch of questions never holds two sounds from each other's neighbourhoods (the second
-answer would mostly repeat the first). Measured by benchmarks/review.py (399 real
+answer would mostly repeat the first). The picker keeps what it read (every sample's
+review state) and searched (the pool's neighbourhoods) per catalog and brings it up to date
+from the catalog's change feed, so the next question reads only the samples changed since
+the last one (the same questions as reading everything: tests/test_review_picker_cache.py).
+Measured by benchmarks/review.py (399 real
 one-shots, top-1 over the unanswered after 20 / 50 answers): u^2 (1 + spread) 0.781 /
 0.819, u (u + spread) 0.778 / 0.811, lowest confidence alone 0.792 / 0.819, random 0.770 /
 0.777, no answers 0.764. On 814 (four sources), counting in the spread only the
@@ -26,7 +30,9 @@ The answers. Each answer is a user correction (the `overrides` table, like `samp
 set`: it survives rescans, re-analysis and moves), and it teaches at once: a category answer
 re-teaches only the samples that have the answered one among their nearest teachers
 (teach.plan_relearn / relearn; the result equals the full steps after a scan, tested in
-tests/test_review_incremental.py), and runs scan.refine_categories (the sound consensus and
+tests/test_review_incremental.py; on an IVF index relearn keeps each sample's nearest
+teachers between answers, so an answer joins the lists it enters without a search), and
+runs scan.refine_categories (the sound consensus and
 every lesson) only when the library changed since the last round or for a type answer. The
 owner's answers teach from the first one (teach.py). Every sample whose category or type
 moved is counted and kept with the answer (table `review_answers`, migration m013) so undo
