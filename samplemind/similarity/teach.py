@@ -53,12 +53,12 @@ ANSWER_WEIGHT = 1.0
 def vote_weight(squared_distance: float) -> float:
     """A neighbour's vote from its squared distance in the index (equal aspect weights)."""
     if type(squared_distance) is float:  # remembered: answers among near-copies weigh the
-        key = (squared_distance, REACH)  # same distances again (20k a relearn at 100k)
-        weight = _weights.get(key)
-        if weight is None:
-            if len(_weights) > 200_000:
+        weight = _weights.get(squared_distance)  # same distances again (20k a relearn at 100k)
+        if weight is None or _weights_at[0] != (REACH, len(ASPECTS)):
+            if len(_weights) > 200_000 or _weights_at[0] != (REACH, len(ASPECTS)):
                 _weights.clear()
-            weight = _weights[key] = _vote_weight(squared_distance)
+                _weights_at[0] = (REACH, len(ASPECTS))
+            weight = _weights[squared_distance] = _vote_weight(squared_distance)
         return weight
     return _vote_weight(squared_distance)
 
@@ -68,7 +68,8 @@ def _vote_weight(squared_distance: float) -> float:
     return math.exp(-(distance / REACH) ** 2)
 
 
-_weights: dict[tuple[float, float], float] = {}
+_weights: dict[float, float] = {}
+_weights_at: list[tuple[float, int]] = [(REACH, len(ASPECTS))]  # what _weights were weighed with
 
 
 def nearest_teachers(index: VectorIndex, teachers: np.ndarray, candidates: np.ndarray, k: int,
@@ -138,8 +139,17 @@ def tally(neighbours: list[tuple[int, float]], labels_of: Callable[[int], Iterab
 
 def category_vote(neighbours: list[tuple[int, float]], labels: dict[int, str],
                   answers: Container[int] = ()) -> Lesson | None:
-    """The weighted vote of labelled neighbours; None without any."""
-    votes, support, total = tally(neighbours, lambda teacher: (labels[teacher],), answers)
+    """The weighted vote of labelled neighbours; None without any. (tally's sums, in its
+    order, for one label each: this runs for every sample a round or an answer teaches.)"""
+    votes: dict[str, float] = {}
+    support: dict[str, int] = {}
+    total = DOUBT
+    for teacher, squared in neighbours:
+        weight = vote_weight(squared) * (ANSWER_WEIGHT if teacher in answers else 1.0)
+        total += weight
+        label = labels[teacher]
+        votes[label] = votes.get(label, 0.0) + weight
+        support[label] = support.get(label, 0) + 1
     if not votes:
         return None
     best = max(votes, key=lambda category: (votes[category], category))
