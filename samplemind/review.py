@@ -125,18 +125,30 @@ NEW_OPEN = 64  # more one-shots open again than this: search every neighbourhood
 
 @dataclass
 class _Picker:
-    """The review states of a catalog at `generation`, and the neighbourhoods searched for
-    the last ranking: each pool sample's search row, good while the index, k and the
-    searched set `allowed` (the open one-shots) hold, or change only where that row shows
-    it cannot have moved (see _neighbourhoods)."""
+    """What the picker knows of a catalog at `generation`: the samples with a type question
+    and the open one-shots (from every sample's review state), and the neighbourhoods
+    searched for the last ranking: each pool sample's search row, good while the index, k
+    and the searched set `allowed` (the open one-shots) hold, or change only where that row
+    shows it cannot have moved (see _neighbourhoods)."""
 
     generation: int
-    states: dict[int, tuple[Any, ...]]  # id -> (type, type_confidence, type_source,
-    #                                            category, category_confidence, category_source)
+    typed: dict[int, tuple[str, float]] = field(default_factory=dict)  # id -> (type, its confidence)
+    open: dict[int, float] = field(default_factory=dict)  # open one-shot -> unsure (1 - confidence)
     index: tuple[int, int] | None = None  # (id, version) of the VectorIndex searched
     k: int = 0
     allowed: set[int] = field(default_factory=set)
     near: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def weigh(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Take in review_states rows: where each sample stands now."""
+        typed, open_ = self.typed, self.open
+        for sid, kind, tconf, tsource, _category, cconf, csource in rows:
+            typed.pop(sid, None)
+            open_.pop(sid, None)
+            if tsource != "user" and kind and tconf is not None and tconf < TYPE_DOUBT:
+                typed[sid] = (kind, tconf)  # its category waits for its type
+            elif kind == "oneshot" and csource not in PERSON_SOURCES:
+                open_[sid] = _unsure(cconf)
 
 
 _pickers: dict[str, _Picker] = {}
@@ -144,9 +156,9 @@ _PICKING = threading.Lock()  # one ranking at a time in a process touches a pick
 
 
 def _states(catalog: Catalog) -> _Picker:
-    """The picker of `catalog` with every sample's review state as of now: the samples
-    changed since the last look are read again (all of them after a larger change, when
-    removals were forgotten, or the first time)."""
+    """The picker of `catalog` as of now: the samples changed since the last look are read
+    again (all of them after a larger change, when removals were forgotten, or the first
+    time)."""
     from .catalog import ChangeFeed
 
     picker = _pickers.get(str(catalog.path))
@@ -157,17 +169,22 @@ def _states(catalog: Catalog) -> _Picker:
                 and len(changed) + len(removed) <= REREAD
             rows = catalog.review_states(changed) if fresh and changed else []
         if fresh:
-            states = picker.states
             for sid in (*changed, *removed):
-                states.pop(sid, None)
-            states.update((row[0], tuple(row[1:])) for row in rows)
+                picker.typed.pop(sid, None)
+                picker.open.pop(sid, None)
+            picker.weigh(rows)
             picker.generation = generation
             return picker
-    with catalog.snapshot():
-        generation = catalog.generation
-        rows = catalog.review_states()
-    picker = _Picker(generation, {row[0]: tuple(row[1:]) for row in rows})
+    picker = _read(catalog)
     _pickers[str(catalog.path)] = picker
+    return picker
+
+
+def _read(catalog: Catalog) -> _Picker:
+    """A picker of `catalog` from every sample's review state, nothing searched yet."""
+    with catalog.snapshot():
+        picker = _Picker(catalog.generation)
+        picker.weigh(catalog.review_states())
     return picker
 
 
@@ -222,32 +239,16 @@ def _rank(catalog: Catalog, index: Any, scope: set[int] | None,
     `cached`: from what the picker kept of the last ranking (the same questions as
     cached=False, which reads and searches everything again)."""
     with _PICKING:
-        if cached:
-            picker = _states(catalog)
-        else:
-            with catalog.snapshot():
-                rows = catalog.review_states()
-            picker = _Picker(0, {row[0]: tuple(row[1:]) for row in rows})
-        return _ranked(picker, index, scope)
+        return _ranked(_states(catalog) if cached else _read(catalog), index, scope)
 
 
 def _ranked(picker: _Picker, index: Any, scope: set[int] | None) -> list[Question]:
     from .similarity.teach import vote_weight
 
-    questions: list[Question] = []
-    open_oneshots: dict[int, float] = {}
-    type_sure: set[int] = set()
-    for sid, (kind, tconf, tsource, _category, cconf, csource) in picker.states.items():
-        in_scope = scope is None or sid in scope
-        if tsource != "user" and kind and tconf is not None and tconf < TYPE_DOUBT:
-            if in_scope:
-                questions.append(Question(sid, "type", kind, tconf, [], 0,
-                                          1.0 + _unsure(tconf)))
-            continue  # its category waits for its type
-        if kind == "oneshot" and csource not in PERSON_SOURCES:
-            open_oneshots[sid] = _unsure(cconf)
-            if in_scope:
-                type_sure.add(sid)
+    questions = [Question(sid, "type", kind, tconf, [], 0, 1.0 + _unsure(tconf))
+                 for sid, (kind, tconf) in picker.typed.items() if scope is None or sid in scope]
+    open_oneshots = picker.open
+    type_sure = open_oneshots if scope is None else [i for i in open_oneshots if i in scope]
     pool = heapq.nsmallest(POOL, type_sure, key=lambda i: (-open_oneshots[i], i))
     if pool:
         vectors = index.current()
