@@ -372,7 +372,10 @@ class VectorIndex:
         """The inverted list that holds a stored id (None: not an IVF index)."""
         if self.info.kind != "ivf":
             return None
-        return int(faiss.extract_index_ivf(self.index).direct_map.get(int(sample_id))) >> 32
+        try:
+            return int(faiss.extract_index_ivf(self.index).direct_map.get(int(sample_id))) >> 32
+        except RuntimeError:  # not stored, or no id map: the caller searches instead
+            return None
 
     def distances_from(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Squared distances from one standardised query to the stored vectors of `ids`,
