@@ -63,20 +63,24 @@ def recomputed(home: Path, scratch: Path) -> dict[int, tuple]:
         return categories(library)
 
 
-@pytest.fixture(params=["flat", "ivf"])
+@pytest.fixture(params=["flat", "ivf-4", "ivf-12"])
 def kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """flat: the exact index and exact distances of a small library. ivf: as a large one
-    (an IVF index of 16 lists, nearest teachers found by index searches), where relearn
-    keeps each sample's nearest teachers between answers (teach._Known.near)."""
-    if request.param == "ivf":
+    """flat: the exact index and exact distances of a small library. ivf-N: as a large one
+    (an IVF index of 16 lists, N of them probed, nearest teachers found by index searches),
+    where relearn keeps each sample's nearest teachers between answers (teach._Known.near).
+    With 4 probed many lists go unvisited; with 12 most samples hear a full k teachers (an
+    added one pushes the farthest out)."""
+    if request.param.startswith("ivf"):
         from samplemind.similarity import index, manager, teach
 
         def choose_kind(count: int, exact_max: int = 0) -> str:
             return "ivf" if count >= 32 else "flat"
 
+        nprobe = int(request.param.split("-")[1])
         monkeypatch.setattr(index, "choose_kind", choose_kind)
         monkeypatch.setattr(manager, "choose_kind", choose_kind)
         monkeypatch.setattr(index, "_nlist", lambda count: 16)
+        monkeypatch.setattr(index, "_tune_nprobe", lambda *args: (nprobe, 1.0))
         monkeypatch.setattr(teach, "EXACT_LIMIT", 0)
     return request.param
 
@@ -86,7 +90,7 @@ def prepared(scanned: Path, tmp_path: Path, kind: str) -> Path:
     library taught over it."""
     home = tmp_path / "home"
     shutil.copytree(scanned, home)
-    if kind == "ivf":
+    if kind != "flat":
         with Library(home) as library:
             library.index.rebuild("ivf")
         recomputed(home, tmp_path / "ivf")
@@ -104,7 +108,7 @@ def test_each_answer_taught_where_it_reaches_equals_the_full_recompute(scanned: 
     for step in range(10):
         with Library(home) as library:
             every = len(library.catalog.query("SELECT id FROM samples WHERE type = 'oneshot'"))
-            assert library.index.current().info.kind == kind
+            assert library.index.current().info.kind == kind.split("-")[0]
             if step == 4:  # anything else changed since the last round: the full steps run
                 library.tag([str(given[0]["sample_id"])], ["checked"])
             if step == 6:  # take the second answer back

@@ -380,6 +380,8 @@ class _Known:
     list_far: np.ndarray | None = None  # and the squared distance to each list's centroid
     # IVF: each candidate's nearest teachers as last searched (relearn keeps them up to date)
     near: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
+    # (teacher, the lists it entered as they were before) of the last relearn, if it added one
+    undo: tuple[int, dict[int, list[tuple[int, float]]]] | None = None
 
 
 _known: dict[str, _Known] = {}  # by catalog file: an answer after an answer reads no table
@@ -574,9 +576,15 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
     lessons: dict[int, list[tuple[int, float]]] = {}
     search: list[int] = []
     merge: list[int] = []
+    # the lists an added teacher entered, as they were: its undo (the next relearn, nothing
+    # else changed in between) gives the same teachers again, so the same lists
+    before: dict[int, list[tuple[int, float]]] = {}
+    undone = known.undo[1] if removed and listed and known.undo and known.undo[0] == t else {}
     for i in loud.tolist():
         found = listed.get(i) if i != t else None
-        if found is None or (removed and any(j == t for j, _ in found)):
+        if found is not None and i in undone and any(j == t for j, _ in found):
+            lessons[i] = undone[i]
+        elif found is None or (removed and any(j == t for j, _ in found)):
             search.append(i)
         elif added:
             merge.append(i)
@@ -593,12 +601,15 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
                 search.append(i)
             else:
                 lessons[i] = sorted([*found, near[0]], key=lambda pair: pair[1])[:depth]
+                if lessons[i] != found:
+                    before[i] = found
     if search:
         lessons.update(nearest_teachers(vectors, teachers, np.array(sorted(search), np.int64),
                                         k, exact=exact))
     if len(silent):
-        lessons.update(nearest_teachers(vectors, np.array([t], np.int64), silent, k,
-                                        exact=exact))
+        alone = dict(nearest_teachers(vectors, np.array([t], np.int64), silent, k, exact=exact))
+        lessons.update(alone)
+        before.update((i, []) for i, found in alone.items() if found)  # they heard none
     heard = {j for found in lessons.values() for j, _ in found if j in answers}
     if (fresh or heard) and known.voters is None:
         known.voters = consensus.listeners(catalog, vectors.ids())
@@ -643,8 +654,10 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
     if listed or (not exact and named and len(teachers) > k):
         known.near.update(lessons)
         known.near.pop(t, None)  # an answer's own list is found again when it is asked
+        known.undo = (t, before) if added else None
     else:
         known.near.clear()
+        known.undo = None
     _update_candidates(known, vectors, t, candidate, kept)
     return report
 
