@@ -648,11 +648,19 @@ class Catalog:
 
     # -- review mode (review.py; tables of migration m013) ------------------------------
 
-    def review_states(self) -> list[tuple[Any, ...]]:
+    def review_states(self, ids: Sequence[int] | None = None) -> list[tuple[Any, ...]]:
         """(id, type, type_confidence, type_source, category, category_confidence,
-        category_source) of every sample: what the review picker weighs."""
-        return self.query("SELECT id, type, type_confidence, type_source, category, "
-                          "category_confidence, category_source FROM samples")
+        category_source) of the samples `ids` (None: of every sample): what the review
+        picker weighs."""
+        sql = ("SELECT id, type, type_confidence, type_source, category, "
+               "category_confidence, category_source FROM samples")
+        if ids is None:
+            return self.query(sql)
+        out: list[tuple[Any, ...]] = []
+        for chunk in _chunks(list(ids)):
+            marks = ", ".join("?" for _ in chunk)
+            out.extend(self.conn.execute(f"{sql} WHERE id IN ({marks})", chunk))
+        return out
 
     def review_rows(self, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
         """id -> (path, name, duration, category, category_confidence, type,
