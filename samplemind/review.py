@@ -60,7 +60,7 @@ import numpy as np
 
 from .catalog import Catalog
 from .errors import NotFound, UsageError
-from .models import ScanReport
+from .models import ScanReport, versioned
 from .scan import re_resolve, refine_categories
 
 FIELDS = ("category", "type")
@@ -88,7 +88,7 @@ class Question:
     duration: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return versioned(asdict(self))
 
 
 @dataclass
@@ -106,7 +106,7 @@ class AnswerReport:
     relearned: int | None = None  # samples taught again around it (None: the whole library)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return versioned(asdict(self))
 
 
 # -- the picker ----------------------------------------------------------------------------
