@@ -63,6 +63,7 @@ from ui import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  benchmarks/ui.py: how Chro
 
 from samplemind import Library  # noqa: E402
 from samplemind.demo import write_demo_pack  # noqa: E402
+from samplemind.migrations import rebuild_figures  # noqa: E402
 from samplemind.models import ScanReport  # noqa: E402
 from samplemind.scan import refine_categories  # noqa: E402
 from samplemind.similarity import map_levels  # noqa: E402
@@ -181,6 +182,7 @@ def build_catalog(home: Path, vectors: np.ndarray, source: np.ndarray,
             conn.execute("INSERT INTO sample_changes (sample_id, generation) "
                          "SELECT id, ? FROM samples WHERE id > ?", [generation, before])
             conn.execute(fts_bulk + " WHERE s.id > ?", [before])
+            rebuild_figures(conn)  # the figures the dropped samples_figures_insert would count
             for _, create in indexes:
                 conn.execute(create)
     finally:

@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from samplemind import Library  # noqa: E402
-from samplemind.analysis.extract import VECTOR_DIM  # noqa: E402
+from samplemind.analysis.layout import VECTOR_DIM  # noqa: E402
 from samplemind.analysis.versions import analysis_version  # noqa: E402
 
 OUT = HERE / "out"

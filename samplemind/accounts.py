@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .closing import Closing
 from .errors import ExitCode, NotFound, SampleMindError, UsageError
 
 ROLES = ("viewer", "editor", "admin")  # each role may do everything the ones before it may
@@ -174,7 +175,7 @@ CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions(expires_at);
 """
 
 
-class AccountStore:
+class AccountStore(Closing):
     """Users, API tokens and sessions in `<data dir>/accounts.db`.
 
     Safe to share between threads (one connection behind a lock) and between processes (SQLite WAL
@@ -212,12 +213,6 @@ class AccountStore:
         """Close the database connection."""
         with self._lock:
             self._db.close()
-
-    def __enter__(self) -> AccountStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _query(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -317,6 +312,13 @@ class AccountStore:
         """Every token: name, role, created_at, last_used_at (never the secret or its hash)."""
         return [dict(row) for row in self._query(
             "SELECT name, role, created_at, last_used_at FROM tokens ORDER BY name")]
+
+    def account_name(self, name: str) -> str | None:
+        """How the server spells the account a request of user or token ``name`` (any case)
+        runs as, the name its favourites are kept under; None when there is none."""
+        rows = self._query("SELECT name FROM users WHERE name = ? UNION ALL "
+                           "SELECT name FROM tokens WHERE name = ?", (name, name))
+        return rows[0]["name"] if rows else None
 
     def remove_token(self, name: str) -> None:
         """Revoke a token."""

@@ -15,13 +15,14 @@ from typing import Any
 
 import diskcache
 
+from .closing import Closing
 from .config import DEFAULT_CACHE_LIMIT
 from .errors import SampleMindError
 
 log = logging.getLogger(__name__)
 
 
-class DiskStore:
+class DiskStore(Closing):
     """A diskcache folder of derived data, with hit and miss counters kept on disk. A
     damaged one is set aside and started afresh: everything in it can be made again.
 
@@ -84,12 +85,6 @@ class DiskStore:
     def close(self) -> None:
         """Close the cache's SQLite handle."""
         self._cache.close()
-
-    def __enter__(self) -> DiskStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class FeatureCache(DiskStore):

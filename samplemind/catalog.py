@@ -9,7 +9,9 @@ running server share one file. Each committed change bumps the catalog
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -298,9 +300,10 @@ class Catalog:
         return max(cursor.rowcount, 0)
 
     def favourites(self, account: str) -> list[int]:
-        """The ids of one account's favourites, the first marked first."""
+        """The ids of one account's favourites, the first marked first (rowid: in the order
+        they were marked within the second `added` tells)."""
         rows = self.conn.execute(
-            "SELECT sample_id FROM favourites WHERE account = ? ORDER BY added, sample_id", (account,))
+            "SELECT sample_id FROM favourites WHERE account = ? ORDER BY added, rowid", (account,))
         return [row[0] for row in rows]
 
     def set_favourites(self, account: str, ids: Sequence[int], on: bool) -> int:
@@ -483,10 +486,45 @@ class Catalog:
         """The ids of the samples matching a WHERE clause, in order, from the offset-th on: the
         `records` query without the record. It reads only what the WHERE and ORDER BY name, so
         an index holding those columns (every index holds the id) answers it alone."""
+        split = _split_in(where, params, order_by, limit, offset)
+        if split is not None:
+            sql, values = split
+            return [row[0] for row in self.conn.execute(sql, values)]
+        if limit is not None and order_by == "s.path":
+            where = self._dense_range(where, params, offset + limit)
         sql = "SELECT s.id FROM samples s" + (f" WHERE {where}" if where else "")
         sql += f" ORDER BY {order_by} LIMIT ? OFFSET ?"
         rows = self.conn.execute(sql, [*params, -1 if limit is None else limit, offset])
         return [row[0] for row in rows]
+
+    def _dense_range(self, where: str, params: Sequence[Any], wanted: int) -> str:
+        """The WHERE clause of a page in path order, its ranges kept out of index lookups
+        when that reads the page straight from one index in path order (no sort) and the
+        filter matches too many samples to read and sort them: 'type:loop bpm:120..128' at 1M
+        matches 83k loops (13 ms read by tempo and sorted; 0.05 ms walking m018's (type,
+        path, bpm) and testing the tempo in it). Too many: at least sqrt(4 x wanted x
+        samples), a count that stops there (~1 ms at 1M); fewer are sorted as before. Only
+        when the walk is of one covering index, so a walk whose first paths all miss
+        (tempos sorted into folders) reads index entries, not rows. A unary + keeps a column
+        out of index lookups, not out of the comparison: the same rows."""
+        if not where or wanted > MAX_SPLIT_ROWS or _RANGE.search(where) is None:
+            return where
+
+        def plan(clause: str) -> list[str]:
+            sql = f"SELECT s.id FROM samples s WHERE {clause} ORDER BY s.path LIMIT ?"
+            return [str(row[-1]) for row in
+                    self.conn.execute("EXPLAIN QUERY PLAN " + sql, [*params, wanted])]
+
+        if not any("B-TREE FOR ORDER BY" in step for step in plan(where)):
+            return where
+        walked = _RANGE.sub(r"+\1 \2 ?", where)
+        steps = plan(walked)
+        if len(steps) != 1 or "COVERING INDEX" not in steps[0]:
+            return where
+        enough = math.isqrt(4 * wanted * max(self.count(), 1))
+        found = self.scalar(f"SELECT count(*) FROM (SELECT 1 FROM samples s WHERE {where} "
+                            "LIMIT ?)", [*params, enough])
+        return walked if int(found) >= enough else where
 
     def explain_records(self, where: str = "", params: Sequence[Any] = (),
                         order_by: str = "s.path") -> str | None:
@@ -513,10 +551,43 @@ class Catalog:
         """Every column of one sample, or None."""
         return next(self.full_rows("id = ?", [sample_id]), None)
 
+    # -- the library's figures (tables kept by the triggers of migration m018) --------------
+
+    def figures(self) -> dict[str, Any]:
+        """Samples, duration and size of the whole library, and samples by type, category and
+        format (each "unknown" when missing), most first then by name: read from
+        library_figures, a row per (type, category, format), not from the samples."""
+        rows = self.query("SELECT type, category, format, samples, duration, size "
+                          "FROM library_figures WHERE samples > 0")
+
+        def grouped(position: int) -> dict[str, int]:
+            counts: dict[str, int] = {}
+            for row in rows:
+                name = str(row[position])
+                counts[name] = counts.get(name, 0) + row[3]
+            return dict(sorted(counts.items(), key=lambda pair: (-pair[1], pair[0])))
+
+        return {"samples": sum(row[3] for row in rows),
+                "duration": math.fsum(row[4] for row in rows),
+                "size": sum(row[5] for row in rows),
+                "by_type": grouped(0), "by_category": grouped(1), "by_format": grouped(2)}
+
+    def tag_figures(self, limit: int = -1) -> list[tuple[str, int, list[str]]]:
+        """(tag, samples that carry it, its sources) of every tag (or the `limit` most used),
+        most used first then by name: from tag_figures, not from the tags."""
+        rows = self.query("SELECT tag, sum(samples), group_concat(source, char(31)) FROM "
+                          "tag_figures WHERE samples > 0 GROUP BY tag ORDER BY 2 DESC, 1 LIMIT ?",
+                          [limit])
+        return [(tag, count, sorted(source for source in sources.split(TAG_SEPARATOR) if source))
+                for tag, count, sources in rows]
+
     def facet_counts(self, where: str = "", params: Sequence[Any] = (), *,
                      tags: int = 100, folders: int = 300) -> dict[str, Any]:
         """How the samples matching a WHERE clause split by category, type, tag (the most
-        used) and folder (relative to its root, the fullest first)."""
+        used) and folder (relative to its root, the fullest first). Every sample's (no
+        WHERE) are read from the figures tables (m018), not the samples."""
+        if not where:
+            return self._library_facets(tags, folders)
         clause = f" WHERE {where}" if where else ""
 
         def grouped(column: str) -> dict[str, int]:
@@ -537,17 +608,33 @@ class Catalog:
             "ELSE rtrim(s.path, replace(s.path, '/', '')) END AS folder, s.root, count(*) "
             f"FROM samples s{clause} GROUP BY folder, s.root ORDER BY 3 DESC, 1 LIMIT ?",
             [*params, folders])
+        return self._facets(grouped("category"), grouped("type"), tag_rows, folder_rows)
+
+    def _library_facets(self, tags: int, folders: int) -> dict[str, Any]:
+        figures = self.figures()
+        tag_rows = [(tag, count) for tag, count, _ in self.tag_figures(tags)]
+        folder_rows = self.query("SELECT folder, root, samples FROM folder_figures WHERE "
+                                 "samples > 0 ORDER BY 3 DESC, 1, 2 LIMIT ?", [folders])
+        return self._facets(figures["by_category"], figures["by_type"], tag_rows, folder_rows)
+
+    @staticmethod
+    def _facets(by_category: dict[str, int], by_type: dict[str, int],
+                tag_rows: Iterable[tuple[str, int]],
+                folder_rows: Iterable[tuple[str, str | None, int]]) -> dict[str, Any]:
         found = [(folder.rstrip("/") or "/", root or "", count) for folder, root, count in folder_rows]
         return {
-            "by_category": grouped("category"), "by_type": grouped("type"),
+            "by_category": by_category, "by_type": by_type,
             "tags": [{"tag": tag, "count": count} for tag, count in tag_rows],
             "folders": sorted(({"path": folder, "folder": _relative_folder(folder, root), "count": count}
                                for folder, root, count in found), key=lambda item: item["path"]),
         }
 
     def count(self, where: str = "", params: Sequence[Any] = ()) -> int:
-        """Number of samples matching a WHERE clause."""
-        sql = "SELECT count(*) FROM samples s" + (f" WHERE {where}" if where else "")
+        """Number of samples matching a WHERE clause (every sample's: from the figures the
+        triggers keep, m018, instead of a walk of an index of every row)."""
+        if not where:
+            return int(self.scalar("SELECT coalesce(sum(samples), 0) FROM library_figures"))
+        sql = "SELECT count(*) FROM samples s WHERE " + where
         return int(self.conn.execute(sql, list(params)).fetchone()[0])
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -561,11 +648,19 @@ class Catalog:
 
     # -- review mode (review.py; tables of migration m013) ------------------------------
 
-    def review_states(self) -> list[tuple[Any, ...]]:
+    def review_states(self, ids: Sequence[int] | None = None) -> list[tuple[Any, ...]]:
         """(id, type, type_confidence, type_source, category, category_confidence,
-        category_source) of every sample: what the review picker weighs."""
-        return self.query("SELECT id, type, type_confidence, type_source, category, "
-                          "category_confidence, category_source FROM samples")
+        category_source) of the samples `ids` (None: of every sample): what the review
+        picker weighs."""
+        sql = ("SELECT id, type, type_confidence, type_source, category, "
+               "category_confidence, category_source FROM samples")
+        if ids is None:
+            return self.query(sql)
+        out: list[tuple[Any, ...]] = []
+        for chunk in _chunks(list(ids)):
+            marks = ", ".join("?" for _ in chunk)
+            out.extend(self.conn.execute(f"{sql} WHERE id IN ({marks})", chunk))
+        return out
 
     def review_rows(self, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
         """id -> (path, name, duration, category, category_confidence, type,
@@ -671,35 +766,6 @@ class ChangeFeed:
         a look that costs a few microseconds, before the dearer since()."""
         return int(self._catalog.conn.execute("PRAGMA data_version").fetchone()[0])
 
-    def facet_rows(self, ids: Sequence[int] | None = None) -> tuple[
-            int, list[tuple[Any, ...]], list[tuple[int, str, str]]]:
-        """(generation, (id, type, category, format, duration, size) rows, (id, tag, source)
-        rows) of these samples (every sample when ids is None), in one snapshot: what a
-        follower keeping the library's figures (counts by type, category, format and tag)
-        needs to recount the samples that changed."""
-        catalog = self._catalog
-        sample_sql = "SELECT id, type, category, format, duration, size FROM samples"
-        tag_sql = "SELECT sample_id, tag, source FROM tags"
-        with catalog.snapshot():
-            generation = catalog.generation
-            if ids is None:
-                return generation, catalog.query(sample_sql), catalog.query(tag_sql)
-            samples: list[tuple[Any, ...]] = []
-            tags: list[tuple[int, str, str]] = []
-            for start in range(0, len(ids), 500):
-                chunk = list(ids[start:start + 500])
-                marks = ", ".join("?" for _ in chunk)
-                samples += catalog.query(f"{sample_sql} WHERE id IN ({marks})", chunk)
-                tags += catalog.query(f"{tag_sql} WHERE sample_id IN ({marks})", chunk)
-        return generation, samples, tags
-
-    def library_figures(self) -> tuple[int, int, list[str]]:
-        """(generation, failed files, roots): the library figures no sample row holds."""
-        catalog = self._catalog
-        with catalog.snapshot():
-            return (catalog.generation, int(catalog.scalar("SELECT count(*) FROM failures")),
-                    [row[0] for row in catalog.query("SELECT path FROM roots ORDER BY path")])
-
     def vectors_unchanged_since(self, since: int) -> int | None:
         """The generation now, when no vector was added, changed or removed after generation
         `since`; None when one was, or when removals after `since` were pruned (cannot tell)."""
@@ -710,6 +776,53 @@ class ChangeFeed:
                 return None
             changed, removed = catalog.vector_changes(since)
         return None if changed or removed else generation
+
+
+# A page of a filter that starts with a list of values ("cat:snare,clap ..."): the WHERE
+# clause's first term, "s.<column> IN (?, ...)", then " AND " or the end of its parentheses.
+_LEADING_IN = re.compile(r"\((s\.[a-z_]+) IN \(\?((?:, \?)*)\)(?= AND |\))")
+_ORDER_ITEM = re.compile(r"(?P<expr>.+?)(?P<tail>(?: COLLATE \w+)?(?: ASC| DESC)?(?: NULLS (?:FIRST|LAST))?)")
+MAX_SPLIT_ROWS = 10_000  # deeper pages than this are read the one-statement way
+# A range on a sample column other than its path or id ("s.bpm >= ?"): the path's ranges
+# are `under` folders, read from the path index; an id range reads by id.
+_RANGE = re.compile(r"(?<![.\w+])(s\.(?!path\b|id\b)[a-z_]+) (>=|<=|<|>) \?")
+
+
+def _split_in(where: str, params: Sequence[Any], order_by: str, limit: int | None,
+              offset: int) -> tuple[str, list[Any]] | None:
+    """The ids query of a page whose filter starts with `s.column IN (a, b, ...)`, as one
+    ordered page per value merged by one small sort: (SQL, parameters), or None to run it the
+    one-statement way. SQLite cannot read an IN list in an order that is not the index's
+    (category IN (snare, clap) ORDER BY loudness): it reads every match and sorts them (7 s
+    at a million samples). Each `column = value` part reads its first offset + limit rows
+    straight from an index ordered like the listing (m018's (category, loudness_lufs DESC, path)),
+    whatever the planner's statistics; the outer ORDER BY is the listing's own, over at most
+    (values x (offset + limit)) rows, and ends with the path, so the page is the same rows in
+    the same order."""
+    if limit is None or "random()" in order_by or offset + limit > MAX_SPLIT_ROWS:
+        return None
+    match = _LEADING_IN.match(where)
+    if match is None:
+        return None
+    count = 1 + match.group(2).count("?")
+    values = list(dict.fromkeys(params[:count]))  # the first placeholders are the IN's
+    if len(values) < 2:
+        return None
+    items = [_ORDER_ITEM.fullmatch(item.strip()) for item in order_by.split(", ")]
+    if any(item is None for item in items):
+        return None
+    keys = [(item.group("expr"), item.group("tail")) for item in items if item is not None]
+    inner_where = where[:match.start()] + f"({match.group(1)} = ?" + where[match.end():]
+    columns = ", ".join(f"{expr} AS k{i}" for i, (expr, _) in enumerate(keys))
+    part = (f"SELECT * FROM (SELECT s.id, {columns} FROM samples s WHERE {inner_where} "
+            f"ORDER BY {order_by} LIMIT ?)")
+    outer = ", ".join(f"k{i}{tail}" for i, (_, tail) in enumerate(keys))
+    sql = f"SELECT id FROM ({' UNION ALL '.join(part for _ in values)}) ORDER BY {outer} LIMIT ? OFFSET ?"
+    rest = list(params[count:])
+    bound: list[Any] = []
+    for value in values:
+        bound.extend([value, *rest, offset + limit])
+    return sql, [*bound, limit, offset]
 
 
 def _relative_folder(folder: str, root: str) -> str:

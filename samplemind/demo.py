@@ -28,7 +28,6 @@ from samplemind.synth import (
     drum_loop,
     hihat,
     kick,
-    loop_frames,
     normalize,
     pad,
     snare,
@@ -36,24 +35,7 @@ from samplemind.synth import (
     tone,
 )
 
-__all__ = [
-    "MARKER",
-    "DemoFile",
-    "bass_loop",
-    "chord_progression",
-    "clap",
-    "drum_loop",
-    "hihat",
-    "kick",
-    "loop_frames",
-    "normalize",
-    "pad",
-    "snare",
-    "tom",
-    "tone",
-    "write_demo_pack",
-    "write_library",
-]
+__all__ = ["MARKER", "DemoFile", "write_demo_pack", "write_library"]
 
 MARKER = ".samplemind-demo"  # hidden, so the scanner skips it
 # extension -> (libsndfile container, default subtype)

@@ -51,7 +51,6 @@ class QueryError(UsageError):
 class NotFound(SampleMindError):
     """No sample (or file) matches what was asked for."""
 
-    exit_code = ExitCode.ERROR
     http_status = 404
 
 
@@ -59,22 +58,17 @@ class Forbidden(SampleMindError):
     """Not allowed: a file the library may not delete, a path outside the server's scan roots,
     a file delete without the server's --allow-delete, a foreign Host or Origin."""
 
-    exit_code = ExitCode.ERROR
     http_status = 403
 
 
 class DecodeError(SampleMindError):
     """A file could not be decoded as audio."""
 
-    exit_code = ExitCode.ERROR
     http_status = 422
 
 
 class AnalysisError(SampleMindError):
     """Analysis of one file failed (crash, timeout, bad data)."""
-
-    exit_code = ExitCode.ERROR
-    http_status = 500
 
 
 class ComponentMissing(SampleMindError):
@@ -86,9 +80,6 @@ class ComponentMissing(SampleMindError):
 
 class CatalogError(SampleMindError):
     """The catalog could not be opened or is damaged."""
-
-    exit_code = ExitCode.ERROR
-    http_status = 500
 
 
 class ClusterError(ComponentMissing):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .analysis.versions import analysis_version
 from .cache import FeatureCache
 from .catalog import Catalog, ChangeFeed, now_iso
+from .closing import Closing
 from .config import DEFAULT_TIMEOUT, Paths, default_jobs, resolve_paths
 from .errors import (
     AnalysisError,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:  # FAISS and NumPy load only when a command needs them
     from .similarity.manager import IndexManager
 
 _ID_CHUNK = 500  # ids per SQL statement (well under SQLite's variable limit)
+RARE_TAG_FACTOR = 64  # a tag: term carried by fewer than sqrt(64 x samples) reads the tags first
 log = logging.getLogger(__name__)
 
 
@@ -88,7 +90,7 @@ def id_of(ref: str | int | os.PathLike[str]) -> int | None:
     return None
 
 
-class Library:
+class Library(Closing):
     """A sample library: catalog + feature cache + analysis pool, in one folder."""
 
     def __init__(self, home: str | os.PathLike[str] | None = None, *,
@@ -141,12 +143,6 @@ class Library:
         self.catalog.close()
         if self._cache is not None:
             self._cache.close()
-
-    def __enter__(self) -> Library:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- scanning -----------------------------------------------------------------------
 
@@ -323,7 +319,7 @@ class Library:
         if not texts:
             raise UsageError("nothing selected: give a query, ids or files")
         looks_like_refs = all(id_of(t) is not None or os.path.exists(os.path.expanduser(t))
-                              for t in texts)
+                              or _names_a_file(t) for t in texts)
         if len(texts) == 1 and not looks_like_refs:
             return [sample.id for sample in self.ls(texts[0])]
         ids: list[int] = []
@@ -331,8 +327,14 @@ class Library:
             path = user_path(text)
             if os.path.isdir(path):
                 ids.extend(sample.id for sample in self.ls(under=path))
-            else:
+                continue
+            try:
                 ids.append(self.get(text).id)
+            except NotFound as error:
+                if len(texts) == 1 and _names_a_file(text):
+                    raise NotFound(f"{error}; to search for the text, put it in quotes: "
+                                   f"'\"{text}\"'") from None
+                raise
         return list(dict.fromkeys(ids))
 
     def tag(self, refs: Sequence[str | int], tags: Sequence[str], *,
@@ -349,18 +351,16 @@ class Library:
 
     def tags(self) -> list[dict[str, Any]]:
         """Every tag with how many samples carry it, most used first."""
-        rows = self.catalog.query(
-            "SELECT tag, count(DISTINCT sample_id), group_concat(DISTINCT source) FROM tags "
-            "GROUP BY tag ORDER BY 2 DESC, 1")
-        return [{"tag": tag, "count": count, "sources": sorted(sources.split(","))}
-                for tag, count, sources in rows]
+        return [{"tag": tag, "count": count, "sources": sources}
+                for tag, count, sources in self.catalog.tag_figures()]
 
     def facets(self, query: str | None = None) -> dict[str, Any]:
         """How the samples a query matches split by category, type, tag and folder: the
         counts beside the filters of what is listed now (README: Web UI)."""
         where, params, _, _ = self._where(query)
-        return versioned({"total": self.catalog.count(where, params),
-                          **self.catalog.facet_counts(where, params)})
+        with self.catalog.snapshot():
+            return versioned({"total": self.catalog.count(where, params),
+                              **self.catalog.facet_counts(where, params)})
 
     def favourites(self, account: str) -> list[int]:
         """The ids one account starred, the first starred first (the query: fav:ACCOUNT)."""
@@ -606,25 +606,20 @@ class Library:
     def stats(self) -> dict[str, Any]:
         """Figures about the library: counts by type, category and format, sizes, roots."""
         catalog = self.catalog
-
-        def grouped(column: str) -> dict[str, int]:
-            rows = catalog.query(
-                f"SELECT coalesce({column}, 'unknown'), count(*) FROM samples "
-                f"GROUP BY 1 ORDER BY 2 DESC, 1")
-            return {str(name): count for name, count in rows}
-
-        return versioned({
-            "samples": catalog.count(),
-            "duration": round(catalog.scalar("SELECT coalesce(sum(duration), 0) FROM samples"), 3),
-            "size": catalog.scalar("SELECT coalesce(sum(size), 0) FROM samples"),
-            "failed": catalog.scalar("SELECT count(*) FROM failures"),
-            "by_type": grouped("type"),
-            "by_category": grouped("category"),
-            "by_format": grouped("format"),
-            "roots": [row[0] for row in catalog.query("SELECT path FROM roots ORDER BY path")],
-            "generation": catalog.generation,
-            "catalog": str(self.paths.catalog),
-        })
+        with catalog.snapshot():  # the counts kept by the catalog's triggers (m018), one state
+            figures = catalog.figures()
+            return versioned({
+                "samples": figures["samples"],
+                "duration": round(figures["duration"], 3),
+                "size": figures["size"],
+                "failed": catalog.scalar("SELECT count(*) FROM failures"),
+                "by_type": figures["by_type"],
+                "by_category": figures["by_category"],
+                "by_format": figures["by_format"],
+                "roots": [row[0] for row in catalog.query("SELECT path FROM roots ORDER BY path")],
+                "generation": catalog.generation,
+                "catalog": str(self.paths.catalog),
+            })
 
     # -- similarity ---------------------------------------------------------------------
 
@@ -877,7 +872,16 @@ class Library:
         """A query in the query language, compiled to SQL (collections resolved)."""
         from .query import compile_query
 
-        return compile_query(query, self._collection_query)
+        return compile_query(query, self._collection_query, self._rare_tags)
+
+    def _rare_tags(self, condition: str, params: list[Any]) -> bool:
+        """Whether few enough samples carry a tag matching condition (over t.tag) that reading
+        them from the tags beats testing samples in the listing's order: fewer than
+        sqrt(64 x samples) (a page of 50 at 1/f of the samples tests ~50 f of them), counted
+        in the figures the triggers keep (m018, a row per tag and source)."""
+        carried = self.catalog.scalar(
+            f"SELECT coalesce(sum(samples), 0) FROM tag_figures t WHERE {condition}", params)
+        return int(carried) ** 2 <= RARE_TAG_FACTOR * self.catalog.count()
 
     def _collection_query(self, name: str) -> str | None:
         return self.catalog.scalar("SELECT query FROM collections WHERE name = ?", [name]) \
@@ -1008,3 +1012,17 @@ def _account(name: Any) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > 200 or not name.isprintable():
         raise BadValue("account", "must be an account name (1 to 200 printable characters)")
     return name.strip()
+
+
+def _names_a_file(text: str) -> bool:
+    """Whether a lone selection names a file rather than asking a query: a path (/, ./, ../, ~)
+    or a name with an audio extension and no query term. Such a text that matches no file is
+    refused (NotFound), not searched: `fav add -- --kick.wav` must not star every sample that
+    lacks the word."""
+    from .scanner import AUDIO_EXTENSIONS
+
+    text = text.strip()
+    if text.startswith(("/", "./", "../", "~")):
+        return True
+    return (":" not in text and not text.startswith(("'", '"'))
+            and os.path.splitext(text)[1].lower() in AUDIO_EXTENSIONS)

@@ -383,9 +383,12 @@ class CompiledQuery:
 
 
 def compile_query(text: str,
-                  resolve_collection: Callable[[str], str | None] | None = None) -> CompiledQuery:
-    """Compile a query to a WHERE clause with bound parameters, an ORDER BY and a limit."""
-    state = _State()
+                  resolve_collection: Callable[[str], str | None] | None = None,
+                  rare_tags: Callable[[str, list[Any]], bool] | None = None) -> CompiledQuery:
+    """Compile a query to a WHERE clause with bound parameters, an ORDER BY and a limit.
+    rare_tags(condition, params): whether few samples carry a tag matching the condition
+    (over t.tag); such a tag: term is read from the tags that match, not tested per sample."""
+    state = _State(rare_tags=rare_tags)
     where, sorts, limit = _Compiler(text, resolve_collection, state, (), "").compile()
     order = list(sorts)
     if not any(item.startswith("s.path ") for item in order):
@@ -418,6 +421,8 @@ class _State:
     params: list[Any] = field(default_factory=list)
     pieces: int = 0
     sort_keys: int = 0
+    # (a tag condition over t.tag, its parameters) -> whether few samples carry such a tag
+    rare_tags: Callable[[str, list[Any]], bool] | None = None
 
 
 _NUMBER_RE = re.compile(r"\s*(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*"
@@ -705,7 +710,14 @@ class _Compiler:
         return self._either(parts)
 
     def _tag(self, spec: FieldSpec, term: Term) -> str:
+        first = len(self.state.params)
         condition = self._text(spec, term, column="t.tag")
+        rare = self.state.rare_tags
+        if not term.negated and rare is not None and rare(condition, self.state.params[first:]):
+            # The same samples, found from the few tags instead of testing every sample in
+            # the listing's order until a page is full (a tag nobody carries: all of them,
+            # 0.35 s at a million samples).
+            return f"s.id IN (SELECT t.sample_id FROM tags t WHERE {condition})"
         return f"EXISTS (SELECT 1 FROM tags t WHERE t.sample_id = s.id AND {condition})"
 
     def _fav(self, spec: FieldSpec, term: Term) -> str:

@@ -12,7 +12,11 @@ vote_weight the nearness weight of the library's lessons (similarity/teach.py). 
 sound in a crowd of unsure sounds comes first; an unsure loner or a sure sound in a crowd
 later. Only the POOL most unsure candidates are scored (one index search each), and one
 batch of questions never holds two sounds from each other's neighbourhoods (the second
-answer would mostly repeat the first). Measured by benchmarks/review.py (399 real
+answer would mostly repeat the first). The picker keeps what it read (every sample's
+review state) and searched (the pool's neighbourhoods) per catalog and brings it up to date
+from the catalog's change feed, so the next question reads only the samples changed since
+the last one (the same questions as reading everything: tests/test_review_picker_cache.py).
+Measured by benchmarks/review.py (399 real
 one-shots, top-1 over the unanswered after 20 / 50 answers): u^2 (1 + spread) 0.781 /
 0.819, u (u + spread) 0.778 / 0.811, lowest confidence alone 0.792 / 0.819, random 0.770 /
 0.777, no answers 0.764. On 814 (four sources), counting in the spread only the
@@ -26,7 +30,9 @@ The answers. Each answer is a user correction (the `overrides` table, like `samp
 set`: it survives rescans, re-analysis and moves), and it teaches at once: a category answer
 re-teaches only the samples that have the answered one among their nearest teachers
 (teach.plan_relearn / relearn; the result equals the full steps after a scan, tested in
-tests/test_review_incremental.py), and runs scan.refine_categories (the sound consensus and
+tests/test_review_incremental.py; on an IVF index relearn keeps each sample's nearest
+teachers between answers, so an answer joins the lists it enters without a search), and
+runs scan.refine_categories (the sound consensus and
 every lesson) only when the library changed since the last round or for a type answer. The
 owner's answers teach from the first one (teach.py). Every sample whose category or type
 moved is counted and kept with the answer (table `review_answers`, migration m013) so undo
@@ -41,6 +47,7 @@ only category and type are asked today.
 
 from __future__ import annotations
 
+import heapq
 import json
 import threading
 import time
@@ -53,7 +60,7 @@ import numpy as np
 
 from .catalog import Catalog
 from .errors import NotFound, UsageError
-from .models import ScanReport
+from .models import ScanReport, versioned
 from .scan import re_resolve, refine_categories
 
 FIELDS = ("category", "type")
@@ -81,7 +88,7 @@ class Question:
     duration: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return versioned(asdict(self))
 
 
 @dataclass
@@ -99,7 +106,7 @@ class AnswerReport:
     relearned: int | None = None  # samples taught again around it (None: the whole library)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return versioned(asdict(self))
 
 
 # -- the picker ----------------------------------------------------------------------------
@@ -109,26 +116,140 @@ def _unsure(confidence: float | None) -> float:
     return 1.0 - float(confidence) if confidence is not None else 1.0
 
 
-def _rank(catalog: Catalog, index: Any, scope: set[int] | None) -> list[Question]:
-    """Every question worth asking in `scope` (None: everywhere), best first, before leases."""
+# What the picker knows of each catalog (by file), brought up to date from the catalog's
+# change feed instead of read whole for every question: at 100k samples reading every
+# sample's state cost 0.6 s of each question, and its POOL index searches 50 ms more.
+REREAD = 20_000  # more changed samples than this since the last question: read them all
+NEW_OPEN = 64  # more one-shots open again than this: search every neighbourhood again
+
+
+@dataclass
+class _Picker:
+    """What the picker knows of a catalog at `generation`: the samples with a type question
+    and the open one-shots (from every sample's review state), and the neighbourhoods
+    searched for the last ranking: each pool sample's search row, good while the index, k
+    and the searched set `allowed` (the open one-shots) hold, or change only where that row
+    shows it cannot have moved (see _neighbourhoods)."""
+
+    generation: int
+    typed: dict[int, tuple[str, float]] = field(default_factory=dict)  # id -> (type, its confidence)
+    open: dict[int, float] = field(default_factory=dict)  # open one-shot -> unsure (1 - confidence)
+    index: tuple[int, int] | None = None  # (id, version) of the VectorIndex searched
+    k: int = 0
+    allowed: set[int] = field(default_factory=set)
+    near: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def weigh(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Take in review_states rows: where each sample stands now."""
+        typed, open_ = self.typed, self.open
+        for sid, kind, tconf, tsource, _category, cconf, csource in rows:
+            typed.pop(sid, None)
+            open_.pop(sid, None)
+            if tsource != "user" and kind and tconf is not None and tconf < TYPE_DOUBT:
+                typed[sid] = (kind, tconf)  # its category waits for its type
+            elif kind == "oneshot" and csource not in PERSON_SOURCES:
+                open_[sid] = _unsure(cconf)
+
+
+_pickers: dict[str, _Picker] = {}
+_PICKING = threading.Lock()  # one ranking at a time in a process touches a picker
+
+
+def _states(catalog: Catalog) -> _Picker:
+    """The picker of `catalog` as of now: the samples changed since the last look are read
+    again (all of them after a larger change, when removals were forgotten, or the first
+    time)."""
+    from .catalog import ChangeFeed
+
+    picker = _pickers.get(str(catalog.path))
+    if picker is not None:
+        with catalog.snapshot():
+            generation, changed, removed, everyone = ChangeFeed(catalog).since(picker.generation)
+            fresh = everyone is None and generation >= picker.generation \
+                and len(changed) + len(removed) <= REREAD
+            rows = catalog.review_states(changed) if fresh and changed else []
+        if fresh:
+            for sid in (*changed, *removed):
+                picker.typed.pop(sid, None)
+                picker.open.pop(sid, None)
+            picker.weigh(rows)
+            picker.generation = generation
+            return picker
+    picker = _read(catalog)
+    _pickers[str(catalog.path)] = picker
+    return picker
+
+
+def _read(catalog: Catalog) -> _Picker:
+    """A picker of `catalog` from every sample's review state, nothing searched yet."""
+    with catalog.snapshot():
+        picker = _Picker(catalog.generation)
+        picker.weigh(catalog.review_states())
+    return picker
+
+
+def _neighbourhoods(picker: _Picker, vectors: Any, scored: np.ndarray, allowed: np.ndarray,
+                    k: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The search row (ids, squared distances) of each sample in `scored` among its k
+    nearest in `allowed`, as vectors.search_many finds it now. A row kept from an earlier
+    ranking is the same while the index and k are: a sample leaving `allowed` moves only
+    the rows that hold it, and one joining it only the rows it is nearer to than their
+    farthest (with slack for the order of float sums; on IVF it may also not be visited:
+    searching again is then merely unneeded). Every other row is searched again."""
+    key = (id(vectors), vectors.version)
+    wanted = set(allowed.tolist())
+    came: set[int] = set()
+    if picker.index != key or picker.k != k:
+        picker.near.clear()
+    else:
+        gone = picker.allowed - wanted
+        came = wanted - picker.allowed
+        if len(came) > NEW_OPEN:
+            picker.near.clear()
+        elif gone or came:
+            gone_ids = np.array(sorted(gone), np.int64)
+            for sid in [sid for sid, (ids, _) in picker.near.items()
+                        if np.isin(ids, gone_ids).any()]:
+                picker.near.pop(sid)
+            if came and picker.near:
+                joined = vectors.vectors_of(np.array(sorted(came), np.int64))
+                kept = list(picker.near)
+                for sid, here in zip(kept, vectors.vectors_of(np.array(kept, np.int64))):
+                    ids, distances = picker.near[sid]
+                    offset = joined - here
+                    d = np.einsum("ij,ij->i", offset, offset)
+                    far = float(distances.max()) if len(distances) else -1.0
+                    if (ids < 0).any() or (d <= far * (1 + 1e-4) + 1e-4).any():
+                        picker.near.pop(sid)
+    picker.index, picker.k, picker.allowed = key, k, wanted
+    pool = set(scored.tolist())
+    for sid in [sid for sid in picker.near if sid not in pool]:
+        picker.near.pop(sid)  # only the pool's rows are kept
+    missing = np.array([sid for sid in scored.tolist() if sid not in picker.near], np.int64)
+    if len(missing):
+        found, distances = vectors.search_many(vectors.vectors_of(missing), k, allowed=allowed)
+        for sid, ids, ds in zip(missing.tolist(), found, distances):
+            picker.near[sid] = (np.array(ids), np.array(ds))
+    return {sid: picker.near[sid] for sid in scored.tolist()}
+
+
+def _rank(catalog: Catalog, index: Any, scope: set[int] | None,
+          cached: bool = True) -> list[Question]:
+    """Every question worth asking in `scope` (None: everywhere), best first, before leases.
+    `cached`: from what the picker kept of the last ranking (the same questions as
+    cached=False, which reads and searches everything again)."""
+    with _PICKING:
+        return _ranked(_states(catalog) if cached else _read(catalog), index, scope)
+
+
+def _ranked(picker: _Picker, index: Any, scope: set[int] | None) -> list[Question]:
     from .similarity.teach import vote_weight
 
-    rows = catalog.review_states()
-    questions: list[Question] = []
-    open_oneshots: dict[int, float] = {}
-    type_sure: set[int] = set()
-    for sid, kind, tconf, tsource, _category, cconf, csource in rows:
-        in_scope = scope is None or sid in scope
-        if tsource != "user" and kind and tconf is not None and tconf < TYPE_DOUBT:
-            if in_scope:
-                questions.append(Question(sid, "type", kind, tconf, [], 0,
-                                          1.0 + _unsure(tconf)))
-            continue  # its category waits for its type
-        if kind == "oneshot" and csource not in PERSON_SOURCES:
-            open_oneshots[sid] = _unsure(cconf)
-            if in_scope:
-                type_sure.add(sid)
-    pool = sorted(type_sure, key=lambda i: (-open_oneshots[i], i))[:POOL]
+    questions = [Question(sid, "type", kind, tconf, [], 0, 1.0 + _unsure(tconf))
+                 for sid, (kind, tconf) in picker.typed.items() if scope is None or sid in scope]
+    open_oneshots = picker.open
+    type_sure = open_oneshots if scope is None else [i for i in open_oneshots if i in scope]
+    pool = heapq.nsmallest(POOL, type_sure, key=lambda i: (-open_oneshots[i], i))
     if pool:
         vectors = index.current()
         known = vectors.ids()
@@ -138,10 +259,9 @@ def _rank(catalog: Catalog, index: Any, scope: set[int] | None) -> list[Question
         scored = scored[np.isin(scored, known)] if len(allowed) else scored[:0]
         near: dict[int, list[tuple[int, float]]] = {}
         if len(scored):
-            found, distances = vectors.search_many(vectors.vectors_of(scored),
-                                                   min(NEIGHBOURS + 1, len(allowed)),
-                                                   allowed=allowed)
-            for sid, ids, ds in zip(scored.tolist(), found, distances):
+            rows = _neighbourhoods(picker, vectors, scored, allowed,
+                                   min(NEIGHBOURS + 1, len(allowed)))
+            for sid, (ids, ds) in rows.items():
                 near[sid] = [(int(j), vote_weight(float(d))) for j, d in zip(ids, ds)
                              if j >= 0 and j != sid]
         for sid in pool:

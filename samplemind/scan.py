@@ -598,7 +598,7 @@ def resolve_roots(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
 
 def _hints(path: str, root: str) -> dict[str, Any]:
     """Hints from the names within the scanned root (its own name included, nothing above)."""
-    from .analysis.metadata import filename_hints
+    from .analysis.names import filename_hints
 
     # A folder root keeps its own name; a file named directly keeps its folder's name.
     top = root.rstrip("/") if os.path.isdir(root) else os.path.dirname(path)

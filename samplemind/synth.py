@@ -45,6 +45,19 @@ def _frames(sr: int, seconds: float) -> int:
     return max(1, round(float(seconds * sr)))
 
 
+def _drum_clock(sr: int, seconds: float | None, natural: float, shortest: float
+                ) -> tuple[int, np.ndarray]:
+    """(frames, each frame's time in s) of a drum hit: ``seconds`` long, else its natural
+    length (``natural``, at least ``shortest``, at most 1.5 s)."""
+    n = _frames(sr, seconds if seconds is not None else min(1.5, max(shortest, natural)))
+    return n, np.arange(n) / sr
+
+
+def _drum_out(x: np.ndarray, sr: int) -> np.ndarray:
+    """A drum hit's last step: the fade-out that stops a click, then the peak level."""
+    return normalize(_fade_edges(x, sr))
+
+
 def _fade_edges(
     x: np.ndarray, sr: int, fade_in: float = 0.0, fade_out: float = 0.004
 ) -> np.ndarray:
@@ -189,6 +202,20 @@ def tone(
     return normalize(out) if normalized else out.astype(np.float32)
 
 
+def _voice(
+    sr: int,
+    midi: float,
+    seconds: float,
+    waveform: str,
+    rng: np.random.Generator,
+    **envelope: float | None,
+) -> np.ndarray:
+    """One note of a mix (pad, chords, bass): at a random phase, so voices do not line up,
+    and not normalized, so the mix is levelled once."""
+    return tone(sr, midi, seconds, waveform, phase=float(rng.random()), normalized=False,
+                **envelope)
+
+
 def pad(
     sr: int,
     midis: Sequence[float],
@@ -206,17 +233,8 @@ def pad(
         mix = np.zeros(n)
         for midi in midis:
             for cents in side:
-                mix += tone(
-                    sr,
-                    midi,
-                    seconds,
-                    "saw",
-                    attack=0.0,
-                    release=0.0,
-                    detune_cents=cents,
-                    phase=float(rng.random()),
-                    normalized=False,
-                )
+                mix += _voice(sr, midi, seconds, "saw", rng, attack=0.0, release=0.0,
+                              detune_cents=cents)
         channels.append(_filter(mix, sr, lowpass=brightness))
     out = np.stack(channels, axis=1) if stereo else channels[0]
     t = np.arange(n) / sr
@@ -244,15 +262,12 @@ def kick(
 ) -> np.ndarray:
     """A kick: a sine swept from ``pitch*sweep`` down to ``pitch`` Hz, saturated, plus a click."""
     rng = _generator(rng)
-    seconds = seconds if seconds is not None else min(1.5, max(0.25, decay * 3.0))
-    n = _frames(sr, seconds)
-    t = np.arange(n) / sr
+    n, t = _drum_clock(sr, seconds, decay * 3.0, 0.25)
     freq = pitch * (1.0 + (sweep - 1.0) * np.exp(-t / sweep_time))
     body = np.sin(2 * np.pi * np.cumsum(freq) / sr) * np.exp(-t / decay)
     body = np.tanh(drive * body) / np.tanh(drive)
     transient = _filter(rng.standard_normal(n) * np.exp(-t / 0.004), sr, highpass=1500.0)
-    out = _fade_edges(body + click * transient, sr)
-    return normalize(out)
+    return _drum_out(body + click * transient, sr)
 
 
 def snare(
@@ -268,9 +283,7 @@ def snare(
 ) -> np.ndarray:
     """A snare: two decaying drum-head partials plus band-passed noise for the wires."""
     rng = _generator(rng)
-    seconds = seconds if seconds is not None else min(1.5, max(0.2, noise_decay * 3.5))
-    n = _frames(sr, seconds)
-    t = np.arange(n) / sr
+    n, t = _drum_clock(sr, seconds, noise_decay * 3.5, 0.2)
     bend = 1.0 + 0.3 * np.exp(-t / 0.01)  # the head is tighter in the first milliseconds
     head = (
         np.sin(2 * np.pi * np.cumsum(tone_hz * bend) / sr)
@@ -278,8 +291,7 @@ def snare(
     ) * np.exp(-t / decay)
     wires = _filter(rng.standard_normal(n), sr, highpass=900.0, lowpass=min(brightness, 0.45 * sr))
     wires = wires / (np.max(np.abs(wires)) + 1e-12) * np.exp(-t / noise_decay)
-    out = _fade_edges(tone_level * head + wires, sr)
-    return normalize(out)
+    return _drum_out(tone_level * head + wires, sr)
 
 
 def hihat(
@@ -294,9 +306,7 @@ def hihat(
     """A hi-hat: high-passed noise mixed with six inharmonic square partials (808 style)."""
     rng = _generator(rng)
     decay = decay if decay is not None else (0.3 if open else 0.04)
-    seconds = seconds if seconds is not None else min(1.5, max(0.1, decay * 4.0))
-    n = _frames(sr, seconds)
-    t = np.arange(n) / sr
+    n, t = _drum_clock(sr, seconds, decay * 4.0, 0.1)
     metal = sum(
         np.sign(np.sin(2 * np.pi * f * t + rng.random() * 6.28))
         for f in (205.3, 304.4, 369.6, 522.7, 540.0, 800.0)
@@ -305,8 +315,7 @@ def hihat(
     cutoff = min(7000.0, 0.3 * sr)
     body = _filter(source, sr, highpass=cutoff, order=4)
     envelope = np.exp(-t / decay) * np.minimum(1.0, t / 0.0005)
-    out = _fade_edges(body * envelope, sr)
-    return normalize(out)
+    return _drum_out(body * envelope, sr)
 
 
 def clap(
@@ -320,11 +329,7 @@ def clap(
 ) -> np.ndarray:
     """A clap: a few quick noise bursts (several hands) then a longer band-passed tail."""
     rng = _generator(rng)
-    seconds = (
-        seconds if seconds is not None else min(1.5, max(0.25, decay * 3.5 + bursts * spacing))
-    )
-    n = _frames(sr, seconds)
-    t = np.arange(n) / sr
+    n, t = _drum_clock(sr, seconds, decay * 3.5 + bursts * spacing, 0.25)
     envelope = np.zeros(n)
     for i in range(bursts):
         start = i * spacing * (1.0 + 0.15 * (rng.random() - 0.5))
@@ -332,8 +337,7 @@ def clap(
         shape = np.exp(-np.clip(local, 0, None) / (decay if i == bursts - 1 else 0.006))
         envelope = np.maximum(envelope, np.where(local >= 0, shape, 0.0))
     body = _filter(rng.standard_normal(n), sr, highpass=900.0, lowpass=min(5000.0, 0.45 * sr))
-    out = _fade_edges(body * envelope, sr)
-    return normalize(out)
+    return _drum_out(body * envelope, sr)
 
 
 def tom(
@@ -346,15 +350,12 @@ def tom(
 ) -> np.ndarray:
     """A tom: a sine that bends down to ``pitch`` Hz, an overtone, and a little stick noise."""
     rng = _generator(rng)
-    seconds = seconds if seconds is not None else min(1.5, max(0.3, decay * 3.0))
-    n = _frames(sr, seconds)
-    t = np.arange(n) / sr
+    n, t = _drum_clock(sr, seconds, decay * 3.0, 0.3)
     freq = pitch * (1.0 + 0.6 * np.exp(-t / 0.04))
     phase = 2 * np.pi * np.cumsum(freq) / sr
     body = (np.sin(phase) + 0.25 * np.sin(1.5 * phase)) * np.exp(-t / decay)
     stick = _filter(rng.standard_normal(n) * np.exp(-t / 0.01), sr, highpass=2000.0)
-    out = _fade_edges(body + 0.3 * stick, sr)
-    return normalize(out)
+    return _drum_out(body + 0.3 * stick, sr)
 
 
 # ---------------------------------------------------------------- loops
@@ -401,17 +402,8 @@ def chord_progression(
             (m, pan, 0.6) for m, pan in zip(triad, (-0.4, 0.0, 0.4))
         ]
         for midi, pan, level in voices:
-            note = tone(
-                sr,
-                midi,
-                seconds,
-                timbre,
-                attack=0.004,
-                decay=None if timbre != "keys" else 2.5,
-                release=release,
-                phase=float(rng.random()),
-                normalized=False,
-            )
+            note = _voice(sr, midi, seconds, timbre, rng, attack=0.004,
+                          decay=None if timbre != "keys" else 2.5, release=release)
             placed = _pan(note, pan) if stereo else note[:, None]
             _add(buffer, start, placed, level)
     out = _fold(buffer, n)
@@ -442,17 +434,8 @@ def bass_loop(
         triad = chords[min(3, int(step / (beats * 2) * 4))]
         # Root, octave, fifth, third: the third is what tells minor from major.
         midi = (triad[0], triad[0] + 12, triad[2], triad[1])[step % 4] - 24
-        note = tone(
-            sr,
-            midi,
-            eighth * 0.9,
-            waveform,
-            attack=0.003,
-            decay=0.25,
-            release=0.02,
-            phase=float(rng.random()),
-            normalized=False,
-        )
+        note = _voice(sr, midi, eighth * 0.9, waveform, rng, attack=0.003, decay=0.25,
+                      release=0.02)
         _add(buffer, loop_frames(sr, bpm, step / 2), note, 1.0 if step % 2 == 0 else 0.7)
     return normalize(_fold(buffer, n))
 

@@ -52,6 +52,61 @@ def test_fav_command_stars_lists_and_unstars_per_account(tmp_path: Path) -> None
     assert refused.returncode == 2 and "--account must be an account name" in refused.stderr
 
 
+def test_fav_command_uses_the_servers_spelling_of_an_account(tmp_path: Path) -> None:
+    """Account names are case-blind (login, `user add`, fav:NAME): `fav --account alice`
+    stars for the server's user Alice, the stars her web UI shows, and warns about an
+    account the server does not have."""
+    import json
+
+    from helpers import run_cli
+
+    home = tiny_library(tmp_path, 4)
+    with AccountStore(resolve_paths(home).data_dir) as store:
+        store.add_token("Alice", "viewer")
+    with Library(home) as library:
+        every = ids_of(library, "")
+    starred = run_cli("fav", "add", str(every[1]), "--account", "alice", home=home)
+    assert starred.returncode == 0, starred.stderr
+    assert "for Alice" in starred.stderr and "warning" not in starred.stderr
+    with Library(home) as library:
+        assert library.favourites("Alice") == [every[1]]  # what GET /api/v1/favourites lists
+    listed = run_cli("fav", "ls", "--account", "ALICE", "-f", "json", home=home)
+    assert [row["id"] for row in json.loads(listed.stdout)] == [every[1]]
+    removed = run_cli("fav", "rm", str(every[1]), "--account", "alice", home=home)
+    assert "Unstarred 1 of 1" in removed.stderr
+    typo = run_cli("fav", "add", str(every[2]), "--account", "alcie", home=home)
+    assert typo.returncode == 0 and "warning: no account 'alcie'" in typo.stderr
+    (resolve_paths(home).data_dir / "accounts.db").write_bytes(b"not a database")
+    damaged = run_cli("fav", "ls", "--account", "alcie", "-f", "json", home=home)
+    assert damaged.returncode == 0 and [r["id"] for r in json.loads(damaged.stdout)] == [every[2]]
+
+
+def test_fav_add_with_nothing_on_stdin_says_nothing_to_star(tmp_path: Path) -> None:
+    from helpers import run_cli
+
+    home = tiny_library(tmp_path, 2)
+    empty = run_cli("fav", "add", "-", home=home, input="")
+    assert empty.returncode == 2
+    assert "nothing on stdin to star" in empty.stderr and "to tag" not in empty.stderr
+    untag = run_cli("tag", "rm", "-", "x", home=home, input="\n")
+    assert untag.returncode == 2 and "nothing on stdin to untag" in untag.stderr
+
+
+def test_favourites_list_the_first_starred_first_within_a_second(tmp_path: Path) -> None:
+    """`fav ls` and GET /api/v1/favourites: the first starred first, also when the stars
+    came within one second (the `added` timestamp's resolution), not by id."""
+    from unittest import mock
+
+    home = tiny_library(tmp_path, 6)
+    with Library(home) as library, \
+            mock.patch("samplemind.catalog.now_iso", return_value="2026-12-07T12:00:00Z"):
+        every = ids_of(library, "")
+        library.favourite("alice", [every[4]])
+        library.favourite("alice", [every[1]])
+        library.favourite("alice", [every[5], every[0]])
+        assert library.favourites("alice") == [every[4], every[1], every[5], every[0]]
+
+
 def test_favourites_are_kept_per_account_and_queried_with_fav(tmp_path: Path) -> None:
     home = tiny_library(tmp_path, 10)
     with Library(home) as library:
@@ -110,11 +165,12 @@ async def test_favourites_over_http_are_each_accounts_own(secured, home: Path) -
     for name, sample in (("alice", first), ("alice", second), ("bob", third)):
         response = await client.put(f"/api/v1/favourites/{sample}", headers=auth[name])
         assert response.status == 200, await response.text()
-        assert await response.json() == {"account": name, "id": sample, "favourite": True}
+        assert await response.json() == {"schema_version": 1, "account": name, "id": sample,
+                                         "favourite": True}
     alice = await (await client.get("/api/v1/favourites", headers=auth["alice"])).json()
     bob = await (await client.get("/api/v1/favourites", headers=auth["bob"])).json()
-    assert alice == {"account": "alice", "ids": [first, second]}
-    assert bob == {"account": "bob", "ids": [third]}
+    assert alice == {"schema_version": 1, "account": "alice", "ids": [first, second]}
+    assert bob == {"schema_version": 1, "account": "bob", "ids": [third]}
     # the query language lists them
     page = await (await client.get("/api/v1/samples", params={"q": "fav:alice"},
                                    headers=auth["bob"])).json()
@@ -174,3 +230,19 @@ async def test_facet_counts_are_for_the_current_results(aiohttp_client, home: Pa
     assert sum(everything["by_category"].values()) == len(every)
     bad = await client.get("/api/v1/facets", params={"q": "bmp:120"})
     assert bad.status == 400
+
+
+def test_a_missing_file_is_refused_not_searched(home: Path, monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    """A lone selection that names a file (a path, or a name with an audio extension) and
+    matches none is NotFound: `fav add -- --also.wav` starred every sample lacking the word."""
+    monkeypatch.chdir(tmp_path)
+    with Library(home) as library:
+        for text in ("--also.wav", "./gone.wav", "/no/such/dir/kick.flac", "Kick 01.WAV"):
+            with pytest.raises(NotFound, match="put it in quotes"):
+                library.favourite("local", [text])
+        assert library.favourites("local") == []
+        # a catalogued path still selects its sample, and a quoted text is still a query
+        first = next(iter(library.ls("", limit=1)))
+        assert library.select([first.record["path"]]) == [first.id]
+        assert library.select(['"no-such-text.wav"']) == []

@@ -11,26 +11,23 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from samplemind.demo import (
-    FORMATS,
-    LOSSY,
-    MARKER,
-    DemoFile,
+from samplemind.demo import FORMATS, LOSSY, MARKER, DemoFile, write_demo_pack, write_library
+from samplemind.errors import UsageError
+from samplemind.music import note_to_midi, parse_key
+from samplemind.synth import (
+    WAVEFORMS,
+    bass_loop,
     chord_progression,
     clap,
     drum_loop,
     hihat,
     kick,
     loop_frames,
+    pad,
     snare,
     tom,
     tone,
-    write_demo_pack,
-    write_library,
 )
-from samplemind.errors import UsageError
-from samplemind.music import note_to_midi, parse_key
-from samplemind.synth import WAVEFORMS, bass_loop, pad
 
 from helpers import run_cli
 

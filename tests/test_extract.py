@@ -10,13 +10,9 @@ import pytest
 import soundfile as sf
 
 from samplemind.analysis import classify, extract
-from samplemind.analysis.extract import (
-    EXTRACTOR_VERSION,
-    VECTOR_BLOCKS,
-    VECTOR_DIM,
-    Extractor,
-    analyse,
-)
+from samplemind.analysis.extract import Extractor, analyse
+from samplemind.analysis.layout import VECTOR_BLOCKS, VECTOR_DIM
+from samplemind.analysis.versions import EXTRACTOR_VERSION
 from samplemind.errors import DecodeError
 from samplemind.music import hz_to_midi, midi_to_hz, midi_to_note, parse_key
 

@@ -12,7 +12,8 @@ import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from samplemind.analysis.metadata import _read_tags, filename_hints, read_embedded
+from samplemind.analysis.metadata import _read_tags, read_embedded
+from samplemind.analysis.names import filename_hints
 from samplemind.music import note_to_midi, parse_key
 
 CATEGORIES = {"kick", "snare", "hihat", "cymbal", "tom", "clap", "perc", "bass", "synth",

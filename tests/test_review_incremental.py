@@ -63,15 +63,52 @@ def recomputed(home: Path, scratch: Path) -> dict[int, tuple]:
         return categories(library)
 
 
-def test_each_answer_taught_where_it_reaches_equals_the_full_recompute(scanned: Path,
-                                                                       tmp_path: Path):
+@pytest.fixture(params=["flat", "ivf-4", "ivf-12"])
+def kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """flat: the exact index and exact distances of a small library. ivf-N: as a large one
+    (an IVF index of 16 lists, N of them probed, nearest teachers found by index searches),
+    where relearn keeps each sample's nearest teachers between answers (teach._Known.near).
+    With 4 probed many lists go unvisited; with 12 most samples hear a full k teachers (an
+    added one pushes the farthest out)."""
+    if request.param.startswith("ivf"):
+        from samplemind.similarity import index, manager, teach
+
+        def choose_kind(count: int, exact_max: int = 0) -> str:
+            return "ivf" if count >= 32 else "flat"
+
+        nprobe = int(request.param.split("-")[1])
+        monkeypatch.setattr(index, "choose_kind", choose_kind)
+        monkeypatch.setattr(manager, "choose_kind", choose_kind)
+        monkeypatch.setattr(index, "_nlist", lambda count: 16)
+        monkeypatch.setattr(index, "_tune_nprobe", lambda *args: (nprobe, 1.0))
+        monkeypatch.setattr(teach, "EXACT_LIMIT", 0)
+    return request.param
+
+
+def prepared(scanned: Path, tmp_path: Path, kind: str) -> Path:
+    """A private copy of the scanned home; for "ivf", its index built again as IVF and the
+    library taught over it."""
     home = tmp_path / "home"
     shutil.copytree(scanned, home)
+    if kind != "flat":
+        with Library(home) as library:
+            library.index.rebuild("ivf")
+        recomputed(home, tmp_path / "ivf")
+        shutil.rmtree(home)
+        shutil.copytree(tmp_path / "ivf", home)
+    return home
+
+
+def test_each_answer_taught_where_it_reaches_equals_the_full_recompute(scanned: Path,
+                                                                       tmp_path: Path,
+                                                                       kind: str):
+    home = prepared(scanned, tmp_path, kind)
     nearby = []  # answers taught to their neighbourhood only
     given = []
     for step in range(10):
         with Library(home) as library:
             every = len(library.catalog.query("SELECT id FROM samples WHERE type = 'oneshot'"))
+            assert library.index.current().info.kind == kind.split("-")[0]
             if step == 4:  # anything else changed since the last round: the full steps run
                 library.tag([str(given[0]["sample_id"])], ["checked"])
             if step == 6:  # take the second answer back
@@ -118,13 +155,13 @@ def lessons(library: Library) -> dict[int, tuple]:
         "SELECT sample_id, reach, heard, sound_category, sound_confidence FROM lessons")}
 
 
-def test_an_answer_reports_what_it_changed_from_its_own_reads(scanned: Path, tmp_path: Path):
+def test_an_answer_reports_what_it_changed_from_its_own_reads(scanned: Path, tmp_path: Path,
+                                                              kind: str):
     """The batched path: an answer taught where it reaches reads and writes only the samples
     relearn teaches (their lessons only where they moved), yet reports exactly the samples
     whose category moved in the whole catalog, leaves the lessons a full round would, and
     its undo restores each of them."""
-    home = tmp_path / "home"
-    shutil.copytree(scanned, home)
+    home = prepared(scanned, tmp_path, kind)
     with Library(home) as library:
         start = categories(library)
         for step in range(3):
@@ -148,3 +185,32 @@ def test_an_answer_reports_what_it_changed_from_its_own_reads(scanned: Path, tmp
             assert categories(library) == before, step
             assert undone["restored"] == len([i for i in after if after[i] != before[i]]), step
         assert categories(library) == start
+
+
+def test_answers_in_one_open_library_equal_the_full_recompute(scanned: Path, tmp_path: Path,
+                                                              kind: str):
+    """One library open for every answer (as the server and `review` keep it): what relearn
+    keeps between answers (on IVF, each sample's nearest teachers) stays true through new
+    answers, an undo, an answer given again with another value and a correction of a named
+    sample."""
+    home = prepared(scanned, tmp_path, kind)
+    with Library(home) as library:
+        named = [s.id for s in library.ls() if not s.record["name"].startswith("sample_")]
+        given = []
+        for step in range(9):
+            if step == 3:
+                done = library.review_undo(given[1]["answer_id"])
+            elif step == 5:  # the first answer again, another category: a relabelled teacher
+                first = given[0]["sample_id"]
+                value = "clap" if library.get(first).record["category"] != "clap" else "tom"
+                done = library.review_answer(first, "category", value)
+            elif step == 7:  # a named sample corrected
+                done = library.review_answer(named[0], "category", "tom")
+            else:
+                question = library.review_questions(None, 1, reviewer="t")[0]
+                name = library.get(question["sample_id"]).record["name"]
+                value = truth_of(name) if step % 2 else "tom"
+                done = library.review_answer(question["sample_id"], "category", value)
+                given.append(done)
+            assert done["relearned"] is not None, step
+            assert categories(library) == recomputed(home, tmp_path / f"full-{step}"), step

@@ -322,3 +322,26 @@ def test_chord_am_finds_the_a_minor_chord_in_a_scanned_library(tmp_path: Path, l
     named = next(iter(library.ls("chord:Dm7"))).record
     assert named["chord_source"] == "filename" and named["key"] == "D minor"
     assert [Path(s.path).name for s in library.ls("chord:C")] == ["two.wav"]
+
+
+def test_a_note_with_nothing_beside_it_but_its_own_pitch_class_is_no_chord() -> None:
+    # A stretched low string plus a ring three octaves up that its partials do not explain:
+    # the only energy off the note is on the note's own pitch class. There is no other tone
+    # to make a chord of (it was named a major chord at confidence 1.0 from 0/0 arithmetic).
+    import warnings
+
+    from samplemind.analysis import tonal
+
+    sr, n_fft = 44100, 16384
+    bins = np.arange(n_fft // 2 + 1)
+    f0, stretch = 110.0, 1e-3
+    peaks = [(n * f0 * np.sqrt(1 + stretch * n * n), 1.0 / n) for n in range(1, 10)]
+    peaks.append((8 * f0 * 2 ** (-15 / 1200), 0.4))
+    power = np.full((1, bins.size), 1e-9)
+    for hz, level in peaks:
+        power[0] += level * np.exp(-0.5 * ((bins - hz * n_fft / sr) / 0.7) ** 2)
+    pcs, _concentration, _f0, _below = tonal.other_notes(power, sr, n_fft, f0)
+    assert pcs[0] >= tonal.NOTE_CHORD_MIN_OTHER and pcs[1:].max() == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 0/0 on the way
+        assert tonal.chord_on_note(power, sr, n_fft, f0) == (None, None)

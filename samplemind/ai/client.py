@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from ..closing import Closing
 from .errors import ModelAnswerError, ModelMissing, ModelTimeout, OllamaUnreachable
 
 DEFAULT_HOST = "127.0.0.1:11434"
@@ -27,7 +28,7 @@ def ollama_host(host: str | None = None) -> str:
     return (host or os.environ.get("OLLAMA_HOST", "").strip() or DEFAULT_HOST)
 
 
-class OllamaClient:
+class OllamaClient(Closing):
     """JSON-schema answers from a local Ollama, with errors mapped to SampleMindErrors."""
 
     def __init__(self, host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -42,12 +43,6 @@ class OllamaClient:
     def close(self) -> None:
         """Close the HTTP connections."""
         self._client.close()
-
-    def __enter__(self) -> OllamaClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- errors -------------------------------------------------------------------------
 

@@ -4,41 +4,25 @@ A dark hi-hat is far brighter than a bright kick, so each word is judged against
 sounds of its own group. The cut-offs are the lower and upper thirds (33rd and 67th
 percentiles, rounded) of each descriptor over 1,643 real one-shots and loops (the
 accuracy benchmark's sample set: soundfont renders, Sonic Pi, Hydrogen and LMMS kits),
-grouped by category; a group without enough samples uses the whole set. README: Local AI.
+grouped by category; a group without enough samples uses the whole set (the table is
+descriptor_thresholds.json beside this file). README: Local AI.
 The same table turns measurements into words in the describe prompt, so the model and
 the built-in translator agree on what "dark" means.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-# Group -> descriptor -> (low third up to, high third from).
+# Group -> descriptor -> (low third up to, high third from): the measured table, kept as
+# data beside this file.
+THRESHOLDS_FILE = Path(__file__).with_name("descriptor_thresholds.json")
 THRESHOLDS: dict[str, dict[str, tuple[float, float]]] = {
-    "all": {"spectral_centroid": (420, 1900), "spectral_flatness": (0.0001, 0.011),
-            "duration": (0.55, 1.8), "loudness_lufs": (-23, -16)},
-    "loop": {"spectral_centroid": (360, 750), "spectral_flatness": (0.0001, 0.013),
-             "duration": (4.4, 7.6), "loudness_lufs": (-20, -15)},
-    "kick": {"spectral_centroid": (64, 120), "spectral_flatness": (0.00001, 0.00012),
-             "duration": (0.22, 0.51), "loudness_lufs": (-21, -14)},
-    "snare": {"spectral_centroid": (590, 1500), "spectral_flatness": (0.0017, 0.01),
-              "duration": (0.46, 0.95), "loudness_lufs": (-24, -20)},
-    "hihat": {"spectral_centroid": (6600, 8600), "spectral_flatness": (0.092, 0.23),
-              "duration": (0.35, 0.82), "loudness_lufs": (-25, -21)},
-    "cymbal": {"spectral_centroid": (3400, 5500), "spectral_flatness": (0.01, 0.07),
-               "duration": (2.0, 5.7), "loudness_lufs": (-33, -25)},
-    "clap": {"spectral_centroid": (1800, 2600), "spectral_flatness": (0.0045, 0.033),
-             "duration": (0.28, 0.61), "loudness_lufs": (-25, -19)},
-    "tom": {"spectral_centroid": (150, 240), "spectral_flatness": (0.00005, 0.00047),
-            "duration": (0.84, 2.0), "loudness_lufs": (-26, -22)},
-    "perc": {"spectral_centroid": (660, 2300), "spectral_flatness": (0.001, 0.013),
-             "duration": (0.26, 0.68), "loudness_lufs": (-24, -16)},
-    "bass": {"spectral_centroid": (120, 290), "spectral_flatness": (0.00001, 0.0001),
-             "duration": (0.64, 1.4), "loudness_lufs": (-16, -13)},
-    "tonal": {"spectral_centroid": (550, 1200), "spectral_flatness": (0.00001, 0.0001),
-              "duration": (1.4, 1.7), "loudness_lufs": (-16, -11)},
-}
+    group: {name: (low, high) for name, (low, high) in cuts.items()}
+    for group, cuts in json.loads(THRESHOLDS_FILE.read_text()).items()}
 # Pitched categories with too few samples of their own share one group.
 GROUP_OF = {"tonal": "tonal", "pad": "tonal", "synth": "tonal", "keys": "tonal",
             "guitar": "tonal", "vocal": "tonal"}

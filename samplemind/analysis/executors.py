@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from ..closing import Closing
 from .worker import Outcome
 
 BATCH_BYTES = 2 * 1024 * 1024  # files up to this total travel together
@@ -76,7 +77,7 @@ def batches(jobs: Iterable[AnalysisJob]) -> Iterator[list[AnalysisJob]]:
 Handle = TypeVar("Handle")
 
 
-class BatchExecutor(ABC, Generic[Handle]):
+class BatchExecutor(Closing, ABC, Generic[Handle]):
     """The shared analysis loop; subclasses say how a batch is run and awaited."""
 
     def __init__(self, timeout: float, timeout_per_mb: float = 1.0) -> None:
@@ -170,9 +171,3 @@ class BatchExecutor(ABC, Generic[Handle]):
         finally:
             if pending:
                 self._cancel(list(pending))
-
-    def __enter__(self) -> BatchExecutor[Handle]:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

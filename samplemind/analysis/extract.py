@@ -100,6 +100,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from samplemind import music
 from samplemind.analysis import classify, rhythm, spectral, tonal
 from samplemind.analysis.decode import (
     SMALL_FILE_BYTES,
@@ -115,10 +116,9 @@ from samplemind.analysis.decode import (
     update_audio_hash,
 )
 from samplemind.analysis.header import Declared
-from samplemind.analysis.layout import VECTOR_BLOCKS, VECTOR_DIM  # noqa: F401  (re-exported)
+from samplemind.analysis.layout import VECTOR_DIM
 from samplemind.analysis.limits import check_declared
 from samplemind.analysis.loudness import KFilterBank, LoudnessMeter
-from samplemind.analysis.versions import EXTRACTOR_VERSION  # noqa: F401  (re-exported)
 from samplemind.errors import DecodeError
 
 LONG_FILE_SECONDS = 600.0
@@ -445,7 +445,7 @@ class Extractor:
 
         Whatever the type: nothing for sounds with no harmony to name (tonal.has_harmony);
         a note only for one pitch held; a one-shot holding one harmony gets a chord and the
-        key it implies (tonal.key_of_chord); a harmony that moves (a progression, a tonal loop,
+        key it implies (music.key_of_chord); a harmony that moves (a progression, a tonal loop,
         long material) gets a key from Essentia's Key.
         """
         none = Harmony(pitch=pitch)
@@ -470,7 +470,7 @@ class Extractor:
                     chord, confidence = tonal.chord_over_note(key_sums, kpower, sr, k_fft,
                                                               pitch.hz)
                     if chord is not None:
-                        key = tonal.key_of_chord(chord)
+                        key = music.key_of_chord(chord)
                         return Harmony(pitch=tonal.PitchResult(clarity=pitch.clarity),
                                        chord=chord, chord_confidence=confidence, key=key,
                                        key_confidence=confidence if key else None)
@@ -484,7 +484,7 @@ class Extractor:
                 # heard beside the bass note
                 chord, confidence = tonal.chord_over_bass(kpower, sr, k_fft)
             if chord is not None:
-                key = tonal.key_of_chord(chord)
+                key = music.key_of_chord(chord)
                 return Harmony(pitch=pitch, chord=chord, chord_confidence=confidence, key=key,
                                key_confidence=confidence if key else None)
         if kind != "loop" and not long_material and (

@@ -1,9 +1,10 @@
 """Metadata a sample carries about itself: RIFF/BWF/ACID/smpl, AIFF chunks and audio tags.
 
-Both public functions only read headers and chunks (never audio), never raise, and
-return only the keys they found: ``bpm``, ``key``, ``note``, ``type``, ``tags``,
-``title``, ``artist``, ``comment``, ``description``, ``originator``, ``date``,
-``beats``, ``loops`` (and ``category`` from :func:`filename_hints`).
+read_embedded only reads headers and chunks (never audio), never raises, and returns
+only the keys it found: ``bpm``, ``key``, ``note``, ``type``, ``tags``, ``title``,
+``artist``, ``comment``, ``description``, ``originator``, ``date``, ``beats``, ``loops``.
+What file and folder names say (``category`` among it) is analysis/names.py's
+filename_hints; the version of both, part of the cache key, is versions.METADATA_VERSION.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ import struct
 import unicodedata
 from typing import BinaryIO
 
-from samplemind.analysis.names import filename_hints
-from samplemind.analysis.versions import METADATA_VERSION  # noqa: F401  (part of the cache key)
 from samplemind.music import NOTE_NAMES, camelot, midi_to_note, parse_key
 
-__all__ = ["METADATA_VERSION", "filename_hints", "read_embedded"]
+__all__ = ["read_embedded"]
 
 
 _MAX_CHUNK = 1 << 20  # metadata chunks bigger than this are not metadata we want

@@ -8,7 +8,7 @@ Per-frame values are pooled with energy weights so silent frames don't count.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -136,36 +136,36 @@ def chroma_matrix(sample_rate: int, n_fft: int) -> np.ndarray:
     return out
 
 
+# The scalar descriptors FrameStats sums, each weighted by its frames' energy. log_centroid
+# is in log2 Hz: with its square, how much the colour moves over time.
+SCALAR_SUMS = ("centroid", "log_centroid", "log_centroid_sq", "bandwidth", "rolloff",
+               "flatness", "brightness", "low_ratio", "contrast")
+ARRAY_SUMS = ("mfcc", "mfcc_sq", "chroma")
+
+
 @dataclass
 class FrameStats:
-    """Energy-weighted pooled frame descriptors (sums, so blocks can be merged)."""
+    """Energy-weighted pooled frame descriptors (sums, so blocks can be merged): the total
+    weight, the scalar sums by name (SCALAR_SUMS) and the MFCCs, their squares and chroma."""
 
     weight: float = 0.0
-    centroid: float = 0.0
-    log_centroid: float = 0.0  # log2 Hz: with its square, how much the colour moves over time
-    log_centroid_sq: float = 0.0
-    bandwidth: float = 0.0
-    rolloff: float = 0.0
-    flatness: float = 0.0
-    brightness: float = 0.0
-    low_ratio: float = 0.0
-    contrast: float = 0.0
+    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SCALAR_SUMS, 0.0))
     mfcc: np.ndarray | None = None
     mfcc_sq: np.ndarray | None = None
     chroma: np.ndarray | None = None
 
     def add(self, other: FrameStats) -> None:
         """Merge another block's sums into this one."""
-        for name in ("weight", "centroid", "log_centroid", "log_centroid_sq", "bandwidth",
-                     "rolloff", "flatness", "brightness", "low_ratio", "contrast"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("mfcc", "mfcc_sq", "chroma"):
+        self.weight += other.weight
+        for name in SCALAR_SUMS:
+            self.sums[name] += other.sums[name]
+        for name in ARRAY_SUMS:
             mine, theirs = getattr(self, name), getattr(other, name)
             setattr(self, name, theirs.copy() if mine is None else mine + theirs)
 
     def mean(self, name: str) -> float:
         """Weighted mean of a scalar descriptor."""
-        return getattr(self, name) / self.weight if self.weight > 0 else 0.0
+        return self.sums[name] / self.weight if self.weight > 0 else 0.0
 
 
 def mel_db(power: np.ndarray, sample_rate: int, n_fft: int) -> np.ndarray:
@@ -228,15 +228,12 @@ def frame_stats(power: np.ndarray, sample_rate: int, n_fft: int,
     chroma /= chroma.sum(axis=1, keepdims=True) + 1e-12
     log_c = np.log2(np.maximum(centroid, 1.0))
     stats.weight = float(w.sum())
-    stats.centroid = float(w @ centroid)
-    stats.log_centroid = float(w @ log_c)
-    stats.log_centroid_sq = float(w @ log_c ** 2)
-    stats.bandwidth = float(w @ spread)
-    stats.rolloff = float(ws @ rolloff) * scale
-    stats.flatness = float(ws @ flatness) * scale
-    stats.brightness = float(w @ brightness)
-    stats.low_ratio = float(w @ low_ratio)
-    stats.contrast = float(w @ contrast)
+    stats.sums.update(
+        centroid=float(w @ centroid), log_centroid=float(w @ log_c),
+        log_centroid_sq=float(w @ log_c ** 2), bandwidth=float(w @ spread),
+        rolloff=float(ws @ rolloff) * scale, flatness=float(ws @ flatness) * scale,
+        brightness=float(w @ brightness), low_ratio=float(w @ low_ratio),
+        contrast=float(w @ contrast))
     stats.mfcc = w @ mfcc
     stats.mfcc_sq = w @ mfcc ** 2
     stats.chroma = w @ chroma

@@ -29,7 +29,7 @@ import numpy as np
 
 from samplemind.analysis.decode import es
 from samplemind.analysis.spectral import hann
-from samplemind.music import CHORD_QUALITIES, chord_name, hz_to_note, key_of_chord, parse_chord, parse_key  # noqa: F401
+from samplemind.music import CHORD_QUALITIES, chord_name, hz_to_note, parse_chord, parse_key
 
 FMIN = 25.0  # Hz, just under B0 (30.9 Hz)
 FMAX = 4200.0
@@ -571,6 +571,8 @@ def chord_on_note(power: np.ndarray, sample_rate: int, n_fft: int,
     for shift, share in LEAKAGE:
         leak += share * np.roll(q, shift)
     q = np.clip(q - leak, 0.0, None)
+    if q.max() <= 0:  # nothing beside the note but its own pitch class: no other tone
+        return None, None
     q = q / q.max()
     q[0] = 1.0
     scored = []

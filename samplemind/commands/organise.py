@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from typing import Annotated
 
 import typer
 
-from ..errors import UsageError
+from ..errors import SampleMindError, UsageError
 from ..output import Format, err_console, write_record_detail, write_rows
-from .common import FormatOption, RowsFormatOption, open_library, options
+from .common import FormatOption, RowsFormatOption, open_library, options, state
 
 app = typer.Typer()
 tag_app = typer.Typer(help="Add or remove tags.", no_args_is_help=True)
@@ -25,11 +26,11 @@ AlsoOption = Annotated[list[str] | None, typer.Option(
     "--also", metavar="FILE|ID", help="More files or ids to include (repeatable).")]
 
 
-def _targets(target: str, also: list[str] | None) -> list[str]:
+def _targets(target: str, also: list[str] | None, doing: str) -> list[str]:
     if target == "-":
         refs = [line.strip() for line in sys.stdin if line.strip()]
         if not refs:
-            raise UsageError("nothing on stdin to tag (pipe in paths or ids)")
+            raise UsageError(f"nothing on stdin to {doing} (pipe in paths or ids)")
         return refs + list(also or [])
     return [target, *(also or [])]
 
@@ -38,7 +39,7 @@ def _targets(target: str, also: list[str] | None) -> list[str]:
 def tag_add(target: TargetArgument, tags: TagsArgument, also: AlsoOption = None) -> None:
     """Add tags to the samples a query (or the files) select."""
     with open_library() as library:
-        result = library.tag(_targets(target, also), tags)
+        result = library.tag(_targets(target, also, "tag"), tags)
     err_console().print(f"Tagged {result['samples']} sample(s): {result['changed']} new tag(s).",
                         highlight=False)
 
@@ -47,7 +48,7 @@ def tag_add(target: TargetArgument, tags: TagsArgument, also: AlsoOption = None)
 def tag_rm(target: TargetArgument, tags: TagsArgument, also: AlsoOption = None) -> None:
     """Remove tags from the samples a query (or the files) select."""
     with open_library() as library:
-        result = library.tag(_targets(target, also), tags, remove=True)
+        result = library.tag(_targets(target, also, "untag"), tags, remove=True)
     err_console().print(f"Removed {result['changed']} tag(s) from {result['samples']} "
                         "sample(s).", highlight=False)
 
@@ -57,11 +58,34 @@ AccountOption = Annotated[str, typer.Option(
     "(the web UI's stars), or 'local' where the server has no accounts.")]
 
 
+def _account(account: str, *, warn: bool = False) -> str:
+    """The account as the server spells it: names are case-blind there (login, `user add`,
+    fav:NAME), but the web UI lists the stars kept under its own spelling. With warn, says
+    when the server has accounts and none of them is this one (a typo stars for no one)."""
+    from ..accounts import AccountStore, accounts_path
+    from ..config import resolve_paths
+
+    data_dir = resolve_paths(state.home).data_dir
+    if not accounts_path(data_dir).exists():
+        return account
+    try:
+        with AccountStore(data_dir) as store:
+            known = store.account_name(account.strip())
+            if known is None and warn and store.configured():
+                err_console().print(f"warning: no account {account.strip()!r}: the server has "
+                                    "no user or token of that name (samplemind user ls, token "
+                                    "ls)", markup=False, highlight=False)
+    except (sqlite3.Error, SampleMindError):  # favourites are the catalog's: the name as given
+        return account
+    return known or account
+
+
 @fav_app.command("add")
 def fav_add(target: TargetArgument, also: AlsoOption = None, account: AccountOption = "local") -> None:
     """Star the samples a query (or the files) select."""
     with open_library() as library, options(account="--account"):
-        result = library.favourite(account, _targets(target, also))
+        account = _account(account, warn=True)
+        result = library.favourite(account, _targets(target, also, "star"))
     err_console().print(f"Starred {result['samples']} sample(s) for {account}: "
                         f"{result['changed']} new.", markup=False, highlight=False)
 
@@ -70,7 +94,8 @@ def fav_add(target: TargetArgument, also: AlsoOption = None, account: AccountOpt
 def fav_rm(target: TargetArgument, also: AlsoOption = None, account: AccountOption = "local") -> None:
     """Unstar the samples a query (or the files) select."""
     with open_library() as library, options(account="--account"):
-        result = library.favourite(account, _targets(target, also), remove=True)
+        account = _account(account)
+        result = library.favourite(account, _targets(target, also, "unstar"), remove=True)
     err_console().print(f"Unstarred {result['changed']} of {result['samples']} sample(s) for "
                         f"{account}.", markup=False, highlight=False)
 
@@ -82,7 +107,7 @@ def fav_ls(account: AccountOption = "local", fmt: FormatOption = Format.table) -
 
     with open_library() as library:
         with options(account="--account"):
-            ids = library.favourites(account)
+            ids = library.favourites(_account(account))
         write_records(iter_json(library.get(sample_id) for sample_id in ids), fmt)
 
 

@@ -69,9 +69,15 @@ class Body:
         body.raw = bytes(memoryview(body.raw))
         return body
 
+    @property
+    def gzip_pending(self) -> bool:
+        """True while gzipped() has work to do: a body worth compressing, not compressed
+        yet (a route then calls it in a worker thread, off the event loop)."""
+        return self._gzipped is None and len(self.raw) >= GZIP_MIN_BYTES
+
     def gzipped(self) -> bytes | None:
         """The gzipped body, or None when the body is too small to be worth it."""
-        if self._gzipped is None and len(self.raw) >= GZIP_MIN_BYTES:
+        if self.gzip_pending:
             self._gzipped = gzip.compress(self.raw, GZIP_LEVEL, mtime=0)
         return self._gzipped
 

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from ..library import Library
+from ..models import versioned
 from .auth import USER_KEY
 from .http import json_call, sample_id, str_param
 from .routes_samples import Q
@@ -28,12 +29,12 @@ def account_of(request: web.Request) -> str:
 
 
 def _list(library: Library, account: str) -> dict[str, Any]:
-    return {"account": account, "ids": library.favourites(account)}
+    return versioned({"account": account, "ids": library.favourites(account)})
 
 
 def _set(library: Library, account: str, ref: int, on: bool) -> dict[str, Any]:
     library.favourite(account, [ref], remove=not on)
-    return {"account": account, "id": ref, "favourite": on}
+    return versioned({"account": account, "id": ref, "favourite": on})
 
 
 async def facets(request: web.Request) -> web.StreamResponse:

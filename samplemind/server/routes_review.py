@@ -11,6 +11,7 @@ from aiohttp import web
 
 from ..errors import UsageError
 from ..library import Library
+from ..models import versioned
 from .http import context, int_param, json_body, json_call, str_param
 from .routing import EDITOR, Param, Route
 
@@ -21,8 +22,8 @@ def _next(library: Library, query: str | None, n: int, reviewer: str | None) -> 
     from ..review import categories, new_reviewer
 
     reviewer = reviewer or new_reviewer()
-    return {"reviewer": reviewer, "categories": categories(),
-            "questions": library.review_questions(query, n, reviewer=reviewer)}
+    return versioned({"reviewer": reviewer, "categories": categories(),
+                      "questions": library.review_questions(query, n, reviewer=reviewer)})
 
 
 def _reviewer(text: Any) -> str | None:

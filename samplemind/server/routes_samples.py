@@ -18,7 +18,6 @@ from ..similarity.map_levels import MAX_LEVEL as MAP_MAX_LEVEL
 from ..similarity.map_levels import MAX_POINTS as MAP_MAX_POINTS
 from .errors import Forbidden
 from .http import (
-    GZIP_MIN_BYTES,
     accepts_gzip,
     body_response,
     bool_param,
@@ -88,7 +87,7 @@ async def list_samples(request: web.Request) -> web.StreamResponse:
     body = await context(request).pool.queries.page(
         query, offset, limit, bool_param(request, "total", False),
         lambda next_offset: encode_cursor(next_offset, query))
-    if accepts_gzip(request) and len(body.raw) >= GZIP_MIN_BYTES and body._gzipped is None:
+    if accepts_gzip(request) and body.gzip_pending:
         await context(request).pool.run_stream(lambda library: body.gzipped())  # off the loop
     return body_response(request, body)
 
@@ -127,7 +126,7 @@ async def similar(request: web.Request) -> web.StreamResponse:
     body = ctx.pool.records.hits_body(versioned(id=ref), found)
     if body is None:
         return await json_call(request, _similar, *args)
-    if accepts_gzip(request) and len(body.raw) >= GZIP_MIN_BYTES:
+    if accepts_gzip(request) and body.gzip_pending:
         await ctx.pool.run_stream(lambda library: body.gzipped())  # not on the loop
     return body_response(request, body)
 

@@ -356,16 +356,38 @@ class VectorIndex:
                 dist, ids = self.index.search(queries, min(k, self.count), params=params)
         return ids, dist
 
-    def probed(self, queries: np.ndarray, spare: int = 2) -> np.ndarray | None:
+    def probed(self, queries: np.ndarray, spare: int = 2, distances: bool = False) -> Any:
         """The inverted lists a search from each standardised query visits (n x nprobe,
         plus `spare` next ones: FAISS may order near ties otherwise), or None for an exact
-        index (every search sees every vector)."""
+        index (every search sees every vector). With `distances`: (lists, the squared
+        distance of the query to each list's centroid)."""
         if self.info.kind != "ivf":
             return None
         ivf = faiss.extract_index_ivf(self.index)
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        _, lists = ivf.quantizer.search(queries, min(self.info.nprobe + spare, ivf.nlist))
-        return lists
+        far, lists = ivf.quantizer.search(queries, min(self.info.nprobe + spare, ivf.nlist))
+        return (lists, far) if distances else lists
+
+    def list_of(self, sample_id: int) -> int | None:
+        """The inverted list that holds a stored id (None: not an IVF index)."""
+        if self.info.kind != "ivf":
+            return None
+        try:
+            return int(faiss.extract_index_ivf(self.index).direct_map.get(int(sample_id))) >> 32
+        except RuntimeError:  # not stored, or no id map: the caller searches instead
+            return None
+
+    def distances_from(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Squared distances from one standardised query to the stored vectors of `ids`,
+        computed as an IVF index's search computes them (the same FAISS kernel, so equal
+        to the distances its searches report, bit for bit)."""
+        query = np.ascontiguousarray(query, dtype=np.float32).ravel()
+        rows = np.ascontiguousarray(self.vectors_of(np.asarray(ids, np.int64)), np.float32)
+        out = np.empty(len(rows), np.float32)
+        if len(rows):
+            faiss.fvec_L2sqr_ny(faiss.swig_ptr(out), faiss.swig_ptr(query), faiss.swig_ptr(rows),
+                                rows.shape[1], len(rows))
+        return out
 
     def _params(self, allowed: np.ndarray | None) -> Any:
         if allowed is None:

@@ -52,8 +52,24 @@ ANSWER_WEIGHT = 1.0
 
 def vote_weight(squared_distance: float) -> float:
     """A neighbour's vote from its squared distance in the index (equal aspect weights)."""
+    if type(squared_distance) is float:  # remembered: answers among near-copies weigh the
+        weight = _weights.get(squared_distance)  # same distances again (20k a relearn at 100k)
+        if weight is None or _weights_at[0] != (REACH, len(ASPECTS)):
+            if len(_weights) > 200_000 or _weights_at[0] != (REACH, len(ASPECTS)):
+                _weights.clear()
+                _weights_at[0] = (REACH, len(ASPECTS))
+            weight = _weights[squared_distance] = _vote_weight(squared_distance)
+        return weight
+    return _vote_weight(squared_distance)
+
+
+def _vote_weight(squared_distance: float) -> float:
     distance = math.sqrt(max(squared_distance, 0.0) / len(ASPECTS))
     return math.exp(-(distance / REACH) ** 2)
+
+
+_weights: dict[float, float] = {}
+_weights_at: list[tuple[float, int]] = [(REACH, len(ASPECTS))]  # what _weights were weighed with
 
 
 def nearest_teachers(index: VectorIndex, teachers: np.ndarray, candidates: np.ndarray, k: int,
@@ -123,8 +139,17 @@ def tally(neighbours: list[tuple[int, float]], labels_of: Callable[[int], Iterab
 
 def category_vote(neighbours: list[tuple[int, float]], labels: dict[int, str],
                   answers: Container[int] = ()) -> Lesson | None:
-    """The weighted vote of labelled neighbours; None without any."""
-    votes, support, total = tally(neighbours, lambda teacher: (labels[teacher],), answers)
+    """The weighted vote of labelled neighbours; None without any. (tally's sums, in its
+    order, for one label each: this runs for every sample a round or an answer teaches.)"""
+    votes: dict[str, float] = {}
+    support: dict[str, int] = {}
+    total = DOUBT
+    for teacher, squared in neighbours:
+        weight = vote_weight(squared) * (ANSWER_WEIGHT if teacher in answers else 1.0)
+        total += weight
+        label = labels[teacher]
+        votes[label] = votes.get(label, 0.0) + weight
+        support[label] = support.get(label, 0) + 1
     if not votes:
         return None
     best = max(votes, key=lambda category: (votes[category], category))
@@ -505,6 +530,11 @@ class _Known:
     # answer changes, so an answer's undo or the next answer near it asks nothing again
     sound: dict[int, tuple[str, float] | None] = field(default_factory=dict)
     lists: np.ndarray | None = None  # IVF: the lists each candidate's search visits (-2: not yet)
+    list_far: np.ndarray | None = None  # and the squared distance to each list's centroid
+    # IVF: each candidate's nearest teachers as last searched (relearn keeps them up to date)
+    near: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
+    # (teacher, the lists it entered as they were before) of the last relearn, if it added one
+    undo: tuple[int, dict[int, list[tuple[int, float]]]] | None = None
 
 
 _known: dict[str, _Known] = {}  # by catalog file: an answer after an answer reads no table
@@ -559,9 +589,11 @@ def _probed(known: _Known, vectors: VectorIndex, rows: np.ndarray) -> np.ndarray
     if known.lists is None:
         width = vectors.probed(known.vectors[:1]).shape[1]
         known.lists = np.full((len(known.vectors), width), -2, np.int64)
+        known.list_far = np.zeros((len(known.vectors), width), np.float32)
     missing = rows[known.lists[rows, 0] == -2]
     if len(missing):
-        known.lists[missing] = vectors.probed(known.vectors[missing])
+        known.lists[missing], known.list_far[missing] = vectors.probed(known.vectors[missing],
+                                                                      distances=True)
     return known.lists[rows]
 
 
@@ -684,11 +716,53 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
                        and rows[i][7] is not None], np.int64)
     loud = candidates[~np.isin(candidates, silent)]
     exact = len(teachers) * population <= EXACT_LIMIT
-    lessons = dict(nearest_teachers(vectors, teachers, loud, k, exact=exact)) \
-        if len(loud) else {}
+    removed = plan.was_teacher and (named or plan.old_source == "user") and not (
+        is_teacher and (named or source == "user"))
+    # The nearest teachers each sample was last found to have (known.near) change only by
+    # the answered one: an added teacher joins a sample's list where the index finds it
+    # nearer than the farthest, a removed one leaves the lists holding it (those are
+    # searched again), a relabelled one moves none. Kept on an index search among all the
+    # names (IVF: each distance is the index's own, whatever else is searched), not the
+    # exact path of small libraries, nor near MIN_TEACHERS or k teachers.
+    listed = known.near if not exact and named and min(len(teachers), len(known.teachers)) > k \
+        else {}
+    lessons: dict[int, list[tuple[int, float]]] = {}
+    search: list[int] = []
+    merge: list[int] = []
+    # the lists an added teacher entered, as they were: its undo (the next relearn, nothing
+    # else changed in between) gives the same teachers again, so the same lists
+    before: dict[int, list[tuple[int, float]]] = {}
+    undone = known.undo[1] if removed and listed and known.undo and known.undo[0] == t else {}
+    for i in loud.tolist():
+        found = listed.get(i) if i != t else None
+        if found is not None and i in undone and any(j == t for j, _ in found):
+            lessons[i] = undone[i]
+        elif found is None or (removed and any(j == t for j, _ in found)):
+            search.append(i)
+        elif added:
+            merge.append(i)
+        else:
+            lessons[i] = found
+    if merge:
+        depth = min(k, len(teachers))
+        to_t = _distances_to(known, vectors, t, merge, k)
+        for i in merge:
+            found, near = listed[i], to_t.get(i)
+            if not near:  # its search does not visit the answered sample's list
+                lessons[i] = found
+            elif any(d == near[0][1] for _, d in found):  # a tie: the index's order decides
+                search.append(i)
+            else:
+                lessons[i] = sorted([*found, near[0]], key=lambda pair: pair[1])[:depth]
+                if lessons[i] != found:
+                    before[i] = found
+    if search:
+        lessons.update(nearest_teachers(vectors, teachers, np.array(sorted(search), np.int64),
+                                        k, exact=exact))
     if len(silent):
-        lessons.update(nearest_teachers(vectors, np.array([t], np.int64), silent, k,
-                                        exact=exact))
+        alone = dict(nearest_teachers(vectors, np.array([t], np.int64), silent, k, exact=exact))
+        lessons.update(alone)
+        before.update((i, []) for i, found in alone.items() if found)  # they heard none
     heard = {j for found in lessons.values() for j, _ in found if j in answers}
     if (fresh or heard) and known.voters is None:
         known.voters = consensus.listeners(catalog, vectors.ids())
@@ -730,6 +804,13 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
         _known.pop(str(catalog.path), None)
         return report
     known.generation, known.teachers, known.answers = resume, all_teachers, answers
+    if listed or (not exact and named and len(teachers) > k):
+        known.near.update(lessons)
+        known.near.pop(t, None)  # an answer's own list is found again when it is asked
+        known.undo = (t, before) if added else None
+    else:
+        known.near.clear()
+        known.undo = None
     _update_candidates(known, vectors, t, candidate, kept)
     return report
 
@@ -744,6 +825,44 @@ def _sound_guesses(catalog: Catalog, vectors: VectorIndex, known: _Known, ids: l
     return {i: guess for i in ids if (guess := known.sound[i]) is not None}
 
 
+def _distances_to(known: _Known, vectors: VectorIndex, t: int, ids: list[int], k: int
+                  ) -> dict[int, list[tuple[int, float]]]:
+    """What a search among the teacher `t` alone finds from each of `ids` (candidates):
+    [(t, squared distance)], or [] when the search does not visit t's list. On IVF, without
+    searching: t's list is visited when it is among the nprobe lists nearest the sample
+    (known.lists, with their distances: a tie at the nprobe-th is left to the search), and
+    the distance is the index's own kernel's. Elsewhere by the search."""
+    nprobe, home = vectors.info.nprobe, vectors.list_of(t)
+    wanted = np.array(ids, np.int64)
+    rows = np.searchsorted(known.candidates, wanted) \
+        if known.candidates is not None else np.zeros(0, np.int64)
+    listed = known.candidates is not None and len(rows) == len(ids) and bool(
+        np.all(rows < len(known.candidates))) and bool(np.all(known.candidates[rows] == wanted))
+    lists = _probed(known, vectors, rows) if home is not None and listed else None
+    if lists is None or known.list_far is None:
+        return dict(nearest_teachers(vectors, np.array([t], np.int64), np.array(ids, np.int64),
+                                     k, exact=False))
+    far = known.list_far[rows]
+    sure = np.ones(len(ids), bool) if lists.shape[1] <= nprobe else \
+        far[:, nprobe - 1] != far[:, nprobe]
+    seen = (lists[:, :nprobe] == home).any(axis=1)
+    found: dict[int, list[tuple[int, float]]] = {}
+    here = vectors.vectors_of(np.array([t], np.int64))[0]
+    visible = [i for i, ok, s in zip(ids, sure.tolist(), seen.tolist()) if ok and s]
+    for i, ok in zip(ids, sure.tolist()):
+        if ok:
+            found[i] = []
+    if visible:
+        d = vectors.distances_from(here, np.array(visible, np.int64))
+        for i, dist in zip(visible, d.tolist()):
+            found[i] = [(t, dist)]
+    unsure = [i for i, ok in zip(ids, sure.tolist()) if not ok]
+    if unsure:
+        found.update(nearest_teachers(vectors, np.array([t], np.int64),
+                                      np.array(unsure, np.int64), k, exact=False))
+    return found
+
+
 def _update_candidates(known: _Known, vectors: VectorIndex, t: int, candidate: bool,
                        kept: list[tuple[int, float | None, int, str | None, float | None]]
                        ) -> None:
@@ -755,14 +874,15 @@ def _update_candidates(known: _Known, vectors: VectorIndex, t: int, candidate: b
             known.reach = np.insert(known.reach, at, np.inf)
             known.vectors = np.insert(known.vectors, at,
                                       vectors.vectors_of(np.array([t], np.int64))[0], axis=0)
-            if known.lists is not None:
+            if known.lists is not None and known.list_far is not None:
                 known.lists = np.insert(known.lists, at, -2, axis=0)
+                known.list_far = np.insert(known.list_far, at, 0, axis=0)
         else:
             keep = known.candidates != t
             known.candidates, known.reach = known.candidates[keep], known.reach[keep]
             known.vectors = known.vectors[keep]
-            if known.lists is not None:
-                known.lists = known.lists[keep]
+            if known.lists is not None and known.list_far is not None:
+                known.lists, known.list_far = known.lists[keep], known.list_far[keep]
     if kept:
         ids = np.array([row[0] for row in kept], np.int64)
         at = np.searchsorted(known.candidates, ids)

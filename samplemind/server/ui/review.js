@@ -157,12 +157,26 @@ export class ReviewView {
     if (this.playButton) this.playButton.textContent = this.player.playing ? '■' : '▶';
   }
 
+  // One change at a time (an answer or an undo): `send` makes it and says what it did; on
+  // success the next question follows, on failure the error stays shown after `failed`.
+  async change(send, failed) {
+    this.busy = true;
+    try {
+      await send();
+    } catch (error) {
+      this.result.textContent = `${failed}: ${error.message}`;
+      this.busy = false;
+      return;
+    }
+    this.busy = false;
+    await this.next();
+  }
+
   async answer(value) {
     const q = this.question;
     if (!q || this.busy) return;
-    this.busy = true;
-    this.result.textContent = `Teaching the library that ${q.name} is ${value}…`;
-    try {
+    await this.change(async () => {
+      this.result.textContent = `Teaching the library that ${q.name} is ${value}…`;
       const done = await api('/review/answers', { method: 'POST', body: {
         sample_id: q.sample_id, field: q.field, value, reviewer: this.reviewer } });
       this.given.push({ ...done, name: q.name });
@@ -170,13 +184,7 @@ export class ReviewView {
       this.player.stop();
       this.result.textContent = `${q.name} is ${value}: ${plural(done.changed, 'sound')} changed.`;
       this.result.dataset.changed = String(done.changed);
-    } catch (error) {
-      this.result.textContent = `Not answered: ${error.message}`;
-      this.busy = false;
-      return;
-    }
-    this.busy = false;
-    await this.next();
+    }, 'Not answered');
   }
 
   skip() {
@@ -188,22 +196,15 @@ export class ReviewView {
 
   async undo() {
     if (!this.given.length || this.busy) return;
-    this.busy = true;
     const last = this.given[this.given.length - 1];
-    try {
+    await this.change(async () => {
       const undone = await api(`/review/answers/${last.answer_id}/undo`, { method: 'POST', body: {} });
       this.given.pop();
       this.changed -= last.changed;
       this.result.textContent = `Undone: ${last.name} — ${plural(undone.changed, 'sound')} changed back.`;
       this.result.dataset.changed = String(-undone.changed);
       this.skipped.delete(`${last.sample_id}:${last.field}`);
-    } catch (error) {
-      this.result.textContent = `Not undone: ${error.message}`;
-      this.busy = false;
-      return;
-    }
-    this.busy = false;
-    await this.next();
+    }, 'Not undone');
   }
 
   onKey(event) {
