@@ -80,8 +80,9 @@ class Catalog:
             except (sqlite3.OperationalError, _MigrationRace) as exc:
                 # Several processes creating one new catalog race for the WAL switch and
                 # the migrations; the loser waits and finds the work done.
-                if not ("locked" in str(exc) or "already exists" in str(exc)
-                        or isinstance(exc, _MigrationRace)) or attempt == 4:
+                raced = ("locked" in str(exc) or "already exists" in str(exc)
+                         or "duplicate column" in str(exc))  # a winner's ALTER TABLE
+                if not (raced or isinstance(exc, _MigrationRace)) or attempt == 4:
                     raise CatalogError(f"cannot open the catalog {path}: {exc}") from exc
                 time.sleep(0.2 * (attempt + 1))
 
