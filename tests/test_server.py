@@ -762,3 +762,20 @@ async def test_ws_a_client_too_far_behind_is_dropped(client):
     assert (await listening.receive_json(timeout=10))["type"] == "after"
     writer.close()
     await listening.close()
+
+
+async def test_a_stopped_change_watcher_returns_without_being_cancelled() -> None:
+    """The server's shutdown stops its change poller with a flag as well as a cancel: on
+    Python 3.11 wait_for can swallow a cancel that lands with its timeout, and a teardown
+    then hung for 300 s polling (seen once in CI)."""
+    import asyncio
+
+    from samplemind.server.events import ChangeWatcher
+
+    watcher = ChangeWatcher(pool=None, hub=None, interval=0.01)  # type: ignore[arg-type]
+    task = asyncio.create_task(watcher.run())  # each tick fails (no pool) and goes on
+    await asyncio.sleep(0.05)
+    assert not task.done()
+    watcher.stop()
+    await asyncio.wait_for(task, 60)  # a generous ceiling: it returns by itself
+    assert task.done() and not task.cancelled()

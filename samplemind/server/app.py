@@ -262,6 +262,7 @@ def make_app(library_home: str | os.PathLike[str] | None = None, *,
         warming = asyncio.create_task(warm_up(pool))
         neighbours.refresh()
         yield
+        watcher.stop()
         await neighbours.close()
         for task in (poller, warming):
             task.cancel()

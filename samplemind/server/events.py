@@ -122,6 +122,7 @@ class ChangeWatcher:
         self.resyncs = 0  # times removals had been pruned past our position
         self.on_move: Callable[[], None] | None = None  # called when the generation moved
         self._nudged = asyncio.Event()
+        self._stopping = False
 
     def nudge(self) -> None:
         """Look now rather than at the next tick (after the server's own writes)."""
@@ -131,12 +132,21 @@ class ChangeWatcher:
         """Read the baseline: only changes after this are events."""
         self.generation, self.known = await self.pool.run(lambda library: library.changes.ids())
 
+    def stop(self) -> None:
+        """Make run() return at its next tick. Python 3.11's wait_for can swallow a
+        cancellation that lands as its timeout fires (the loop would then poll forever and
+        the server's shutdown wait on it): the flag ends the loop even then."""
+        self._stopping = True
+        self._nudged.set()
+
     async def run(self) -> None:
-        """Poll until cancelled."""
-        while True:
+        """Poll until stopped or cancelled."""
+        while not self._stopping:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._nudged.wait(), self.interval)
             self._nudged.clear()
+            if self._stopping:
+                return
             try:
                 await self.check()
             except asyncio.CancelledError:
