@@ -331,7 +331,8 @@ class Library(Closing):
             try:
                 ids.append(self.get(text).id)
             except NotFound as error:
-                if len(texts) == 1 and _names_a_file(text):
+                if len(texts) == 1 and _names_a_file(text) \
+                        and not text.strip().startswith(("/", "./", "../", "~")):
                     raise NotFound(f"{error}; to search for the text, put it in quotes: "
                                    f"'\"{text}\"'") from None
                 raise
