@@ -242,8 +242,9 @@ def test_a_missing_file_is_refused_not_searched(home: Path, monkeypatch: pytest.
             with pytest.raises(NotFound, match="put it in quotes"):
                 library.favourite("local", [text])
         for text in ("./gone.wav", "/no/such/dir/kick.flac"):  # plainly a path: no hint
-            with pytest.raises(NotFound, match="not in the catalog"):
+            with pytest.raises(NotFound, match="not in the catalog") as refused:
                 library.favourite("local", [text])
+            assert "quotes" not in str(refused.value)
         assert library.favourites("local") == []
         # a catalogued path still selects its sample, and a quoted text is still a query
         first = next(iter(library.ls("", limit=1)))
