@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from .errors import NotFound, SampleMindError
+from .errors import ExitCode, NotFound, SampleMindError
 from .library import Library
 
 log = logging.getLogger("samplemind.served")
@@ -30,14 +30,14 @@ log = logging.getLogger("samplemind.served")
 class FileChanged(SampleMindError):
     """A catalogued file is not what was scanned (size, mtime or kind differ)."""
 
-    exit_code = 1
+    exit_code = ExitCode.ERROR
     http_status = 409
 
 
 class OutsideRoots(SampleMindError):
     """A catalogued path now resolves outside every scanned folder."""
 
-    exit_code = 1
+    exit_code = ExitCode.ERROR
     http_status = 403
 
 

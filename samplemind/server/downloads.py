@@ -17,13 +17,13 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import SampleMindError
+from ..errors import ExitCode, SampleMindError
 
 
 class Busy(SampleMindError):
     """Too many downloads are streaming: try again shortly."""
 
-    exit_code = 1
+    exit_code = ExitCode.ERROR
     http_status = 503
 
 
