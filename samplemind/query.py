@@ -87,7 +87,7 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import BadValue, QueryError
-from .models import DESCRIPTOR_FIELDS, TEXT_FIELDS
+from .models import DESCRIPTOR_FIELDS, ESTIMATED_FIELDS, TEXT_FIELDS
 from .music import (
     NOTE_NAMES,
     camelot,
@@ -155,10 +155,8 @@ def _build_fields() -> dict[str, FieldSpec]:
         FieldSpec("bit_depth", "number", integer=True),
         FieldSpec("onset_count", "number", integer=True), FieldSpec("bpm", "number"),
     ]
-    specs += [FieldSpec(f"{name}_confidence", "number")
-              for name in ("type", "category", "bpm", "key", "chord", "note")]
-    specs += [FieldSpec(f"{name}_source", "text", lowercase=True)
-              for name in ("type", "category", "bpm", "key", "chord", "note")]
+    specs += [FieldSpec(f"{name}_confidence", "number") for name in ESTIMATED_FIELDS]
+    specs += [FieldSpec(f"{name}_source", "text", lowercase=True) for name in ESTIMATED_FIELDS]
     for name in ("spectral_centroid", "spectral_rolloff", "spectral_bandwidth"):
         specs.append(FieldSpec(name, "number", _FREQ))
     specs += [FieldSpec(name, "text", lowercase=True) for name in (

@@ -32,9 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from ..models import ESTIMATED_FIELDS
+
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 CALIBRATION_VERSION = 1
-ESTIMATES = ("type", "category", "bpm", "key", "chord", "note")
+ESTIMATES = ESTIMATED_FIELDS  # the record's estimates (models.py), each calibrated here
 PER_VALUE = ("category",)  # estimates with a map per answer too (see calibrate)
 
 
