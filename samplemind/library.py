@@ -663,11 +663,10 @@ class Library(Closing):
         """The duplicate groups, and the sets of alike sounds that are one sound's velocity
         layers or round robins (README: Duplicates), never to be moved aside."""
         from .similarity import search
-        from .similarity.dupes import DEFAULT_THRESHOLD
+        from .similarity.dupes import DEFAULT_THRESHOLD, check_threshold
 
-        if threshold is not None and not (0 <= threshold <= 10):
-            raise UsageError("--threshold must be between 0 and 10 (default "
-                             f"{DEFAULT_THRESHOLD})")
+        if threshold is not None:
+            check_threshold(threshold)
         allowed = self._filter_ids(None, None, query)
         return search.dupes(self.catalog, self.index.current(),
                             threshold=DEFAULT_THRESHOLD if threshold is None else threshold,

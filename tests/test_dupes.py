@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from samplemind import Library, synth
+from samplemind.errors import BadValue
 
 from audio_fixtures import write_audio
 from helpers import run_cli
@@ -100,6 +101,17 @@ def test_the_threshold_decides_what_is_near(scanned: Library):
     assert 0 < distance <= 0.25
     assert not scanned.dupes_and_layers(threshold=distance * 0.9)[1]
     assert scanned.dupes_and_layers(threshold=distance * 1.1)[1]
+
+
+
+@pytest.mark.parametrize("threshold", [-0.1, 10.5, float("nan")])
+def test_a_threshold_outside_its_rule_is_refused_in_no_callers_words(library: Library,
+                                                                     threshold: float):
+    """The core says "threshold", not the CLI's "--threshold" (the CLI and the API bound the
+    value first, from the same similarity.dupes.MAX_THRESHOLD)."""
+    with pytest.raises(BadValue, match=r"^threshold must be between 0 and 10 \(default 0.2\)$"):
+        library.dupes(threshold=threshold)
+    assert library.dupes(threshold=10) == []  # the bounds themselves are allowed
 
 
 def test_lossless_is_kept_over_lossy(library: Library, tmp_path: Path):

@@ -12,6 +12,7 @@ import typer
 from ..errors import ExitCode, UsageError
 from ..models import DupeGroup, Hit, LayerSet, Sample
 from ..output import Format, dumps, err_console, pipe_safe, write_mapping, write_records
+from ..similarity.dupes import MAX_THRESHOLD
 from ..similarity.vectors import ASPECTS
 from ..textsafe import printable
 from .common import CategoryOption, FiguresFormatOption, FormatOption, TypeOption, open_library
@@ -131,7 +132,7 @@ def dupes(
     query: Annotated[str | None, typer.Argument(
         help="Only look among samples matching this query.")] = None,
     threshold: Annotated[float | None, typer.Option(
-        "--threshold", "-t", metavar="X", min=0.0, max=10.0,
+        "--threshold", "-t", metavar="X", min=0.0, max=float(MAX_THRESHOLD),
         help="Near duplicates: the largest combined distance (default 0.20; 0 = exact only).")
     ] = None,
     exact_only: Annotated[bool, typer.Option(

@@ -14,6 +14,8 @@ from ..errors import NotFound, UsageError
 from ..library import Library
 from ..models import CORRECTABLE_FIELDS, ESTIMATED_FIELDS, RECORD_FIELDS, versioned
 from ..organise import SUGGEST_SCHEMA
+from ..similarity.dupes import MAX_THRESHOLD as DUPES_MAX_THRESHOLD
+from ..similarity.dupes import THRESHOLD_SCHEMA as DUPES_THRESHOLD_SCHEMA
 from ..similarity.map_levels import MAX_LEVEL as MAP_MAX_LEVEL
 from ..similarity.map_levels import MAX_POINTS as MAP_MAX_POINTS
 from .errors import Forbidden
@@ -179,7 +181,7 @@ async def delete_file(request: web.Request) -> web.StreamResponse:
 
 
 async def dupes(request: web.Request) -> web.StreamResponse:
-    threshold = float_param(request, "threshold", 0, 10)
+    threshold = float_param(request, "threshold", 0, DUPES_MAX_THRESHOLD)
     exact = bool_param(request, "exact", True)
     near = bool_param(request, "near", True)
     query = str_param(request, "q")
@@ -404,7 +406,7 @@ ROUTES = [
           "Groups of exact and near duplicates, each with a suggested keeper (`groups`), and "
           "the sets of alike sounds that are one sound's velocity layers or round robins "
           "(`layers`, softest first: never redundant).",
-          (Param("threshold", "query", {"type": "number", "minimum": 0, "maximum": 10},
+          (Param("threshold", "query", DUPES_THRESHOLD_SCHEMA,
                  "Near-duplicate distance threshold."),
            Param("exact", "query", {"type": "boolean"}, "Include exact groups (default true)."),
            Param("near", "query", {"type": "boolean"}, "Include near groups (default true)."), Q)),

@@ -14,7 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import BadValue
+
 DEFAULT_THRESHOLD = 0.20  # combined distance; chosen with benchmarks/similarity_quality.py (README)
+MAX_THRESHOLD = 10  # the largest threshold asked for (the CLI's, the API's and Library's rule)
+# check_threshold as JSON schema, for the query parameter that carries it.
+THRESHOLD_SCHEMA = {"type": "number", "minimum": 0, "maximum": MAX_THRESHOLD}
 DURATION_RATIO = 0.85  # shorter / longer: a one-shot and a loop built from it are not dupes
 NEIGHBOURS = 10  # candidates looked at per sample
 LOSSLESS = {"wav", "flac", "aiff", "aif", "w64", "rf64", "bw64", "caf", "wv", "ape", "alac"}
@@ -44,6 +49,13 @@ class UnionFind:
         for item in self.parent:
             out.setdefault(self.find(item), []).append(item)
         return [sorted(members) for members in out.values() if len(members) > 1]
+
+
+def check_threshold(threshold: float) -> None:
+    """The one rule for a near-duplicate threshold (THRESHOLD_SCHEMA says the same)."""
+    if not 0 <= threshold <= MAX_THRESHOLD:  # NaN too
+        raise BadValue("threshold", f"must be between 0 and {MAX_THRESHOLD:g} "
+                                    f"(default {DEFAULT_THRESHOLD})")
 
 
 def is_lossless(record: dict[str, Any]) -> bool:
