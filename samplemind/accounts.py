@@ -416,3 +416,20 @@ class AccountStore(Closing):
                 "SELECT EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM tokens)").fetchone()
             self._configured = (key, bool(row[0]))
             return self._configured[1]
+
+
+def served_spelling(data_dir: Path, name: str, *,
+                    check_configured: bool = False) -> tuple[str | None, bool]:
+    """(how the server spells the account `name` runs as, None when there is none; with
+    check_configured, True when it has none while the server has users or tokens, so a typo
+    is worth a warning). Names are case-blind at login, `user add` and fav:NAME, but the web
+    UI lists the stars kept under the server's own spelling. No accounts database, or one that
+    cannot be read: (None, False), the name is used as given (favourites are the catalog's)."""
+    if not accounts_path(data_dir).exists():
+        return None, False
+    try:
+        with AccountStore(data_dir) as store:
+            known = store.account_name(name)
+            return known, bool(check_configured and known is None and store.configured())
+    except (sqlite3.Error, SampleMindError):
+        return None, False

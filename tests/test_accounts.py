@@ -51,6 +51,22 @@ def _dump(path: Path) -> bytes:
     return data + (wal.read_bytes() if wal.exists() else b"")
 
 
+# -- the server's spelling of an account (fav --account) ---------------------------------------
+
+
+def test_served_spelling_names_the_account_as_the_server_keeps_it(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert accounts.served_spelling(data, "alice", check_configured=True) == (None, False)
+    with AccountStore(data) as store:  # no users or tokens yet: nothing to warn about
+        assert accounts.served_spelling(data, "alice", check_configured=True) == (None, False)
+        store.add_token("Alice", "viewer")
+    assert accounts.served_spelling(data, "ALICE") == ("Alice", False)
+    assert accounts.served_spelling(data, "alcie") == (None, False)
+    assert accounts.served_spelling(data, "alcie", check_configured=True) == (None, True)
+    accounts.accounts_path(data).write_bytes(b"not a database")  # the name is used as given
+    assert accounts.served_spelling(data, "alice", check_configured=True) == (None, False)
+
+
 # -- passwords ---------------------------------------------------------------------------------
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from typing import Annotated
 
 import typer
 
-from ..errors import SampleMindError, UsageError
+from ..errors import UsageError
 from ..output import Format, err_console, write_record_detail, write_rows
 from .common import FormatOption, RowsFormatOption, open_library, options, state
 
@@ -62,21 +61,15 @@ def _account(account: str, *, warn: bool = False) -> str:
     """The account as the server spells it: names are case-blind there (login, `user add`,
     fav:NAME), but the web UI lists the stars kept under its own spelling. With warn, says
     when the server has accounts and none of them is this one (a typo stars for no one)."""
-    from ..accounts import AccountStore, accounts_path
+    from ..accounts import served_spelling
     from ..config import resolve_paths
 
-    data_dir = resolve_paths(state.home).data_dir
-    if not accounts_path(data_dir).exists():
-        return account
-    try:
-        with AccountStore(data_dir) as store:
-            known = store.account_name(account.strip())
-            if known is None and warn and store.configured():
-                err_console().print(f"warning: no account {account.strip()!r}: the server has "
-                                    "no user or token of that name (samplemind user ls, token "
-                                    "ls)", markup=False, highlight=False)
-    except (sqlite3.Error, SampleMindError):  # favourites are the catalog's: the name as given
-        return account
+    known, unknown = served_spelling(resolve_paths(state.home).data_dir, account.strip(),
+                                     check_configured=warn)
+    if unknown:
+        err_console().print(f"warning: no account {account.strip()!r}: the server has no user "
+                            "or token of that name (samplemind user ls, token ls)", markup=False,
+                            highlight=False)
     return known or account
 
 
