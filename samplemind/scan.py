@@ -1,4 +1,4 @@
-"""The scan pipeline: what ``Library.scan`` runs (ARCHITECTURE.md: Scanning).
+"""The scan pipeline: what ``Library.scan`` runs (ARCHITECTURE.md: "Layers and the one-way data flow").
 
 One direction, one stage after another::
 
