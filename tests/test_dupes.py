@@ -114,6 +114,20 @@ def test_a_threshold_outside_its_rule_is_refused_in_no_callers_words(library: Li
     assert library.dupes(threshold=10) == []  # the bounds themselves are allowed
 
 
+def test_the_cli_says_the_cores_refusal_of_a_threshold_with_its_option(
+        samplemind_home: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]):
+    from samplemind.cli import main
+    from samplemind.similarity import dupes
+
+    def refuse(threshold: float) -> None:  # a rule stricter than the option's own bounds
+        raise BadValue("threshold", "must be below 0.4")
+
+    monkeypatch.setattr(dupes, "check_threshold", refuse)
+    assert main(["dupes", "-t", "0.5"]) == 2
+    assert "error: --threshold must be below 0.4" in capsys.readouterr().err
+
+
 def test_lossless_is_kept_over_lossy(library: Library, tmp_path: Path):
     hit = synth.normalize(synth.tom(SR, rng=np.random.default_rng(2)))
     _write(tmp_path / "p" / "a_very_long_folder_name" / "tom.wav", hit)

@@ -15,7 +15,14 @@ from ..output import Format, dumps, err_console, pipe_safe, write_mapping, write
 from ..similarity.dupes import MAX_THRESHOLD
 from ..similarity.vectors import ASPECTS
 from ..textsafe import printable
-from .common import CategoryOption, FiguresFormatOption, FormatOption, TypeOption, open_library
+from .common import (
+    CategoryOption,
+    FiguresFormatOption,
+    FormatOption,
+    TypeOption,
+    open_library,
+    options,
+)
 
 app = typer.Typer()
 index_app = typer.Typer(help="Inspect or rebuild the similarity index.", no_args_is_help=True)
@@ -160,7 +167,7 @@ def dupes(
         # What was moved, deleted or restored is a report, not a listing of groups.
         raise UsageError("--move-to, --delete and --undo report as table (on stderr), json or jsonl")
     console = err_console()
-    with open_library() as library:
+    with open_library() as library, options(threshold="--threshold"):
         if undo:
             result = library.undo_dupes(undo)
             _report_action(result, fmt)
