@@ -952,7 +952,9 @@ class Library(Closing):
         """A self-check of the catalog, caches, index and Ollama (README: Local AI)."""
         from .ai.health import library_health
 
-        return versioned(library_health(self),
+        return versioned(library_health(self.catalog, cache=lambda: self.cache,
+                                        cache_dir=self.paths.cache_dir,
+                                        index_folder=self.index.folder),
                          ollama=self.ai_status(model=model, host=host))
 
     def ai_cache_stats(self) -> dict[str, Any]:

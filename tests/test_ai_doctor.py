@@ -81,3 +81,17 @@ def test_a_damaged_catalog_fails_the_check(samplemind_home: Path) -> None:
     assert "catalog" in result.stdout and "FAIL" in result.stdout
     report, _, code = _doctor(env={"OLLAMA_HOST": host})
     assert code == 1 and report["ok"] is False and report["catalog"]["ok"] is False
+
+
+def test_a_feature_cache_that_cannot_be_opened_fails_its_check(samplemind_home: Path) -> None:
+    from samplemind import Library
+
+    with Library(samplemind_home) as library:
+        library.paths.feature_cache.parent.mkdir(parents=True, exist_ok=True)
+        library.paths.feature_cache.write_text("a file where the cache's folder goes")
+        report = library.doctor(host=f"127.0.0.1:{free_port_with_nothing_listening()}")
+    assert report["ok"] is False and report["catalog"]["ok"] is True
+    assert report["cache"]["ok"] is False and "cache clear" in report["cache"]["fix"]
+    assert report["cache"]["directory"] == str(library.paths.cache_dir)
+    assert report["index"]["ok"] is True and report["index"]["folder"] == str(
+        samplemind_home / "index")

@@ -8,6 +8,8 @@ translator), so its absence is reported with the fix but is not a failure.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ComponentMissing, SampleMindError
@@ -15,19 +17,22 @@ from .cache import AICache, ai_cache_dir
 from .client import OllamaClient, ollama_host
 
 if TYPE_CHECKING:
-    from ..library import Library
+    from ..cache import FeatureCache
+    from ..catalog import Catalog
 
 STATUS_TIMEOUT = 5.0  # seconds: listing models is instant when Ollama runs
 
 
-def library_health(library: Library) -> dict[str, Any]:
-    """Checks of the catalog, the caches and the vector index; "ok" is their verdict."""
-    checks = {"catalog": _catalog(library), "cache": _caches(library), "index": _index(library)}
+def library_health(catalog: Catalog, *, cache: Callable[[], FeatureCache], cache_dir: Path,
+                   index_folder: Path) -> dict[str, Any]:
+    """Checks of the catalog, the caches (cache opens the feature cache: a failure to open it
+    is reported) and the vector index saved in index_folder; "ok" is their verdict."""
+    checks = {"catalog": _catalog(catalog), "cache": _caches(cache, cache_dir),
+              "index": _index(catalog, index_folder)}
     return {"ok": all(check["ok"] for check in checks.values()), **checks}
 
 
-def _catalog(library: Library) -> dict[str, Any]:
-    catalog = library.catalog
+def _catalog(catalog: Catalog) -> dict[str, Any]:
     try:
         integrity = catalog.scalar("PRAGMA quick_check(1)")
         return {"ok": integrity == "ok", "path": str(catalog.path), "samples": catalog.count(),
@@ -38,22 +43,21 @@ def _catalog(library: Library) -> dict[str, Any]:
                 "fix": "move the catalog aside and scan again (cached analysis makes it quick)"}
 
 
-def _caches(library: Library) -> dict[str, Any]:
+def _caches(cache: Callable[[], FeatureCache], cache_dir: Path) -> dict[str, Any]:
     try:
-        features = library.cache.stats()
-        with AICache(ai_cache_dir(library.paths.cache_dir)) as answers:
+        features = cache().stats()
+        with AICache(ai_cache_dir(cache_dir)) as answers:
             ai = answers.stats()
         return {"ok": True, "features": features, "ai": ai}
     except Exception as exc:
-        return {"ok": False, "directory": str(library.paths.cache_dir), "error": str(exc),
+        return {"ok": False, "directory": str(cache_dir), "error": str(exc),
                 "fix": "samplemind cache clear (the cache only holds derived data)"}
 
 
-def _index(library: Library) -> dict[str, Any]:
+def _index(catalog: Catalog, folder: Path) -> dict[str, Any]:
     """The saved index as found on disk; a missing or old one is rebuilt or caught up on the
     next search (derived data), so only an unreadable folder is a failure."""
-    folder = library.index.folder
-    generation = library.catalog.generation
+    generation = catalog.generation
     meta_file = folder / "index.json"
     try:
         saved = json.loads(meta_file.read_text())["generation"] if meta_file.exists() else None
