@@ -925,9 +925,11 @@ class Library(Closing):
         from .ai import default_model
         from .ai.describe import describe_samples
 
-        return describe_samples(self, refs, model=model or default_model(), refresh=refresh,
-                                concurrency=concurrency, timeout=timeout, host=host,
-                                progress=progress)
+        model = model or default_model()
+        records = [self.get(sample_id).to_json() for sample_id in self.select(refs)]
+        return describe_samples(self.catalog, records, self.paths.cache_dir, model=model,
+                                refresh=refresh, concurrency=concurrency, timeout=timeout,
+                                host=host, progress=progress)
 
     def ask(self, words: str, *, model: str | None = None, use_model: bool = True,
             refresh: bool = False, timeout: float | None = None, host: str | None = None) -> Any:

@@ -24,7 +24,9 @@ from .errors import ModelAnswerError
 from .prompts import DESCRIBE_PROMPT_VERSION, DESCRIBE_SCHEMA, describe_messages
 
 if TYPE_CHECKING:
-    from ..library import Library
+    from pathlib import Path
+
+    from ..catalog import Catalog
 
 # progress(done, total, sample name, status): status is "kept", "cached", "described" or
 # "failed"; called from the calling thread.
@@ -153,15 +155,15 @@ class _Job:
     messages: list[dict[str, str]]
 
 
-def describe_samples(library: Library, refs: Sequence[str | int], *, model: str,
-                     refresh: bool = False, concurrency: int = DEFAULT_CONCURRENCY,
+def describe_samples(catalog: Catalog, records: Sequence[dict[str, Any]], cache_dir: Path, *,
+                     model: str, refresh: bool = False, concurrency: int = DEFAULT_CONCURRENCY,
                      timeout: float, host: str | None = None,
                      progress: DescribeProgress | None = None) -> DescribeReport:
-    """Describe the samples refs select (ids, files, folders, or one query)."""
-    ids = library.select(refs)
+    """Describe these samples (their JSON records, in the order the report lists them);
+    answers are kept in the catalog and in the AI answer cache under cache_dir."""
+    ids = [record["id"] for record in records]
     report = DescribeReport(model=model, prompt_version=DESCRIBE_PROMPT_VERSION)
-    records = [library.get(sample_id).to_json() for sample_id in ids]
-    stored = {} if refresh else store.load(library.catalog, ids)
+    stored = {} if refresh else store.load(catalog, ids)
     total, done = len(records), 0
 
     def finished(item: Described | DescribeFailure, name: str, status: str) -> None:
@@ -183,17 +185,17 @@ def describe_samples(library: Library, refs: Sequence[str | int], *, model: str,
             pending.append(record)
     if not pending:
         return _in_order(report, ids)
-    with AICache(ai_cache_dir(library.paths.cache_dir)) as cache:
+    with AICache(ai_cache_dir(cache_dir)) as cache:
         asking: list[_Job] = []
         for record in pending:
             key = AICache.describe_key(record["hash"], model, DESCRIBE_PROMPT_VERSION)
             answer = None if refresh else cache.get(key)
             if isinstance(answer, dict) and set(answer) == ANSWER_FIELDS:
-                saved = store.save(library.catalog, record["id"], record["hash"], model,
+                saved = store.save(catalog, record["id"], record["hash"], model,
                                    DESCRIBE_PROMPT_VERSION, answer)
                 finished(_described(record, saved, "cached"), record["name"], "cached")
                 continue
-            tags = store.prompt_tags(library.catalog, record["id"])
+            tags = store.prompt_tags(catalog, record["id"])
             asking.append(_Job(record, describe_messages(record, tags)))
         if asking:
             with OllamaClient(host, timeout=timeout) as client:
@@ -207,7 +209,7 @@ def describe_samples(library: Library, refs: Sequence[str | int], *, model: str,
                     # Cache first: a kill before the commit still keeps the answer.
                     cache.put(AICache.describe_key(record["hash"], model,
                                                    DESCRIBE_PROMPT_VERSION), outcome)
-                    saved = store.save(library.catalog, record["id"], record["hash"], model,
+                    saved = store.save(catalog, record["id"], record["hash"], model,
                                        DESCRIBE_PROMPT_VERSION, outcome)
                     finished(_described(record, saved, "described"), record["name"], "described")
     return _in_order(report, ids)
