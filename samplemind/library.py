@@ -482,7 +482,7 @@ class Library(Closing):
         ("sfz" or "decentsampler"), also a sampler instrument of them (README: Kits as
         instruments), named after the kit folder (or zip)."""
         from .export import DEFAULT_PATTERN, export_kit
-        from .served import checked_opener
+        from .served import catalogued, checked_opener, real_roots
 
         spec = None
         if instrument is not None:
@@ -501,7 +501,8 @@ class Library(Closing):
             raise NotFound("no samples match the query: nothing to make an instrument of")
         # Each file is checked as the server checks what it serves (served.py): a catalogued
         # symlink swapped to point elsewhere, a FIFO or a changed file is skipped, not copied.
-        opener = checked_opener(self, [record["id"] for record in records])
+        files = catalogued(self.scanned_files([record["id"] for record in records]))
+        opener = checked_opener(files, real_roots(self.roots()))
         return export_kit(records, to, mode=mode, pattern=pattern or DEFAULT_PATTERN,
                           zip_path=zip_path, force=force, progress=progress, query=query,
                           opener=opener, instrument=spec)

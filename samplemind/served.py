@@ -17,12 +17,11 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from .errors import ExitCode, NotFound, SampleMindError
-from .library import Library
 
 log = logging.getLogger("samplemind.served")
 
@@ -52,14 +51,16 @@ class CataloguedFile:
     mtime_ns: int | None
 
 
-def real_roots(library: Library) -> list[str]:
-    """Every scanned root, links resolved (the folders served files must lie under)."""
-    return sorted({os.path.realpath(root) for root in library.roots()})
+def real_roots(roots: Iterable[str]) -> list[str]:
+    """Every scanned root (Library.roots()), links resolved: the folders served files must
+    lie under."""
+    return sorted({os.path.realpath(root) for root in roots})
 
 
-def catalogued(library: Library, ids: Iterable[int]) -> dict[int, CataloguedFile]:
-    """The scan-time facts of the samples with these ids (missing ids are left out)."""
-    return {row[0]: CataloguedFile(*row) for row in library.scanned_files(list(ids))}
+def catalogued(rows: Iterable[Sequence[Any]]) -> dict[int, CataloguedFile]:
+    """The scan-time facts of samples by id, from Library.scanned_files(ids) (an id not in
+    the catalog has no row)."""
+    return {row[0]: CataloguedFile(*row) for row in rows}
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -70,7 +71,7 @@ def _inside(path: str, folder: str) -> bool:
 
 def open_catalogued(entry: CataloguedFile, roots: Sequence[str]) -> tuple[BinaryIO, os.stat_result]:
     """The file of a sample opened for reading, checked as the module docstring says.
-    roots: real_roots(library); the sample's own root is allowed as well."""
+    roots: real_roots(...); the sample's own root is allowed as well."""
     what = f"the file of sample {entry.sample_id} ({entry.path})"
     try:
         fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -111,11 +112,11 @@ def _fd_path(fd: int) -> str | None:
         return None
 
 
-def checked_opener(library: Library, ids: Iterable[int]) -> Callable[[dict[str, Any]], BinaryIO]:
-    """An export.Opener for records of these samples: each file opened through
-    open_catalogued, as the server's audio and zips open them (the CLI export uses it)."""
-    files = catalogued(library, ids)
-    roots = real_roots(library)
+def checked_opener(files: Mapping[int, CataloguedFile], roots: Sequence[str],
+                   ) -> Callable[[dict[str, Any]], BinaryIO]:
+    """An export.Opener for records of these samples (files: catalogued(...), roots:
+    real_roots(...)): each file opened through open_catalogued, as the server's audio opens
+    it (Library.export and the server's zips use it)."""
 
     def opener(record: dict[str, Any]) -> BinaryIO:
         entry = files.get(record.get("id"))  # type: ignore[arg-type]
@@ -125,11 +126,3 @@ def checked_opener(library: Library, ids: Iterable[int]) -> Callable[[dict[str, 
 
     return opener
 
-
-def open_sample(library: Library, sample_id: int) -> tuple[BinaryIO, os.stat_result, str]:
-    """(open file, its stat, its catalogued path) of one sample, checked (see above)."""
-    entry = catalogued(library, [sample_id]).get(sample_id)
-    if entry is None:
-        raise NotFound(f"no sample has id {sample_id} (samplemind ls shows the ids)")
-    handle, info = open_catalogued(entry, real_roots(library))
-    return handle, info, entry.path

@@ -21,7 +21,7 @@ from ..errors import NotFound, UsageError
 from ..export import DEFAULT_PATTERN, ZipStream
 from ..instruments import FORMATS, InstrumentSpec, spec_for
 from ..library import Library
-from ..served import CataloguedFile, catalogued, open_catalogued, open_sample, real_roots
+from ..served import CataloguedFile, catalogued, checked_opener, open_catalogued, real_roots
 from . import exports
 from .downloads import DOWNLOADS, drop, send
 from .guards import refuse_cross_site
@@ -108,6 +108,15 @@ def _not_modified(request: web.Request, etag: str, mtime: float) -> bool:
         return etag_matches(request, etag)
     since = request.if_modified_since
     return since is not None and int(mtime) <= since.timestamp()
+
+
+def open_sample(library: Library, sample_id: int) -> tuple[BinaryIO, os.stat_result, str]:
+    """(open file, its stat, its catalogued path) of one sample, checked (served.py)."""
+    entry = catalogued(library.scanned_files([sample_id])).get(sample_id)
+    if entry is None:
+        raise NotFound(f"no sample has id {sample_id} (samplemind ls shows the ids)")
+    handle, info = open_catalogued(entry, real_roots(library.roots()))
+    return handle, info, entry.path
 
 
 async def audio(request: web.Request) -> web.StreamResponse:
@@ -210,14 +219,8 @@ async def stream_zip(request: web.Request, name: str, pattern: str,
         if not ids:
             raise NotFound(empty)
         chosen = _paged_records(ctx.pool, ids)
-
-        def opener(record: dict[str, Any]) -> BinaryIO:
-            entry = files.get(record["id"])
-            if entry is None:
-                raise NotFound("removed from the catalog since the export began")
-            return open_catalogued(entry, roots)[0]
-
-        stream = ZipStream(chosen, pattern, opener=opener, query=query, instrument=instrument)
+        stream = ZipStream(chosen, pattern, opener=checked_opener(files, roots), query=query,
+                           instrument=instrument)
         try:
             chunk: bytes | None = b""
             while not chunk:  # nothing is sent until there is something: errors stay JSON
@@ -258,8 +261,8 @@ def _listing(library: Library, select: Callable[[Library], Sequence[int]],
              ) -> tuple[list[int], dict[int, CataloguedFile], list[str]]:
     """(the ids still in the catalog, what it knows of their files, the scanned roots)."""
     ids = select(library)
-    files = catalogued(library, ids)
-    return [i for i in ids if i in files], files, real_roots(library)
+    files = catalogued(library.scanned_files(list(ids)))
+    return [i for i in ids if i in files], files, real_roots(library.roots())
 
 
 def _paged_records(pool: Any, ids: list[int]) -> Iterator[dict[str, Any]]:
