@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound, UsageError
-from ..models import SCHEMA_VERSION, DupeAction, DupeGroup, FileFailure
+from ..models import DupeAction, DupeGroup, FileFailure
 from ..scan import re_resolve
 from .dupes import relative_target
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ..catalog import Catalog
 
 MANIFEST_KIND = "samplemind-dupes"
+MANIFEST_VERSION = 1  # the dupes manifest's own format (not the JSON record's schema_version)
 
 
 def _user_state(catalog: Catalog, sample_id: int) -> dict[str, Any]:
@@ -75,7 +76,7 @@ def move(catalog: Catalog, groups: list[DupeGroup], folder: str | os.PathLike[st
     manifest_path = destination / f"samplemind-dupes-{stamp}.json"
     manifest_path = Path(_free_target(str(manifest_path)))
     roots = dict(catalog.query("SELECT id, root FROM samples"))
-    manifest: dict[str, Any] = {"kind": MANIFEST_KIND, "schema_version": SCHEMA_VERSION,
+    manifest: dict[str, Any] = {"kind": MANIFEST_KIND, "schema_version": MANIFEST_VERSION,
                                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                 "catalog": str(catalog.path), "files": []}
     result = DupeAction("move", manifest=str(manifest_path))
