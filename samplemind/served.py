@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from .errors import ExitCode, NotFound, SampleMindError
+from .errors import NotFound, SampleMindError
 
 log = logging.getLogger("samplemind.served")
 
@@ -29,14 +29,12 @@ log = logging.getLogger("samplemind.served")
 class FileChanged(SampleMindError):
     """A catalogued file is not what was scanned (size, mtime or kind differ)."""
 
-    exit_code = ExitCode.ERROR
     http_status = 409
 
 
 class OutsideRoots(SampleMindError):
     """A catalogued path now resolves outside every scanned folder."""
 
-    exit_code = ExitCode.ERROR
     http_status = 403
 
 

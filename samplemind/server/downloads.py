@@ -17,13 +17,12 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import ExitCode, SampleMindError
+from ..errors import SampleMindError
 
 
 class Busy(SampleMindError):
     """Too many downloads are streaming: try again shortly."""
 
-    exit_code = ExitCode.ERROR
     http_status = 503
 
 
