@@ -115,10 +115,10 @@ class Library(Closing):
         """A vector index manager that the Libraries of several threads may share (pass it
         as ``index=``): the index is loaded once, its own catalog connection is used by one
         thread at a time. Close it (``.close()``) after the Libraries that use it."""
-        from .similarity.manager import SharedIndexManager, index_folder
+        from .similarity.manager import SharedIndexManager
 
         paths = resolve_paths(home)
-        return SharedIndexManager(Catalog(paths.catalog), index_folder(paths.data_dir))
+        return SharedIndexManager(Catalog(paths.catalog), paths.index_dir)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -133,9 +133,9 @@ class Library(Closing):
     def index(self) -> IndexManager:
         """The vector index manager (the index itself is loaded or built on first search)."""
         if self._index is None:
-            from .similarity.manager import IndexManager, index_folder
+            from .similarity.manager import IndexManager
 
-            self._index = IndexManager(self.catalog, index_folder(self.paths.data_dir))
+            self._index = IndexManager(self.catalog, self.paths.index_dir)
         return self._index
 
     def close(self) -> None:

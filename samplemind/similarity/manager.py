@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -253,11 +252,6 @@ def _saved_generation(meta: dict[str, Any]) -> int | None:
         return int(meta["generation"])
     except (ValueError, KeyError, TypeError):
         return None
-
-
-def index_folder(data_dir: Path) -> Path:
-    """Where a library keeps its index."""
-    return Path(os.fspath(data_dir)) / "index"
 
 
 class SharedIndexManager(IndexManager):
