@@ -14,7 +14,8 @@ is), which leaves out drums, noise and effects. A harmony held from start to end
 (held_harmony) is matched against chord templates (estimate_chord; a chord over a
 loud bass that YIN reads as that note, or that no template fits as a whole, is named
 from the notes heard beside the bass once the bass note's own partials, piano stretch
-included, are fitted and taken out: chord_over_note, chord_over_bass); a harmony that
+included, are fitted and taken out: chord_over_note, chord_over_bass; one low note whose
+weak fundamental YIN missed is no chord: one_note_under_the_bass); a harmony that
 moves is handed to Essentia's
 ``Key`` (Temperley profiles; the first and last fifth of a sound, at most 3 s
 each, weigh 4x: tonic emphasis).
