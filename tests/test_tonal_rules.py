@@ -345,3 +345,49 @@ def test_a_note_with_nothing_beside_it_but_its_own_pitch_class_is_no_chord() -> 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no 0/0 on the way
         assert tonal.chord_on_note(power, sr, n_fft, f0) == (None, None)
+
+
+def _low_string_frames(extra: tuple[float, ...] = ()) -> tuple[np.ndarray, int, int]:
+    """Power frames shaped like Salamander's recorded C2 (v10): a stretched C2 string whose
+    fundamental is missing from the loud first frames and rises as the upper partials die (the
+    2nd partial is the loudest, so each frame's bass note is C3); ``extra``: other strings, Hz,
+    held at a third of the 2nd partial's level."""
+    sr, n_fft = 48000, 8192
+    bins = np.arange(n_fft // 2 + 1)
+    f0, stretch = midi_to_hz(36), 3e-4
+    # partial number -> amplitude in the recording's loudest frame (the 2nd = 1)
+    measured = {2: 1.0, 3: 0.328, 4: 0.273, 5: 0.141, 6: 0.078, 7: 0.090, 9: 0.048, 10: 0.077,
+                11: 0.081, 12: 0.032, 13: 0.195, 14: 0.094, 15: 0.080}
+    frames = []
+    for i in range(12):
+        decay = 0.8 ** i
+        peaks = [(f0, min(0.6, 0.02 * i))]  # absent at first, then rising
+        peaks += [(n * f0 * np.sqrt(1 + stretch * n * n), decay * level) for n, level in measured.items()]
+        peaks += [(hz, decay / 3) for hz in extra]
+        row = np.full(bins.size, 1e-9)
+        for hz, level in peaks:
+            row += level ** 2 * np.exp(-0.5 * ((bins - hz * n_fft / sr) / 0.7) ** 2)
+        frames.append(row)
+    return np.array(frames), sr, n_fft
+
+
+def test_one_low_note_with_a_weak_fundamental_is_no_chord() -> None:
+    # Salamander's C2: YIN gives no note (no fundamental in the loud frames), its 2nd, 3rd and
+    # 5th partials (C3, G3, E4) make a C major triad in the chroma, and it was named a C chord
+    # at confidence 1.0. A partial an octave below the bass note, whose partials explain every
+    # peak: one note, no chord to name.
+    from samplemind.analysis import tonal
+
+    power, sr, n_fft = _low_string_frames()
+    assert tonal.bass_hz(power, sr, n_fft) == pytest.approx(2 * midi_to_hz(36), rel=0.01)
+    assert tonal.one_note_under_the_bass(power, sr, n_fft)
+
+
+def test_a_chord_over_that_low_note_is_still_a_chord() -> None:
+    # The same string with E3 and G3 beside it (not its partials): the rule leaves it to the
+    # chord templates, as before.
+    from samplemind.analysis import tonal
+
+    power, sr, n_fft = _low_string_frames((midi_to_hz(52), midi_to_hz(55)))
+    assert tonal.bass_hz(power, sr, n_fft) == pytest.approx(2 * midi_to_hz(36), rel=0.01)
+    assert not tonal.one_note_under_the_bass(power, sr, n_fft)

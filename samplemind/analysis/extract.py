@@ -476,8 +476,10 @@ class Extractor:
                                        key_confidence=confidence if key else None)
                 return none  # one pitch held: a note, no chord
             pitch = tonal.PitchResult(clarity=pitch.clarity)  # the pitch moves: no note
-        if held and not long_material and tonal.chord_like(key_sums, pitch.clarity):
-            # one harmony held: a chord (stab, strum, pad, keys hit)
+        if (held and not long_material and tonal.chord_like(key_sums, pitch.clarity)
+                and not (kpower is not None and tonal.one_note_under_the_bass(kpower, sr, k_fft))):
+            # one harmony held: a chord (stab, strum, pad, keys hit); not one low note whose
+            # weak fundamental YIN missed (its partials 2, 3 and 5 are a major triad)
             chord, confidence = tonal.estimate_chord(key_sums)
             if chord is None and kpower is not None:
                 # no template fits the whole (a loud bass drowns the other voices): the notes
