@@ -346,32 +346,39 @@ class Catalog:
         that arrived in between wins)."""
         if not rows:
             return
+        with self.transaction():
+            self.write_categories(rows, only_from)
+
+    def write_categories(self, rows: Sequence[tuple[str | None, float | None, str | None, int]],
+                         only_from: str | None = None) -> None:
+        """set_categories inside a transaction the caller holds."""
+        if not rows:
+            return
         sql = ("UPDATE samples SET category = ?, category_confidence = ?, category_source = ? "
                "WHERE id = ?")
-        with self.transaction():
-            if not _UPDATE_FROM or len({row[3] for row in rows}) < len(rows):
-                # (a sample given twice: one statement per row, in order, as given)
-                if only_from is None:
-                    self.conn.executemany(sql, rows)
-                else:
-                    self.conn.executemany(sql + " AND category_source = ?",
-                                          [(*row, only_from) for row in rows])
-                return
-            # A few hundred rows per statement rather than one: each statement that fires
-            # the change-feed trigger opens a statement journal and copies into it the
-            # pages it rewrites (sample_changes' newest entries every time), so one per row
-            # cost about as much as the rows themselves (1,985 rows of the 100k catalog of
-            # benchmarks/review.py --time-at: 72 -> 44 ms of CPU). The same rows change alike.
-            guard = " AND samples.category_source = ?" if only_from is not None else ""
-            for start in range(0, len(rows), _ROWS_PER_UPDATE):
-                chunk = rows[start:start + _ROWS_PER_UPDATE]
-                values = ", ".join("(?, ?, ?, ?)" for _ in chunk)
-                params = [value for row in chunk for value in row]
-                self.conn.execute(
-                    "UPDATE samples SET category = v.column1, category_confidence = v.column2, "
-                    f"category_source = v.column3 FROM (VALUES {values}) AS v "
-                    f"WHERE samples.id = v.column4{guard}",
-                    params if only_from is None else [*params, only_from])
+        if not _UPDATE_FROM or len({row[3] for row in rows}) < len(rows):
+            # (a sample given twice: one statement per row, in order, as given)
+            if only_from is None:
+                self.conn.executemany(sql, rows)
+            else:
+                self.conn.executemany(sql + " AND category_source = ?",
+                                      [(*row, only_from) for row in rows])
+            return
+        # A few hundred rows per statement rather than one: each statement that fires
+        # the change-feed trigger opens a statement journal and copies into it the
+        # pages it rewrites (sample_changes' newest entries every time), so one per row
+        # cost about as much as the rows themselves (1,985 rows of the 100k catalog of
+        # benchmarks/review.py --time-at: 72 -> 44 ms of CPU). The same rows change alike.
+        guard = " AND samples.category_source = ?" if only_from is not None else ""
+        for start in range(0, len(rows), _ROWS_PER_UPDATE):
+            chunk = rows[start:start + _ROWS_PER_UPDATE]
+            values = ", ".join("(?, ?, ?, ?)" for _ in chunk)
+            params = [value for row in chunk for value in row]
+            self.conn.execute(
+                "UPDATE samples SET category = v.column1, category_confidence = v.column2, "
+                f"category_source = v.column3 FROM (VALUES {values}) AS v "
+                f"WHERE samples.id = v.column4{guard}",
+                params if only_from is None else [*params, only_from])
 
     def resume_point(self, read_at: int, wrote: bool) -> int:
         """Where a step that read the catalog at generation `read_at` (and committed once
@@ -384,9 +391,13 @@ class Catalog:
         """Store bookkeeping values (where a post-scan step may start next time); this is
         not a catalog change, so the generation stays."""
         with self.transaction(bump=False):
-            self.conn.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value", list(values.items()))
+            self.write_meta(values)
+
+    def write_meta(self, values: dict[str, str]) -> None:
+        """set_meta inside a transaction the caller holds."""
+        self.conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", list(values.items()))
 
     def note_root(self, root: str) -> None:
         """Remember a scanned root folder."""
