@@ -27,6 +27,7 @@ from .migrations import migrations
 from .models import RECORD_FIELDS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 10_000
+WAL_CHECKPOINT_PAGES = 8192  # 32 MB of 4 KB pages (see Catalog._connect)
 # UPDATE ... FROM (SQLite 3.33): many rows' new values in one statement (set_categories)
 _UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
 _ROWS_PER_UPDATE = 250  # 4 bound values each, well under SQLite's limit of 32,766
@@ -101,6 +102,13 @@ class Catalog:
             # Queries re-read the same index and table pages: keep 32 MB of them cached
             # (measured in benchmarks/query.py; mmap was no faster and inflates RSS).
             connection.execute("PRAGMA cache_size = -32768")
+            # Copy the WAL back into the database file once it holds WAL_CHECKPOINT_PAGES
+            # pages rather than SQLite's 1,000: an answer in review mode rewrites ~2,000
+            # rows at 100k samples (a page each), so with 1,000 every answer and every
+            # undo paid a checkpoint of its own pages (~100 ms of its ~200-250 ms); now
+            # one in several commits does, and a page written again in between (an answer
+            # and its undo, a scan's batches) is copied once.
+            connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
             self.db = sqlite_utils.Database(connection)
             migrations.apply(self.db)
         except sqlite3.OperationalError:
