@@ -175,7 +175,8 @@ def time_at(n: int, work: Path, jobs: int, rounds: int = 9) -> None:
         count = library.count()
 
     def ms(values: list[float]) -> str:
-        return f"median {statistics.median(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms"
+        return (f"median {statistics.median(values) * 1000:.0f} ms, mean "
+                f"{statistics.mean(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms")
 
     def column(rows: list[tuple], at: int) -> list:
         return [row[at] for row in rows]

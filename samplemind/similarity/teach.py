@@ -286,9 +286,15 @@ def _save_lessons(catalog: Catalog, rows: list[tuple[int, float | None, int, str
     """Keep what each sample's lesson was made of (migration m016); not a catalog change."""
     if rows:
         with catalog.transaction(bump=False):
-            catalog.conn.executemany(
-                "INSERT OR REPLACE INTO lessons (sample_id, reach, heard, sound_category, "
-                "sound_confidence) VALUES (?, ?, ?, ?, ?)", rows)
+            _write_lessons(catalog, rows)
+
+
+def _write_lessons(catalog: Catalog, rows: list[tuple[int, float | None, int, str | None,
+                                                      float | None]]) -> None:
+    """_save_lessons inside a transaction the caller holds."""
+    catalog.conn.executemany(
+        "INSERT OR REPLACE INTO lessons (sample_id, reach, heard, sound_category, "
+        "sound_confidence) VALUES (?, ?, ?, ?, ?)", rows)
 
 
 _META = ("teach_fingerprint", "teach_generation", "teach_settled", "consensus_generation",
@@ -793,10 +799,16 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
         report.after[sample_id] = (row[4], *new)
         if new != own:
             updates.append((*new, sample_id))
-    catalog.set_categories(updates)
-    _save_lessons(catalog, saved)
-    resume = catalog.resume_point(generation, bool(updates))
-    catalog.set_meta({"teach_fingerprint": str(term % 2**64), "teach_generation": str(resume)})
+    # the categories, the lessons and where the next round may start: one commit (each
+    # commit of ~2,000 rewritten rows costs a write of their pages to the WAL)
+    with catalog.transaction(bump=bool(updates)):
+        now = catalog.generation  # no one else commits until ours (BEGIN IMMEDIATE)
+        catalog.write_categories(updates)
+        _write_lessons(catalog, saved)
+        # (catalog.resume_point after the commit: ours alone since the read, or the read)
+        resume = now + bool(updates) if now == generation else generation
+        catalog.write_meta({"teach_fingerprint": str(term % 2**64),
+                            "teach_generation": str(resume)})
     report.changed = len(updates)
     report.changed_ids = sorted(i for *_, i in updates)
     # what the next answer needs, brought up to date (or forgotten if someone else wrote)
