@@ -181,17 +181,10 @@ def sample_id(request: web.Request) -> int:
     return int(text)
 
 
-def id_list(value: Any, limit: int) -> list[int]:
-    """A JSON body's "ids": 1 to `limit` sample ids (positive integers below SQLite's
-    limit), each once, in their order; UsageError says what is wrong."""
-    if not isinstance(value, list) or not value:
-        raise UsageError(f"ids must be a non-empty list of sample ids (at most {limit:,})")
-    if len(value) > limit:
-        raise UsageError(f"too many ids: {len(value):,} (at most {limit:,} at once)")
-    for item in value:
-        if not (isinstance(item, int) and not isinstance(item, bool) and 0 < item < 2**63):
-            raise UsageError(f"ids must be positive whole numbers, not {repr(item)[:40]}")
-    return list(dict.fromkeys(value))
+def unique_ids(ids: list[int]) -> list[int]:
+    """A body's "ids" (checked by the route's schema, routing.sample_ids), each once, in
+    their order."""
+    return list(dict.fromkeys(ids))
 
 
 class NotFoundId(UsageError):
@@ -251,6 +244,14 @@ def str_param(request: web.Request, name: str, max_length: int = 2000) -> str | 
     if "\x00" in text:
         raise UsageError(f"{name} may not contain NUL characters")
     return text
+
+
+BODY: web.RequestKey[dict[str, Any]] = web.RequestKey("samplemind_body", dict)
+
+
+def checked_body(request: web.Request) -> dict[str, Any]:
+    """The JSON body routing.add_routes read and checked against the route's schema."""
+    return request[BODY]
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
