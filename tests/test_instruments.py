@@ -403,7 +403,7 @@ async def test_post_exports_with_as_puts_the_instrument_in_the_zip(library, scan
     archive.extractall(unpacked)
     synth_ = load_sfz(unpacked / "web_kit.sfz")
     assert {36, 38, 42, 46} == set(synth_.playable_keys)
-    for body, words in (({"query": query, "as": "exs"}, "unknown instrument format"),
+    for body, words in (({"query": query, "as": "exs"}, "/as must be 'decentsampler' or 'sfz'"),
                         ({"query": query, "round_robin": True}, "shapes an instrument"),
                         ({"query": query, "as": "sfz", "round_robin": "yes"}, "true or false")):
         response = await client.post("/api/v1/exports", json=body)

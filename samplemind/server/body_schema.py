@@ -205,7 +205,8 @@ def _one_of(options: list[dict[str, Any]]) -> Check:
     # sentence of its own.
     names = [option["required"][0] for option in options
              if set(option) == {"required"} and len(option["required"]) == 1]
-    message = ("needs exactly one of " + _either([pointer_to("", name) for name in names])
+    message = ("needs either " + " or ".join(pointer_to("", name) for name in names)
+               + (", not both" if len(names) == 2 else " (exactly one)")
                if len(names) == len(options) else
                f"must match exactly one of {len(options)} shapes")
 

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from .body_schema import Check, check_body, compile_schema
-from .http import BODY, json_body
+from .http import BODY, json_value
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -79,6 +79,7 @@ def add_routes(app: web.Application, routes: list[Route]) -> None:
         handler = route.handler
         check = route.body_check
         if check is not None and not route.own_body:
+            assert route.body is not None and route.body.get("type") == "object", route.name
             handler = _checking(handler, check)
         resource = app.router.add_resource(route.path, name=route.name)
         resource.add_route(route.method, handler)
@@ -91,8 +92,8 @@ def _checking(handler: Handler, check: Check) -> Handler:
     """handler, behind a check of the request's JSON body against the route's schema."""
 
     async def checked(request: web.Request) -> web.StreamResponse:
-        body = await json_body(request)
-        check_body(check, body)
+        body = await json_value(request)
+        check_body(check, body)  # every body schema is an object's (add_routes)
         request[BODY] = body
         return await handler(request)
 
