@@ -75,3 +75,18 @@ def test_a_keyword_outside_the_subset_is_refused_when_compiled():
         compile_schema({"type": "object", "properties": {"a": {"type": "string", "pattern": "x"}}})
     with pytest.raises(ValueError, match="additionalProperties"):
         compile_schema({"type": "object", "additionalProperties": {"type": "string"}})
+
+
+def test_lists_of_plain_items_find_the_first_wrong_one():
+    schema = {"type": "object", "properties": {
+        "paths": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "ids": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}}}
+    check = compile_schema(schema)
+    check_body(check, {"paths": ["/a", "/b"], "ids": list(range(1, 1000))})
+    for body, words in (({"paths": ["/a", ""]}, "/paths/1 must not be empty"),
+                        ({"paths": ["/a", 3]}, "/paths/1 must be a string, not 3"),
+                        ({"ids": [*range(1, 500), 2**63]}, "/ids/499 must be at most"),
+                        ({"ids": [5, 1.5, 0]}, "/ids/1 must be a whole number, not 1.5")):
+        with pytest.raises(BodyError) as refused:
+            check_body(check, body)
+        assert str(refused.value).startswith(words), str(refused.value)

@@ -18,21 +18,31 @@ from typing import Any
 
 from ..errors import UsageError
 
-Check = Callable[[Any, str], None]  # (value, its JSON pointer); raises BodyError
+Check = Callable[[Any], None]  # raises Refused on a value the schema refuses
 
 _NOTES = {"description", "default", "title", "examples"}
-_TYPES: dict[str, Callable[[Any], bool]] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-}
+_KEYWORDS = _NOTES | {
+    "type", "properties", "required", "additionalProperties", "minProperties", "items",
+    "minItems", "maxItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "minLength", "maxLength", "enum", "oneOf"}
+# Exact types, as a JSON parser makes them (a bool is not an integer here; 1.0 is not one
+# either, unlike in JSON Schema, as Python's int() would take it).
+_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,), "array": (list,), "string": (str,), "integer": (int,),
+    "number": (int, float), "boolean": (bool,), "null": (type(None),)}
 _NAMES = {"object": "an object", "array": "a list", "string": "a string",
           "integer": "a whole number", "number": "a number", "boolean": "true or false",
           "null": "null"}
+
+
+class Refused(Exception):
+    """Raised inside a check; `path` (innermost first) grows as it leaves each level, so a
+    value that passes costs no pointer."""
+
+    def __init__(self, message: str, others: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message, self.others = message, others  # others: more names at path's end
+        self.path: list[str | int] = []
 
 
 class BodyError(UsageError):
@@ -59,10 +69,7 @@ def _either(names: list[str]) -> str:
 
 def compile_schema(schema: dict[str, Any]) -> Check:
     """A check for values against schema; ValueError for a keyword outside the subset."""
-    unknown = set(schema) - _NOTES - {
-        "type", "properties", "required", "additionalProperties", "minProperties", "items",
-        "minItems", "maxItems", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-        "minLength", "maxLength", "enum", "oneOf"}
+    unknown = set(schema) - _KEYWORDS
     if unknown:
         raise ValueError(f"body schema keyword(s) not supported: {sorted(unknown)}")
     checks: list[Check] = []
@@ -80,150 +87,210 @@ def compile_schema(schema: dict[str, Any]) -> Check:
         checks.append(_object(schema))
     if "oneOf" in schema:
         checks.append(_one_of(schema["oneOf"]))
+    if not checks:
+        return lambda value: None
     if len(checks) == 1:
         return checks[0]
+    if len(checks) == 2:
+        first, second = checks
 
-    def check(value: Any, pointer: str) -> None:
-        for one in checks:
-            one(value, pointer)
+        def both(value: Any) -> None:
+            first(value)
+            second(value)
+
+        return both
+    every = tuple(checks)
+
+    def check(value: Any) -> None:
+        for one in every:
+            one(value)
 
     return check
 
 
 def _type(wanted: str | list[str]) -> Check:
     names = [wanted] if isinstance(wanted, str) else list(wanted)
-    tests = [_TYPES[name] for name in names]
+    allowed = frozenset(kind for name in names for kind in _TYPES[name])
     message = "must be " + _either([_NAMES[name] for name in names])
 
-    def check(value: Any, pointer: str) -> None:
-        for test in tests:
-            if test(value):
+    def check(value: Any) -> None:
+        if type(value) not in allowed:
+            raise Refused(f"{message}, not {_shown(value)}")
+
+    return check
+
+
+def _enum(choices: list[Any]) -> Check:
+    allowed = frozenset((type(item), item) for item in choices)
+    message = "must be " + _either([_shown(item) for item in choices])
+
+    def check(value: Any) -> None:
+        try:
+            if (type(value), value) in allowed:
                 return
-        raise BodyError(pointer, f"{message}, not {_shown(value)}")
+        except TypeError:  # unhashable: a list or an object
+            pass
+        raise Refused(f"{message}, not {_shown(value)}")
 
     return check
-
-
-def _enum(allowed: list[Any]) -> Check:
-    message = "must be " + _either([_shown(item) for item in allowed])
-
-    def check(value: Any, pointer: str) -> None:
-        if not any(value == item and type(value) is type(item) for item in allowed):
-            raise BodyError(pointer, f"{message}, not {_shown(value)}")
-
-    return check
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _range(schema: dict[str, Any]) -> Check:
     low, high = schema.get("minimum"), schema.get("maximum")
     above, below = schema.get("exclusiveMinimum"), schema.get("exclusiveMaximum")
 
-    def check(value: Any, pointer: str) -> None:
-        if not _is_number(value):
+    def check(value: Any) -> None:
+        if type(value) not in (int, float):
             return  # "type" says what it must be
         if low is not None and value < low:
-            raise BodyError(pointer, f"must be at least {low}, not {_shown(value)}")
+            raise Refused(f"must be at least {low}, not {_shown(value)}")
         if high is not None and value > high:
-            raise BodyError(pointer, f"must be at most {high}, not {_shown(value)}")
+            raise Refused(f"must be at most {high}, not {_shown(value)}")
         if above is not None and value <= above:
-            raise BodyError(pointer, f"must be more than {above}, not {_shown(value)}")
+            raise Refused(f"must be more than {above}, not {_shown(value)}")
         if below is not None and value >= below:
-            raise BodyError(pointer, f"must be less than {below}, not {_shown(value)}")
+            raise Refused(f"must be less than {below}, not {_shown(value)}")
 
     return check
 
 
 def _length(shortest: int | None, longest: int | None) -> Check:
-    def check(value: Any, pointer: str) -> None:
-        if not isinstance(value, str):
+    low = shortest or 0
+    high = longest if longest is not None else float("inf")
+
+    def check(value: Any) -> None:
+        if type(value) is not str or low <= len(value) <= high:
             return
-        if shortest is not None and len(value) < shortest:
-            raise BodyError(pointer, "must not be empty" if shortest == 1
-                            else f"must be at least {shortest} characters long")
-        if longest is not None and len(value) > longest:
-            raise BodyError(pointer, f"is too long: {len(value):,} characters "
-                                     f"(at most {longest:,})")
+        if len(value) < low:
+            raise Refused("must not be empty" if low == 1
+                          else f"must be at least {low} characters long")
+        raise Refused(f"is too long: {len(value):,} characters (at most {longest:,})")
 
     return check
 
 
-def _array(schema: dict[str, Any]) -> Check:
-    fewest, most = schema.get("minItems"), schema.get("maxItems")
-    item = compile_schema(schema["items"]) if "items" in schema else None
+def _all_pass(items: dict[str, Any]) -> Callable[[list[Any]], bool] | None:
+    """A quick test that a whole list of plain whole numbers or strings passes (sample ids,
+    tags, paths): one pass over the list, no call per item. None for other item schemas."""
+    if set(items) - _NOTES - {"type", "minimum", "maximum", "minLength"}:
+        return None
+    low, high, shortest = items.get("minimum"), items.get("maximum"), items.get("minLength", 0)
+    if items.get("type") == "integer" and not shortest:
+        low = float("-inf") if low is None else low
+        high = float("inf") if high is None else high
+        return lambda value: (all(type(v) is int for v in value)
+                              and (not value or low <= min(value) and max(value) <= high))
+    if items.get("type") == "string" and low is None and high is None:
+        if shortest:
+            return lambda value: all(type(v) is str and len(v) >= shortest for v in value)
+        return lambda value: all(type(v) is str for v in value)
+    return None
 
-    def check(value: Any, pointer: str) -> None:
-        if not isinstance(value, list):
+
+def _array(schema: dict[str, Any]) -> Check:
+    fewest, most = schema.get("minItems", 0), schema.get("maxItems")
+    item = compile_schema(schema["items"]) if "items" in schema else None
+    all_pass = _all_pass(schema["items"]) if "items" in schema else None
+
+    def check(value: Any) -> None:
+        if type(value) is not list:
             return
-        if fewest is not None and len(value) < fewest:
-            raise BodyError(pointer, "must not be empty" if fewest == 1
-                            else f"must have at least {fewest:,} items")
+        if len(value) < fewest:
+            raise Refused("must not be empty" if fewest == 1
+                          else f"must have at least {fewest:,} items")
         if most is not None and len(value) > most:
-            raise BodyError(pointer, f"has too many items: {len(value):,} (at most {most:,})")
-        if item is not None:
-            for index, member in enumerate(value):
-                item(member, f"{pointer}/{index}")
+            raise Refused(f"has too many items: {len(value):,} (at most {most:,})")
+        if item is not None and not (all_pass is not None and all_pass(value)):
+            index = 0  # the item by item check finds the first wrong one
+            try:
+                for index, member in enumerate(value):  # noqa: B007 (read in except)
+                    item(member)
+            except Refused as refused:
+                refused.path.append(index)
+                raise
 
     return check
 
 
 def _object(schema: dict[str, Any]) -> Check:
     properties = {name: compile_schema(sub) for name, sub in schema.get("properties", {}).items()}
-    required = list(schema.get("required", ()))
+    required = tuple(schema.get("required", ()))
     closed = schema.get("additionalProperties", True)
     if closed not in (True, False):
         raise ValueError("additionalProperties: only true or false is supported")
-    fewest = schema.get("minProperties")
+    fewest = schema.get("minProperties", 0)
     known = ", ".join(properties)
+    names = properties.keys()
 
-    def check(value: Any, pointer: str) -> None:
-        if not isinstance(value, dict):
+    def check(value: Any) -> None:
+        if type(value) is not dict:
             return
         for name in required:
             if name not in value:
-                raise BodyError(pointer_to(pointer, name), "is required")
-        if fewest is not None and len(value) < fewest:
-            raise BodyError(pointer, f"must have at least {fewest} field(s) of: {known}")
-        if not closed and not properties.keys() >= value.keys():
-            unknown = [pointer_to(pointer, name) for name in value if name not in properties]
-            raise BodyError(unknown[0], f"{'is not a field' if len(unknown) == 1 else 'are not fields'}"
-                            f" of this body (fields: {known})", ", ".join(unknown))
-        for name, member in value.items():
-            sub = properties.get(name)
-            if sub is not None:
-                sub(member, pointer_to(pointer, name))
+                refused = Refused("is required")
+                refused.path.append(name)
+                raise refused
+        if len(value) < fewest:
+            raise Refused(f"must have at least {fewest} field(s) of: {known}")
+        if not closed and not names >= value.keys():
+            unknown = [name for name in value if name not in properties]
+            refused = Refused(f"{'is not a field' if len(unknown) == 1 else 'are not fields'}"
+                              f" of this body (fields: {known})", unknown[1:])
+            refused.path.append(unknown[0])
+            raise refused
+        name = ""
+        try:
+            for name, member in value.items():  # noqa: B007 (read in except)
+                sub = properties.get(name)
+                if sub is not None:
+                    sub(member)
+        except Refused as refused:
+            refused.path.append(name)
+            raise
 
     return check
 
 
 def _one_of(options: list[dict[str, Any]]) -> Check:
-    compiled = [compile_schema(option) for option in options]
-    # The common case, {"oneOf": [{"required": ["ids"]}, {"required": ["query"]}]}, gets a
-    # sentence of its own.
+    # The common case, {"oneOf": [{"required": ["ids"]}, {"required": ["query"]}]}: a count
+    # of the names present, and a sentence of its own.
     names = [option["required"][0] for option in options
              if set(option) == {"required"} and len(option["required"]) == 1]
-    message = ("needs either " + " or ".join(pointer_to("", name) for name in names)
-               + (", not both" if len(names) == 2 else " (exactly one)")
-               if len(names) == len(options) else
-               f"must match exactly one of {len(options)} shapes")
+    if len(names) == len(options):
+        message = ("needs either " + " or ".join(pointer_to("", name) for name in names)
+                   + (", not both" if len(names) == 2 else " (exactly one)"))
 
-    def check(value: Any, pointer: str) -> None:
+        def present(value: Any) -> None:
+            if type(value) is dict and sum(name in value for name in names) != 1:
+                raise Refused(message)
+
+        return present
+    compiled = [compile_schema(option) for option in options]
+    message = f"must match exactly one of {len(options)} shapes"
+
+    def check(value: Any) -> None:
         matched = 0
         for one in compiled:
             try:
-                one(value, pointer)
-            except BodyError:
+                one(value)
+            except Refused:
                 continue
             matched += 1
         if matched != 1:
-            raise BodyError(pointer, message)
+            raise Refused(message)
 
     return check
 
 
 def check_body(check: Check, value: Any) -> None:
     """Refuse value (a parsed request body) unless check passes; BodyError names where."""
-    check(value, "")
+    try:
+        check(value)
+    except Refused as refused:
+        parts = refused.path[::-1]
+        pointer = "".join(pointer_to("", part) for part in parts)
+        subject = None
+        if refused.others:
+            parent = pointer[:len(pointer) - len(pointer_to("", parts[-1]))]
+            subject = ", ".join([pointer, *(pointer_to(parent, name) for name in refused.others)])
+        raise BodyError(pointer, refused.message, subject) from None
