@@ -38,13 +38,9 @@ def _ask(library: Library, words: str, model: str | None, use_model: bool,
 
 
 async def ask(request: web.Request) -> web.StreamResponse:
-    body = checked_body(request)  # the route's schema: types, lengths, limit's range
-    words = body["words"]
-    if not words.strip():
-        raise UsageError('send {"words": "dark punchy kick around 125"}')
-    if "\x00" in words:
-        raise UsageError("/words may not contain NUL characters")
-    return await json_call(request, _ask, words, body.get("model"), body.get("use_model", True),
+    # The route's schema: types, lengths, limit's range; what words must say: Library.ask.
+    body = checked_body(request)
+    return await json_call(request, _ask, body["words"], body.get("model"), body.get("use_model", True),
                            body.get("limit", DEFAULT_PAGE))
 
 
