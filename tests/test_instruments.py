@@ -378,6 +378,7 @@ def test_cli_export_as_sfz_and_decentsampler(library, scanned_kit, tmp_path: Pat
     assert decentsampler.validate((kit / "CLI Kit.dspreset").read_text("utf-8"), str(kit)) == []
     again = run_cli("export", query, "--to", str(kit), "--as", "decentsampler", home=home)
     assert again.returncode == 2 and "already exists" in again.stderr
+    assert "use --force to replace it" in again.stderr  # the core: "allow overwriting"
     wrong = run_cli("export", query, "--to", str(kit), "--round-robin", home=home)
     assert wrong.returncode == 2 and "--as sfz" in wrong.stderr
 

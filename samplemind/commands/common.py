@@ -73,7 +73,8 @@ CategoryOption = Annotated[str | None, typer.Option(
 
 def open_library(jobs: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> Library:
     """The Library the global options (--home, $SAMPLEMIND_HOME) point at."""
-    return Library(state.home, jobs=jobs, timeout=timeout)
+    with options(home="another --home"):
+        return Library(state.home, jobs=jobs, timeout=timeout)
 
 
 @contextmanager
