@@ -5,7 +5,7 @@ The subset of JSON Schema our bodies use, compiled into plain closures (a reques
 function calls, not a walk of the schema): type, properties, required, additionalProperties
 (false only), minProperties, items, minItems, maxItems, minimum, maximum, exclusiveMinimum,
 exclusiveMaximum, minLength, maxLength, enum and oneOf; description and default are notes.
-Any other keyword is refused when the route is declared, so a schema cannot promise a check
+Any other keyword is a ValueError when the routes are added, so a schema cannot promise a check
 that nothing makes. A refusal is a UsageError (400) naming the value by its JSON pointer
 (RFC 6901: "/ids/2"). Checks a schema cannot express (a path must exist, a query must parse)
 stay with the code that knows them.
