@@ -4,6 +4,7 @@ the codes (the contract in ARCHITECTURE.md and the man page)."""
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Self
 
 
 class ExitCode(IntEnum):
@@ -23,6 +24,15 @@ class SampleMindError(Exception):
 
     exit_code = ExitCode.ERROR
     http_status = 500
+    # A setting that would help, said without assuming a caller: the core's name for it ->
+    # the words the message uses ("timeout" -> "the timeout"). The CLI says its option
+    # instead (commands.common.options); over HTTP the message is used as it is.
+    settings: dict[str, str] = {}
+
+    def naming(self, **settings: str) -> Self:
+        """This error, its message naming these settings in these words."""
+        self.settings = settings
+        return self
 
 
 class UsageError(SampleMindError):

@@ -420,7 +420,8 @@ def _preflight(root: str | None, zip_file: str | None, items: list[ExportItem], 
         check(zip_file)
     if collisions and not force:
         more = f" (and {len(collisions) - 1} more)" if len(collisions) > 1 else ""
-        raise UsageError(f"{collisions[0]} already exists{more}; use --force to overwrite")
+        raise UsageError(f"{collisions[0]} already exists{more}; allow overwriting to "
+                         "replace it").naming(force="allow overwriting")
 
 
 def _temp_path(dest: str) -> str:
@@ -754,7 +755,7 @@ def export_kit(records: Iterable[dict[str, Any]], to: str | os.PathLike[str] | N
     """
     opener = opener or open_regular
     if to is None and zip_path is None:
-        raise UsageError("say where to export: a folder (--to DIR), a zip file (--zip FILE) or both")
+        raise UsageError("say where to export: a folder, a zip file or both")
     if mode not in MODES:
         raise UsageError(f"unknown export mode {mode!r}; use one of: {', '.join(MODES)}")
     root = os.path.abspath(os.path.expanduser(os.fspath(to))) if to is not None else None
@@ -773,7 +774,7 @@ def export_kit(records: Iterable[dict[str, Any]], to: str | os.PathLike[str] | N
                 os.makedirs(folder, exist_ok=True)
             except OSError as exc:
                 raise SampleMindError(f"cannot create the folder {folder}: {exc.strerror or exc}") from None
-            _check_writable(folder, "--to" if folder == root else "--zip")
+            _check_writable(folder, "to" if folder == root else "zip")
     if root is not None:
         placed: list[tuple[dict[str, Any], ExportItem]] = []
         for record, item in pairs:
@@ -832,15 +833,20 @@ def _place(record: dict[str, Any], item: ExportItem, reader: IO[bytes], dest: st
         return None
 
 
-def _check_writable(folder: str, option: str) -> None:
-    """A UsageError, before anything is written, for a destination no file can be made in."""
+_DESTINATIONS = {"to": "another folder", "zip": "another place for the zip file"}
+
+
+def _check_writable(folder: str, setting: str) -> None:
+    """A UsageError, before anything is written, for a destination no file can be made in
+    (setting: "to", the kit folder, or "zip", the zip file's)."""
     probe = _temp_path(os.path.join(folder, "probe"))
     try:
         with open(probe, "xb"):
             pass
     except OSError as exc:
-        raise UsageError(f"cannot write in {folder}: {exc.strerror or exc} (choose another "
-                         f"{option})") from None
+        instead = _DESTINATIONS[setting]
+        raise UsageError(f"cannot write in {folder}: {exc.strerror or exc} (choose "
+                         f"{instead})").naming(**{setting: instead}) from None
     _remove(probe)
 
 

@@ -103,7 +103,8 @@ class Library(Closing):
             self.paths.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CatalogError(f"cannot use {self.paths.data_dir} for the catalog: "
-                               f"{exc.strerror or exc} (choose another --home)") from exc
+                               f"{exc.strerror or exc} (choose another home)").naming(
+                home="another home") from exc
         self.catalog = Catalog(self.paths.catalog)
         self.jobs = jobs or default_jobs()
         self.timeout = timeout

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 
-from .errors import ComponentMissing, SampleMindError, UsageError
+from .errors import BadValue, ComponentMissing, SampleMindError, UsageError
 
 # (command, arguments before the file), in the order they are tried
 PLAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -22,8 +22,9 @@ PLAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("aplay", ("-q",)),
     ("afplay", ()),
 )
+PLAYER_SETTING = "the player setting"  # the CLI says --player (SampleMindError.naming)
 INSTALL_HINT = ("no audio player found: install ffmpeg (ffplay), pulseaudio-utils (paplay), "
-                "pipewire (pw-play) or alsa-utils (aplay), or give one with --player CMD")
+                f"pipewire (pw-play) or alsa-utils (aplay), or give one with {PLAYER_SETTING}")
 
 
 def player_command(player: str | None = None) -> list[str]:
@@ -32,16 +33,17 @@ def player_command(player: str | None = None) -> list[str]:
     if given:
         words = shlex.split(given)
         if not words:
-            raise UsageError("--player needs a command")
+            raise BadValue("player", "needs a command")
         if shutil.which(words[0]) is None:
             raise ComponentMissing(f"audio player not found: {words[0]!r} "
-                                   "(give another with --player CMD)")
+                                   f"(give another with {PLAYER_SETTING})").naming(
+                player=PLAYER_SETTING)
         return words
     for name, arguments in PLAYERS:
         found = shutil.which(name)
         if found:
             return [found, *arguments]
-    raise ComponentMissing(INSTALL_HINT)
+    raise ComponentMissing(INSTALL_HINT).naming(player=PLAYER_SETTING)
 
 
 def play(paths: Sequence[str], player: str | None = None) -> int:

@@ -194,4 +194,4 @@ def test_model_options_need_ask_and_ask_needs_words(ai_home: Path) -> None:
     result = run_cli("ls", "--no-model")
     assert result.returncode == 2 and "--ask" in result.stderr
     empty = run_cli("ls", "--ask", "  ")
-    assert empty.returncode == 2 and "--ask needs words" in empty.stderr
+    assert empty.returncode == 2 and "--ask must say what to look for" in empty.stderr

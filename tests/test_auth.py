@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 from aiohttp import WSServerHandshakeError, web
+from body_cases import invalid_bodies
 
 from samplemind.accounts import SESSION_REFRESH, AccountStore
 from samplemind.errors import UsageError
 from samplemind.server.auth import (
     COOKIE_NAME,
     CSRF_HEADER,
+    LOGIN_ROUTE,
     ROLE_ORDER,
     USER_KEY,
     LoginLimiter,
@@ -21,6 +23,9 @@ from samplemind.server.auth import (
     access_policy,
     install_security,
     is_loopback,
+)
+from samplemind.server.auth import (
+    ROUTES as AUTH_ROUTES,
 )
 
 pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
@@ -264,6 +269,20 @@ async def test_wrong_login(aiohttp_client, store) -> None:
         response = await client.post("/api/v1/login", data=chunks(raw),
                                      headers={"Content-Type": "application/json"})
         assert response.status == status, (raw[:20], await response.text())
+
+
+@pytest.mark.asyncio
+async def test_login_body_is_checked_against_its_schema(aiohttp_client, store) -> None:
+    """Login reads its own body (origin and size first) but refuses what the schema in the
+    OpenAPI document refuses, naming the field by JSON pointer."""
+    client = await aiohttp_client(make_app(store))
+    login_route = next(route for route in AUTH_ROUTES if route.name == LOGIN_ROUTE)
+    assert login_route.own_body and login_route.body is not None
+    for body, pointer in invalid_bodies(login_route.body):
+        response = await client.post("/api/v1/login", json=body)
+        data = await response.json()
+        assert response.status == 400 and data["status"] == 400 and pointer in data["error"], (
+            body, data)
 
 
 @pytest.mark.asyncio

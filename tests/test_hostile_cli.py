@@ -536,6 +536,7 @@ def test_paths_that_are_not_text_are_a_usage_error_that_names_them(tmp_path: Pat
         assert "bad\\xff" in stderr and "Unicode" not in stderr, (args, stderr)
     result = run_cli("export", "", "--to", "/proc/self", home=home)
     assert result.returncode == 2, result.stderr
+    assert "(choose another --to)" in result.stderr, result.stderr  # the core: another folder
     assert result.stderr.startswith("error: cannot write in /proc/self") and \
         result.stderr.count("\n") == 1 and "Errno" not in result.stderr, result.stderr
 

@@ -378,6 +378,7 @@ def test_cli_export_as_sfz_and_decentsampler(library, scanned_kit, tmp_path: Pat
     assert decentsampler.validate((kit / "CLI Kit.dspreset").read_text("utf-8"), str(kit)) == []
     again = run_cli("export", query, "--to", str(kit), "--as", "decentsampler", home=home)
     assert again.returncode == 2 and "already exists" in again.stderr
+    assert "use --force to replace it" in again.stderr  # the core: "allow overwriting"
     wrong = run_cli("export", query, "--to", str(kit), "--round-robin", home=home)
     assert wrong.returncode == 2 and "--as sfz" in wrong.stderr
 
@@ -403,7 +404,7 @@ async def test_post_exports_with_as_puts_the_instrument_in_the_zip(library, scan
     archive.extractall(unpacked)
     synth_ = load_sfz(unpacked / "web_kit.sfz")
     assert {36, 38, 42, 46} == set(synth_.playable_keys)
-    for body, words in (({"query": query, "as": "exs"}, "unknown instrument format"),
+    for body, words in (({"query": query, "as": "exs"}, "/as must be 'decentsampler' or 'sfz'"),
                         ({"query": query, "round_robin": True}, "shapes an instrument"),
                         ({"query": query, "as": "sfz", "round_robin": "yes"}, "true or false")):
         response = await client.post("/api/v1/exports", json=body)

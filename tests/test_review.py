@@ -197,6 +197,9 @@ def test_play_uses_the_player_found_on_path_or_says_what_to_install(copy, tmp_pa
                              timeout=300, env={**os.environ, "PATH": str(empty)})
     assert missing.returncode == 4
     assert "install" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
+    assert "give one with --player" in missing.stderr  # the core says "the player setting"
+    none = cli("play", "1", home=home, env={"SAMPLEMIND_PLAYER": "  "})
+    assert none.returncode == 2 and "--player needs a command" in none.stderr, none.stderr
 
 
 def test_review_without_a_terminal_refuses_and_json_prints_questions(copy):

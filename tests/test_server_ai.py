@@ -66,6 +66,18 @@ async def test_bad_ask_requests_are_400(client_for, ai_home: Path, fake_ollama: 
     assert (await response.json())["ok"] is False
 
 
+@pytest.mark.parametrize(("words", "said"), [("   ", "words must say what to look for"),
+                                             ("kick\x00", "words may not contain NUL")])
+async def test_what_words_must_say_is_the_cores_rule(client_for, ai_home: Path,
+                                                     fake_ollama: FakeOllama, words, said):
+    """The server does not check words again: Library.ask refuses them, in words that name
+    the request's own field (the CLI says --ask)."""
+    client = await client_for(ai_home)
+    response = await client.post("/api/v1/ask", json={"words": words, "use_model": False})
+    data = await response.json()
+    assert response.status == 400 and data["error"].startswith(said), data
+
+
 async def test_describe_job_stores_answers_and_reports_failures(client_for, ai_home: Path,
                                                                 fake_ollama: FakeOllama):
     fake_ollama.describe_replies = {"snare": "not json at all"}

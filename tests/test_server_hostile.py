@@ -26,12 +26,15 @@ import pytest
 import pytest_asyncio
 import soundfile as sf
 from aiohttp import FormData
+from body_cases import invalid_bodies
 
 from samplemind import Library
 from samplemind.export import plan_export
 from samplemind.server import ServerConfig, make_app
+from samplemind.server.body_schema import BodyError, check_body
 from samplemind.server.context import CONTEXT
 from samplemind.server.downloads import DOWNLOADS
+from samplemind.server.routing import ROUTE_TABLE
 
 from helpers import run_cli
 
@@ -352,6 +355,30 @@ async def test_malformed_bodies_are_400_in_the_one_error_shape(server, library_d
         response = await timed(server.post(path, data=body,
                                            headers={"Content-Type": "application/json"}))
         assert_error(response.status, await response.json(), 400, words)
+
+
+async def test_every_body_is_checked_against_its_routes_schema(server):
+    """Each route with a JSON body refuses what its schema refuses (a wrong type, a missing
+    or unknown field, out of range, too long) with 400 naming the field by JSON pointer,
+    before the handler runs; the refusal is the one the schema the OpenAPI document shows
+    makes."""
+    doc = await (await server.get("/api/v1/openapi.json")).json()
+    routes = [route for route in server.app[ROUTE_TABLE] if route.body is not None]
+    assert {route.name for route in routes} >= {
+        "sample_set", "tags_apply", "collection_save", "suggestions_apply", "ask",
+        "describe_start", "export_create", "scans_start", "review_answer"}
+    for route in routes:
+        documented = doc["paths"][route.path][route.method.lower()]["requestBody"]
+        assert documented["content"]["application/json"]["schema"] == json.loads(
+            json.dumps(route.body)), route.name
+        path = route.path.replace("{id}", "1").replace("{name}", "x")
+        for body, pointer in invalid_bodies(route.body):
+            with pytest.raises(BodyError) as refused:  # the schema object itself refuses it
+                check_body(route.body_check, body)
+            response = await timed(server.request(route.method, path, json=body))
+            data = await response.json()
+            assert_error(response.status, data, 400, pointer)
+            assert data["error"] == str(refused.value), (route.name, body)
 
 
 async def test_bounded_aspect_weights_and_odd_query_text(server, library_dir):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ComponentMissing, QueryError, UsageError
+from ..errors import BadValue, ComponentMissing, QueryError
 from .cache import AICache
 from .client import OllamaClient, parse_json_object
 from .errors import AskFailed, ModelAnswerError, ModelTimeout
@@ -83,7 +83,9 @@ def ask(words: str, check: Check, *, model: str, cache_dir: Path, use_model: boo
     timeout = timeout or ask_timeout()
     words = " ".join(words.split())
     if not words:
-        raise UsageError("--ask needs words, e.g. --ask 'dark punchy kick around 125'")
+        raise BadValue("words", "must say what to look for, e.g. 'dark punchy kick around 125'")
+    if "\x00" in words:
+        raise BadValue("words", "may not contain NUL characters")
     if len(words) > MAX_WORDS:
         raise QueryError(f"too many words to translate ({len(words)} characters, at most "
                          f"{MAX_WORDS})")
@@ -126,6 +128,7 @@ def _ask_model(client: OllamaClient, model: str, words: str, check: Check) -> st
         except (QueryError, ModelAnswerError) as error:
             failed.append((text.strip()[:300], str(error)))
     last_answer, last_error = failed[-1]
+    instead = "the built-in translator without the model"
     raise AskFailed(f"the model's query was rejected twice; last answer {last_answer!r}: "
-                    f"{last_error} (try again, rephrase, or use --no-model for the built-in "
-                    "translator)")
+                    f"{last_error} (try again, rephrase, or use {instead})").naming(
+        use_model=instead)

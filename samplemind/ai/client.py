@@ -65,12 +65,14 @@ class OllamaClient(Closing):
             raise self.unreachable() from exc
         except httpx.TimeoutException as exc:
             raise ModelTimeout(f"no answer from {model or 'Ollama'} within "
-                               f"{self.timeout:g} s (raise --timeout)") from exc
+                               f"{self.timeout:g} s (raise the timeout)").naming(
+                timeout="the timeout") from exc
         except ollama.ResponseError as exc:
             message = str(exc.error)
             if model and (exc.status_code == 404 or "not found" in message.lower()):
                 raise ModelMissing(f"the model {model} is not pulled: run `ollama pull {model}` "
-                                   "(or choose another with --model)") from exc
+                                   "(or choose another model)").naming(
+                    model="another model") from exc
             raise ModelAnswerError(f"Ollama said: {message}") from exc
         except (httpx.HTTPError, json.JSONDecodeError, pydantic.ValidationError) as exc:
             raise ModelAnswerError(f"a broken answer from Ollama: {type(exc).__name__}: "
@@ -113,7 +115,8 @@ class OllamaClient(Closing):
                     break
                 if time.monotonic() > deadline:
                     raise ModelTimeout(f"no complete answer from {model} within "
-                                       f"{self.timeout:g} s (raise --timeout)")
+                                       f"{self.timeout:g} s (raise the timeout)").naming(
+                        timeout="the timeout")
             return "".join(parts)
 
     def generate_json(self, model: str, prompt: str, schema: dict[str, Any], *,

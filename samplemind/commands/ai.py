@@ -10,7 +10,7 @@ import typer
 from ..errors import ExitCode
 from ..output import Format, err_console, human_bytes, write_mapping, write_rows
 from ..textsafe import printable
-from .common import FiguresFormatOption, FormatOption, open_library, state
+from .common import FiguresFormatOption, FormatOption, open_library, options, state
 
 if TYPE_CHECKING:
     from ..ai.describe import DescribeReport
@@ -43,7 +43,7 @@ def describe(
     Per sample: a one-line description, tags (source "ai"), a mood and suggested uses.
     Resumable. Exit 3 if some samples failed, 4 when Ollama or the model is missing.
     """
-    with open_library() as library:
+    with open_library() as library, options(timeout="--timeout", model="another with --model"):
         report = _describe_with_progress(library, samples, model, refresh, jobs, timeout)
     rows = [item.to_json() for item in report.results]
     if fmt is Format.table:
@@ -96,7 +96,9 @@ def _describe_summary(report: DescribeReport) -> None:
 
 def ask_query(library: Library, words: str, model: str | None, no_model: bool) -> str:
     """ls --ask: the words as a query, with the translator used and the query on stderr."""
-    result = library.ask(words, model=model, use_model=not no_model)
+    with options(words="--ask", model="another with --model",
+                 use_model="--no-model for the built-in translator"):
+        result = library.ask(words, model=model, use_model=not no_model)
     console = err_console()
     for note in result.notes:
         console.print(f"note: {note}", markup=False, highlight=False)

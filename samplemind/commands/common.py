@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from ..config import DEFAULT_TIMEOUT
-from ..errors import BadValue, UsageError
+from ..errors import BadValue, SampleMindError, UsageError
 from ..library import Library
 from ..output import Format
 
@@ -73,17 +73,28 @@ CategoryOption = Annotated[str | None, typer.Option(
 
 def open_library(jobs: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> Library:
     """The Library the global options (--home, $SAMPLEMIND_HOME) point at."""
-    return Library(state.home, jobs=jobs, timeout=timeout)
+    with options(home="another --home"):
+        return Library(state.home, jobs=jobs, timeout=timeout)
 
 
 @contextmanager
 def options(**names: str) -> Iterator[None]:
     """Say the core's refusal of a value in the command's words: `with options(threshold=
     "--threshold", k="-k"):` turns BadValue("threshold", "must be ...") into
-    "--threshold must be ..."."""
+    "--threshold must be ...", and an error naming a setting (SampleMindError.naming, e.g.
+    "(raise the timeout)") says the option in its place ("(raise --timeout)")."""
     try:
         yield
     except BadValue as exc:
         if exc.name not in names:
             raise
         raise UsageError(f"{names[exc.name]} {exc.reason}") from None
+    except SampleMindError as exc:
+        said = {words: names[name] for name, words in exc.settings.items() if name in names}
+        if not said:
+            raise
+        text = str(exc)
+        for words, option in said.items():
+            text = text.replace(words, option)
+        exc.args = (text,)  # the same error (its exit code), in the command's words
+        raise

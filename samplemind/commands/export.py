@@ -9,7 +9,7 @@ import typer
 from ..errors import ExitCode, UsageError
 from ..output import Format, err_console, write_mapping
 from ..textsafe import printable
-from .common import format_option, open_library
+from .common import format_option, open_library, options
 
 app = typer.Typer()
 
@@ -52,7 +52,8 @@ def export(
         from ..instruments import check_format
 
         check_format(instrument)  # before the library is opened
-    with open_library() as library:
+    with open_library() as library, options(force="use --force", to="another --to",
+                                            zip="another --zip"):
         report = library.export(query, to, mode="link" if link else "copy", pattern=pattern,
                                 zip_path=zip_file, force=force, instrument=instrument,
                                 round_robin=round_robin)

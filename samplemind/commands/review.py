@@ -11,7 +11,7 @@ import typer
 
 from ..errors import SampleMindError, UsageError
 from ..output import Format, dumps, err_console
-from .common import format_option, open_library
+from .common import format_option, open_library, options
 
 app = typer.Typer()
 
@@ -39,7 +39,8 @@ def play(
             paths = [library.get(i).record["path"] for i in library.select([target])[:limit]]
         if not paths:
             raise UsageError(f"nothing matches {target!r}")
-    play_files(paths, player)
+    with options(player="--player"):
+        play_files(paths, player)
 
 
 def _keys_line(choices: list[str]) -> str:
@@ -146,7 +147,8 @@ def review(
                         try:
                             from ..play import play as play_files
 
-                            play_files([question["path"]], player)
+                            with options(player="--player"):
+                                play_files([question["path"]], player)
                         except SampleMindError as exc:
                             out.write(f"\n{exc}\n> ")
                             out.flush()

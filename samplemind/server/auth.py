@@ -48,6 +48,7 @@ from yarl import URL
 
 from ..accounts import ROLES, SESSION_LIFETIME, AccountStore, role_allows
 from ..errors import UsageError
+from .body_schema import BodyError, check_body
 from .http import error_body, json_response
 from .json_input import parse_json
 from .routing import VIEWER, Route, add_routes
@@ -438,10 +439,11 @@ async def login(request: web.Request) -> web.Response:
         body = parse_json(raw)
     except UsageError:
         return error_body('send JSON: {"name": ..., "password": ...}', 400)
-    name = body.get("name") if isinstance(body, dict) else None
-    password = body.get("password") if isinstance(body, dict) else None
-    if not isinstance(name, str) or not isinstance(password, str) or not name:
-        return error_body('send JSON: {"name": ..., "password": ...}', 400)
+    try:
+        check_body(_LOGIN.body_check, body)  # the route's schema (own_body: read here)
+    except BodyError as error:
+        return error_body(str(error), 400)
+    name, password = body["name"], body["password"]
     ip_key = f"ip:{request.remote or '?'}"
     user_key = f"user:{name.strip().lower()[:128]}"
     wait = limiter.retry_after([ip_key, user_key])
@@ -490,12 +492,14 @@ async def me(request: web.Request) -> web.Response:
 _CREDENTIALS = {"type": "object", "required": ["name", "password"],
                 "properties": {"name": {"type": "string", "minLength": 1},
                                "password": {"type": "string"}}}
+# own_body: the origin and the size limit come before the body is read and checked.
+_LOGIN = Route("POST", "/api/v1/login", LOGIN_ROUTE, login, PUBLIC,
+               "Log in with a name and password: sets the session cookie and answers "
+               "{user, role, csrf_token}.", body=_CREDENTIALS, own_body=True,
+               responses={401: "Wrong name or password.", 403: "Cross-site login refused.",
+                          413: "Body over 8 KiB.", 429: "Too many failed logins (Retry-After)."})
 ROUTES = [
-    Route("POST", "/api/v1/login", LOGIN_ROUTE, login, PUBLIC,
-          "Log in with a name and password: sets the session cookie and answers "
-          "{user, role, csrf_token}.", body=_CREDENTIALS,
-          responses={401: "Wrong name or password.", 403: "Cross-site login refused.",
-                     413: "Body over 8 KiB.", 429: "Too many failed logins (Retry-After)."}),
+    _LOGIN,
     Route("POST", "/api/v1/logout", LOGOUT_ROUTE, logout, PUBLIC,
           "End the session of the cookie and clear the cookie."),
     Route("GET", "/api/v1/me", ME_ROUTE, me, VIEWER,

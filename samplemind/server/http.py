@@ -181,17 +181,10 @@ def sample_id(request: web.Request) -> int:
     return int(text)
 
 
-def id_list(value: Any, limit: int) -> list[int]:
-    """A JSON body's "ids": 1 to `limit` sample ids (positive integers below SQLite's
-    limit), each once, in their order; UsageError says what is wrong."""
-    if not isinstance(value, list) or not value:
-        raise UsageError(f"ids must be a non-empty list of sample ids (at most {limit:,})")
-    if len(value) > limit:
-        raise UsageError(f"too many ids: {len(value):,} (at most {limit:,} at once)")
-    for item in value:
-        if not (isinstance(item, int) and not isinstance(item, bool) and 0 < item < 2**63):
-            raise UsageError(f"ids must be positive whole numbers, not {repr(item)[:40]}")
-    return list(dict.fromkeys(value))
+def unique_ids(ids: list[int]) -> list[int]:
+    """A body's "ids" (checked by the route's schema, routing.sample_ids), each once, in
+    their order."""
+    return list(dict.fromkeys(ids))
 
 
 class NotFoundId(UsageError):
@@ -253,14 +246,19 @@ def str_param(request: web.Request, name: str, max_length: int = 2000) -> str | 
     return text
 
 
-async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object (the app's body size limit applies; json_input.py bounds
+BODY: web.RequestKey[dict[str, Any]] = web.RequestKey("samplemind_body", dict)
+
+
+def checked_body(request: web.Request) -> dict[str, Any]:
+    """The JSON body routing.add_routes read and checked against the route's schema."""
+    return request[BODY]
+
+
+async def json_value(request: web.Request) -> Any:
+    """The request's JSON value (the app's body size limit applies; json_input.py bounds
     the rest)."""
     if request.content_type != "application/json":
         from .errors import UnsupportedMediaType
 
         raise UnsupportedMediaType("send a JSON body (Content-Type: application/json)")
-    data = parse_json(await request.read())
-    if not isinstance(data, dict):
-        raise UsageError("the body must be a JSON object")
-    return data
+    return parse_json(await request.read())

@@ -14,29 +14,18 @@ from aiohttp import web
 from ..errors import UsageError
 from ..library import Library
 from ..models import versioned
-from .http import context, id_list, json_body, json_call
+from .http import checked_body, context, json_call, unique_ids
 from .jobs import Progress
 from .routes_jobs import job_response
 from .routes_samples import DEFAULT_PAGE, MAX_PAGE, encode_cursor
-from .routing import EDITOR, VIEWER, Route
+from .routing import EDITOR, VIEWER, Route, sample_ids
 
 MAX_WORDS = 500  # characters of plain words
 MAX_IDS = 10_000
 
 
-def _model(body: dict[str, Any]) -> str | None:
-    model = body.get("model")
-    if model is not None and (not isinstance(model, str) or not model or len(model) > 200):
-        raise UsageError("model must be a model name, e.g. llama3.2:3b")
-    return model
-
-
-def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
-    value = body.get(name, default)
-    if not isinstance(value, bool):
-        raise UsageError(f"{name} must be true or false")
-    return value
-
+MODEL = {"type": "string", "minLength": 1, "maxLength": 200,
+         "description": "A local model's name, e.g. llama3.2:3b."}
 
 def _ask(library: Library, words: str, model: str | None, use_model: bool,
          limit: int) -> dict[str, Any]:
@@ -49,17 +38,10 @@ def _ask(library: Library, words: str, model: str | None, use_model: bool,
 
 
 async def ask(request: web.Request) -> web.StreamResponse:
-    body = await json_body(request)
-    words = body.get("words")
-    if not isinstance(words, str) or not words.strip():
-        raise UsageError('send {"words": "dark punchy kick around 125"}')
-    if len(words) > MAX_WORDS or "\x00" in words:
-        raise UsageError(f"words: at most {MAX_WORDS} characters, no NUL")
-    limit = body.get("limit", DEFAULT_PAGE)
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PAGE:
-        raise UsageError(f"limit must be a whole number from 1 to {MAX_PAGE}")
-    return await json_call(request, _ask, words, _model(body), _flag(body, "use_model", True),
-                           limit)
+    # The route's schema: types, lengths, limit's range; what words must say: Library.ask.
+    body = checked_body(request)
+    return await json_call(request, _ask, body["words"], body.get("model"), body.get("use_model", True),
+                           body.get("limit", DEFAULT_PAGE))
 
 
 def _describe_work(ids: list[int] | None, query: str | None, model: str | None,
@@ -76,22 +58,19 @@ def _describe_work(ids: list[int] | None, query: str | None, model: str | None,
 
 async def describe(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
-    body = await json_body(request)
+    body = checked_body(request)  # the route's schema: ids or query, types, lengths
     ids, query = body.get("ids"), body.get("query")
-    if (ids is None) == (query is None):
-        raise UsageError('send either "ids" (a list of sample ids) or "query"')
     if ids is not None:
-        ids = id_list(ids, MAX_IDS)
-    if query is not None and (not isinstance(query, str) or not query.strip()
-                              or len(query) > 2000):
-        raise UsageError("query must be a query in the query language, e.g. cat:kick")
+        ids = unique_ids(ids)
+    if query is not None and not query.strip():
+        raise UsageError("/query must be a query in the query language, e.g. cat:kick")
     if query is not None:  # a bad query fails now, not in the job
         await ctx.pool.run(lambda library: list(library.ls(query, limit=0)))
     params: dict[str, Any] = {"ids": ids} if ids is not None else {"query": query}
-    model = _model(body)
+    model = body.get("model")
     params["model"] = model
     job = ctx.jobs.submit("describe", params,
-                          _describe_work(ids, query, model, _flag(body, "refresh", False)))
+                          _describe_work(ids, query, model, body.get("refresh", False)))
     return job_response(request, job)
 
 
@@ -101,15 +80,15 @@ ROUTES = [
           "answers the query it ran and the first page of samples.",
           body={"type": "object", "required": ["words"], "properties": {
               "words": {"type": "string", "minLength": 1, "maxLength": MAX_WORDS},
-              "model": {"type": "string"}, "use_model": {"type": "boolean"},
+              "model": MODEL, "use_model": {"type": "boolean"},
               "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}}}),
     Route("POST", "/api/v1/describe", "describe_start", describe, EDITOR,
           "Describe samples with a local model (Ollama) as a job: a description, tags "
           "(source ai), mood and uses for each.",
           body={"type": "object", "properties": {
-              "ids": {"type": "array", "minItems": 1, "maxItems": MAX_IDS,
-                      "items": {"type": "integer", "minimum": 1}},
-              "query": {"type": "string"}, "model": {"type": "string"},
-              "refresh": {"type": "boolean"}}},
+              "ids": sample_ids(MAX_IDS),
+              "query": {"type": "string", "minLength": 1, "maxLength": 2000},
+              "model": MODEL, "refresh": {"type": "boolean"}},
+              "oneOf": [{"required": ["ids"]}, {"required": ["query"]}]},
           responses={202: "The job (Location: /api/v1/jobs/{id})."}),
 ]

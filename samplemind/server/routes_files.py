@@ -25,8 +25,8 @@ from ..served import CataloguedFile, catalogued, checked_opener, open_catalogued
 from . import exports
 from .downloads import DOWNLOADS, drop, send
 from .guards import refuse_cross_site
-from .http import context, error_body, etag_matches, json_body, json_now, sample_id, str_param
-from .routing import ID, VIEWER, Param, Route
+from .http import checked_body, context, error_body, etag_matches, json_now, sample_id, str_param
+from .routing import ID, VIEWER, Param, Route, sample_ids
 
 CHUNK = 256 * 1024
 RECORD_PAGE = 500  # records read at once for a zip
@@ -304,7 +304,7 @@ async def export_zip(request: web.Request) -> web.StreamResponse:
 async def create_export(request: web.Request) -> web.Response:
     """POST {"ids": [...]} or {"query": ...}, with name and pattern: checks the selection and
     answers 201 with the URL that streams its zip (see exports.py for the rules)."""
-    wanted = exports.parse_request(await json_body(request), _safe_filename)
+    wanted = exports.parse_request(checked_body(request), _safe_filename)
 
     def work(library: Library) -> tuple[array | None, int]:
         if wanted.ids is not None:
@@ -351,6 +351,19 @@ async def download_export(request: web.Request) -> web.StreamResponse:
                             instrument=instrument)
 
 
+EXPORT_BODY = {"type": "object", "additionalProperties": False, "properties": {
+    "ids": sample_ids(exports.MAX_IDS),
+    "query": {"type": "string", "maxLength": exports.MAX_QUERY},
+    "name": {"type": "string", "maxLength": exports.MAX_NAME},
+    "pattern": {"type": "string", "maxLength": exports.MAX_PATTERN},
+    "as": {"type": "string", "enum": sorted(FORMATS),
+           "description": "Also a sampler instrument of the kit in the zip "
+                          "(README: Kits as instruments)."},
+    "round_robin": {"type": "boolean",
+                    "description": "With `as`: further sounds of one drum as round "
+                                   "robins on its key."}},
+    "oneOf": [{"required": ["ids"]}, {"required": ["query"]}]}
+
 ROUTES = [
     Route("GET", "/api/v1/samples/{id}/audio", "sample_audio", audio, VIEWER,
           "The audio file itself; HTTP Range (206/416) so players can seek.", (ID,),
@@ -380,19 +393,7 @@ ROUTES = [
           "Prepare a zip of a selection of any size (ids, or a query); answers the URL that "
           f"streams it, valid for {exports.LIFETIME:g} s and {exports.MAX_USES} downloads, for "
           "the same user only.",
-          body={"type": "object", "additionalProperties": False, "properties": {
-              "ids": {"type": "array", "minItems": 1, "maxItems": exports.MAX_IDS,
-                      "items": {"type": "integer", "minimum": 1}},
-              "query": {"type": "string", "maxLength": exports.MAX_QUERY},
-              "name": {"type": "string", "maxLength": exports.MAX_NAME},
-              "pattern": {"type": "string", "maxLength": exports.MAX_PATTERN},
-              "as": {"type": "string", "enum": sorted(FORMATS),
-                     "description": "Also a sampler instrument of the kit in the zip "
-                                    "(README: Kits as instruments)."},
-              "round_robin": {"type": "boolean",
-                              "description": "With `as`: further sounds of one drum as round "
-                                             "robins on its key."}},
-              "oneOf": [{"required": ["ids"]}, {"required": ["query"]}]},
+          body=EXPORT_BODY,
           responses={201: "Created: `{url, count, expires_in, uses, name}`; `Location` is the URL.",
                      404: "An id is not in the catalog, or no sample matches the query.",
                      413: "The body is over 1 MiB.", 415: "The body is not JSON."}),

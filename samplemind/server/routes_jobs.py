@@ -15,7 +15,7 @@ from ..library import Library
 from ..models import versioned
 from ..scan import resolve_roots
 from .errors import Forbidden, PayloadTooLarge, UnsupportedMediaType
-from .http import context, json_body, json_now
+from .http import checked_body, context, json_now
 from .jobs import Job, JobFailed, Progress
 from .routing import EDITOR, VIEWER, Param, Route
 from .uploads import claim, client_text, safe_upload_name, temp_name
@@ -74,14 +74,10 @@ def _scan_work(paths: list[str]) -> Any:
 
 async def start_scan(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
-    body = await json_body(request)
-    paths = body.get("paths")
-    if (not isinstance(paths, list) or not paths or len(paths) > MAX_PATHS
-            or not all(isinstance(p, str) and p for p in paths)):
-        raise UsageError(f"paths must be a list of 1 to {MAX_PATHS} absolute paths")
-    for path in paths:
+    paths = checked_body(request)["paths"]  # the route's schema: 1 to MAX_PATHS strings
+    for index, path in enumerate(paths):
         if "\x00" in path or not os.path.isabs(path):
-            raise UsageError(f"paths must be absolute: {path!r}")
+            raise UsageError(f"/paths/{index} must be an absolute path, not {path!r}")
     scan_roots = [*ctx.config.scan_roots, str(ctx.upload_dir)]
     checked = await ctx.pool.run(allowed_scan_paths, paths, scan_roots)
     job = ctx.jobs.submit("scan", {"paths": checked}, _scan_work(checked))
@@ -261,7 +257,8 @@ ROUTES = [
     Route("POST", "/api/v1/scans", "scans_start", start_scan, EDITOR,
           "Scan folders or files (under the catalog's roots or a --scan-root) as a job.",
           body={"type": "object", "required": ["paths"], "properties": {"paths": {
-              "type": "array", "minItems": 1, "maxItems": MAX_PATHS, "items": {"type": "string"}}}},
+              "type": "array", "minItems": 1, "maxItems": MAX_PATHS,
+              "items": {"type": "string", "minLength": 1, "description": "An absolute path."}}}},
           responses={202: "The job (Location: /api/v1/jobs/{id}).",
                      403: "A path outside the allowed folders.", 404: "No such path."}),
     Route("POST", "/api/v1/uploads", "uploads_create", upload, EDITOR,

@@ -12,8 +12,8 @@ from aiohttp import web
 from ..errors import UsageError
 from ..library import Library
 from ..models import versioned
-from .http import context, int_param, json_body, json_call, str_param
-from .routing import EDITOR, Param, Route
+from .http import checked_body, context, int_param, json_call, str_param
+from .routing import EDITOR, SAMPLE_ID, Param, Route
 
 MAX_QUESTIONS = 50
 
@@ -49,15 +49,8 @@ _SQLITE_MAX = 2**63  # SQLite's integers are 64-bit signed: a larger id is a 400
 
 
 async def answer(request: web.Request) -> web.StreamResponse:
-    body = await json_body(request)
-    sample_id, field, value = body.get("sample_id"), body.get("field"), body.get("value")
-    if not isinstance(sample_id, int) or isinstance(sample_id, bool) \
-            or not 1 <= sample_id < _SQLITE_MAX:
-        raise UsageError("sample_id must be a catalog id")
-    if field not in ("category", "type"):
-        raise UsageError("field must be category or type")
-    if not isinstance(value, str) or not value:
-        raise UsageError("value must be a non-empty string")
+    body = checked_body(request)  # the route's schema: sample_id, field, value, reviewer
+    sample_id, field, value = body["sample_id"], body["field"], body["value"]
     response = await json_call(request, _answer, sample_id, field, value,
                                _reviewer(body.get("reviewer")), status=201)
     context(request).watcher.nudge()
@@ -78,10 +71,11 @@ async def undo(request: web.Request) -> web.StreamResponse:
 
 
 _ANSWER_BODY = {"type": "object", "required": ["sample_id", "field", "value"], "properties": {
-    "sample_id": {"type": "integer", "minimum": 1},
+    "sample_id": SAMPLE_ID,
     "field": {"type": "string", "enum": ["category", "type"]},
-    "value": {"type": "string"},
-    "reviewer": {"type": "string", "maxLength": 64}}}
+    "value": {"type": "string", "minLength": 1},
+    "reviewer": {"type": ["string", "null"], "maxLength": 64,
+                 "description": "The id the first answer gave (null or absent: a new one)."}}}
 REVIEWER = Param("reviewer", "query", {"type": "string", "maxLength": 64},
                  "This reviewer's id (from an earlier response); a new one when absent.")
 

@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -23,22 +24,23 @@ from .http import (
     accepts_gzip,
     body_response,
     bool_param,
+    checked_body,
     context,
     encode,
     float_param,
-    id_list,
     int_param,
-    json_body,
     json_call,
     json_now,
     sample_id,
     str_param,
+    unique_ids,
 )
-from .routing import ADMIN, EDITOR, ID, VIEWER, Param, Route
+from .routing import ADMIN, EDITOR, ID, VIEWER, Param, Route, sample_ids
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 MAX_K = 1000
+MAX_TAG_IDS = 10_000  # samples tagged by one POST /api/v1/tags
 
 Q = Param("q", "query", {"type": "string"},
           "A query in the CLI's query language, e.g. `cat:kick bpm:120..128 sort:bpm-`.")
@@ -149,10 +151,9 @@ def _set(library: Library, ref: int, values: dict[str, Any]) -> dict[str, Any]:
 
 async def set_fields(request: web.Request) -> web.StreamResponse:
     ref = sample_id(request)
-    body = await json_body(request)  # which fields and values: Library.set (organise.check_overrides)
-    for name, value in body.items():
-        if value is not None and not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise UsageError(f"{name} must be a string, a number or null")
+    # Types: the route's schema; which values each field takes: Library.set
+    # (organise.check_overrides).
+    body = checked_body(request)
     response = await json_call(request, _set, ref, body)
     context(request).watcher.nudge()
     return response
@@ -235,16 +236,6 @@ async def sound_map_ids(request: web.Request) -> web.StreamResponse:
 # -- tags, collections, suggestions ---------------------------------------------------------
 
 
-def _string_list(value: Any, name: str) -> list[str]:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise UsageError(f"{name} must be a non-empty list of strings")
-    if len(value) > 1000:
-        raise UsageError(f"at most 1000 {name} at once")
-    return value
-
-
 def _selected_ids(library: Library, ids: list[int] | None, query: str | None) -> list[int]:
     # Ids and queries only: a path in a request never selects anything.
     if ids is not None:
@@ -258,18 +249,14 @@ async def list_tags(request: web.Request) -> web.StreamResponse:
 
 
 async def apply_tags(request: web.Request) -> web.StreamResponse:
-    body = await json_body(request)
-    tags = _string_list(body.get("tags"), "tags")
+    body = checked_body(request)  # the route's schema: tags, ids or query, remove
+    tags = body["tags"]
+    if isinstance(tags, str):
+        tags = [tags]
     remove = body.get("remove", False)
-    if not isinstance(remove, bool):
-        raise UsageError("remove must be true or false")
     ids, query = body.get("ids"), body.get("query")
-    if (ids is None) == (query is None):
-        raise UsageError("select samples with either ids (a list of ids) or query (a query)")
     if ids is not None:
-        ids = id_list(ids, 10_000)
-    if query is not None and not isinstance(query, str):
-        raise UsageError("query must be a string")
+        ids = unique_ids(ids)
 
     def work(library: Library) -> dict[str, Any]:
         selected = _selected_ids(library, ids, query)
@@ -289,10 +276,7 @@ async def list_collections(request: web.Request) -> web.StreamResponse:
 
 async def save_collection(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
-    body = await json_body(request)
-    query = body.get("query")
-    if not isinstance(query, str):
-        raise UsageError("query must be a string")
+    query = checked_body(request)["query"]
     return await json_call(request, lambda library: library.save_collection(name, query))
 
 
@@ -306,11 +290,10 @@ async def delete_collection(request: web.Request) -> web.StreamResponse:
     return await json_call(request, work)
 
 
-def _suggest_args(source: dict[str, Any]) -> tuple[str | None, int, float]:
+def _suggest_args(source: Mapping[str, str]) -> tuple[str | None, int, float]:
+    """GET /api/v1/suggestions's query string (the POST body's types: its schema)."""
     query = source.get("q")
     k, threshold = source.get("k", 10), source.get("threshold", 0.5)
-    if query is not None and not isinstance(query, str):
-        raise UsageError("q must be a string")
     try:
         k, threshold = int(k), float(threshold)
     except (TypeError, ValueError):
@@ -319,13 +302,14 @@ def _suggest_args(source: dict[str, Any]) -> tuple[str | None, int, float]:
 
 
 async def suggestions(request: web.Request) -> web.StreamResponse:
-    query, k, threshold = _suggest_args(dict(request.query))
+    query, k, threshold = _suggest_args(request.query)
     return await json_call(request, lambda library: versioned(
         suggestions=library.suggest(query, k=k, threshold=threshold)))
 
 
 async def apply_suggestions(request: web.Request) -> web.StreamResponse:
-    query, k, threshold = _suggest_args(await json_body(request))
+    body = checked_body(request)  # the route's schema: types and ranges
+    query, k, threshold = body.get("q") or None, body.get("k", 10), float(body.get("threshold", 0.5))
     response = await json_call(request, lambda library: versioned(
         applied=library.suggest(query, k=k, threshold=threshold, apply=True)))
     context(request).watcher.nudge()
@@ -363,9 +347,12 @@ async def cache_stats(request: web.Request) -> web.StreamResponse:
 
 _TAGS_BODY = {
     "type": "object", "required": ["tags"],
-    "properties": {"tags": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                   "ids": {"type": "array", "items": {"type": "integer", "minimum": 1}},
-                   "query": {"type": "string"}, "remove": {"type": "boolean"}}}
+    "properties": {"tags": {"type": ["array", "string"], "items": {"type": "string"},
+                            "minItems": 1, "maxItems": 1000,
+                            "description": "The tags (one tag: a list of one, or the string)."},
+                   "ids": sample_ids(MAX_TAG_IDS),
+                   "query": {"type": "string"}, "remove": {"type": "boolean"}},
+    "oneOf": [{"required": ["ids"]}, {"required": ["query"]}]}
 _SET_BODY = {"type": "object", "minProperties": 1, "additionalProperties": False,
              "properties": {name: {"type": ["string", "number", "null"]} for name in CORRECTABLE_FIELDS}}
 _SUGGEST_BODY = {"type": "object", "properties": {"q": {"type": "string"}, **SUGGEST_SCHEMA}}

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from aiohttp import web
+
+from .body_schema import Check, check_body, compile_schema
+from .http import BODY, json_value
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -42,11 +46,22 @@ class Route:
     role: str
     summary: str
     params: tuple[Param, ...] = ()
-    body: dict[str, Any] | None = None  # JSON schema of a JSON body
+    # JSON schema of a JSON body: the OpenAPI document shows it and add_routes checks every
+    # body against it before the handler runs (the handler reads it with http.checked_body),
+    # unless own_body: the handler reads the body itself and checks it with body_check
+    # (login: its origin and size limit come first).
+    body: dict[str, Any] | None = None
+    own_body: bool = False
     multipart: bool = False  # a multipart/form-data upload
     produces: str = "application/json"
     responses: dict[int, str] = field(default_factory=dict)  # extra statuses and why
     openapi: bool = True
+
+    @cached_property
+    def body_check(self) -> Check | None:
+        """The compiled check of `body` (compiled once per Route; a keyword outside the
+        subset body_schema supports is a ValueError here, when the routes are added)."""
+        return None if self.body is None else compile_schema(self.body)
 
 
 # Every route an app serves, in the order added: the OpenAPI document is built from it
@@ -61,11 +76,37 @@ def add_routes(app: web.Application, routes: list[Route]) -> None:
     the route's; HEAD answers like GET (headers only), except on the WebSocket.
     """
     for route in routes:
+        handler = route.handler
+        check = route.body_check
+        if check is not None and not route.own_body:
+            assert route.body is not None and route.body.get("type") == "object", route.name
+            handler = _checking(handler, check)
         resource = app.router.add_resource(route.path, name=route.name)
-        resource.add_route(route.method, route.handler)
+        resource.add_route(route.method, handler)
         if route.method == "GET" and route.name != "ws":
-            resource.add_route("HEAD", route.handler)
+            resource.add_route("HEAD", handler)
     app[ROUTE_TABLE] = [*app.get(ROUTE_TABLE, []), *routes]
+
+
+def _checking(handler: Handler, check: Check) -> Handler:
+    """handler, behind a check of the request's JSON body against the route's schema."""
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        body = await json_value(request)
+        check_body(check, body)  # every body schema is an object's (add_routes)
+        request[BODY] = body
+        return await handler(request)
+
+    return checked
+
+
+# A sample id in a JSON body: SQLite's integers are 64-bit signed.
+SAMPLE_ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+
+
+def sample_ids(most: int) -> dict[str, Any]:
+    """The schema of a body's "ids": 1 to `most` sample ids."""
+    return {"type": "array", "minItems": 1, "maxItems": most, "items": SAMPLE_ID}
 
 
 ID = Param("id", "path", {"type": "integer", "minimum": 1}, "Catalog id of the sample.", True)
