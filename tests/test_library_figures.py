@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from samplemind import Library
-from samplemind.catalog import _split_in
+from samplemind.catalog import _relative_folder, _split_in
 from samplemind.migrations import rebuild_figures
 from tests.audio_fixtures import write_drum_hit
 from tests.server_fixtures import build_catalog, copy_home
@@ -53,8 +53,20 @@ def counted(library: Library) -> dict[str, Any]:
         "size": catalog.scalar("SELECT coalesce(sum(size), 0) FROM samples"),
         "by_type": grouped("type"), "by_category": grouped("category"),
         "by_format": grouped("format"), "tags": tags,
-        "facets": catalog.facet_counts("1 = 1"),
+        "facets": {**catalog.facet_counts("1 = 1"), "folders": folders_of(library, "1 = 1")},
     }
+
+
+def folders_of(library: Library, where: str, params: tuple = ()) -> list[dict[str, Any]]:
+    """The folder facet counted in Python from every matching row's path and root (no SQL
+    string functions, no figures table): what Catalog.facet_counts must answer."""
+    counts: dict[tuple[str, str], int] = {}
+    for path, root in library.catalog.query(f"SELECT s.path, s.root FROM samples s WHERE {where}",
+                                            list(params)):
+        key = (str(Path(path).parent), root or "")
+        counts[key] = counts.get(key, 0) + 1
+    return sorted(({"path": folder, "folder": _relative_folder(folder, root), "count": count}
+                   for (folder, root), count in counts.items()), key=lambda item: item["path"])
 
 
 def kept(library: Library) -> dict[str, Any]:
@@ -249,3 +261,28 @@ def test_a_range_walked_in_path_order_gives_the_same_rows(own_home: Path, state:
                 assert [s.id for s in library.ls(query, limit=limit, offset=offset)] == ids
                 assert library.query_ids(query, limit=limit, offset=offset)[1] == ids
         assert walked >= 1 or state != "fresh"  # others: SQLite may walk it by itself
+
+
+@pytest.mark.parametrize("query", ["cat:kick", "type:oneshot", "-cat:*", "type:loop bpm:100..200"])
+def test_the_folders_of_a_query_are_its_matches_folders(own_home: Path, query: str) -> None:
+    """Catalog.facet_counts reads only the matches' paths and takes each folder's root from
+    the figures; a folder holding files of two roots (nested roots, here made in SQL) is
+    counted by the exact query instead. Both give the folders counted row by row."""
+    with Library(own_home) as library:
+        where, params, _, _ = library._where(query)
+        assert library.facets(query)["folders"] == folders_of(library, where, params)
+        conn = library.catalog.conn
+        first, = conn.execute(f"SELECT s.id FROM samples s WHERE {where} ORDER BY s.id LIMIT 1",
+                              list(params)).fetchone()
+        parent = str(Path(library.get(first).path).parent)
+        with library.catalog.transaction():
+            conn.execute("UPDATE samples SET root = ? WHERE id = ?", [parent, first])
+        facets = library.facets(query)["folders"]
+        assert sorted(facets, key=by_path_and_folder) == \
+            sorted(folders_of(library, where, params), key=by_path_and_folder)
+        in_parent = sum(1 for sample in library.ls(query) if str(Path(sample.path).parent) == parent)
+        assert len([item for item in facets if item["path"] == parent]) == min(2, in_parent)
+
+
+def by_path_and_folder(item: dict[str, Any]) -> tuple[str, str]:
+    return item["path"], item["folder"]
