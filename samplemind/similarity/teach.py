@@ -803,6 +803,18 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
     # commit of ~2,000 rewritten rows costs a write of their pages to the WAL)
     with catalog.transaction(bump=bool(updates)):
         now = catalog.generation  # no one else commits until ours (BEGIN IMMEDIATE)
+        if now != generation:
+            # Another process wrote since the rows were read (a correction in the web UI or
+            # by `samplemind set`, a scan): what it changed wins, as consensus.agree's
+            # only_from lets it, and those samples are taught by the next round (the resume
+            # point stays at the read).
+            since = {i for (i,) in catalog.query(
+                "SELECT sample_id FROM sample_changes WHERE generation > ?", [generation])}
+            updates = [row for row in updates if row[3] not in since]
+            saved = [lesson for lesson in saved if lesson[0] not in since]
+            for sample_id in since:
+                report.before.pop(sample_id, None)
+                report.after.pop(sample_id, None)
         catalog.write_categories(updates)
         _write_lessons(catalog, saved)
         # (catalog.resume_point after the commit: ours alone since the read, or the read)
