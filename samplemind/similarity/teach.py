@@ -297,6 +297,20 @@ def _write_lessons(catalog: Catalog, rows: list[tuple[int, float | None, int, st
         "sound_confidence) VALUES (?, ?, ?, ?, ?)", rows)
 
 
+def _left_alone(catalog: Catalog, generation: int, updates: list[tuple], lessons: list[tuple]
+                ) -> tuple[list[tuple], list[tuple]]:
+    """A round's category updates (id last) and lessons (id first) without the samples that
+    changed after `generation`, the catalog as the round read it: inside the round's write
+    transaction, what another process wrote in between (a correction in the web UI, by
+    `samplemind set`, a scan) wins, as consensus.agree's only_from lets a name win."""
+    if catalog.generation == generation:
+        return updates, lessons
+    since = {i for (i,) in catalog.query(
+        "SELECT sample_id FROM sample_changes WHERE generation > ?", [generation])}
+    return ([row for row in updates if row[-1] not in since],
+            [lesson for lesson in lessons if lesson[0] not in since])
+
+
 _META = ("teach_fingerprint", "teach_generation", "teach_settled", "consensus_generation",
          "teach_index")
 
@@ -500,7 +514,14 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
         kept.append((sample_id, _reach(neighbours, k), len(neighbours), base[0], base[1]))
         if new != own[sample_id]:
             updates.append((*new, sample_id))
-    catalog.set_categories(updates)
+    # What another process changed since this round read (a correction in the web UI, a
+    # second scan) wins: left to the next round, which starts from the read (resume_point).
+    if updates:
+        with catalog.transaction():
+            updates, kept = _left_alone(catalog, generation, updates, kept)
+            catalog.write_categories(updates)
+    else:  # (no write lock taken for nothing, as set_categories takes none)
+        kept = _left_alone(catalog, generation, updates, kept)[1]
     _save_lessons(catalog, kept)
     _save_teachers(catalog, heard_before, heard_now)
     # Settled: the sound consensus had seen everything this round read, so an answer may
@@ -803,6 +824,16 @@ def relearn(catalog: Catalog, vectors: VectorIndex, plan: Relearning,
     # commit of ~2,000 rewritten rows costs a write of their pages to the WAL)
     with catalog.transaction(bump=bool(updates)):
         now = catalog.generation  # no one else commits until ours (BEGIN IMMEDIATE)
+        if now != generation:
+            # Another process wrote since the rows were read (a correction in the web UI or
+            # by `samplemind set`, a scan): what it changed wins, and those samples are taught
+            # by the next round (the resume point stays at the read); the answer does not
+            # claim them.
+            wanted = updates
+            updates, saved = _left_alone(catalog, generation, updates, saved)
+            for *_, sample_id in set(wanted) - set(updates):
+                report.before.pop(sample_id, None)
+                report.after.pop(sample_id, None)
         catalog.write_categories(updates)
         _write_lessons(catalog, saved)
         # (catalog.resume_point after the commit: ours alone since the read, or the read)
