@@ -30,7 +30,7 @@ BUSY_TIMEOUT_MS = 10_000
 WAL_CHECKPOINT_PAGES = 8192  # 32 MB of 4 KB pages (see Catalog._connect)
 # UPDATE ... FROM (SQLite 3.33): many rows' new values in one statement (set_categories)
 _UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
-_ROWS_PER_UPDATE = 250  # 4 bound values each, well under SQLite's limit of 32,766
+_ROWS_PER_UPDATE = 249  # 4 bound values each, +1: under 999, the limit of SQLite builds before 3.32
 TAG_SEPARATOR = "\x1f"  # joins tags in one SQL row; never typed by a person
 
 
@@ -359,9 +359,11 @@ class Catalog:
 
     def write_categories(self, rows: Sequence[tuple[str | None, float | None, str | None, int]],
                          only_from: str | None = None) -> None:
-        """set_categories inside a transaction the caller holds."""
+        """set_categories inside a transaction the caller holds (outside one, each batch
+        would commit on its own, without the generation bump the change feed waits for)."""
         if not rows:
             return
+        assert self.conn.in_transaction, "write_categories needs the caller's transaction"
         sql = ("UPDATE samples SET category = ?, category_confidence = ?, category_source = ? "
                "WHERE id = ?")
         if not _UPDATE_FROM or len({row[3] for row in rows}) < len(rows):
