@@ -211,3 +211,47 @@ async def test_a_page_asked_again_is_the_kept_one_until_the_catalog_moves(aiohtt
     third = await client.get("/api/v1/samples", params=params)
     assert queries.misses == 2
     assert "moved" in (await third.json())["samples"][0]["tags"]
+
+
+async def test_facets_of_a_query_are_kept_until_the_catalog_moves(aiohttp_client, own_home: Path):
+    """GET /facets?q= is counted once per query and catalog generation (query_cache.py) and
+    equals Library.facets after tags, corrections and removals made by another process."""
+    from samplemind.server.context import CONTEXT
+
+    app = make_app(own_home, config=ServerConfig(threads=2))
+    client = await aiohttp_client(app)
+    queries = app[CONTEXT].pool.queries
+
+    def counted(query: str) -> dict[str, Any]:
+        with Library(own_home) as library:
+            return library.facets(query)
+
+    async def served(query: str) -> dict[str, Any]:
+        response = await client.get("/api/v1/facets", params={"q": query})
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+    first = await served("type:oneshot")
+    assert first == counted("type:oneshot")
+    misses = queries.misses
+    assert await served("type:oneshot") == first
+    assert queries.misses == misses  # the kept answer
+    with Library(own_home) as library:
+        kick = next(library.ls("cat:kick")).id
+        loop = next(library.ls("type:loop")).id
+    env = {**os.environ, "SAMPLEMIND_HOME": str(own_home)}
+    for args in (("tag", "add", "cat:kick", "boomy"), ("set", str(loop), "type=oneshot"),
+                 ("set", str(kick), "category=snare")):
+        subprocess.run([sys.executable, "-m", "samplemind", *args], env=env, check=True,
+                       capture_output=True)
+        expected = counted("type:oneshot")
+        assert await wait_for(lambda: served("type:oneshot"), lambda got, want=expected: got == want), args
+    with Library(own_home) as library:
+        boomy = library.count("type:oneshot tag:boomy")
+    assert boomy and {"tag": "boomy", "count": boomy} in (await served("type:oneshot"))["tags"]
+    with Library(own_home) as library, library.catalog.transaction():
+        library.catalog.delete_samples([kick])
+    expected = counted("type:oneshot")
+    assert await wait_for(lambda: served("type:oneshot"), lambda got: got == expected)
+    bad = await client.get("/api/v1/facets", params={"q": "bmp:120"})
+    assert bad.status == 400
