@@ -114,13 +114,23 @@ def test_an_earlier_round_of_another_index_asks_everyone(tmp_path: Path, watched
 # -- what the steps after a scan keep in memory (similarity/oneshots.py) --------------------------
 
 
-def same_as_read(catalog) -> None:
-    """The one-shots and reach kept in memory equal a fresh read of the catalog."""
+def same_as_read(library: Library) -> None:
+    """The one-shots and reach kept in memory equal a fresh read of the catalog, and what
+    they say is in the index is what is in it."""
+    catalog = library.catalog
+    vectors = library.index.current()
     kept, fresh = oneshots.current(catalog), oneshots._read(catalog)
-    assert kept.generation == fresh.generation
+    assert kept.generation == fresh.generation == vectors.info.generation
     assert kept.rows() == fresh.rows()
     assert kept.votes.tolist() == fresh.votes.tolist()
-    assert kept.indexed.tolist() == fresh.indexed.tolist()
+    with_vector = {row[0] for row in catalog.query(
+        "SELECT id FROM samples WHERE type = 'oneshot' AND length(vector) = ?",
+        [4 * vectors.vectors_of(vectors.ids()[:1]).shape[1]])}
+    if kept.indexed is not None:  # (rows brought up to date say so themselves)
+        assert kept.ids[kept.indexed].tolist() == sorted(with_vector)
+    assert kept.ids[kept.in_index(vectors)].tolist() == sorted(with_vector)
+    assert set(vectors.ids().tolist()) >= with_vector
+    assert kept.voters(vectors).tolist() == consensus.listeners(catalog, vectors.ids()).tolist()
     reach = oneshots.reach(catalog)
     table = sorted(catalog.query("SELECT sample_id, reach FROM sounds"))
     assert reach.ids.tolist() == [i for i, _ in table]
@@ -160,23 +170,23 @@ def test_one_library_open_across_scans_equals_the_full_recompute(tmp_path: Path,
     home = tmp_path / "home"
     with Library(home, jobs=2, timeout=60) as library:
         assert library.scan([pack]).failed == 0
-        same_as_read(library.catalog)
+        same_as_read(library)
         for step in range(3):  # one added file at a time
             write_drum_hit(pack / f"sample_{40 + step}.wav", kind_of(step), seed=500 + step)
             assert library.scan([pack]).added == 1
-            same_as_read(library.catalog)
+            same_as_read(library)
             assert categories(library) == recomputed(home, tmp_path / f"full-{step}"), step
         with Library(home) as other:  # another writer: a correction, a scan, a removal
             other.set(next(s.id for s in other.ls("path:*sample_03*")), {"category": "clap"})
             write_drum_hit(pack / "sample_50.wav", "snare", seed=650)
             other.scan([pack])
-        same_as_read(library.catalog)
+        same_as_read(library)
         (pack / "sample_05.wav").unlink()
         (pack / "snare_1.wav").unlink()
         write_drum_hit(pack / "sample_51.wav", "hihat", seed=651)
         report = library.scan([pack])
         assert report.removed == 2 and report.added == 1
-        same_as_read(library.catalog)
+        same_as_read(library)
         assert categories(library) == recomputed(home, tmp_path / "full-removed")
     assert asked_around, "no incremental consensus round"
 
@@ -201,7 +211,7 @@ def test_kept_one_shots_survive_another_process_and_a_pruned_log(tmp_path: Path)
         oneshots._kept[key], oneshots._reach[key] = shots, reach  # as another process left them
         assert library.catalog.oldest_removal_kept() > shots.generation
         assert oneshots.written(library.catalog) > reach.written
-        same_as_read(library.catalog)
+        same_as_read(library)
         assert len(oneshots.current(library.catalog)) == library.catalog.scalar(
             "SELECT count(*) FROM samples WHERE type = 'oneshot'")
 

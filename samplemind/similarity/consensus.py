@@ -91,9 +91,8 @@ def voters_of(catalog: Catalog, vectors: VectorIndex,
     current as they are (it then holds exactly the rows with a vector of its layout), else
     read as listeners() reads them."""
     shots = oneshots.current(catalog) if shots is None else shots
-    if vectors.info.generation == shots.generation:
-        return shots.voters()
-    return listeners(catalog, vectors.ids())
+    voters = shots.voters(vectors)
+    return listeners(catalog, vectors.ids()) if voters is None else voters
 
 
 def sound_probabilities(catalog: Catalog, ids: Iterable[int]) -> dict[int, np.ndarray]:

@@ -33,8 +33,11 @@ REREAD_SHARE = 0.2
 CHUNK = 500
 SOUNDS_WRITTEN = "sounds_written"  # meta: how many writes the `sounds` table has had
 
-_COLUMNS = ("SELECT id, type, duration, category, category_confidence, category_source, "
-            f"coalesce(length(vector) = {4 * VECTOR_DIM}, 0) FROM samples")
+# (every one-shot from the covering index of migration m009, without the wide rows; a row
+# read by id also says whether its vector has the index's layout)
+_COLUMNS = "SELECT id, type, duration, category, category_confidence, category_source FROM samples"
+_BY_ID = ("SELECT id, type, duration, category, category_confidence, category_source, "
+          f"coalesce(length(vector) = {4 * VECTOR_DIM}, 0) FROM samples")
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,9 @@ class OneShots:
     confidence: np.ndarray  # float64, NaN for none (SQLite stores no NaN)
     source: np.ndarray  # int16: codes into `sources` (0: none)
     votes: np.ndarray  # bool: short enough for the sound model (consensus.listeners)
-    indexed: np.ndarray  # bool: has a vector of the index's layout (so is in a current index)
+    # bool: has a vector of the index's layout (so is in an index as current as these rows);
+    # None until first asked (in_index): a full read leaves the wide rows unread
+    indexed: np.ndarray | None
     names: tuple[str | None, ...]
     sources: tuple[str | None, ...]
 
@@ -84,10 +89,21 @@ class OneShots:
         at = self.positions([sample_id])
         return self.rows(at)[0][1:] if len(at) else None
 
-    def voters(self) -> np.ndarray:
-        """consensus.listeners from these rows: the one-shots the sound model hears that a
-        current index holds (sorted)."""
-        return self.ids[self.votes & self.indexed]
+    def in_index(self, vectors: Any) -> np.ndarray | None:
+        """A mask of the one-shots in the VectorIndex `vectors`, when it is as current as
+        these rows (it then holds exactly the rows with a vector of its layout); else None.
+        Filled from the index's ids the first time after a full read."""
+        if vectors.info.generation != self.generation:
+            return None
+        if self.indexed is None:  # (the same mask whoever fills it first)
+            object.__setattr__(self, "indexed", np.isin(self.ids, vectors.ids()))
+        return self.indexed
+
+    def voters(self, vectors: Any) -> np.ndarray | None:
+        """consensus.listeners from these rows: the one-shots the sound model hears that the
+        index holds (sorted); None when the index is not as current as these rows."""
+        inside = self.in_index(vectors)
+        return None if inside is None else self.ids[self.votes & inside]
 
 
 @dataclass(frozen=True)
@@ -165,10 +181,23 @@ def _key(catalog: Catalog) -> tuple[str, int, int]:
 
 
 def _read(catalog: Catalog) -> OneShots:
+    """Every one-shot, read in parts (no list of a million rows at once)."""
+    parts: list[OneShots] = []
+    names: tuple[str | None, ...] = (None,)
+    sources: tuple[str | None, ...] = (None,)
     with catalog.snapshot():
         generation = catalog.generation
-        rows = catalog.query(_COLUMNS + " WHERE type = 'oneshot'")
-    return _build(generation, rows, (None,), (None,))
+        cursor = catalog.conn.execute(_COLUMNS + " WHERE type = 'oneshot'")
+        while rows := cursor.fetchmany(50_000):
+            parts.append(_build(generation, rows, names, sources))
+            names, sources = parts[-1].names, parts[-1].sources
+    if not parts:
+        return _build(generation, [], names, sources)  # (no rows: an empty mask)
+    ids = np.concatenate([part.ids for part in parts])
+    order = np.argsort(ids, kind="stable")
+    return OneShots(generation, ids[order], *(
+        np.concatenate([getattr(part, column) for part in parts])[order]
+        for column in ("category", "confidence", "source", "votes")), None, names, sources)
 
 
 def _apply(catalog: Catalog, kept: OneShots, generation: int, changed: list[int],
@@ -179,7 +208,7 @@ def _apply(catalog: Catalog, kept: OneShots, generation: int, changed: list[int]
     for start in range(0, len(changed), CHUNK):
         chunk = changed[start:start + CHUNK]
         marks = ", ".join("?" for _ in chunk)
-        rows += catalog.query(_COLUMNS + f" WHERE id IN ({marks}) AND type = 'oneshot'", chunk)
+        rows += catalog.query(_BY_ID + f" WHERE id IN ({marks}) AND type = 'oneshot'", chunk)
     drop = np.array(sorted({*changed, *removed}), np.int64)
     keep = ~np.isin(kept.ids, drop)
     fresh = _build(generation, rows, kept.names, kept.sources)
@@ -192,6 +221,7 @@ def _apply(catalog: Catalog, kept: OneShots, generation: int, changed: list[int]
         np.concatenate([kept.confidence[keep], fresh.confidence])[order],
         np.concatenate([kept.source[keep], fresh.source])[order],
         np.concatenate([kept.votes[keep], fresh.votes])[order],
+        None if kept.indexed is None or fresh.indexed is None else
         np.concatenate([kept.indexed[keep], fresh.indexed])[order], names, sources)
 
 
@@ -215,7 +245,7 @@ def _build(generation: int, rows: list[tuple], names: tuple[str | None, ...],
     confidence = np.array([np.nan if r[4] is None else r[4] for r in rows], np.float64)
     source = np.array([code(r[5], source_code, source_list) for r in rows], np.int16)
     votes = np.array([r[2] is not None and r[2] <= limit for r in rows], bool)
-    indexed = np.array([bool(r[6]) for r in rows], bool)
+    indexed = np.array([bool(r[6]) for r in rows], bool) if not rows or len(rows[0]) > 6 else None
     return OneShots(generation, ids, category, confidence, source, votes, indexed,
                     tuple(name_list), tuple(source_list))
 

@@ -497,8 +497,9 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
     generation = catalog.generation  # what this round reads (or newer)
     vectors = index()
     # in the index: the rows with a vector of its layout, while it is as current as they are
-    known = shots.indexed if vectors.info.generation == shots.generation else \
-        np.isin(shots.ids, vectors.ids())
+    known = shots.in_index(vectors)
+    if known is None:
+        known = np.isin(shots.ids, vectors.ids())
     answers = shots.ids[shots.of_source("user")]
     labels = _Labels(shots)
     teachers = shots.ids[labels.teaching & known]
