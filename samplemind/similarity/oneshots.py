@@ -31,6 +31,7 @@ from ..catalog import Catalog
 # one read of every one-shot costs less than reading the changed ones by id
 REREAD_SHARE = 0.2
 CHUNK = 500
+KEPT_CATALOGS = 8  # catalogs whose one-shots a process keeps (a server has one)
 SOUNDS_WRITTEN = "sounds_written"  # meta: how many writes the `sounds` table has had
 
 # (every one-shot from the covering index of migration m009, without the wide rows; a row
@@ -157,9 +158,10 @@ def current(catalog: Catalog) -> OneShots:
     if state is None:
         state = _read(catalog)
     with _lock:
-        older = _kept.get(key)
-        if older is None or older.generation <= state.generation:
-            _kept[key] = state
+        older = _kept.pop(key, None)
+        _kept[key] = state if older is None or older.generation <= state.generation else older
+        while len(_kept) > KEPT_CATALOGS:  # (the least recently brought up to date goes)
+            _kept.pop(next(iter(_kept)))
     return state
 
 
@@ -287,7 +289,10 @@ def reach(catalog: Catalog) -> Reach:
     fresh = Reach(count, np.array([r[0] for r in rows], np.int64),
                   np.array([np.inf if r[1] is None else r[1] for r in rows], np.float64))
     with _lock:
+        _reach.pop(key, None)
         _reach[key] = fresh
+        while len(_reach) > KEPT_CATALOGS:
+            _reach.pop(next(iter(_reach)))
     return fresh
 
 
