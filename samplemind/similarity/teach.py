@@ -436,8 +436,8 @@ class _Labels(Mapping):
 
 
 class _Heard(Mapping):
-    """The teachers a round hears with their labels (what table `teachers` keeps), made a
-    dict only when asked for more than which they are."""
+    """The teachers a round hears with their labels (what table `teachers` keeps): a dict
+    made only when a label is asked for (the teachers changed since the last round)."""
 
     def __init__(self, teachers: np.ndarray, labels: _Labels) -> None:
         self.teachers, self.labels = teachers, labels
