@@ -22,6 +22,10 @@ picks some parts, e.g. `--only scan,pack,added`):
   - headless Chromium: the first screen (first paint, first rows, facets) and the map of all
     samples (click on Map to first drawing; frames per second while dragging it)
 
+`--keep DIR` keeps each size's built catalog in DIR/<size> (about 5 GB at 1M) and reuses it on
+the next run with the same DIR (the build, index and first post-scan round, some 4 minutes at 1M,
+are paid once); each run then adds sounds of its own (the added files, the named pack).
+
 Goals at 1M (issue 20): ls p95 <= 5 ms for every query; unchanged scan <= 50 ms; one added
 file at every WebSocket client <= 2 s; ready <= 5 s and RSS <= 1.5 GB; first screen <= 1 s;
 the map pans at >= 30 frames per second. The summary says PASS/FAIL against them; the exit code
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import gc
 import io
@@ -66,9 +71,11 @@ from samplemind.demo import write_demo_pack  # noqa: E402
 from samplemind.migrations import rebuild_figures  # noqa: E402
 from samplemind.models import ScanReport  # noqa: E402
 from samplemind.scan import refine_categories  # noqa: E402
+from samplemind.scanner import is_audio_name  # noqa: E402
 from samplemind.similarity import map_levels  # noqa: E402
 
 FINISHED = ("done", "failed", "cancelled")
+BUILT = ".built"  # in a kept size's folder (--keep): the catalog there is complete
 PARTS = ("ls", "facets", "scan", "pack", "dupes", "map", "serve", "added", "browser")
 GOALS = {"ls_p95_ms": 5.0, "rescan_ms": 50.0, "added_s": 2.0, "ready_s": 5.0, "rss_mb": 1536.0,
          "first_screen_ms": 1000.0, "map_fps": 30.0}
@@ -430,8 +437,24 @@ def map_in_browser(browser: Any, base: str, pans: int) -> dict[str, Any]:
 def bench_size(n: int, real: np.ndarray, real_rows: list[dict[str, Any]], folder: Path,
                args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"n": n}
-    with tempfile.TemporaryDirectory(prefix=f"sm-scale-{n}-") as scratch:
+    kept = Path(args.keep).resolve() / str(n) if args.keep else None
+    with (contextlib.nullcontext(str(kept)) if kept else
+          tempfile.TemporaryDirectory(prefix=f"sm-scale-{n}-")) as scratch:
         home = Path(scratch) / "home"
+        if kept and (kept / BUILT).exists():
+            folder = kept / "pack"
+            run = reuse_catalog(kept)
+            library = Library(home)
+            print(f"\n== {n:,} samples ==")
+            print(f"catalog: kept in {kept} and reused (run {run}; built as: "
+                  f"{(kept / BUILT).read_text().strip()})")
+            measure_size(n, home, library, folder, args, out, run)
+            return out
+        if kept:
+            shutil.rmtree(kept, ignore_errors=True)
+            kept.mkdir(parents=True)
+            folder = kept / "pack"
+            write_demo_pack(folder)
         # The real folder first, into the empty catalog: scanned into a big one, the scan's
         # teaching step (similarity/teach.py) would search the whole library (see the notes).
         started = time.perf_counter()
@@ -459,55 +482,76 @@ def bench_size(n: int, real: np.ndarray, real_rows: list[dict[str, Any]], folder
         print(f"post-scan steps over every generated row once (as their scans would have left "
               f"them): {settle_s:.1f} s ({settled.agreed:,} categories agreed, {settled.taught:,} "
               f"taught{warned(settled)})")
-
-        if "ls" in args.only:
-            print(f"ls, the query mix of benchmarks/query.py (up to {args.runs} runs each, Library.ls):")
-            table = ls_mix(library, args.runs)
-            for query, rows, p50, p95 in table:
-                print(f"  {query:48s} {rows:>6} rows   p50 {p50:7.2f}   p95 {p95:7.2f} ms")
-            out["ls_p95_ms"] = max(row[3] for row in table)
-
-        if "facets" in args.only:
-            facets = timed(library.stats, 5)
-            print(f"facets (Library.stats): p50 {ms(pct(facets, 50))}")
-            out["stats_ms"] = pct(facets, 50) * 1000
-
-        if "scan" in args.only:
-            took, profile = rescan(library, folder, args.runs_scan)
-            out["rescan_ms"] = pct(took, 50) * 1000
-            print(f"scan of a folder with nothing new ({report.seen} files): p50 {ms(pct(took, 50))}   "
-                  f"min {ms(min(took))}   ({len(took)} runs)")
-            print("    where one such scan spends its time (cumulative, samplemind functions):")
-            print(profile)
-
-        if "pack" in args.only:  # a named pack scanned into the library: new teachers
-            pack = folder.parent / f"pack-{n}"
-            write_demo_pack(pack, seed=8)
-            started = time.perf_counter()
-            scanned = library.scan([pack])
-            out["pack_s"] = time.perf_counter() - started
-            print(f"a named pack scanned into it ({scanned.added} new files, their names teach): "
-                  f"{out['pack_s']:.2f} s ({scanned.agreed} categories agreed, {scanned.taught} "
-                  f"taught{warned(scanned)})")
-
-        library.close()
-        if "dupes" in args.only:  # in a process of its own, so a slow one can be cut short
-            dupes_figures(home, args, out)
-        if "map" in args.only:
-            with Library(home) as library:
-                figures = map_figures(library)
-            out["map"] = figures
-            print(f"map (Library.map_view): cold {ms(figures['cold'])} (projection + layout), layout "
-                  f"only {ms(figures['layout'])}, a zoomed region {ms(figures['zoomed'])}, cached "
-                  f"{ms(figures['cached'])}, cat:kick {ms(figures['kicks'])}")
-            print(f"    all samples at level {figures['level']}: {figures['bins']:,} bins + "
-                  f"{figures['points']:,} points for {figures['total']:,} samples; JSON "
-                  f"{figures['body'] / 1e6:.2f} MB (uncompressed)")
-        del library
-        gc.collect()
-        if {"serve", "added", "browser"} & args.only:
-            server_figures(home, folder, args, out)
+        if kept:
+            library.close()
+            (kept / BUILT).write_text(
+                f"{n:,} generated rows in {insert_s:.1f} s, index {index_s:.1f} s, post-scan "
+                f"steps {settle_s:.1f} s\n")
+            library = Library(home)
+        measure_size(n, home, library, folder, args, out, 0)
     return out
+
+
+def reuse_catalog(kept: Path) -> int:
+    """The number of this run of a kept catalog (counted in the kept folder): it picks new
+    sounds for the added files and the named pack, so each run adds files no run has seen."""
+    runs = kept / "runs"
+    run = int(runs.read_text()) + 1 if runs.exists() else 1
+    runs.write_text(str(run))
+    return run
+
+
+def measure_size(n: int, home: Path, library: Library, folder: Path, args: argparse.Namespace,
+                 out: dict[str, Any], run: int) -> None:
+    seen = sum(1 for p in folder.rglob("*") if is_audio_name(p.name))
+
+    if "ls" in args.only:
+        print(f"ls, the query mix of benchmarks/query.py (up to {args.runs} runs each, Library.ls):")
+        table = ls_mix(library, args.runs)
+        for query, rows, p50, p95 in table:
+            print(f"  {query:48s} {rows:>6} rows   p50 {p50:7.2f}   p95 {p95:7.2f} ms")
+        out["ls_p95_ms"] = max(row[3] for row in table)
+
+    if "facets" in args.only:
+        facets = timed(library.stats, 5)
+        print(f"facets (Library.stats): p50 {ms(pct(facets, 50))}")
+        out["stats_ms"] = pct(facets, 50) * 1000
+
+    if "scan" in args.only:
+        took, profile = rescan(library, folder, args.runs_scan)
+        out["rescan_ms"] = pct(took, 50) * 1000
+        print(f"scan of a folder with nothing new ({seen} files): p50 {ms(pct(took, 50))}   "
+              f"min {ms(min(took))}   ({len(took)} runs)")
+        print("    where one such scan spends its time (cumulative, samplemind functions):")
+        print(profile)
+
+    if "pack" in args.only:  # a named pack scanned into the library: new teachers
+        pack = folder.parent / (f"pack-{n}" if not run else f"pack-{n}-run{run}")
+        write_demo_pack(pack, seed=8 + run)
+        started = time.perf_counter()
+        scanned = library.scan([pack])
+        out["pack_s"] = time.perf_counter() - started
+        print(f"a named pack scanned into it ({scanned.added} new files, their names teach): "
+              f"{out['pack_s']:.2f} s ({scanned.agreed} categories agreed, {scanned.taught} "
+              f"taught{warned(scanned)})")
+
+    library.close()
+    if "dupes" in args.only:  # in a process of its own, so a slow one can be cut short
+        dupes_figures(home, args, out)
+    if "map" in args.only:
+        with Library(home) as library:
+            figures = map_figures(library)
+        out["map"] = figures
+        print(f"map (Library.map_view): cold {ms(figures['cold'])} (projection + layout), layout "
+              f"only {ms(figures['layout'])}, a zoomed region {ms(figures['zoomed'])}, cached "
+              f"{ms(figures['cached'])}, cat:kick {ms(figures['kicks'])}")
+        print(f"    all samples at level {figures['level']}: {figures['bins']:,} bins + "
+              f"{figures['points']:,} points for {figures['total']:,} samples; JSON "
+              f"{figures['body'] / 1e6:.2f} MB (uncompressed)")
+    del library
+    gc.collect()
+    if {"serve", "added", "browser"} & args.only:
+        server_figures(home, folder, args, out, run)
 
 
 def dupes_figures(home: Path, args: argparse.Namespace, out: dict[str, Any]) -> None:
@@ -525,7 +569,8 @@ def dupes_figures(home: Path, args: argparse.Namespace, out: dict[str, Any]) -> 
         out["dupes_s"] = float("inf")
 
 
-def server_figures(home: Path, folder: Path, args: argparse.Namespace, out: dict[str, Any]) -> None:
+def server_figures(home: Path, folder: Path, args: argparse.Namespace, out: dict[str, Any],
+                   run: int = 0) -> None:
     proc, base, ready_s = start_server(home, folder)
     try:
         out["ready_s"] = ready_s
@@ -541,7 +586,8 @@ def server_figures(home: Path, folder: Path, args: argparse.Namespace, out: dict
             for name, seconds in http_figures(base).items():
                 print(f"  GET {name:12s} p50 {ms(seconds)}")
         if "added" in args.only:
-            runs = [added_file(base, folder, seed) for seed in range(args.added)]
+            first = run * 1000  # a kept catalog's earlier runs added seeds below this
+            runs = [added_file(base, folder, seed) for seed in range(first, first + args.added)]
             out["added_s"] = statistics.median(r["record"] for r in runs)
             print(f"one added file, POST /scans -> samples.added at a WebSocket client -> record: "
                   f"event p50 {statistics.median(r['event'] for r in runs):.2f} s, record p50 "
@@ -614,6 +660,11 @@ def main() -> None:
     parser.add_argument("--warm-timeout", type=float, default=300.0,
                         help="longest wait for the server's warm-up before the HTTP figures")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="keep each size's built catalog (and its real folder) in DIR/<size> "
+                             "and reuse it on the next run with the same DIR instead of building "
+                             "it again; each run adds its own new files to it. A newer samplemind "
+                             "migrates a kept catalog forward (copy DIR to compare versions)")
     parser.add_argument("--only", default=",".join(PARTS),
                         help=f"the parts to run, comma-separated, of {','.join(PARTS)} (default "
                              "all; serve, added and browser start the server)")

@@ -586,6 +586,14 @@ class Library(Closing):
                 by_id[record["id"]] = record
         return [by_id[i] for i in ids if i in by_id]
 
+    def prepare_scans(self) -> None:
+        """Read what the steps after a scan keep in memory (every one-shot's category,
+        similarity/oneshots.py) before the first scan needs it: the server does so at
+        start-up, so its first added file costs what the next ones do."""
+        from .similarity import oneshots
+
+        oneshots.current(self.catalog)
+
     def readiness(self) -> dict[str, dict[str, Any]]:
         """Whether the catalog, the vector index and the feature cache are usable: per part
         {"ok": True, figures...} or {"ok": False, "error": ...}. Reports, never raises."""

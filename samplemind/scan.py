@@ -536,16 +536,15 @@ def refine_categories(catalog: Catalog, index: IndexManager, report: ScanReport)
 
     asked: list[int] = []
     departed = departed_sounds(catalog)  # before the consensus prunes the removal log
-    oneshots = None
     try:
         agreed = agree(catalog, index.current)
-        report.agreed, asked, oneshots = agreed.changed, agreed.asked, agreed.oneshots
+        report.agreed, asked = agreed.changed, agreed.asked
     except Exception as exc:  # a damaged index or a busy catalog: the scan stands
         report.warnings.append(FileFailure(catalog.path.name,
                                            f"categories from nearest sounds skipped: {exc}"))
     try:
         report.taught = teach_categories(catalog, index.current, also=asked,
-                                         departed=departed, oneshots=oneshots).changed
+                                         departed=departed).changed
     except Exception as exc:  # a damaged index or a busy catalog: the scan stands
         report.warnings.append(FileFailure(catalog.path.name,
                                            f"categories from named neighbours skipped: {exc}"))

@@ -13,7 +13,7 @@ import pytest
 from test_review_incremental import categories, recomputed
 
 from samplemind import Library
-from samplemind.similarity import teach
+from samplemind.similarity import consensus, oneshots, teach
 
 from audio_fixtures import DRUM_KINDS, write_drum_hit
 
@@ -108,4 +108,132 @@ def test_an_earlier_round_of_another_index_asks_everyone(tmp_path: Path, watched
         library.scan([pack])
         state = categories(library)
     assert watched[-1][0], watched
+    assert state == recomputed(home, tmp_path / "full")
+
+
+# -- what the steps after a scan keep in memory (similarity/oneshots.py) --------------------------
+
+
+def same_as_read(library: Library) -> None:
+    """The one-shots and reach kept in memory equal a fresh read of the catalog, and what
+    they say is in the index is what is in it."""
+    catalog = library.catalog
+    vectors = library.index.current()
+    kept, fresh = oneshots.current(catalog), oneshots._read(catalog)
+    assert kept.generation == fresh.generation == vectors.info.generation
+    assert kept.rows() == fresh.rows()
+    assert kept.votes.tolist() == fresh.votes.tolist()
+    with_vector = {row[0] for row in catalog.query(
+        "SELECT id FROM samples WHERE type = 'oneshot' AND length(vector) = ?",
+        [4 * vectors.vectors_of(vectors.ids()[:1]).shape[1]])}
+    if kept.indexed is not None:  # (rows brought up to date say so themselves)
+        assert kept.ids[kept.indexed].tolist() == sorted(with_vector)
+    assert kept.ids[kept.in_index(vectors)].tolist() == sorted(with_vector)
+    assert set(vectors.ids().tolist()) >= with_vector
+    assert kept.voters(vectors).tolist() == consensus.listeners(catalog, vectors.ids()).tolist()
+    reach = oneshots.reach(catalog)
+    table = sorted(catalog.query("SELECT sample_id, reach FROM sounds"))
+    assert reach.ids.tolist() == [i for i, _ in table]
+    assert reach.reach.tolist() == [np.inf if r is None else r for _, r in table]
+
+
+def drum_pack(folder: Path, unnamed: int = 16) -> None:
+    folder.mkdir()
+    for n in range(unnamed):
+        write_drum_hit(folder / f"sample_{n:02d}.wav", kind_of(n), seed=11 * n + 3)
+    for kind in DRUM_KINDS:
+        for n in range(3):
+            write_drum_hit(folder / f"{kind}_{n}.wav", kind, seed=300 + 7 * n + len(kind))
+
+
+@pytest.fixture
+def asked_around(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many sounds each incremental consensus round found within reach."""
+    found: list[int] = []
+    real = consensus._within_reach
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        found.append(len(out))
+        return out
+
+    monkeypatch.setattr(consensus, "_within_reach", spy)
+    return found
+
+
+def test_one_library_open_across_scans_equals_the_full_recompute(tmp_path: Path,
+                                                                 asked_around: list):
+    """The server's case: one process scans again and again (its kept one-shots follow the
+    change feed), while another connection corrects, scans and removes in between."""
+    pack = tmp_path / "pack"
+    drum_pack(pack)
+    home = tmp_path / "home"
+    with Library(home, jobs=2, timeout=60) as library:
+        assert library.scan([pack]).failed == 0
+        same_as_read(library)
+        for step in range(3):  # one added file at a time
+            write_drum_hit(pack / f"sample_{40 + step}.wav", kind_of(step), seed=500 + step)
+            assert library.scan([pack]).added == 1
+            same_as_read(library)
+            assert categories(library) == recomputed(home, tmp_path / f"full-{step}"), step
+        with Library(home) as other:  # another writer: a correction, a scan, a removal
+            other.set(next(s.id for s in other.ls("path:*sample_03*")), {"category": "clap"})
+            write_drum_hit(pack / "sample_50.wav", "snare", seed=650)
+            other.scan([pack])
+        same_as_read(library)
+        (pack / "sample_05.wav").unlink()
+        (pack / "snare_1.wav").unlink()
+        write_drum_hit(pack / "sample_51.wav", "hihat", seed=651)
+        report = library.scan([pack])
+        assert report.removed == 2 and report.added == 1
+        same_as_read(library)
+        assert categories(library) == recomputed(home, tmp_path / "full-removed")
+    assert asked_around, "no incremental consensus round"
+
+
+def test_kept_one_shots_survive_another_process_and_a_pruned_log(tmp_path: Path):
+    """A copy kept from before another process wrote: removals the log no longer lists
+    (pruned once an index was saved) are found by the count of one-shots, and consensus
+    searches it kept (table `sounds`) by the count of writes; each equals a fresh read."""
+    pack = tmp_path / "pack"
+    drum_pack(pack, unnamed=8)
+    home = tmp_path / "home"
+    with Library(home, jobs=2, timeout=60) as library:
+        library.scan([pack])
+        key = oneshots._key(library.catalog)
+        shots, reach = oneshots.current(library.catalog), oneshots.reach(library.catalog)
+        with Library(home) as other:  # (the same process: its copy is put back below)
+            (pack / "sample_02.wav").unlink()
+            write_drum_hit(pack / "sample_70.wav", "tom", seed=770)
+            report = other.scan([pack])
+            assert report.removed == 1 and report.added == 1
+            other.catalog.prune_removed(other.catalog.generation)
+        oneshots._kept[key], oneshots._reach[key] = shots, reach  # as another process left them
+        assert library.catalog.oldest_removal_kept() > shots.generation
+        assert oneshots.written(library.catalog) > reach.written
+        same_as_read(library)
+        assert len(oneshots.current(library.catalog)) == library.catalog.scalar(
+            "SELECT count(*) FROM samples WHERE type = 'oneshot'")
+
+
+def test_an_older_versions_voter_fingerprint_is_honoured(tmp_path: Path, asked_around: list):
+    """A catalog whose last consensus round an older version made (its fingerprint of the
+    voters, a hash of their ids joined) still takes the incremental path once."""
+    pack = tmp_path / "pack"
+    drum_pack(pack, unnamed=10)
+    home = tmp_path / "home"
+    with Library(home, jobs=2, timeout=60) as library:
+        library.scan([pack])
+        catalog = library.catalog
+        voters = consensus.listeners(catalog, library.index.current().ids())
+        last_max = int(catalog.scalar("SELECT value FROM meta WHERE key = 'consensus_max_id'"))
+        catalog.set_meta({"consensus_voters": consensus._fingerprint(
+            voters[voters <= last_max].tolist()), "consensus_voter_sum": "stale"})
+    write_drum_hit(pack / "sample_60.wav", "kick", seed=660)
+    with Library(home, jobs=2, timeout=60) as library:
+        assert library.scan([pack]).added == 1
+        state = categories(library)
+        assert library.catalog.scalar(
+            "SELECT value FROM meta WHERE key = 'consensus_voters'") == ""
+    assert asked_around, "the older fingerprint made a full round"
     assert state == recomputed(home, tmp_path / "full")

@@ -165,6 +165,16 @@ def _middlewares(config: ServerConfig, metrics: Metrics) -> list[Any]:
     return [front]
 
 
+async def _prepare_scans(pool: LibraryPool) -> None:
+    """Library.prepare_scans in the job thread (before any scan job): the first file added
+    after start-up then takes no longer than the next. A failure only leaves that read to
+    the first scan."""
+    try:
+        await pool.run_job(lambda library: library.prepare_scans())
+    except Exception as exc:  # a busy or damaged catalog: the first scan reads it instead
+        log.warning("could not prepare the steps after a scan: %s", exc)
+
+
 def _register_gauges(ctx: ServerContext) -> None:
     metrics = ctx.metrics
     metrics.gauge("samplemind_ws_clients", "Connected WebSocket clients.",
@@ -260,11 +270,12 @@ def make_app(library_home: str | os.PathLike[str] | None = None, *,
         await watcher.start()
         poller = asyncio.create_task(watcher.run())
         warming = asyncio.create_task(warm_up(pool))
+        preparing = asyncio.create_task(_prepare_scans(pool))
         neighbours.refresh()
         yield
         watcher.stop()
         await neighbours.close()
-        for task in (poller, warming):
+        for task in (poller, warming, preparing):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

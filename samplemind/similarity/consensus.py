@@ -40,6 +40,7 @@ import numpy as np
 from ..analysis import classify
 from ..analysis.calibration import calibrate
 from ..catalog import Catalog
+from . import oneshots
 from .index import VectorIndex
 
 NEIGHBOURS = 5
@@ -48,7 +49,9 @@ SOURCE = "dsp"
 CHUNK = 500
 _META_KEY = "consensus_generation"  # the catalog generation the last round saw
 _MAX_ID_KEY = "consensus_max_id"  # the largest one-shot id then: larger ones are new
-_VOTERS_KEY = "consensus_voters"  # a fingerprint of that round's voters
+_VOTERS_KEY = "consensus_voters"  # the fingerprint of that round's voters older versions
+# wrote (a blake2b of their ids joined: a read of every voter), now "" (read when not)
+_VOTERS_SUM = "consensus_voter_sum"  # the fingerprint now: oneshots.id_sum of the voters
 SPARE = 3
 
 
@@ -61,9 +64,6 @@ class ConsensusReport:
     updated: int = 0  # whose category or confidence it changed
     changed: int = 0  # whose category it changed
     asked: list[int] = field(default_factory=list)  # every one-shot asked, any source
-    # (generation, every one-shot's (id, category, confidence, source)) as the round left
-    # them, when no one else wrote meanwhile: the lessons that follow need not read them again
-    oneshots: tuple[int, list[tuple]] | None = None
 
 
 def mix(own: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
@@ -83,6 +83,16 @@ def listeners(catalog: Catalog, known: np.ndarray) -> np.ndarray:
         "SELECT id FROM samples WHERE type = 'oneshot' AND duration <= ?",
         [classify.CATEGORY_MAX_SECONDS])], np.int64))
     return ids[np.isin(ids, known)]
+
+
+def voters_of(catalog: Catalog, vectors: VectorIndex,
+              shots: oneshots.OneShots | None = None) -> np.ndarray:
+    """listeners(), from the one-shots kept in memory (oneshots.py) when the index is as
+    current as they are (it then holds exactly the rows with a vector of its layout), else
+    read as listeners() reads them."""
+    shots = oneshots.current(catalog) if shots is None else shots
+    voters = shots.voters(vectors)
+    return listeners(catalog, vectors.ids()) if voters is None else voters
 
 
 def sound_probabilities(catalog: Catalog, ids: Iterable[int]) -> dict[int, np.ndarray]:
@@ -141,12 +151,9 @@ def nearest_voters_reach(vectors: VectorIndex, voters: np.ndarray, ids: np.ndarr
 
 
 def _save_reach(catalog: Catalog, reach: dict[int, float | None]) -> None:
-    """Keep how far each consensus search reached (table `sounds`, migration m017); not a
-    catalog change."""
-    if reach:
-        with catalog.transaction(bump=False):
-            catalog.conn.executemany("INSERT OR REPLACE INTO sounds (sample_id, reach) "
-                                     "VALUES (?, ?)", list(reach.items()))
+    """Keep how far each consensus search reached (table `sounds`, migration m017, and its
+    copy in memory: oneshots.save_reach); not a catalog change."""
+    oneshots.save_reach(catalog, reach)
 
 
 def guesses(catalog: Catalog, vectors: VectorIndex, ids: Iterable[int],
@@ -160,7 +167,7 @@ def guesses(catalog: Catalog, vectors: VectorIndex, ids: Iterable[int],
     if not ids:  # (without reading every voter)
         return {}
     if voters is None:
-        voters = listeners(catalog, vectors.ids())
+        voters = voters_of(catalog, vectors)
     heard = sound_probabilities(catalog, ids)
     asked = np.array(sorted(heard), np.int64)
     asked = asked[np.isin(asked, voters)]
@@ -186,17 +193,16 @@ GUESSED = (SOURCE, "library", "user")
 
 
 def _within_reach(catalog: Catalog, vectors: VectorIndex, voters: np.ndarray,
-                  guessed: set[int], points: list[np.ndarray]) -> list[int]:
-    """The voters among `guessed` whose last consensus search a voter at one of `points`
-    enters or leaves: those no farther from it than their search reached (table `sounds`),
-    and those whose search was never kept. A sound further away moves no one's guess, so
-    this and a full round give every sample the same neighbours."""
-    ids = voters[np.isin(voters, np.array(sorted(guessed), np.int64))]
+                  guessed: np.ndarray, points: list[np.ndarray]) -> list[int]:
+    """The voters among `guessed` (sorted ids) whose last consensus search a voter at one of
+    `points` enters or leaves: those no farther from it than their search reached (table
+    `sounds`), and those whose search was never kept. A sound further away moves no one's
+    guess, so this and a full round give every sample the same neighbours."""
+    ids = voters[np.isin(voters, guessed)]
     if not len(ids) or not points:
         return []
     at = np.concatenate(points).astype(np.float64)
-    reach = dict(catalog.query("SELECT sample_id, reach FROM sounds"))
-    limit = np.array([np.inf if reach.get(i) is None else reach[i] for i in ids.tolist()])
+    limit = oneshots.reach(catalog).of(ids)
     out = ids[~np.isfinite(limit)].tolist()  # found fewer than it asked for, or never asked
     far = np.isfinite(limit)
     ids, limit = ids[far], limit[far]
@@ -231,8 +237,8 @@ def agree(catalog: Catalog, index: Callable[[], VectorIndex]) -> ConsensusReport
         return report
     # Where to start is read before asking for the index: bringing the index up to date
     # prunes the removal log (manager._save), which would look like lost history.
-    state = dict(catalog.query("SELECT key, value FROM meta WHERE key IN (?, ?, ?)",
-                               [_META_KEY, _MAX_ID_KEY, _VOTERS_KEY]))
+    state = dict(catalog.query("SELECT key, value FROM meta WHERE key IN (?, ?, ?, ?)",
+                               [_META_KEY, _MAX_ID_KEY, _VOTERS_KEY, _VOTERS_SUM]))
     generation = catalog.generation
     last_max = int(state.get(_MAX_ID_KEY) or 0)
     full = _META_KEY not in state
@@ -245,23 +251,28 @@ def agree(catalog: Catalog, index: Callable[[], VectorIndex]) -> ConsensusReport
         departed = catalog.removed_sounds(removed)
         full = (since < catalog.oldest_removal_kept() or len(departed) < len(removed)
                 or any(i <= last_max for i in reanalysed))
-    rows = catalog.query("SELECT id, category, category_confidence, category_source "
-                         "FROM samples WHERE type = 'oneshot'")
-    own = {sample_id: (category, confidence) for sample_id, category, confidence, source in rows
-           if source == SOURCE}
-    max_id = max((row[0] for row in rows), default=0)
-    if not own:  # nothing to refine (and no index to build); the next round starts afresh
+    # every one-shot, kept in memory and brought up to date from the change feed (read
+    # before the index too: oneshots.current needs the removal log this round starts from)
+    shots = oneshots.current(catalog)
+    dsp = shots.ids[shots.of_source(SOURCE)]
+    max_id = int(shots.ids[-1]) if len(shots) else 0
+    if not len(dsp):  # nothing to refine (and no index to build); the next round starts afresh
         catalog.set_meta({_META_KEY: str(generation), _MAX_ID_KEY: str(max_id),
-                          _VOTERS_KEY: ""})
+                          _VOTERS_KEY: "", _VOTERS_SUM: ""})
         return report
     vectors = index()
-    voters = listeners(catalog, vectors.ids())
+    voters = voters_of(catalog, vectors, shots)
     report.listeners = len(voters)
     gone = [(i, raw) for i, raw, kind, seconds in departed if kind == "oneshot"
             and seconds is not None and seconds <= classify.CATEGORY_MAX_SECONDS]
     if not full:  # the same voters as last time, but for the new and the removed ones
-        before = voters[voters <= last_max].tolist() + [i for i, _ in gone if i <= last_max]
-        full = _fingerprint(before) != state.get(_VOTERS_KEY) or any(raw is None for _, raw in gone)
+        before = np.concatenate([voters[voters <= last_max],
+                                 np.array([i for i, _ in gone if i <= last_max], np.int64)])
+        if state.get(_VOTERS_KEY):  # the last round was an older version's
+            full = _fingerprint(before.tolist()) != state[_VOTERS_KEY]
+        else:
+            full = oneshots.id_sum(before) != state.get(_VOTERS_SUM)
+        full = full or any(raw is None for _, raw in gone)
         # more new sounds than old ones (a library written in bulk, a first large scan): one
         # round over everyone costs less than searching around each new one first
         full = full or 2 * int(np.count_nonzero(voters > last_max)) > len(voters)
@@ -273,12 +284,16 @@ def agree(catalog: Catalog, index: Callable[[], VectorIndex]) -> ConsensusReport
         if gone:  # the removed sounds, where they were
             raw = np.frombuffer(b"".join(r for _, r in gone), np.float32).reshape(len(gone), -1)
             points.append(vectors.standardiser.transform(raw).astype(np.float32))
-        guessed = {i for i, _, _, source in rows if source in GUESSED}
-        recheck = [i for i in changed if i in own]  # e.g. a rename left only the sound
-        candidates = np.array(sorted(set(new.tolist()) | set(recheck) | set(
+        guessed = shots.ids[shots.of_source(*GUESSED)]
+        changed_ids = np.array(changed, np.int64)
+        recheck = changed_ids[np.isin(changed_ids, dsp)]  # e.g. a rename left only the sound
+        candidates = np.array(sorted(set(new.tolist()) | set(recheck.tolist()) | set(
             _within_reach(catalog, vectors, voters, guessed, points))), np.int64)
     report.asked = candidates.tolist()
-    asked = [i for i in report.asked if i in own]
+    mine = candidates[np.isin(candidates, dsp)]
+    own = {i: (category, confidence) for i, category, confidence, _ in
+           shots.rows(shots.positions(mine))}
+    asked = mine.tolist()
     report.candidates = len(asked)
     updates = []
     for start in range(0, len(asked), 4 * CHUNK):
@@ -287,12 +302,9 @@ def agree(catalog: Catalog, index: Callable[[], VectorIndex]) -> ConsensusReport
             if answer != own[sample_id]:
                 updates.append((*answer, sample_id))
     catalog.set_categories([(c, p, SOURCE, i) for c, p, i in updates], only_from=SOURCE)
-    if catalog.resume_point(generation, bool(updates)) == catalog.generation:  # all ours
-        moved = {i: (i, c, p, SOURCE) for c, p, i in updates}
-        report.oneshots = (catalog.generation, [moved.get(row[0], row) for row in rows])
     catalog.set_meta({_META_KEY: str(catalog.resume_point(generation, bool(updates))),
-                      _MAX_ID_KEY: str(max_id),
-                      _VOTERS_KEY: _fingerprint(voters[voters <= max_id].tolist())})
+                      _MAX_ID_KEY: str(max_id), _VOTERS_KEY: "",
+                      _VOTERS_SUM: oneshots.id_sum(voters[voters <= max_id])})
     report.updated = len(updates)
     report.changed = sum(category != own[sample_id][0] for category, _, sample_id in updates)
     return report

@@ -14,15 +14,16 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Callable, Container, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..analysis.calibration import maps, raw_score
 from ..catalog import Catalog
-from . import consensus
+from . import consensus, oneshots
 from .index import VectorIndex
+from .oneshots import mixed
 from .vectors import ASPECTS
 
 REACH = 0.7  # a neighbour this far away votes with weight 1/e
@@ -137,7 +138,7 @@ def tally(neighbours: list[tuple[int, float]], labels_of: Callable[[int], Iterab
     return votes, support, total
 
 
-def category_vote(neighbours: list[tuple[int, float]], labels: dict[int, str],
+def category_vote(neighbours: list[tuple[int, float]], labels: Mapping[int, str],
                   answers: Container[int] = ()) -> Lesson | None:
     """The weighted vote of labelled neighbours; None without any. (tally's sums, in its
     order, for one label each: this runs for every sample a round or an answer teaches.)"""
@@ -168,7 +169,7 @@ def combine(own: str | None, own_confidence: float | None, lesson: Lesson
     return None
 
 
-def contradiction(neighbours: list[tuple[int, float]], labels: dict[int, str],
+def contradiction(neighbours: list[tuple[int, float]], labels: Mapping[int, str],
                   corrected: dict[int, str], category: str | None) -> float:
     """How strongly the owner's corrections (`set`, `review`) among the neighbours say the
     sound's guess is the model's mistake here: the weighted votes of neighbours the model
@@ -210,7 +211,7 @@ class TeachReport:
 Row = tuple[str | None, float | None, str | None]  # (category, confidence, source)
 
 
-def _decide(base: Row, neighbours: list[tuple[int, float]], labels: dict[int, str],
+def _decide(base: Row, neighbours: list[tuple[int, float]], labels: Mapping[int, str],
             mistaken: dict[int, str], answers: Container[int]) -> Row:
     """The category of a sample from its sound's own guess (`base`, source "dsp" or None)
     and its nearest teachers."""
@@ -249,13 +250,7 @@ def _label_hash(label: str) -> int:
     return int.from_bytes(hashlib.blake2b(label.encode(), digest_size=8).digest(), "little")
 
 
-def _mixed(x: np.ndarray) -> np.ndarray:
-    """splitmix64 of each uint64 (wrapping arithmetic): a well-spread 64-bit hash."""
-    with np.errstate(over="ignore"):
-        x = x + np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
+_mixed = mixed  # (splitmix64, similarity/oneshots.py)
 
 
 def _teacher_hashes(ids: np.ndarray, labels: list[str]) -> np.ndarray:
@@ -428,10 +423,76 @@ def _save_teachers(catalog: Catalog, before: dict[int, str] | None, now: dict[in
                                  "VALUES (?, ?)", came)
 
 
+LABELS_READ_AT = 5_000  # candidates in a round above which the teachers' labels become a dict
+
+
+class _Labels(Mapping):
+    """The label of each one-shot that teaches (a teaching source and a category), looked
+    up in the one-shots kept in memory: a round asking a few samples looks up a few labels,
+    with no dict of every teacher's."""
+
+    def __init__(self, shots: oneshots.OneShots) -> None:
+        self.shots = shots
+        named = np.array([bool(name) for name in shots.names], bool)[shots.category]
+        self.teaching = shots.of_source(*TEACHING_SOURCES) & named
+
+    def __getitem__(self, sample_id: int) -> str:
+        at = self.shots.positions([sample_id])
+        if not len(at) or not self.teaching[at[0]]:
+            raise KeyError(sample_id)
+        return self.shots.names[int(self.shots.category[at[0]])]  # type: ignore[return-value]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.shots.ids[self.teaching].tolist())
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self.teaching))
+
+    def of(self, ids: np.ndarray) -> dict[int, str]:
+        """{id: label} of these teachers, at once."""
+        names = self.shots.names
+        return dict(zip(ids.tolist(), (names[c] for c in
+                                       self.shots.category[self.shots.positions(ids)].tolist())))
+
+
+class _Heard(Mapping):
+    """The teachers a round hears with their labels (what table `teachers` keeps): a dict
+    made only when a label is asked for (the teachers changed since the last round)."""
+
+    def __init__(self, teachers: np.ndarray, labels: _Labels) -> None:
+        self.teachers, self.labels = teachers, labels
+        self._dict: dict[int, str] | None = None
+
+    def _whole(self) -> dict[int, str]:
+        if self._dict is None:
+            self._dict = self.labels.of(self.teachers)
+        return self._dict
+
+    def __getitem__(self, sample_id: int) -> str:
+        return self._whole()[sample_id]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._whole())
+
+    def __len__(self) -> int:
+        return len(self.teachers)
+
+
+def _fingerprint_of(shots: oneshots.OneShots, teachers: np.ndarray) -> str:
+    """fingerprint(teachers, their labels), from the kept one-shots' label codes (the same
+    sum, without a Python object per teacher)."""
+    if not len(teachers):
+        return "0"
+    codes = shots.category[shots.positions(teachers)]
+    hashes = np.array([_label_hash(name or "") for name in shots.names], np.uint64)
+    with np.errstate(over="ignore"):
+        return str(int(_mixed(_mixed(teachers.astype(np.int64).astype(np.uint64))
+                              ^ hashes[codes]).sum(dtype=np.uint64)))
+
+
 def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
                      k: int = NEIGHBOURS, also: Iterable[int] = (),
-                     departed: Departed | None | bool = False,
-                     oneshots: tuple[int, list[tuple]] | None = None) -> TeachReport:
+                     departed: Departed | None | bool = False) -> TeachReport:
     """Give the one-shots whose category only the sound suggests (or an earlier lesson)
     the category their named neighbours vote for, where that vote is the surer answer.
     Loops keep their own: their category is never guessed from sound. `index` gives the
@@ -439,46 +500,31 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
     `also`: samples to reconsider besides the changed ones (those whose sound consensus may
     have moved with their neighbours, consensus.agree's `asked`). `departed`: what
     departed_sounds() said before anything brought the index up to date (read here when not
-    given). `oneshots`: (generation, every one-shot's (id, category, confidence, source)) as
-    the consensus left them (ConsensusReport.oneshots), used while the catalog is still at that
-    generation instead of reading them again."""
+    given). Every one-shot's category is read from the copy kept in memory and brought up
+    to date from the change feed (oneshots.py), not from the catalog's every row."""
     if departed is False:
         departed = departed_sounds(catalog)
     assert departed is not True
     report = TeachReport()
-    if oneshots is not None and oneshots[0] != catalog.generation:
-        oneshots = None  # someone wrote since the consensus read them
-    sources = ", ".join(f"'{source}'" for source in TEACHING_SOURCES)
-    if oneshots is None:
-        teachers_named, taught, answered = catalog.query(
-            f"SELECT count(category_source IN ({sources}) OR NULL), "
-            f"count(category_source = '{TAUGHT_SOURCE}' OR NULL), "
-            "count(category_source = 'user' OR NULL) FROM samples "
-            "WHERE type = 'oneshot'")[0]
-    else:
-        teachers_named = sum(row[3] in TEACHING_SOURCES for row in oneshots[1])
-        taught = sum(row[3] == TAUGHT_SOURCE for row in oneshots[1])
-        answered = sum(row[3] == "user" for row in oneshots[1])
+    shots = oneshots.current(catalog)
+    teachers_named = shots.count(*TEACHING_SOURCES)
+    taught = shots.count(TAUGHT_SOURCE)
+    answered = shots.count("user")
     if teachers_named < MIN_TEACHERS and not taught and not answered:
         report.teachers = teachers_named
         return report
     last = _state(catalog)
     generation = catalog.generation  # what this round reads (or newer)
     vectors = index()
-    known = vectors.ids()
-    rows = catalog.query(
-        "SELECT id, category, category_confidence, category_source FROM samples "
-        "WHERE type = 'oneshot'") if oneshots is None else oneshots[1]
-    answers = np.array([row[0] for row in rows if row[3] == "user"], np.int64)
-    labels = {sample_id: category for sample_id, category, _, source in rows
-              if source in TEACHING_SOURCES and category}
-    teachers = np.array(sorted(labels), np.int64)
-    teachers = teachers[np.isin(teachers, known)]
+    # in the index: the rows with a vector of its layout, while it is as current as they are
+    known = shots.in_index(vectors)
+    if known is None:
+        known = np.isin(shots.ids, vectors.ids())
+    answers = shots.ids[shots.of_source("user")]
+    labels = _Labels(shots)
+    teachers = shots.ids[labels.teaching & known]
     report.teachers = len(teachers)
-    own = {sample_id: (category, confidence, source) for sample_id, category, confidence, source
-           in rows if source in (None, "dsp", TAUGHT_SOURCE)}
-    candidates = np.array(sorted(own), np.int64)
-    candidates = candidates[np.isin(candidates, known)]
+    candidates = shots.ids[shots.of_source(None, "dsp", TAUGHT_SOURCE) & known]
     population = len(candidates)
     if report.teachers < MIN_TEACHERS:  # too few names to learn from: earlier lessons are
         # undone, but the owner's own answers (`set`, `review`) teach from the first one
@@ -486,19 +532,25 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
     # With the same teachers as last time, only samples changed since then can learn
     # anything new: an incremental scan of a 100k library then costs milliseconds, not the
     # 2.5 s of asking every unnamed one-shot again.
-    fingerprinted = fingerprint(teachers.tolist(), labels)
-    heard_now = {i: labels[i] for i in teachers.tolist()}
+    fingerprinted = _fingerprint_of(shots, teachers)
+    heard_now = _Heard(teachers, labels)
     stamp = _index_stamp(vectors, len(teachers) * population <= EXACT_LIMIT)
     heard_before, wanted = _reached(catalog, vectors, last, fingerprinted, stamp, heard_now,
                                     candidates, set(also), set(answers.tolist()), departed)
     if wanted is not None:
         candidates = candidates[np.isin(candidates, wanted)]
     report.candidates = len(candidates)
+    own = {i: (category, confidence, source) for i, category, confidence, source in
+           shots.rows(shots.positions(candidates))}
+    # many lookups: a dict of the teachers' labels (every one looked up is a teacher)
+    lookup: Mapping[int, str] = labels.of(teachers) if len(candidates) > LABELS_READ_AT \
+        else labels
     guesses = consensus.guesses(catalog, vectors, [i for i in candidates.tolist()
                                                    if own[i][2] == TAUGHT_SOURCE])
     # what the sound model makes of each sample the owner answered: teacher -> that guess
     mistaken = {i: guess for i, (guess, _) in consensus.guesses(
-        catalog, vectors, answers[np.isin(answers, known)].tolist()).items()} if len(answers) else {}
+        catalog, vectors, answers[known[shots.positions(answers)]].tolist()).items()} \
+        if len(answers) else {}
     updates: list[tuple[str | None, float | None, str | None, int]] = []
     kept = []
     answered = set(answers.tolist())
@@ -510,7 +562,7 @@ def teach_categories(catalog: Catalog, index: Callable[[], VectorIndex],
         if base[2] == TAUGHT_SOURCE:  # start again from the sound's own guess
             category, confidence = guesses.get(sample_id, (None, None))  # (consensus.py)
             base = (category, confidence, "dsp" if category else None)
-        new = _decide(base, neighbours, labels, mistaken, answered)
+        new = _decide(base, neighbours, lookup, mistaken, answered)
         kept.append((sample_id, _reach(neighbours, k), len(neighbours), base[0], base[1]))
         if new != own[sample_id]:
             updates.append((*new, sample_id))
