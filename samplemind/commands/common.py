@@ -3,8 +3,11 @@ open_library (the exit codes are errors.ExitCode; ARCHITECTURE.md: How to add a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import inspect
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any
 
@@ -75,6 +78,46 @@ def open_library(jobs: int | None = None, timeout: float = DEFAULT_TIMEOUT) -> L
     """The Library the global options (--home, $SAMPLEMIND_HOME) point at."""
     with options(home="another --home"):
         return Library(state.home, jobs=jobs, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Folders:
+    """What a command that analyses folders (scan, watch) is given first: the PATH arguments
+    and the --jobs and --timeout options (see folders_command)."""
+
+    paths: list[str]
+    jobs: int | None
+    timeout: float
+
+    def open_library(self) -> Library:
+        return open_library(self.jobs, self.timeout)
+
+
+def folders_command(app: typer.Typer, paths_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a command whose first parameter is `folders: Folders`: on the command line it is
+    PATH... (help: paths_help), --jobs and --timeout, in that order before the command's own
+    options, and the command receives them as one Folders."""
+    shared = [
+        inspect.Parameter("paths", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                          annotation=Annotated[list[str], typer.Argument(metavar="PATH", help=paths_help)]),
+        inspect.Parameter("jobs", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                          annotation=JobsOption, default=None),
+        inspect.Parameter("timeout", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                          annotation=TimeoutOption, default=DEFAULT_TIMEOUT),
+    ]
+
+    def register(command: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(command, eval_str=True)
+        _folders, *own = signature.parameters.values()
+
+        @functools.wraps(command)
+        def run(paths: list[str], jobs: int | None, timeout: float, **own_options: Any) -> Any:
+            return command(Folders(paths, jobs, timeout), **own_options)
+
+        run.__signature__ = signature.replace(parameters=shared + own)  # type: ignore[attr-defined]
+        run.__annotations__ = {parameter.name: parameter.annotation for parameter in shared + own}
+        return app.command()(run)
+    return register
 
 
 @contextmanager

@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..config import DEFAULT_TIMEOUT
 from ..errors import ExitCode, UsageError
 from ..library import Library
 from ..models import ScanReport
 from ..output import Format, err_console, iter_json, write_mapping, write_records
 from ..scan import ScanInterrupted
 from ..textsafe import printable
-from .common import FormatOption, JobsOption, TimeoutOption, format_option, open_library, state
+from .common import Folders, FormatOption, JobsOption, folders_command, format_option, open_library, state
 
 if TYPE_CHECKING:
     from ..analysis.executors import AnalysisExecutor
@@ -105,12 +104,9 @@ def print_scan_summary(report: ScanReport) -> None:
                       "again unless you scan with --retry-failed.")
 
 
-@app.command()
+@folders_command(app, paths_help="Folders or files to add or update.")
 def scan(
-    paths: Annotated[list[str], typer.Argument(
-        metavar="PATH", help="Folders or files to add or update.")],
-    jobs: JobsOption = None,
-    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    folders: Folders,
     retry_failed: Annotated[bool, typer.Option(
         "--retry-failed", help="Analyse again files that failed before and did not change.")
     ] = False,
@@ -134,18 +130,18 @@ def scan(
 
     if (path_map or ship_bytes) and not cluster:
         raise UsageError("--path-map and --ship-bytes need --cluster (or SAMPLEMIND_CLUSTER)")
-    with open_library(jobs, timeout) as library:
+    with folders.open_library() as library:
         if not cluster:
-            report = run_scan(library, paths, retry_failed, fmt=fmt)
+            report = run_scan(library, folders.paths, retry_failed, fmt=fmt)
         else:
             console = err_console()
             console.print(f"Starting local Dask workers ({cluster}) ..." if cluster.startswith("local")
                           else f"Connecting to the Dask scheduler at {cluster} ...", markup=False)
-            with open_executor(library.jobs, timeout, cluster=cluster, path_map=path_map or None,
+            with open_executor(library.jobs, folders.timeout, cluster=cluster, path_map=path_map or None,
                                ship_bytes=ship_bytes or None,
                                notify=lambda message: console.print(message, markup=False)
                                ) as executor:
-                report = run_scan(library, paths, retry_failed, executor, fmt)
+                report = run_scan(library, folders.paths, retry_failed, executor, fmt)
     if fmt in (Format.json, Format.jsonl):
         write_mapping(report.to_json(), fmt)
     if report.failed:

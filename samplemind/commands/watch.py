@@ -10,22 +10,18 @@ from typing import Annotated
 
 import typer
 
-from ..config import DEFAULT_TIMEOUT
 from ..errors import ExitCode
 from ..output import Format, err_console
 from ..scan import sigterm_stops_like_ctrl_c
 from ..textsafe import printable
-from .common import JobsOption, TimeoutOption, format_option, open_library, state
+from .common import Folders, folders_command, format_option, state
 
 app = typer.Typer()
 
 
-@app.command()
+@folders_command(app, paths_help="Folders to keep current in the catalog.")
 def watch(
-    paths: Annotated[list[str], typer.Argument(
-        metavar="PATH", help="Folders to keep current in the catalog.")],
-    jobs: JobsOption = None,
-    timeout: TimeoutOption = DEFAULT_TIMEOUT,
+    folders: Folders,
     settle: Annotated[float, typer.Option(
         "--settle", metavar="SECONDS", min=0.0,
         help="Scan once no file has changed for this many seconds.")] = 1.0,
@@ -88,12 +84,12 @@ def watch(
             console.print(f"{stamp} {event.message[0].upper()}{event.message[1:]}. "
                           "Ctrl-C to stop.", markup=False, highlight=False)
 
-    with open_library(jobs, timeout) as library:
+    with folders.open_library() as library:
         try:
             # SIGTERM (a service manager stopping the watch) ends it the way Ctrl-C does, idle
             # or mid-scan: the batch in hand committed, observers and workers stopped.
             with sigterm_stops_like_ctrl_c():
-                watch_folders(library, paths, on_event=on_event, quiet=settle,
+                watch_folders(library, folders.paths, on_event=on_event, quiet=settle,
                               max_wait=max_wait, force_polling=poll, progress=progress)
         except KeyboardInterrupt as stopped:
             bar.stop()
