@@ -7,7 +7,9 @@ The demo pack, the tests and the benchmarks all build their audio from these.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import inspect
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -56,6 +58,52 @@ def _drum_clock(sr: int, seconds: float | None, natural: float, shortest: float
 def _drum_out(x: np.ndarray, sr: int) -> np.ndarray:
     """A drum hit's last step: the fade-out that stops a click, then the peak level."""
     return normalize(_fade_edges(x, sr))
+
+
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY
+_Sound = Callable[..., np.ndarray]
+
+
+def _drum(**own: float | int | bool | None) -> Callable[[_Sound], _Sound]:
+    """What the drums share. A drum is written as its sound, ``sound(sr, clock, rng, <own parameters>)``,
+    where ``clock(natural, shortest)`` gives the hit's frames and time axis (_drum_clock: the
+    caller's ``seconds``, else its natural length); this makes it the public drum
+    ``name(sr, *, <own, with these defaults>, seconds=None, rng=None) -> np.ndarray``, with the
+    default generator, and ends the sound with the fade-out and the peak level (_drum_out).
+    Each parameter's type is its default's (None: an optional float, as hihat's decay)."""
+    def make(sound: _Sound) -> _Sound:
+        names = list(inspect.signature(sound).parameters)
+        assert names[3:] == list(own), f"{sound.__name__}: parameters {names[3:]}, defaults {list(own)}"
+        signature = inspect.Signature(
+            [inspect.Parameter("sr", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="int")]
+            + [inspect.Parameter(name, _KEYWORD, default=default,
+                                 annotation="float | None" if default is None else type(default).__name__)
+               for name, default in own.items()]
+            + [inspect.Parameter("seconds", _KEYWORD, default=None, annotation="float | None"),
+               inspect.Parameter("rng", _KEYWORD, default=None, annotation="np.random.Generator | None")],
+            return_annotation="np.ndarray")
+
+        @functools.wraps(sound)
+        def drum(*args: object, **kwargs: object) -> np.ndarray:
+            try:
+                given = signature.bind(*args, **kwargs)
+            except TypeError as refused:  # as a def's: "kick() got an unexpected keyword ..."
+                raise TypeError(f"{sound.__name__}() {refused}") from None
+            given.apply_defaults()
+            values = dict(given.arguments)
+            sr, seconds, rng = values.pop("sr"), values.pop("seconds"), values.pop("rng")
+
+            def clock(natural: float, shortest: float) -> tuple[int, np.ndarray]:
+                return _drum_clock(sr, seconds, natural, shortest)
+
+            return _drum_out(sound(sr, clock, _generator(rng), **values), sr)
+
+        drum.__signature__ = signature  # type: ignore[attr-defined]
+        drum.__annotations__ = {name: parameter.annotation
+                                for name, parameter in signature.parameters.items()}
+        drum.__annotations__["return"] = signature.return_annotation
+        return drum
+    return make
 
 
 def _fade_edges(
@@ -248,42 +296,21 @@ def pad(
 # ---------------------------------------------------------------- drums
 
 
-def kick(
-    sr: int,
-    *,
-    pitch: float = 50.0,
-    sweep: float = 4.0,
-    sweep_time: float = 0.035,
-    decay: float = 0.35,
-    click: float = 0.4,
-    drive: float = 1.6,
-    seconds: float | None = None,
-    rng: np.random.Generator | None = None,
-) -> np.ndarray:
+@_drum(pitch=50.0, sweep=4.0, sweep_time=0.035, decay=0.35, click=0.4, drive=1.6)
+def kick(sr, clock, rng, pitch, sweep, sweep_time, decay, click, drive) -> np.ndarray:
     """A kick: a sine swept from ``pitch*sweep`` down to ``pitch`` Hz, saturated, plus a click."""
-    rng = _generator(rng)
-    n, t = _drum_clock(sr, seconds, decay * 3.0, 0.25)
+    n, t = clock(decay * 3.0, 0.25)
     freq = pitch * (1.0 + (sweep - 1.0) * np.exp(-t / sweep_time))
     body = np.sin(2 * np.pi * np.cumsum(freq) / sr) * np.exp(-t / decay)
     body = np.tanh(drive * body) / np.tanh(drive)
     transient = _filter(rng.standard_normal(n) * np.exp(-t / 0.004), sr, highpass=1500.0)
-    return _drum_out(body + click * transient, sr)
+    return body + click * transient
 
 
-def snare(
-    sr: int,
-    *,
-    tone_hz: float = 190.0,
-    tone_level: float = 0.5,
-    decay: float = 0.08,
-    noise_decay: float = 0.18,
-    brightness: float = 7000.0,
-    seconds: float | None = None,
-    rng: np.random.Generator | None = None,
-) -> np.ndarray:
+@_drum(tone_hz=190.0, tone_level=0.5, decay=0.08, noise_decay=0.18, brightness=7000.0)
+def snare(sr, clock, rng, tone_hz, tone_level, decay, noise_decay, brightness) -> np.ndarray:
     """A snare: two decaying drum-head partials plus band-passed noise for the wires."""
-    rng = _generator(rng)
-    n, t = _drum_clock(sr, seconds, noise_decay * 3.5, 0.2)
+    n, t = clock(noise_decay * 3.5, 0.2)
     bend = 1.0 + 0.3 * np.exp(-t / 0.01)  # the head is tighter in the first milliseconds
     head = (
         np.sin(2 * np.pi * np.cumsum(tone_hz * bend) / sr)
@@ -291,22 +318,14 @@ def snare(
     ) * np.exp(-t / decay)
     wires = _filter(rng.standard_normal(n), sr, highpass=900.0, lowpass=min(brightness, 0.45 * sr))
     wires = wires / (np.max(np.abs(wires)) + 1e-12) * np.exp(-t / noise_decay)
-    return _drum_out(tone_level * head + wires, sr)
+    return tone_level * head + wires
 
 
-def hihat(
-    sr: int,
-    *,
-    open: bool = False,
-    decay: float | None = None,
-    metallic: float = 0.5,
-    seconds: float | None = None,
-    rng: np.random.Generator | None = None,
-) -> np.ndarray:
+@_drum(open=False, decay=None, metallic=0.5)
+def hihat(sr, clock, rng, open, decay, metallic) -> np.ndarray:
     """A hi-hat: high-passed noise mixed with six inharmonic square partials (808 style)."""
-    rng = _generator(rng)
     decay = decay if decay is not None else (0.3 if open else 0.04)
-    n, t = _drum_clock(sr, seconds, decay * 4.0, 0.1)
+    n, t = clock(decay * 4.0, 0.1)
     metal = sum(
         np.sign(np.sin(2 * np.pi * f * t + rng.random() * 6.28))
         for f in (205.3, 304.4, 369.6, 522.7, 540.0, 800.0)
@@ -315,21 +334,13 @@ def hihat(
     cutoff = min(7000.0, 0.3 * sr)
     body = _filter(source, sr, highpass=cutoff, order=4)
     envelope = np.exp(-t / decay) * np.minimum(1.0, t / 0.0005)
-    return _drum_out(body * envelope, sr)
+    return body * envelope
 
 
-def clap(
-    sr: int,
-    *,
-    bursts: int = 4,
-    spacing: float = 0.011,
-    decay: float = 0.18,
-    seconds: float | None = None,
-    rng: np.random.Generator | None = None,
-) -> np.ndarray:
+@_drum(bursts=4, spacing=0.011, decay=0.18)
+def clap(sr, clock, rng, bursts, spacing, decay) -> np.ndarray:
     """A clap: a few quick noise bursts (several hands) then a longer band-passed tail."""
-    rng = _generator(rng)
-    n, t = _drum_clock(sr, seconds, decay * 3.5 + bursts * spacing, 0.25)
+    n, t = clock(decay * 3.5 + bursts * spacing, 0.25)
     envelope = np.zeros(n)
     for i in range(bursts):
         start = i * spacing * (1.0 + 0.15 * (rng.random() - 0.5))
@@ -337,25 +348,18 @@ def clap(
         shape = np.exp(-np.clip(local, 0, None) / (decay if i == bursts - 1 else 0.006))
         envelope = np.maximum(envelope, np.where(local >= 0, shape, 0.0))
     body = _filter(rng.standard_normal(n), sr, highpass=900.0, lowpass=min(5000.0, 0.45 * sr))
-    return _drum_out(body * envelope, sr)
+    return body * envelope
 
 
-def tom(
-    sr: int,
-    *,
-    pitch: float = 110.0,
-    decay: float = 0.4,
-    seconds: float | None = None,
-    rng: np.random.Generator | None = None,
-) -> np.ndarray:
+@_drum(pitch=110.0, decay=0.4)
+def tom(sr, clock, rng, pitch, decay) -> np.ndarray:
     """A tom: a sine that bends down to ``pitch`` Hz, an overtone, and a little stick noise."""
-    rng = _generator(rng)
-    n, t = _drum_clock(sr, seconds, decay * 3.0, 0.3)
+    n, t = clock(decay * 3.0, 0.3)
     freq = pitch * (1.0 + 0.6 * np.exp(-t / 0.04))
     phase = 2 * np.pi * np.cumsum(freq) / sr
     body = (np.sin(phase) + 0.25 * np.sin(1.5 * phase)) * np.exp(-t / decay)
     stick = _filter(rng.standard_normal(n) * np.exp(-t / 0.01), sr, highpass=2000.0)
-    return _drum_out(body + 0.3 * stick, sr)
+    return body + 0.3 * stick
 
 
 # ---------------------------------------------------------------- loops
