@@ -1643,7 +1643,18 @@ function start() {
   connectEvents();
 }
 
+/** Every filter section of the page has one shape of heading: the page gives its title,
+ * `<section data-title="Key">`, and this makes the heading (<h2 id="f-key">Key</h2>) that names it. */
+function titleFilterSections() {
+  for (const section of document.querySelectorAll('#facets section[data-title]')) {
+    const heading = element('h2', { id: `f-${section.dataset.title.toLowerCase()}`, text: section.dataset.title });
+    section.setAttribute('aria-labelledby', heading.id);
+    section.prepend(heading);
+  }
+}
+
 async function boot() {
+  titleFilterSections();
   setupLogin();
   let me;
   try {
