@@ -79,18 +79,23 @@ class QueryCache:
         """The encoded page: {"schema_version", "samples", "count", "next_cursor"[, "total"]},
         as Library.ls and Library.count would make it. cursor(offset) encodes a next_cursor."""
         text = query or ""
+        return await self._answer(self.pages, self._pending, (text, offset, limit, total), text,
+                                  lambda: self._build(text, offset, limit, total, cursor))
+
+    async def _answer(self, kept: OrderedDict[Any, Body], pending: dict[Any, asyncio.Task[Body]],
+                      key: Any, text: str, make: Callable[[], Awaitable[Body]]) -> Body:
+        """The answer kept under key at the catalog's generation, else make()'s, which
+        identical questions asked meanwhile share (unless the query is never kept)."""
         self._current()
-        key = (text, offset, limit, total)
-        body = self.pages.get(key)
+        body = kept.get(key)
         if body is not None:
             self.hits += 1
-            self.pages.move_to_end(key)
+            kept.move_to_end(key)
             return body
         self.misses += 1
         if not _keepable(text):
-            return await self._build(text, offset, limit, total, cursor)
-        return await _single_flight(self._pending, key,
-                                    lambda: self._build(text, offset, limit, total, cursor))
+            return await make()
+        return await _single_flight(pending, key, make)
 
     async def _build(self, text: str, offset: int, limit: int, total: bool,
                      cursor: Callable[[int], str]) -> Body:
@@ -121,20 +126,12 @@ class QueryCache:
         the catalog stays at the generation it was counted at: counting a query's matches
         takes 0.3-0.7 s at a million samples, and a team asks the same filters again."""
         text = query or ""
-        self._current()
-        body = self.facet_answers.get(text)
-        if body is not None:
-            self.hits += 1
-            self.facet_answers.move_to_end(text)
-            return body
-        self.misses += 1
-        if not _keepable(text):
-            return (await self.pool.run(_facets, text or None))[1]
-        return await _single_flight(self._pending_facets, text, lambda: self._count_facets(text))
+        return await self._answer(self.facet_answers, self._pending_facets, text, text,
+                                  lambda: self._count_facets(text))
 
     async def _count_facets(self, text: str) -> Body:
         generation, body = await self.pool.run(_facets, text or None)
-        if generation == self._current():
+        if _keepable(text) and generation == self._current():
             self.facet_answers[text] = body
             while len(self.facet_answers) > MAX_FACET_ANSWERS:
                 self.facet_answers.popitem(last=False)
