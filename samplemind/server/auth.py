@@ -3,7 +3,9 @@
 `install_security(app, store, route_roles=..., open_access=...)` adds one middleware and the three
 routes of `ROUTES` (`POST /api/v1/login`, `POST /api/v1/logout`, `GET /api/v1/me`), declared like
 every other route so the OpenAPI document lists them. Call it after the
-middlewares that must run first (Host check, error rendering) and before the app starts.
+middlewares that must run first (Host check, error rendering) and before the app starts. On the
+server's own app (`make_app`), whose last middleware is then its front one, the checks run inside
+that middleware instead (`routing.Admission`): the same order, a coroutine less per request.
 
 Each request is handled so:
 
