@@ -39,7 +39,7 @@ from .libraries import LibraryPool
 from .metrics import Metrics
 from .neighbour_keeper import NeighbourKeeper
 from .record_cache import warm_up
-from .routing import Route, add_routes
+from .routing import ADMISSION, Admission, Route, add_routes
 
 log = logging.getLogger("samplemind.server")
 
@@ -124,20 +124,30 @@ class QuietClientErrors(logging.Filter):
 QUIET_CLIENT_ERRORS = QuietClientErrors()
 
 
-def _middlewares(config: ServerConfig, metrics: Metrics) -> list[Any]:
+def _front(config: ServerConfig, metrics: Metrics) -> tuple[Any, Admission]:
+    """The server's one middleware, and the slot for the account layer's check it runs."""
     check_host = host_check(config)
     route_name = _route_namer()
 
-    # One middleware, not three: each layer costs a coroutine per request, which shows
-    # at thousands of requests a second (benchmarks/serve.py).
+    # One middleware, not four: each layer costs a coroutine per request, which shows
+    # at thousands of requests a second (benchmarks/serve.py). The account layer's check
+    # runs here too (routing.Admission), when install_security finds this one last.
     @web.middleware
     async def front(request: web.Request, handler: Any) -> web.StreamResponse:
-        """Host and Origin guards, errors as JSON, and the request metrics."""
+        """Host and Origin guards, the account layer's check, errors as JSON, and the
+        request metrics."""
         started = time.perf_counter()
         try:
             check_host(request)
             check_origin(request, config)
-            response = await handler(request)
+            admit = admission.check
+            verdict = None if admit is None else admit(request, handler)
+            if verdict is None:
+                response = await handler(request)
+            elif isinstance(verdict, web.StreamResponse):
+                response = verdict
+            else:
+                response = await verdict
         except asyncio.CancelledError:
             raise
         except ConnectionError as exc:
@@ -162,7 +172,8 @@ def _middlewares(config: ServerConfig, metrics: Metrics) -> list[Any]:
                              None if name == "ws" else time.perf_counter() - started)
         return response
 
-    return [front]
+    admission = Admission(front)
+    return front, admission
 
 
 async def _prepare_scans(pool: LibraryPool) -> None:
@@ -253,8 +264,9 @@ def make_app(library_home: str | os.PathLike[str] | None = None, *,
                         metrics=metrics, upload_dir=upload_dir, neighbours=neighbours)
     _register_gauges(ctx)
 
-    app = web.Application(middlewares=_middlewares(config, metrics),
-                          client_max_size=JSON_BODY_LIMIT)
+    front, admission = _front(config, metrics)
+    app = web.Application(middlewares=[front], client_max_size=JSON_BODY_LIMIT)
+    app[ADMISSION] = admission
     app[CONTEXT] = ctx
     app[EXPORTS] = ExportStore()  # POST /api/v1/exports' pending downloads
     app[DOWNLOADS] = DownloadSlots(config.max_downloads, config.max_downloads_each)
