@@ -8,18 +8,35 @@ import shutil
 from pathlib import Path
 
 from samplemind import Library
+from samplemind.config import resolve_paths
 from samplemind.demo import write_demo_pack
+
+# The first demo pack of this test run and the feature cache its scan filled: later catalogs
+# start from copies of both (the same bytes write_demo_pack writes), so each module still scans
+# its own pack into its own home, but from cached analysis instead of synthesising and
+# analysing the 48 files again.
+_TEMPLATE: dict[str, Path] = {}
 
 
 def build_catalog(base: Path) -> tuple[Path, Path]:
     """(home, pack): the demo pack written and scanned into a fresh home."""
     pack = base / "pack"
     home = base / "home"
-    write_demo_pack(pack)
+    if _TEMPLATE:
+        shutil.copytree(_TEMPLATE["pack"], pack)
+        shutil.copytree(_TEMPLATE["features"], resolve_paths(home).feature_cache)
+    else:
+        write_demo_pack(pack)
     with Library(home, jobs=2, timeout=60) as library:
         report = library.scan([pack])
         assert report.failed == 0
         library.index.current()  # saved once, so each copy starts with an index
+        features = library.paths.feature_cache
+    if not _TEMPLATE:  # copied aside before any test of this module can change them
+        template = base.parent / f"{base.name}-demo-template"
+        shutil.copytree(pack, template / "pack")
+        shutil.copytree(features, template / "features")
+        _TEMPLATE.update(pack=template / "pack", features=template / "features")
     return home, pack
 
 
