@@ -8,18 +8,36 @@ import shutil
 from pathlib import Path
 
 from samplemind import Library
+from samplemind.config import resolve_paths
 from samplemind.demo import write_demo_pack
 
 
 def build_catalog(base: Path) -> tuple[Path, Path]:
-    """(home, pack): the demo pack written and scanned into a fresh home."""
+    """(home, pack): the demo pack written and scanned into a fresh home.
+
+    The first demo pack of a test run and the feature cache its scan filled are kept aside
+    (beside base, in the run's temporary folder, whichever name this module was imported
+    under): later catalogs start from copies of both (the same bytes write_demo_pack writes),
+    so each still scans its own pack into its own home, from cached analysis instead of
+    synthesising and analysing the 48 files again."""
     pack = base / "pack"
     home = base / "home"
-    write_demo_pack(pack)
+    template = base.parent / "demo-catalog-template"
+    if template.is_dir():
+        shutil.copytree(template / "pack", pack)
+        shutil.copytree(template / "features", resolve_paths(home).feature_cache)
+    else:
+        write_demo_pack(pack)
     with Library(home, jobs=2, timeout=60) as library:
         report = library.scan([pack])
         assert report.failed == 0
         library.index.current()  # saved once, so each copy starts with an index
+        features = library.paths.feature_cache
+    if not template.is_dir():  # copied aside before any test can change them
+        partial = base.parent / f"{template.name}.{base.name}.partial"
+        shutil.copytree(pack, partial / "pack")
+        shutil.copytree(features, partial / "features")
+        partial.rename(template)
     return home, pack
 
 

@@ -275,7 +275,7 @@ MESSAGES = [{"role": "user", "content": "name: kick.wav"}]
 @pytest.mark.parametrize("stream", [True, False])
 def test_chat_streamed_and_not_returns_the_whole_answer(fake_ollama: FakeOllama,
                                                         stream: bool) -> None:
-    with OllamaClient(timeout=10) as client:
+    with OllamaClient(timeout=60) as client:
         text = client.chat_json(MODEL, MESSAGES, SCHEMA, stream=stream)
     assert json.loads(text) == json.loads(default_description("kick.wav"))
     body = fake_ollama.calls("/api/chat")[0]
@@ -284,7 +284,7 @@ def test_chat_streamed_and_not_returns_the_whole_answer(fake_ollama: FakeOllama,
 
 def test_generate_sends_system_prompt_and_schema(fake_ollama: FakeOllama) -> None:
     fake_ollama.ask_replies = ['{"query": "cat:snare"}']
-    with OllamaClient(timeout=10) as client:
+    with OllamaClient(timeout=60) as client:
         text = client.generate_json(MODEL, "Request: snares", SCHEMA, system="be brief")
     assert json.loads(text) == {"query": "cat:snare"}
     body = fake_ollama.calls("/api/generate")[0]
@@ -293,7 +293,7 @@ def test_generate_sends_system_prompt_and_schema(fake_ollama: FakeOllama) -> Non
 
 
 def test_models_and_check_model(fake_ollama: FakeOllama) -> None:
-    with OllamaClient(timeout=10) as client:
+    with OllamaClient(timeout=60) as client:
         assert [model["name"] for model in client.models()] == [MODEL]
         assert client.models()[0]["parameters"] == "3.2B"
         client.check_model(MODEL)
@@ -304,7 +304,7 @@ def test_models_and_check_model(fake_ollama: FakeOllama) -> None:
 @pytest.mark.parametrize("stream", [True, False])
 def test_a_missing_model_on_chat_is_model_missing_with_the_pull_hint(fake_ollama: FakeOllama,
                                                                       stream: bool) -> None:
-    with OllamaClient(timeout=10) as client, pytest.raises(ModelMissing) as caught:
+    with OllamaClient(timeout=60) as client, pytest.raises(ModelMissing) as caught:
         client.chat_json("mistral:7b", MESSAGES, SCHEMA, stream=stream)
     assert "ollama pull mistral:7b" in str(caught.value)
     assert caught.value.exit_code == 4
@@ -312,7 +312,7 @@ def test_a_missing_model_on_chat_is_model_missing_with_the_pull_hint(fake_ollama
 
 def test_nothing_listening_is_unreachable_with_the_serve_hint() -> None:
     host = f"127.0.0.1:{free_port_with_nothing_listening()}"
-    with OllamaClient(host, timeout=5) as client, pytest.raises(OllamaUnreachable) as caught:
+    with OllamaClient(host, timeout=60) as client, pytest.raises(OllamaUnreachable) as caught:
         client.models()
     assert "ollama serve" in str(caught.value) and host in str(caught.value)
     assert caught.value.exit_code == 4
@@ -328,7 +328,7 @@ def test_a_late_answer_is_a_timeout(fake_ollama: FakeOllama, stream: bool) -> No
 
 def test_another_ollama_error_is_an_answer_error(fake_ollama: FakeOllama) -> None:
     fake_ollama.describe_replies["kick"] = Fail(500, "llama runner process has terminated")
-    with OllamaClient(timeout=10) as client, pytest.raises(ModelAnswerError,
+    with OllamaClient(timeout=60) as client, pytest.raises(ModelAnswerError,
                                                            match="runner process"):
         client.chat_json(MODEL, MESSAGES, SCHEMA)
 

@@ -52,6 +52,7 @@ def test_fav_command_stars_lists_and_unstars_per_account(tmp_path: Path) -> None
     assert refused.returncode == 2 and "--account must be an account name" in refused.stderr
 
 
+@pytest.mark.slow  # seven CLI processes; the spelling itself is test_accounts' served_spelling
 def test_fav_command_uses_the_servers_spelling_of_an_account(tmp_path: Path) -> None:
     """Account names are case-blind (login, `user add`, fav:NAME): `fav --account alice`
     stars for the server's user Alice, the stars her web UI shows, and warns about an

@@ -398,7 +398,9 @@ def _environment_reads() -> dict[str, str]:
         for node in ast.walk(tree):
             names: list[str | None] = []
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name):
-                function = ast.unparse(node.func)
+                last = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+                # (unparsed only when it can be one of those below: unparsing every call is slow)
+                function = ast.unparse(node.func) if last in ("get", "getenv", "Option", "Argument") else ""
                 if function in ("os.environ.get", "environ.get", "os.getenv", "getenv") and node.args:
                     names.append(name_of(node.args[0]))
                 if function in ("typer.Option", "typer.Argument"):
@@ -408,8 +410,8 @@ def _environment_reads() -> dict[str, str]:
                 names.append(name_of(node.slice))
             elif isinstance(node, ast.Compare) and any(is_environ(c) for c in node.comparators):
                 names.append(name_of(node.left))
-            where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}"
             for name in names:
+                where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}"
                 assert name is not None, f"{where}: an environment variable this test cannot name"
                 found.setdefault(name, where)
     return found

@@ -278,6 +278,7 @@ class Terminal:
         raise AssertionError(f"review did not exit:\n{self.seen}")
 
 
+@pytest.mark.slow  # two sessions on a pseudo-terminal; answer and undo are also checked in-process
 def test_review_in_a_terminal_answers_plays_undoes_and_sums_up(copy, tmp_path: Path):
     home, _ = copy
     log = fake_player(tmp_path / "bin")

@@ -63,7 +63,8 @@ def recomputed(home: Path, scratch: Path) -> dict[int, tuple]:
         return categories(library)
 
 
-@pytest.fixture(params=["flat", "ivf-4", "ivf-12"])
+# ivf-12 runs with the slow tests: the quick run keeps the exact index and the IVF one (ivf-4)
+@pytest.fixture(params=["flat", "ivf-4", pytest.param("ivf-12", marks=pytest.mark.slow)])
 def kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """flat: the exact index and exact distances of a small library. ivf-N: as a large one
     (an IVF index of 16 lists, N of them probed, nearest teachers found by index searches),

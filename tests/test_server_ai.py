@@ -97,7 +97,7 @@ async def test_describe_job_stores_answers_and_reports_failures(client_for, ai_h
     assert set(kick["tags"]) <= set(record["tags"])  # the stored tags are served at once
     kinds = set()
     while "done" not in kinds:
-        message = await ws.receive_json(timeout=10)
+        message = await ws.receive_json(timeout=60)
         if message["type"] == "job" and message["data"]["id"] == job["id"]:
             kinds.add(message["data"]["status"])
     assert {"queued", "done"} <= kinds
