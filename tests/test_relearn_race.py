@@ -18,6 +18,18 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build(tmp_path_factory.mktemp("race"), NAMED)
 
 
+def correct_every_unnamed_one_shot(home: Path, corrected: dict[int, str]) -> None:
+    """As another process would: `set` the true category of every unnamed one-shot whose
+    category only the sound or a lesson gave, noting each in `corrected`."""
+    with Library(home) as other:
+        for sample_id, name in other.catalog.query(
+                "SELECT id, name FROM samples WHERE type = 'oneshot' AND name LIKE 'sample_%' "
+                "AND (category_source IS NULL OR category_source IN ('dsp', ?))",
+                [teach.TAUGHT_SOURCE]):
+            other.set(sample_id, {"category": truth_of(name)})
+            corrected[sample_id] = truth_of(name)
+
+
 def test_a_correction_made_while_an_answer_is_taught_is_kept(
         scanned: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = scanned
@@ -28,14 +40,7 @@ def test_a_correction_made_while_an_answer_is_taught_is_kept(
         if not corrected:
             # Another process (the web UI, `samplemind set`) corrects every unnamed one-shot
             # after relearn read them and before it writes what it taught them.
-            with Library(home) as other:
-                for sample_id, name in other.catalog.query(
-                        "SELECT id, name FROM samples WHERE type = 'oneshot' AND "
-                        "name LIKE 'sample_%' AND "
-                        "(category_source IS NULL OR category_source IN ('dsp', ?))",
-                        [teach.TAUGHT_SOURCE]):
-                    other.set(sample_id, {"category": truth_of(name)})
-                    corrected[sample_id] = truth_of(name)
+            correct_every_unnamed_one_shot(home, corrected)
         return decide(*args, **kwargs)
 
     with Library(home) as library:
@@ -71,14 +76,7 @@ def test_a_correction_made_while_a_full_round_teaches_is_kept(
 
     def decide_after_a_correction(*args, **kwargs):
         if not corrected:
-            with Library(home) as other:
-                for sample_id, name in other.catalog.query(
-                        "SELECT id, name FROM samples WHERE type = 'oneshot' AND "
-                        "name LIKE 'sample_%' AND "
-                        "(category_source IS NULL OR category_source IN ('dsp', ?))",
-                        [teach.TAUGHT_SOURCE]):
-                    other.set(sample_id, {"category": truth_of(name)})
-                    corrected[sample_id] = truth_of(name)
+            correct_every_unnamed_one_shot(home, corrected)
         new = decide(*args, **kwargs)
         if new[2] == teach.TAUGHT_SOURCE and new != args[0]:
             lessons.append(new)
