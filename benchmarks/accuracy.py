@@ -159,7 +159,7 @@ def evaluation_items(data: Path, quick: bool) -> list[dict]:
     return items
 
 
-def _reencode(source: str, target: Path) -> bool:
+def reencode(source: str, target: Path) -> bool:
     """Decode and write plain WAV: no name, no folder and no metadata chunk survives."""
     import soundfile as sf
 
@@ -197,7 +197,7 @@ def build_pool(items: list[dict], folder: Path) -> bool:
     known: dict[str, str | None] = {}
     for number, source in enumerate(order, 1):
         target = folder / "samples" / f"sample_{number:04d}.wav"
-        if _reencode(source, target):
+        if reencode(source, target):
             known[source] = str(target)
         else:
             known[source] = None

@@ -140,7 +140,7 @@ def main() -> None:
         targets, unreadable = [], 0
         for number, (source, _chord) in enumerate(named, 1):
             target = pool / f"sample_{number:04d}.wav"
-            if not target.exists() and not accuracy._reencode(str(source), target):
+            if not target.exists() and not accuracy.reencode(str(source), target):
                 unreadable += 1
                 target = None
             targets.append(target)
