@@ -143,7 +143,11 @@ class Catalog:
     def data_version(self) -> int:
         """SQLite's data_version: it moves when another connection commits. Kept while the
         WAL's shared memory shows no commit by anyone since it was read (walcommits.py);
-        inside a transaction always asked (a snapshot's answer would be kept past its end)."""
+        inside a transaction always asked (a snapshot's answer would be kept past its end).
+        Not to be asked while a cursor of this connection is half read (a generator of rows
+        left open): its snapshot would answer, and that answer be kept until the next
+        commit. The readers that ask (the record cache, the change watcher) read no rows
+        lazily on this connection."""
         seal = self._seal
         if seal is None or self.conn.in_transaction:
             return int(self.conn.execute("PRAGMA data_version").fetchone()[0])

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import sys
 import threading
 
 HEADER_BYTES = 96  # the two copies of the WalIndexHdr, 48 bytes each
@@ -59,7 +60,9 @@ def open_seal(database: str | os.PathLike[str]) -> CommitSeal | None:
     ``-shm`` file to read (another journal mode, not POSIX, too many seals already)."""
     if os.name != "posix":
         return None
-    shm = f"{os.fspath(database)}-shm"
+    # SQLite follows a symlinked database to its target and keeps the shared memory beside
+    # that; a file beside the link (left over from before a move) is never written.
+    shm = os.path.realpath(os.fspath(database)) + "-shm"
     with _lock:
         try:
             info = os.stat(shm)
@@ -84,8 +87,23 @@ def open_seal(database: str | os.PathLike[str]) -> CommitSeal | None:
         except (OSError, ValueError):
             _left_open.append(fd)
             return None
+        if not _live_header(mapped[:HEADER_BYTES]):  # not a wal-index SQLite keeps: ask it
+            mapped.close()
+            _left_open.append(fd)
+            return None
         seal = _seals[key] = CommitSeal(fd, mapped)
         return seal
 
 
 _left_open: list[int] = []  # descriptors no seal uses, kept open (see the module's doc)
+
+WAL_INDEX_VERSION = 3007000  # WalIndexHdr.iVersion of every SQLite since 3.7.0
+
+
+def _live_header(header: bytes) -> bool:
+    """The wal-index header of a database SQLite has open: both copies equal, the format's
+    version, and isInit set (byte 12). Anything else (a stale or foreign file, a header
+    being written) gets no seal."""
+    first, second = header[:48], header[48:96]
+    return (first == second and int.from_bytes(first[:4], sys.byteorder) == WAL_INDEX_VERSION
+            and first[12] == 1)

@@ -115,3 +115,31 @@ def test_account_store_sees_accounts_added_by_another_process(tmp_path: Path,
                 assert store.configured() is True
                 other.remove_token(f"t{round_}")
                 assert store.configured() is False
+
+
+def test_a_symlinked_database_is_watched_where_sqlite_writes(tmp_path: Path, monkeypatch) -> None:
+    """SQLite keeps the shared memory beside the link's target: a stale `-shm` beside the link
+    (from before the data moved) must not be the one watched, or commits go unseen (found by
+    review: an account added by another process left the server open)."""
+    monkeypatch.setattr(walcommits, "_seals", {})
+    real = tmp_path / "disk" / "a.db"
+    real.parent.mkdir()
+    link = tmp_path / "a.db"
+    _wal_db(real).close()
+    link.symlink_to(real)
+    Path(f"{link}-shm").write_bytes(b"\0" * 32768)  # the stale file beside the link
+    db, other = _wal_db(link), _wal_db(real)
+    seal = walcommits.open_seal(link)
+    assert seal is not None
+    before = seal.read()
+    other.execute("INSERT INTO t VALUES (1)")
+    assert seal.read() != before
+    db.close()
+    other.close()
+
+
+def test_a_file_that_is_no_live_wal_index_gets_no_seal(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(walcommits, "_seals", {})
+    path = tmp_path / "lone.db"
+    Path(f"{path}-shm").write_bytes(b"\0" * 32768)  # no SQLite has it open
+    assert walcommits.open_seal(path) is None

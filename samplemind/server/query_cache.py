@@ -60,9 +60,10 @@ class QueryCache:
         self.generation = -1
         self.hits = 0
         self.misses = 0
-        self._pending: dict[tuple[str, int, int, bool], asyncio.Task[Body]] = {}
+        # (generation, key) -> the answer being made (identical questions share it)
+        self._pending: dict[tuple[int, tuple[str, int, int, bool]], asyncio.Task[Body]] = {}
         self.facet_answers: OrderedDict[str, Body] = OrderedDict()  # query -> /facets body
-        self._pending_facets: dict[str, asyncio.Task[Body]] = {}
+        self._pending_facets: dict[tuple[int, str], asyncio.Task[Body]] = {}
 
     def _current(self) -> int:
         generation = self.pool.records.generation()
@@ -82,11 +83,12 @@ class QueryCache:
         return await self._answer(self.pages, self._pending, (text, offset, limit, total), text,
                                   lambda: self._build(text, offset, limit, total, cursor))
 
-    async def _answer(self, kept: OrderedDict[Any, Body], pending: dict[Any, asyncio.Task[Body]],
+    async def _answer(self, kept: OrderedDict[Any, Body], pending: dict[tuple[int, Any], asyncio.Task[Body]],
                       key: Any, text: str, make: Callable[[], Awaitable[Body]]) -> Body:
         """The answer kept under key at the catalog's generation, else make()'s, which
-        identical questions asked meanwhile share (unless the query is never kept)."""
-        self._current()
+        identical questions asked meanwhile at the same generation share (unless the query
+        is never kept): one asked after a write does not get an answer begun before it."""
+        generation = self._current()
         body = kept.get(key)
         if body is not None:
             self.hits += 1
@@ -95,7 +97,7 @@ class QueryCache:
         self.misses += 1
         if not _keepable(text):
             return await make()
-        return await _single_flight(pending, key, make)
+        return await _single_flight(pending, (generation, key), make)
 
     async def _build(self, text: str, offset: int, limit: int, total: bool,
                      cursor: Callable[[int], str]) -> Body:
