@@ -140,6 +140,14 @@ def body_response(request: web.Request, body: Body, status: int = 200) -> web.Re
                         content_type="application/json")
 
 
+async def spliced_response(request: web.Request, body: Body) -> web.Response:
+    """body_response for a body spliced on the loop from cached answers: its gzipped copy,
+    when the client wants one and it is not made yet, is made in a worker thread."""
+    if accepts_gzip(request) and body.gzip_pending:
+        await context(request).pool.run_stream(lambda library: body.gzipped())
+    return body_response(request, body)
+
+
 async def json_call(request: web.Request, call: Callable[..., Any], *args: Any,
                     status: int = 200) -> web.Response:
     """call(library, *args) in a worker thread, its result rendered there too."""

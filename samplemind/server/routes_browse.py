@@ -16,7 +16,7 @@ from aiohttp import web
 from ..library import Library
 from ..models import versioned
 from .auth import USER_KEY
-from .http import accepts_gzip, body_response, context, json_call, sample_id, str_param
+from .http import context, json_call, sample_id, spliced_response, str_param
 from .routes_samples import Q
 from .routing import ID, VIEWER, Route
 
@@ -39,10 +39,8 @@ def _set(library: Library, account: str, ref: int, on: bool) -> dict[str, Any]:
 
 async def facets(request: web.Request) -> web.StreamResponse:
     # Kept per query while the catalog stays at its generation (query_cache.py).
-    body = await context(request).pool.queries.facets(str_param(request, "q"))
-    if accepts_gzip(request) and body.gzip_pending:
-        await context(request).pool.run_stream(lambda library: body.gzipped())  # off the loop
-    return body_response(request, body)
+    return await spliced_response(
+        request, await context(request).pool.queries.facets(str_param(request, "q")))
 
 
 async def list_favourites(request: web.Request) -> web.StreamResponse:

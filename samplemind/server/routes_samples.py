@@ -21,7 +21,6 @@ from ..similarity.map_levels import MAX_LEVEL as MAP_MAX_LEVEL
 from ..similarity.map_levels import MAX_POINTS as MAP_MAX_POINTS
 from .errors import Forbidden
 from .http import (
-    accepts_gzip,
     body_response,
     bool_param,
     checked_body,
@@ -32,6 +31,7 @@ from .http import (
     json_call,
     json_now,
     sample_id,
+    spliced_response,
     str_param,
     unique_ids,
 )
@@ -91,9 +91,7 @@ async def list_samples(request: web.Request) -> web.StreamResponse:
     body = await context(request).pool.queries.page(
         query, offset, limit, bool_param(request, "total", False),
         lambda next_offset: encode_cursor(next_offset, query))
-    if accepts_gzip(request) and body.gzip_pending:
-        await context(request).pool.run_stream(lambda library: body.gzipped())  # off the loop
-    return body_response(request, body)
+    return await spliced_response(request, body)
 
 
 async def get_sample(request: web.Request) -> web.StreamResponse:
@@ -130,9 +128,7 @@ async def similar(request: web.Request) -> web.StreamResponse:
     body = ctx.pool.records.hits_body(versioned(id=ref), found)
     if body is None:
         return await json_call(request, _similar, *args)
-    if accepts_gzip(request) and body.gzip_pending:
-        await ctx.pool.run_stream(lambda library: body.gzipped())  # not on the loop
-    return body_response(request, body)
+    return await spliced_response(request, body)
 
 
 def _ranked(library: Library, ref: int, k: int, aspects: str | None, type_: str | None,
