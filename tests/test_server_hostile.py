@@ -367,6 +367,9 @@ async def test_every_body_is_checked_against_its_routes_schema(server):
     assert {route.name for route in routes} >= {
         "sample_set", "tags_apply", "collection_save", "suggestions_apply", "ask",
         "describe_start", "export_create", "scans_start", "review_answer"}
+    # A misspelt field is refused, never ignored ({"remvoe": true} would add the tags).
+    assert [route.name for route in routes if route.body.get("additionalProperties") is not False
+            and not route.own_body] == []
     for route in routes:
         documented = doc["paths"][route.path][route.method.lower()]["requestBody"]
         assert documented["content"]["application/json"]["schema"] == json.loads(

@@ -78,14 +78,14 @@ ROUTES = [
     Route("POST", "/api/v1/ask", "ask", ask, VIEWER,
           "Plain words as a query: a local model (Ollama) or the built-in translator writes it; "
           "answers the query it ran and the first page of samples.",
-          body={"type": "object", "required": ["words"], "properties": {
+          body={"type": "object", "required": ["words"], "additionalProperties": False, "properties": {
               "words": {"type": "string", "minLength": 1, "maxLength": MAX_WORDS},
               "model": MODEL, "use_model": {"type": "boolean"},
               "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}}}),
     Route("POST", "/api/v1/describe", "describe_start", describe, EDITOR,
           "Describe samples with a local model (Ollama) as a job: a description, tags "
           "(source ai), mood and uses for each.",
-          body={"type": "object", "properties": {
+          body={"type": "object", "additionalProperties": False, "properties": {
               "ids": sample_ids(MAX_IDS),
               "query": {"type": "string", "minLength": 1, "maxLength": 2000},
               "model": MODEL, "refresh": {"type": "boolean"}},

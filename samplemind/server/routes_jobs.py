@@ -256,7 +256,8 @@ JOB_ID = Param("job_id", "path", {"type": "string"}, "Job id.", True)
 ROUTES = [
     Route("POST", "/api/v1/scans", "scans_start", start_scan, EDITOR,
           "Scan folders or files (under the catalog's roots or a --scan-root) as a job.",
-          body={"type": "object", "required": ["paths"], "properties": {"paths": {
+          body={"type": "object", "required": ["paths"], "additionalProperties": False,
+                "properties": {"paths": {
               "type": "array", "minItems": 1, "maxItems": MAX_PATHS,
               "items": {"type": "string", "minLength": 1, "description": "An absolute path."}}}},
           responses={202: "The job (Location: /api/v1/jobs/{id}).",

@@ -70,7 +70,8 @@ async def undo(request: web.Request) -> web.StreamResponse:
     return response
 
 
-_ANSWER_BODY = {"type": "object", "required": ["sample_id", "field", "value"], "properties": {
+_ANSWER_BODY = {"type": "object", "required": ["sample_id", "field", "value"],
+                "additionalProperties": False, "properties": {
     "sample_id": SAMPLE_ID,
     "field": {"type": "string", "enum": ["category", "type"]},
     "value": {"type": "string", "minLength": 1},

@@ -342,7 +342,7 @@ async def cache_stats(request: web.Request) -> web.StreamResponse:
 
 
 _TAGS_BODY = {
-    "type": "object", "required": ["tags"],
+    "type": "object", "required": ["tags"], "additionalProperties": False,
     "properties": {"tags": {"type": ["array", "string"], "items": {"type": "string"},
                             "minItems": 1, "maxItems": 1000,
                             "description": "The tags (one tag: a list of one, or the string)."},
@@ -351,7 +351,8 @@ _TAGS_BODY = {
     "oneOf": [{"required": ["ids"]}, {"required": ["query"]}]}
 _SET_BODY = {"type": "object", "minProperties": 1, "additionalProperties": False,
              "properties": {name: {"type": ["string", "number", "null"]} for name in CORRECTABLE_FIELDS}}
-_SUGGEST_BODY = {"type": "object", "properties": {"q": {"type": "string"}, **SUGGEST_SCHEMA}}
+_SUGGEST_BODY = {"type": "object", "additionalProperties": False,
+                 "properties": {"q": {"type": "string"}, **SUGGEST_SCHEMA}}
 NAME = Param("name", "path", {"type": "string"}, "Collection name.", True)
 K = Param("k", "query", {"type": "integer", "minimum": 1, "maximum": MAX_K},
           "How many (default 10).")
@@ -416,7 +417,8 @@ ROUTES = [
           "Saved collections (queries usable as @NAME)."),
     Route("PUT", "/api/v1/collections/{name}", "collection_save", save_collection, EDITOR,
           "Save a query as a collection.", (NAME,),
-          body={"type": "object", "required": ["query"], "properties": {"query": {"type": "string"}}}),
+          body={"type": "object", "required": ["query"], "additionalProperties": False,
+                "properties": {"query": {"type": "string"}}}),
     Route("DELETE", "/api/v1/collections/{name}", "collection_delete", delete_collection, EDITOR,
           "Forget a collection.", (NAME,), responses={404: "No such collection."}),
     Route("GET", "/api/v1/suggestions", "suggestions", suggestions, VIEWER,
