@@ -23,7 +23,7 @@ from samplemind.analysis.cluster import DaskExecutor, start_local_cluster
 from samplemind.analysis.worker import FAULT_ENV
 from samplemind.cli import main
 from samplemind.demo import write_demo_pack
-from samplemind.errors import ClusterError
+from samplemind.errors import ClusterError, UsageError
 
 from helpers import write_hit, write_library
 
@@ -118,14 +118,66 @@ def test_path_maps_and_shipped_bytes_give_the_same_records(cluster, tmp_path: Pa
         assert catalog_of(tmp_path / name) == expected, name
 
 
-def test_a_wrong_path_map_is_refused_before_analysis(cluster, tmp_path: Path) -> None:
+def test_a_wrong_path_map_is_refused_before_analysis(cluster, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
     write_library(tmp_path / "lib", 2)
     with open_executor(1, 30, cluster=cluster.scheduler_address,
                        path_map=[f"{tmp_path / 'lib'}=/nowhere"]) as executor, \
             Library(tmp_path / "home") as library:
-        with pytest.raises(ClusterError, match="does not see /nowhere/.*check the mapping"):
+        # In the core's words (a scan started by the server or watch has no options) ...
+        with pytest.raises(ClusterError, match=r"does not see /nowhere/.*\(mapped from .* by a "
+                           r"path map\): check the mapping, or use the ship-bytes setting$"):
             library.scan([tmp_path / "lib"], executor=executor)
         assert library.catalog.count() == 0 and library.failures() == []
+    # ... and in the command's.
+    code = main(["--home", str(tmp_path / "home"), "scan", str(tmp_path / "lib"), "--cluster",
+                 cluster.scheduler_address, "--path-map", f"{tmp_path / 'lib'}=/nowhere"])
+    assert code == 4
+    assert "by --path-map): check the mapping, or use --ship-bytes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("arguments", "core", "cli"), [
+    (["--path-map", "nowhere"], "bad entry 'nowhere' in a path map: use LOCAL=REMOTE",
+     "bad entry 'nowhere' in --path-map: use LOCAL=REMOTE"),
+    (["--cluster", "local:0"], "bad cluster address 'local:0': use tcp://HOST:8786",
+     "bad --cluster 'local:0': use tcp://HOST:8786"),
+])
+def test_bad_cluster_settings_are_named_by_the_caller(
+        arguments: list[str], core: str, cli: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    write_library(tmp_path / "lib", 1)
+    settings = dict(zip(arguments[::2], arguments[1::2]))
+    cluster = settings.get("--cluster", "local:1")
+    monkeypatch.setenv(CLUSTER_ENV, cluster)  # the settings a server or watch would scan with
+    with pytest.raises(UsageError) as refused:
+        open_executor(1, 30, path_map=[settings["--path-map"]] if "--path-map" in settings else None)
+    assert str(refused.value).startswith(core) and "--" not in str(refused.value)
+    monkeypatch.delenv(CLUSTER_ENV)
+    code = main(["--home", str(tmp_path / "home"), "scan", str(tmp_path / "lib"),
+                 *(arguments if "--cluster" in settings else ["--cluster", cluster, *arguments])])
+    assert code == 2
+    assert cli in capsys.readouterr().err
+
+
+def test_the_clusters_per_file_texts_name_the_options_on_the_command_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from samplemind.analysis.backends import SETTING_WORDS
+    from samplemind.analysis.cluster import shipping_notice, unseen_file
+    from samplemind.commands.common import in_options
+    from samplemind.commands.scan import CLUSTER_OPTIONS, print_scan_summary
+    from samplemind.models import FileFailure, ScanReport
+
+    failure = unseen_file("tcp://10.0.0.2:40000", "/mnt/s/a.wav")
+    notice = shipping_notice(1, 2)
+    assert "--" not in failure and "--" not in notice  # kept in the catalog, seen by the web UI
+
+    def say(text: str) -> str:
+        return in_options(text, SETTING_WORDS, CLUSTER_OPTIONS)
+
+    print_scan_summary(ScanReport(seen=1, failed=1, failures=[FileFailure("/s/a.wav", failure)]),
+                       say)
+    assert "(use --path-map LOCAL=REMOTE, or --ship-bytes)" in capsys.readouterr().err
+    assert say(notice).endswith("(use --path-map LOCAL=REMOTE if they mount them elsewhere)")
 
 
 def test_a_crash_and_a_hang_fail_only_their_files(cluster, tmp_path: Path,

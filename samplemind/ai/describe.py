@@ -73,6 +73,9 @@ class DescribeFailure:
     sample_id: int
     path: str
     error: str
+    # The settings its text names and in which words (SampleMindError.naming), for a caller
+    # that says them its own way (the CLI: "(raise --timeout)").
+    settings: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -203,7 +206,8 @@ def describe_samples(catalog: Catalog, records: Sequence[dict[str, Any]], cache_
                 for job, outcome in _ask_all(client, model, asking, concurrency):
                     record = job.record
                     if isinstance(outcome, ModelAnswerError):
-                        finished(DescribeFailure(record["id"], record["path"], str(outcome)),
+                        finished(DescribeFailure(record["id"], record["path"], str(outcome),
+                                                 dict(outcome.settings)),
                                  record["name"], "failed")
                         continue
                     # Cache first: a kill before the commit still keeps the answer.

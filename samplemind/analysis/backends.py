@@ -13,6 +13,11 @@ from .executors import BatchExecutor
 CLUSTER_ENV = "SAMPLEMIND_CLUSTER"
 PATH_MAP_ENV = "SAMPLEMIND_PATH_MAP"
 SHIP_BYTES_ENV = "SAMPLEMIND_SHIP_BYTES"
+# How the cluster's messages name its settings, assuming no caller (they come from the CLI's
+# options or the environment above); the CLI says its options in their place
+# (SampleMindError.naming, commands.common.options).
+SETTING_WORDS = {"cluster": "cluster address", "path_map": "a path map",
+                 "ship_bytes": "the ship-bytes setting"}
 
 
 def parse_path_map(entries: Iterable[str]) -> list[tuple[str, str]]:
@@ -23,8 +28,8 @@ def parse_path_map(entries: Iterable[str]) -> list[tuple[str, str]]:
     for entry in entries:
         local, sep, remote = entry.partition("=")
         if not sep or not local or not remote:
-            raise UsageError(f"bad --path-map {entry!r}: use LOCAL=REMOTE, e.g. "
-                             "/Volumes/Samples=/mnt/samples")
+            raise UsageError(f"bad entry {entry!r} in a path map: use LOCAL=REMOTE, e.g. "
+                             "/Volumes/Samples=/mnt/samples").naming(**SETTING_WORDS)
         pairs.append((os.path.abspath(os.path.expanduser(local)), remote))
     return pairs
 

@@ -40,6 +40,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import ClusterError, UsageError
+from .backends import SETTING_WORDS
 from .executors import AnalysisJob, BatchExecutor, BatchFailed
 from .pool import batch_outcomes, start_process_pool
 from .versions import analysis_version
@@ -219,10 +220,20 @@ def run_batch(paths: list[str], timeout: float, expected: dict[str, str],
             continue
         _, result, error = next(produced)
         if result is None and contents is None and not os.path.exists(path):
-            error = (f"not found on the Dask worker {worker.address} as {path}: do the workers "
-                     "see the files there? (use --path-map LOCAL=REMOTE, or --ship-bytes)")
+            error = unseen_file(worker.address, path)
         results.append((result, error))
     return ("done", results)
+
+
+def unseen_file(worker: str, path: str) -> str:
+    """A file's failure when its worker cannot read it (kept in the catalog as it is)."""
+    return (f"not found on the Dask worker {worker} as {path}: do the workers see the files "
+            "there? (use a path map LOCAL=REMOTE, or the ship-bytes setting)")
+
+
+def shipping_notice(blind: int, workers: int) -> str:
+    return (f"{blind} of {workers} Dask workers do not see the files: sending their contents "
+            "(use a path map LOCAL=REMOTE if they mount them elsewhere)")
 
 
 # -- the parent side --------------------------------------------------------------------------
@@ -246,7 +257,8 @@ def _local_cluster_size(address: str) -> int | None:
     if not count:
         return default_jobs()
     if not count.isdigit() or int(count) < 1:
-        raise UsageError(f"bad --cluster {address!r}: use tcp://HOST:8786, or local:N with N >= 1")
+        raise UsageError(f"bad cluster address {address!r}: use tcp://HOST:8786, "
+                         "or local:N with N >= 1").naming(**SETTING_WORDS)
     return int(count)
 
 
@@ -319,8 +331,8 @@ class DaskExecutor(BatchExecutor[Any]):
         try:
             self._client = distributed.Client(target, set_as_default=False)
         except ValueError as error:
-            raise UsageError(f"bad --cluster address {self.address!r}: {error} "
-                             "(use tcp://HOST:8786)") from error
+            raise UsageError(f"bad cluster address {self.address!r}: {error} "
+                             "(use tcp://HOST:8786)").naming(**SETTING_WORDS) from error
         except (OSError, TimeoutError) as error:
             raise ClusterError(f"cannot reach the Dask scheduler at {self.address}: {error} "
                                "(is `dask scheduler` running there?)") from error
@@ -371,7 +383,7 @@ class DaskExecutor(BatchExecutor[Any]):
     # -- paths or bytes -----------------------------------------------------------------------
 
     def remote_path(self, path: str) -> str:
-        """Where the workers see a file: path with its --path-map prefix replaced."""
+        """Where the workers see a file: path with its path-map prefix replaced."""
         for local, remote in self.path_map:
             prefix = local.rstrip("/")
             if path == local or path.startswith(prefix + "/"):
@@ -391,11 +403,10 @@ class DaskExecutor(BatchExecutor[Any]):
             return
         if self.transfer == "paths":
             raise ClusterError(f"the Dask worker {blind[0]} does not see {checks[0][0]} "
-                               f"(mapped from {jobs[0].path} by --path-map): check the mapping, "
-                               "or use --ship-bytes")
+                               f"(mapped from {jobs[0].path} by a path map): check the mapping, "
+                               "or use the ship-bytes setting").naming(**SETTING_WORDS)
         self.ship = True
-        self.notify(f"{len(blind)} of {len(seen)} Dask workers do not see the files: sending "
-                    "their contents (use --path-map LOCAL=REMOTE if they mount them elsewhere)")
+        self.notify(shipping_notice(len(blind), len(seen)))
 
     # -- the BatchExecutor hooks ----------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import typer
 from ..errors import ExitCode
 from ..output import Format, err_console, human_bytes, write_mapping, write_rows
 from ..textsafe import printable
-from .common import FiguresFormatOption, FormatOption, open_library, options, state
+from .common import FiguresFormatOption, FormatOption, in_options, open_library, options, state
 
 if TYPE_CHECKING:
     from ..ai.describe import DescribeReport
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 app = typer.Typer()
 ModelOption = Annotated[str | None, typer.Option(
     "--model", "-m", metavar="MODEL", help="Ollama model (default: $SAMPLEMIND_AI_MODEL or llama3.2:3b).")]
+DESCRIBE_OPTIONS = {"timeout": "--timeout", "model": "another with --model"}
 DESCRIBE_COLUMNS = ("id", "name", "description", "tags", "mood", "uses", "status")
 
 
@@ -43,7 +44,7 @@ def describe(
     Per sample: a one-line description, tags (source "ai"), a mood and suggested uses.
     Resumable. Exit 3 if some samples failed, 4 when Ollama or the model is missing.
     """
-    with open_library() as library, options(timeout="--timeout", model="another with --model"):
+    with open_library() as library, options(**DESCRIBE_OPTIONS):
         report = _describe_with_progress(library, samples, model, refresh, jobs, timeout)
     rows = [item.to_json() for item in report.results]
     if fmt is Format.table:
@@ -89,7 +90,9 @@ def _describe_summary(report: DescribeReport) -> None:
         f"{kept} already described" + (" (--refresh asks again)" if kept else "")
         + f", {len(report.failures)} failed.", markup=False, highlight=False)
     for failure in report.failures:
-        console.print(f"  {printable(failure.path)}: {failure.error}", markup=False, highlight=False)
+        console.print(f"  {printable(failure.path)}: "
+                      f"{in_options(failure.error, failure.settings, DESCRIBE_OPTIONS)}",
+                      markup=False, highlight=False)
     if report.failures:
         console.print("Run the same command again to retry the failed ones.", highlight=False)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -133,11 +133,18 @@ def options(**names: str) -> Iterator[None]:
             raise
         raise UsageError(f"{names[exc.name]} {exc.reason}") from None
     except SampleMindError as exc:
-        said = {words: names[name] for name, words in exc.settings.items() if name in names}
-        if not said:
+        text = in_options(str(exc), exc.settings, names)
+        if text == str(exc):
             raise
-        text = str(exc)
-        for words, option in said.items():
-            text = text.replace(words, option)
         exc.args = (text,)  # the same error (its exit code), in the command's words
         raise
+
+
+def in_options(text: str, settings: Mapping[str, str], names: Mapping[str, str]) -> str:
+    """text with the words it names each setting by (settings: name -> words, as in
+    SampleMindError.naming) replaced by the command's option for it (names: name -> option),
+    for the texts that reach the CLI as text: per-file failures, notices."""
+    for name, words in settings.items():
+        if name in names:
+            text = text.replace(words, names[name])
+    return text

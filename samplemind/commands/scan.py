@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,17 +17,30 @@ from ..models import ScanReport
 from ..output import Format, err_console, iter_json, write_mapping, write_records
 from ..scan import ScanInterrupted
 from ..textsafe import printable
-from .common import Folders, FormatOption, JobsOption, folders_command, format_option, open_library, state
+from .common import (
+    Folders,
+    FormatOption,
+    JobsOption,
+    folders_command,
+    format_option,
+    in_options,
+    open_library,
+    options,
+    state,
+)
 
 if TYPE_CHECKING:
     from ..analysis.executors import AnalysisExecutor
 
 app = typer.Typer()
+CLUSTER_OPTIONS = {"cluster": "--cluster", "path_map": "--path-map", "ship_bytes": "--ship-bytes"}
 
 
 def run_scan(library: Library, paths: list[str], retry_failed: bool = False,
-             executor: AnalysisExecutor | None = None, fmt: Format | None = None) -> ScanReport:
-    """Scan with a progress bar on stderr (when it is a terminal) and a summary after.
+             executor: AnalysisExecutor | None = None, fmt: Format | None = None,
+             say: Callable[[str], str] = str) -> ScanReport:
+    """Scan with a progress bar on stderr (when it is a terminal) and a summary after (its
+    failure texts through say: in the command's words).
     Ctrl-C or SIGTERM: the same message, the report (interrupted: true) on stdout when fmt
     is json or jsonl, and exit 130 or 143."""
     from rich.markup import escape
@@ -67,7 +81,7 @@ def run_scan(library: Library, paths: list[str], retry_failed: bool = False,
             if stopped.signum == signal.SIGTERM:
                 raise typer.Exit(ExitCode.TERMINATED) from None
             raise
-    print_scan_summary(report)
+    print_scan_summary(report, say)
     return report
 
 
@@ -75,7 +89,7 @@ def _categories(count: int) -> str:
     return f"{count} categor{'y' if count == 1 else 'ies'}"
 
 
-def print_scan_summary(report: ScanReport) -> None:
+def print_scan_summary(report: ScanReport, say: Callable[[str], str] = str) -> None:
     """The human summary of a scan, on stderr."""
     console = err_console()
     rate = report.analysed / report.seconds if report.seconds else 0.0
@@ -98,7 +112,7 @@ def print_scan_summary(report: ScanReport) -> None:
     if report.failures:
         console.print("[red]Failed files:[/]")
         for failure in report.failures:
-            console.print(f"  {printable(failure.path)}: {failure.error}", markup=False,
+            console.print(f"  {printable(failure.path)}: {say(failure.error)}", markup=False,
                           highlight=False)
         console.print("Replace or remove these files; an unchanged failed file is not tried "
                       "again unless you scan with --retry-failed.")
@@ -126,7 +140,7 @@ def scan(
                              "when every worker sees the files, else contents).")] = False,
 ) -> None:
     """Add or update folders in the catalog (incremental; exit 3 if some files failed)."""
-    from ..analysis.backends import open_executor
+    from ..analysis.backends import SETTING_WORDS, open_executor
 
     if (path_map or ship_bytes) and not cluster:
         raise UsageError("--path-map and --ship-bytes need --cluster (or SAMPLEMIND_CLUSTER)")
@@ -137,11 +151,15 @@ def scan(
             console = err_console()
             console.print(f"Starting local Dask workers ({cluster}) ..." if cluster.startswith("local")
                           else f"Connecting to the Dask scheduler at {cluster} ...", markup=False)
-            with open_executor(library.jobs, folders.timeout, cluster=cluster, path_map=path_map or None,
-                               ship_bytes=ship_bytes or None,
-                               notify=lambda message: console.print(message, markup=False)
-                               ) as executor:
-                report = run_scan(library, folders.paths, retry_failed, executor, fmt)
+
+            def say(text: str) -> str:  # the cluster's words for its settings -> our options
+                return in_options(text, SETTING_WORDS, CLUSTER_OPTIONS)
+
+            with options(**CLUSTER_OPTIONS), open_executor(
+                    library.jobs, folders.timeout, cluster=cluster, path_map=path_map or None,
+                    ship_bytes=ship_bytes or None,
+                    notify=lambda message: console.print(say(message), markup=False)) as executor:
+                report = run_scan(library, folders.paths, retry_failed, executor, fmt, say)
     if fmt in (Format.json, Format.jsonl):
         write_mapping(report.to_json(), fmt)
     if report.failed:
