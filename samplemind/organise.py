@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 MAX_TAG_LENGTH = 64
 SUGGEST_MAX_K = 100  # tagged neighbours that vote on one sample's tags
 # check_suggest_args as JSON schema, for the request bodies that carry them.
-SUGGEST_SCHEMA = {"k": {"type": "integer", "minimum": 1, "maximum": SUGGEST_MAX_K},
-                  "threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1}}
+SUGGEST_SCHEMA = {"k": {"type": "integer", "minimum": 1, "maximum": SUGGEST_MAX_K, "default": 10},
+                  "threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1,
+                                "default": 0.5}}
 CLEAR_WORDS = {"", "auto", "none", "null", "-"}
 _NAME_RE = re.compile(r"^[\w][\w.-]{0,63}$")
 

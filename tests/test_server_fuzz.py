@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from server_fixtures import build_catalog
 
-from samplemind.server import ROUTES, ServerConfig, make_app
+from samplemind.server import ROUTES, RUNNER_OPTIONS, ServerConfig, make_app
 from samplemind.server.openapi import build
 
 pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
@@ -38,7 +38,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory):
         state["loop"] = loop
         app = make_app(home, config=ServerConfig(upload_dir=base / "uploads",
                                                  max_upload_bytes=1024 * 1024))
-        runner = web.AppRunner(app)
+        runner = web.AppRunner(app, **RUNNER_OPTIONS)  # as serve runs it
         loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", 0)
         loop.run_until_complete(site.start())

@@ -29,8 +29,9 @@ from aiohttp import FormData
 from body_cases import invalid_bodies
 
 from samplemind import Library
+from samplemind.errors import UsageError
 from samplemind.export import plan_export
-from samplemind.server import ServerConfig, make_app
+from samplemind.server import RUNNER_OPTIONS, ServerConfig, make_app
 from samplemind.server.body_schema import BodyError, check_body
 from samplemind.server.context import CONTEXT
 from samplemind.server.downloads import DOWNLOADS
@@ -93,10 +94,10 @@ def library_dir(tmp_path: Path) -> tuple[Path, Path, dict[str, int]]:
 
 
 @pytest.fixture
-def server_for(aiohttp_client):
+def server_for(aiohttp_client, aiohttp_server):
     async def make(home: Path, **config):
         app = make_app(home, config=ServerConfig(threads=2, record_cache_mb=0, **config))
-        return await aiohttp_client(app)
+        return await aiohttp_client(await aiohttp_server(app, **RUNNER_OPTIONS))  # as serve runs it
 
     return make
 
@@ -384,6 +385,73 @@ async def test_every_body_is_checked_against_its_routes_schema(server):
             assert data["error"] == str(refused.value), (route.name, body)
 
 
+def invalid_query_texts(schema: dict) -> list[str]:
+    """Texts a query parameter's schema refuses."""
+    kind = schema["type"]
+    texts = {"integer": ["x", "1.5", " 7", "1_000"], "number": ["x", "nan", "inf"],
+             "boolean": ["maybe"], "string": ["a\x00b"]}[kind]
+    if "minimum" in schema:
+        texts.append(str(schema["minimum"] - 1))
+    if "maximum" in schema:
+        texts.append(str(schema["maximum"] + 1))
+    if "exclusiveMinimum" in schema:
+        texts.append(str(schema["exclusiveMinimum"]))
+    if "enum" in schema:
+        texts.append("z" + schema["enum"][0])
+    if "maxLength" in schema:
+        texts.append("é" * (schema["maxLength"] + 1))
+    return texts
+
+
+async def test_every_query_parameter_is_checked_against_its_routes_schema(server):
+    """Each query parameter is read by its declared schema, the one the OpenAPI document
+    shows: a text of the wrong type, out of range or too long is 400 naming the parameter,
+    before the handler runs, and a value at the schema's limit is taken."""
+    doc = await (await server.get("/api/v1/openapi.json")).json()
+    routes = [route for route in server.app[ROUTE_TABLE]
+              if any(param.where == "query" for param in route.params)]
+    assert {route.name for route in routes} >= {
+        "samples_list", "sample_similar", "dupes", "map", "map_ids", "suggestions", "facets",
+        "export_zip", "review_next"}
+    for route in routes:
+        documented = {param["name"]: param["schema"] for param in
+                      doc["paths"][route.path][route.method.lower()].get("parameters", [])
+                      if param["in"] == "query"}
+        path = route.path.replace("{id}", "1")
+        for param in (param for param in route.params if param.where == "query"):
+            assert documented[param.name] == json.loads(json.dumps(param.schema)), route.name
+            for text in invalid_query_texts(param.schema):
+                with pytest.raises(UsageError) as refused:  # the declared schema refuses it
+                    route.query_reader({param.name: text})
+                assert str(refused.value).startswith(f"{param.name} "), str(refused.value)
+                response = await timed(server.get(path, params={param.name: text}))
+                assert response.content_type == "application/json", (route.name, param.name)
+                data = await response.json()
+                assert_error(response.status, data, 400)
+                assert data["error"] == str(refused.value), (route.name, param.name, text)
+            if "maxLength" in param.schema and "enum" not in param.schema:
+                # The longest allowed text, all of it non-ASCII, reaches the app.
+                longest = "é" * param.schema["maxLength"]
+                assert route.query_reader({param.name: longest})[param.name] == longest
+                response = await timed(server.get(path, params={param.name: longest}))
+                assert response.content_type in ("application/json", "application/zip")
+                await response.read()
+
+
+async def test_the_longest_well_formed_request_line_fits_the_servers_limit():
+    """Every route's query parameters at their schema's maxLength, percent-encoded at 12
+    bytes a character (4-byte UTF-8), fit the request line `serve` accepts."""
+    from samplemind.server import ROUTES
+    from samplemind.server.app import MAX_REQUEST_LINE
+
+    for route in ROUTES:
+        query = [(param.name, param.schema.get("maxLength", 40)) for param in route.params
+                 if param.where == "query"]
+        line = (len(route.method) + len(route.path) + 64 + 30  # path ids, " HTTP/1.1"
+                + sum(len(name) + 2 + 12 * longest for name, longest in query))
+        assert line <= MAX_REQUEST_LINE, route.name
+
+
 async def test_bounded_aspect_weights_and_odd_query_text(server, library_dir):
     _, _, ids = library_dir
     sample = ids["small.wav"]
@@ -658,7 +726,7 @@ async def served(library_dir):
     from aiohttp import web
 
     app = make_app(library_dir[0], config=ServerConfig(threads=2, record_cache_mb=0))
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=False)
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=False, **RUNNER_OPTIONS)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

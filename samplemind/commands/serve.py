@@ -73,7 +73,7 @@ def serve(
     anything else); prints their addresses."""
     from aiohttp import web
 
-    from ..server import ServerConfig, make_app
+    from ..server import RUNNER_OPTIONS, ServerConfig, make_app
 
     if get is not None and not get.startswith("/"):
         raise UsageError(f"--get takes a path starting with '/', e.g. /api/v1/stats (not {get!r})")
@@ -108,7 +108,8 @@ def serve(
         raise typer.Exit(asyncio.run(_get_once(application, get)))
     sock = _listen(host, port)  # bound first, so that the address printed is the real one
     _announce(host, sock.getsockname()[1], store, open_access is True)
-    web.run_app(application, sock=sock, print=None, access_log=None, handle_signals=True)
+    web.run_app(application, sock=sock, print=None, access_log=None, handle_signals=True,
+                **RUNNER_OPTIONS)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .app import ROUTE_ROLES, ROUTES, make_app
+from .app import ROUTE_ROLES, ROUTES, RUNNER_OPTIONS, make_app
 from .context import ServerConfig
 
-__all__ = ["ROUTES", "ROUTE_ROLES", "ServerConfig", "make_app"]
+__all__ = ["ROUTES", "ROUTE_ROLES", "RUNNER_OPTIONS", "ServerConfig", "make_app"]

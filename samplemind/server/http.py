@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -202,56 +201,6 @@ class NotFoundId(UsageError):
 
     def __init__(self, text: str) -> None:
         super().__init__(f"no sample has id {text!r} (ids are positive integers)")
-
-
-def int_param(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
-    """An integer query parameter in [low, high]."""
-    text = request.query.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise UsageError(f"{name} must be a whole number, not {text!r}") from None
-    if not low <= value <= high:
-        raise UsageError(f"{name} must be between {low} and {high}")
-    return value
-
-
-def float_param(request: web.Request, name: str, low: float, high: float) -> float | None:
-    """A number query parameter in [low, high], or None."""
-    text = request.query.get(name)
-    if text is None or text == "":
-        return None
-    value = _float(text)
-    if value is None or not math.isfinite(value) or not low <= value <= high:
-        raise UsageError(f"{name} must be a number between {low:g} and {high:g}, not {text!r}")
-    return value
-
-
-def bool_param(request: web.Request, name: str, default: bool) -> bool:
-    """true/false, 1/0, yes/no."""
-    text = request.query.get(name)
-    if text is None or text == "":
-        return default
-    lowered = text.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise UsageError(f"{name} must be true or false, not {text!r}")
-
-
-def str_param(request: web.Request, name: str, max_length: int = 2000) -> str | None:
-    """A text query parameter (None when absent or empty)."""
-    text = request.query.get(name)
-    if text is None or text == "":
-        return None
-    if len(text) > max_length:
-        raise UsageError(f"{name} is too long (at most {max_length} characters)")
-    if "\x00" in text:
-        raise UsageError(f"{name} may not contain NUL characters")
-    return text
 
 
 BODY: web.RequestKey[dict[str, Any]] = web.RequestKey("samplemind_body", dict)

@@ -16,7 +16,8 @@ from aiohttp import web
 from ..library import Library
 from ..models import versioned
 from .auth import USER_KEY
-from .http import context, json_call, sample_id, spliced_response, str_param
+from .http import context, json_call, sample_id, spliced_response
+from .query_params import query_args
 from .routes_samples import Q
 from .routing import ID, VIEWER, Route
 
@@ -40,7 +41,7 @@ def _set(library: Library, account: str, ref: int, on: bool) -> dict[str, Any]:
 async def facets(request: web.Request) -> web.StreamResponse:
     # Kept per query while the catalog stays at its generation (query_cache.py).
     return await spliced_response(
-        request, await context(request).pool.queries.facets(str_param(request, "q")))
+        request, await context(request).pool.queries.facets(query_args(request)["q"]))
 
 
 async def list_favourites(request: web.Request) -> web.StreamResponse:

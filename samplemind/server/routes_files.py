@@ -25,7 +25,8 @@ from ..served import CataloguedFile, catalogued, checked_opener, open_catalogued
 from . import exports
 from .downloads import DOWNLOADS, drop, send
 from .guards import refuse_cross_site
-from .http import checked_body, context, error_body, etag_matches, json_now, sample_id, str_param
+from .http import checked_body, context, error_body, etag_matches, json_now, sample_id
+from .query_params import query_args
 from .routing import ID, VIEWER, Param, Route, sample_ids
 
 CHUNK = 256 * 1024
@@ -295,9 +296,9 @@ def _matches(query: str) -> Callable[[Library], list[int]]:
 
 async def export_zip(request: web.Request) -> web.StreamResponse:
     refuse_cross_site(request, context(request).config)  # any page could <img> this GET
-    query = str_param(request, "q") or ""
-    pattern = str_param(request, "pattern", 500) or DEFAULT_PATTERN
-    name = _safe_filename(str_param(request, "name", 100) or "samplemind-kit")
+    args = query_args(request)
+    query, pattern = args["q"] or "", args["pattern"] or DEFAULT_PATTERN
+    name = _safe_filename(args["name"] or "samplemind-kit")
     return await stream_zip(request, name, pattern, _matches(query), query)
 
 
@@ -378,10 +379,12 @@ ROUTES = [
                                          416: "Range outside the file."}),
     Route("GET", "/api/v1/export", "export_zip", export_zip, VIEWER,
           "The samples a query selects as a zip kit (with a manifest), streamed.",
-          (Param("q", "query", {"type": "string"}, "The query ('' or absent: every sample)."),
-           Param("pattern", "query", {"type": "string"},
+          (Param("q", "query", {"type": "string", "maxLength": exports.MAX_QUERY},
+                 "The query ('' or absent: every sample)."),
+           Param("pattern", "query", {"type": "string", "maxLength": 500},
                  "Naming pattern, default `{category}/{name}`."),
-           Param("name", "query", {"type": "string"}, "Download file name (without .zip).")),
+           Param("name", "query", {"type": "string", "maxLength": 100},
+                 "Download file name (without .zip).")),
           produces="application/zip", responses={
               400: "A bad query or naming pattern (widths and precisions at most 255).",
               403: "Asked for by a page other than this server's own (Sec-Fetch-Site other "

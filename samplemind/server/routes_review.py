@@ -12,8 +12,9 @@ from aiohttp import web
 from ..errors import UsageError
 from ..library import Library
 from ..models import versioned
-from .http import checked_body, context, int_param, json_call, str_param
-from .routing import EDITOR, SAMPLE_ID, Param, Route
+from .http import checked_body, context, json_call
+from .query_params import query_args
+from .routing import EDITOR, QUERY_TEXT, SAMPLE_ID, Param, Route
 
 MAX_QUESTIONS = 50
 
@@ -35,9 +36,8 @@ def _reviewer(text: Any) -> str | None:
 
 
 async def next_questions(request: web.Request) -> web.StreamResponse:
-    n = int_param(request, "n", 1, 1, MAX_QUESTIONS)
-    return await json_call(request, _next, str_param(request, "q"), n,
-                           _reviewer(request.query.get("reviewer")))
+    args = query_args(request)
+    return await json_call(request, _next, args["q"], args["n"], _reviewer(args["reviewer"]))
 
 
 def _answer(library: Library, sample_id: int, field: str, value: Any,
@@ -84,9 +84,9 @@ ROUTES = [
     Route("GET", "/api/v1/review/next", "review_next", next_questions, EDITOR,
           "The next questions whose answers would change the library most, leased to this "
           "reviewer for two minutes (another reviewer is not asked them).",
-          (Param("q", "query", {"type": "string"}, "Ask only about samples matching a query."),
-           Param("n", "query", {"type": "integer", "minimum": 1, "maximum": MAX_QUESTIONS},
-                 "How many questions (default 1)."), REVIEWER)),
+          (Param("q", "query", QUERY_TEXT, "Ask only about samples matching a query."),
+           Param("n", "query", {"type": "integer", "minimum": 1, "maximum": MAX_QUESTIONS,
+                                "default": 1}, "How many questions."), REVIEWER)),
     Route("POST", "/api/v1/review/answers", "review_answer", answer, EDITOR,
           "Answer a question: a correction (source user) that teaches similar sounds at "
           "once; says how many samples it changed.",

@@ -6,7 +6,6 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -15,37 +14,34 @@ from ..errors import NotFound, UsageError
 from ..library import Library
 from ..models import CORRECTABLE_FIELDS, ESTIMATED_FIELDS, RECORD_FIELDS, versioned
 from ..organise import SUGGEST_SCHEMA
-from ..similarity.dupes import MAX_THRESHOLD as DUPES_MAX_THRESHOLD
 from ..similarity.dupes import THRESHOLD_SCHEMA as DUPES_THRESHOLD_SCHEMA
 from ..similarity.map_levels import MAX_LEVEL as MAP_MAX_LEVEL
 from ..similarity.map_levels import MAX_POINTS as MAP_MAX_POINTS
 from .errors import Forbidden
 from .http import (
     body_response,
-    bool_param,
     checked_body,
     context,
     encode,
-    float_param,
-    int_param,
     json_call,
     json_now,
     sample_id,
     spliced_response,
-    str_param,
     unique_ids,
 )
-from .routing import ADMIN, EDITOR, ID, VIEWER, Param, Route, sample_ids
+from .query_params import query_args
+from .routing import ADMIN, EDITOR, ID, QUERY_TEXT, VIEWER, Param, Route, sample_ids
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 MAX_K = 1000
 MAX_TAG_IDS = 10_000  # samples tagged by one POST /api/v1/tags
 
-Q = Param("q", "query", {"type": "string"},
+Q = Param("q", "query", QUERY_TEXT,
           "A query in the CLI's query language, e.g. `cat:kick bpm:120..128 sort:bpm-`.")
 MAP_LEVEL = Param("level", "query", {"type": "integer", "minimum": 0, "maximum": MAP_MAX_LEVEL},
                   "Level of detail: 2^level x 2^level cells over the map.")
+MAP_CELL = {"type": "integer", "minimum": 0, "maximum": 2**MAP_MAX_LEVEL - 1}
 MAP_RECT = tuple(Param(name, "query", {"type": "number", "minimum": -2, "maximum": 2},
                        f"Region of the map ({name}; map coordinates run -1..1, y up).")
                  for name in ("x0", "y0", "x1", "y1"))
@@ -82,14 +78,14 @@ def decode_cursor(cursor: str | None, query: str | None) -> int:
 
 
 async def list_samples(request: web.Request) -> web.StreamResponse:
-    query = str_param(request, "q")
-    limit = int_param(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
-    offset = decode_cursor(str_param(request, "cursor"), query)
+    args = query_args(request)
+    query, limit = args["q"], args["limit"]
+    offset = decode_cursor(args["cursor"], query)
     # Ids from SQLite in a worker thread, the records spliced on the loop from the record
     # cache, the page kept while the catalog stays at its generation (query_cache.py). The
     # query's own limit:N still caps the whole listing (Library.query_ids).
     body = await context(request).pool.queries.page(
-        query, offset, limit, bool_param(request, "total", False),
+        query, offset, limit, args["total"],
         lambda next_offset: encode_cursor(next_offset, query))
     return await spliced_response(request, body)
 
@@ -111,18 +107,15 @@ def _similar(library: Library, ref: int, k: int, aspects: str | None, type_: str
 async def similar(request: web.Request) -> web.StreamResponse:
     ctx = context(request)
     ref = sample_id(request)
-    k = int_param(request, "k", 10, 1, MAX_K)
-    type_ = str_param(request, "type", 20)
-    if type_ is not None and type_ not in ("loop", "oneshot"):
-        raise UsageError("type must be loop or oneshot")
-    category = str_param(request, "category", 100)
-    args = (ref, k, str_param(request, "aspect", 500), type_,
-            category.lower() if category else None, str_param(request, "q"))
+    given = query_args(request)
+    category = given["category"]
+    args = (ref, given["k"], given["aspect"], given["type"],
+            category.lower() if category else None, given["q"])
     # The usual question is looked up in the table of nearest neighbours (neighbour_keeper.py);
     # others, or while the table is not current, are searched in a worker thread. The answer
     # is spliced on the loop from the records the record cache holds encoded
     # (record_cache.py), unless too many are not there.
-    found = ctx.neighbours.encoded(ref, k) if args[2:] == (None, None, None, None) else None
+    found = ctx.neighbours.encoded(ref, given["k"]) if args[2:] == (None, None, None, None) else None
     if found is None:
         found = [(hit.id, encode(hit.fields())) for hit in await ctx.pool.run(_ranked, *args)]
     body = ctx.pool.records.hits_body(versioned(id=ref), found)
@@ -178,10 +171,8 @@ async def delete_file(request: web.Request) -> web.StreamResponse:
 
 
 async def dupes(request: web.Request) -> web.StreamResponse:
-    threshold = float_param(request, "threshold", 0, DUPES_MAX_THRESHOLD)
-    exact = bool_param(request, "exact", True)
-    near = bool_param(request, "near", True)
-    query = str_param(request, "q")
+    args = query_args(request)
+    threshold, exact, near, query = args["threshold"], args["exact"], args["near"], args["q"]
 
     def work(library: Library) -> dict[str, Any]:
         groups, layers = library.dupes_and_layers(threshold=threshold, exact=exact, near=near,
@@ -192,9 +183,9 @@ async def dupes(request: web.Request) -> web.StreamResponse:
     return await json_call(request, work)
 
 
-def _map_rect(request: web.Request) -> tuple[float, float, float, float] | None:
+def _map_rect(args: dict[str, Any]) -> tuple[float, float, float, float] | None:
     """x0, y0, x1, y1 (all four or none): a region of the map."""
-    values = [float_param(request, name, -2, 2) for name in ("x0", "y0", "x1", "y1")]
+    values = [args[name] for name in ("x0", "y0", "x1", "y1")]
     if all(value is None for value in values):
         return None
     if any(value is None for value in values):
@@ -203,21 +194,16 @@ def _map_rect(request: web.Request) -> tuple[float, float, float, float] | None:
 
 
 async def sound_map(request: web.Request) -> web.StreamResponse:
-    query = str_param(request, "q")
-    level = int_param(request, "level", None, 0, MAP_MAX_LEVEL)
-    points = int_param(request, "points", None, 0, MAP_MAX_POINTS)
-    rect = _map_rect(request)
+    args = query_args(request)
+    query, level, points, rect = args["q"], args["level"], args["points"], _map_rect(args)
     return await json_call(request, lambda library: library.map_view(
         query, level=level, rect=rect, points=points))
 
 
 async def sound_map_ids(request: web.Request) -> web.StreamResponse:
     """The ids behind a map region or one cell (a selection, a bin opened as a list)."""
-    query = str_param(request, "q")
-    rect = _map_rect(request)
-    level = int_param(request, "level", None, 0, MAP_MAX_LEVEL)
-    cx = int_param(request, "cx", None, 0, 2**MAP_MAX_LEVEL - 1)
-    cy = int_param(request, "cy", None, 0, 2**MAP_MAX_LEVEL - 1)
+    args = query_args(request)
+    query, rect, level, cx, cy = args["q"], _map_rect(args), args["level"], args["cx"], args["cy"]
     if (rect is None) == (level is None or cx is None or cy is None):
         raise UsageError("give either a region (x0, y0, x1, y1) or a cell (level, cx, cy)")
 
@@ -286,26 +272,18 @@ async def delete_collection(request: web.Request) -> web.StreamResponse:
     return await json_call(request, work)
 
 
-def _suggest_args(source: Mapping[str, str]) -> tuple[str | None, int, float]:
-    """GET /api/v1/suggestions's query string (the POST body's types: its schema)."""
-    query = source.get("q")
-    k, threshold = source.get("k", 10), source.get("threshold", 0.5)
-    try:
-        k, threshold = int(k), float(threshold)
-    except (TypeError, ValueError):
-        raise UsageError("k must be a whole number and threshold a number") from None
-    return query or None, k, threshold  # their range: Library.suggest (organise.check_suggest_args)
-
-
 async def suggestions(request: web.Request) -> web.StreamResponse:
-    query, k, threshold = _suggest_args(request.query)
+    args = query_args(request)  # the same schema as the POST body's
+    query, k, threshold = args["q"], args["k"], args["threshold"]
     return await json_call(request, lambda library: versioned(
         suggestions=library.suggest(query, k=k, threshold=threshold)))
 
 
 async def apply_suggestions(request: web.Request) -> web.StreamResponse:
     body = checked_body(request)  # the route's schema: types and ranges
-    query, k, threshold = body.get("q") or None, body.get("k", 10), float(body.get("threshold", 0.5))
+    query = body.get("q") or None
+    k = body.get("k", SUGGEST_SCHEMA["k"]["default"])
+    threshold = float(body.get("threshold", SUGGEST_SCHEMA["threshold"]["default"]))
     response = await json_call(request, lambda library: versioned(
         applied=library.suggest(query, k=k, threshold=threshold, apply=True)))
     context(request).watcher.nudge()
@@ -354,16 +332,17 @@ _SET_BODY = {"type": "object", "minProperties": 1, "additionalProperties": False
 _SUGGEST_BODY = {"type": "object", "additionalProperties": False,
                  "properties": {"q": {"type": "string"}, **SUGGEST_SCHEMA}}
 NAME = Param("name", "path", {"type": "string"}, "Collection name.", True)
-K = Param("k", "query", {"type": "integer", "minimum": 1, "maximum": MAX_K},
-          "How many (default 10).")
+K = Param("k", "query", {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10},
+          "How many.")
 
 ROUTES = [
     Route("GET", "/api/v1/samples", "samples_list", list_samples, VIEWER,
           "List samples matching a query, a page at a time (cursor pagination).",
-          (Q, Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
-                    f"Page size (default {DEFAULT_PAGE})."),
-           Param("cursor", "query", {"type": "string"}, "next_cursor of the previous page."),
-           Param("total", "query", {"type": "boolean"},
+          (Q, Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE,
+                                       "default": DEFAULT_PAGE}, "Page size."),
+           Param("cursor", "query", {"type": "string", "maxLength": 200},
+                 "next_cursor of the previous page."),
+           Param("total", "query", {"type": "boolean", "default": False},
                  "Also count every sample the query matches (`total`)."))),
     Route("GET", "/api/v1/samples/{id}", "sample_get", get_sample, VIEWER,
           "One sample, every field.", (ID,), responses={404: "No such sample."}),
@@ -378,10 +357,12 @@ ROUTES = [
           (ID,), responses={403: "Started without --allow-delete.", 404: "No such sample."}),
     Route("GET", "/api/v1/samples/{id}/similar", "sample_similar", similar, VIEWER,
           "The samples that sound most like this one.",
-          (ID, K, Param("aspect", "query", {"type": "string"},
+          (ID, K, Param("aspect", "query", {"type": "string", "maxLength": 500},
                         "Aspect weights, e.g. `timbre=2,pitch=0`."),
-           Param("type", "query", {"type": "string", "enum": ["loop", "oneshot"]}, "Only this type."),
-           Param("category", "query", {"type": "string"}, "Only this category."), Q),
+           Param("type", "query", {"type": "string", "enum": ["loop", "oneshot"], "maxLength": 7},
+                 "Only this type."),
+           Param("category", "query", {"type": "string", "maxLength": 100}, "Only this category."),
+           Q),
           responses={404: "No such sample."}),
     Route("GET", "/api/v1/samples/{id}/peaks", "sample_peaks", peaks, VIEWER,
           "Waveform overview: [min, max] pairs over equal slices (mono).", (ID,),
@@ -392,8 +373,9 @@ ROUTES = [
           "(`layers`, softest first: never redundant).",
           (Param("threshold", "query", DUPES_THRESHOLD_SCHEMA,
                  "Near-duplicate distance threshold."),
-           Param("exact", "query", {"type": "boolean"}, "Include exact groups (default true)."),
-           Param("near", "query", {"type": "boolean"}, "Include near groups (default true)."), Q)),
+           Param("exact", "query", {"type": "boolean", "default": True}, "Include exact groups."),
+           Param("near", "query", {"type": "boolean", "default": True}, "Include near groups."),
+           Q)),
     Route("GET", "/api/v1/map", "map", sound_map, VIEWER,
           "The sound map of a query's samples (PCA of the sound vectors) at a level of detail: "
           "the points themselves when at most `points` are in view, else bins of the level's "
@@ -406,8 +388,8 @@ ROUTES = [
     Route("GET", "/api/v1/map/ids", "map_ids", sound_map_ids, VIEWER,
           "Ids of a query's samples in a region of the map, or in one cell of a level.",
           (Q, *MAP_RECT, MAP_LEVEL,
-           Param("cx", "query", {"type": "integer", "minimum": 0}, "Cell column (with level)."),
-           Param("cy", "query", {"type": "integer", "minimum": 0}, "Cell row (with level)."))),
+           Param("cx", "query", MAP_CELL, "Cell column (with level)."),
+           Param("cy", "query", MAP_CELL, "Cell row (with level)."))),
     Route("GET", "/api/v1/tags", "tags_list", list_tags, VIEWER,
           "Every tag with how many samples carry it."),
     Route("POST", "/api/v1/tags", "tags_apply", apply_tags, EDITOR,
@@ -423,7 +405,7 @@ ROUTES = [
           "Forget a collection.", (NAME,), responses={404: "No such collection."}),
     Route("GET", "/api/v1/suggestions", "suggestions", suggestions, VIEWER,
           "Tag suggestions for untagged samples, voted by user-tagged neighbours.",
-          (Param("q", "query", {"type": "string"}, "Only samples matching this query."),
+          (Param("q", "query", QUERY_TEXT, "Only samples matching this query."),
            Param("k", "query", SUGGEST_SCHEMA["k"], "Neighbours."),
            Param("threshold", "query", SUGGEST_SCHEMA["threshold"], "Share of votes needed."))),
     Route("POST", "/api/v1/suggestions", "suggestions_apply", apply_suggestions, EDITOR,

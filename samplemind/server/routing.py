@@ -12,6 +12,7 @@ from aiohttp import web
 
 from .body_schema import Check, check_body, compile_schema
 from .http import BODY, json_value
+from .query_params import QUERY, QueryReader, compile_query
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -63,6 +64,11 @@ class Route:
         subset body_schema supports is a ValueError here, when the routes are added)."""
         return None if self.body is None else compile_schema(self.body)
 
+    @cached_property
+    def query_reader(self) -> QueryReader | None:
+        """The compiled reader of its query parameters (query_params.py), or None."""
+        return compile_query(self.params)
+
 
 # Every route an app serves, in the order added: the OpenAPI document is built from it
 # (GET /api/v1/openapi.json), so a route added by the account layer is documented too.
@@ -102,6 +108,8 @@ def add_routes(app: web.Application, routes: list[Route]) -> None:
         if check is not None and not route.own_body:
             assert route.body is not None and route.body.get("type") == "object", route.name
             handler = _checking(handler, check)
+        if route.query_reader is not None:
+            handler = _reading_query(handler, route.query_reader)
         resource = app.router.add_resource(route.path, name=route.name)
         resource.add_route(route.method, handler)
         if route.method == "GET" and route.name != "ws":
@@ -120,6 +128,19 @@ def _checking(handler: Handler, check: Check) -> Handler:
 
     return checked
 
+
+def _reading_query(handler: Handler, reader: QueryReader) -> Handler:
+    """handler, behind the reading and check of the route's query parameters."""
+
+    async def read(request: web.Request) -> web.StreamResponse:
+        request[QUERY] = reader(request.query)
+        return await handler(request)
+
+    return read
+
+
+# A query in the query language, as a query parameter (a URL carries at most a few KB).
+QUERY_TEXT = {"type": "string", "maxLength": 2000}
 
 # A sample id in a JSON body: SQLite's integers are 64-bit signed.
 SAMPLE_ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
