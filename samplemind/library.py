@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # FAISS and NumPy load only when a command needs them
 
     from .analysis.executors import AnalysisExecutor
     from .similarity.manager import IndexManager
+    from .similarity.neighbours import NeighbourTable
 
 _ID_CHUNK = 500  # ids per SQL statement (well under SQLite's variable limit)
 RARE_TAG_FACTOR = 64  # a tag: term carried by fewer than sqrt(64 x samples) reads the tags first
@@ -818,6 +819,16 @@ class Library(Closing):
 
         return map_levels.layout_for(str(self.index.folder), self.catalog.generation, build,
                                      refresh)
+
+    def neighbour_table(self, previous: NeighbourTable | None = None, *, max_bytes: int,
+                        should_stop: Callable[[], bool] | None = None) -> NeighbourTable | None:
+        """Every sample's nearest neighbours for the index as the catalog is now (the
+        server's answer to the usual similar question: similarity/neighbours.py); previous
+        itself, marked current, when no vector moved since it was built; None when empty,
+        larger than max_bytes, or the index kept changing (a scan is running)."""
+        from .similarity import neighbours
+
+        return neighbours.table_for(self.index, previous, max_bytes, should_stop)
 
     def index_status(self) -> dict[str, Any]:
         """Figures about the vector index (brought up to date first)."""

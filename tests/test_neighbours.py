@@ -107,6 +107,26 @@ async def served(aiohttp_client, catalog: tuple[Path, Path], tmp_path: Path):
     return client, app[CONTEXT], home
 
 
+def test_library_neighbour_table_rebuilds_only_when_a_vector_moved(catalog, tmp_path: Path):
+    """Library.neighbour_table, the server's one door to the table: the same rows again when
+    only tags changed, new rows after a vector changed, none past max_bytes."""
+    home = copy_home(catalog[0], tmp_path / "own")
+    with Library(home) as library:
+        table = library.neighbour_table(max_bytes=10**9)
+        assert table is not None and len(table.ids) == library.count()
+        first = int(table.ids[0])
+        assert table.encoded(first, 5) is not None
+        assert library.neighbour_table(max_bytes=neighbours.estimated_bytes(len(table.ids)) - 1) is None
+        library.tag([first], ["moved-no-vector"])
+        again = library.neighbour_table(table, max_bytes=10**9)
+        assert again is not None and again.ids is table.ids
+        assert again.generation == library.changes.generation() > table.generation
+        library.forget(first)  # a vector leaves the index
+        rebuilt = library.neighbour_table(again, max_bytes=10**9)
+        assert rebuilt is not None and rebuilt.ids is not table.ids
+        assert first not in rebuilt.ids.tolist() and len(rebuilt.ids) == len(table.ids) - 1
+
+
 async def _until(condition, seconds: float = 30.0) -> None:
     for _ in range(int(seconds / 0.02)):
         if condition():

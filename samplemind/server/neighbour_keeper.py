@@ -1,7 +1,7 @@
 """The server's table of every sample's nearest neighbours, kept current with the catalog.
 
 GET .../similar for the usual question (one sample, all aspects equal, no filter, k up to
-neighbours.TABLE_K) is answered on the event loop from the table: a lookup of ~20 us
+similarity.neighbours.TABLE_K) is answered on the event loop from the table: a lookup of ~20 us
 instead of a search in a worker thread. Anything else, or a table not (yet) current, is
 searched live as before, so an answer is never stale.
 
@@ -21,15 +21,16 @@ import dataclasses
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
-from ..similarity import neighbours
-from ..similarity.neighbours import IndexChanged, NeighbourTable
 from .libraries import LibraryPool
+
+if TYPE_CHECKING:
+    from ..similarity.neighbours import NeighbourTable
 
 log = logging.getLogger("samplemind.server")
 
 DEFAULT_TABLE_BYTES = 512 * 1024 * 1024  # about 870k samples; bigger libraries search live
-BUILD_ATTEMPTS = 3  # an index that keeps changing (a scan is running) is left for later
 RETRY_AFTER = 5.0  # seconds before trying again after a build failed
 QUIET_SECONDS = 1.0  # the catalog must rest this long before a build (a scan is running)
 
@@ -120,29 +121,16 @@ class NeighbourKeeper:
 
     def _current_table(self) -> NeighbourTable | None:
         """(Worker thread.) The table for the index as the catalog is now."""
-        for _ in range(BUILD_ATTEMPTS):
-            index = self.pool.index.current()  # brings the index up to the catalog
-            with index.lock.reading():
-                version, generation, count = index.version, index.info.generation, index.count
-            table = self.table
-            if table is not None and table.index is index and table.version == version:
-                # The catalog moved but no vector did: the same rows are still right.
-                return dataclasses.replace(table, generation=generation)
-            if count == 0 or neighbours.estimated_bytes(count) > self.max_bytes:
-                return None
-            started = time.perf_counter()
-            try:
-                built = neighbours.build(index, should_stop=lambda: self._closing)
-            except IndexChanged:
-                if self._closing:
-                    return None
-                continue
-            self.builds += 1
+        previous = self.table
+        started = time.perf_counter()
+        table = self.pool.library().neighbour_table(previous, max_bytes=self.max_bytes,
+                                                    should_stop=lambda: self._closing)
+        if table is not None and (previous is None or table.ids is not previous.ids):
+            self.builds += 1  # built anew, not the previous rows marked current
             self.build_seconds = round(time.perf_counter() - started, 3)
             log.info("table of nearest neighbours built: %d samples in %.1f s",
-                     len(built.ids), self.build_seconds)
-            return built
-        return None
+                     len(table.ids), self.build_seconds)
+        return table
 
     def stats(self) -> dict[str, float]:
         """Figures for /metrics."""

@@ -13,9 +13,11 @@ the table and a live search may keep different ones at the edge of k.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import orjson
@@ -23,6 +25,9 @@ import orjson
 from .index import VectorIndex
 from .search import Ranked
 from .vectors import ASPECTS, aspect_distances, combined_distance, score
+
+if TYPE_CHECKING:
+    from .manager import IndexManager
 
 TABLE_K = 16  # neighbours kept per sample (the CLI asks 10 by default, the web UI 12)
 FAISS_BATCH = 16  # queries per FAISS call: from 20 on, FAISS computes distances with BLAS
@@ -144,6 +149,29 @@ def _fields_json(numbers: list[int]) -> bytes:
 def estimated_bytes(count: int, k: int = TABLE_K) -> int:
     """Memory a table of `count` samples takes."""
     return count * (k * BYTES_PER_NEIGHBOUR + 12 + 16)  # + id, filled, id -> row map
+
+
+def table_for(manager: IndexManager, previous: NeighbourTable | None, max_bytes: int,
+              should_stop: Callable[[], bool] | None = None,
+              attempts: int = 3) -> NeighbourTable | None:  # then left for later
+    """The table for manager's index as the catalog is now: previous again, marked with the
+    generation now, when no vector moved since it was built; None when there is nothing to
+    table, it would take more than max_bytes, or the index kept changing under each of
+    `attempts` builds (a scan is running)."""
+    for _ in range(attempts):
+        index = manager.current()  # brings the index up to the catalog
+        with index.lock.reading():
+            version, generation, count = index.version, index.info.generation, index.count
+        if previous is not None and previous.index is index and previous.version == version:
+            return dataclasses.replace(previous, generation=generation)
+        if count == 0 or estimated_bytes(count) > max_bytes:
+            return None
+        try:
+            return build(index, should_stop=should_stop)
+        except IndexChanged:
+            if should_stop is not None and should_stop():
+                return None
+    return None
 
 
 def build(index: VectorIndex, k: int = TABLE_K,
