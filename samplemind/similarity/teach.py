@@ -6,7 +6,11 @@ categories (teach_categories: the category of named neighbours, after each scan)
 weigh each neighbour's vote by how near it is, exp(-(d / REACH)^2), on the distance
 scale of `samplemind similar` (0 the same sound, about 1.4 two unrelated ones), and count
 DOUBT votes for "none of these", so distant or disagreeing neighbours give a low
-confidence.
+confidence. Where the owner answered (`set`, `review`), a lesson moves a sound off its own
+guess only when a teacher of the new category is more alike than the sound's own evidence
+(_nearer): measured by benchmarks/review.py (814 unnamed real one-shots, the 50 answers of
+questions by lowest confidence), the answers' neighbours made right / wrong went from 36 / 32
+to 16 / 12, top-1 after 20 answers 0.781 -> 0.786.
 """
 
 from __future__ import annotations
