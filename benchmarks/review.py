@@ -15,7 +15,9 @@ overall and per class. Three strategies in the same command:
   lowest   the unanswered one-shot with the lowest category confidence
 
 --limit takes a fixed-seed subset of the one-shots (the whole set is ~1,000 files). The time
-of each answer is printed (median and max) per strategy. --time-at N (e.g. 100000) instead
+of each answer is printed (median and max) per strategy, and what the answers did to the
+other sounds: how many neighbours they made right and how many they made wrong (teaching that
+breaks as much as it fixes shows here, not in top-1). --time-at N (e.g. 100000) instead
 builds benchmarks/similar.py's synthetic catalog of N rows (real vectors and rows, jittered;
 benchmarks/serve.py's builder), runs the post-scan category steps once, then times the
 questions and a few answers and undos there, each answer taught where it reaches, and in the
@@ -75,10 +77,13 @@ def top1(library: Library, truth: dict[int, str], answered: set[int]
         {s: sum(v) / len(v) for s, v in sorted(by_source.items())}
 
 
-def simulate(home: Path, truth: dict[int, str], strategy: str) -> tuple[list, list[float]]:
+def simulate(home: Path, truth: dict[int, str], strategy: str
+             ) -> tuple[list, list[float], list[int]]:
+    """(top-1 at each checkpoint, each answer's seconds, [neighbours the answers made right,
+    neighbours they made wrong]: what teaching did besides the answered sounds)."""
     rng = random.Random(accuracy.SEED)
     answered: set[int] = set()
-    results, seconds = [], []
+    results, seconds, churn = [], [], [0, 0]
     with Library(home) as library:
         for n in range(max(CHECKPOINTS) + 1):
             if n in CHECKPOINTS:
@@ -107,12 +112,18 @@ def simulate(home: Path, truth: dict[int, str], strategy: str) -> tuple[list, li
                 if value is None:
                     answered.add(sample_id)
                     continue
+            before = dict(library.catalog.query("SELECT id, category FROM samples"))
             started = time.perf_counter()
-            library.review_answer(sample_id, field, value, reviewer="bench")
+            done = library.review_answer(sample_id, field, value, reviewer="bench")
             seconds.append(time.perf_counter() - started)
+            moved = [i for i in done["changed_ids"] if i != sample_id and i in truth]
+            if moved:
+                now = dict(library.catalog.query("SELECT id, category FROM samples"))
+                churn[0] += sum(now.get(i) == truth[i] != before.get(i) for i in moved)
+                churn[1] += sum(before.get(i) == truth[i] != now.get(i) for i in moved)
             if field == "category":
                 answered.add(sample_id)
-    return results, seconds
+    return results, seconds, churn
 
 
 def time_at(n: int, work: Path, jobs: int, rounds: int = 9) -> None:
@@ -238,10 +249,11 @@ def main() -> None:
         copy = args.work / f"home-{strategy}"
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(home, copy)
-        table[strategy], seconds = simulate(copy, truth, strategy)
+        table[strategy], seconds, churn = simulate(copy, truth, strategy)
         timing = (f"answer: median {statistics.median(seconds) * 1000:.0f} ms, "
                   f"max {max(seconds) * 1000:.0f} ms" if seconds else "no answers")
-        print(f"  {strategy}: {timing}")
+        print(f"  {strategy}: {timing}; the answers' neighbours: {churn[0]} made right, "
+              f"{churn[1]} made wrong")
     print("\ntop-1 over the unanswered one-shots after N answers")
     print(f"  {'N':>3}  " + "  ".join(f"{s:>7}" for s in table))
     for row in range(len(CHECKPOINTS)):

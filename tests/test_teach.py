@@ -4,6 +4,7 @@ the category of named ones that sound like them, with a confidence and the sourc
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from samplemind import Library
 from samplemind.similarity.teach import (
     DOUBT,
     MIN_TEACHERS,
+    REACH,
     TAUGHT_SOURCE,
     Lesson,
+    _decide,
     category_vote,
     combine,
     teach_categories,
@@ -152,3 +155,30 @@ def test_a_round_asks_again_only_what_changed_unless_the_teachers_did(copy: tupl
         library.set(kick, {"category": "perc"})
         again = teach_categories(library.catalog, library.index.current)
         assert again.candidates == len(unnamed_ids)
+
+
+def _squared(weight: float) -> float:
+    """The squared index distance at which a teacher votes with `weight`."""
+    from samplemind.similarity.vectors import ASPECTS
+
+    return len(ASPECTS) * REACH ** 2 * -math.log(weight)
+
+
+def test_answers_move_a_sound_only_from_nearer_than_its_own_evidence():
+    # Three snares the owner answered, each one the model had taken for a tom: their doubt
+    # and their summed vote once moved every tom guess around them, sure or not (issue 19:
+    # one answer fixed 7 sounds and broke 15). A sound moves only when one of them is more
+    # alike (vote weight) than its own guess is sure.
+    labels = {1: "snare", 2: "snare", 3: "snare"}
+    mistaken = {1: "tom", 2: "tom", 3: "tom"}
+    answers = {1, 2, 3}
+    around = [(1, _squared(0.5)), (2, _squared(0.45)), (3, _squared(0.4))]
+    assert vote_weight(around[0][1]) == pytest.approx(0.5)
+    sure = _decide(("tom", 0.8, "dsp"), around, labels, mistaken, answers)
+    assert sure[0] == "tom" and sure[1] < 0.8  # kept; the doubt still lowers its confidence
+    unsure = _decide(("tom", 0.45, "dsp"), around, labels, mistaken, answers)
+    assert unsure[:1] == ("snare",) and unsure[2] == TAUGHT_SOURCE  # the answer is nearer
+    # a tom the owner answered near it is evidence for the guess too
+    near_tom = [(4, _squared(0.9)), *around[:1]]
+    kept = _decide(("tom", 0.3, "dsp"), near_tom, {**labels, 4: "tom"}, mistaken, {*answers, 4})
+    assert kept[0] == "tom"
