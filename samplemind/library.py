@@ -365,6 +365,12 @@ class Library(Closing):
             return versioned({"total": self.catalog.count(where, params),
                               **self.catalog.facet_counts(where, params)})
 
+    def facets_at(self, query: str | None = None) -> tuple[int, dict[str, Any]]:
+        """(generation, facets) read in one snapshot: the server keeps the answer for that
+        catalog generation (server/query_cache.py)."""
+        with self.catalog.snapshot():
+            return self.catalog.generation, self.facets(query)
+
     def favourites(self, account: str) -> list[int]:
         """The ids one account starred, the first starred first (the query: fav:ACCOUNT)."""
         return self.catalog.favourites(_account(account))

@@ -59,6 +59,20 @@ def test_the_import_reader_sees_relative_and_nested_imports() -> None:
     assert "samplemind.similarity.neighbours" not in imports  # a TYPE_CHECKING import only
 
 
+def attributes_used(path: Path) -> set[str]:
+    return {node.attr for node in ast.walk(ast.parse(path.read_text(), str(path)))
+            if isinstance(node, ast.Attribute)}
+
+
+@pytest.mark.parametrize("layer", ["server", "commands"])
+def test_the_cli_and_the_server_reach_no_librarys_catalog(layer: str) -> None:
+    """Library.catalog (and a catalog's SQLite connection) are below the door: a server or
+    CLI need is a Library method (as Library.facets_at, query_ids)."""
+    reached = {str(path.relative_to(PACKAGE)): sorted(attributes_used(path) & {"catalog", "conn"})
+               for path in sorted((PACKAGE / layer).rglob("*.py"))}
+    assert {path: names for path, names in reached.items() if names} == {}
+
+
 @pytest.mark.parametrize("layer", ["server", "commands"])
 def test_the_cli_and_the_server_import_nothing_below_library(layer: str) -> None:
     reached = {}

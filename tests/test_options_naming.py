@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from samplemind.ai.errors import ModelTimeout
-from samplemind.commands.common import options
+from samplemind.commands.common import in_options, options
 from samplemind.errors import BadValue, UsageError
 
 from helpers import run_cli
@@ -23,6 +23,9 @@ def test_a_named_setting_is_said_as_the_option_and_the_error_kept():
 def test_other_errors_and_settings_pass_unchanged():
     with pytest.raises(ModelTimeout, match=r"\(raise the timeout\)$"), options(model="--model"):
         raise ModelTimeout("late (raise the timeout)").naming(timeout="the timeout")
+    # A path the message shows before the words keeps them: the last are the setting's.
+    assert in_options("/s/a path map/x.wav: (use a path map)", {"path_map": "a path map"},
+                      {"path_map": "--path-map"}) == "/s/a path map/x.wav: (use --path-map)"
     with pytest.raises(UsageError, match="^plain$"), options(timeout="--timeout"):
         raise UsageError("plain")
     with pytest.raises(UsageError, match="^--ask must say what"), options(words="--ask"):

@@ -145,6 +145,7 @@ def in_options(text: str, settings: Mapping[str, str], names: Mapping[str, str])
     SampleMindError.naming) replaced by the command's option for it (names: name -> option),
     for the texts that reach the CLI as text: per-file failures, notices."""
     for name, words in settings.items():
-        if name in names:
-            text = text.replace(words, names[name])
+        if name in names and words in text:  # the last: a path said earlier may hold the words
+            before, _, after = text.rpartition(words)
+            text = before + names[name] + after
     return text

@@ -55,7 +55,7 @@ CLIENT_GONE = 499  # the status counted for a request whose client left (as ngin
 RETRY_AFTER = 5  # seconds a client is asked to wait when the server is busy (503)
 JSON_BODY_LIMIT = 1024 * 1024  # non-upload request bodies (aiohttp's default, made explicit)
 # The longest request line: enough for every query parameter of a route at its schema's
-# maxLength, percent-encoded (tests/test_query_params.py checks it against the route table).
+# maxLength, percent-encoded (tests/test_server_hostile.py checks it against the route table).
 # aiohttp's 8190 would refuse a 2000-character query of non-ASCII text in plain text, before
 # the app could answer in its JSON error shape.
 MAX_REQUEST_LINE = 64 * 1024

@@ -191,9 +191,8 @@ def _query_ids(library: Library, query: str | None, offset: int, limit: int,
 
 def _facets(library: Library, query: str | None) -> tuple[int, Body]:
     """In a worker thread: the facets of a query and the generation they were counted at."""
-    with library.catalog.snapshot():
-        generation = library.catalog.generation
-        return generation, Body.kept(library.facets(query))
+    generation, facets = library.facets_at(query)
+    return generation, Body.kept(facets)
 
 
 def _read_records(library: Library, ids: list[int]) -> list[tuple[int, Body]]:

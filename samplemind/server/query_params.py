@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 QueryReader = Callable[[Mapping[str, str]], dict[str, Any]]
 QUERY: web.RequestKey[dict[str, Any]] = web.RequestKey("samplemind_query", dict)
 
-_WHOLE = re.compile(r"[+-]?[0-9]+")
+_WHOLE = re.compile(r"[+-]?[0-9]{1,19}")  # int64's digits: longer is out of every range
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")
 _TRUE = frozenset(("1", "true", "yes", "on"))
 _FALSE = frozenset(("0", "false", "no", "off"))
 
@@ -42,16 +43,13 @@ def _shown(text: str) -> str:
 
 
 def _integer(text: str) -> int:
-    if not _WHOLE.fullmatch(text):  # int() would also take " 7", "1_000" and "٣"
-        raise Refused(f"must be a whole number, not {_shown(text)}")
+    if not _WHOLE.fullmatch(text):  # int() would also take " 7", "1_000", "٣" and 5,000 digits
+        raise Refused(f"must be a whole number of at most 19 digits, not {_shown(text)}")
     return int(text)
 
 
 def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
+    value = float(text) if _NUMBER.fullmatch(text) else math.nan  # not " 1", "0_5", "nan"
     if not math.isfinite(value):
         raise Refused(f"must be a number, not {_shown(text)}")
     return value

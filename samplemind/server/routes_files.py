@@ -297,8 +297,7 @@ def _matches(query: str) -> Callable[[Library], list[int]]:
 async def export_zip(request: web.Request) -> web.StreamResponse:
     refuse_cross_site(request, context(request).config)  # any page could <img> this GET
     args = query_args(request)
-    query, pattern = args["q"] or "", args["pattern"] or DEFAULT_PATTERN
-    name = _safe_filename(args["name"] or "samplemind-kit")
+    query, pattern, name = args["q"] or "", args["pattern"], _safe_filename(args["name"])
     return await stream_zip(request, name, pattern, _matches(query), query)
 
 
@@ -381,9 +380,10 @@ ROUTES = [
           "The samples a query selects as a zip kit (with a manifest), streamed.",
           (Param("q", "query", {"type": "string", "maxLength": exports.MAX_QUERY},
                  "The query ('' or absent: every sample)."),
-           Param("pattern", "query", {"type": "string", "maxLength": 500},
-                 "Naming pattern, default `{category}/{name}`."),
-           Param("name", "query", {"type": "string", "maxLength": 100},
+           Param("pattern", "query", {"type": "string", "maxLength": 500,
+                                      "default": DEFAULT_PATTERN}, "Naming pattern."),
+           Param("name", "query", {"type": "string", "maxLength": 100,
+                                   "default": "samplemind-kit"},
                  "Download file name (without .zip).")),
           produces="application/zip", responses={
               400: "A bad query or naming pattern (widths and precisions at most 255).",

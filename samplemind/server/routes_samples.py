@@ -15,6 +15,7 @@ from ..library import Library
 from ..models import CORRECTABLE_FIELDS, ESTIMATED_FIELDS, RECORD_FIELDS, versioned
 from ..organise import SUGGEST_SCHEMA
 from ..similarity.dupes import THRESHOLD_SCHEMA as DUPES_THRESHOLD_SCHEMA
+from ..similarity.map_levels import DEFAULT_POINTS as MAP_DEFAULT_POINTS
 from ..similarity.map_levels import MAX_LEVEL as MAP_MAX_LEVEL
 from ..similarity.map_levels import MAX_POINTS as MAP_MAX_POINTS
 from .errors import Forbidden
@@ -382,8 +383,9 @@ ROUTES = [
           "cells (count, centroid, main category, a sample to play), each sample counted once; "
           "with the legend and the query's extent.",
           (Q, MAP_LEVEL, Param("points", "query", {"type": "integer", "minimum": 0,
-                                                    "maximum": MAP_MAX_POINTS},
-                               "Most points to send before binning (default 20000)."),
+                                                    "maximum": MAP_MAX_POINTS,
+                                                    "default": MAP_DEFAULT_POINTS},
+                               "Most points to send before binning."),
            *MAP_RECT)),
     Route("GET", "/api/v1/map/ids", "map_ids", sound_map_ids, VIEWER,
           "Ids of a query's samples in a region of the map, or in one cell of a level.",

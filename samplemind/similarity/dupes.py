@@ -19,7 +19,8 @@ from ..errors import BadValue
 DEFAULT_THRESHOLD = 0.20  # combined distance; chosen with benchmarks/similarity_quality.py (README)
 MAX_THRESHOLD = 10  # the largest threshold asked for (the CLI's, the API's and Library's rule)
 # check_threshold as JSON schema, for the query parameter that carries it.
-THRESHOLD_SCHEMA = {"type": "number", "minimum": 0, "maximum": MAX_THRESHOLD}
+THRESHOLD_SCHEMA = {"type": "number", "minimum": 0, "maximum": MAX_THRESHOLD,
+                    "default": DEFAULT_THRESHOLD}
 DURATION_RATIO = 0.85  # shorter / longer: a one-shot and a loop built from it are not dupes
 NEIGHBOURS = 10  # candidates looked at per sample
 LOSSLESS = {"wav", "flac", "aiff", "aif", "w64", "rf64", "bw64", "caf", "wv", "ape", "alac"}
