@@ -456,6 +456,13 @@ async def test_the_longest_well_formed_request_line_fits_the_servers_limit():
         assert line <= MAX_REQUEST_LINE, route.name
 
 
+async def test_a_long_unknown_path_is_a_short_404(server):
+    response = await timed(server.get("/api/v1/" + "x" * 60_000))
+    data = await response.json()
+    assert_error(response.status, data, 404, "no such route")
+    assert len(data["error"]) < 400
+
+
 async def test_bounded_aspect_weights_and_odd_query_text(server, library_dir):
     _, _, ids = library_dir
     sample = ids["small.wav"]

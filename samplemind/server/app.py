@@ -90,7 +90,8 @@ def _error_response(request: web.Request, exc: BaseException) -> web.Response:
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") \
             else exc.reason
         if exc.status == 404 and message == exc.reason:  # no route matched the path
-            message = (f"no such route: {request.method} {request.path} (the routes are "
+            path = request.path if len(request.path) <= 200 else request.path[:197] + "..."
+            message = (f"no such route: {request.method} {path} (the routes are "
                        "listed in /api/v1/openapi.json)")
         response = error_body(message or exc.reason, exc.status)
         for header in ("Allow", "Retry-After"):
