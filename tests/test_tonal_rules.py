@@ -391,3 +391,68 @@ def test_a_chord_over_that_low_note_is_still_a_chord() -> None:
     power, sr, n_fft = _low_string_frames((midi_to_hz(52), midi_to_hz(55)))
     assert tonal.bass_hz(power, sr, n_fft) == pytest.approx(2 * midi_to_hz(36), rel=0.01)
     assert not tonal.one_note_under_the_bass(power, sr, n_fft)
+
+
+def _series_frames(f0: float, partials: dict[float, float], frames: int = 8) -> tuple[np.ndarray, int, int]:
+    """Steady power frames with a peak at n * f0 for each partial number n -> amplitude (peaks
+    as narrow as a Hann window's main lobe: an A0's partials lie 4.7 bins apart)."""
+    sr, n_fft = 48000, 8192
+    bins = np.arange(n_fft // 2 + 1)
+    row = np.full(bins.size, 1e-9)
+    for number, level in partials.items():
+        row += level ** 2 * np.exp(-0.5 * ((bins - number * f0 * n_fft / sr) / 0.5) ** 2)
+    return np.tile(row, (frames, 1)), sr, n_fft
+
+
+def test_the_common_period_of_a_chord_is_no_note() -> None:
+    # Salamander's A#sus2 over a doubled bass read as A#0: its notes A#2, A#3, C4, F4 are
+    # partials 4, 8, 9, 12 of A#0 (with their own partials 16, 18, 24, ...), and nothing sounds
+    # partials 5, 6, 7, 10, 11: a series with gaps is several notes, not one.
+    from samplemind.analysis import tonal
+
+    f0 = midi_to_hz(22)  # A#0
+    partials = {4: 1.0, 8: 0.9, 9: 0.6, 12: 0.7, 16: 0.3, 18: 0.2, 24: 0.2, 27: 0.1, 36: 0.1}
+    power, sr, n_fft = _series_frames(f0, partials)
+    assert tonal.bass_hz(power, sr, n_fft) == pytest.approx(4 * f0, rel=0.01)
+    assert tonal.common_period(power, sr, n_fft, f0)
+
+
+def test_a_low_note_whose_first_partials_are_weak_is_a_note() -> None:
+    # A low piano string (Salamander's A0): its 1st and 2nd partials under BASS_FLOOR of the
+    # loudest, so the lowest strong peak is its 3rd; but every partial from there up sounds.
+    from samplemind.analysis import tonal
+
+    f0 = midi_to_hz(21)  # A0
+    partials = {1: 0.05, 2: 0.1, **{n: 1.0 / n ** 0.3 for n in range(3, 40)}}
+    power, sr, n_fft = _series_frames(f0, partials)
+    assert tonal.bass_hz(power, sr, n_fft) == pytest.approx(3 * f0, rel=0.01)
+    assert not tonal.common_period(power, sr, n_fft, f0)
+    # and a note whose fundamental is strong is never a common period
+    power, sr, n_fft = _series_frames(midi_to_hz(40), {n: 1.0 / n for n in range(1, 12)})
+    assert not tonal.common_period(power, sr, n_fft, midi_to_hz(40))
+
+
+def _weak_low_note(midi: int, seconds: float = 2.5) -> np.ndarray:
+    """A low string whose 1st and 2nd partials are faint (30 dB under the 3rd), 20 stretched
+    partials from there up."""
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    freq = midi_to_hz(midi)
+    x = np.zeros(n)
+    for k in range(1, 21):
+        fk = k * freq * np.sqrt(1 + 2e-4 * k * k)
+        gain = 0.03 if k <= 2 else 1.0
+        x += gain * np.sin(2 * np.pi * fk * t + 0.7 * k) / k ** 0.5 * np.exp(-t * (0.5 + 0.2 * k))
+    x *= np.minimum(1.0, t / 0.002)
+    return (0.8 * x / np.max(np.abs(x))).astype(np.float32)
+
+
+@pytest.mark.parametrize("midi", [21, 24, 28])
+def test_a_low_note_heard_from_its_third_partial_up_keeps_its_note(tmp_path: Path, midi: int) -> None:
+    # YIN reads the note from the series; the common-period rule must not turn it into the
+    # chord its partials 3-6 sound (a fifth, the root, a major third).
+    path = write_audio(tmp_path / "sample.wav", _weak_low_note(midi), SR)
+    record = analyse(str(path))
+    assert record["note"] == f"{NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
+    assert record["chord"] is None
+    assert record["key"] is None

@@ -474,8 +474,13 @@ class Extractor:
                         return Harmony(pitch=tonal.PitchResult(clarity=pitch.clarity),
                                        chord=chord, chord_confidence=confidence, key=key,
                                        key_confidence=confidence if key else None)
-                return none  # one pitch held: a note, no chord
-            pitch = tonal.PitchResult(clarity=pitch.clarity)  # the pitch moves: no note
+                    if not tonal.common_period(kpower, sr, k_fft, pitch.hz):
+                        return none  # one pitch held: a note, no chord
+                    # YIN's pitch is the common period of a chord's notes: no note
+                else:
+                    return none  # one pitch held: a note, no chord
+            pitch = tonal.PitchResult(clarity=pitch.clarity)  # no note: the pitch moves, or
+            # it is the common period of several notes
         if (held and not long_material and tonal.chord_like(key_sums, pitch.clarity)
                 and not (kpower is not None and tonal.one_note_under_the_bass(kpower, sr, k_fft))):
             # one harmony held: a chord (stab, strum, pad, keys hit); not one low note whose
