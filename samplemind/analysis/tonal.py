@@ -17,7 +17,9 @@ from the notes heard beside the bass once the bass note's own partials, piano st
 included, are fitted and taken out: chord_over_note, chord_over_bass; one low note whose
 weak fundamental YIN missed is no chord: one_note_under_the_bass; a pitch YIN reads under
 the lowest strong partial whose partial series has gaps is the common period of a chord's
-notes, not a note: common_period); a harmony that moves is handed to Essentia's
+notes, not a note: common_period; a held chord no template names, whose notes beside the
+bass stand out as chord_on_note's tests ask, gets the key of the whole: several_notes); a
+harmony that moves is handed to Essentia's
 ``Key`` (Temperley profiles; the first and last fifth of a sound, at most 3 s
 each, weigh 4x: tonic emphasis).
 """
@@ -788,6 +790,22 @@ def one_note_under_the_bass(power: np.ndarray, sample_rate: int, n_fft: int) -> 
         return False
     pcs, _concentration, _f0, _below = other_notes(power, sample_rate, n_fft, low / 2.0)
     return float(pcs.max()) < NOTE_CHORD_MIN_OTHER
+
+
+def several_notes(power: np.ndarray, sample_rate: int, n_fft: int,
+                  hz: float | None = None) -> bool:
+    """Whether a held sound holds other notes beside its bass note, by chord_on_note's tests:
+    once the bass note's partials are fitted and taken out, one pitch class keeps at least
+    NOTE_CHORD_MIN_OTHER of the peak amplitude (single notes leave less) and the three
+    strongest keep NOTE_CHORD_MIN_CONCENTRATION of what is left (a cymbal's ring scatters).
+    For a held chord no template fits (a maj7 whose third is faint): it gets the key of the
+    whole, as a harmony that moves does, rather than nothing."""
+    low = hz or bass_hz(power, sample_rate, n_fft)
+    if not low:
+        return False
+    pcs, concentration, _f0, below = other_notes(power, sample_rate, n_fft, low)
+    return (float(pcs.max()) >= NOTE_CHORD_MIN_OTHER and not (hz and below)
+            and concentration >= NOTE_CHORD_MIN_CONCENTRATION)
 
 
 def chord_over_bass(power: np.ndarray, sample_rate: int,
