@@ -391,3 +391,106 @@ def test_a_chord_over_that_low_note_is_still_a_chord() -> None:
     power, sr, n_fft = _low_string_frames((midi_to_hz(52), midi_to_hz(55)))
     assert tonal.bass_hz(power, sr, n_fft) == pytest.approx(2 * midi_to_hz(36), rel=0.01)
     assert not tonal.one_note_under_the_bass(power, sr, n_fft)
+
+
+def _series_frames(f0: float, partials: dict[float, float], frames: int = 8) -> tuple[np.ndarray, int, int]:
+    """Steady power frames with a peak at n * f0 for each partial number n -> amplitude (peaks
+    as narrow as a Hann window's main lobe: an A0's partials lie 4.7 bins apart)."""
+    sr, n_fft = 48000, 8192
+    bins = np.arange(n_fft // 2 + 1)
+    row = np.full(bins.size, 1e-9)
+    for number, level in partials.items():
+        row += level ** 2 * np.exp(-0.5 * ((bins - number * f0 * n_fft / sr) / 0.5) ** 2)
+    return np.tile(row, (frames, 1)), sr, n_fft
+
+
+def test_the_common_period_of_a_chord_is_no_note() -> None:
+    # Salamander's A#sus2 over a doubled bass read as A#0: its notes A#2, A#3, C4, F4 are
+    # partials 4, 8, 9, 12 of A#0 (with their own partials 16, 18, 24, ...), and nothing sounds
+    # partials 5, 6, 7, 10, 11: a series with gaps is several notes, not one.
+    from samplemind.analysis import tonal
+
+    f0 = midi_to_hz(22)  # A#0
+    partials = {4: 1.0, 8: 0.9, 9: 0.6, 12: 0.7, 16: 0.3, 18: 0.2, 24: 0.2, 27: 0.1, 36: 0.1}
+    power, sr, n_fft = _series_frames(f0, partials)
+    assert tonal.bass_hz(power, sr, n_fft) == pytest.approx(4 * f0, rel=0.01)
+    assert tonal.common_period(power, sr, n_fft, f0)
+
+
+def test_a_low_note_whose_first_partials_are_weak_is_a_note() -> None:
+    # A low piano string (Salamander's A0): its 1st and 2nd partials under BASS_FLOOR of the
+    # loudest, so the lowest strong peak is its 3rd; but every partial from there up sounds.
+    from samplemind.analysis import tonal
+
+    f0 = midi_to_hz(21)  # A0
+    partials = {1: 0.05, 2: 0.1, **{n: 1.0 / n ** 0.3 for n in range(3, 40)}}
+    power, sr, n_fft = _series_frames(f0, partials)
+    assert tonal.bass_hz(power, sr, n_fft) == pytest.approx(3 * f0, rel=0.01)
+    assert not tonal.common_period(power, sr, n_fft, f0)
+    # and a note whose fundamental is strong is never a common period
+    power, sr, n_fft = _series_frames(midi_to_hz(40), {n: 1.0 / n for n in range(1, 12)})
+    assert not tonal.common_period(power, sr, n_fft, midi_to_hz(40))
+
+
+def _weak_low_note(midi: int, seconds: float = 2.5) -> np.ndarray:
+    """A low string whose 1st and 2nd partials are faint (30 dB under the 3rd), 20 stretched
+    partials from there up."""
+    n = int(seconds * SR)
+    t = np.arange(n) / SR
+    freq = midi_to_hz(midi)
+    x = np.zeros(n)
+    for k in range(1, 21):
+        fk = k * freq * np.sqrt(1 + 2e-4 * k * k)
+        gain = 0.03 if k <= 2 else 1.0
+        x += gain * np.sin(2 * np.pi * fk * t + 0.7 * k) / k ** 0.5 * np.exp(-t * (0.5 + 0.2 * k))
+    x *= np.minimum(1.0, t / 0.002)
+    return (0.8 * x / np.max(np.abs(x))).astype(np.float32)
+
+
+@pytest.mark.parametrize("midi", [21, 24, 28])
+def test_a_low_note_heard_from_its_third_partial_up_keeps_its_note(tmp_path: Path, midi: int) -> None:
+    # YIN reads the note from the series; the common-period rule must not turn it into the
+    # chord its partials 3-6 sound (a fifth, the root, a major third).
+    path = write_audio(tmp_path / "sample.wav", _weak_low_note(midi), SR)
+    record = analyse(str(path))
+    assert record["note"] == f"{NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
+    assert record["chord"] is None
+    assert record["key"] is None
+
+
+def _faint_third_maj7(root_midi: int, third_gain: float = 0.15, seconds: float = 2.5) -> np.ndarray:
+    """A maj7 over a loud piano bass (the root and its octave) whose major third is faint:
+    no chord template fits (the third under CHORD_TONE_MIN) and YIN reads the bass note."""
+    n = int(seconds * SR)
+    out = (3.0 * _piano_string(midi_to_hz(root_midi), n, 0, 2e-4)
+           + 2.0 * _piano_string(midi_to_hz(root_midi + 12), n, 0, 2e-4))
+    for order, (interval, gain) in enumerate(((16, third_gain), (19, 1.0), (23, 1.0)), 1):
+        out += gain * _piano_string(midi_to_hz(root_midi + interval), n, int(order * 0.015 * SR), 1.5e-4)
+    return (0.8 * out / np.max(np.abs(out))).astype(np.float32)
+
+
+@pytest.mark.parametrize("root", [37, 39, 41, 43])
+def test_a_held_chord_no_template_fits_gets_the_key_of_its_notes(tmp_path: Path, root: int) -> None:
+    # Salamander's C#maj7 and D#maj7 got nothing: the third too faint for the maj7 template,
+    # no quality fitting the notes beside the bass. The notes beside the bass stand out
+    # (several_notes: chord_on_note's single-note and cymbal tests), so it gets a key.
+    path = write_audio(tmp_path / "sample.wav", _faint_third_maj7(root), SR)
+    record = analyse(str(path))
+    assert record["key"] == f"{NOTE_NAMES[root % 12]} major"
+    assert record["note"] is None
+
+
+def test_several_notes_beside_a_bass_but_not_a_single_note_nor_a_ring() -> None:
+    from samplemind.analysis import tonal
+
+    f0 = midi_to_hz(36)  # C2 with E3 and B3 beside it (off its partials)
+    partials = {n: 1.0 / n for n in range(1, 16)}
+    power, sr, n_fft = _series_frames(f0, {**partials, 2 ** (16 / 12): 0.3, 2 ** (23 / 12): 0.3})
+    assert tonal.several_notes(power, sr, n_fft)
+    power, sr, n_fft = _series_frames(f0, partials)  # the note alone
+    assert not tonal.several_notes(power, sr, n_fft)
+    # a ring of inharmonic partials scattered over many pitch classes (a ride's bell)
+    rng = np.random.default_rng(3)
+    ring = {1.0: 1.0, **{float(r): 0.25 for r in rng.uniform(1.3, 40.0, 30)}}
+    power, sr, n_fft = _series_frames(midi_to_hz(60), ring)
+    assert not tonal.several_notes(power, sr, n_fft)

@@ -444,9 +444,11 @@ class Extractor:
         """Key, chord and whether the note stands, from the sound's peak chroma.
 
         Whatever the type: nothing for sounds with no harmony to name (tonal.has_harmony);
-        a note only for one pitch held; a one-shot holding one harmony gets a chord and the
-        key it implies (music.key_of_chord); a harmony that moves (a progression, a tonal loop,
-        long material) gets a key from Essentia's Key.
+        a note only for one pitch held (not a chord's common period, nor a note with other
+        notes beside it); a one-shot holding one harmony gets a chord and the key it implies
+        (music.key_of_chord), or when no chord is named but several notes are held, the key of
+        the whole; a harmony that moves (a progression, a tonal loop, long material) gets a key
+        from Essentia's Key.
         """
         none = Harmony(pitch=pitch)
         if duration < tonal.HARMONY_MIN_SECONDS or not np.any(mono):
@@ -462,6 +464,7 @@ class Extractor:
             # Nothing tonal to name; a note needs its own periodicity, which drums lack anyway.
             return none
         held = parts is None or tonal.held_harmony(parts)  # too short to move: held
+        read = pitch  # the note YIN read, which stands if nothing else is named
         if pitch.note is not None:
             if held or parts is None or duration < tonal.MOVING_MIN_SECONDS:
                 if (held and not long_material and kpower is not None and pitch.hz
@@ -474,8 +477,17 @@ class Extractor:
                         return Harmony(pitch=tonal.PitchResult(clarity=pitch.clarity),
                                        chord=chord, chord_confidence=confidence, key=key,
                                        key_confidence=confidence if key else None)
-                return none  # one pitch held: a note, no chord
-            pitch = tonal.PitchResult(clarity=pitch.clarity)  # the pitch moves: no note
+                    if not (tonal.common_period(kpower, sr, k_fft, pitch.hz)
+                            or tonal.several_notes(kpower, sr, k_fft, pitch.hz)):
+                        return none  # one pitch held: a note, no chord
+                    # YIN's pitch is the common period of a chord's notes, or other notes
+                    # stand beside it that no chord quality fits: no note
+                else:
+                    return none  # one pitch held: a note, no chord
+            else:
+                read = tonal.PitchResult(clarity=pitch.clarity)  # the pitch moves: no note
+            pitch = tonal.PitchResult(clarity=pitch.clarity)
+        several = False
         if (held and not long_material and tonal.chord_like(key_sums, pitch.clarity)
                 and not (kpower is not None and tonal.one_note_under_the_bass(kpower, sr, k_fft))):
             # one harmony held: a chord (stab, strum, pad, keys hit); not one low note whose
@@ -489,15 +501,17 @@ class Extractor:
                 key = music.key_of_chord(chord)
                 return Harmony(pitch=pitch, chord=chord, chord_confidence=confidence, key=key,
                                key_confidence=confidence if key else None)
-        if kind != "loop" and not long_material and (
+            # no chord named, but several notes held beside the bass: the key of the whole
+            several = kpower is not None and tonal.several_notes(kpower, sr, k_fft)
+        if not several and kind != "loop" and not long_material and (
                 held or duration < tonal.MOVING_MIN_SECONDS
                 or not tonal.phrase_like(key_sums, pitch.clarity)):
-            return Harmony(pitch=pitch)  # one pitch, a tuned drum, a cymbal; or too short
+            return Harmony(pitch=read)  # one pitch, a tuned drum, a cymbal; or too short
         # A harmony that moves, or one no chord template fits: the key of the whole.
         key, key_conf = self.keys.estimate(key_sums)
-        if key_sums.sustain < tonal.HARMONY_MIN_SUSTAIN and (
+        if key is None or key_sums.sustain < tonal.HARMONY_MIN_SUSTAIN and (
                 key_conf is None or key_conf < tonal.WEAK_KEY_MIN_STRENGTH):
-            return Harmony(pitch=pitch)  # little that holds and no clear key: drums that ring
+            return Harmony(pitch=read)  # little that holds and no clear key: drums that ring
         return Harmony(pitch=pitch, key=key, key_confidence=key_conf)
 
     @staticmethod

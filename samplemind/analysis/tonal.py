@@ -15,8 +15,11 @@ is), which leaves out drums, noise and effects. A harmony held from start to end
 loud bass that YIN reads as that note, or that no template fits as a whole, is named
 from the notes heard beside the bass once the bass note's own partials, piano stretch
 included, are fitted and taken out: chord_over_note, chord_over_bass; one low note whose
-weak fundamental YIN missed is no chord: one_note_under_the_bass); a harmony that
-moves is handed to Essentia's
+weak fundamental YIN missed is no chord: one_note_under_the_bass; a pitch YIN reads under
+the lowest strong partial whose partial series has gaps is the common period of a chord's
+notes, not a note: common_period; a held chord no template names, whose notes beside the
+bass stand out as chord_on_note's tests ask, gets the key of the whole: several_notes); a
+harmony that moves is handed to Essentia's
 ``Key`` (Temperley profiles; the first and last fifth of a sound, at most 3 s
 each, weigh 4x: tonic emphasis).
 """
@@ -518,7 +521,14 @@ OTHER_TONE_MIN = 0.3  # each chord tone but the root and the fifth, share of the
 def note_partials(f: np.ndarray, amp: np.ndarray, hz: float) -> tuple[np.ndarray, float]:
     """(mask of the peaks that are partials of one note near ``hz``, its fitted f0): the
     fundamental and inharmonicity that explain the most peak amplitude."""
-    best = (-1.0, np.zeros(f.shape, dtype=bool), hz)
+    on, f0, _numbers = fit_partials(f, amp, hz)
+    return on, f0
+
+
+def fit_partials(f: np.ndarray, amp: np.ndarray,
+                 hz: float) -> tuple[np.ndarray, float, np.ndarray]:
+    """note_partials, plus each peak's partial number under the fitted stretch."""
+    best = (-1.0, np.zeros(f.shape, dtype=bool), hz, np.ones(f.shape, dtype=int))
     for offset in F0_OFFSETS_CENTS:
         f0 = hz * 2.0 ** (offset / 1200.0)
         ratio = f / f0
@@ -530,8 +540,8 @@ def note_partials(f: np.ndarray, amp: np.ndarray, hz: float) -> tuple[np.ndarray
             on = np.abs(1200.0 * np.log2(f / predicted)) <= tolerance
             explained = float(amp[on].sum())
             if explained > best[0] + 1e-12:
-                best = (explained, on, f0)
-    return best[1], best[2]
+                best = (explained, on, f0, n.astype(int))
+    return best[1], best[2], best[3]
 
 
 def other_notes(power: np.ndarray, sample_rate: int, n_fft: int,
@@ -782,9 +792,61 @@ def one_note_under_the_bass(power: np.ndarray, sample_rate: int, n_fft: int) -> 
     return float(pcs.max()) < NOTE_CHORD_MIN_OTHER
 
 
+def several_notes(power: np.ndarray, sample_rate: int, n_fft: int,
+                  hz: float | None = None) -> bool:
+    """Whether a held sound holds other notes beside its bass note, by chord_on_note's tests:
+    once the bass note's partials are fitted and taken out, one pitch class keeps at least
+    NOTE_CHORD_MIN_OTHER of the peak amplitude (single notes leave less) and the three
+    strongest keep NOTE_CHORD_MIN_CONCENTRATION of what is left (a cymbal's ring scatters).
+    For a held chord no template fits (a maj7 whose third is faint): it gets the key of the
+    whole, as a harmony that moves does, rather than nothing."""
+    low = hz or bass_hz(power, sample_rate, n_fft)
+    if not low:
+        return False
+    pcs, concentration, _f0, below = other_notes(power, sample_rate, n_fft, low)
+    return (float(pcs.max()) >= NOTE_CHORD_MIN_OTHER and not (hz and below)
+            and concentration >= NOTE_CHORD_MIN_CONCENTRATION)
+
+
 def chord_over_bass(power: np.ndarray, sample_rate: int,
                     n_fft: int) -> tuple[str | None, float | None]:
     """(chord, confidence) of a held chord no template fits as a whole: the notes heard
     beside its bass note (chord_on_note), else (None, None)."""
     low = bass_hz(power, sample_rate, n_fft)
     return chord_on_note(power, sample_rate, n_fft, low) if low else (None, None)
+
+
+# -- a common period is not a note ------------------------------------------------------------
+#
+# YIN finds the period a sound repeats with. For one note that is the note, even when its
+# fundamental is weak (a low piano string: then its 2nd partial is the lowest strong one). For
+# a chord it is the common period of its notes: a triad over a doubled bass reads two octaves
+# under the bass (C E G = partials 4, 5, 6 of C two octaves down), a sus2 three. Two things
+# tell that period from a note:
+# - neither its fundamental nor its octave is among the strong peaks: the lowest peak at least
+#   BASS_FLOOR of each frame's loudest (bass_hz) sits COMMON_PERIOD_MIN_RATIO or more times
+#   above it (its 3rd partial or higher);
+# - its partial series has gaps: a note sounds every partial from its lowest strong one up
+#   (a hammer's or a pluck's position silences at most every 7th-9th: one in the span below),
+#   while the notes of a chord sound only the partials that are theirs (C E G over C: 4, 5, 6,
+#   8, 10, 12, never 7, 9, 11). More than SERIES_MAX_MISSING of the partials from the lowest
+#   strong one to three times its number are missing.
+# Such a sound is no note: it goes to the chord templates as a held sound YIN gives no note.
+COMMON_PERIOD_MIN_RATIO = 2.5
+SERIES_MAX_MISSING = 1
+
+
+def common_period(power: np.ndarray, sample_rate: int, n_fft: int, hz: float) -> bool:
+    """Whether the pitch ``hz`` YIN read in a held sound is the common period of several
+    notes, not a note (see above)."""
+    low = bass_hz(power, sample_rate, n_fft)
+    if not low or low < COMMON_PERIOD_MIN_RATIO * hz:
+        return False
+    _frame, _k, kf, energy = prominent_peaks(power)
+    f = kf * sample_rate / n_fft
+    sel = (f >= hz * 0.95) & (f <= KEY_RANGE[1])
+    on, f0, numbers = fit_partials(f[sel], np.sqrt(energy[sel]), hz)
+    present = set(numbers[on].tolist())
+    lowest = max(1, round(low / f0))
+    missing = sum(n not in present for n in range(lowest, 3 * lowest + 1))
+    return missing > SERIES_MAX_MISSING

@@ -6,7 +6,7 @@ importing Essentia (which costs most of a second).
 
 from __future__ import annotations
 
-EXTRACTOR_VERSION = "10"  # extract.py, the modules it uses and category_model.npz
+EXTRACTOR_VERSION = "11"  # extract.py, the modules it uses and category_model.npz
 METADATA_VERSION = "1"  # metadata.py (embedded chunks and tags)
 
 
