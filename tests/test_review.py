@@ -103,8 +103,8 @@ RANDOM_SEEDS = 11  # random's median over this many orders (one order is luck ei
 
 def test_the_picker_reaches_the_truth_with_fewer_answers_than_random(copy):
     """Fewer answers than questions picked at random need, taking the median over
-    RANDOM_SEEDS orders: one random order may need a few or many (on these sounds 18 to 36
-    before the picker was fixed), so comparing with a single seed tests luck."""
+    RANDOM_SEEDS orders: on these sounds one random order needs 18 answers and another 36, so
+    comparing with a single order tests luck (the picker once passed by 31 against 32)."""
     home, _ = copy
     pristine = home.parent / "home_pristine"
     shutil.copytree(home, pristine)
