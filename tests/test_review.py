@@ -10,6 +10,7 @@ import random
 import re
 import select
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -81,9 +82,32 @@ def answers_to_truth(library: Library, pick, budget: int) -> int:
     return budget + 1
 
 
+def at_random(seed: int):
+    """A picker asking about the samples in a random order (each once)."""
+    rng = random.Random(seed)
+    asked: set[int] = set()
+
+    def pick(library: Library) -> int | None:
+        left = sorted({s.id for s in library.ls()} - asked)
+        if not left:
+            return None
+        choice = rng.choice(left)
+        asked.add(choice)
+        return choice
+
+    return pick
+
+
+RANDOM_SEEDS = 11  # random's median over this many orders (one order is luck either way)
+
+
 def test_the_picker_reaches_the_truth_with_fewer_answers_than_random(copy):
+    """Fewer answers than questions picked at random need, taking the median over
+    RANDOM_SEEDS orders: on these sounds one random order needs 18 answers and another 36, so
+    comparing with a single order tests luck (the picker once passed by 31 against 32)."""
     home, _ = copy
-    shutil.copytree(home, home.parent / "home_random")
+    pristine = home.parent / "home_pristine"
+    shutil.copytree(home, pristine)
     budget = len(KINDS) * PER_KIND
     with Library(home) as library:
         assert wrong(library), "the generated sounds should fool the model somewhere"
@@ -93,21 +117,14 @@ def test_the_picker_reaches_the_truth_with_fewer_answers_than_random(copy):
             return found[0]["sample_id"] if found else None
 
         by_picker = answers_to_truth(library, picked, budget)
-    rng = random.Random(7)
-    with Library(home.parent / "home_random") as library:
-        asked: set[int] = set()
-
-        def at_random(lib: Library) -> int | None:
-            left = sorted({s.id for s in lib.ls()} - asked)
-            if not left:
-                return None
-            choice = rng.choice(left)
-            asked.add(choice)
-            return choice
-
-        by_random = answers_to_truth(library, at_random, budget)
+    by_random = []
+    for seed in range(RANDOM_SEEDS):
+        shutil.rmtree(home.parent / "home_random", ignore_errors=True)
+        shutil.copytree(pristine, home.parent / "home_random")
+        with Library(home.parent / "home_random") as library:
+            by_random.append(answers_to_truth(library, at_random(seed), budget))
     assert by_picker <= budget, "the picker never got every sample right"
-    assert by_picker < by_random, (by_picker, by_random)
+    assert by_picker < statistics.median(by_random), (by_picker, sorted(by_random))
 
 
 def test_an_answer_teaches_its_neighbours_and_survives_a_rescan_and_a_move(tmp_path: Path):

@@ -182,3 +182,30 @@ def test_answers_move_a_sound_only_from_nearer_than_its_own_evidence():
     near_tom = [(4, _squared(0.9)), *around[:1]]
     kept = _decide(("tom", 0.3, "dsp"), near_tom, {**labels, 4: "tom"}, mistaken, {*answers, 4})
     assert kept[0] == "tom"
+
+
+def test_an_answer_that_gave_a_sounds_category_settles_it():
+    # Three snares the owner answered, the model had taken each for a tom, doubt every tom
+    # guess around them; a tom the owner answered, as alike as 0.9, says this one is a tom.
+    # The guess is then at least as sure as that answer is alike (the review picker asked
+    # such sounds again and again: issue 19), and only then.
+    labels = {1: "snare", 2: "snare", 3: "snare", 4: "tom"}
+    mistaken = {1: "tom", 2: "tom", 3: "tom", 4: "tom"}
+    around = [(1, _squared(0.5)), (2, _squared(0.45)), (3, _squared(0.4))]
+    doubted = _decide(("tom", 0.8, "dsp"), around, labels, mistaken, {1, 2, 3})
+    assert doubted[0] == "tom" and doubted[1] < 0.8
+    settled = _decide(("tom", 0.8, "dsp"), [(4, _squared(0.9)), *around], labels, mistaken,
+                      {1, 2, 3, 4})
+    assert settled == ("tom", pytest.approx(0.9, abs=1e-3), TAUGHT_SOURCE)
+    # the category an answer moved a sound to is as sure as the nearest answer that gave it
+    # (not its vote share, 0.9 / (DOUBT + 0.9))
+    moved = _decide(("tom", 0.3, "dsp"), [(1, _squared(0.9))], labels, mistaken, {1})
+    assert moved == ("snare", pytest.approx(0.9, abs=1e-3), TAUGHT_SOURCE)
+    # an agreeing answer less alike than the doubted guess is sure settles nothing; nor
+    # does a named neighbour (not an answer)
+    far = _decide(("tom", 0.8, "dsp"), [*around, (4, _squared(0.1))], labels, mistaken,
+                  {1, 2, 3, 4})
+    assert far[0] == "tom" and 0.1 < far[1] < 0.5
+    named = _decide(("tom", 0.8, "dsp"), [(4, _squared(0.9)), *around], labels, mistaken,
+                    {1, 2, 3})
+    assert named[0] == "tom" and named[1] < 0.9
