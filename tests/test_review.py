@@ -101,6 +101,7 @@ def at_random(seed: int):
 RANDOM_SEEDS = 11  # random's median over this many orders (one order is luck either way)
 
 
+@pytest.mark.slow  # 12 simulated reviews; test_teach.py covers the rule it rests on quickly
 def test_the_picker_reaches_the_truth_with_fewer_answers_than_random(copy):
     """Fewer answers than questions picked at random need, taking the median over
     RANDOM_SEEDS orders: on these sounds one random order needs 18 answers and another 36, so
