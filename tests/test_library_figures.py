@@ -286,3 +286,46 @@ def test_the_folders_of_a_query_are_its_matches_folders(own_home: Path, query: s
 
 def by_path_and_folder(item: dict[str, Any]) -> tuple[str, str]:
     return item["path"], item["folder"]
+
+
+CATEGORY_QUERIES = ("cat:kick", "cat:snare,clap", "-cat:*", "cat:kick type:oneshot", "cat:nothing",
+                    "cat:kick,hat -type:loop")
+
+
+@pytest.mark.parametrize("state", ["none", "fresh", "stale"])
+def test_the_type_counts_of_a_category_filter_are_its_matches_types(own_home: Path,
+                                                                    state: str) -> None:
+    """The category and type counts of a category filter are read from the (category, type)
+    index (m019), never the rows, whatever the planner's statistics; they are the counts of
+    the matching records, type by type (also after a correction moves a sample)."""
+    from tests.test_server_queries import set_statistics
+
+    set_statistics(own_home, state)
+
+    def by(records: list[Any], field: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for record in records:
+            value = record.record[field] or "unknown"
+            counts[value] = counts.get(value, 0) + 1
+        return counts
+
+    with Library(own_home) as library:
+        kick = next(iter(library.ls("cat:kick")))
+        for moved in (False, True):
+            if moved:  # a kick the user calls a loop, another sample a kick
+                library.set(kick.id, {"type": "loop"})
+                library.set(next(iter(library.ls("-cat:kick"))).id, {"category": "kick"})
+            for query in CATEGORY_QUERIES:
+                records = list(library.ls(query))
+                facets = library.facets(query)
+                assert facets["total"] == len(records), query
+                assert facets["by_type"] == by(records, "type"), query
+                assert facets["by_category"] == by(records, "category"), query
+                assert list(facets["by_type"].values()) == \
+                    sorted(facets["by_type"].values(), reverse=True)
+        assert library.facets("cat:kick")["by_type"].get("loop", 0) >= 1
+        where, params, _, _ = library._where("cat:kick,snare")
+        plan = " ".join(str(row[-1]) for row in library.catalog.conn.execute(
+            "EXPLAIN QUERY PLAN SELECT coalesce(s.type, 'unknown'), count(*) FROM samples s "
+            f"WHERE {where} GROUP BY 1", params))
+        assert "COVERING INDEX samples_category_type" in plan, plan
