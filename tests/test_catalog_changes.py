@@ -65,6 +65,40 @@ def test_set_tag_untag_move_and_reanalysis_each_move_it(scanned, tmp_path: Path)
     moved_only(lambda: library.scan([tmp_path / "lib"]), commits=2)  # re-analysis (+ consensus)
 
 
+def test_a_follower_past_every_forgotten_removal_reads_only_the_changes(scanned,
+                                                                       tmp_path: Path) -> None:
+    """Saving the vector index forgets the removals it applied, and the feed then lists every
+    id to a follower that may have missed one; a follower behind the saved index but past
+    every removal forgotten (the server's events one scan behind) reads only what changed."""
+    library, paths = scanned
+    catalog, feed = library.catalog, library.changes
+    library.index.current()
+    start = catalog.generation
+    write_hit(tmp_path / "lib" / "new.wav", freq=330, seconds=0.3, seed=5)
+    library.scan([tmp_path / "lib"])
+    library.index.current()  # saved at the generation now, the change log pruned through it
+    new = library.get(str(tmp_path / "lib" / "new.wav")).id
+    generation, changed, removed, everyone = feed.since(start)
+    assert (generation, removed, everyone) == (catalog.generation, [], None)
+    assert new in changed
+    assert feed.vectors_unchanged_since(start) is None  # a vector was added after it
+    # A removal, applied by the saved index and forgotten: a follower from before it cannot
+    # tell what went from the log, and gets every id; one from after it reads the changes.
+    gone = library.get(str(paths[0])).id
+    paths[0].unlink()
+    before_removal = catalog.generation
+    assert library.scan([tmp_path / "lib"]).removed == 1
+    library.index.current()
+    assert catalog.scalar("SELECT count(*) FROM removed") == 0
+    forgotten = catalog.oldest_removal_kept()
+    assert before_removal < forgotten <= catalog.generation
+    *_, everyone = feed.since(before_removal)
+    assert everyone is not None and gone not in everyone and new in everyone
+    library.tag([new], ["after"])
+    _, changed, removed, everyone = feed.since(forgotten)
+    assert (removed, everyone) == ([], None) and new in changed
+
+
 def test_no_op_writes_do_not_move_it(scanned, tmp_path: Path) -> None:
     library, paths = scanned
     library.tag([str(paths[0])], ["kept"])
