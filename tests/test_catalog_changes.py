@@ -179,6 +179,46 @@ async def test_server_emits_updated_for_a_tag_written_by_another_library(
 
 
 @pytest.mark.asyncio
+async def test_server_announces_another_processes_commit_without_waiting_for_its_poll(
+        aiohttp_client, library: Library, samplemind_home: Path, tmp_path: Path) -> None:
+    """The poller looks at the WAL's shared memory for a commit by anyone every QUICK_LOOK:
+    a file scanned in by another process is announced even when the server would read the
+    generation only once an hour, and again (a tag) after that."""
+    from samplemind.server import ServerConfig, make_app
+
+    write_library(tmp_path / "lib", 2)
+    library.scan([tmp_path / "lib"])
+    library.close()
+    client = await aiohttp_client(make_app(samplemind_home,
+                                           config=ServerConfig(poll_interval=3600)))
+    ws = await client.ws_connect("/api/v1/ws")
+    assert (await ws.receive_json())["type"] == "hello"
+
+    def cli(action) -> int:
+        with Library(samplemind_home, jobs=1) as other:  # a terminal, as far as the server knows
+            return action(other)
+
+    def scan_one(other: Library) -> int:
+        write_hit(tmp_path / "lib" / "new.wav", freq=330, seconds=0.3, seed=5)
+        assert other.scan([tmp_path / "lib"]).added == 1
+        return other.get(str(tmp_path / "lib" / "new.wav")).id
+
+    def tag_it(other: Library) -> int:
+        other.tag([new], ["from-cli"])
+        return new
+
+    loop = asyncio.get_running_loop()
+    new = 0
+    for action, kind in ((scan_one, "samples.added"), (tag_it, "samples.updated")):
+        new = await loop.run_in_executor(None, cli, action)
+        async with asyncio.timeout(60):  # a generous ceiling, far below the hour
+            while (message := await ws.receive_json())["type"] != kind:
+                pass
+        assert new in message["data"]["ids"]
+    await ws.close()
+
+
+@pytest.mark.asyncio
 async def test_server_resyncs_when_removals_were_pruned_past_its_position(
         aiohttp_client, library: Library, samplemind_home: Path, tmp_path: Path) -> None:
     from samplemind.server import ServerConfig, make_app
