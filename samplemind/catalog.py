@@ -570,7 +570,8 @@ class Catalog:
             sql, values = split
             return [row[0] for row in self.conn.execute(sql, values)]
         wanted = offset + (limit or 0)
-        if limit is not None and order_by == "s.path" and where and wanted <= MAX_SPLIT_ROWS:
+        if limit is not None and order_by == "s.path" and where and wanted <= MAX_SPLIT_ROWS \
+                and not _ONE_LIST.fullmatch(where):  # its (column, path) index is the page
             steps = self._path_plan(where, params, wanted)
             if self._few_matches(where, params, wanted, steps):
                 order_by = "+s.path"  # the same order, read by the filter and sorted
@@ -914,6 +915,10 @@ class ChangeFeed:
 _LEADING_IN = re.compile(r"\((s\.[a-z_]+) IN \(\?((?:, \?)*)\)(?= AND |\))")
 _ORDER_ITEM = re.compile(r"(?P<expr>.+?)(?P<tail>(?: COLLATE \w+)?(?: ASC| DESC)?(?: NULLS (?:FIRST|LAST))?)")
 MAX_SPLIT_ROWS = 10_000  # deeper pages than this are read the one-statement way
+# A filter that is one list of categories or types and nothing else ("cat:kick",
+# "type:loop,oneshot"): its page walks m008's (category, path) or m018's (type, path, bpm),
+# every entry a match, so Catalog.ids asks no plan of it (0.04 ms of EXPLAIN at 0.05 ms).
+_ONE_LIST = re.compile(r"\((?:s\.category|s\.type) IN \(\?(?:, \?)*\)\)")
 # A range on a sample column other than its path or id ("s.bpm >= ?"): the path's ranges
 # are `under` folders, read from the path index; an id range reads by id.
 _RANGE = re.compile(r"(?<![.\w+])(s\.(?!path\b|id\b)[a-z_]+) (>=|<=|<|>) \?")
