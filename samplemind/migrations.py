@@ -518,3 +518,14 @@ def m018_library_figures(db: sqlite_utils.Database) -> None:
         db.execute("ANALYZE samples_category_loudest")
         db.execute("ANALYZE samples_type_fastest")
         db.execute("ANALYZE samples_type_path_bpm")
+
+
+@migrations()
+def m019_category_type(db: sqlite_utils.Database) -> None:
+    """The type counts beside a category filter (Library.facets('cat:kick'), the web UI's
+    type facet) from an index of (category, type), which holds both: at 1M samples the
+    count read every kick's wide row (about 300 ms of the 393 ms the facets of 'cat:kick'
+    took). It also counts 'cat:kick type:oneshot' without reading a row."""
+    db.execute("CREATE INDEX IF NOT EXISTS samples_category_type ON samples (category, type)")
+    if db["sqlite_stat1"].exists():
+        db.execute("ANALYZE samples_category_type")

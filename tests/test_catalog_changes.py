@@ -65,6 +65,40 @@ def test_set_tag_untag_move_and_reanalysis_each_move_it(scanned, tmp_path: Path)
     moved_only(lambda: library.scan([tmp_path / "lib"]), commits=2)  # re-analysis (+ consensus)
 
 
+def test_a_follower_past_every_forgotten_removal_reads_only_the_changes(scanned,
+                                                                       tmp_path: Path) -> None:
+    """Saving the vector index forgets the removals it applied, and the feed then lists every
+    id to a follower that may have missed one; a follower behind the saved index but past
+    every removal forgotten (the server's events one scan behind) reads only what changed."""
+    library, paths = scanned
+    catalog, feed = library.catalog, library.changes
+    library.index.current()
+    start = catalog.generation
+    write_hit(tmp_path / "lib" / "new.wav", freq=330, seconds=0.3, seed=5)
+    library.scan([tmp_path / "lib"])
+    library.index.current()  # saved at the generation now, the change log pruned through it
+    new = library.get(str(tmp_path / "lib" / "new.wav")).id
+    generation, changed, removed, everyone = feed.since(start)
+    assert (generation, removed, everyone) == (catalog.generation, [], None)
+    assert new in changed
+    assert feed.vectors_unchanged_since(start) is None  # a vector was added after it
+    # A removal, applied by the saved index and forgotten: a follower from before it cannot
+    # tell what went from the log, and gets every id; one from after it reads the changes.
+    gone = library.get(str(paths[0])).id
+    paths[0].unlink()
+    before_removal = catalog.generation
+    assert library.scan([tmp_path / "lib"]).removed == 1
+    library.index.current()
+    assert catalog.scalar("SELECT count(*) FROM removed") == 0
+    forgotten = catalog.oldest_removal_kept()
+    assert before_removal < forgotten <= catalog.generation
+    *_, everyone = feed.since(before_removal)
+    assert everyone is not None and gone not in everyone and new in everyone
+    library.tag([new], ["after"])
+    _, changed, removed, everyone = feed.since(forgotten)
+    assert (removed, everyone) == ([], None) and new in changed
+
+
 def test_no_op_writes_do_not_move_it(scanned, tmp_path: Path) -> None:
     library, paths = scanned
     library.tag([str(paths[0])], ["kept"])
@@ -141,6 +175,46 @@ async def test_server_emits_updated_for_a_tag_written_by_another_library(
             assert not message["type"].startswith("samples."), message
     assert message["data"]["ids"] == [ids[1]]
     assert message["data"]["generation"] >= 1
+    await ws.close()
+
+
+@pytest.mark.asyncio
+async def test_server_announces_another_processes_commit_without_waiting_for_its_poll(
+        aiohttp_client, library: Library, samplemind_home: Path, tmp_path: Path) -> None:
+    """The poller looks at the WAL's shared memory for a commit by anyone every QUICK_LOOK:
+    a file scanned in by another process is announced even when the server would read the
+    generation only once an hour, and again (a tag) after that."""
+    from samplemind.server import ServerConfig, make_app
+
+    write_library(tmp_path / "lib", 2)
+    library.scan([tmp_path / "lib"])
+    library.close()
+    client = await aiohttp_client(make_app(samplemind_home,
+                                           config=ServerConfig(poll_interval=3600)))
+    ws = await client.ws_connect("/api/v1/ws")
+    assert (await ws.receive_json())["type"] == "hello"
+
+    def cli(action) -> int:
+        with Library(samplemind_home, jobs=1) as other:  # a terminal, as far as the server knows
+            return action(other)
+
+    def scan_one(other: Library) -> int:
+        write_hit(tmp_path / "lib" / "new.wav", freq=330, seconds=0.3, seed=5)
+        assert other.scan([tmp_path / "lib"]).added == 1
+        return other.get(str(tmp_path / "lib" / "new.wav")).id
+
+    def tag_it(other: Library) -> int:
+        other.tag([new], ["from-cli"])
+        return new
+
+    loop = asyncio.get_running_loop()
+    new = 0
+    for action, kind in ((scan_one, "samples.added"), (tag_it, "samples.updated")):
+        new = await loop.run_in_executor(None, cli, action)
+        async with asyncio.timeout(60):  # a generous ceiling, far below the hour
+            while (message := await ws.receive_json())["type"] != kind:
+                pass
+        assert new in message["data"]["ids"]
     await ws.close()
 
 

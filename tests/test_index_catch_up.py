@@ -184,3 +184,66 @@ def test_a_sidecar_naming_a_missing_file_is_not_moved_on(scanned: Library, tmp_p
     finally:
         other.close()
     _assert_loads_current_without_catch_up(scanned)
+
+
+def test_the_index_file_is_rewritten_only_once_enough_vectors_changed(
+        scanned: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The saved index and the change log since its generation are the index: the file is
+    rewritten once the vectors changed since it reach SAVE_AFTER of its count (here half of
+    6), not after every change. Until then another process (or this one after a crash)
+    loads the older file and catches up to the same index, the removals it must apply stay
+    in the log, and a no-op scan elsewhere neither reads nor rewrites the index."""
+    from samplemind.similarity import manager
+
+    monkeypatch.setattr(manager, "SAVE_AFTER", 0.5)
+    files, saved = _faiss_files(scanned), _sidecar(scanned)
+    lib = tmp_path / "lib"
+
+    def same_index_elsewhere() -> None:
+        fresh = _reopened(scanned)
+        try:
+            index, here = fresh.index.current(), scanned.index.current()
+            assert fresh.index.last_action.startswith("updated:")  # caught up from the log
+            assert index.info.generation == fresh.catalog.generation == here.info.generation
+            assert sorted(index.ids()) == sorted(here.ids()) == \
+                [row[0] for row in fresh.catalog.query("SELECT id FROM samples ORDER BY id")]
+            first = fresh.catalog.scalar("SELECT min(id) FROM samples")
+            assert [(h.sample.id, h.distance) for h in fresh.similar([first], k=3)] == \
+                [(h.sample.id, h.distance) for h in scanned.similar([first], k=3)]
+            fresh.scan([lib])  # nothing new: the saved index is left as it is, not loaded
+            assert fresh.index._index is index
+            assert _faiss_files(fresh) == files and _sidecar(fresh) == saved
+        finally:
+            fresh.close()
+        other = _reopened(scanned)
+        try:
+            other.scan([lib])  # a no-op scan in a process that has not loaded the index
+            assert other.index._index is None
+            assert _faiss_files(other) == files and _sidecar(other) == saved
+        finally:
+            other.close()
+
+    write_hit(lib / "new_1.wav", freq=300, seconds=0.4, seed=31)
+    assert scanned.scan([lib]).added == 1
+    scanned.index.current()
+    assert scanned.index.last_action == "updated: 1 added or changed, 0 removed"
+    assert _faiss_files(scanned) == files and _sidecar(scanned) == saved  # not rewritten
+    same_index_elsewhere()
+    (lib / "Kicks" / "hit_001.wav").unlink()
+    assert scanned.scan([lib]).removed == 1
+    scanned.index.current()
+    assert _faiss_files(scanned) == files and _sidecar(scanned) == saved
+    assert scanned.catalog.scalar("SELECT count(*) FROM removed") == 1  # kept for a loader
+    same_index_elsewhere()
+    scanned.tag([scanned.catalog.scalar("SELECT min(id) FROM samples")], ["warm"])
+    scanned.index.current()
+    assert scanned.index.last_action == "updated: no vector changed"
+    assert _faiss_files(scanned) == files and _sidecar(scanned) == saved
+    write_hit(lib / "new_2.wav", freq=420, seconds=0.4, seed=32)
+    assert scanned.scan([lib]).added == 1
+    scanned.index.current()  # 3 vectors changed since the file: due
+    meta = _sidecar(scanned)
+    assert meta["generation"] == scanned.catalog.generation and meta["count"] == 7
+    assert list(_faiss_files(scanned)) == [meta["file"]] and meta["file"] not in files
+    assert scanned.catalog.scalar("SELECT count(*) FROM removed") == 0
+    _assert_loads_current_without_catch_up(scanned)

@@ -286,3 +286,85 @@ def test_the_folders_of_a_query_are_its_matches_folders(own_home: Path, query: s
 
 def by_path_and_folder(item: dict[str, Any]) -> tuple[str, str]:
     return item["path"], item["folder"]
+
+
+CATEGORY_QUERIES = ("cat:kick", "cat:snare,clap", "-cat:*", "cat:kick type:oneshot", "cat:nothing",
+                    "cat:kick,hat -type:loop")
+
+
+@pytest.mark.parametrize("state", ["none", "fresh", "stale"])
+def test_the_type_counts_of_a_category_filter_are_its_matches_types(own_home: Path,
+                                                                    state: str) -> None:
+    """The category and type counts of a category filter are read from the (category, type)
+    index (m019), never the rows, whatever the planner's statistics; they are the counts of
+    the matching records, type by type (also after a correction moves a sample)."""
+    from tests.test_server_queries import set_statistics
+
+    set_statistics(own_home, state)
+
+    def by(records: list[Any], field: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for record in records:
+            value = record.record[field] or "unknown"
+            counts[value] = counts.get(value, 0) + 1
+        return counts
+
+    with Library(own_home) as library:
+        kick = next(iter(library.ls("cat:kick")))
+        for moved in (False, True):
+            if moved:  # a kick the user calls a loop, another sample a kick
+                library.set(kick.id, {"type": "loop"})
+                library.set(next(iter(library.ls("-cat:kick"))).id, {"category": "kick"})
+            for query in CATEGORY_QUERIES:
+                records = list(library.ls(query))
+                facets = library.facets(query)
+                assert facets["total"] == len(records), query
+                assert facets["by_type"] == by(records, "type"), query
+                assert facets["by_category"] == by(records, "category"), query
+                assert list(facets["by_type"].values()) == \
+                    sorted(facets["by_type"].values(), reverse=True)
+        assert library.facets("cat:kick")["by_type"].get("loop", 0) >= 1
+        where, params, _, _ = library._where("cat:kick,snare")
+        plan = " ".join(str(row[-1]) for row in library.catalog.conn.execute(
+            "EXPLAIN QUERY PLAN SELECT coalesce(s.type, 'unknown'), count(*) FROM samples s "
+            f"WHERE {where} GROUP BY 1", params))
+        assert "COVERING INDEX samples_category_type" in plan, plan
+
+
+FEW_QUERIES = ("cat:snare type:loop", "cat:kick bpm:..100", "cat:kick type:oneshot",
+               "note:C2..C3 cat:bass", "cat:kick duration:..0.2", "key:Am~ type:loop",
+               "cat:nothing type:loop", "duration:..0.1")
+
+
+@pytest.mark.parametrize("state", ["none", "fresh", "stale"])
+def test_a_page_of_few_matches_read_by_the_filter_gives_the_same_rows(
+        own_home: Path, state: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page in path order whose plan walks an index in path order testing each row (SQLite
+    hoping to meet the page's matches soon) is read through the filter's own index and
+    sorted when few samples match (Catalog._few_matches): the same rows, and the walk is
+    kept when many match."""
+    from tests.test_server_queries import set_statistics
+
+    set_statistics(own_home, state)
+    with Library(own_home) as library:
+        catalog = library.catalog
+        pages = ((5, 0), (3, 2), (50, 0))
+        expected = {query: {page: one_statement(library, query, *page) for page in pages}
+                    for query in FEW_QUERIES}
+        taken = []
+        for tiny in (False, True):
+            if tiny:  # a library of one sample: "few" is fewer than sqrt(4 x 5 x 1) = 4
+                monkeypatch.setattr(catalog, "count", lambda *args: 1)
+            for query in FEW_QUERIES:
+                where, params, _, _ = library._where(query)
+                steps = catalog._path_plan(where, params, 5)
+                walk = len(steps) == 1 and "COVERING" not in steps[0] and \
+                    steps[0].startswith(("SEARCH", "SCAN")) and "B-TREE" not in steps[0]
+                matches = catalog.scalar(f"SELECT count(*) FROM samples s WHERE {where}", params)
+                few = catalog._few_matches(where, params, 5, steps)
+                assert few == (walk and (not tiny or matches < 4)), (query, steps, matches)
+                taken.append(few)
+                for (limit, offset), ids in expected[query].items():
+                    assert [s.id for s in library.ls(query, limit=limit, offset=offset)] == ids
+                    assert library.query_ids(query, limit=limit, offset=offset)[1] == ids
+        assert any(taken) or state != "fresh"

@@ -555,8 +555,11 @@ async def test_ws_sees_changes_made_by_another_process(client_for, catalog, tmp_
     assert (await (await client.get(f"/api/v1/samples/{added[0]}")).json())["name"] == "copy.wav"
     before = await ids_of(client, "copy")
     await client.post("/api/v1/tags", json={"ids": before, "tags": ["fresh"]})
-    events = await _events(ws, lambda m, seen: m["type"] == "samples.updated")
-    assert events[-1]["data"]["ids"] == before
+    # The other process's last commits (its consensus, its lessons) may still be unannounced
+    # when the tag lands (the watcher looks every QUICK_LOOK): one event may carry both.
+    events = await _events(ws, lambda m, seen: m["type"] == "samples.updated"
+                           and set(before) <= set(m["data"]["ids"]))
+    assert set(before) <= set(events[-1]["data"]["ids"])
     await ws.close()
 
 

@@ -32,7 +32,7 @@ class ServerConfig:
     max_upload_bytes: int = 512 * 1024 * 1024
     scan_roots: tuple[str, ...] = ()  # folders POST /scans may name besides the catalog's roots
     threads: int = 4  # request worker threads (each with its own Library)
-    poll_interval: float = 1.0  # seconds between catalog change checks
+    poll_interval: float = 1.0  # longest wait between catalog change checks (a commit: 50 ms)
     record_cache_mb: float = 256.0  # encoded one-sample answers kept in memory
     write_timeout: float = 60.0  # seconds a download may wait on a client that reads nothing
     max_downloads: int = 16  # zip downloads streaming at once (more: 503, try again)

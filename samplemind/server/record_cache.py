@@ -125,6 +125,12 @@ class RecordCache:
         self._sync()
         return self._generation
 
+    def committed(self) -> int:
+        """A number that moves whenever any connection, of any process, commits (the feed's
+        data_version: a read of the WAL's shared memory while none has): the change
+        watcher's quick look, on the loop like every use of this cache."""
+        return self.feed.data_version()
+
     def full(self) -> bool:
         """True when nothing more fits."""
         return self.bytes >= self.max_bytes

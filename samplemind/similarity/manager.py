@@ -5,6 +5,13 @@ index behind the catalog catches up from the catalog's change log (vectors writt
 and samples removed since its generation) without a rebuild; a missing, damaged or
 badly outdated one is rebuilt from the vectors stored in the catalog. A file lock
 keeps two processes (a CLI scan and the server) from writing the index at once.
+
+The saved index and the change log since its generation are the index: the file is
+written again (whole, then renamed into place) once the vectors changed since it reach
+SAVE_AFTER of its count, not after every change. One added file at a million samples
+costs its own row, not a 400 MB write (0.4 s); a crash loses nothing (the next load
+catches up from the log, whose removals are forgotten only once a saved index has
+applied them); a process that loads the file catches up at most that share.
 """
 
 from __future__ import annotations
@@ -26,6 +33,15 @@ from .index import EXACT_MAX, VectorIndex, choose_kind, write_sidecar
 
 log = logging.getLogger("samplemind.index")
 CHANGES_IN_ONE_READ = 500
+# The saved index file is rewritten once the vectors added, changed or removed since its
+# generation reach this share of its vectors (at least one: a small library's index is
+# saved after every change); until then a loader catches them up from the change log.
+SAVE_AFTER = 0.01
+
+
+def save_due(changes: int, count: int) -> bool:
+    """Whether `changes` vector changes since the saved file make it due for a rewrite."""
+    return changes >= max(1, int(count * SAVE_AFTER))
 
 
 class IndexManager:
@@ -37,6 +53,9 @@ class IndexManager:
         self.exact_max = exact_max
         self._index: VectorIndex | None = None
         self._guard = threading.Lock()  # one refresh at a time in this process
+        # Vector changes the loaded index holds that its saved file does not (caught up
+        # from the log or applied here since it was loaded, built or saved).
+        self._unsaved = 0
         self.last_action = ""  # "loaded", "updated", "rebuilt: <why>" (for stats and tests)
 
     def current(self) -> VectorIndex:
@@ -112,6 +131,7 @@ class IndexManager:
             self.last_action = f"damaged ({exc})"
             return None
         self.last_action = "loaded"
+        self._unsaved = 0
         return index
 
     def _catch_up(self, index: VectorIndex) -> str | None:
@@ -148,7 +168,9 @@ class IndexManager:
             return None
         index.update(add_ids, add_raw, gone, generation)
         self.last_action = f"updated: {len(add_ids)} added or changed, {len(removed)} removed"
-        self._save(index)
+        self._unsaved += len(np.unique(gone))
+        if save_due(self._unsaved, index.count):
+            self._save(index)
         return None
 
     def _advance(self, index: VectorIndex, generation: int) -> None:
@@ -157,6 +179,11 @@ class IndexManager:
         46 ms with its fsync) keeps its name, which may now carry an older generation
         (load() reads the name from the sidecar; save() removes it once replaced). Nothing
         was removed, so there is nothing for prune_removed to forget."""
+        if self._unsaved:  # the saved file is older than this index: it stays as it is
+            with index.lock.writing():
+                index.info.generation = generation
+            self.last_action = "updated: no vector changed"
+            return
         meta = _sidecar(self.folder)
         saved_is_this = (meta is not None and meta.get("generation") == index.info.generation
                          and bool(index.info.file) and meta.get("file") == index.info.file
@@ -175,8 +202,9 @@ class IndexManager:
     def _advance_saved(self, catalog: Catalog) -> bool:
         """Move the saved index's sidecar to the catalog's generation without loading the
         index, when no vector changed since the generation it names. True when there is
-        nothing more to do; False when it needs current() (changes to apply, a rebuild,
-        nothing readable saved)."""
+        nothing more to do (also when vectors changed since, too few to make the file due
+        for a rewrite: a loader catches them up); False when it needs current() (changes
+        to apply, a rebuild, nothing readable saved)."""
         with self._file_lock():
             meta = _sidecar(self.folder)
             if meta is None:
@@ -193,9 +221,11 @@ class IndexManager:
                 if saved > generation or saved < catalog.oldest_removal_kept():
                     return False
                 changed, removed = catalog.vector_changes(saved)
-            if (changed or removed or kind != choose_kind(count, self.exact_max)
-                    or not file or not (self.folder / file).is_file()):
+            if kind != choose_kind(count, self.exact_max) or not file or \
+                    not (self.folder / file).is_file():
                 return False
+            if changed or removed:
+                return not save_due(len(set(changed) | set(removed)), count)
             try:
                 write_sidecar(self.folder, {**meta, "generation": generation})
             except OSError as exc:  # read-only: loading the index could not save it either
@@ -218,6 +248,7 @@ class IndexManager:
     def _save(self, index: VectorIndex) -> None:
         try:
             index.save(self.folder)
+            self._unsaved = 0
             self.catalog.prune_removed(index.info.generation)
         except OSError as exc:  # a read-only home still searches, from memory
             log.warning("could not save the vector index in %s: %s", self.folder, exc)
