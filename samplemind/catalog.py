@@ -602,9 +602,16 @@ class Catalog:
         if len(steps) != 1 or not steps[0].startswith(("SEARCH s USING INDEX ", "SCAN s USING INDEX ")):
             return False
         enough = math.isqrt(4 * wanted * max(self.count(), 1))
-        found = self.scalar(f"SELECT count(*) FROM (SELECT 1 FROM samples s WHERE {where} "
-                            "LIMIT ?)", [*params, enough])
-        return int(found) < enough
+        count = f"SELECT count(*) FROM (SELECT 1 FROM samples s WHERE {where} LIMIT ?)"
+        # The count must read index entries only: counting through rows (a term no index
+        # holds: fmt:, sr:, a descriptor) reads up to `enough` wide rows where the walk it
+        # would replace may stop after `wanted` (fmt:wav at 1M: 0.06 ms walked, 55 ms counted).
+        plan = [str(row[-1]) for row in
+                self.conn.execute("EXPLAIN QUERY PLAN " + count, [*params, enough])]
+        if not plan or not all("COVERING INDEX" in step or step.startswith(("CO-ROUTINE", "SCAN ("))
+                               for step in plan):
+            return False
+        return int(self.scalar(count, [*params, enough])) < enough
 
     def _dense_range(self, where: str, params: Sequence[Any], wanted: int,
                      steps: list[str] | None = None) -> str:
