@@ -782,3 +782,23 @@ async def test_a_stopped_change_watcher_returns_without_being_cancelled() -> Non
     watcher.stop()
     await asyncio.wait_for(task, 60)  # a generous ceiling: it returns by itself
     assert task.done() and not task.cancelled()
+
+
+async def test_a_failing_change_check_is_logged_once_an_interval(caplog) -> None:
+    """A catalog the watcher cannot read is said once per `interval`, not at every quick look
+    (20 a second; found by review20)."""
+    import asyncio
+    import time
+
+    from samplemind.server.events import QUICK_LOOK, ChangeWatcher
+
+    watcher = ChangeWatcher(pool=None, hub=None, interval=0.5)  # type: ignore[arg-type]
+    assert QUICK_LOOK < watcher.interval
+    started = time.monotonic()
+    task = asyncio.create_task(watcher.run())  # each look fails (no pool)
+    await asyncio.sleep(1.2)
+    watcher.stop()
+    await asyncio.wait_for(task, 60)
+    elapsed = time.monotonic() - started
+    logged = [r for r in caplog.records if "could not check the catalog" in r.getMessage()]
+    assert 1 <= len(logged) <= elapsed / watcher.interval + 1, (len(logged), elapsed)

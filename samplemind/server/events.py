@@ -165,8 +165,9 @@ class ChangeWatcher:
                 await self.check()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a busy or damaged catalog: say so, try again next tick
+            except Exception:  # a busy or damaged catalog: say so, try again after `interval`
                 log.exception("could not check the catalog for changes")
+                await self._pause(self.interval)  # not 20 tracebacks a second
 
     async def _pause(self, seconds: float) -> None:
         """Sleep `seconds`, or less if nudged: a future and a timer (asyncio.wait_for on an
