@@ -90,3 +90,25 @@ def test_lists_of_plain_items_find_the_first_wrong_one():
         with pytest.raises(BodyError) as refused:
             check_body(check, body)
         assert str(refused.value).startswith(words), str(refused.value)
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("abc", "limit must be a whole number, not 'abc'"),
+    ("9" * 30, "limit must be a whole number of at most 19 digits, not '999"),
+    ("0", "limit must be at least 1, not 0"),
+    ("", None),  # empty: the default
+    ("7", None),
+])
+def test_a_query_parameter_is_read_by_its_schema(text, words):
+    from samplemind.errors import UsageError
+    from samplemind.server.query_params import compile_query
+    from samplemind.server.routing import Param
+
+    read = compile_query([Param("limit", "query", {"type": "integer", "minimum": 1,
+                                                   "maximum": 1000, "default": 100}, "")])
+    if words is None:
+        assert read({"limit": text}) == {"limit": int(text or 100)}
+        return
+    with pytest.raises(UsageError) as refused:
+        read({"limit": text})
+    assert str(refused.value).startswith(words), str(refused.value)

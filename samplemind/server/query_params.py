@@ -28,6 +28,7 @@ QueryReader = Callable[[Mapping[str, str]], dict[str, Any]]
 QUERY: web.RequestKey[dict[str, Any]] = web.RequestKey("samplemind_query", dict)
 
 _WHOLE = re.compile(r"[+-]?[0-9]{1,19}")  # int64's digits: longer is out of every range
+_DIGITS = re.compile(r"[+-]?[0-9]+")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")
 _TRUE = frozenset(("1", "true", "yes", "on"))
 _FALSE = frozenset(("0", "false", "no", "off"))
@@ -44,7 +45,9 @@ def _shown(text: str) -> str:
 
 def _integer(text: str) -> int:
     if not _WHOLE.fullmatch(text):  # int() would also take " 7", "1_000", "٣" and 5,000 digits
-        raise Refused(f"must be a whole number of at most 19 digits, not {_shown(text)}")
+        too_long = _DIGITS.fullmatch(text) is not None
+        raise Refused(f"must be a whole number{' of at most 19 digits' if too_long else ''}, "
+                      f"not {_shown(text)}")
     return int(text)
 
 
