@@ -603,15 +603,18 @@ class Catalog:
             return False
         enough = math.isqrt(4 * wanted * max(self.count(), 1))
         count = f"SELECT count(*) FROM (SELECT 1 FROM samples s WHERE {where} LIMIT ?)"
-        # The count must read index entries only: counting through rows (a term no index
-        # holds: fmt:, sr:, a descriptor) reads up to `enough` wide rows where the walk it
-        # would replace may stop after `wanted` (fmt:wav at 1M: 0.06 ms walked, 55 ms counted).
-        plan = [str(row[-1]) for row in
-                self.conn.execute("EXPLAIN QUERY PLAN " + count, [*params, enough])]
-        if not plan or not all("COVERING INDEX" in step or step.startswith(("CO-ROUTINE", "SCAN ("))
-                               for step in plan):
+        if not self._reads_index_only(count, [*params, enough]):
             return False
         return int(self.scalar(count, [*params, enough])) < enough
+
+    def _reads_index_only(self, sql: str, params: Sequence[Any]) -> bool:
+        """True when SQLite's plan for sql reads index entries only, no table row: the few
+        matches' count must, since counting through rows (a term no index holds: fmt:, sr:, a
+        descriptor) reads up to `enough` wide rows where the walk it would replace may stop
+        after `wanted` (fmt:wav at 1M: 0.06 ms walked, 55 ms counted)."""
+        plan = [str(row[-1]) for row in self.conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+        return bool(plan) and all("COVERING INDEX" in step or step.startswith(("CO-ROUTINE", "SCAN ("))
+                                  for step in plan)
 
     def _dense_range(self, where: str, params: Sequence[Any], wanted: int,
                      steps: list[str] | None = None) -> str:
