@@ -601,11 +601,18 @@ class Catalog:
         page's plan (_path_plan)."""
         if len(steps) != 1 or not steps[0].startswith(("SEARCH s USING INDEX ", "SCAN s USING INDEX ")):
             return False
+        return self._many_match(where, params, wanted, index_only=True) is False
+
+    def _many_match(self, where: str, params: Sequence[Any], wanted: int,
+                    index_only: bool = False) -> bool | None:
+        """Whether at least sqrt(4 x wanted x samples) samples match, the bound past which a
+        page in path order is better walked than read and sorted (a count that stops there,
+        ~1 ms at 1M); None when index_only and the count would read table rows."""
         enough = math.isqrt(4 * wanted * max(self.count(), 1))
         count = f"SELECT count(*) FROM (SELECT 1 FROM samples s WHERE {where} LIMIT ?)"
-        if not self._reads_index_only(count, [*params, enough]):
-            return False
-        return int(self.scalar(count, [*params, enough])) < enough
+        if index_only and not self._reads_index_only(count, [*params, enough]):
+            return None
+        return int(self.scalar(count, [*params, enough])) >= enough
 
     def _reads_index_only(self, sql: str, params: Sequence[Any]) -> bool:
         """True when SQLite's plan for sql reads index entries only, no table row: the few
@@ -638,10 +645,7 @@ class Catalog:
         steps = self._path_plan(walked, params, wanted)
         if len(steps) != 1 or "COVERING INDEX" not in steps[0]:
             return where
-        enough = math.isqrt(4 * wanted * max(self.count(), 1))
-        found = self.scalar(f"SELECT count(*) FROM (SELECT 1 FROM samples s WHERE {where} "
-                            "LIMIT ?)", [*params, enough])
-        return walked if int(found) >= enough else where
+        return walked if self._many_match(where, params, wanted) else where
 
     def explain_records(self, where: str = "", params: Sequence[Any] = (),
                         order_by: str = "s.path") -> str | None:

@@ -58,7 +58,8 @@ def pointer_to(parent: str, key: str | int) -> str:
     return f"{parent}/{str(key).replace('~', '~0').replace('/', '~1')}"
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """value as a refusal quotes it: its repr, cut at 40 characters."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -115,14 +116,14 @@ def _type(wanted: str | list[str]) -> Check:
 
     def check(value: Any) -> None:
         if type(value) not in allowed:
-            raise Refused(f"{message}, not {_shown(value)}")
+            raise Refused(f"{message}, not {shown(value)}")
 
     return check
 
 
 def _enum(choices: list[Any]) -> Check:
     allowed = frozenset((type(item), item) for item in choices)
-    message = "must be " + _either([_shown(item) for item in choices])
+    message = "must be " + _either([shown(item) for item in choices])
 
     def check(value: Any) -> None:
         try:
@@ -130,7 +131,7 @@ def _enum(choices: list[Any]) -> Check:
                 return
         except TypeError:  # unhashable: a list or an object
             pass
-        raise Refused(f"{message}, not {_shown(value)}")
+        raise Refused(f"{message}, not {shown(value)}")
 
     return check
 
@@ -143,13 +144,13 @@ def _range(schema: dict[str, Any]) -> Check:
         if type(value) not in (int, float):
             return  # "type" says what it must be
         if low is not None and value < low:
-            raise Refused(f"must be at least {low}, not {_shown(value)}")
+            raise Refused(f"must be at least {low}, not {shown(value)}")
         if high is not None and value > high:
-            raise Refused(f"must be at most {high}, not {_shown(value)}")
+            raise Refused(f"must be at most {high}, not {shown(value)}")
         if above is not None and value <= above:
-            raise Refused(f"must be more than {above}, not {_shown(value)}")
+            raise Refused(f"must be more than {above}, not {shown(value)}")
         if below is not None and value >= below:
-            raise Refused(f"must be less than {below}, not {_shown(value)}")
+            raise Refused(f"must be less than {below}, not {shown(value)}")
 
     return check
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ..errors import UsageError
-from .body_schema import Refused, compile_schema
+from .body_schema import Refused, compile_schema, shown
 
 if TYPE_CHECKING:
     from .routing import Param
@@ -39,22 +39,18 @@ def query_args(request: web.Request) -> dict[str, Any]:
     return request[QUERY]
 
 
-def _shown(text: str) -> str:
-    return repr(text if len(text) <= 40 else text[:37] + "...")
-
-
 def _integer(text: str) -> int:
     if not _WHOLE.fullmatch(text):  # int() would also take " 7", "1_000", "٣" and 5,000 digits
         too_long = _DIGITS.fullmatch(text) is not None
         raise Refused(f"must be a whole number{' of at most 19 digits' if too_long else ''}, "
-                      f"not {_shown(text)}")
+                      f"not {shown(text)}")
     return int(text)
 
 
 def _number(text: str) -> float:
     value = float(text) if _NUMBER.fullmatch(text) else math.nan  # not " 1", "0_5", "nan"
     if not math.isfinite(value):
-        raise Refused(f"must be a number, not {_shown(text)}")
+        raise Refused(f"must be a number, not {shown(text)}")
     return value
 
 
@@ -64,7 +60,7 @@ def _boolean(text: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise Refused(f"must be true or false, not {_shown(text)}")
+    raise Refused(f"must be true or false, not {shown(text)}")
 
 
 def _string(text: str) -> str:
