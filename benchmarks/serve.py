@@ -476,7 +476,8 @@ class Load:
 
 def http_section(load: Load, server_pid: int, bare_pid: int, base: str, bare_base: str,
                  catalog: dict[str, Any], seconds: float, warmup: float) -> dict[str, Any]:
-    """requests/s and latency of the bare handler and the three catalog routes."""
+    """requests/s and latency of the bare handler and the four catalog routes (audio: a
+    64 KB Range request of one of 200 real WAV files)."""
     lo, hi = catalog["lo"], catalog["hi"]
     runs = [
         ("bare handler", bare_base, bare_pid,
@@ -486,6 +487,8 @@ def http_section(load: Load, server_pid: int, bare_pid: int, base: str, bare_bas
          {"paths": [f"/api/v1/samples?q={urllib.parse.quote(q)}" for q in QUERIES]}),
         ("GET similar k=10", base, server_pid,
          {"prefix": "/api/v1/samples/", "lo": lo, "hi": hi, "suffix": "/similar?k=10"}),
+        ("GET audio Range", base, server_pid,
+         {"mix": [("/api/v1/samples/", "/audio", catalog["audio_lo"], catalog["audio_hi"], 1)]}),
     ]
     print(f"\n== HTTP: {load.name}, {seconds:g} s each after a {warmup:g} s warm-up ==")
     print(f"  {'route':18} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} "

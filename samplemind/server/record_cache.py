@@ -20,6 +20,12 @@ its write answered always reads it back.
 
 At start the cache is filled in the background, newest samples first, until it is full
 (``warm_up``): the first clicks of the day are as quick as the later ones.
+
+The audio route reads two more things here, kept current the same way: what the catalog
+recorded of a sample's file (path, root, size, mtime: what served.py checks the opened file
+against), and the scanned roots with links resolved (resolved in a stream thread, never on
+the loop: a root on a network mount may take its time). Reading both in a request thread
+for each audio request cost two SQLite queries, a thread hop and a realpath per root.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from ..served import CataloguedFile, catalogued
 from .http import Body, encode
 
 if TYPE_CHECKING:
@@ -40,6 +47,7 @@ WARM_BATCH = 2000  # records read per warm-up step
 SYNC_INTERVAL = 0.001  # seconds between looks at the catalog's data version
 TOUCH_ABOVE = 0.9  # hits move up the LRU order once the cache is this full
 MAX_READS_ON_LOOP = 16  # uncached records a similar answer may read on the loop (~30 us each)
+MAX_SERVED_FILES = 65_536  # scan-time file facts kept for the audio route (~250 bytes each)
 
 
 class RecordCache:
@@ -59,6 +67,8 @@ class RecordCache:
         self._generation = self.feed.generation()
         self._synced_at = time.monotonic()
         self._dirty = False
+        self.files: OrderedDict[int, CataloguedFile] = OrderedDict()  # the audio route's
+        self._real_roots: list[str] | None = None  # None: to be resolved again
 
     def mark_dirty(self) -> None:
         """Look at the catalog before the next answer (the server's own threads call this,
@@ -160,6 +170,33 @@ class RecordCache:
         found = self.library.records_by_id([sample_id])
         return found[0] if found else None
 
+    def served_file(self, sample_id: int) -> CataloguedFile | None:
+        """What the catalog recorded of one sample's file (served.py checks the opened file
+        against it), or None when there is no such sample: a primary-key read on a miss."""
+        self._sync()
+        entry = self.files.get(sample_id)
+        if entry is None:
+            entry = catalogued(self.library.scanned_files([sample_id])).get(sample_id)
+            if entry is None:
+                return None
+            self.files[sample_id] = entry
+            if len(self.files) > MAX_SERVED_FILES:
+                self.files.popitem(last=False)
+        return entry
+
+    def served_roots(self) -> tuple[list[str] | None, int]:
+        """(the scanned roots with links resolved, or None when they must be resolved again,
+        and the token keep_roots wants with them). Any commit may have changed the roots."""
+        self._sync()
+        return self._real_roots, self._data_version
+
+    def keep_roots(self, token: int, roots: list[str]) -> None:
+        """Keep roots resolved by a stream thread, unless a commit came since served_roots
+        handed out `token`."""
+        self._sync()
+        if token == self._data_version:
+            self._real_roots = roots
+
     def stats(self) -> dict[str, int]:
         """Figures for /metrics."""
         return {"entries": len(self.entries), "bytes": self.bytes, "hits": self.hits,
@@ -176,7 +213,8 @@ class RecordCache:
         if version == self._data_version:
             return
         self._data_version = version
-        if not self.entries:
+        self._real_roots = None
+        if not self.entries and not self.files:
             self._generation = self.feed.generation()
             return
         generation, changed, removed, everyone = self.feed.since(self._generation)
@@ -184,9 +222,11 @@ class RecordCache:
         if everyone is not None:  # removals past our position were pruned: cannot tell
             self.invalidations += len(self.entries)
             self.entries.clear()
+            self.files.clear()
             self.bytes = 0
             return
         for sample_id in (*changed, *removed):
+            self.files.pop(sample_id, None)
             body = self.entries.pop(sample_id, None)
             if body is not None:
                 self.bytes -= len(body.raw) + ENTRY_OVERHEAD

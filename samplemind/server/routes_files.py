@@ -12,6 +12,7 @@ import re
 import uuid
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any, BinaryIO
 
@@ -111,13 +112,84 @@ def _not_modified(request: web.Request, etag: str, mtime: float) -> bool:
     return since is not None and int(mtime) <= since.timestamp()
 
 
-def open_sample(library: Library, sample_id: int) -> tuple[BinaryIO, os.stat_result, str]:
-    """(open file, its stat, its catalogued path) of one sample, checked (served.py)."""
-    entry = catalogued(library.scanned_files([sample_id])).get(sample_id)
-    if entry is None:
-        raise NotFound(f"no sample has id {sample_id} (samplemind ls shows the ids)")
-    handle, info = open_catalogued(entry, real_roots(library.roots()))
-    return handle, info, entry.path
+def open_ahead(library: Library, entry: CataloguedFile, roots: list[str] | None, first: int,
+               count: int) -> tuple[BinaryIO, os.stat_result, list[str], bytes]:
+    """(open file, its stat, the real roots it was checked against, its first `count` bytes
+    from `first`): the file of one sample opened and checked (served.py), and the start of
+    the answer read, in one hop to a stream thread. roots: None to resolve them now."""
+    if roots is None:
+        roots = real_roots(library.roots())
+    handle, info = open_catalogued(entry, roots)
+    try:
+        data = b""
+        if count > 0:
+            handle.seek(first)
+            data = handle.read(count)
+        return handle, info, roots, data
+    except BaseException:
+        handle.close()
+        raise
+
+
+@dataclass
+class _Reply:
+    """What an audio request is answered with, decided from the file's size and mtime (the
+    catalog's, which the opened file is checked against, or the opened file's own)."""
+
+    status: int
+    headers: dict[str, str]
+    pieces: list[tuple[bytes, int, int]]  # (part header, first byte, last byte)
+    ending: bytes = b""
+    content_type: str = ""
+    length: int = 0
+    refusal: web.Response | None = None  # 304 or 416: no bytes of the file are sent
+
+    def ahead(self) -> tuple[int, int]:
+        """(first byte, count) worth reading while the file is opened: the first chunk."""
+        if self.refusal is not None or not self.pieces:
+            return 0, 0
+        _, first, last = self.pieces[0]
+        return first, min(CHUNK, last - first + 1)
+
+
+def _reply(request: web.Request, size: int, mtime_ns: int, path: str) -> _Reply:
+    """The status, headers and byte ranges of the answer to this request (RFC 9110: 200, 206
+    for one range, 206 multipart/byteranges for several, 304, 416)."""
+    etag = f'"{size:x}-{mtime_ns:x}"'
+    seconds = mtime_ns // 1_000_000_000
+    headers = {"Accept-Ranges": "bytes", "ETag": etag, "Cache-Control": "no-cache",
+               "Last-Modified": formatdate(seconds, usegmt=True)}
+    if _not_modified(request, etag, seconds):
+        return _Reply(304, headers, [], refusal=web.Response(status=304, headers=headers))
+    parts: list[tuple[int, int]] = [(0, size - 1)]
+    status, mime = 200, content_type(path)
+    range_header = request.headers.get("Range")
+    if_range = request.headers.get("If-Range")
+    # If-Range with anything but this file's ETag (an old one, or a date): the whole file.
+    if range_header and (if_range is None or if_range.strip() == etag):
+        wanted = parse_ranges(range_header, size)
+        if wanted is False:
+            refusal = error_body(f"the range {range_header!r} is outside the file "
+                                 f"({size} bytes)", 416)
+            refusal.headers.update({"Content-Range": f"bytes */{size}", **headers})
+            return _Reply(416, headers, [], refusal=refusal)
+        if wanted:
+            parts, status = wanted, 206
+    if len(parts) == 1:
+        if status == 206:
+            headers["Content-Range"] = f"bytes {parts[0][0]}-{parts[0][1]}/{size}"
+        return _Reply(status, headers, [(b"", *parts[0])], content_type=mime,
+                      length=max(0, parts[0][1] - parts[0][0] + 1))
+    # several ranges: multipart/byteranges (RFC 9110 14.6)
+    boundary = uuid.uuid4().hex
+    pieces = [((b"\r\n" if index else b"") + (
+        f"--{boundary}\r\nContent-Type: {mime}\r\n"
+        f"Content-Range: bytes {first}-{last}/{size}\r\n\r\n").encode(), first, last)
+        for index, (first, last) in enumerate(parts)]
+    ending = f"\r\n--{boundary}--\r\n".encode()
+    length = sum(len(head) + last - first + 1 for head, first, last in pieces) + len(ending)
+    return _Reply(status, headers, pieces, ending,
+                  f"multipart/byteranges; boundary={boundary}", length)
 
 
 async def audio(request: web.Request) -> web.StreamResponse:
@@ -125,73 +197,76 @@ async def audio(request: web.Request) -> web.StreamResponse:
     416. Served from the descriptor served.py checked (never the path opened again), and a
     client that takes nothing for the server's write timeout is dropped (downloads.send).
     aiohttp's FileResponse does neither (it opens the path again and its sendfile waits for
-    a stalled client forever), and compares If-Range with dates only."""
+    a stalled client forever), and compares If-Range with dates only.
+
+    The catalog's facts of the file come from the record cache, on the loop; the answer is
+    decided from them, and one hop to a stream thread opens the file, checks it against
+    them and reads the first chunk: a 64 KB Range answer costs one hop, not three."""
+    ctx = context(request)
+    ref = sample_id(request)
+    records = ctx.pool.records
+    entry = records.served_file(ref)
+    if entry is None:
+        raise NotFound(f"no sample has id {ref} (samplemind ls shows the ids)")
+    roots, token = records.served_roots()
+    # The opened file must have the catalog's size and mtime (else FileChanged): an answer
+    # decided from them is the answer its own stat would give.
+    reply = None
+    if entry.size is not None and entry.mtime_ns is not None:
+        reply = _reply(request, entry.size, entry.mtime_ns, entry.path)
+    first, count = reply.ahead() if reply is not None else (0, 0)
+    handle, stat, resolved, data = await ctx.pool.run_stream(open_ahead, entry, roots, first,
+                                                             count)
+    try:
+        if roots is None:
+            records.keep_roots(token, resolved)
+        if reply is None:
+            reply = _reply(request, stat.st_size, stat.st_mtime_ns, entry.path)
+            data = b""
+        if reply.refusal is not None:
+            return reply.refusal
+        return await _send_reply(request, reply, handle, data)
+    finally:
+        handle.close()
+
+
+async def _send_reply(request: web.Request, reply: _Reply, handle: BinaryIO,
+                      data: bytes) -> web.StreamResponse:
+    """Send the ranges of a checked, open file; `data` is the first piece's start, read
+    already. The rest is read a chunk per call in a stream thread."""
     ctx = context(request)
     loop = asyncio.get_running_loop()
-    # Checked when served (served.py): a regular file, as scanned, under a scanned root.
-    handle, stat, path = await ctx.pool.run(open_sample, sample_id(request))
-    try:
-        size = stat.st_size
-        etag = f'"{size:x}-{stat.st_mtime_ns:x}"'
-        headers = {"Accept-Ranges": "bytes", "ETag": etag, "Cache-Control": "no-cache",
-                   "Last-Modified": formatdate(stat.st_mtime, usegmt=True)}
-        if _not_modified(request, etag, stat.st_mtime):
-            return web.Response(status=304, headers=headers)
-        parts: list[tuple[int, int]] = [(0, size - 1)]
-        status, mime = 200, content_type(path)
-        range_header = request.headers.get("Range")
-        if_range = request.headers.get("If-Range")
-        # If-Range with anything but this file's ETag (an old one, or a date): the whole file.
-        if range_header and (if_range is None or if_range.strip() == etag):
-            wanted = parse_ranges(range_header, size)
-            if wanted is False:
-                response = error_body(f"the range {range_header!r} is outside the file "
-                                      f"({size} bytes)", 416)
-                response.headers.update({"Content-Range": f"bytes */{size}", **headers})
-                return response
-            if wanted:
-                parts, status = wanted, 206
-        boundary = ""
-        if len(parts) == 1:
-            if status == 206:
-                headers["Content-Range"] = f"bytes {parts[0][0]}-{parts[0][1]}/{size}"
-            length = max(0, parts[0][1] - parts[0][0] + 1)
-            pieces: list[tuple[bytes, int, int]] = [(b"", *parts[0])]
-            ending = b""
-        else:  # several ranges: multipart/byteranges (RFC 9110 14.6)
-            boundary = uuid.uuid4().hex
-            pieces = [((b"\r\n" if index else b"") + (
-                f"--{boundary}\r\nContent-Type: {mime}\r\n"
-                f"Content-Range: bytes {first}-{last}/{size}\r\n\r\n").encode(), first, last)
-                for index, (first, last) in enumerate(parts)]
-            ending = f"\r\n--{boundary}--\r\n".encode()
-            length = sum(len(head) + last - first + 1 for head, first, last in pieces) + len(ending)
-        response = web.StreamResponse(status=status, headers=headers)
-        response.content_type = f"multipart/byteranges; boundary={boundary}" if boundary else mime
-        response.content_length = length
-        await response.prepare(request)
-        if request.method == "HEAD":
+    response = web.StreamResponse(status=reply.status, headers=reply.headers)
+    response.content_type = reply.content_type
+    response.content_length = reply.length
+    await response.prepare(request)
+    if request.method == "HEAD":
+        return response
+    timeout = ctx.config.write_timeout
+    for index, (head, first, last) in enumerate(reply.pieces):
+        if head and not await send(request, response, head, timeout):
             return response
-        for head, first, last in pieces:
-            if head and not await send(request, response, head, ctx.config.write_timeout):
-                return response
+        remaining = last - first + 1
+        if index == 0 and data:
+            chunk = data
+        else:
             await loop.run_in_executor(ctx.pool.streams, handle.seek, first)
-            remaining = last - first + 1
-            while remaining > 0:
+            chunk = b""
+        while remaining > 0:
+            if not chunk:
                 chunk = await loop.run_in_executor(ctx.pool.streams, handle.read,
                                                    min(CHUNK, remaining))
                 if not chunk:  # the file shrank under us: the client sees a short body
                     drop(request)
                     return response
-                if not await send(request, response, chunk, ctx.config.write_timeout):
-                    return response  # the client left or stalled: stop reading
-                remaining -= len(chunk)
-        if ending and not await send(request, response, ending, ctx.config.write_timeout):
-            return response
-        await response.write_eof()
+            if not await send(request, response, chunk, timeout):
+                return response  # the client left or stalled: stop reading
+            remaining -= len(chunk)
+            chunk = b""
+    if reply.ending and not await send(request, response, reply.ending, timeout):
         return response
-    finally:
-        handle.close()
+    await response.write_eof()
+    return response
 
 
 def _safe_filename(text: str) -> str:
