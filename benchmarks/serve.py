@@ -144,6 +144,46 @@ def record_cache(base: str, prefix: str = "samplemind_record_cache_") -> dict[st
             for line in text.splitlines() if line.startswith(prefix)}
 
 
+def route_times(base: str) -> dict[str, dict[str, Any]]:
+    """The server's own request-duration histogram by route, from /metrics: {route: {"count",
+    "sum", "buckets": [(upper bound, cumulative count), ...]}}."""
+    text = http_get(f"{base}/metrics")[1].decode()
+    routes: dict[str, dict[str, Any]] = {}
+    family = "samplemind_http_request_duration_seconds"
+    for line in text.splitlines():
+        if not line.startswith(family):
+            continue
+        name_labels, value = line.rsplit(" ", 1)
+        labels = dict(part.split("=", 1) for part in
+                      name_labels[name_labels.index("{") + 1:name_labels.rindex("}")].split(","))
+        route = labels.get("route", "").strip('"')
+        entry = routes.setdefault(route, {"count": 0.0, "sum": 0.0, "buckets": []})
+        if name_labels.startswith(family + "_bucket"):
+            entry["buckets"].append((float(labels["le"].strip('"')), float(value)))
+        elif name_labels.startswith(family + "_count"):
+            entry["count"] = float(value)
+        elif name_labels.startswith(family + "_sum"):
+            entry["sum"] = float(value)
+    return routes
+
+
+def print_route_times(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> None:
+    """Per route, over one run: requests, mean and the bucket holding the p99 of the time
+    the server spent answering (from the handler's start: the wait for the loop before it
+    is not in it, so these are lower bounds of what clients saw)."""
+    for route, now in sorted(after.items(), key=lambda item: -item[1]["count"]):
+        was = before.get(route, {"count": 0.0, "sum": 0.0, "buckets": []})
+        count = now["count"] - was["count"]
+        if count < 1:
+            continue
+        earlier = dict(was["buckets"])
+        cumulative = [(bound, seen - earlier.get(bound, 0.0)) for bound, seen in now["buckets"]]
+        p99 = next((bound for bound, seen in cumulative if seen >= 0.99 * count), float("inf"))
+        mean = (now["sum"] - was["sum"]) / count
+        print(f"      {route:34} {count:8,.0f} req  mean {mean * 1000:7.2f} ms  "
+              f"p99 <= {p99 * 1000:6.1f} ms")
+
+
 def neighbour_table(base: str) -> dict[str, float]:
     """The server's neighbour table figures, from /metrics."""
     return record_cache(base, "samplemind_neighbour_table_")
@@ -339,6 +379,7 @@ def mix_section(load: Load, server_pid: int, base: str, catalog: dict[str, Any],
         for connections in MIX_CONNECTIONS:
             spec = {"mix": mix}
             load.run(base, spec, warmup, connections)
+            times_before = route_times(base)
             cpu_before = cpu_seconds(server_pid)
             started = time.perf_counter()
             result = load.run(base, spec, seconds, connections)
@@ -350,6 +391,9 @@ def mix_section(load: Load, server_pid: int, base: str, catalog: dict[str, Any],
                   f"{result['p99']:8.2f} {result['max']:8.1f} {result['non2xx']:8d} "
                   f"{result['errors']:8d} {result['server_cores']:7.2f}c "
                   f"{result['server_cores'] * 1e6 / max(result['rps'], 1e-9):7.0f}")
+            if name == "team mix":
+                print("    by route, as the server timed them (handler start to answer):")
+                print_route_times(times_before, route_times(base))
     print("  (us/req: server CPU per request, the figure a busy shared machine distorts least)")
     figures = record_cache(base, "samplemind_query_cache_")
     if figures:
