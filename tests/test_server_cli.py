@@ -114,3 +114,55 @@ def test_an_unknown_route_says_where_the_routes_are(tmp_path: Path):
     assert result.returncode == 1
     body = json.loads(result.stdout)
     assert body["status"] == 404 and "openapi.json" in body["error"]
+
+
+def test_a_thousand_browsers_connecting_at_once_are_all_taken_in(tmp_path: Path):
+    # The kernel completes connections into the listening socket's backlog even while the
+    # server is stopped; past it they wait for a SYN retry (1 s, then 3 s). aiohttp used to
+    # listen anew with its own backlog of 128, so the 1,024 serve asked for never held.
+    import selectors
+    import signal
+    import socket
+    import time
+
+    env = {**os.environ, "SAMPLEMIND_HOME": str(tmp_path / "home")}
+    process = subprocess.Popen([sys.executable, "-m", "samplemind", "serve", "--port", "0"],
+                               env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               text=True)
+    sockets: list[socket.socket] = []
+    try:
+        port = int(re.search(r"serving on http://127\.0\.0\.1:(\d+)/",
+                             process.stderr.readline()).group(1))
+        deadline = time.monotonic() + 60
+        # Wait until it takes a connection, then stop it from accepting.
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        time.sleep(0.5)  # the probe connection above is accepted and closed
+        process.send_signal(signal.SIGSTOP)
+        selector = selectors.DefaultSelector()
+        wanted = 600
+        for _ in range(wanted):
+            client = socket.socket()
+            client.setblocking(False)
+            client.connect_ex(("127.0.0.1", port))
+            sockets.append(client)
+            selector.register(client, selectors.EVENT_WRITE)
+        connected = 0
+        until = time.monotonic() + 20  # far longer than the 1 s SYN retry of a dropped one
+        while connected < wanted and time.monotonic() < until:
+            for key, _ in selector.select(timeout=0.2):
+                selector.unregister(key.fileobj)
+                if key.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                    connected += 1
+        assert connected == wanted, f"only {connected} of {wanted} connections completed"
+    finally:
+        for client in sockets:
+            client.close()
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+        process.wait(timeout=30)

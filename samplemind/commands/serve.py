@@ -15,6 +15,11 @@ from ..errors import UsageError
 from ..output import err_console
 from .common import state
 
+# Connections the kernel completes before the server accepts them: a team's browsers (1,000
+# connections, benchmarks/serve.py) connect at once; past the backlog a connection waits for
+# a SYN retry (1 s, then 3 s) or is refused.
+BACKLOG = 1024
+
 app = typer.Typer()
 
 
@@ -108,8 +113,10 @@ def serve(
         raise typer.Exit(asyncio.run(_get_once(application, get)))
     sock = _listen(host, port)  # bound first, so that the address printed is the real one
     _announce(host, sock.getsockname()[1], store, open_access is True)
+    # backlog again: aiohttp listens on the socket anew with its own (128 by default), and
+    # asyncio accepts that many connections per wake-up.
     web.run_app(application, sock=sock, print=None, access_log=None, handle_signals=True,
-                **RUNNER_OPTIONS)
+                backlog=BACKLOG, **RUNNER_OPTIONS)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -119,9 +126,7 @@ def _listen(host: str, port: int) -> socket.socket:
     try:
         family, _, _, _, address = socket.getaddrinfo(
             host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-        # backlog: a team's browsers (1,000 connections, benchmarks/serve.py) connect at
-        # once; 128 would leave the rest waiting a SYN retry (a second) or refused.
-        return socket.create_server(address, family=family, backlog=1024)
+        return socket.create_server(address, family=family, backlog=BACKLOG)
     except OSError as exc:
         raise SampleMindError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
