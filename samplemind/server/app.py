@@ -18,6 +18,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from ..errors import SampleMindError
 from ..textsafe import printable
 from . import (
+    heap,
     routes_ai,
     routes_browse,
     routes_files,
@@ -290,11 +291,13 @@ def make_app(library_home: str | os.PathLike[str] | None = None, *,
         poller = asyncio.create_task(watcher.run())
         warming = asyncio.create_task(warm_up(pool))
         preparing = asyncio.create_task(_prepare_scans(pool))
+        settling = asyncio.create_task(
+            heap.keep_settled(warming, lambda: len(pool.records.entries)))
         neighbours.refresh()
         yield
         watcher.stop()
         await neighbours.close()
-        for task in (poller, warming, preparing):
+        for task in (poller, warming, preparing, settling):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
