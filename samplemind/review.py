@@ -27,13 +27,14 @@ with the same teaching, and 0.770 / 0.771 / 0.777 / 0.793 with the teaching befo
 (teach._alike). Per source it gains on hydrogen-data, hydrogen-drumkits and sonic-pi at 10,
 20 and 50 answers, and asks fewer lmms-common sounds, which stand alone (0.696 / 0.716 /
 0.740 there at 10 / 20 / 50 against 0.712 / 0.718 / 0.768); on a library of lmms-common
-alone (--source) it is equal or better at every N. 8 or 32 neighbours, or every open
-one-shot scored instead of 400, moved none of these by more than 0.006. The confidence is the one the lessons leave, and those
-count an answer's agreement as well as its doubt: a sound is at least as sure of its
-category as the most alike answer that gave it (teach.agreement), so a region an answer
-settled is not asked again. Samples whose category a person gave
-(a correction, an answer, a name, a folder, embedded metadata) are never asked about. A
-one-shot/loop question is asked first when the type itself is unsure (below TYPE_DOUBT).
+alone (--source) both together are equal to or better than the picker and teaching before
+at every N. 8 or 32 neighbours, or every open one-shot scored instead of 400, moved none of
+these by more than 0.006. The confidence is the one the lessons leave, and those count an
+answer's agreement as well as its doubt: a sound is at least as sure of its category as the
+most alike answer that gave it (teach.agreement), so a region an answer settled is not asked
+again. Samples whose category a person gave (a correction, an answer, a name, a folder,
+embedded metadata) are never asked about. A one-shot/loop question is asked first when the
+type itself is unsure (below TYPE_DOUBT).
 
 The answers. Each answer is a user correction (the `overrides` table, like `samplemind
 set`: it survives rescans, re-analysis and moves), and it teaches at once: a category answer

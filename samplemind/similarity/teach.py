@@ -13,7 +13,10 @@ questions by lowest confidence), the answers' neighbours made right / wrong went
 to 16 / 12, top-1 after 20 answers 0.781 -> 0.786. A sample is at least as sure of its
 category as the most alike answer that gave it (agreement): the review picker's top-1 after 20
 / 50 answers went from 0.770 / 0.781 to 0.777 / 0.793, and on tests/test_review.py's generated
-sounds it reaches the truth in 8 answers instead of 31.
+sounds it reaches the truth in 8 answers instead of 31. One answer alone moves every sound it
+is more alike than the sound is sure, by the margin any lesson needs (_alike): with the
+picker of review.expected_fix, top-1 after 20 / 50 answers 0.805 / 0.831, the answers'
+neighbours made right / wrong 40 / 1 (26 / 18 before).
 """
 
 from __future__ import annotations
