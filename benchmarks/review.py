@@ -14,7 +14,9 @@ overall and per class. Three strategies in the same command:
   random   a random unanswered one-shot (fixed seed)
   lowest   the unanswered one-shot with the lowest category confidence
 
---limit takes a fixed-seed subset of the one-shots (the whole set is ~1,000 files). The time
+--limit takes a fixed-seed subset of the one-shots (the whole set is ~1,000 files); --source
+NAME keeps only one source's (a library of one package or kit: held out from the others, its
+figures are its own answers' alone). The time
 of each answer is printed (median and max) per strategy, and what the answers did to the
 other sounds: how many neighbours they made right and how many they made wrong (teaching that
 breaks as much as it fixes shows here, not in top-1). --time-at N (e.g. 100000) instead
@@ -51,9 +53,10 @@ CHECKPOINTS = (0, 5, 10, 20, 50)
 CATEGORIES = accuracy.CATEGORIES
 
 
-def oneshots(data: Path, limit: int | None) -> list[dict]:
+def oneshots(data: Path, limit: int | None, source: str | None = None) -> list[dict]:
     items = [i for i in accuracy.evaluation_items(data, quick=False)
-             if i["group"] == "real-oneshot" and i.get("category") in CATEGORIES]
+             if i["group"] == "real-oneshot" and i.get("category") in CATEGORIES
+             and (source is None or i["source"] == source)]
     if limit and limit < len(items):
         items = random.Random(accuracy.SEED).sample(items, limit)
     return items
@@ -215,6 +218,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--time-at", type=int, default=None, metavar="N")
+    parser.add_argument("--source", default=None, metavar="NAME",
+                        help="only the one-shots of one source (e.g. lmms-common): a library of "
+                        "that kit or package alone, so no other source's questions or answers "
+                        "count in its figures (use a --work of its own)")
     parser.add_argument("--answer-weight", type=float, default=None, metavar="W",
                         help="try another teach.ANSWER_WEIGHT (the owner's answers' vote)")
     parser.add_argument("--strategies", default="picker,random,lowest",
@@ -228,7 +235,9 @@ def main() -> None:
         time_at(args.time_at, args.work, args.jobs)
         return
     accuracy.ensure_data(args.data)
-    items = oneshots(args.data, args.limit)
+    items = oneshots(args.data, args.limit, args.source)
+    if not items:
+        parser.error(f"no labelled one-shots of source {args.source!r}")
     pool = args.work / "pool"
     accuracy.build_pool(items, pool)
     home = args.work / "home"
@@ -277,7 +286,7 @@ def main() -> None:
     for row in range(len(CHECKPOINTS)):
         if row >= min(len(v) for v in table.values()):
             break
-        parts = [f"{name} ({sizes[name]}) " + "/".join(f"{table[s][row][3].get(name, 0):.2f}"
+        parts = [f"{name} ({sizes[name]}) " + "/".join(f"{table[s][row][3].get(name, 0):.3f}"
                                                       for s in table)
                  for name in sorted(sizes)]
         print(f"  N={CHECKPOINTS[row]:>2}: " + "  ".join(parts))

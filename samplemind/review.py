@@ -1,37 +1,40 @@
 """Review mode: ask the owner the few questions whose answers change the library most, and
 spread each answer through it at once (issue 19).
 
-The picker. A question about sample i is worth about how much its answer would change:
+The picker. A question about sample i is worth the sounds its answer is expected to make
+right (expected_fix):
 
-    expected change(i) = u_i^2 * (1 + sum over its NEIGHBOURS nearest unsure one-shots j
-                                      of vote_weight(d_ij) * u_j)
+    u_i * (1 + sum of gain_j over neighbours j with i's guess)
+        + (1 - u_i) * (sum of gain_j over neighbours j with another guess)
 
-(u_i: how likely the guess is wrong; u_i again: how much an answer moves its lessons, and
-so its neighbours), with u = 1 - confidence (calibrated, analysis/calibration.py) and
-vote_weight the nearness weight of the library's lessons (similarity/teach.py). An unsure
-sound in a crowd of unsure sounds comes first; an unsure loner or a sure sound in a crowd
-later. Only the POOL most unsure candidates are scored (one index search each), and one
-batch of questions never holds two sounds from each other's neighbourhoods (the second
-answer would mostly repeat the first). The picker keeps what it read (every sample's
-review state) and searched (the pool's neighbourhoods) per catalog and brings it up to date
-from the catalog's change feed, so the next question reads only the samples changed since
-the last one (the same questions as reading everything: tests/test_review_picker_cache.py).
-Measured by benchmarks/review.py (399 real
-one-shots, top-1 over the unanswered after 20 / 50 answers): u^2 (1 + spread) 0.781 /
-0.819, u (u + spread) 0.778 / 0.811, lowest confidence alone 0.792 / 0.819, random 0.770 /
-0.777, no answers 0.764. On 814 (four sources), counting in the spread only the
-neighbours that made the same guess (those a "no, it is X" would move) gave 0.772 / 0.774
-against 0.770 / 0.781, lmms-common 0.69 either way, and u (1 + that spread) 0.775 / 0.780
-with hydrogen-data 0.88 against 0.89: neither kept. The confidence is the one the lessons
-leave, and those count an answer's agreement as well as its doubt: a sound is at least as sure
-of its category as the most alike answer that gave it (teach.agreement), so a region an answer
-settled is not asked again. Before, the doubt of "no, it is X" answers lowered every like guess
-around them while a "yes" added only its vote share, and the picker went on asking right
-sounds one by one (on 814: 0.777 / 0.793 against 0.770 / 0.781, every source equal or better;
-random 0.757 / 0.764; on 600 of them 0.763 / 0.790 against 0.761 / 0.776, but one source a
-sound or more lower at 5, 10 and 20 answers). Samples whose category a person gave
-(a correction, an answer, a name, a folder, embedded metadata) are never asked about. A
-one-shot/loop question is asked first when the type itself is unsure (below TYPE_DOUBT).
+over its NEIGHBOURS nearest unsure one-shots j, where gain_j = vote_weight(d_ij) - c_j, the
+chance the answer adds to j's being right, counted where an answer moves j (teach._alike:
+more alike than j is sure by OVERRULE_MARGIN), with c = confidence (calibrated,
+analysis/calibration.py) and u = 1 - c: "no, it is X" (chance u_i) fixes i and moves the
+like guesses around it, "yes" moves the other guesses around it. A wrong guess in a crowd
+of unsure sounds an answer would move comes first; a crowd of sounds surer than the answer
+is alike adds nothing. Only the POOL most unsure candidates are scored (one index search
+each), and one batch of questions never holds two sounds from each other's neighbourhoods
+(the second answer would mostly repeat the first). The picker keeps what it read (every
+sample's review state) and searched (the pool's neighbourhoods) per catalog and brings it up
+to date from the catalog's change feed, so the next question reads only the samples changed
+since the last one (the same questions as reading everything:
+tests/test_review_picker_cache.py). Measured by benchmarks/review.py (814 unnamed real
+one-shots of four sources, top-1 over the unanswered after 5 / 10 / 20 / 50 answers; random
+0.758 / 0.756 / 0.766 / 0.772 beside it): 0.774 / 0.792 / 0.805 / 0.831, where
+u^2 (1 + sum of vote_weight * u_j), the picker before, gave 0.774 / 0.776 / 0.783 / 0.817
+with the same teaching, and 0.770 / 0.771 / 0.777 / 0.793 with the teaching before
+(teach._alike). Per source it gains on hydrogen-data, hydrogen-drumkits and sonic-pi at 10,
+20 and 50 answers, and asks fewer lmms-common sounds, which stand alone (0.696 / 0.716 /
+0.740 there at 10 / 20 / 50 against 0.712 / 0.718 / 0.768); on a library of lmms-common
+alone (--source) both together are equal to or better than the picker and teaching before
+at every N. 8 or 32 neighbours, or every open one-shot scored instead of 400, moved none of
+these by more than 0.006. The confidence is the one the lessons leave, and those count an
+answer's agreement as well as its doubt: a sound is at least as sure of its category as the
+most alike answer that gave it (teach.agreement), so a region an answer settled is not asked
+again. Samples whose category a person gave (a correction, an answer, a name, a folder,
+embedded metadata) are never asked about. A one-shot/loop question is asked first when the
+type itself is unsure (below TYPE_DOUBT).
 
 The answers. Each answer is a user correction (the `overrides` table, like `samplemind
 set`: it survives rescans, re-analysis and moves), and it teaches at once: a category answer
@@ -123,6 +126,30 @@ def _unsure(confidence: float | None) -> float:
     return 1.0 - float(confidence) if confidence is not None else 1.0
 
 
+def expected_fix(sample_id: int, reach: list[tuple[int, float]], unsure: dict[int, float],
+                 guesses: dict[int, str | None]) -> float:
+    """How many sounds an answer about `sample_id` is expected to make right: itself when
+    its guess is wrong (chance u, its `unsure`), and each neighbour in `reach` ((id, vote
+    weight), the unsure one-shots around it) that the answer would move, by what the move
+    adds to that neighbour's chance to be right (the answer's vote weight less the
+    neighbour's confidence). An answer moves a neighbour when it is more alike than the
+    neighbour is sure by teach.OVERRULE_MARGIN (teach._alike): "no, it is X" (chance u)
+    moves the neighbours that made the same guess, "yes" (chance 1 - u) those that made
+    another."""
+    from .similarity.teach import OVERRULE_MARGIN
+
+    u, own = unsure[sample_id], guesses.get(sample_id)
+    same = other = 0.0
+    for j, weight in reach:
+        gain = weight - (1.0 - unsure.get(j, 1.0))
+        if gain > OVERRULE_MARGIN:
+            if guesses.get(j) == own:
+                same += gain
+            else:
+                other += gain
+    return u * (1.0 + same) + (1.0 - u) * other
+
+
 # What the picker knows of each catalog (by file), brought up to date from the catalog's
 # change feed instead of read whole for every question: at 100k samples reading every
 # sample's state cost 0.6 s of each question, and its POOL index searches 50 ms more.
@@ -141,6 +168,7 @@ class _Picker:
     generation: int
     typed: dict[int, tuple[str, float]] = field(default_factory=dict)  # id -> (type, its confidence)
     open: dict[int, float] = field(default_factory=dict)  # open one-shot -> unsure (1 - confidence)
+    guess: dict[int, str | None] = field(default_factory=dict)  # open one-shot -> its category
     index: tuple[int, int] | None = None  # (id, version) of the VectorIndex searched
     k: int = 0
     allowed: set[int] = field(default_factory=set)
@@ -148,14 +176,16 @@ class _Picker:
 
     def weigh(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """Take in review_states rows: where each sample stands now."""
-        typed, open_ = self.typed, self.open
-        for sid, kind, tconf, tsource, _category, cconf, csource in rows:
+        typed, open_, guess = self.typed, self.open, self.guess
+        for sid, kind, tconf, tsource, category, cconf, csource in rows:
             typed.pop(sid, None)
             open_.pop(sid, None)
+            guess.pop(sid, None)
             if tsource != "user" and kind and tconf is not None and tconf < TYPE_DOUBT:
                 typed[sid] = (kind, tconf)  # its category waits for its type
             elif kind == "oneshot" and csource not in PERSON_SOURCES:
                 open_[sid] = _unsure(cconf)
+                guess[sid] = category
 
 
 _pickers: dict[str, _Picker] = {}
@@ -179,6 +209,7 @@ def _states(catalog: Catalog) -> _Picker:
             for sid in (*changed, *removed):
                 picker.typed.pop(sid, None)
                 picker.open.pop(sid, None)
+                picker.guess.pop(sid, None)
             picker.weigh(rows)
             picker.generation = generation
             return picker
@@ -272,11 +303,10 @@ def _ranked(picker: _Picker, index: Any, scope: set[int] | None) -> list[Questio
                 near[sid] = [(int(j), vote_weight(float(d))) for j, d in zip(ids, ds)
                              if j >= 0 and j != sid]
         for sid in pool:
-            u = open_oneshots[sid]
             reach = near.get(sid, [])
-            spread = sum(w * open_oneshots.get(j, 0.0) for j, w in reach)
             q = Question(sid, "category", None, None, [],
-                         sum(w >= TOUCH_WEIGHT for _, w in reach), u * u * (1 + spread))
+                         sum(w >= TOUCH_WEIGHT for _, w in reach),
+                         expected_fix(sid, reach, open_oneshots, picker.guess))
             q._near = {j for j, w in reach if w >= TOUCH_WEIGHT}  # type: ignore[attr-defined]
             questions.append(q)
     questions.sort(key=lambda q: (-q.score, q.sample_id))

@@ -128,6 +128,27 @@ def test_the_picker_reaches_the_truth_with_fewer_answers_than_random(copy):
     assert by_picker < statistics.median(by_random), (by_picker, sorted(by_random))
 
 
+def test_a_question_is_worth_the_sounds_its_answer_would_make_right():
+    from samplemind.review import expected_fix
+    from samplemind.similarity.teach import OVERRULE_MARGIN
+
+    # 1: a tom guess, 0.5 sure; 2-4 toms near it, 0.5 sure; 5 a snare guess near it
+    unsure = {1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5, 5: 0.5, 9: 0.5}
+    guesses = {1: "tom", 2: "tom", 3: "tom", 4: "tom", 5: "snare", 9: "tom"}
+    alone = expected_fix(9, [], unsure, guesses)
+    assert alone == pytest.approx(0.5)  # itself, when its guess is wrong
+    crowd = expected_fix(1, [(2, 0.9), (3, 0.9), (4, 0.9)], unsure, guesses)
+    # "no, it is a snare" (0.5) would move the three toms: each 0.9 - 0.5 surer to be right
+    assert crowd == pytest.approx(0.5 * (1 + 3 * 0.4))
+    # "yes, a tom" (0.5) would move the snare guess
+    assert expected_fix(1, [(5, 0.9)], unsure, guesses) == pytest.approx(0.5 + 0.5 * 0.4)
+    # a neighbour the answer would not move (not more alike than it is sure by the margin)
+    # adds nothing, however near
+    sure = {**unsure, 2: 0.2}  # 0.8 sure
+    assert 0.9 < 0.8 + OVERRULE_MARGIN
+    assert expected_fix(1, [(2, 0.9)], sure, guesses) == pytest.approx(alone)
+
+
 def test_an_answer_teaches_its_neighbours_and_survives_a_rescan_and_a_move(tmp_path: Path):
     home, pack = build(tmp_path)
     with Library(home, jobs=1, timeout=60) as library:

@@ -14,6 +14,7 @@ from samplemind import Library
 from samplemind.similarity.teach import (
     DOUBT,
     MIN_TEACHERS,
+    OVERRULE_MARGIN,
     REACH,
     TAUGHT_SOURCE,
     Lesson,
@@ -209,3 +210,30 @@ def test_an_answer_that_gave_a_sounds_category_settles_it():
     named = _decide(("tom", 0.8, "dsp"), [(4, _squared(0.9)), *around], labels, mistaken,
                     {1, 2, 3})
     assert named[0] == "tom" and named[1] < 0.9
+
+
+def test_one_answer_moves_every_sound_it_is_more_alike_than_the_sound_is_sure():
+    # One snare the owner answered, alike as 0.9 to each sound below. Its vote share alone,
+    # 0.9 / (DOUBT + 0.9), once moved only sounds less than a third sure, so the picker asked
+    # a kit's velocity layers one by one (issue 19). It moves a guess now when it is more
+    # alike than the guess is sure by the margin any lesson needs to overrule the sound.
+    labels, mistaken, answers = {1: "snare"}, {1: "tom"}, {1}
+    near = [(1, _squared(0.9))]
+    unsure = _decide(("tom", 0.6, "dsp"), near, labels, mistaken, answers)
+    assert unsure == ("snare", pytest.approx(0.9, abs=1e-3), TAUGHT_SOURCE)
+    assert 0.9 - OVERRULE_MARGIN > 0.6
+    sure = _decide(("tom", 0.8, "dsp"), near, labels, mistaken, answers)
+    assert sure[0] == "tom"  # 0.9 is not 0.8 plus the margin
+    # an answer more alike that agreed with the guess keeps it, whatever the guess's own
+    # confidence; the less alike one that did not moves nothing
+    kept = _decide(("tom", 0.3, "dsp"), [(2, _squared(0.95)), *near], {**labels, 2: "tom"},
+                   {**mistaken, 2: "tom"}, {1, 2})
+    assert kept == ("tom", pytest.approx(0.95, abs=1e-3), TAUGHT_SOURCE)
+    # the most alike of several answers decides among them
+    two = [(1, _squared(0.9)), (3, _squared(0.95))]
+    both = _decide(("tom", 0.3, "dsp"), two, {**labels, 3: "clap"}, {**mistaken, 3: "tom"},
+                   {1, 3})
+    assert both[0] == "clap"
+    # a named neighbour (not the owner's answer) teaches by its vote share, as before
+    named = _decide(("tom", 0.6, "dsp"), near, labels, {}, set())
+    assert named[0] == "tom"
