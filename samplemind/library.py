@@ -595,11 +595,14 @@ class Library(Closing):
 
     def prepare_scans(self) -> None:
         """Read what the steps after a scan keep in memory (every one-shot's category,
-        similarity/oneshots.py) before the first scan needs it: the server does so at
-        start-up, so its first added file costs what the next ones do."""
+        similarity/oneshots.py) and start the analysis workers' forkserver before the first
+        scan needs them: the server does so at start-up, so its first added file costs what
+        the next ones do."""
+        from .analysis.backends import start_local_workers
         from .similarity import oneshots
 
         oneshots.current(self.catalog)
+        start_local_workers()
 
     def readiness(self) -> dict[str, dict[str, Any]]:
         """Whether the catalog, the vector index and the feature cache are usable: per part

@@ -34,6 +34,17 @@ def parse_path_map(entries: Iterable[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def start_local_workers() -> None:
+    """Start what the local process pool forks its workers from (unless a cluster named by
+    $SAMPLEMIND_CLUSTER analyses), so the first scan does not wait for it to import Essentia:
+    3.6 s against 0.5 s for the next one-file scan, measured at load average 5."""
+    if os.environ.get(CLUSTER_ENV, "").strip():
+        return
+    from .pool import start_forkserver
+
+    start_forkserver()
+
+
 def open_executor(jobs: int, timeout: float, *, cluster: str | None = None,
                   path_map: Sequence[str] | None = None, ship_bytes: bool | None = None,
                   notify: Any = None) -> BatchExecutor[Any]:

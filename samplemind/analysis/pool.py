@@ -17,7 +17,7 @@ import os
 import signal
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, TimeoutError, wait
-from multiprocessing import spawn
+from multiprocessing import forkserver, spawn
 from multiprocessing.context import ForkServerContext, ForkServerProcess
 from typing import Any
 
@@ -79,11 +79,23 @@ class _WorkerContext(ForkServerContext):
     Process = _WorkerProcess
 
 
-def start_process_pool(workers: int) -> ProcessPool:
-    """A pebble pool of warm analysis workers, forked from a server that imported Essentia."""
+def _worker_context() -> _WorkerContext:
     context = _WorkerContext()
     # Workers fork from a server that already imported Essentia: fast restarts.
     context.set_forkserver_preload(["samplemind.analysis.extract"])
+    return context
+
+
+def start_forkserver() -> None:
+    """Start the process analysis workers fork from (it imports Essentia, a second or more)
+    now rather than when the first scan needs it; nothing when it runs already."""
+    _worker_context()
+    forkserver.ensure_running()
+
+
+def start_process_pool(workers: int) -> ProcessPool:
+    """A pebble pool of warm analysis workers, forked from a server that imported Essentia."""
+    context = _worker_context()
     return ProcessPool(max_workers=workers, initializer=init_worker,
                        initargs=(os.environ.get(FAULT_ENV, ""), os.getpid(),
                                  worker_memory_ceiling(workers)),

@@ -214,7 +214,7 @@ async def audio(request: web.Request) -> web.StreamResponse:
     reply = None
     if entry.size is not None and entry.mtime_ns is not None:
         reply = _reply(request, entry.size, entry.mtime_ns, entry.path)
-    first, count = reply.ahead() if reply is not None else (0, 0)
+    first, count = reply.ahead() if reply is not None and request.method != "HEAD" else (0, 0)
     handle, stat, resolved, data = await ctx.pool.run_stream(open_ahead, entry, roots, first,
                                                              count)
     try:
