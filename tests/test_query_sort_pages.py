@@ -20,7 +20,7 @@ from samplemind.music import camelot, midi_to_note
 FIELDS = ("name", "type", "category", "bpm", "key", "chord", "note", "duration",
           "loudness_lufs", "path")
 FILTERS = ("", "type:oneshot", "type:loop", "cat:kick", "cat:kick,snare", "type:loop cat:kick",
-           "cat:nothing")
+           "cat:tom", "cat:nothing")
 PAGES = ((5, 0), (60, 0), (20, 40))  # (limit, offset): both of _sorted_page's ways are taken
 CATEGORIES = ("kick", "snare", "hihat", "bass", "synth", "pad", None)
 CHORDS = ("A", "Am", "C", "Cmaj7", "Dm7", "G7", "Bbmaj7", "F#m")
@@ -34,7 +34,7 @@ def make_rows(count: int = 1500, seed: int = 7) -> list[dict[str, Any]]:
     names: set[str] = set()
     for i in range(count):
         loop = rng.random() < 0.35
-        category = rng.choice(CATEGORIES)
+        category = rng.choice(CATEGORIES) if rng.random() > 0.02 else "tom"  # a rare one
         key = f"{rng.choice(('C', 'F#', 'A', 'Bb'))} {rng.choice(('major', 'minor'))}" \
             if loop and rng.random() < 0.6 else None
         midi = rng.randint(30, 80) if not loop and rng.random() < 0.5 else None
