@@ -599,12 +599,8 @@ class Catalog:
         NULLs come first there), nor `x DESC, path ASC` past a long run of equal x (it sorts
         the whole run), so `type:oneshot sort:name` read and sorted 750k rows (3.2 s at 1M).
         Here each statement reads an index in the column's own order, named (INDEXED BY), so
-        the plan is the same with any statistics: _order_walk for most columns, _value_walk for
-        type and category. A filter that matches few samples (fewer than sqrt(wanted x samples
-        / 32), counted from the figures the triggers keep) is read through its own index and
-        sorted instead, which costs less than walking the order until enough turn up: a walk
-        reads about wanted x samples / matches index entries, the other way a row per match,
-        some 30 times dearer (at 1M samples and 100 wanted: under 1,767 matches)."""
+        the plan is the same with any statistics: _order_page for most columns, _value_walk
+        for type and category."""
         match = _ORDER_KEY.fullmatch(order_by) or _CAMELOT_ORDER.fullmatch(order_by)
         if match is None:
             return None
@@ -615,24 +611,9 @@ class Catalog:
         lists = _list_filter(where, params) if where else {}
         if lists is None:
             return None
-        if where and self._list_filter_count(where, params) < math.isqrt(wanted * max(self.count(), 1) // 32):
-            index = "idx_samples_category_path" if "category" in lists else "samples_type_path_bpm"
-            sql = (f"SELECT s.id FROM samples s INDEXED BY {index} WHERE {where} "
-                   f"ORDER BY {order_by} LIMIT ?")
-            return [row[0] for row in self.conn.execute(sql, [*params, wanted])]
         if expr in _VALUE_WALKS:
             return self._value_walk(where, params, expr, direction, wanted)
-        types = list(lists["type"]) if "type" in lists else \
-            list(dict.fromkeys([*self._values("type", "samples_type_path_bpm"), None]))
-        streams = [self._order_walk(where, params, expr, direction, order_by, wanted, kind)
-                   for kind in types]
-        found = [ids for ids in streams if ids]
-        if len(found) <= 1:
-            return found[0] if found else []
-        # the types' pages merged: their rows by id (no index: what SQLite reads is fixed), sorted
-        return [row[0] for row in self.conn.execute(
-            f"SELECT s.id FROM samples s NOT INDEXED WHERE s.id IN (SELECT value FROM json_each(?)) "
-            f"ORDER BY {order_by} LIMIT ?", [json.dumps([i for ids in found for i in ids]), wanted])]
+        return self._order_page(where, params, expr, direction, order_by, wanted, lists)
 
     def _values(self, column: str, index: str) -> list[Any]:
         """The distinct values of a column of a few, one seek each in an index that begins
@@ -662,33 +643,72 @@ class Catalog:
         return int(self.scalar("SELECT coalesce(sum(samples), 0) FROM library_figures WHERE "
                                + " AND ".join(terms), values))
 
-    def _order_walk(self, where: str, params: Sequence[Any], expr: str, direction: str,
-                    order_by: str, wanted: int, kind: str | None) -> list[int]:
-        """The first `wanted` ids of one type's samples (`kind`; None: those without one) in
-        the order of a column, read from m020's index of (type, column, path, category)
-        alone: the column's value at the page's end (`wanted` entries in the column's order,
-        either direction, NULLs skipped: the index's range starts past them); the fewer than
-        `wanted` matches before it, read and sorted; then the matches equal to it in path
-        order (a long run of equal tempos is read `wanted` entries deep, not sorted); after
-        every value, the samples without one, in path order."""
+    def _streams(self, lists: dict[str, list[Any]]) -> list[tuple[str, list[Any]]]:
+        """(condition, parameters) of each (category, type) the filter can match that has
+        samples, from the figures the triggers keep (m018): 'unknown' there is a missing value
+        or the word itself, so both."""
+        terms = [f"{column} IN ({', '.join('?' * len(values))})" for column, values in lists.items()]
+        bound = [value for values in lists.values() for value in values]
+        rows = self.query("SELECT DISTINCT category, type FROM library_figures WHERE samples > 0"
+                          + "".join(f" AND {term}" for term in terms), bound)
+        if any("unknown" in values for values in lists.values()):
+            rows = self.query("SELECT DISTINCT category, type FROM library_figures WHERE samples > 0")
+        streams = []
+        for category, kind in rows:
+            for c in ([None, "unknown"] if category == "unknown" else [category]):
+                for t in ([None, "unknown"] if kind == "unknown" else [kind]):
+                    streams.append((
+                        ("s.category IS NULL" if c is None else "s.category = ?") + " AND "
+                        + ("s.type IS NULL" if t is None else "s.type = ?"),
+                        [v for v in (c, t) if v is not None]))
+        return streams
+
+    def _order_page(self, where: str, params: Sequence[Any], expr: str, direction: str,
+                    order_by: str, wanted: int, lists: dict[str, list[Any]]) -> list[int] | None:
+        """A page in the order of a column, read from m020's index of (category, type, the
+        column, path): one stream per (category, type) the filter can match (the figures say
+        which have samples), each read in the column's order and exactly the filter's, merged
+        by one UNION ALL per step. The column's value at the page's end (the `wanted`-th of
+        the streams' first `wanted` entries each, NULLs skipped: the index's range starts past
+        them); the fewer than `wanted` samples before it, read and sorted; then the samples
+        equal to it in path order (a long run of equal tempos is read `wanted` entries deep,
+        not sorted); after every value, the samples without one, in path order."""
+        streams = self._streams(lists)
+        if not streams:
+            return []
+        if len(streams) > MAX_STREAMS:
+            return None
         index = _ORDER_INDEXES[expr]
         keys = expr.split(", ")  # the Camelot wheel's two, else one
-        base = (f"SELECT s.id FROM samples s INDEXED BY {index} WHERE "
-                + ("s.type IS NULL AND " if kind is None else "s.type = ? AND ")
-                + (f"{where} AND " if where else ""))
-        bound = [*([] if kind is None else [kind]), *params]
+        named = [key.replace(" COLLATE NOCASE", "") for key in keys]
+        collate = [" COLLATE NOCASE" if "NOCASE" in key else "" for key in keys]
+        filtered = f"{where} AND " if where else ""
+
+        def union(select: str, condition: str, tail: str, extra: Sequence[Any],
+                  outer: str, outer_bound: Sequence[Any]) -> list[tuple[Any, ...]]:
+            arms, bound = [], []
+            for stream, values in streams:
+                arms.append(f"SELECT * FROM (SELECT {select} FROM samples s INDEXED BY {index} "
+                            f"WHERE {stream} AND {filtered}{condition}{tail})")
+                bound += [*values, *params, *extra]
+            return self.query(f"SELECT * FROM ({' UNION ALL '.join(arms)}) {outer}",
+                              [*bound, *outer_bound])
+
+        keyed = ", ".join(f"{name} AS k{i}" for i, name in enumerate(named))
+        sorted_keys = ", ".join(f"k{i}{collate[i]} {direction}" for i in range(len(keys)))
         order = ", ".join(f"{key} {direction}" for key in keys)
         valued = _HAS_VALUE.get(expr, f"{keys[0]} IS NOT NULL")
-        last = self.conn.execute(
-            base.replace("SELECT s.id", f"SELECT {expr}", 1)
-            + f"{valued} ORDER BY {order} LIMIT 1 OFFSET ?", [*bound, wanted - 1]).fetchone()
-        if last is None:  # fewer than `wanted` have a value: all of them, then the rest
-            ids = [row[0] for row in self.conn.execute(
-                f"{base}{valued} ORDER BY {order_by}", bound)]
+        last = union(keyed, valued, f" ORDER BY {order} LIMIT ?", [wanted],
+                     f"ORDER BY {sorted_keys} LIMIT 1 OFFSET ?", [wanted - 1])
+        rows = f"s.id, {keyed}, s.path AS p"
+        if not last:  # fewer than `wanted` have a value: all of them, then the rest
+            ids = [row[0] for row in union(rows, valued, "", [], f"ORDER BY {sorted_keys}, p", [])]
             missing = " AND ".join(f"{key} IS NULL" for key in keys)  # one is NULL: all are
-            ids += [row[0] for row in self.conn.execute(
-                f"{base}{missing} ORDER BY s.path LIMIT ?", [*bound, wanted - len(ids)])]
+            ids += [row[0] for row in union(
+                "s.id, s.path AS p", missing, " ORDER BY s.path LIMIT ?", [wanted - len(ids)],
+                "ORDER BY p LIMIT ?", [wanted - len(ids)])]
             return ids
+        at = list(last[0])
         before = "<" if direction == "ASC" else ">"
         row = f"({expr})" if len(keys) > 1 else expr
         marks = ", ".join("?" for _ in keys)
@@ -696,11 +716,11 @@ class Catalog:
         # that bound is the only lower one, or SQLite may take the least text instead)
         first = f" AND {keys[0]} {before}= ?" if len(keys) > 1 else ""
         lower = f"{valued} AND " if direction == "ASC" else ""
-        ids = [row_[0] for row_ in self.conn.execute(
-            f"{base}{lower}{row} {before} ({marks}){first} ORDER BY {order_by}",
-            [*bound, *last, *last[:1]] if first else [*bound, *last])]
-        ids += [row_[0] for row_ in self.conn.execute(
-            f"{base}{row} = ({marks}) ORDER BY s.path LIMIT ?", [*bound, *last, wanted - len(ids)])]
+        ids = [r[0] for r in union(rows, f"{lower}{row} {before} ({marks}){first}", "",
+                                   [*at, *at[:1]] if first else at, f"ORDER BY {sorted_keys}, p", [])]
+        ids += [r[0] for r in union(
+            "s.id, s.path AS p", f"{row} = ({marks})", " ORDER BY s.path LIMIT ?",
+            [*at, wanted - len(ids)], "ORDER BY p LIMIT ?", [wanted - len(ids)])]
         return ids
 
     def _value_walk(self, where: str, params: Sequence[Any], expr: str, direction: str,
@@ -1120,13 +1140,14 @@ _ORDER_KEY = re.compile(r"(?P<expr>s\.[a-z_]+(?: COLLATE NOCASE)?) (?P<dir>ASC|D
 _CAMELOT_ORDER = re.compile(r"CAST\(s\.camelot AS INTEGER\) (?P<dir>ASC|DESC) NULLS LAST, "
                             r"s\.camelot (?P=dir) NULLS LAST, s\.path")
 _CAMELOT_KEY = "CAST(s.camelot AS INTEGER), s.camelot"
-# Sort keys -> m020's index of (type, the key, path, category), in the key's order.
+# Sort keys -> m020's index of (category, type, the key, path), in the key's order.
 _ORDER_INDEXES = {
-    "s.name COLLATE NOCASE": "samples_type_name", "s.bpm": "samples_type_bpm",
-    "s.duration": "samples_type_duration", "s.loudness_lufs": "samples_type_loudness",
-    "s.pitch_hz": "samples_type_pitch", "s.chord COLLATE NOCASE": "samples_type_chord",
-    _CAMELOT_KEY: "samples_type_camelot",
+    "s.name COLLATE NOCASE": "samples_order_name", "s.bpm": "samples_order_bpm",
+    "s.duration": "samples_order_duration", "s.loudness_lufs": "samples_order_loudness",
+    "s.pitch_hz": "samples_order_pitch", "s.chord COLLATE NOCASE": "samples_order_chord",
+    _CAMELOT_KEY: "samples_order_camelot",
 }
+MAX_STREAMS = 200  # (category, type) pairs a page merges at most (SQLite: 500 SELECTs in one)
 # "has a value" for a sort key as a range SQLite starts its index walk with, past the NULLs at
 # the front (IS NOT NULL is one only on a plain column): '' is the least text, and the
 # Camelot number an integer.

@@ -532,21 +532,21 @@ def m019_category_type(db: sqlite_utils.Database) -> None:
 
 
 # (the index it replaces, its name, its columns): for every column the web UI sorts by but
-# type and category, the samples of each type in that column's order, with the path (ties) and
-# the category (its other facet), so a page in that order is read from the index alone
-# (catalog.Catalog._order_walk: one walk per type, or one with a type filter); and m019's
-# (category, type) with the path, which reads one category's loops or one-shots in path order
-# (a page sorted by type or category, Catalog._value_walk). The name's own index goes (the
-# query language compares lower(name), which no index serves), and m018's (type, bpm DESC,
-# path) (the tempo's order index reads either direction).
+# type and category, each category's samples of each type in that column's order, with the
+# path (ties): a page in that order, alone or with the UI's type and category filters, is the
+# merge of a few walks of one index, each reading no entry the page does not need
+# (catalog.Catalog._order_page); and m019's (category, type) with the path, which reads one
+# category's loops or one-shots in path order (a page sorted by type or category,
+# Catalog._value_walk). The name's own index goes: the query language compares lower(name),
+# which no index serves.
 SORT_INDEXES = (
-    ("idx_samples_name", "samples_type_name", "type, name COLLATE NOCASE, path, category"),
-    ("samples_type_fastest", "samples_type_bpm", "type, bpm, path, category"),
-    (None, "samples_type_duration", "type, duration, path, category"),
-    (None, "samples_type_loudness", "type, loudness_lufs, path, category"),
-    (None, "samples_type_pitch", "type, pitch_hz, path, category"),
-    (None, "samples_type_chord", "type, chord COLLATE NOCASE, path, category"),
-    (None, "samples_type_camelot", "type, CAST(camelot AS INTEGER), camelot, path, category"),
+    ("idx_samples_name", "samples_order_name", "category, type, name COLLATE NOCASE, path"),
+    (None, "samples_order_bpm", "category, type, bpm, path"),
+    (None, "samples_order_duration", "category, type, duration, path"),
+    (None, "samples_order_loudness", "category, type, loudness_lufs, path"),
+    (None, "samples_order_pitch", "category, type, pitch_hz, path"),
+    (None, "samples_order_chord", "category, type, chord COLLATE NOCASE, path"),
+    (None, "samples_order_camelot", "category, type, CAST(camelot AS INTEGER), camelot, path"),
     ("samples_category_type", "samples_category_type_path", "category, type, path"),
 )
 
