@@ -82,13 +82,29 @@ def make_rows(count: int, seed: int = 1) -> list[dict[str, Any]]:
     return rows
 
 
-def build_catalog(home: Path, rows: list[dict[str, Any]], cache_mb: int = 0) -> float:
+def without_sort_indexes(conn: Any) -> None:
+    """The catalog's indexes as they were before migration m020 (its sort indexes dropped, the
+    ones it replaced back): what they cost writes is the difference (--without-sort-indexes)."""
+    from samplemind.migrations import SORT_INDEXES
+
+    before = {"idx_samples_name": "samples (name)", "samples_category_type": "samples (category, type)"}
+    for old, name, _ in SORT_INDEXES:
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
+        if old is not None:
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {old} ON {before[old]}")
+
+
+def build_catalog(home: Path, rows: list[dict[str, Any]], cache_mb: int = 0,
+                  plain: bool = False) -> float:
     """Insert rows (and tags) in one transaction (the indexes and triggers of the schema kept
     up row by row: the bulk-write cost); returns seconds. cache_mb: SQLite's page cache for the
-    build (0: the catalog's own), which a million rows need to be written in minutes."""
+    build (0: the catalog's own), which a million rows need to be written in minutes. plain:
+    without m020's sort indexes."""
     started = time.perf_counter()
     with Library(home) as library:
         catalog = library.catalog
+        if plain:
+            without_sort_indexes(catalog.conn)
         if cache_mb:
             catalog.conn.execute(f"PRAGMA cache_size = -{cache_mb * 1024}")
         columns = [c for c in rows[0] if c != "tags"]
@@ -364,7 +380,7 @@ def time_writes(home: Path, rows: list[dict[str, Any]], batches: int = 20, per_b
     with Library(home) as library:
         catalog = library.catalog
         for batch in range(batches):
-            started = time.perf_counter()
+            started = time.perf_counter()  # (process time would hide the writes' fsyncs)
             with catalog.transaction():
                 for i in range(per_batch):
                     row = dict(rows[(batch * per_batch + i) % len(rows)])
@@ -420,6 +436,9 @@ def main() -> None:
     parser.add_argument("--build-cache-mb", type=int, default=0,
                         help="SQLite page cache while building (0: the catalog's own 32 MB; a "
                              "million records want 1000)")
+    parser.add_argument("--without-sort-indexes", action="store_true",
+                        help="build the catalog without migration m020's sort indexes (what "
+                             "they cost writes and the file: compare with a run without this)")
     parser.add_argument("--keep", metavar="DIR",
                         help="build the catalog in DIR once and reuse it (it is opened with "
                              "this checkout's migrations)")
@@ -440,10 +459,12 @@ def main() -> None:
             print(f"catalog: {args.records} generated records kept in {home}; opened (and "
                   f"migrated) in {time.perf_counter() - started:.1f} s")
         else:
-            seconds = build_catalog(home, rows, args.build_cache_mb)
+            cpu = time.process_time()
+            seconds = build_catalog(home, rows, args.build_cache_mb, args.without_sort_indexes)
             (home / BUILT).write_text(str(args.records))
-            print(f"catalog: {args.records} generated records in {seconds:.1f} s (bulk write, "
-                  "one transaction)")
+            print(f"catalog: {args.records} generated records in {seconds:.1f} s, "
+                  f"{time.process_time() - cpu:.1f} s of CPU (bulk write, one transaction"
+                  f"{'; without the sort indexes of m020' if args.without_sort_indexes else ''})")
         size = (home / "library.db").stat().st_size
         print(f"catalog file: {size / 1e6:.0f} MB with the full-text index")
         stale_rows = stale_statistics(rows)
@@ -476,11 +497,14 @@ def main() -> None:
             same = same and all(right.values())
         if "writes" in parts:
             set_statistics(home, "fresh", stale_rows)
+            cpu = time.process_time()
             took = time_writes(home, rows)
+            cpu = time.process_time() - cpu
             print(f"\nwrites: {len(took)} batches of 50 new samples (Catalog.insert_sample, a "
                   f"transaction each): p50 {statistics.median(took):.1f} ms, p95 "
                   f"{percentile(took, 0.95):.1f} ms per batch "
-                  f"({statistics.median(took) / 50:.2f} ms per sample)")
+                  f"({statistics.median(took) / 50:.2f} ms per sample); {cpu * 1000 / len(took) / 50:.2f} "
+                  "ms of CPU per sample (the removal after them included)")
         if "stream" in parts:
             set_statistics(home, "fresh", stale_rows)
             records, took_s, rss = stream_rss(home)
