@@ -712,12 +712,17 @@ class Catalog:
         before = "<" if direction == "ASC" else ">"
         row = f"({expr})" if len(keys) > 1 else expr
         marks = ", ".join("?" for _ in keys)
-        # (a row value is no range of the index: its first key bounds the walk; descending,
-        # that bound is the only lower one, or SQLite may take the least text instead)
-        first = f" AND {keys[0]} {before}= ?" if len(keys) > 1 else ""
+        # Descending, the page's own bound is the only lower one (with `valued` too SQLite may
+        # take the least text instead). The Camelot wheel's two keys are two ranges of the
+        # index, the numbers before and the letters before within the number (a row value
+        # is none: it read the page's whole run of equal codes).
         lower = f"{valued} AND " if direction == "ASC" else ""
-        ids = [r[0] for r in union(rows, f"{lower}{row} {before} ({marks}){first}", "",
-                                   [*at, *at[:1]] if first else at, f"ORDER BY {sorted_keys}, p", [])]
+        ranges = [(f"{lower}{keys[0]} {before} ?", at[:1])]
+        if len(keys) > 1:
+            ranges.append((f"{keys[0]} = ? AND {keys[1]} {before} ?", at))
+        ids = []
+        for condition, bound in ranges:
+            ids += [r[0] for r in union(rows, condition, "", bound, f"ORDER BY {sorted_keys}, p", [])]
         ids += [r[0] for r in union(
             "s.id, s.path AS p", f"{row} = ({marks})", " ORDER BY s.path LIMIT ?",
             [*at, wanted - len(ids)], "ORDER BY p LIMIT ?", [wanted - len(ids)])]
