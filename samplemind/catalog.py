@@ -613,6 +613,13 @@ class Catalog:
             return None
         if expr in _VALUE_WALKS:
             return self._value_walk(where, params, expr, direction, wanted)
+        if len(lists) == 1:
+            (column, values), = lists.items()
+            direct = _DIRECT_ORDERS.get((column, expr, direction))
+            if direct is not None and len(values) == 1:  # one index in exactly this order
+                return [row[0] for row in self.conn.execute(
+                    f"SELECT s.id FROM samples s INDEXED BY {direct} WHERE {where} "
+                    f"ORDER BY {order_by} LIMIT ?", [*params, wanted])]
         return self._order_page(where, params, expr, direction, order_by, wanted, lists)
 
     def _values(self, column: str, index: str) -> list[Any]:
@@ -1152,6 +1159,10 @@ _ORDER_INDEXES = {
     "s.pitch_hz": "samples_order_pitch", "s.chord COLLATE NOCASE": "samples_order_chord",
     _CAMELOT_KEY: "samples_order_camelot",
 }
+# (the filter's one column, sort key, direction) -> m018's index in exactly that order, with
+# the filter's one value first: 'type:loop sort:bpm-' reads its page straight from it.
+_DIRECT_ORDERS = {("type", "s.bpm", "DESC"): "samples_type_fastest",
+                  ("category", "s.loudness_lufs", "DESC"): "samples_category_loudest"}
 MAX_STREAMS = 200  # (category, type) pairs a page merges at most (SQLite: 500 SELECTs in one)
 # "has a value" for a sort key as a range SQLite starts its index walk with, past the NULLs at
 # the front (IS NOT NULL is one only on a plain column): '' is the least text, and the
