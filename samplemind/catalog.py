@@ -737,12 +737,13 @@ class Catalog:
 
     def _value_walk(self, where: str, params: Sequence[Any], expr: str, direction: str,
                     wanted: int) -> list[int]:
-        """A page in the order of a column of a few values (type, category, chord, Camelot
-        key): its values, found by one seek each in an index that begins with the column,
-        put in the sort's order (by SQLite, with the listing's own expression), then each
-        value's matches in path order from an index of (column, [the filter's other column,]
-        path, ...) until the page is full, and the samples without a value last. Values equal
-        in the sort (Kick and kick under NOCASE) are read together and sorted."""
+        """A page in the order of type or category: the column's values, found by one seek
+        each in an index that begins with it, put in the sort's order (by SQLite, with the
+        listing's own expression), then each value's matches in path order from m008's
+        (category, path), m018's (type, path, bpm) or m020's (category, type, path) (when the
+        filter names the other column) until the page is full, and the samples without a value
+        last. Values equal in the sort (Kick and kick under NOCASE) are read together and
+        sorted."""
         column, own, paired = _VALUE_WALKS[expr]
         other = "s.category" if column == "type" else "s.type"
         index = paired if other in where else own
