@@ -90,3 +90,26 @@ def wait_for_rows(catalog: Path, timeout: float = 120, at_least: int = 1) -> int
             if rows >= at_least:
                 return rows
     return rows if catalog.exists() else 0
+
+
+def set_statistics(home: Path, state: str, stale_fraction: int = 5) -> None:
+    """The planner's statistics: none, fresh (a full ANALYZE), or stale (those of a catalog
+    with 1/stale_fraction of the samples, as after a first small scan and a bulk write)."""
+    from samplemind import Library
+
+    with Library(home) as library:
+        conn = library.catalog.conn
+        if state == "fresh":
+            assert library.catalog.update_statistics(force=True)
+            return
+        conn.execute("ANALYZE")
+        if state == "none":
+            conn.execute("DROP TABLE sqlite_stat1")
+            return
+        rows = conn.execute("SELECT tbl, idx, stat FROM sqlite_stat1").fetchall()
+        conn.execute("DELETE FROM sqlite_stat1")
+        for table, index, stat in rows:
+            numbers = stat.split()
+            numbers[0] = str(max(1, int(numbers[0]) // stale_fraction))
+            conn.execute("INSERT INTO sqlite_stat1 VALUES (?, ?, ?)",
+                         (table, index, " ".join(numbers)))

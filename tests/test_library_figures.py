@@ -184,7 +184,7 @@ def one_statement(library: Library, query: str, limit: int, offset: int) -> list
 @pytest.mark.parametrize("state", ["none", "fresh", "stale"])
 def test_a_list_of_values_read_one_value_at_a_time_gives_the_same_rows(own_home: Path,
                                                                        state: str) -> None:
-    from tests.test_server_queries import set_statistics
+    from helpers import set_statistics
 
     set_statistics(own_home, state)
     with Library(own_home) as library:
@@ -237,7 +237,7 @@ def test_a_range_walked_in_path_order_gives_the_same_rows(own_home: Path, state:
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A page in path order of 'type:X bpm:A..B' with many matches walks (type, path, bpm)
     in path order testing the tempo (Catalog._dense_range) instead of sorting: same rows."""
-    from tests.test_server_queries import set_statistics
+    from helpers import set_statistics
 
     set_statistics(own_home, state)
     queries = ("type:loop bpm:60..200", "type:loop bpm:1..", "type:oneshot bpm:..300",
@@ -298,7 +298,7 @@ def test_the_type_counts_of_a_category_filter_are_its_matches_types(own_home: Pa
     """The category and type counts of a category filter are read from the (category, type)
     index (m019), never the rows, whatever the planner's statistics; they are the counts of
     the matching records, type by type (also after a correction moves a sample)."""
-    from tests.test_server_queries import set_statistics
+    from helpers import set_statistics
 
     set_statistics(own_home, state)
 
@@ -343,7 +343,7 @@ def test_a_page_of_few_matches_read_by_the_filter_gives_the_same_rows(
     hoping to meet the page's matches soon) is read through the filter's own index and
     sorted when few samples match (Catalog._few_matches): the same rows, and the walk is
     kept when many match."""
-    from tests.test_server_queries import set_statistics
+    from helpers import set_statistics
 
     set_statistics(own_home, state)
     with Library(own_home) as library:

@@ -17,6 +17,8 @@ from samplemind.catalog import Catalog
 from samplemind.migrations import SORT_INDEXES, migrations
 from samplemind.music import camelot, midi_to_note
 
+from helpers import set_statistics
+
 FIELDS = ("name", "type", "category", "bpm", "key", "chord", "note", "duration",
           "loudness_lufs", "path")
 FILTERS = ("", "type:oneshot", "type:loop", "cat:kick", "cat:kick,snare", "type:loop cat:kick",
@@ -97,22 +99,6 @@ def oracle(rows: list[dict[str, Any]], text: str, field: str, descending: bool) 
     return [r["path"] for r in valued + [r for r in found if _value(r, field) is None]]
 
 
-def set_statistics(home: Path, state: str) -> None:
-    with Library(home) as library:
-        conn = library.catalog.conn
-        if state == "fresh":
-            assert library.catalog.update_statistics(force=True)
-            return
-        conn.execute("ANALYZE")
-        if state == "none":
-            conn.execute("DROP TABLE sqlite_stat1")
-            return
-        rows = conn.execute("SELECT tbl, idx, stat FROM sqlite_stat1").fetchall()
-        conn.execute("DELETE FROM sqlite_stat1")
-        for table, index, stat in rows:  # as after a first small scan: a hundredth of the rows
-            numbers = stat.split()
-            numbers[0] = str(max(1, int(numbers[0]) // 100))
-            conn.execute("INSERT INTO sqlite_stat1 VALUES (?, ?, ?)", (table, index, " ".join(numbers)))
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +130,7 @@ def _check_pages(library: Library, rows: list[dict[str, Any]], filters=FILTERS) 
 @pytest.mark.parametrize("state", ["none", "fresh", "stale"])
 def test_every_column_sort_page_is_the_python_sort(sorted_home, state: str) -> None:
     home, rows = sorted_home
-    set_statistics(home, state)
+    set_statistics(home, state, stale_fraction=100)  # as after a first small scan
     with Library(home) as library:
         has = library.catalog.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
         assert bool(has) == (state != "none")

@@ -23,6 +23,8 @@ from samplemind.server import ServerConfig, make_app
 from tests.audio_fixtures import write_drum_hit
 from tests.server_fixtures import build_catalog, copy_home
 
+from helpers import set_statistics
+
 pytestmark = pytest.mark.asyncio
 
 QUERIES = ("", "type:oneshot", "type:loop sort:bpm-", "cat:kick,snare sort:lufs-",
@@ -155,24 +157,6 @@ async def test_figures_follow_tags_corrections_scans_and_removals_from_another_p
     assert (await served())[0]["samples"] == before - 3
 
 
-def set_statistics(home: Path, state: str) -> None:
-    """The planner's statistics: none, fresh (a full ANALYZE), or stale (those of a catalog
-    with a fifth of the samples, as after a first small scan and a bulk write)."""
-    with Library(home) as library:
-        conn = library.catalog.conn
-        if state == "fresh":
-            assert library.catalog.update_statistics(force=True)
-            return
-        conn.execute("ANALYZE")
-        if state == "none":
-            conn.execute("DROP TABLE sqlite_stat1")
-            return
-        rows = conn.execute("SELECT tbl, idx, stat FROM sqlite_stat1").fetchall()
-        conn.execute("DELETE FROM sqlite_stat1")
-        for table, index, stat in rows:  # a fifth of every row count
-            numbers = stat.split()
-            numbers[0] = str(max(1, int(numbers[0]) // 5))
-            conn.execute("INSERT INTO sqlite_stat1 VALUES (?, ?, ?)", (table, index, " ".join(numbers)))
 
 
 @pytest.mark.parametrize("state", ["none", "fresh", "stale"])
