@@ -68,7 +68,6 @@ from ui import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  benchmarks/ui.py: how Chro
 
 from samplemind import Library  # noqa: E402
 from samplemind.demo import write_demo_pack  # noqa: E402
-from samplemind.migrations import rebuild_figures  # noqa: E402
 from samplemind.models import ScanReport  # noqa: E402
 from samplemind.scan import refine_categories  # noqa: E402
 from samplemind.scanner import is_audio_name  # noqa: E402
@@ -143,62 +142,6 @@ def new_wav(path: Path, seed: int) -> None:
 
 
 # -- in-process figures -------------------------------------------------------------------------
-
-
-def build_catalog(home: Path, vectors: np.ndarray, source: np.ndarray,
-                  real_rows: list[dict[str, Any]]) -> tuple[Library, float]:
-    """similar.build_catalog's rows, written the fast way a million rows need: the rollback
-    journal instead of the WAL (an empty table has nothing to roll back), and the per-row
-    triggers (full-text index, change feed) replaced by one set-based statement each, the
-    same SQL as the triggers' bodies."""
-    library = Library(home)
-    conn = library.catalog.conn
-    triggers = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                                 "AND tbl_name = 'samples' AND name LIKE '%insert'").fetchall())
-    fts = triggers["samples_fts_insert"]
-    fts_bulk = fts[fts.index("INSERT INTO samples_fts"):fts.rindex("WHERE s.id = new.id")]
-    conn.execute("PRAGMA journal_mode = DELETE")
-    conn.execute("PRAGMA synchronous = OFF")
-    for name in triggers:
-        conn.execute(f"DROP TRIGGER {name}")
-    started = time.perf_counter()
-    try:
-        schema = [row[1] for row in conn.execute("PRAGMA table_info(samples)")]
-        copied = [c for c in schema if c not in similar.OWN_COLUMNS and c in real_rows[0]]
-        templates = [tuple(row[c] for c in copied) for row in real_rows]
-        columns = ["path", "root", "name", "hash", "audio_hash", "vector", "vector_generation", *copied]
-        sql = (f"INSERT INTO samples ({', '.join(columns)}) "
-               f"VALUES ({', '.join('?' for _ in columns)})")
-        root = "/bench/library"
-        indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                               "tbl_name = 'samples' AND sql IS NOT NULL").fetchall()
-        with library.catalog.transaction():
-            generation = library.catalog.next_generation
-            for name, _ in indexes:
-                conn.execute(f"DROP INDEX {name}")
-
-            def rows():
-                for i in range(len(vectors)):
-                    name = f"s{i:07d}.wav"
-                    folder = real_rows[source[i]]["category"] or "other"
-                    yield (f"{root}/{folder}/{name}", root, name, f"{i:040x}", f"a{i:039x}",
-                           vectors[i].tobytes(), generation, *templates[source[i]])
-
-            before = conn.execute("SELECT coalesce(max(id), 0) FROM samples").fetchone()[0]
-            conn.executemany(sql, rows())
-            conn.execute("INSERT INTO sample_changes (sample_id, generation) "
-                         "SELECT id, ? FROM samples WHERE id > ?", [generation, before])
-            conn.execute(fts_bulk + " WHERE s.id > ?", [before])
-            rebuild_figures(conn)  # the figures the dropped samples_figures_insert would count
-            for _, create in indexes:
-                conn.execute(create)
-    finally:
-        for create in triggers.values():
-            conn.execute(create)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-    library.catalog.update_statistics(force=True)
-    return library, time.perf_counter() - started
 
 
 def ls_mix(library: Library, runs: int, budget: float = 8.0) -> list[tuple[str, int, float, float]]:
@@ -462,7 +405,7 @@ def bench_size(n: int, real: np.ndarray, real_rows: list[dict[str, Any]], folder
             report = first.scan([folder])
         scan_s = time.perf_counter() - started
         vectors, picked = similar.expand(real, n, 0.2, np.random.default_rng(similar.SEED))
-        library, insert_s = build_catalog(home, vectors, picked, real_rows)
+        library, insert_s = similar.build_catalog_fast(home, vectors, picked, real_rows)
         del vectors
         gc.collect()
         started = time.perf_counter()

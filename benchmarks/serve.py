@@ -286,7 +286,10 @@ def make_catalog(home: Path, n: int, jobs: int) -> dict[str, Any]:
 
     real, real_rows, source = similar.real_vectors(jobs, use_eval=True)
     vectors, picked = similar.expand(real, n, 0.2, np.random.default_rng(similar.SEED))
-    library, insert_s = similar.build_catalog(home, vectors, picked, real_rows)
+    # Past 200k rows the per-row triggers make the write take most of an hour on a busy
+    # machine: write them the way scale.py does (the triggers' own SQL, set-based).
+    build = similar.build_catalog_fast if n > 200_000 else similar.build_catalog
+    library, insert_s = build(home, vectors, picked, real_rows)
     del vectors
     try:
         started = time.perf_counter()
@@ -1155,6 +1158,9 @@ def main() -> None:
     parser.add_argument("--upload-rounds", type=int, default=2)
     parser.add_argument("--jobs", type=int, default=2, help="workers for the real-feature scan")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
+    parser.add_argument("--table-timeout", type=float, default=600.0,
+                        help="seconds to wait for the table of nearest neighbours (at 1M it "
+                             "is over its budget and never built: 15 saves the wait)")
     parser.add_argument("--only", default="http,mix,ws,upload,profile",
                         help="comma-separated sections to run")
     args = parser.parse_args()
@@ -1197,7 +1203,7 @@ def main() -> None:
         print(f"record cache: filled in the background in {warm_s:.1f} s after ready: "
               f"{cached['entries']:,.0f} of {catalog['count']:,} records, "
               f"{cached['bytes'] / 2**20:.0f} MB; server RSS {rss_mb(server.pid):.0f} MB")
-        table_s = wait_neighbour_table(base)
+        table_s = wait_neighbour_table(base, args.table_timeout)
         table = neighbour_table(base)
         print(f"neighbour table: {table.get('samples', 0):,.0f} samples, "
               f"{table.get('bytes', 0) / 2**20:.0f} MB, built in the background (ready "
