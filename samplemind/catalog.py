@@ -685,6 +685,10 @@ class Catalog:
             return []
         if len(streams) > MAX_STREAMS:
             return None
+        # Each arm binds the filter's values again: past SQLite's variable limit (32766 in
+        # most builds) the one-statement way, which binds them once, answers instead.
+        if len(streams) * (len(params) + 4) > self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER):
+            return None
         index = _ORDER_INDEXES[expr]
         keys = expr.split(", ")  # the Camelot wheel's two, else one
         named = [key.replace(" COLLATE NOCASE", "") for key in keys]

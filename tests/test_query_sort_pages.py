@@ -183,3 +183,25 @@ def test_m020_applies_to_a_catalog_made_before_it(tmp_path: Path) -> None:
         catalog.close()
     with Library(tmp_path) as library:
         _check_pages(library, rows, filters=("", "type:oneshot", "cat:kick"))
+
+
+def test_a_long_category_list_stays_within_sqlites_variable_limit(tmp_path: Path) -> None:
+    """_order_page binds the filter once per (category, type) it merges: a list of many
+    categories would pass SQLite's variable limit (32766 in most builds; Debian's is larger),
+    an OperationalError (500). Past it, the one-statement way answers."""
+    import sqlite3
+
+    rows = make_rows(600, seed=4)
+    categories = [f"c{i:03d}" for i in range(190)]
+    for i, row in enumerate(rows):
+        row["category"], row["type"] = categories[i % len(categories)], "oneshot"
+    with Library(tmp_path) as library:
+        with library.catalog.transaction():
+            insert(library.catalog.conn, rows)
+        library.catalog.conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32766)
+        path_of = dict(library.catalog.query("SELECT id, path FROM samples"))
+        text = "cat:" + ",".join(categories)
+        for field in ("name", "bpm", "duration", "key"):
+            _, ids, total = library.query_ids(f"{text} sort:{field}", limit=60, total=True)
+            assert [path_of[i] for i in ids] == oracle(rows, text, field, False)[:60], field
+            assert total == len(rows)
