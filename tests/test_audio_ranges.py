@@ -128,3 +128,41 @@ async def test_audio_ranges_past_the_first_chunk_and_across_chunks(
     assert head.status == 206 and head.headers["Content-Length"] == str(len(data) - 5)
     since = await client.get(url, headers={"If-Modified-Since": whole.headers["Last-Modified"]})
     assert since.status == 304
+
+
+@pytest.mark.asyncio
+async def test_a_file_is_closed_only_after_the_read_its_cancelled_handler_left_running() -> None:
+    # Unbuffered files: closing on the loop while a read runs in a stream thread could let
+    # another open take the descriptor number first (routes_files._SteppedFile).
+    import asyncio
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from samplemind.server.routes_files import _SteppedFile
+
+    release = threading.Event()
+    reading = threading.Event()
+
+    class Handle:
+        closed = False
+
+        def read(self, size: int) -> bytes:
+            reading.set()
+            release.wait(30)
+            return b"x" * size
+
+        def close(self) -> None:
+            self.closed = True
+
+    handle = Handle()
+    with ThreadPoolExecutor(1) as executor:
+        file = _SteppedFile(handle, executor)  # type: ignore[arg-type]
+        step = asyncio.ensure_future(file.step(handle.read, 4))
+        await asyncio.get_running_loop().run_in_executor(None, reading.wait, 30)
+        step.cancel()  # the client left: the handler is cancelled mid-read
+        with pytest.raises(asyncio.CancelledError):
+            await step
+        file.close()
+        assert not handle.closed, "closed while its read was still running"
+        release.set()
+    assert handle.closed  # once the read is done

@@ -50,11 +50,25 @@ async def test_a_big_cache_freezes_the_heap_after_warm_up_and_stopping_undoes_it
 
 
 @pytest.mark.asyncio
-async def test_a_small_library_keeps_the_defaults() -> None:
+async def test_a_small_library_keeps_the_defaults_until_its_cache_grows(monkeypatch) -> None:
+    monkeypatch.setattr(heap, "RECHECK_SECONDS", 0.02)
     before = gc.get_threshold()
+    size = {"cached": heap.SETTLE_FROM - 1}
     warm_up: asyncio.Future[object] = asyncio.get_running_loop().create_future()
     warm_up.set_result(None)
-    await heap.keep_settled(warm_up, lambda: heap.SETTLE_FROM - 1)
+    task = asyncio.create_task(heap.keep_settled(warm_up, lambda: size["cached"]))
+    await asyncio.sleep(0.2)  # ten looks at a small cache
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
+    size["cached"] = heap.SETTLE_FROM  # the warm-up went on after a scan, say
+    for _ in range(200):
+        await asyncio.sleep(0.01)
+        if gc.get_freeze_count():
+            break
+    assert gc.get_freeze_count() > 0
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before
 

@@ -28,6 +28,7 @@ log = logging.getLogger("samplemind.server")
 YOUNG_THRESHOLD = 20_000  # allocations between young collections (CPython's default: 700)
 REFREEZE_SECONDS = 600.0
 SETTLE_FROM = 10_000  # cached answers below which a full collection is quick anyway
+RECHECK_SECONDS = 60.0  # how often a heap below SETTLE_FROM is looked at again
 
 
 def settle() -> None:
@@ -37,15 +38,18 @@ def settle() -> None:
 
 
 async def keep_settled(ready: asyncio.Future[Any], cached: Callable[[], int]) -> None:
-    """Once `ready` (the warm-up of the caches) is done, and if `cached()` (answers in the
-    record cache) is at least SETTLE_FROM: collect the young generation less often, freeze
-    the heap, and refreeze it every REFREEZE_SECONDS. A task for the server's lifetime."""
+    """Once `ready` (the warm-up of the caches) is done and `cached()` (answers in the
+    record cache) is at least SETTLE_FROM (looked at every RECHECK_SECONDS): collect the
+    young generation less often, freeze the heap, and refreeze it every REFREEZE_SECONDS.
+    A task for the server's lifetime."""
     try:
         await ready
     except Exception:  # the warm-up failing is logged where it runs
         pass
-    if cached() < SETTLE_FROM:
-        return  # a small library's heap: CPython's defaults do
+    # A small library's heap: CPython's defaults do. The cache may fill later (its warm-up
+    # stops while a scan runs): look again now and then.
+    while cached() < SETTLE_FROM:
+        await asyncio.sleep(RECHECK_SECONDS)
     thresholds = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, thresholds[1], thresholds[2])
     try:

@@ -175,7 +175,9 @@ class RecordCache:
         against it), or None when there is no such sample: a primary-key read on a miss."""
         self._sync()
         entry = self.files.get(sample_id)
-        if entry is None:
+        if entry is not None:
+            self.files.move_to_end(sample_id)  # least recently served goes first
+        else:
             entry = catalogued(self.library.scanned_files([sample_id])).get(sample_id)
             if entry is None:
                 return None

@@ -12,6 +12,7 @@ import re
 import uuid
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any, BinaryIO
@@ -217,6 +218,7 @@ async def audio(request: web.Request) -> web.StreamResponse:
     first, count = reply.ahead() if reply is not None and request.method != "HEAD" else (0, 0)
     handle, stat, resolved, data = await ctx.pool.run_stream(open_ahead, entry, roots, first,
                                                              count)
+    file = _SteppedFile(handle, ctx.pool.streams)
     try:
         if roots is None:
             records.keep_roots(token, resolved)
@@ -225,17 +227,40 @@ async def audio(request: web.Request) -> web.StreamResponse:
             data = b""
         if reply.refusal is not None:
             return reply.refusal
-        return await _send_reply(request, reply, handle, data)
+        return await _send_reply(request, reply, file, data)
     finally:
-        handle.close()
+        file.close()
 
 
-async def _send_reply(request: web.Request, reply: _Reply, handle: BinaryIO,
+class _SteppedFile:
+    """An open file read a step at a time in a stream thread, and closed only when no step
+    is running: the file is unbuffered, so nothing else keeps a close on the loop from
+    landing before a read a cancelled handler left queued, whose descriptor number another
+    open could have taken by then."""
+
+    def __init__(self, handle: BinaryIO, executor: Executor) -> None:
+        self.handle = handle
+        self.executor = executor
+        self._running: Future[Any] | None = None
+
+    async def step(self, call: Callable[..., Any], *args: Any) -> Any:
+        self._running = self.executor.submit(call, *args)
+        return await asyncio.wrap_future(self._running)
+
+    def close(self) -> None:
+        running = self._running
+        if running is not None and not running.done() and not running.cancel():
+            running.add_done_callback(lambda _: self.handle.close())
+        else:
+            self.handle.close()
+
+
+async def _send_reply(request: web.Request, reply: _Reply, file: _SteppedFile,
                       data: bytes) -> web.StreamResponse:
     """Send the ranges of a checked, open file; `data` is the first piece's start, read
-    already. The rest is read a chunk per call in a stream thread."""
+    already. The rest is read a chunk per step in a stream thread."""
     ctx = context(request)
-    loop = asyncio.get_running_loop()
+    handle = file.handle
     response = web.StreamResponse(status=reply.status, headers=reply.headers)
     response.content_type = reply.content_type
     response.content_length = reply.length
@@ -250,12 +275,11 @@ async def _send_reply(request: web.Request, reply: _Reply, handle: BinaryIO,
         if index == 0 and data:
             chunk = data
         else:
-            await loop.run_in_executor(ctx.pool.streams, handle.seek, first)
+            await file.step(handle.seek, first)
             chunk = b""
         while remaining > 0:
             if not chunk:
-                chunk = await loop.run_in_executor(ctx.pool.streams, handle.read,
-                                                   min(CHUNK, remaining))
+                chunk = await file.step(handle.read, min(CHUNK, remaining))
                 if not chunk:  # the file shrank under us: the client sees a short body
                     drop(request)
                     return response
