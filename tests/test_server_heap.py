@@ -13,6 +13,24 @@ import pytest
 from samplemind.server import heap
 
 
+async def _frozen() -> None:
+    """Return once keep_settled has frozen the heap (a generous ceiling: 20 s)."""
+    for _ in range(2000):
+        if gc.get_freeze_count():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the heap was never frozen")
+
+
+async def _stopped(task: asyncio.Task[None], thresholds: tuple[int, int, int]) -> None:
+    """Cancel keep_settled as the server's shutdown does: everything it changed is undone."""
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds
+
+
 class _Node:
     me: object = None
 
@@ -33,20 +51,12 @@ async def test_a_big_cache_freezes_the_heap_after_warm_up_and_stopping_undoes_it
         assert gc.get_freeze_count() == 0, "frozen before the caches were warm"
         assert gone() is not None
         warm_up.set_result(None)
-        for _ in range(200):
-            await asyncio.sleep(0.01)
-            if gc.get_freeze_count():
-                break
+        await _frozen()
     finally:
         gc.enable()
-    assert gc.get_freeze_count() > 0
     assert gc.get_threshold()[0] == heap.YOUNG_THRESHOLD
     assert gone() is None, "garbage was frozen instead of collected"
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert gc.get_freeze_count() == 0
-    assert gc.get_threshold() == before
+    await _stopped(task, before)
 
 
 @pytest.mark.asyncio
@@ -61,16 +71,8 @@ async def test_a_small_library_keeps_the_defaults_until_its_cache_grows(monkeypa
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before
     size["cached"] = heap.SETTLE_FROM  # the warm-up went on after a scan, say
-    for _ in range(200):
-        await asyncio.sleep(0.01)
-        if gc.get_freeze_count():
-            break
-    assert gc.get_freeze_count() > 0
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert gc.get_freeze_count() == 0
-    assert gc.get_threshold() == before
+    await _frozen()
+    await _stopped(task, before)
 
 
 @pytest.mark.asyncio
