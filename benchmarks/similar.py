@@ -164,17 +164,32 @@ def expand(raw: np.ndarray, n: int, jitter: float, rng: np.random.Generator,
 OWN_COLUMNS = ("id", "path", "root", "name", "hash", "audio_hash", "vector", "vector_generation")
 
 
-def build_catalog(home: Path, vectors: np.ndarray, source: np.ndarray,
-                  real_rows: list[dict[str, Any]]) -> tuple[Library, float]:
-    """A real catalog of len(vectors) rows, bulk-written in one transaction; seconds taken."""
-    library = Library(home)  # creates the schema through the real migrations
-    schema = [row[1] for row in library.catalog.query("PRAGMA table_info(samples)")]
+def _expanded_rows(conn: Any, vectors: np.ndarray, source: np.ndarray,
+                   real_rows: list[dict[str, Any]], generation: int) -> tuple[str, Any]:
+    """(the INSERT statement, its rows): row i is vectors[i] with the other columns of its
+    real source row, under /bench/library/<category>/."""
+    schema = [row[1] for row in conn.execute("PRAGMA table_info(samples)")]
     copied = [c for c in schema if c not in OWN_COLUMNS and c in real_rows[0]]
     templates = [tuple(row[c] for c in copied) for row in real_rows]
     columns = ["path", "root", "name", "hash", "audio_hash", "vector", "vector_generation", *copied]
     sql = (f"INSERT INTO samples ({', '.join(columns)}) "
            f"VALUES ({', '.join('?' for _ in columns)})")
     root = "/bench/library"
+
+    def rows() -> Any:
+        for i in range(len(vectors)):
+            name = f"s{i:07d}.wav"
+            folder = real_rows[source[i]]["category"] or "other"
+            yield (f"{root}/{folder}/{name}", root, name, f"{i:040x}", f"a{i:039x}",
+                   vectors[i].tobytes(), generation, *templates[source[i]])
+
+    return sql, rows()
+
+
+def build_catalog(home: Path, vectors: np.ndarray, source: np.ndarray,
+                  real_rows: list[dict[str, Any]]) -> tuple[Library, float]:
+    """A real catalog of len(vectors) rows, bulk-written in one transaction; seconds taken."""
+    library = Library(home)  # creates the schema through the real migrations
     started = time.perf_counter()
     conn = library.catalog.conn
     indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
@@ -185,16 +200,7 @@ def build_catalog(home: Path, vectors: np.ndarray, source: np.ndarray,
         # halves the write: sorted index builds beat 14 b-tree inserts per row.
         for name, _ in indexes:
             conn.execute(f"DROP INDEX {name}")
-
-        def rows():
-            for i in range(len(vectors)):
-                template = templates[source[i]]
-                name = f"s{i:07d}.wav"
-                folder = real_rows[source[i]]["category"] or "other"
-                yield (f"{root}/{folder}/{name}", root, name, f"{i:040x}", f"a{i:039x}",
-                       vectors[i].tobytes(), generation, *template)
-
-        conn.executemany(sql, rows())
+        conn.executemany(*_expanded_rows(conn, vectors, source, real_rows, generation))
         for _, create in indexes:
             conn.execute(create)
     library.catalog.update_statistics(force=True)  # what a scan does after adding this many
@@ -203,7 +209,7 @@ def build_catalog(home: Path, vectors: np.ndarray, source: np.ndarray,
 
 
 def build_catalog_fast(home: Path, vectors: np.ndarray, source: np.ndarray,
-                  real_rows: list[dict[str, Any]]) -> tuple[Library, float]:
+                       real_rows: list[dict[str, Any]]) -> tuple[Library, float]:
     """build_catalog's rows, written the fast way a million rows need: the rollback
     journal instead of the WAL (an empty table has nothing to roll back), and the per-row
     triggers (full-text index, change feed) replaced by one set-based statement each, the
@@ -220,29 +226,14 @@ def build_catalog_fast(home: Path, vectors: np.ndarray, source: np.ndarray,
         conn.execute(f"DROP TRIGGER {name}")
     started = time.perf_counter()
     try:
-        schema = [row[1] for row in conn.execute("PRAGMA table_info(samples)")]
-        copied = [c for c in schema if c not in OWN_COLUMNS and c in real_rows[0]]
-        templates = [tuple(row[c] for c in copied) for row in real_rows]
-        columns = ["path", "root", "name", "hash", "audio_hash", "vector", "vector_generation", *copied]
-        sql = (f"INSERT INTO samples ({', '.join(columns)}) "
-               f"VALUES ({', '.join('?' for _ in columns)})")
-        root = "/bench/library"
         indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
                                "tbl_name = 'samples' AND sql IS NOT NULL").fetchall()
         with library.catalog.transaction():
             generation = library.catalog.next_generation
             for name, _ in indexes:
                 conn.execute(f"DROP INDEX {name}")
-
-            def rows():
-                for i in range(len(vectors)):
-                    name = f"s{i:07d}.wav"
-                    folder = real_rows[source[i]]["category"] or "other"
-                    yield (f"{root}/{folder}/{name}", root, name, f"{i:040x}", f"a{i:039x}",
-                           vectors[i].tobytes(), generation, *templates[source[i]])
-
             before = conn.execute("SELECT coalesce(max(id), 0) FROM samples").fetchone()[0]
-            conn.executemany(sql, rows())
+            conn.executemany(*_expanded_rows(conn, vectors, source, real_rows, generation))
             conn.execute("INSERT INTO sample_changes (sample_id, generation) "
                          "SELECT id, ? FROM samples WHERE id > ?", [generation, before])
             conn.execute(fts_bulk + " WHERE s.id > ?", [before])
