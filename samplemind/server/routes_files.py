@@ -105,12 +105,13 @@ def parse_ranges(header: str, size: int) -> list[tuple[int, int]] | None | bool:
     return merged
 
 
-def _not_modified(request: web.Request, etag: str, mtime: float) -> bool:
-    """If-None-Match names this file, or (without it) If-Modified-Since is not older."""
+def _not_modified(request: web.Request, etag: str, seconds: int) -> bool:
+    """If-None-Match names this file, or (without it) If-Modified-Since is not older than
+    its mtime in whole seconds."""
     if request.headers.get("If-None-Match") is not None:
         return etag_matches(request, etag)
     since = request.if_modified_since
-    return since is not None and int(mtime) <= since.timestamp()
+    return since is not None and seconds <= since.timestamp()
 
 
 def open_ahead(library: Library, entry: CataloguedFile, roots: list[str] | None, first: int,
