@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 import pytest_asyncio
 
@@ -46,6 +47,34 @@ def test_every_row_is_what_a_live_search_answers(exact_max):
     assert table.ranked(int(ids[0]), 17) is None  # more than it holds: search live
     assert table.ranked(1, 10) is None  # not in the index
     assert table.nbytes <= neighbours.estimated_bytes(len(ids))
+
+
+@pytest.mark.parametrize("narrow_max", [neighbours.NARROW_MAX, 9000], ids=["16-bit", "some-wide"])
+def test_rows_in_16_bits_and_wide_rows_answer_as_a_live_search(monkeypatch, narrow_max):
+    """Numbers are kept in 16 bits; a row with a value past that keeps 32 bits apart. Clipped
+    standard scores keep every distance under 6 (16 bits), so the wide rows are made here by
+    lowering the limit to 0.9."""
+    monkeypatch.setattr(neighbours, "NARROW_MAX", narrow_max)
+    index = VectorIndex.build(np.arange(1, 1201, dtype=np.int64), _clustered(1200, seed=5),
+                              generation=1)
+    table = neighbours.build(index)
+    assert table.numbers.dtype == np.uint16 and table.neighbours.dtype == np.int32
+    if narrow_max == neighbours.NARROW_MAX:
+        assert table.wide == {}
+    else:
+        assert 0 < len(table.wide) < len(table.ids)
+        assert all((numbers >= narrow_max).any() for numbers in table.wide.values())
+    wide = [int(table.ids[row]) for row in list(table.wide)[:40]]
+    narrow = [int(i) for row, i in enumerate(table.ids) if row not in table.wide][:40]
+    for sample_id in wide + narrow:
+        for k in (1, 16):
+            live = _live(index, sample_id, k)
+            assert table.ranked(sample_id, k) == live
+            encoded = table.encoded(sample_id, k)
+            assert [hit_id for hit_id, _ in encoded] == [hit.id for hit in live]
+            assert [orjson.loads(fields) for _, fields in encoded] == [hit.fields() for hit in live]
+    assert table.nbytes == neighbours.estimated_bytes(len(table.ids)) - 16 * len(table.ids) \
+        + table.row_of.nbytes + sum(a.nbytes for a in table.wide.values())
 
 
 def test_a_library_smaller_than_k():

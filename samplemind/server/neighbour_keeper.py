@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("samplemind.server")
 
-DEFAULT_TABLE_BYTES = 512 * 1024 * 1024  # about 870k samples; bigger libraries search live
+DEFAULT_TABLE_BYTES = 512 * 1024 * 1024  # about 1.8M samples; bigger libraries search live
 RETRY_AFTER = 5.0  # seconds before trying again after a build failed
 QUIET_SECONDS = 1.0  # the catalog must rest this long before a build (a scan is running)
 

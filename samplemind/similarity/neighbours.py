@@ -32,8 +32,13 @@ if TYPE_CHECKING:
 TABLE_K = 16  # neighbours kept per sample (the CLI asks 10 by default, the web UI 12)
 FAISS_BATCH = 16  # queries per FAISS call: from 20 on, FAISS computes distances with BLAS
 CHUNK = 512  # queries read and computed together (numpy's per-call cost, amortised)
-BYTES_PER_NEIGHBOUR = 8 + 4 * (2 + len(ASPECTS))  # id, distance, score, aspects
-SCALE = 10_000  # values are kept as round(value * SCALE): search.ranked rounds to 4 places
+# Kept compact so a million samples fit (~300 MB): ids in 32 bits, numbers in 16 bits as
+# round(value * SCALE) (search.ranked rounds to 4 places, so that is exact). Distances are
+# root mean squares of standard scores clipped at 3 (so at most 6); a row with a value
+# of 6.5535 or more keeps its numbers in 32 bits, apart (NeighbourTable.wide).
+BYTES_PER_NEIGHBOUR = 4 + 2 * (2 + len(ASPECTS))  # id, score, distance, aspects
+SCALE = 10_000
+NARROW_MAX = np.iinfo(np.uint16).max  # this and above: the row is kept wide
 
 
 class IndexChanged(Exception):
@@ -48,10 +53,12 @@ class NeighbourTable:
     version: int
     generation: int  # the newest catalog generation this table is known to be right for
     ids: np.ndarray  # (n,) sample ids, sorted
-    filled: np.ndarray  # (n,) how many neighbours each row has
+    filled: np.ndarray  # (n,) uint8: how many neighbours each row has
     neighbours: np.ndarray  # (n, K) ids, nearest first (FAISS order), self left out
-    numbers: np.ndarray  # (n, K, 2 + aspects) int32: score, distance, per-aspect distances
-    # (the order of a hit's JSON fields), each * SCALE
+    numbers: np.ndarray  # (n, K, 2 + aspects) uint16: score, distance, per-aspect distances
+    # (the order of a hit's JSON fields), each * SCALE; NARROW_MAX where the row is wide
+    wide: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)  # row -> its
+    # (K, 2 + aspects) int32 numbers, for the rare rows with a value past NARROW_MAX
     row_of: np.ndarray | None = None  # id -> row (-1: none), when ids are dense enough
 
     def __post_init__(self) -> None:
@@ -66,8 +73,14 @@ class NeighbourTable:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.ids, self.filled, self.neighbours, self.numbers,
-                                      self.row_of if self.row_of is not None else self.ids[:0]))
+        return (sum(a.nbytes for a in (self.ids, self.filled, self.neighbours, self.numbers,
+                                       self.row_of if self.row_of is not None else self.ids[:0]))
+                + sum(a.nbytes for a in self.wide.values()))
+
+    def _numbers(self, row: int, take: int) -> np.ndarray:
+        """The (take, 2 + aspects) scaled numbers of a row's first neighbours."""
+        wide = self.wide.get(row)
+        return (self.numbers[row] if wide is None else wide)[:take]
 
     def row(self, sample_id: int) -> int:
         """The row of a sample, or -1."""
@@ -93,7 +106,7 @@ class NeighbourTable:
         row, take = slot
         ids = self.neighbours[row, :take].tolist()
         width = self.numbers.shape[2]
-        flat = self.numbers[row, :take].ravel().tolist()
+        flat = self._numbers(row, take).ravel().tolist()
         encoded = _encode_all(flat)
         # Sorted by (distance, id) as ranked() is: the scaled integers order as their floats.
         order = sorted(range(take), key=lambda i: (flat[i * width + 1], ids[i]))
@@ -107,7 +120,7 @@ class NeighbourTable:
             return None
         row, take = slot
         ids = self.neighbours[row, :take].tolist()
-        numbers = (self.numbers[row, :take] / SCALE).tolist()
+        numbers = (self._numbers(row, take) / SCALE).tolist()
         out = [Ranked(ids[i], values[0], values[1], dict(zip(ASPECTS, values[2:])))
                for i, values in enumerate(numbers)]
         out.sort(key=_order)  # as search.ranked orders them
@@ -147,8 +160,9 @@ def _fields_json(numbers: list[int]) -> bytes:
 
 
 def estimated_bytes(count: int, k: int = TABLE_K) -> int:
-    """Memory a table of `count` samples takes."""
-    return count * (k * BYTES_PER_NEIGHBOUR + 12 + 16)  # + id, filled, id -> row map
+    """Memory a table of `count` samples takes (its rare wide rows aside)."""
+    return count * (k * BYTES_PER_NEIGHBOUR + 4 + 1 + 16)  # + id, filled, id -> row map (up
+    # to 4 ids per sample)
 
 
 def table_for(manager: IndexManager, previous: NeighbourTable | None, max_bytes: int,
@@ -183,9 +197,12 @@ def build(index: VectorIndex, k: int = TABLE_K,
         version, generation = index.version, index.info.generation
     ids = np.sort(index.ids())
     n = len(ids)
-    neighbours = np.full((n, k), -1, np.int64)
-    numbers = np.zeros((n, k, 2 + len(ASPECTS)), np.int32)
-    filled = np.zeros(n, np.int32)
+    id_type = np.int32 if n == 0 or int(ids[-1]) <= np.iinfo(np.int32).max else np.int64
+    ids = ids.astype(id_type)
+    neighbours = np.full((n, k), -1, id_type)
+    numbers = np.zeros((n, k, 2 + len(ASPECTS)), np.uint16)
+    wide: dict[int, np.ndarray] = {}
+    filled = np.zeros(n, np.uint8)
     for start in range(0, n, CHUNK):
         if should_stop is not None and should_stop():
             raise IndexChanged("stopped")
@@ -207,11 +224,15 @@ def build(index: VectorIndex, k: int = TABLE_K,
         width = found.shape[1]
         block = slice(start, start + len(chunk))
         neighbours[block, :width] = np.where(present, found, -1)
-        numbers[block, :width, 0] = _scaled(score(combined))
-        numbers[block, :width, 1] = _scaled(combined)
-        numbers[block, :width, 2:] = _scaled(per_aspect.astype(np.float64))
+        scaled = np.zeros((len(chunk), k, numbers.shape[2]), np.int32)
+        scaled[:, :width, 0] = _scaled(score(combined))
+        scaled[:, :width, 1] = _scaled(combined)
+        scaled[:, :width, 2:] = _scaled(per_aspect.astype(np.float64))
+        numbers[block] = np.minimum(scaled, NARROW_MAX)
+        for offset in np.flatnonzero((scaled >= NARROW_MAX).any(axis=(1, 2))).tolist():
+            wide[start + offset] = scaled[offset].copy()
         filled[block] = present.sum(axis=1)
-    return NeighbourTable(index, version, generation, ids, filled, neighbours, numbers)
+    return NeighbourTable(index, version, generation, ids, filled, neighbours, numbers, wide)
 
 
 def _without_self(found: np.ndarray, queries: np.ndarray) -> np.ndarray:
