@@ -49,9 +49,11 @@ note >= 95 % within 50 cents of the right pitch class and >= 90 % in the right o
 loop/one-shot >= 97 %; category top-1 >= 85 % and >= 90 % on kick, snare and hihat. A
 missing estimate counts as wrong. For each estimate, accuracy above and below a confidence
 threshold (samplemind's <field>_confidence: the median, and 0.5) shows whether the
-confidence means something. The full set is ~1,200 files: about 2 minutes on 2 cores once
-rendered (rendering takes another ~1.5 minutes, once), so nothing is sampled; --quick takes a
-fixed-seed subset (~220 files, under a minute). Exit code 0: this reports, it doesn't gate.
+confidence means something; for type, per source, also its expected calibration error, the
+sure but wrong answers (confidence >= 0.9) and the reliability table. The full set is ~1,200
+files: about 2 minutes on 2 cores once rendered (rendering takes another ~1.5 minutes,
+once), so nothing is sampled; --quick takes a fixed-seed subset (~220 files, under a
+minute). Exit code 0: this reports, it doesn't gate.
 """
 
 from __future__ import annotations
@@ -81,6 +83,10 @@ import recorded  # noqa: E402
 import render  # noqa: E402
 
 from samplemind import Library  # noqa: E402
+from samplemind.analysis.calibration import (  # noqa: E402
+    expected_calibration_error,
+    reliability_table,
+)
 from samplemind.config import default_jobs  # noqa: E402
 from samplemind.music import parse_chord  # noqa: E402
 
@@ -873,6 +879,34 @@ def report_type(items: list[dict], records: dict, base: dict, summary: list, cal
             print(f"  {group}: " + "; ".join(lines[:15]) + (" ..." if len(lines) > 15 else ""))
     calib["type"] = [(records[i["path"]].get("type_confidence"),
                       float(records[i["path"]].get("type") == i["type"])) for i in items]
+    report_type_confidence(items, records)
+
+
+SURE = 0.9  # "sure" answers: a wrong one at this confidence is what costs a producer's trust
+
+
+def report_type_confidence(items: list[dict], records: dict) -> None:
+    """Per source: type accuracy, the ECE of the catalog's type confidence, and the sure but
+    wrong answers; then the reliability table (confidence bins against accuracy)."""
+    confidence = np.array([records[i["path"]].get("type_confidence") or 0.0 for i in items])
+    right = np.array([records[i["path"]].get("type") == i["type"] for i in items])
+    loop = np.array([i["type"] == "loop" for i in items])
+    source = np.array([i.get("source") or "?" for i in items])
+    print(f"type by source (confidence as the catalog shows it, through calibration.json's map, "
+          f"which was fitted on these sources: held out, see benchmarks/calibration.py and "
+          f"scripts/fit_type.py; sure = confidence >= {SURE}; ECE goal <= 0.05):")
+    print(f"  {'source':20} {'n':>5} {'acc':>6} {'conf':>6} {'ECE':>6} "
+          f"{'one-shots sure loops':>21} {'loops sure one-shots':>21}")
+    for name in [*sorted(set(source)), "all"]:
+        mask = np.ones(len(items), bool) if name == "all" else source == name
+        sure_wrong = mask & (confidence >= SURE) & ~right
+        print(f"  {name:20} {mask.sum():5} {right[mask].mean():6.3f} "
+              f"{confidence[mask].mean():6.3f} "
+              f"{expected_calibration_error(confidence[mask], right[mask]):6.3f} "
+              f"{(sure_wrong & ~loop).sum():21} {(sure_wrong & loop).sum():21}")
+    print("  reliability, all sources:   bin        n   conf    acc")
+    for low, high, count, conf, acc in reliability_table(confidence, right):
+        print(f"  {'':28} {low:.1f}-{high:.1f} {count:5} {conf:6.3f} {acc:6.3f}")
 
 
 def knn_predict(matrix: np.ndarray, labels_: list[str], groups: list[str], k: int) -> list[tuple[str, float]]:

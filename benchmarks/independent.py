@@ -172,6 +172,10 @@ def main() -> None:
         f"{k}: {v}" for k, v in sorted(Counter(
             "chord" if r.get("chord") else "key only" if r.get("key") else
             "note" if r.get("note") else "nothing" for _t, r in pairs).items())))
+    loops = [r for _t, r in pairs if r.get("type") == "loop"]
+    print(f"type: {sum(r.get('type') == 'oneshot' for _t, r in pairs)} of {len(pairs)} strums "
+          f"typed one-shot; typed loop {len(loops)}, of which at confidence >= 0.9: "
+          f"{sum((r.get('type_confidence') or 0) >= 0.9 for r in loops)}")
     print(f"(total {time.perf_counter() - started:.0f} s, jobs={args.jobs or default_jobs()})")
 
 
