@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -301,6 +302,27 @@ def make_catalog(home: Path, n: int, jobs: int) -> dict[str, Any]:
         library.close()
     return {"source": source, "insert_s": insert_s, "index_s": index_s, "index": info,
             "lo": low, "hi": high, "count": count, "audio_lo": low, "audio_hi": audio_hi}
+
+
+def kept_catalog(keep: Path, n: int, jobs: int) -> dict[str, Any]:
+    """make_catalog's catalog in keep/home, made once per size and reused: its facts are kept
+    beside it in keep/catalog.json (a run that changed the catalog, such as the WebSocket
+    section's scans, leaves those changes in it)."""
+    facts_file = keep / "catalog.json"
+    if facts_file.exists():
+        facts = json.loads(facts_file.read_text())
+        if facts["count"] == n:
+            facts["index"] = types.SimpleNamespace(**facts["index"])
+            print(f"(catalog reused from {keep}: the bulk write and index times are those of "
+                  "the run that made it)")
+            return facts
+        shutil.rmtree(keep / "home", ignore_errors=True)
+        shutil.rmtree(keep / "audio", ignore_errors=True)
+    facts = make_catalog(keep / "home", n, jobs)
+    info = facts["index"]
+    facts_file.write_text(json.dumps({**facts, "index": {
+        "kind": info.kind, "nlist": info.nlist, "nprobe": info.nprobe}}))
+    return facts
 
 
 AUDIO_FILES = 200
@@ -1161,6 +1183,9 @@ def main() -> None:
     parser.add_argument("--table-timeout", type=float, default=600.0,
                         help="seconds to wait for the table of nearest neighbours (at 1M it "
                              "is over its budget and never built: 15 saves the wait)")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the catalog in DIR and reuse it when run again with the "
+                             "same --samples (a 1M catalog takes minutes to write)")
     parser.add_argument("--only", default="http,mix,ws,upload,profile",
                         help="comma-separated sections to run")
     args = parser.parse_args()
@@ -1174,6 +1199,8 @@ def main() -> None:
           f"{load_avg[2]:.2f} at start; python {sys.version.split()[0]}")
     begun = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="sm-bench-serve-"))
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
     server = bare = None
     http: dict[str, Any] = {}
     ws: dict[str, Any] = {}
@@ -1181,7 +1208,10 @@ def main() -> None:
     mixed: dict[str, Any] = {}
     try:
         home = work / "home"
-        catalog = make_catalog(home, args.samples, args.jobs)
+        catalog = (make_catalog(home, args.samples, args.jobs) if args.keep is None
+                   else kept_catalog(args.keep, args.samples, args.jobs))
+        if args.keep is not None:
+            home = args.keep / "home"
         info = catalog["index"]
         print(f"catalog: {catalog['count']:,} samples ({catalog['source']}, jittered), bulk "
               f"write {catalog['insert_s']:.1f} s, index {info.kind} nlist {info.nlist} nprobe "

@@ -209,6 +209,34 @@ async def test_similar_answers_spliced_from_cached_records_equal_librarys(served
     assert zipped.headers.get("Content-Encoding") == "gzip" and await zipped.json() == data
 
 
+async def test_a_similar_answer_mixing_cached_uncached_and_gone_hits(catalog: tuple[Path, Path]):
+    """The uncached hits are read (together) and kept; a hit no longer in the catalog is left
+    out; the order is the hits' order."""
+    import orjson
+
+    from samplemind.server.record_cache import RecordCache
+
+    home = catalog[0]
+    cache = RecordCache(Library(home))
+    try:
+        cache.body(3)
+        cache.body(1)
+        hits = [(2, b'{"score":0.9}'), (999_999, b'{"score":0.8}'), (1, b'{"score":0.7}'),
+                (4, b'{"score":0.6}'), (3, b'{"score":0.5}')]
+        misses = cache.misses
+        body = cache.hits_body({"id": 5}, hits)
+        data = orjson.loads(body.raw)
+        assert [hit["id"] for hit in data["hits"]] == [2, 1, 4, 3]
+        assert [hit["score"] for hit in data["hits"]] == [0.9, 0.7, 0.6, 0.5]
+        records = {r["id"]: r for r in cache.library.records_by_id([1, 2, 3, 4])}
+        for hit in data["hits"]:
+            assert {k: v for k, v in hit.items() if k != "score"} == records[hit["id"]]
+        assert cache.misses == misses + 3 and {2, 4} <= set(cache.entries)
+        assert 999_999 not in cache.entries
+    finally:
+        cache.library.close()
+
+
 async def test_near_full_the_least_recently_used_answer_goes_first(catalog: tuple[Path, Path]):
     from samplemind.server.record_cache import ENTRY_OVERHEAD, RecordCache
 

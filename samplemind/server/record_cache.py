@@ -85,17 +85,22 @@ class RecordCache:
             self.hits += 1
             return body
         self.misses += 1
-        record = self.record(sample_id)
-        if record is None:
-            return None
-        body = Body.kept(record)
-        if self.max_bytes > 0:
-            self.entries[sample_id] = body
-            self.bytes += len(body.raw) + ENTRY_OVERHEAD
-            while self.bytes > self.max_bytes and self.entries:
-                _, dropped = self.entries.popitem(last=False)
-                self.bytes -= len(dropped.raw) + ENTRY_OVERHEAD
-        return body
+        return self._read([sample_id]).get(sample_id)
+
+    def _read(self, sample_ids: list[int]) -> dict[int, Body]:
+        """Read, encode and cache the records of these samples (one query for all of them:
+        at 1M samples a similar answer's hits are mostly not cached, and a query per hit
+        cost half again as much). Samples no longer in the catalog are left out."""
+        found = {}
+        for record in self.library.records_by_id(sample_ids):
+            body = found[record["id"]] = Body.kept(record)
+            if self.max_bytes > 0:
+                self.entries[record["id"]] = body
+                self.bytes += len(body.raw) + ENTRY_OVERHEAD
+        while self.bytes > self.max_bytes and self.entries:
+            _, dropped = self.entries.popitem(last=False)
+            self.bytes -= len(dropped.raw) + ENTRY_OVERHEAD
+        return found
 
     def hits_body(self, header: dict[str, Any], hits: list[tuple[int, bytes]]) -> Body | None:
         """A similar answer, {**header, "hits": [record + score fields, ...]}, spliced from
@@ -107,19 +112,23 @@ class RecordCache:
         self._sync()
         entries = self.entries
         bodies = [entries.get(sample_id) for sample_id, _ in hits]
-        if bodies.count(None) > MAX_READS_ON_LOOP:
+        missing = [sample_id for (sample_id, _), body in zip(hits, bodies) if body is None]
+        if len(missing) > MAX_READS_ON_LOOP:
             return None
+        if missing:
+            self.misses += len(missing)
+            read = self._read(missing)
+            bodies = [read.get(sample_id) if body is None else body
+                      for (sample_id, _), body in zip(hits, bodies)]
         head = encode(header)
         # The record without its closing "}", then "," and the hit's fields without their
         # opening "{"; joined once at the end. (The records are not moved up the LRU
         # order: the one-sample answers decide what stays.)
         parts = [head[:-1], b',"hits":[']
         tags = [head]  # what the ETag is made of: each record's ETag and the hit's fields
-        for (sample_id, fields), body in zip(hits, bodies):
-            if body is None:
-                body = self.body(sample_id)
-                if body is None:
-                    continue
+        for (_, fields), body in zip(hits, bodies):
+            if body is None:  # the sample is gone
+                continue
             parts += (body.raw[:-1], b",", fields[1:], b",")
             tags += (body.etag.encode(), fields)
         if len(parts) > 2:
@@ -164,11 +173,6 @@ class RecordCache:
             self.bytes += size
             added += 1
         return added
-
-    def record(self, sample_id: int) -> dict[str, Any] | None:
-        """The JSON record of one sample, read now (not cached)."""
-        found = self.library.records_by_id([sample_id])
-        return found[0] if found else None
 
     def served_file(self, sample_id: int) -> CataloguedFile | None:
         """What the catalog recorded of one sample's file (served.py checks the opened file
