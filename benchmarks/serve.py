@@ -1182,7 +1182,7 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
     parser.add_argument("--table-timeout", type=float, default=600.0,
                         help="seconds to wait for the table of nearest neighbours (at 1M it "
-                             "is over its budget and never built: 15 saves the wait)")
+                             "takes 3-4 minutes; similar searches live until then)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the catalog in DIR and reuse it when run again with the "
                              "same --samples (a 1M catalog takes minutes to write)")
