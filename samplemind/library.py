@@ -833,11 +833,13 @@ class Library(Closing):
                         should_stop: Callable[[], bool] | None = None) -> NeighbourTable | None:
         """Every sample's nearest neighbours for the index as the catalog is now (the
         server's answer to the usual similar question: similarity/neighbours.py); previous
-        itself, marked current, when no vector moved since it was built; None when empty,
+        itself, marked current, when no vector moved since it was built, or patched where
+        vectors moved when few did; None when empty,
         larger than max_bytes, or the index kept changing (a scan is running)."""
         from .similarity import neighbours
 
-        return neighbours.table_for(self.index, previous, max_bytes, should_stop)
+        return neighbours.table_for(self.index, previous, max_bytes, should_stop,
+                                    catalog=self.catalog)
 
     def index_status(self) -> dict[str, Any]:
         """Figures about the vector index (brought up to date first)."""

@@ -5,6 +5,7 @@ search.ranked's, bit for bit, and never stale."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def test_every_row_is_what_a_live_search_answers(exact_max):
             assert table.ranked(sample_id, k) == _live(index, sample_id, k)
     assert table.ranked(int(ids[0]), 17) is None  # more than it holds: search live
     assert table.ranked(1, 10) is None  # not in the index
-    assert table.nbytes <= neighbours.estimated_bytes(len(ids))
+    probes = 0 if table.probes is None else table.probes.shape[1]
+    assert table.nbytes <= neighbours.estimated_bytes(len(ids), probes=probes)
 
 
 @pytest.mark.parametrize("narrow_max", [neighbours.NARROW_MAX, 9000], ids=["16-bit", "some-wide"])
@@ -75,6 +77,49 @@ def test_rows_in_16_bits_and_wide_rows_answer_as_a_live_search(monkeypatch, narr
             assert [orjson.loads(fields) for _, fields in encoded] == [hit.fields() for hit in live]
     assert table.nbytes == neighbours.estimated_bytes(len(table.ids)) - 16 * len(table.ids) \
         + table.row_of.nbytes + sum(a.nbytes for a in table.wide.values())
+
+
+class _VectorLog:
+    """What patch() reads of a catalog: the ids whose vector changed or left since a
+    generation (here, one step of changes), and whether removals were forgotten."""
+
+    def __init__(self, changed, removed, pruned_through=0):
+        self.changed, self.removed, self.pruned_through = changed, removed, pruned_through
+
+    def vector_changes(self, since):
+        return list(self.changed), list(self.removed)
+
+    def oldest_removal_kept(self):
+        return self.pruned_through
+
+    def snapshot(self):
+        return contextlib.nullcontext()
+
+
+@pytest.mark.parametrize("exact_max", [10**9, 500], ids=["flat", "ivf"])
+def test_a_patched_table_is_what_live_searches_answer_after_adds_moves_and_removals(exact_max):
+    rng = np.random.default_rng(7)
+    raw = _clustered(3010, seed=6)
+    ids = np.arange(1, 3011, dtype=np.int64) * 2
+    index = VectorIndex.build(ids[:3000], raw[:3000], generation=1, exact_max=exact_max)
+    table = neighbours.build(index)
+    assert (table.probes is not None) == (exact_max == 500)
+    added = ids[3000:3006]  # new samples, near the others (a scan of a few files)
+    moved = rng.choice(ids[:3000], 4, replace=False)
+    removed = np.setdiff1d(rng.choice(ids[:3000], 3, replace=False), moved)
+    new_raw = np.concatenate([raw[3000:3006], _clustered(4, seed=8)])
+    index.update(np.concatenate([added, moved]), new_raw, removed, generation=2)
+    log = _VectorLog([*added.tolist(), *moved.tolist()], removed.tolist())
+    patched = neighbours.patch(table, log)
+    assert patched is not None and patched.version == index.version
+    assert 0 < patched.computed < len(patched.ids) // 4  # only the rows a change can reach
+    assert list(patched.ids) == sorted(np.setdiff1d(np.union1d(ids[:3000], added), removed))
+    for sample_id in patched.ids.tolist():
+        assert patched.ranked(sample_id, 16) == _live(index, sample_id, 16), sample_id
+    for sample_id in removed.tolist():
+        assert patched.ranked(sample_id, 10) is None
+    # Removals forgotten since the table: it cannot tell which, so it is built anew.
+    assert neighbours.patch(table, _VectorLog([], [], pruned_through=5)) is None
 
 
 def test_a_library_smaller_than_k():
@@ -192,8 +237,9 @@ async def test_the_server_answers_from_the_table_and_keeps_it_current(served, ca
                  == ctx.pool.records.generation())
     assert keeper.table.neighbours is table.neighbours and keeper.builds == 1
 
-    # Another process scans in a copy of sample 1's file: the table is built again and the
-    # copy is sample 1's nearest neighbour, at distance 0.
+    # Another process scans in a copy of sample 1's file: the table is brought up to date
+    # (built again: in a library this small the new vector reaches more rows than a patch
+    # takes on) and the copy is sample 1's nearest neighbour, at distance 0.
     with Library(home) as library:
         source = Path(library.get(1).path)
     folder = home.parent / "copies"
@@ -201,7 +247,7 @@ async def test_the_server_answers_from_the_table_and_keeps_it_current(served, ca
     shutil.copy2(source, folder / "copy.wav")
     await asyncio.get_running_loop().run_in_executor(
         None, lambda: Library(home, jobs=1).scan([folder]))
-    await _until(lambda: keeper.builds == 2 and keeper.table.generation
+    await _until(lambda: keeper.builds + keeper.patches == 2 and keeper.table.generation
                  == ctx.pool.records.generation())
     hits_before = keeper.hits
     hits = await _similar(client, 1)

@@ -27,6 +27,7 @@ from .search import Ranked
 from .vectors import ASPECTS, aspect_distances, combined_distance, score
 
 if TYPE_CHECKING:
+    from ..catalog import Catalog
     from .manager import IndexManager
 
 TABLE_K = 16  # neighbours kept per sample (the CLI asks 10 by default, the web UI 12)
@@ -60,6 +61,9 @@ class NeighbourTable:
     wide: dict[int, np.ndarray] = dataclasses.field(default_factory=dict)  # row -> its
     # (K, 2 + aspects) int32 numbers, for the rare rows with a value past NARROW_MAX
     row_of: np.ndarray | None = None  # id -> row (-1: none), when ids are dense enough
+    probes: np.ndarray | None = None  # (n, nprobe + PROBE_SPARE): the inverted lists a search
+    # from each sample visits, nearest first (an IVF index; patch() reads them)
+    computed: int = 0  # rows computed to make this table (all of them when built anew)
 
     def __post_init__(self) -> None:
         if self.row_of is None and len(self.ids) and int(self.ids[-1]) <= 4 * len(self.ids):
@@ -74,7 +78,8 @@ class NeighbourTable:
     @property
     def nbytes(self) -> int:
         return (sum(a.nbytes for a in (self.ids, self.filled, self.neighbours, self.numbers,
-                                       self.row_of if self.row_of is not None else self.ids[:0]))
+                                       self.row_of if self.row_of is not None else self.ids[:0],
+                                       self.probes if self.probes is not None else self.ids[:0]))
                 + sum(a.nbytes for a in self.wide.values()))
 
     def _numbers(self, row: int, take: int) -> np.ndarray:
@@ -159,28 +164,34 @@ def _fields_json(numbers: list[int]) -> bytes:
     return _FIELDS % tuple(_encode_all(numbers))
 
 
-def estimated_bytes(count: int, k: int = TABLE_K) -> int:
-    """Memory a table of `count` samples takes (its rare wide rows aside)."""
-    return count * (k * BYTES_PER_NEIGHBOUR + 4 + 1 + 16)  # + id, filled, id -> row map (up
-    # to 4 ids per sample)
+def estimated_bytes(count: int, k: int = TABLE_K, probes: int = 0) -> int:
+    """Memory a table of `count` samples takes (its rare wide rows aside); `probes`: the
+    lists kept per sample for an IVF index (NeighbourTable.probes)."""
+    return count * (k * BYTES_PER_NEIGHBOUR + 4 + 1 + 16 + 2 * probes)  # + id, filled, id ->
+    # row map (up to 4 ids per sample), the lists a search from it visits
 
 
 def table_for(manager: IndexManager, previous: NeighbourTable | None, max_bytes: int,
-              should_stop: Callable[[], bool] | None = None,
-              attempts: int = 3) -> NeighbourTable | None:  # then left for later
+              should_stop: Callable[[], bool] | None = None, attempts: int = 3,
+              catalog: Catalog | None = None) -> NeighbourTable | None:
     """The table for manager's index as the catalog is now: previous again, marked with the
-    generation now, when no vector moved since it was built; None when there is nothing to
-    table, it would take more than max_bytes, or the index kept changing under each of
-    `attempts` builds (a scan is running)."""
+    generation now, when no vector moved since it was built; previous patched where vectors
+    moved, when few did and `catalog` (the caller's connection) says which; None when there
+    is nothing to table, it would take more than max_bytes, or the index kept changing under
+    each of `attempts` tries (a scan is running)."""
     for _ in range(attempts):
         index = manager.current()  # brings the index up to the catalog
         with index.lock.reading():
             version, generation, count = index.version, index.info.generation, index.count
         if previous is not None and previous.index is index and previous.version == version:
             return dataclasses.replace(previous, generation=generation)
-        if count == 0 or estimated_bytes(count) > max_bytes:
+        if count == 0 or estimated_bytes(count, probes=_probe_width(index)) > max_bytes:
             return None
         try:
+            if previous is not None and previous.index is index and catalog is not None:
+                patched = patch(previous, catalog, should_stop=should_stop)
+                if patched is not None:
+                    return patched
             return build(index, should_stop=should_stop)
         except IndexChanged:
             if should_stop is not None and should_stop():
@@ -195,18 +206,139 @@ def build(index: VectorIndex, k: int = TABLE_K,
     in between, and stops early (IndexChanged too) when should_stop() says so."""
     with index.lock.reading():
         version, generation = index.version, index.info.generation
-    ids = np.sort(index.ids())
+        ids = np.sort(index.ids())
+    table = _empty(index, version, generation, ids, k)
+    _fill(table, np.arange(len(ids)), should_stop)
+    table.computed = len(ids)
+    return table
+
+
+def patch(previous: NeighbourTable, catalog: Catalog,
+          should_stop: Callable[[], bool] | None = None) -> NeighbourTable | None:
+    """previous brought up to its index as it is now by recomputing only the rows a moved
+    vector can change, or None when a build is the better way (too many moved, the change
+    log pruned, not an index this can patch). A row is recomputed when its sample is new or
+    moved, when one of its neighbours moved or left, or when a sample that arrived (new or
+    moved) is visible to a search from it (its inverted list among the ones that search
+    visits, NeighbourTable.probes; every list for an exact index) and no farther than the
+    row's farthest neighbour. Any other row is what a search from it answers now: it sees
+    nothing new nearer than what it has, and lost nothing it had. Raises IndexChanged as
+    build() does."""
+    index, k = previous.index, previous.k
+    with index.lock.reading():
+        version, generation = index.version, index.info.generation
+        ids = np.sort(index.ids())
+    with catalog.snapshot():
+        if catalog.oldest_removal_kept() > previous.generation:
+            return None  # removals since the table are forgotten: cannot tell which
+        changed, _ = catalog.vector_changes(previous.generation)
+    changed = np.asarray(changed, np.int64)
+    arrived = np.union1d(np.setdiff1d(ids, previous.ids), np.intersect1d(changed, ids))
+    touched = np.union1d(arrived, np.setdiff1d(previous.ids, ids))  # moved, new or gone
+    if len(arrived) > PATCH_MAX_ARRIVALS or (index.info.kind == "ivf") != (previous.probes is not None):
+        return None
+    table = _empty(index, version, generation, ids, k)
+    # Rows kept from previous, copied in place (a new table: the server reads the old one
+    # until this one is handed over).
+    old = np.searchsorted(previous.ids, ids)
+    old = np.minimum(old, max(len(previous.ids) - 1, 0))
+    kept = (previous.ids[old] == ids) if len(previous.ids) else np.zeros(len(ids), bool)
+    rows, source = np.flatnonzero(kept), old[kept]
+    table.neighbours[rows] = previous.neighbours[source]
+    table.numbers[rows] = previous.numbers[source]
+    table.filled[rows] = previous.filled[source]
+    if table.probes is not None and previous.probes is not None:
+        table.probes[rows] = previous.probes[source]
+    for row, was in zip(rows.tolist(), source.tolist()):
+        if was in previous.wide:
+            table.wide[row] = previous.wide[was]
+    dirty = ~kept | np.isin(ids, arrived)
+    dirty |= np.isin(table.neighbours, touched).any(axis=1)
+    dirty |= _reached(table, arrived, dirty)
+    if dirty.sum() > PATCH_MAX_SHARE * max(len(ids), 1):
+        return None
+    _fill(table, np.flatnonzero(dirty), should_stop)
+    table.computed = int(dirty.sum())
+    return table
+
+
+PATCH_MAX_ARRIVALS = 5_000  # new or moved vectors a patch takes on; more: a build
+PATCH_MAX_SHARE = 0.25  # rows a patch may recompute; more: a build
+MARGIN = 1e-3  # combined distance: float rounding between FAISS's ranking and ours, and more
+
+
+def _reached(table: NeighbourTable, arrived: np.ndarray, dirty: np.ndarray) -> np.ndarray:
+    """Rows (not dirty yet) where an arrived sample is visible and within the row's reach."""
+    index = table.index
+    out = np.zeros(len(table.ids), bool)
+    if not len(arrived):
+        return out
+    with index.lock.reading():
+        if index.version != table.version:
+            raise IndexChanged("the index changed during a patch")
+        came = index.vectors_of(arrived)
+        homes = np.array([-1 if (home := index.list_of(int(i))) is None else home
+                          for i in arrived.tolist()]) if table.probes is not None \
+            else np.full(len(arrived), -1)
+    # The farthest neighbour of each row; a row with fewer than k takes anything it sees,
+    # and a wide row's kept numbers are clipped, so it takes anything too.
+    reach = table.numbers[:, :, 1].max(axis=1).astype(np.float64) / SCALE
+    reach[table.filled < table.k] = np.inf
+    if table.wide:
+        reach[list(table.wide)] = np.inf
+    open_rows = ~dirty
+    for home in np.unique(homes).tolist():
+        # The rows a search reaches this list from (every row for an exact index, or when
+        # the list is unknown), then the arrivals in it, a few at a time.
+        mask = open_rows if home < 0 or table.probes is None \
+            else open_rows & (table.probes == home).any(axis=1)
+        rows = np.flatnonzero(mask)
+        arrivals = came[homes == home]
+        for start in range(0, len(rows), CHUNK * 8):
+            part = rows[start:start + CHUNK * 8]
+            with index.lock.reading():
+                if index.version != table.version:
+                    raise IndexChanged("the index changed during a patch")
+                theirs = index.vectors_of(table.ids[part].astype(np.int64))
+            for first in range(0, len(arrivals), 16):
+                group = arrivals[first:first + 16]
+                distance = combined_distance(aspect_distances(group[:, None, :], theirs[None]),
+                                             None)  # (arrivals, rows)
+                out[part[(distance <= reach[part] + MARGIN).any(axis=0)]] = True
+    return out
+
+
+def _probe_width(index: VectorIndex) -> int:
+    """The lists kept per sample: what VectorIndex.probed gives (none for an exact index)."""
+    if index.info.kind != "ivf":
+        return 0
+    return min(index.info.nprobe + PROBE_SPARE, index.info.nlist)
+
+
+PROBE_SPARE = 2  # lists kept past nprobe: a batch ranks near-tied lists unlike one search
+
+
+def _empty(index: VectorIndex, version: int, generation: int, ids: np.ndarray,
+           k: int) -> NeighbourTable:
     n = len(ids)
     id_type = np.int32 if n == 0 or int(ids[-1]) <= np.iinfo(np.int32).max else np.int64
-    ids = ids.astype(id_type)
-    neighbours = np.full((n, k), -1, id_type)
-    numbers = np.zeros((n, k, 2 + len(ASPECTS)), np.uint16)
-    wide: dict[int, np.ndarray] = {}
-    filled = np.zeros(n, np.uint8)
-    for start in range(0, n, CHUNK):
+    width = _probe_width(index)
+    probes = None if not width else np.full(
+        (n, width), -1, np.int16 if index.info.nlist < np.iinfo(np.int16).max else np.int32)
+    return NeighbourTable(index, version, generation, ids.astype(id_type), np.zeros(n, np.uint8),
+                          np.full((n, k), -1, id_type),
+                          np.zeros((n, k, 2 + len(ASPECTS)), np.uint16), probes=probes)
+
+
+def _fill(table: NeighbourTable, rows: np.ndarray, should_stop: Callable[[], bool] | None) -> None:
+    """Compute these rows of the table from its index, as a live search answers for each."""
+    index, version, k = table.index, table.version, table.k
+    ids, neighbours, numbers, wide = table.ids, table.neighbours, table.numbers, table.wide
+    for start in range(0, len(rows), CHUNK):
         if should_stop is not None and should_stop():
             raise IndexChanged("stopped")
-        chunk = ids[start:start + CHUNK]
+        block = rows[start:start + CHUNK]
+        chunk = ids[block].astype(np.int64)
         with index.lock.reading():
             if index.version != version:
                 raise IndexChanged(f"the index changed (version {version} -> {index.version})")
@@ -217,22 +349,25 @@ def build(index: VectorIndex, k: int = TABLE_K,
             found = _without_self(found, chunk)[:, :k]
             present = found >= 0
             # Absent neighbours (-1) stand in as the query itself; their numbers are unused.
-            rows = index.vectors_of(np.where(present, found, chunk[:, None]).ravel())
-        rows = rows.reshape(len(chunk), found.shape[1], -1)
-        per_aspect = aspect_distances(queries[:, None, :], rows)
+            rows_of = index.vectors_of(np.where(present, found, chunk[:, None]).ravel())
+            if table.probes is not None:
+                table.probes[block] = index.probed(queries, spare=PROBE_SPARE)
+        rows_of = rows_of.reshape(len(chunk), found.shape[1], -1)
+        per_aspect = aspect_distances(queries[:, None, :], rows_of)
         combined = combined_distance(per_aspect, None).astype(np.float64)
         width = found.shape[1]
-        block = slice(start, start + len(chunk))
+        neighbours[block] = -1
         neighbours[block, :width] = np.where(present, found, -1)
         scaled = np.zeros((len(chunk), k, numbers.shape[2]), np.int32)
         scaled[:, :width, 0] = _scaled(score(combined))
         scaled[:, :width, 1] = _scaled(combined)
         scaled[:, :width, 2:] = _scaled(per_aspect.astype(np.float64))
         numbers[block] = np.minimum(scaled, NARROW_MAX)
+        for row in block.tolist():
+            wide.pop(row, None)
         for offset in np.flatnonzero((scaled >= NARROW_MAX).any(axis=(1, 2))).tolist():
-            wide[start + offset] = scaled[offset].copy()
-        filled[block] = present.sum(axis=1)
-    return NeighbourTable(index, version, generation, ids, filled, neighbours, numbers, wide)
+            wide[int(block[offset])] = scaled[offset].copy()
+        table.filled[block] = present.sum(axis=1)
 
 
 def _without_self(found: np.ndarray, queries: np.ndarray) -> np.ndarray:
