@@ -1278,6 +1278,7 @@ def main() -> None:
                 profile_section(load, server.pid, base, catalog, args.seconds, work)
             except Exception as exc:
                 print(f"  profile failed: {type(exc).__name__}: {exc}")
+        print(f"\nserver RSS after the runs: {rss_mb(server.pid):.0f} MB")
     finally:
         stop(bare)
         stop(server)
