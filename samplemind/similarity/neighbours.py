@@ -232,28 +232,38 @@ def patch(previous: NeighbourTable, catalog: Catalog,
         if catalog.oldest_removal_kept() > previous.generation:
             return None  # removals since the table are forgotten: cannot tell which
         changed, _ = catalog.vector_changes(previous.generation)
-    changed = np.asarray(changed, np.int64)
-    arrived = np.union1d(np.setdiff1d(ids, previous.ids), np.intersect1d(changed, ids))
-    touched = np.union1d(arrived, np.setdiff1d(previous.ids, ids))  # moved, new or gone
-    if len(arrived) > PATCH_MAX_ARRIVALS or (index.info.kind == "ivf") != (previous.probes is not None):
+    if (index.info.kind == "ivf") != (previous.probes is not None):
         return None
+    # Both id lists are sorted: which rows stay, which are new and which left, by binary
+    # search (set operations would hash a million ids, twice).
+    kept, source = _find(previous.ids, ids)
+    left = previous.ids[~_find(ids, previous.ids)[0]]
+    changed = np.asarray(changed, np.int64)
+    present, at = _find(ids, changed)
+    dirty = ~kept  # new samples
+    dirty[at[present]] = True  # moved ones
+    arrived = ids[dirty].astype(np.int64)
+    if len(arrived) > PATCH_MAX_ARRIVALS:
+        return None
+    touched = np.concatenate([arrived, left.astype(np.int64)])  # moved, new or gone
     table = _empty(index, version, generation, ids, k)
-    # Rows kept from previous, copied in place (a new table: the server reads the old one
-    # until this one is handed over).
-    old = np.searchsorted(previous.ids, ids)
-    old = np.minimum(old, max(len(previous.ids) - 1, 0))
-    kept = (previous.ids[old] == ids) if len(previous.ids) else np.zeros(len(ids), bool)
-    rows, source = np.flatnonzero(kept), old[kept]
-    table.neighbours[rows] = previous.neighbours[source]
-    table.numbers[rows] = previous.numbers[source]
-    table.filled[rows] = previous.filled[source]
-    if table.probes is not None and previous.probes is not None:
-        table.probes[rows] = previous.probes[source]
-    for row, was in zip(rows.tolist(), source.tolist()):
-        if was in previous.wide:
-            table.wide[row] = previous.wide[was]
-    dirty = ~kept | np.isin(ids, arrived)
-    dirty |= np.isin(table.neighbours, touched).any(axis=1)
+    # Rows kept from previous, copied (a new table: the server reads the old one until this
+    # one is handed over).
+    runs = _runs(np.flatnonzero(kept), source[kept])
+    for name in ("neighbours", "numbers", "filled", "probes"):
+        into, out_of = getattr(table, name), getattr(previous, name)
+        if into is not None and out_of is not None:
+            for row, was, length in runs:
+                into[row:row + length] = out_of[was:was + length]
+    if previous.wide:
+        now, row_now = _find(ids, previous.ids[list(previous.wide)])
+        for was, present, row in zip(previous.wide, now.tolist(), row_now.tolist()):
+            if present:
+                table.wide[row] = previous.wide[was]
+    if len(touched):  # a lookup table over the touched ids' range, not a sort of 16 per row
+        span = int(touched.max()) - int(touched.min())
+        dirty |= np.isin(table.neighbours, touched,
+                         kind="table" if span < 2**24 else None).any(axis=1)
     dirty |= _reached(table, arrived, dirty)
     if dirty.sum() > PATCH_MAX_SHARE * max(len(ids), 1):
         return None
@@ -265,6 +275,26 @@ def patch(previous: NeighbourTable, catalog: Catalog,
 PATCH_MAX_ARRIVALS = 5_000  # new or moved vectors a patch takes on; more: a build
 PATCH_MAX_SHARE = 0.25  # rows a patch may recompute; more: a build
 MARGIN = 1e-3  # combined distance: float rounding between FAISS's ranking and ours, and more
+
+
+def _runs(rows: np.ndarray, source: np.ndarray) -> list[tuple[int, int, int]]:
+    """(row, source row, length) of each run where both go up one at a time: the kept rows
+    are copied a run at a time (a few runs: samples were added or removed here and there),
+    three times faster than by fancy indexing."""
+    if not len(rows):
+        return []
+    breaks = np.flatnonzero((np.diff(rows) != 1) | (np.diff(source) != 1)) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [len(rows)]])
+    return list(zip(rows[starts].tolist(), source[starts].tolist(), (ends - starts).tolist()))
+
+
+def _find(sorted_ids: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(whether each wanted id is in sorted_ids, its position there where it is)."""
+    if not len(sorted_ids):
+        return np.zeros(len(wanted), bool), np.zeros(len(wanted), np.int64)
+    at = np.minimum(np.searchsorted(sorted_ids, wanted), len(sorted_ids) - 1)
+    return sorted_ids[at] == wanted, at
 
 
 def _reached(table: NeighbourTable, arrived: np.ndarray, dirty: np.ndarray) -> np.ndarray:
