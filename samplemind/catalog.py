@@ -650,41 +650,84 @@ class Catalog:
         return int(self.scalar("SELECT coalesce(sum(samples), 0) FROM library_figures WHERE "
                                + " AND ".join(terms), values))
 
-    def _streams(self, lists: dict[str, list[Any]]) -> list[tuple[str, list[Any]]]:
+    def _streams(self, lists: dict[str, list[Any]]) -> list[tuple[str, list[Any]]] | None:
         """(condition, parameters) of each (category, type) the filter can match that has
-        samples, from the figures the triggers keep (m018): 'unknown' there is a missing value
-        or the word itself, so both."""
-        terms = [f"{column} IN ({', '.join('?' * len(values))})" for column, values in lists.items()]
-        bound = [value for values in lists.values() for value in values]
-        rows = self.query("SELECT DISTINCT category, type FROM library_figures WHERE samples > 0"
-                          + "".join(f" AND {term}" for term in terms), bound)
-        if any("unknown" in values for values in lists.values()):
-            rows = self.query("SELECT DISTINCT category, type FROM library_figures WHERE samples > 0")
-        streams = []
-        for category, kind in rows:
-            for c in ([None, "unknown"] if category == "unknown" else [category]):
-                for t in ([None, "unknown"] if kind == "unknown" else [kind]):
-                    streams.append((
-                        ("s.category IS NULL" if c is None else "s.category = ?") + " AND "
-                        + ("s.type IS NULL" if t is None else "s.type = ?"),
-                        [v for v in (c, t) if v is not None]))
-        return streams
+        samples (_pairs): a missing value is a pair of its own (IS NULL), which a list (IN)
+        never matches, and the word 'unknown' is only itself. None past MAX_STREAMS pairs or
+        MAX_WALKED_VALUES categories."""
+        pairs = self._pairs(lists)
+        if pairs is None:
+            return None
+        return [(("s.category IS NULL" if category is None else "s.category = ?") + " AND "
+                 + ("s.type IS NULL" if kind is None else "s.type = ?"),
+                 [value for value in (category, kind) if value is not None])
+                for category, kind in pairs]
+
+    def _pairs(self, lists: dict[str, list[Any]]) -> list[tuple[Any, Any]] | None:
+        """The (category, type) pairs that have samples and that the filter's lists allow
+        (None: a missing value), read from the samples themselves by seeks in m020's
+        (category, type, path), a skip-scan of one seek per pair and one per category: not
+        from the figures (m018), which a catalog written around their triggers or a damaged
+        figures row would make hide every sample of a pair. None past MAX_STREAMS pairs or
+        MAX_WALKED_VALUES categories (the caller reads the page the one-statement way)."""
+        types = lists.get("type")
+
+        def first(term: str, bound: list[Any], order: str) -> tuple[Any, Any] | None:
+            return self.conn.execute(
+                f"SELECT s.category, s.type FROM samples s INDEXED BY {_PAIR_INDEX} WHERE {term} "
+                f"ORDER BY {order} LIMIT 1", bound).fetchone()
+
+        def at(column: str, value: Any) -> tuple[str, list[Any]]:
+            return (f"s.{column} IS NULL", []) if value is None else (f"s.{column} = ?", [value])
+
+        def heads() -> Iterator[tuple[Any, Any]]:
+            """(category, its least type) of each category to read."""
+            if "category" in lists:
+                for category in lists["category"]:
+                    head = first("s.category = ?", [category], "s.type")
+                    if head is not None:
+                        yield head
+                return
+            head = first("1", [], "s.category, s.type")  # NULLs first, as the index holds them
+            while head is not None:
+                yield head
+                past = "s.category IS NOT NULL" if head[0] is None else "s.category > ?"
+                head = first(past, [] if head[0] is None else [head[0]], "s.category, s.type")
+
+        pairs: list[tuple[Any, Any]] = []
+        for walked, (category, kind) in enumerate(heads()):
+            if walked >= MAX_WALKED_VALUES:
+                return None
+            term, bound = at("category", category)
+            if types is not None:
+                pairs += [(category, t) for t in types
+                          if first(f"{term} AND s.type = ?", [*bound, t], "s.type") is not None]
+            else:
+                row: tuple[Any, Any] | None = (category, kind)
+                while row is not None:
+                    pairs.append(row)
+                    kind = row[1]
+                    row = (first(f"{term} AND s.type IS NOT NULL", bound, "s.type") if kind is None
+                           else first(f"{term} AND s.type > ?", [*bound, kind], "s.type"))
+            if len(pairs) > MAX_STREAMS:
+                return None
+        return pairs
 
     def _order_page(self, where: str, params: Sequence[Any], expr: str, direction: str,
                     order_by: str, wanted: int, lists: dict[str, list[Any]]) -> list[int] | None:
         """A page in the order of a column, read from m020's index of (category, type, the
-        column, path): one stream per (category, type) the filter can match (the figures say
-        which have samples), each read in the column's order and exactly the filter's, merged
-        by one UNION ALL per step. The column's value at the page's end (the `wanted`-th of
+        column, path): one stream per (category, type) the filter can match that has samples
+        (_pairs: seeks, not the figures), each read in the column's order and exactly the
+        filter's, merged by one UNION ALL per step. The column's value at the page's end (the `wanted`-th of
         the streams' first `wanted` entries each, NULLs skipped: the index's range starts past
         them); the fewer than `wanted` samples before it, read and sorted; then the samples
         equal to it in path order (a long run of equal tempos is read `wanted` entries deep,
         not sorted); after every value, the samples without one, in path order."""
         streams = self._streams(lists)
+        if streams is None:
+            return None
         if not streams:
             return []
-        if len(streams) > MAX_STREAMS:
-            return None
         # Each arm binds the filter's values again: past SQLite's variable limit (32766 in
         # most builds) the one-statement way, which binds them once, answers instead.
         if len(streams) * (len(params) + 4) > self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER):
@@ -1169,6 +1212,8 @@ _ORDER_INDEXES = {
 _DIRECT_ORDERS = {("type", "s.bpm", "DESC"): "samples_type_fastest",
                   ("category", "s.loudness_lufs", "DESC"): "samples_category_loudest"}
 MAX_STREAMS = 200  # (category, type) pairs a page merges at most (SQLite: 500 SELECTs in one)
+# m020's (category, type, path): the (category, type) pairs that have samples, by seeks
+_PAIR_INDEX = "samples_category_type_path"
 # "has a value" for a sort key as a range SQLite starts its index walk with, past the NULLs at
 # the front (IS NOT NULL is one only on a plain column): '' is the least text, and the
 # Camelot number an integer.
