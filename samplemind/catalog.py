@@ -665,53 +665,33 @@ class Catalog:
 
     def _pairs(self, lists: dict[str, list[Any]]) -> list[tuple[Any, Any]] | None:
         """The (category, type) pairs that have samples and that the filter's lists allow
-        (None: a missing value), read from the samples themselves by seeks in m020's
-        (category, type, path), a skip-scan of one seek per pair and one per category: not
-        from the figures (m018), which a catalog written around their triggers or a damaged
-        figures row would make hide every sample of a pair. None past MAX_STREAMS pairs or
-        MAX_WALKED_VALUES categories (the caller reads the page the one-statement way)."""
+        (None: a missing value), read from the samples themselves: not from the figures (m018),
+        which a catalog written around their triggers or a damaged figures row would make hide
+        every sample of a pair. A skip-scan of m020's (category, type, path), one seek per
+        category and one per pair, done by SQLite in two statements (_CATEGORY_WALK, then
+        _TYPE_WALK or _TYPE_PROBES): a few dozen seeks, the same plan whatever the planner's
+        statistics. None past MAX_WALKED_VALUES categories or MAX_STREAMS pairs (the caller
+        reads the page the one-statement way)."""
+        if "category" in lists:
+            categories = lists["category"]  # an IN list never matches a missing value
+        else:
+            categories = [row[0] for row in self.conn.execute(_CATEGORY_WALK, [MAX_WALKED_VALUES + 1])]
+            if sum(category is not None for category in categories) > MAX_WALKED_VALUES:
+                return None
         types = lists.get("type")
-
-        def first(term: str, bound: list[Any], order: str) -> tuple[Any, Any] | None:
-            return self.conn.execute(
-                f"SELECT s.category, s.type FROM samples s INDEXED BY {_PAIR_INDEX} WHERE {term} "
-                f"ORDER BY {order} LIMIT 1", bound).fetchone()
-
-        def at(column: str, value: Any) -> tuple[str, list[Any]]:
-            return (f"s.{column} IS NULL", []) if value is None else (f"s.{column} = ?", [value])
-
-        def heads() -> Iterator[tuple[Any, Any]]:
-            """(category, its least type) of each category to read."""
-            if "category" in lists:
-                for category in lists["category"]:
-                    head = first("s.category = ?", [category], "s.type")
-                    if head is not None:
-                        yield head
-                return
-            head = first("1", [], "s.category, s.type")  # NULLs first, as the index holds them
-            while head is not None:
-                yield head
-                past = "s.category IS NOT NULL" if head[0] is None else "s.category > ?"
-                head = first(past, [] if head[0] is None else [head[0]], "s.category, s.type")
-
-        pairs: list[tuple[Any, Any]] = []
-        for walked, (category, kind) in enumerate(heads()):
-            if walked >= MAX_WALKED_VALUES:
-                return None
-            term, bound = at("category", category)
-            if types is not None:
-                pairs += [(category, t) for t in types
-                          if first(f"{term} AND s.type = ?", [*bound, t], "s.type") is not None]
-            else:
-                row: tuple[Any, Any] | None = (category, kind)
-                while row is not None:
-                    pairs.append(row)
-                    kind = row[1]
-                    row = (first(f"{term} AND s.type IS NOT NULL", bound, "s.type") if kind is None
-                           else first(f"{term} AND s.type > ?", [*bound, kind], "s.type"))
-            if len(pairs) > MAX_STREAMS:
-                return None
-        return pairs
+        if not categories or types == []:
+            return []
+        bound = [*categories, *(types or [])]
+        if len(bound) >= self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER):
+            return None
+        rows = ", ".join("(?)" for _ in categories)
+        sql = f"WITH RECURSIVE categories(category) AS (VALUES {rows}), "
+        if types is None:
+            sql += _TYPE_WALK
+        else:
+            sql += f"types(type) AS (VALUES {', '.join('(?)' for _ in types)}) {_TYPE_PROBES}"
+        pairs = self.query(f"{sql} LIMIT ?", [*bound, MAX_STREAMS + 1])
+        return None if len(pairs) > MAX_STREAMS else pairs
 
     def _order_page(self, where: str, params: Sequence[Any], expr: str, direction: str,
                     order_by: str, wanted: int, lists: dict[str, list[Any]]) -> list[int] | None:
@@ -1212,8 +1192,43 @@ _ORDER_INDEXES = {
 _DIRECT_ORDERS = {("type", "s.bpm", "DESC"): "samples_type_fastest",
                   ("category", "s.loudness_lufs", "DESC"): "samples_category_loudest"}
 MAX_STREAMS = 200  # (category, type) pairs a page merges at most (SQLite: 500 SELECTs in one)
-# m020's (category, type, path): the (category, type) pairs that have samples, by seeks
+# The (category, type) pairs that have samples, by seeks in m020's (category, type, path)
+# (Catalog._pairs): each scalar subquery one seek (SEARCH ... (category=? AND type>?)); IS
+# seeks a missing value as it does any other.
 _PAIR_INDEX = "samples_category_type_path"
+
+
+def _first(column: str, where: str) -> str:
+    return (f"(SELECT s.{column} FROM samples s INDEXED BY {_PAIR_INDEX} WHERE {where} "
+            f"ORDER BY s.{column} LIMIT 1)")
+
+
+def _exists(where: str) -> str:
+    return f"EXISTS (SELECT 1 FROM samples s INDEXED BY {_PAIR_INDEX} WHERE {where})"
+
+
+# Every category that has samples, the missing one (NULL) first if any; at most `?` others.
+_CATEGORY_WALK = (
+    "WITH RECURSIVE walk(category) AS ("
+    f"SELECT {_first('category', 's.category IS NOT NULL')} UNION ALL "
+    f"SELECT {_first('category', 's.category > w.category')} FROM walk w "
+    "WHERE w.category IS NOT NULL LIMIT ?) "
+    f"SELECT NULL WHERE {_exists('s.category IS NULL')} "
+    "UNION ALL SELECT category FROM walk WHERE category IS NOT NULL")
+# Of the categories (a CTE), every (category, type) that has samples: each category's types
+# one seek each (NULL ends a walk), and the missing type where it has samples.
+_TYPE_WALK = (
+    "pairs(category, type) AS ("
+    f"SELECT c.category, {_first('type', 's.category IS c.category AND s.type IS NOT NULL')} "
+    "FROM categories c UNION ALL "
+    f"SELECT p.category, {_first('type', 's.category IS p.category AND s.type > p.type')} "
+    "FROM pairs p WHERE p.type IS NOT NULL) "
+    "SELECT category, type FROM pairs WHERE type IS NOT NULL UNION ALL "
+    "SELECT c.category, NULL FROM categories c "
+    f"WHERE {_exists('s.category IS c.category AND s.type IS NULL')}")
+# Of the categories and types (CTEs), the pairs that have samples: one seek each.
+_TYPE_PROBES = ("SELECT c.category, t.type FROM categories c, types t "
+                f"WHERE {_exists('s.category IS c.category AND s.type = t.type')}")
 # "has a value" for a sort key as a range SQLite starts its index walk with, past the NULLs at
 # the front (IS NOT NULL is one only on a plain column): '' is the least text, and the
 # Camelot number an integer.
