@@ -698,9 +698,9 @@ class Catalog:
         """A page in the order of a column, read from m020's index of (category, type, the
         column, path): one stream per (category, type) the filter can match that has samples
         (_pairs: seeks, not the figures), each read in the column's order and exactly the
-        filter's, merged by one UNION ALL per step. The column's value at the page's end (the `wanted`-th of
-        the streams' first `wanted` entries each, NULLs skipped: the index's range starts past
-        them); the fewer than `wanted` samples before it, read and sorted; then the samples
+        filter's, merged by one UNION ALL per step. The column's value at the page's end (the
+        `wanted`-th of the streams' first `wanted` entries each, NULLs skipped: the index's
+        range starts past them); the fewer than `wanted` samples before it, read and sorted; then the samples
         equal to it in path order (a long run of equal tempos is read `wanted` entries deep,
         not sorted); after every value, the samples without one, in path order."""
         streams = self._streams(lists)
