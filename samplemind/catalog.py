@@ -650,41 +650,64 @@ class Catalog:
         return int(self.scalar("SELECT coalesce(sum(samples), 0) FROM library_figures WHERE "
                                + " AND ".join(terms), values))
 
-    def _streams(self, lists: dict[str, list[Any]]) -> list[tuple[str, list[Any]]]:
+    def _streams(self, lists: dict[str, list[Any]]) -> list[tuple[str, list[Any]]] | None:
         """(condition, parameters) of each (category, type) the filter can match that has
-        samples, from the figures the triggers keep (m018): 'unknown' there is a missing value
-        or the word itself, so both."""
-        terms = [f"{column} IN ({', '.join('?' * len(values))})" for column, values in lists.items()]
-        bound = [value for values in lists.values() for value in values]
-        rows = self.query("SELECT DISTINCT category, type FROM library_figures WHERE samples > 0"
-                          + "".join(f" AND {term}" for term in terms), bound)
-        if any("unknown" in values for values in lists.values()):
-            rows = self.query("SELECT DISTINCT category, type FROM library_figures WHERE samples > 0")
-        streams = []
-        for category, kind in rows:
-            for c in ([None, "unknown"] if category == "unknown" else [category]):
-                for t in ([None, "unknown"] if kind == "unknown" else [kind]):
-                    streams.append((
-                        ("s.category IS NULL" if c is None else "s.category = ?") + " AND "
-                        + ("s.type IS NULL" if t is None else "s.type = ?"),
-                        [v for v in (c, t) if v is not None]))
-        return streams
+        samples (_pairs): a missing value is a pair of its own (IS NULL), which a list (IN)
+        never matches, and the word 'unknown' is only itself. None past MAX_STREAMS pairs or
+        MAX_WALKED_VALUES categories."""
+        pairs = self._pairs(lists)
+        if pairs is None:
+            return None
+        return [(("s.category IS NULL" if category is None else "s.category = ?") + " AND "
+                 + ("s.type IS NULL" if kind is None else "s.type = ?"),
+                 [value for value in (category, kind) if value is not None])
+                for category, kind in pairs]
+
+    def _pairs(self, lists: dict[str, list[Any]]) -> list[tuple[Any, Any]] | None:
+        """The (category, type) pairs that have samples and that the filter's lists allow
+        (None: a missing value), read from the samples themselves: not from the figures (m018),
+        which a catalog written around their triggers or a damaged figures row would make hide
+        every sample of a pair. A skip-scan of m020's (category, type, path), one seek per
+        category and one per pair, done by SQLite in two statements (_CATEGORY_WALK, then
+        _TYPE_WALK or _TYPE_PROBES): a few dozen seeks, the same plan whatever the planner's
+        statistics. None past MAX_WALKED_VALUES categories or MAX_STREAMS pairs (the caller
+        reads the page the one-statement way)."""
+        if "category" in lists:
+            categories = lists["category"]  # an IN list never matches a missing value
+        else:
+            categories = [row[0] for row in self.conn.execute(_CATEGORY_WALK, [MAX_WALKED_VALUES + 1])]
+            if sum(category is not None for category in categories) > MAX_WALKED_VALUES:
+                return None
+        types = lists.get("type")
+        if not categories or types == []:
+            return []
+        bound = [*categories, *(types or [])]
+        if len(bound) >= self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER):
+            return None
+        rows = ", ".join("(?)" for _ in categories)
+        sql = f"WITH RECURSIVE categories(category) AS (VALUES {rows}), "
+        if types is None:
+            sql += _TYPE_WALK
+        else:
+            sql += f"types(type) AS (VALUES {', '.join('(?)' for _ in types)}) {_TYPE_PROBES}"
+        pairs = self.query(f"{sql} LIMIT ?", [*bound, MAX_STREAMS + 1])
+        return None if len(pairs) > MAX_STREAMS else pairs
 
     def _order_page(self, where: str, params: Sequence[Any], expr: str, direction: str,
                     order_by: str, wanted: int, lists: dict[str, list[Any]]) -> list[int] | None:
         """A page in the order of a column, read from m020's index of (category, type, the
-        column, path): one stream per (category, type) the filter can match (the figures say
-        which have samples), each read in the column's order and exactly the filter's, merged
-        by one UNION ALL per step. The column's value at the page's end (the `wanted`-th of
-        the streams' first `wanted` entries each, NULLs skipped: the index's range starts past
-        them); the fewer than `wanted` samples before it, read and sorted; then the samples
+        column, path): one stream per (category, type) the filter can match that has samples
+        (_pairs: seeks, not the figures), each read in the column's order and exactly the
+        filter's, merged by one UNION ALL per step. The column's value at the page's end (the
+        `wanted`-th of the streams' first `wanted` entries each, NULLs skipped: the index's
+        range starts past them); the fewer than `wanted` samples before it, read and sorted; then the samples
         equal to it in path order (a long run of equal tempos is read `wanted` entries deep,
         not sorted); after every value, the samples without one, in path order."""
         streams = self._streams(lists)
+        if streams is None:
+            return None
         if not streams:
             return []
-        if len(streams) > MAX_STREAMS:
-            return None
         # Each arm binds the filter's values again: past SQLite's variable limit (32766 in
         # most builds) the one-statement way, which binds them once, answers instead.
         if len(streams) * (len(params) + 4) > self.conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER):
@@ -1169,6 +1192,43 @@ _ORDER_INDEXES = {
 _DIRECT_ORDERS = {("type", "s.bpm", "DESC"): "samples_type_fastest",
                   ("category", "s.loudness_lufs", "DESC"): "samples_category_loudest"}
 MAX_STREAMS = 200  # (category, type) pairs a page merges at most (SQLite: 500 SELECTs in one)
+# The (category, type) pairs that have samples, by seeks in m020's (category, type, path)
+# (Catalog._pairs): each scalar subquery one seek (SEARCH ... (category=? AND type>?)); IS
+# seeks a missing value as it does any other.
+_PAIR_INDEX = "samples_category_type_path"
+
+
+def _first(column: str, where: str) -> str:
+    return (f"(SELECT s.{column} FROM samples s INDEXED BY {_PAIR_INDEX} WHERE {where} "
+            f"ORDER BY s.{column} LIMIT 1)")
+
+
+def _exists(where: str) -> str:
+    return f"EXISTS (SELECT 1 FROM samples s INDEXED BY {_PAIR_INDEX} WHERE {where})"
+
+
+# Every category that has samples, the missing one (NULL) first if any; at most `?` others.
+_CATEGORY_WALK = (
+    "WITH RECURSIVE walk(category) AS ("
+    f"SELECT {_first('category', 's.category IS NOT NULL')} UNION ALL "
+    f"SELECT {_first('category', 's.category > w.category')} FROM walk w "
+    "WHERE w.category IS NOT NULL LIMIT ?) "
+    f"SELECT NULL WHERE {_exists('s.category IS NULL')} "
+    "UNION ALL SELECT category FROM walk WHERE category IS NOT NULL")
+# Of the categories (a CTE), every (category, type) that has samples: each category's types
+# one seek each (NULL ends a walk), and the missing type where it has samples.
+_TYPE_WALK = (
+    "pairs(category, type) AS ("
+    f"SELECT c.category, {_first('type', 's.category IS c.category AND s.type IS NOT NULL')} "
+    "FROM categories c UNION ALL "
+    f"SELECT p.category, {_first('type', 's.category IS p.category AND s.type > p.type')} "
+    "FROM pairs p WHERE p.type IS NOT NULL) "
+    "SELECT category, type FROM pairs WHERE type IS NOT NULL UNION ALL "
+    "SELECT c.category, NULL FROM categories c "
+    f"WHERE {_exists('s.category IS c.category AND s.type IS NULL')}")
+# Of the categories and types (CTEs), the pairs that have samples: one seek each.
+_TYPE_PROBES = ("SELECT c.category, t.type FROM categories c, types t "
+                f"WHERE {_exists('s.category IS c.category AND s.type = t.type')}")
 # "has a value" for a sort key as a range SQLite starts its index walk with, past the NULLs at
 # the front (IS NOT NULL is one only on a plain column): '' is the least text, and the
 # Camelot number an integer.

@@ -14,7 +14,7 @@ import sqlite_utils
 
 from samplemind import Library
 from samplemind.catalog import Catalog
-from samplemind.migrations import SORT_INDEXES, migrations
+from samplemind.migrations import FIGURE_TRIGGERS, SORT_INDEXES, migrations
 from samplemind.music import camelot, midi_to_note
 
 from helpers import set_statistics
@@ -111,7 +111,8 @@ def sorted_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[di
     return home, rows
 
 
-def _check_pages(library: Library, rows: list[dict[str, Any]], filters=FILTERS) -> None:
+def _check_pages(library: Library, rows: list[dict[str, Any]], filters=FILTERS,
+                 totals: bool = True) -> None:
     path_of = dict(library.catalog.query("SELECT id, path FROM samples"))
     for text in filters:
         for field in FIELDS:
@@ -122,7 +123,7 @@ def _check_pages(library: Library, rows: list[dict[str, Any]], filters=FILTERS) 
                     _, ids, total = library.query_ids(query, limit=limit, offset=offset, total=True)
                     page = expected[offset:offset + limit]
                     assert [path_of[i] for i in ids] == page, (query, limit, offset)
-                    assert total == len(expected), query
+                    assert not totals or total == len(expected), query
                     listed = [s.path for s in library.ls(query, limit=limit, offset=offset)]
                     assert listed == expected[offset:offset + limit], (query, limit, offset)
 
@@ -158,6 +159,62 @@ def test_a_type_or_category_total_comes_from_the_figures_and_agrees(sorted_home)
     with Library(home) as library:
         for text in (*FILTERS, "type:loop,oneshot cat:kick,bass,pad", "cat:kick cat:kick,snare"):
             assert library.count(text or None) == sum(_matches(r, text) for r in rows), text
+
+
+# The figures (m018) as a catalog can have them wrong: emptied; some (category, type) rows
+# gone ('unknown' there: a missing value or the word) and one for a pair without samples; or
+# a fifth of the samples written by a bulk writer that dropped the insert trigger.
+DAMAGES = ("emptied", "pairs", "bypassed")
+UNKNOWN_FILTERS = ("cat:unknown", "cat:unknown,kick type:loop", "type:oneshot cat:unknown,tom")
+
+
+def with_unknowns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with the word 'unknown' as a category and a type and missing types, beside the
+    missing categories make_rows writes: each its own (category, type) pair in the index."""
+    for i, row in enumerate(rows):
+        if i % 11 == 3:
+            row["category"] = "unknown"
+        if i % 13 == 5:
+            row["type"] = None
+        elif i % 17 == 6:
+            row["type"] = "unknown"
+    return rows
+
+
+def damage_figures(conn: Any, rows: list[dict[str, Any]], damage: str) -> None:
+    """Write rows into the catalog with its figures left wrong in the way named."""
+    if damage == "bypassed":
+        conn.execute("DROP TRIGGER samples_figures_insert")
+        insert(conn, rows[len(rows) // 5:])
+        conn.execute(f"CREATE TRIGGER samples_figures_insert {FIGURE_TRIGGERS['samples_figures_insert']}")
+        insert(conn, rows[:len(rows) // 5])
+        return
+    insert(conn, rows)
+    if damage == "emptied":
+        conn.execute("DELETE FROM library_figures")
+    else:
+        conn.execute("DELETE FROM library_figures WHERE category = 'unknown' OR type = 'unknown' "
+                     "OR (category, type) IN (VALUES ('snare', 'loop'), ('kick', 'oneshot'))")
+        conn.execute("INSERT INTO library_figures VALUES ('loop', 'ghost', 'wav', 5, 1.0, 10)")
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize("state", ["none", "fresh", "stale"])
+def test_sort_pages_list_every_sample_whatever_the_figures_say(tmp_path: Path, damage: str,
+                                                                state: str) -> None:
+    """A sort page finds the (category, type) pairs that have samples in the samples (seeks
+    in m020's (category, type, path)), not in the figures: figures written around their
+    triggers or damaged hide no sample from any page. (The totals are figures, like the
+    facets beside them: not checked here.)"""
+    rows = with_unknowns(make_rows(900, seed=11))
+    with Library(tmp_path) as library:
+        with library.catalog.transaction():
+            damage_figures(library.catalog.conn, rows, damage)
+        figured = library.catalog.scalar("SELECT coalesce(sum(samples), 0) FROM library_figures")
+        assert figured != len(rows)  # the figures are wrong indeed
+    set_statistics(tmp_path, state, stale_fraction=100)
+    with Library(tmp_path) as library:
+        _check_pages(library, rows, filters=(*FILTERS, *UNKNOWN_FILTERS), totals=False)
 
 
 def test_m020_applies_to_a_catalog_made_before_it(tmp_path: Path) -> None:
