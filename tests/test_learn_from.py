@@ -26,7 +26,7 @@ from samplemind.analysis import calibration  # noqa: E402
 
 NOT_LEARNT = ("hydrogen", "hydrogen-data", "hydrogen-drumkits", "hydrogen-drumkits-effects",
               "lmms", "lmms-common")
-LEARNT = {"fluidr3", "musescore", "salamander", "sonic-pi", "sonic-pi-samples"}
+LEARNT = {"fluidr3", "musescore", "salamander", "sonic-pi", "sonic-pi-samples", "sonic-pi-loops"}
 
 
 def test_the_learn_from_list_excludes_gpl_and_unclear_sources():

