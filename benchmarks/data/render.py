@@ -38,6 +38,10 @@ patch below E1 has a weak fundamental), the key the progression was written in, 
 loop was sequenced at. Everything is deterministic (fixed seeds; fluidsynth renders offline
 with reverb and chorus off for notes). MIDI files are written by a 30-line Standard MIDI File
 writer here: format 0 with note, program and tempo events is all we need, so no new dependency.
+
+calibration_loops() sequences 120 more drum loops the same way from Sonic Pi's CC0 hits alone,
+for benchmarks/calibration.py's bpm map (a map may learn only from licence-clean audio); they
+are not part of this evaluation set.
 """
 
 from __future__ import annotations
