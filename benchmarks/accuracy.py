@@ -893,8 +893,9 @@ def report_type_confidence(items: list[dict], records: dict) -> None:
     loop = np.array([i["type"] == "loop" for i in items])
     source = np.array([i.get("source") or "?" for i in items])
     print(f"type by source (confidence as the catalog shows it, through calibration.json's map, "
-          f"which was fitted on these sources: held out, see benchmarks/calibration.py and "
-          f"scripts/fit_type.py; sure = confidence >= {SURE}; ECE goal <= 0.05):")
+          f"fitted on the sources labels.LEARN_FROM allows, the others only tested on: held out, "
+          f"see benchmarks/calibration.py and scripts/fit_type.py; sure = confidence >= {SURE}; "
+          f"ECE goal <= 0.05):")
     print(f"  {'source':20} {'n':>5} {'acc':>6} {'conf':>6} {'ECE':>6} "
           f"{'one-shots sure loops':>21} {'loops sure one-shots':>21}")
     for name in [*sorted(set(source)), "all"]:

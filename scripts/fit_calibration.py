@@ -5,10 +5,14 @@
 One command, re-run whenever an estimator or the category model changes (after bumping
 EXTRACTOR_VERSION, so the evaluation set is analysed afresh): it scans the accuracy
 benchmark's evaluation set like benchmarks/calibration.py (which shares the rows and prints
-the held-out reliability tables), fits one isotonic map per estimate on every source, and
-writes the JSON with the held-out ECE of each map beside it. An estimate with fewer than
-MIN_ROWS answers keeps no map (its raw score passes through) rather than a map fitted on
-noise. Nothing from Debian's hydrogen-drumkits-effects is used.
+the held-out reliability tables), fits one isotonic map per estimate on the rows of the
+sources whose licence lets us learn from them (benchmarks/data/labels.py LEARN_FROM: the
+FluidR3 and MuseScore renders, Sonic Pi, the Salamander piano; never the Hydrogen kits or
+LMMS, which are test sources only), and writes the JSON with each map's held-out ECE (its
+learnable sources held out one at a time) and test ECE (the test sources) beside it. An
+estimate with fewer than MIN_ROWS learnable rows keeps no map (its raw score passes through;
+"without_map" says so) rather than a map fitted on noise. Nothing from Debian's
+hydrogen-drumkits-effects is used.
 """
 
 from __future__ import annotations
@@ -34,6 +38,50 @@ from samplemind.config import default_jobs  # noqa: E402
 MIN_ROWS = bench.MIN_ROWS
 
 
+def fit(rows: dict[str, list[dict]], summary: dict[str, dict[str, float]] | None = None,
+        only: list[str] | None = None, kept: dict | None = None) -> tuple[dict, dict]:
+    """(maps, without_map) for calibration.json from the benchmark's rows: every map fitted
+    on the rows of learnable sources only (labels.LEARN_FROM); an estimate with fewer than
+    MIN_ROWS of them keeps no map (without_map says why). With ``only``, the other
+    estimates' maps are taken from ``kept`` as they are. ``summary``: the held-out ECEs of
+    bench.report, written beside each map."""
+    summary = summary or {}
+    maps: dict[str, dict] = {}
+    without_map: dict[str, str] = {}
+    for name in calibration.ESTIMATES:
+        if only and name not in only:
+            maps.update({key: spec for key, spec in (kept or {}).items()
+                         if key == name or key.startswith(f"{name}:")})
+            continue
+        everything = rows.get(name, [])
+        members = bench.learnable(everything)
+        tested = sorted({r["source"] for r in everything} - {r["source"] for r in members})
+        if len(members) < MIN_ROWS:
+            without_map[name] = (f"{len(members)} rows of learnable sources, fewer than "
+                                 f"{MIN_ROWS}: the raw score passes through")
+            print(f"{name}: {without_map[name]}", file=sys.stderr)
+            continue
+        fitted = bench.fit_maps(members, per_value=name in calibration.PER_VALUE)
+        ece = summary.get(name, {})
+        maps[name] = {**fitted.pop(None).to_json(), "n": len(members),
+                      "sources": sorted({r["source"] for r in members}),
+                      "tested_on": tested,
+                      "held_out_by": bench.held_out_unit(members),
+                      "held_out_ece": _rounded(ece.get("learnt")),
+                      "test_ece": _rounded(ece.get("test")),
+                      "accuracy": round(float(np.mean([r["right"] for r in members])), 4)}
+        for value, mapping in sorted(fitted.items()):
+            answers = [r for r in members if r.get("value") == value]
+            maps[f"{name}:{value}"] = {**mapping.to_json(), "n": len(answers),
+                                       "accuracy": round(float(np.mean(
+                                           [r["right"] for r in answers])), 4)}
+    return maps, without_map
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None or np.isnan(value) else round(float(value), 4)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=bench.labels.DEFAULT_DEST)
@@ -49,30 +97,12 @@ def main() -> None:
     kept = {}
     if args.only and args.out.exists():
         kept = json.loads(args.out.read_text()).get("maps", {})
-    maps = {}
-    for name in calibration.ESTIMATES:
-        if args.only and name not in args.only:
-            maps.update({key: spec for key, spec in kept.items()
-                         if key == name or key.startswith(f"{name}:")})
-            continue
-        members = rows.get(name, [])
-        if len(members) < MIN_ROWS:
-            print(f"{name}: {len(members)} answers, fewer than {MIN_ROWS}: no map", file=sys.stderr)
-            continue
-        fitted = bench.fit_maps(members, per_value=name in calibration.PER_VALUE)
-        maps[name] = {**fitted.pop(None).to_json(), "n": len(members),
-                      "sources": sorted({r["source"] for r in members}),
-                      "held_out_by": bench.held_out_unit(members),
-                      "held_out_ece": round(float(summary.get(name, np.nan)), 4),
-                      "accuracy": round(float(np.mean([r["right"] for r in members])), 4)}
-        for value, mapping in sorted(fitted.items()):
-            answers = [r for r in members if r.get("value") == value]
-            maps[f"{name}:{value}"] = {**mapping.to_json(), "n": len(answers),
-                                       "accuracy": round(float(np.mean(
-                                           [r["right"] for r in answers])), 4)}
+    maps, without_map = fit(rows, summary, args.only, kept)
     document = {"version": calibration.CALIBRATION_VERSION,
                 "extractor_version": EXTRACTOR_VERSION,
-                "fitted_by": "scripts/fit_calibration.py", "maps": maps}
+                "fitted_by": "scripts/fit_calibration.py",
+                "learnt_from": sorted(bench.labels.LEARN_FROM),
+                "without_map": without_map, "maps": maps}
     args.out.write_text(json.dumps(document, indent=1) + "\n")
     print(f"wrote {args.out} ({', '.join(maps)})", file=sys.stderr)
 

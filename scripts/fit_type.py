@@ -60,10 +60,10 @@ from samplemind.analysis.calibration import (  # noqa: E402
 from samplemind.analysis.versions import EXTRACTOR_VERSION  # noqa: E402
 from samplemind.config import default_jobs  # noqa: E402
 
-# Sources whose audio we may learn from (item["source"] of the evaluation set): MIT renders,
-# CC0 Sonic Pi (its samples, its recorded guitar chord, the drum loops sequenced from its
-# hits), the CC BY 3.0 Salamander piano. Not the Hydrogen kits or LMMS (GPL-2+, CC-BY-SA).
-LEARN_FROM = frozenset({"fluidr3", "musescore", "sonic-pi", "sonic-pi-samples", "salamander"})
+# Sources whose audio we may learn from (item["source"] of the evaluation set), from the one
+# licence table (benchmarks/data/labels.py): MIT renders, CC0 Sonic Pi, the CC BY 3.0 Salamander
+# piano. Not the Hydrogen kits or LMMS (GPL-2+, CC-BY-SA).
+LEARN_FROM = labels.LEARN_FROM
 L2 = 1.0  # penalty on the weights (not the intercept), in units of log-likelihood
 SURE = 0.9
 
@@ -182,15 +182,16 @@ def platt(train: list[dict]) -> Callable[[dict], tuple[str, float]]:
 
 
 def shipped_with_map(rows: list[dict]) -> list[tuple[str, float]]:
-    """The shipped rule, its confidence through an isotonic map fitted without the row's
-    source on every other source: what the catalog shows (calibration.json's "type" map, as
+    """The shipped rule, its confidence through an isotonic map fitted on the LEARN_FROM
+    rows of the other sources: what the catalog shows (calibration.json's "type" map, as
     scripts/fit_calibration.py fits it), judged held out like benchmarks/calibration.py."""
     raw = [classify.classify_type(r["cues"]) for r in rows]
     right = [(kind == "loop") == r["loop"] for r, (kind, _) in zip(rows, raw)]
     answers = list(raw)
     for source in sorted({r["source"] for r in rows}):
-        mapping = fit_isotonic([c for r, (_, c) in zip(rows, raw) if r["source"] != source],
-                               [h for r, h in zip(rows, right) if r["source"] != source])
+        train = [r["source"] in LEARN_FROM and r["source"] != source for r in rows]
+        mapping = fit_isotonic([c for t, (_, c) in zip(train, raw) if t],
+                               [h for t, h in zip(train, right) if t])
         for index, row in enumerate(rows):
             if row["source"] == source:
                 answers[index] = (raw[index][0], round(mapping(raw[index][1]), 3))

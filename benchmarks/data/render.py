@@ -38,6 +38,10 @@ patch below E1 has a weak fundamental), the key the progression was written in, 
 loop was sequenced at. Everything is deterministic (fixed seeds; fluidsynth renders offline
 with reverb and chorus off for notes). MIDI files are written by a 30-line Standard MIDI File
 writer here: format 0 with note, program and tempo events is all we need, so no new dependency.
+
+calibration_loops() sequences 120 more drum loops the same way from Sonic Pi's CC0 hits alone,
+for benchmarks/calibration.py's bpm map (a map may learn only from licence-clean audio); they
+are not part of this evaluation set.
 """
 
 from __future__ import annotations
@@ -425,6 +429,19 @@ def drum_kits(dest: Path) -> list[dict[str, str]]:
     return kits
 
 
+def loop_plan(index: int, count: int, rng: np.random.Generator) -> tuple[float, str, float, int]:
+    """(bpm, pattern, swing, bars) of loop ``index`` of ``count``: tempos spread evenly over
+    60-180 BPM, half of them whole numbers, each with a pattern written for its tempo."""
+    bpm = round(60.0 + 120.0 * (index + float(rng.uniform())) / count, 1)
+    if rng.uniform() < 0.5:
+        bpm = float(round(bpm))
+    fitting = [p for p in PATTERNS if PATTERNS[p][1][0] <= bpm <= PATTERNS[p][1][1]]
+    pattern = fitting[index % len(fitting)]
+    swing = float(rng.choice(PATTERNS[pattern][2]))
+    bars = int(rng.choice([1, 2, 4])) if bpm >= 100 else int(rng.choice([1, 2]))
+    return bpm, pattern, swing, bars
+
+
 def sequence_loop(kit: dict[str, np.ndarray], pattern: str, bpm: float, bars: int, swing: float,
                   rng: np.random.Generator) -> np.ndarray:
     hits, _, _ = PATTERNS[pattern]
@@ -452,6 +469,51 @@ def sequence_loop(kit: dict[str, np.ndarray], pattern: str, bpm: float, bars: in
 
 
 # -- building everything ---------------------------------------------------------------------------
+
+
+CALIBRATION_LOOPS = 120
+CALIBRATION_SEED = 17
+
+
+def calibration_loops(dest: Path, out: Path, count: int = CALIBRATION_LOOPS,
+                      log=print) -> list[dict]:
+    """Drum loops sequenced only from Sonic Pi's CC0 one-shots, for the confidence
+    calibration (benchmarks/calibration.py), not for the evaluation set: the evaluation set's
+    loops come from every labelled kit, most of them Hydrogen's (GPL), and a calibration map
+    may learn only from audio whose licence allows it. Each loop takes a random kick, snare
+    and closed hi-hat of Sonic Pi's on loop_plan's tempos and patterns; its source is
+    "sonic-pi-loops". Written to ``out``, reused while its manifest is of this VERSION."""
+    manifest = out / "manifest.json"
+    if manifest.exists():
+        saved = json.loads(manifest.read_text())
+        if saved.get("version") == VERSION and len(saved.get("records", [])) == count \
+                and all(Path(r["path"]).exists() for r in saved["records"]):
+            return saved["records"]
+    hits = [r for r in labels.load(dest) if r["source"] == "sonic-pi-samples"
+            and r["type"] == "oneshot"]
+    voices = {"kick": [r["path"] for r in hits if r["category"] == "kick"],
+              "snare": [r["path"] for r in hits if r["category"] == "snare"],
+              "hat": [r["path"] for r in hits if r["category"] == "hihat"
+                      and "open" not in r["instrument"]]}
+    log(f"sequencing {count} calibration drum loops from Sonic Pi's hits "
+        f"({', '.join(f'{len(v)} {k}' for k, v in voices.items())}) into {out} ...")
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    rng = np.random.default_rng(CALIBRATION_SEED)
+    records = []
+    for index in range(count):
+        bpm, pattern, swing, bars = loop_plan(index, count, rng)
+        chosen = {voice: str(rng.choice(paths)) for voice, paths in voices.items()}
+        kit = {voice: _load_hit(path) for voice, path in chosen.items()}
+        audio = normalise(sequence_loop(kit, pattern, bpm, bars, swing, rng), -1.0)
+        path = out / f"sonicpi_{index + 1:03d}_{pattern}_{bpm:g}bpm.wav"
+        write_wav(path, audio)
+        records.append({"path": str(path), "kind": "drumloop", "type": "loop", "bpm": bpm,
+                        "pattern": pattern, "swing": swing, "bars": bars,
+                        "kit": "+".join(Path(p).stem for p in chosen.values()),
+                        "source": "sonic-pi-loops"})
+    manifest.write_text(json.dumps({"version": VERSION, "records": records}))
+    return records
 
 
 def build(dest: Path, force: bool = False, log=print) -> Path:
@@ -569,15 +631,8 @@ def build(dest: Path, force: bool = False, log=print) -> Path:
     loaded = {kit["kit"]: {v: _load_hit(kit[v]) for v in ("kick", "snare", "hat")} for kit in kits}
     count = 120
     log(f"sequencing {count} drum loops from {len(kits)} kits of real one-shots ...")
-    names = list(PATTERNS)
     for index in range(count):
-        bpm = round(60.0 + 120.0 * (index + float(rng.uniform())) / count, 1)
-        if rng.uniform() < 0.5:
-            bpm = float(round(bpm))
-        fitting = [p for p in names if PATTERNS[p][1][0] <= bpm <= PATTERNS[p][1][1]]
-        pattern = fitting[index % len(fitting)]
-        swing = float(rng.choice(PATTERNS[pattern][2]))
-        bars = int(rng.choice([1, 2, 4])) if bpm >= 100 else int(rng.choice([1, 2]))
+        bpm, pattern, swing, bars = loop_plan(index, count, rng)
         kit = kits[int(rng.integers(len(kits)))]
         audio = sequence_loop(loaded[kit["kit"]], pattern, bpm, bars, swing, rng)
         audio = normalise(audio, -1.0)

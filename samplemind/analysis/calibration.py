@@ -14,8 +14,10 @@ counts as wrong); chord - root and quality; note - the pitch class within 50 cen
 
 The maps are isotonic (monotone, never lower for a higher raw score) piecewise-linear
 curves (for the category, one per class that had enough answers, and one for the rest),
-fitted by scripts/fit_calibration.py on labelled sources (real kits, renders), judged one
-source held out at a time, and shipped as calibration.json beside this file. They are
+fitted by scripts/fit_calibration.py only on labelled sources whose licence lets us learn
+from them (soundfont renders, Sonic Pi, the Salamander piano; the GPL Hydrogen kits and LMMS
+are only tested on), judged one source held out at a time, and shipped as calibration.json
+beside this file. An estimate with too few such answers has no map. They are
 applied where an estimate from the signal enters the catalog (resolve.py, the category
 consensus); the analysis record keeps the raw score. An estimate without a map keeps its raw
 score. Authored values (names, metadata, corrections) keep their own fixed confidences.
