@@ -134,9 +134,10 @@ def test_a_change_arriving_while_the_table_reads_the_ids_waits_for_it(monkeypatc
 
     def ids_as_a_change_arrives():
         # A scan's update arrives just now: it waits for the readers there are.
-        threading.Thread(target=index.update, daemon=True, args=(
-            np.array([5], np.int64), raw[6:7], np.zeros(0, np.int64), 2)).start()
-        while not index.lock._writers_waiting:
+        update = threading.Thread(target=index.update, daemon=True, args=(
+            np.array([5], np.int64), raw[6:7], np.zeros(0, np.int64), 2))
+        update.start()
+        while update.is_alive() and not index.lock._writers_waiting:
             threading.Event().wait(0.001)
         return list_ids()
 

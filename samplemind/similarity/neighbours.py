@@ -204,9 +204,7 @@ def build(index: VectorIndex, k: int = TABLE_K,
     """The table of the index as it is now. Reads under the index's read lock a batch at
     a time (an update waits at most one batch); raises IndexChanged when the index changed
     in between, and stops early (IndexChanged too) when should_stop() says so."""
-    with index.lock.reading():
-        version, generation = index.version, index.info.generation
-        ids = np.sort(index.ids())
+    version, generation, ids = _state(index)
     table = _empty(index, version, generation, ids, k)
     _fill(table, np.arange(len(ids)), should_stop)
     table.computed = len(ids)
@@ -225,9 +223,7 @@ def patch(previous: NeighbourTable, catalog: Catalog,
     nothing new nearer than what it has, and lost nothing it had. Raises IndexChanged as
     build() does."""
     index, k = previous.index, previous.k
-    with index.lock.reading():
-        version, generation = index.version, index.info.generation
-        ids = np.sort(index.ids())
+    version, generation, ids = _state(index)
     with catalog.snapshot():
         if catalog.oldest_removal_kept() > previous.generation:
             return None  # removals since the table are forgotten: cannot tell which
@@ -253,7 +249,8 @@ def patch(previous: NeighbourTable, catalog: Catalog,
         if was in previous.wide:
             table.wide[row] = previous.wide[was]
     dirty = ~kept | np.isin(ids, arrived)
-    dirty |= np.isin(table.neighbours, touched).any(axis=1)
+    # Tested on previous's rows: copied into 32 bits, an id past them has wrapped.
+    dirty[rows] |= np.isin(previous.neighbours[source], touched).any(axis=1)
     dirty |= _reached(table, arrived, dirty)
     if dirty.sum() > PATCH_MAX_SHARE * max(len(ids), 1):
         return None
@@ -316,6 +313,19 @@ def _probe_width(index: VectorIndex) -> int:
 
 
 PROBE_SPARE = 2  # lists kept past nprobe: a batch ranks near-tied lists unlike one search
+
+
+def _state(index: VectorIndex) -> tuple[int, int, np.ndarray]:
+    """(version, generation, sorted ids) of one state of the index. ids() takes the read
+    lock itself: asked under it, a writer waiting in between would hang both (the lock is
+    not reentrant, and a waiting writer goes first)."""
+    with index.lock.reading():
+        version, generation = index.version, index.info.generation
+    ids = np.sort(index.ids())
+    with index.lock.reading():
+        if index.version != version:
+            raise IndexChanged(f"the index changed (version {version} -> {index.version})")
+    return version, generation, ids
 
 
 def _empty(index: VectorIndex, version: int, generation: int, ids: np.ndarray,
