@@ -250,7 +250,7 @@ def patch(previous: NeighbourTable, catalog: Catalog,
             table.wide[row] = previous.wide[was]
     dirty = ~kept | np.isin(ids, arrived)
     # Tested on previous's rows: copied into 32 bits, an id past them has wrapped.
-    dirty[rows] |= np.isin(previous.neighbours[source], touched).any(axis=1)
+    dirty[rows] |= np.isin(previous.neighbours, touched).any(axis=1)[source]
     dirty |= _reached(table, arrived, dirty)
     if dirty.sum() > PATCH_MAX_SHARE * max(len(ids), 1):
         return None
