@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,59 @@ def test_a_patched_table_is_what_live_searches_answer_after_adds_moves_and_remov
         assert patched.ranked(sample_id, 10) is None
     # Removals forgotten since the table: it cannot tell which, so it is built anew.
     assert neighbours.patch(table, _VectorLog([], [], pruned_through=5)) is None
+
+
+@pytest.mark.parametrize("step", ["build", "patch"])
+def test_a_change_arriving_while_the_table_reads_the_ids_waits_for_it(monkeypatch, step):
+    """The read lock is not reentrant and a waiting writer goes first: reading the index's
+    ids (which takes the read lock) inside its read lock would hang both for good."""
+    raw = _clustered(700, seed=4)
+    index = VectorIndex.build(np.arange(1, 701, dtype=np.int64), raw[:700], generation=1)
+    table = neighbours.build(index)
+    list_ids = index.ids
+
+    def ids_as_a_change_arrives():
+        # A scan's update arrives just now: it waits for the readers there are.
+        update = threading.Thread(target=index.update, daemon=True, args=(
+            np.array([5], np.int64), raw[6:7], np.zeros(0, np.int64), 2))
+        update.start()
+        while update.is_alive() and not index.lock._writers_waiting:
+            threading.Event().wait(0.001)
+        return list_ids()
+
+    monkeypatch.setattr(index, "ids", ids_as_a_change_arrives)
+    run = (lambda: neighbours.build(index)) if step == "build" else \
+        (lambda: neighbours.patch(table, _VectorLog([], [])))
+    outcome = []
+
+    def attempt():
+        try:
+            outcome.append(run())
+        except neighbours.IndexChanged as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(30)  # a guard against hanging the suite, not a time limit on the work
+    assert not worker.is_alive(), "deadlock: the table holds the read lock the update waits on"
+    with index.lock.reading():  # and the update went through
+        assert index.version == 1
+
+
+def test_a_patch_after_an_id_past_32_bits_left_recomputes_the_rows_that_had_it():
+    # The table holds ids in 64 bits while one needs them; once it is gone, in 32 bits.
+    raw = _clustered(600, seed=2)
+    big = 2**31 + 5
+    ids = np.append(np.arange(1, 600, dtype=np.int64), big)
+    index = VectorIndex.build(ids, raw, generation=1)
+    table = neighbours.build(index)
+    assert table.neighbours.dtype == np.int64 and (table.neighbours == big).any()
+    index.update(np.zeros(0, np.int64), np.zeros((0, VECTOR_DIM), np.float32),
+                 np.array([big], np.int64), generation=2)
+    patched = neighbours.patch(table, _VectorLog([], [big]))
+    assert patched is not None
+    for sample_id in patched.ids.tolist():
+        assert patched.ranked(sample_id, 16) == _live(index, sample_id, 16), sample_id
 
 
 def test_a_library_smaller_than_k():

@@ -204,9 +204,7 @@ def build(index: VectorIndex, k: int = TABLE_K,
     """The table of the index as it is now. Reads under the index's read lock a batch at
     a time (an update waits at most one batch); raises IndexChanged when the index changed
     in between, and stops early (IndexChanged too) when should_stop() says so."""
-    with index.lock.reading():
-        version, generation = index.version, index.info.generation
-        ids = np.sort(index.ids())
+    version, generation, ids = _state(index)
     table = _empty(index, version, generation, ids, k)
     _fill(table, np.arange(len(ids)), should_stop)
     table.computed = len(ids)
@@ -225,9 +223,7 @@ def patch(previous: NeighbourTable, catalog: Catalog,
     nothing new nearer than what it has, and lost nothing it had. Raises IndexChanged as
     build() does."""
     index, k = previous.index, previous.k
-    with index.lock.reading():
-        version, generation = index.version, index.info.generation
-        ids = np.sort(index.ids())
+    version, generation, ids = _state(index)
     with catalog.snapshot():
         if catalog.oldest_removal_kept() > previous.generation:
             return None  # removals since the table are forgotten: cannot tell which
@@ -261,9 +257,11 @@ def patch(previous: NeighbourTable, catalog: Catalog,
             if present:
                 table.wide[row] = previous.wide[was]
     if len(touched):  # a lookup table over the touched ids' range, not a sort of 16 per row
+        # Tested on previous's rows: copied into 32 bits, an id past them has wrapped.
         span = int(touched.max()) - int(touched.min())
-        dirty |= np.isin(table.neighbours, touched,
-                         kind="table" if span < 2**24 else None).any(axis=1)
+        reached = np.isin(previous.neighbours, touched,
+                          kind="table" if span < 2**24 else None).any(axis=1)
+        dirty[kept] |= reached[source[kept]]
     dirty |= _reached(table, arrived, dirty)
     if dirty.sum() > PATCH_MAX_SHARE * max(len(ids), 1):
         return None
@@ -346,6 +344,19 @@ def _probe_width(index: VectorIndex) -> int:
 
 
 PROBE_SPARE = 2  # lists kept past nprobe: a batch ranks near-tied lists unlike one search
+
+
+def _state(index: VectorIndex) -> tuple[int, int, np.ndarray]:
+    """(version, generation, sorted ids) of one state of the index. ids() takes the read
+    lock itself: asked under it, a writer waiting in between would hang both (the lock is
+    not reentrant, and a waiting writer goes first)."""
+    with index.lock.reading():
+        version, generation = index.version, index.info.generation
+    ids = np.sort(index.ids())
+    with index.lock.reading():
+        if index.version != version:
+            raise IndexChanged(f"the index changed (version {version} -> {index.version})")
+    return version, generation, ids
 
 
 def _empty(index: VectorIndex, version: int, generation: int, ids: np.ndarray,
