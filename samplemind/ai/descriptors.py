@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 # Group -> descriptor -> (low third up to, high third from): the measured table, kept as
-# data beside this file.
+# data beside this file; keys starting "_" say what it was fitted on and are not groups.
 THRESHOLDS_FILE = Path(__file__).with_name("descriptor_thresholds.json")
 THRESHOLDS: dict[str, dict[str, tuple[float, float]]] = {
     group: {name: (low, high) for name, (low, high) in cuts.items()}
-    for group, cuts in json.loads(THRESHOLDS_FILE.read_text()).items()}
+    for group, cuts in json.loads(THRESHOLDS_FILE.read_text()).items()
+    if not group.startswith("_")}
 # Pitched categories with too few samples of their own share one group.
 GROUP_OF = {"tonal": "tonal", "pad": "tonal", "synth": "tonal", "keys": "tonal",
             "guitar": "tonal", "vocal": "tonal"}
