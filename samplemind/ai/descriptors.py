@@ -3,12 +3,12 @@
 A dark hi-hat is far brighter than a bright kick, so each word is judged against
 sounds of its own group. The cut-offs are the lower and upper thirds (33rd and 67th
 percentiles, two significant figures) of each descriptor as samplemind measures it, over
-1,529 sounds whose licence lets us learn from them: the accuracy benchmark's learnable
+1,649 sounds whose licence lets us learn from them: the accuracy benchmark's learnable
 sources (FluidR3 and MuseScore General renders, MIT; Sonic Pi, CC0; Salamander piano
 chords, CC BY 3.0), the real drum kits of scripts/fetch_training_kits.sh (eXaDrums, STK,
-drumterm) and the two soundfonts' GM drum kits, grouped by labelled category (loops by type);
-never the GPL Hydrogen and LMMS kits. A group of fewer than 20 sounds (today: clap) uses
-loops' or all sounds' thirds. scripts/fit_descriptors.py writes the table,
+drumterm), the two soundfonts' GM drum kits and 120 drum loops sequenced from Sonic Pi's
+hits, grouped by labelled category (loops by type); never the GPL Hydrogen and LMMS kits.
+A group of fewer than 20 sounds (today: clap) uses loops' or all sounds' thirds. scripts/fit_descriptors.py writes the table,
 descriptor_thresholds.json beside this file, with what each group was fitted on under
 "_fitted_on". README: Local AI.
 The same table turns measurements into words in the describe prompt, so the model and
