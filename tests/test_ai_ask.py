@@ -15,16 +15,27 @@ from test_ai_fake_ollama import MODEL, FakeOllama, Slow, free_port_with_nothing_
 from samplemind import Library
 from samplemind.ai.descriptors import cutoffs
 from samplemind.ai.prompts import ASK_SCHEMA
-from samplemind.ai.translate import translate
+from samplemind.ai.translate import _fmt, translate
 from samplemind.query import compile_query, parse
 
 from helpers import run_cli
 
 pytestmark = pytest.mark.slow  # the whole module: `pytest -m "not slow"` leaves it out
 
+
+def _third(term: str, field: str, side: str, category: str | None = None,
+           type: str | None = None, unit: str = "") -> str:
+    """The query term for the low or high third of a descriptor in a group, with the group's
+    cut-off as the fitted table has it (descriptor_thresholds.json)."""
+    low, high = cutoffs(field, category, type)
+    return f"{term}:..{_fmt(low)}{unit}" if side == "low" else f"{term}:{_fmt(high)}{unit}.."
+
+
+DARK_KICK = _third("centroid", "spectral_centroid", "low", "kick")
+
 # phrase -> the terms its query must have (exactly, in any order)
 PHRASES = [
-    ("dark punchy kick around 125", {"cat:kick", "centroid:..64", "attack:..10ms"}),
+    ("dark punchy kick around 125", {"cat:kick", DARK_KICK, "attack:..10ms"}),
     ("loop around 125", {"type:loop", "bpm:122..128"}),
     ("125 bpm drum loop", {"type:loop", "bpm:125"}),  # a drum loop has no category
     ("125bpm loops", {"type:loop", "bpm:125"}),
@@ -32,14 +43,16 @@ PHRASES = [
     ("bass loop in A minor 120bpm", {"cat:bass", "type:loop", "bpm:120", "key:Am"}),
     ("F#m pad", {"cat:pad", "key:F#m"}),
     ("chords in Bb major", {"key:A#maj", "chords"}),
-    ("a warm pad in C", {"cat:pad", "key:Cmaj", "centroid:..550"}),
+    ("a warm pad in C", {"cat:pad", "key:Cmaj", _third("centroid", "spectral_centroid", "low",
+                                                       "pad")}),
     ("bass C2", {"cat:bass", "note:C2"}),
-    ("bright hats", {"cat:hihat", "centroid:8600.."}),
+    ("bright hats", {"cat:hihat", _third("centroid", "spectral_centroid", "high", "hihat")}),
     ("hi hats", {"cat:hihat"}),
-    ("long noisy cymbals", {"cat:cymbal", "dur:5.7s..", "flatness:0.07.."}),
-    ("soft snare", {"cat:snare", "lufs:..-24"}),
-    ("loud 808 kick", {"cat:kick", "lufs:-14..", "808"}),
-    ("short one-shots", {"type:oneshot", "dur:..0.55s"}),
+    ("long noisy cymbals", {"cat:cymbal", _third("dur", "duration", "high", "cymbal", unit="s"),
+                            _third("flatness", "spectral_flatness", "high", "cymbal")}),
+    ("soft snare", {"cat:snare", _third("lufs", "loudness_lufs", "low", "snare")}),
+    ("loud 808 kick", {"cat:kick", _third("lufs", "loudness_lufs", "high", "kick"), "808"}),
+    ("short one-shots", {"type:oneshot", _third("dur", "duration", "low", unit="s")}),
     ("kick or snare", {"cat:kick,snare"}),
     ("claps but no snares", {"cat:clap", "-cat:snare"}),
     ("hats without reverb", {"cat:hihat", "-reverb"}),
@@ -51,7 +64,8 @@ PHRASES = [
     ("kick longer than 500ms", {"cat:kick", "dur:0.5s.."}),
     ("top 5 loudest kicks", {"cat:kick", "sort:lufs-", "limit:5"}),
     ("synth with slow attack", {"cat:synth", "attack:50ms.."}),
-    ("gritty bass loops", {"cat:bass", "type:loop", "flatness:0.0001.."}),
+    ("gritty bass loops", {"cat:bass", "type:loop",
+                           _third("flatness", "spectral_flatness", "high", "bass", "loop")}),
     ("I am looking for some shakers", {"cat:perc"}),
     ("", set()),
 ]
@@ -124,7 +138,7 @@ def test_ask_without_a_model_uses_the_built_in_translator(ai_home: Path,
     kicks, stderr, _ = _ls("--ask", "dark punchy kick around 125", "--no-model")
     assert "note: around 125 BPM not used" in stderr
     query = stderr.split("query (built-in translator): ")[1].splitlines()[0]
-    assert query == "cat:kick centroid:..64 attack:..10ms"
+    assert query == f"cat:kick {DARK_KICK} attack:..10ms"
     assert kicks == _expected(ai_home, query)
     assert fake_ollama.requests == []  # --no-model never calls Ollama
 

