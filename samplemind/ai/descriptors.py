@@ -8,9 +8,9 @@ sources (FluidR3 and MuseScore General renders, MIT; Sonic Pi, CC0; Salamander p
 chords, CC BY 3.0), the real drum kits of scripts/fetch_training_kits.sh (eXaDrums, STK,
 drumterm), the two soundfonts' GM drum kits and 120 drum loops sequenced from Sonic Pi's
 hits, grouped by labelled category (loops by type); never the GPL Hydrogen and LMMS kits.
-A group of fewer than 20 sounds (today: clap) uses loops' or all sounds' thirds. scripts/fit_descriptors.py writes the table,
-descriptor_thresholds.json beside this file, with what each group was fitted on under
-"_fitted_on". README: Local AI.
+A group of fewer than 20 sounds (today: clap) uses loops' or all sounds' thirds.
+scripts/fit_descriptors.py writes the table, descriptor_thresholds.json beside this file,
+with what each group was fitted on under "_fitted_on". README: Local AI.
 The same table turns measurements into words in the describe prompt, so the model and
 the built-in translator agree on what "dark" means.
 """
