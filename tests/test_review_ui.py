@@ -80,12 +80,15 @@ def test_answer_by_key_see_the_count_and_undo(page: Any, open_server: LiveServer
     page.keyboard.press("p")
     wait_js(page, "(() => { const a = document.querySelector('#review-player');"
                   " return !a.paused || a.ended; })()")
-    # a digit answers with that category
-    page.keyboard.press(str(asked["choices"].index(truth) + 1))
-    expect(page.locator("#review-result")).to_contain_text(f"{asked['name']} is {truth}: ")
+    # a digit answers with that category: the truth, or when the guess already is the truth
+    # (the answer would change nothing) another category, so that the answer changes a sound
+    shown = page.locator("#review-guess").text_content()
+    answer = truth if truth != shown else next(c for c in asked["choices"] if c != shown)
+    page.keyboard.press(str(asked["choices"].index(answer) + 1))
+    expect(page.locator("#review-result")).to_contain_text(f"{asked['name']} is {answer}: ")
     changed = int(page.get_attribute("#review-result", "data-changed"))
     after = categories(open_server)
-    assert after[ids[asked["name"]]] == (truth, "user")
+    assert after[ids[asked["name"]]] == (answer, "user")
     assert changed >= 1 and changed == sum(after[i][0] != before[i][0] for i in before)
     expect(page.locator("#review-tally")).to_have_text(
         f"1 answer, {changed} sound{'s' if changed != 1 else ''} changed")
