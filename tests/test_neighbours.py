@@ -325,6 +325,27 @@ async def test_the_server_answers_from_the_table_and_keeps_it_current(served, ca
 
 
 @pytest.mark.asyncio
+async def test_an_index_rebuilt_at_the_same_generation_gets_a_table_of_its_own(served):
+    """`index rebuild` makes a new index object at the same catalog generation: the table of
+    the old one no longer answers; one of the new one is built."""
+    client, ctx, home = served
+    keeper = ctx.neighbours
+    await _until(lambda: keeper.table is not None)
+    old = keeper.table
+    generation = ctx.pool.records.generation()
+    await asyncio.get_running_loop().run_in_executor(None, ctx.pool.index.rebuild)
+    assert ctx.pool.index.loaded is not old.index
+    assert ctx.pool.records.generation() == generation  # the catalog did not move
+    misses = keeper.misses
+    assert await _similar(client, 1) == _library_hits(home, 1)  # searched live, right
+    assert keeper.misses == misses + 1
+    await _until(lambda: keeper.table is not None and keeper.table.index is ctx.pool.index.loaded)
+    hits = keeper.hits
+    assert await _similar(client, 1) == _library_hits(home, 1)
+    assert keeper.hits == hits + 1
+
+
+@pytest.mark.asyncio
 async def test_a_similar_answers_etag_follows_its_hits_records(served):
     client, ctx, _ = served
     await _until(lambda: ctx.neighbours.table is not None)

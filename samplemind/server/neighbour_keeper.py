@@ -61,7 +61,7 @@ class NeighbourKeeper:
         JSON of the hit's fields), or None when the table cannot answer now: the caller
         searches live then."""
         table = self.table
-        if table is None or table.generation != self.pool.records.generation():
+        if not self._current(table):
             self.misses += 1
             self.refresh()
             return None
@@ -71,6 +71,13 @@ class NeighbourKeeper:
         else:
             self.hits += 1
         return found
+
+    def _current(self, table: NeighbourTable | None) -> bool:
+        """Whether the table answers for the catalog as it is now: made for its generation,
+        from the index object the server searches (a rebuilt index, a new object, may order
+        neighbours at equal distance differently)."""
+        return (table is not None and table.generation == self.pool.records.generation()
+                and table.index is self.pool.index.loaded)
 
     def refresh(self) -> None:
         """Bring the table up to the catalog in the background (one refresh at a time)."""
@@ -86,9 +93,11 @@ class NeighbourKeeper:
         try:
             while not self._closing:
                 table = self.table
-                if table is not None and table.generation == self.pool.records.generation():
+                if self._current(table):
                     return
-                if table is not None:  # a move that changed no vector costs one query
+                # A move that changed no vector costs one query (an index rebuilt as a new
+                # object at the same generation, `samplemind index rebuild`, needs a build).
+                if table is not None and table.index is self.pool.index.loaded:
                     still = await loop.run_in_executor(self._executor, self._still_right, table)
                     if still is not None:
                         self.table = dataclasses.replace(table, generation=still)

@@ -67,6 +67,11 @@ class IndexManager:
         with self._guard:
             return self._refresh()
 
+    @property
+    def loaded(self) -> VectorIndex | None:
+        """The index object in memory now, as it is (not brought up to the catalog)."""
+        return self._index
+
     def rebuild(self, reason: str = "asked for") -> VectorIndex:
         """Build from the catalog and save, whatever is on disk."""
         with self._guard, self._file_lock():
