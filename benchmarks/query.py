@@ -95,49 +95,24 @@ def without_sort_indexes(conn: Any) -> None:
 
 
 def bulk_build(home: Path, rows: list[dict[str, Any]], plain: bool = False) -> float:
-    """The same catalog written the fast way a million rows need (as benchmarks/scale.py
-    does): the rollback journal, the per-row triggers replaced by one set-based statement
-    each (the triggers' own SQL), the indexes made once after the rows; returns seconds."""
-    from samplemind.migrations import rebuild_figures
+    """The same catalog written the fast way a million rows need (benchmarks/similar.py's
+    set_based_writes, as scale.py does); returns seconds."""
+    from similar import set_based_writes  # benchmarks/similar.py
 
     started = time.perf_counter()
     with Library(home) as library:
         conn = library.catalog.conn
         if plain:
             without_sort_indexes(conn)
-        triggers = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                                     "AND name LIKE '%insert'").fetchall())
-        fts = triggers["samples_fts_insert"]
-        fts_bulk = fts[fts.index("INSERT INTO samples_fts"):fts.rindex("WHERE s.id = new.id")]
-        indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                               "tbl_name = 'samples' AND sql IS NOT NULL").fetchall()
-        conn.execute("PRAGMA journal_mode = DELETE")
-        conn.execute("PRAGMA synchronous = OFF")
         conn.execute("PRAGMA cache_size = -1000000")
-        for name in triggers:
-            conn.execute(f"DROP TRIGGER {name}")
-        try:
-            with library.catalog.transaction():
-                for name, _ in indexes:
-                    conn.execute(f"DROP INDEX {name}")
-                columns = [c for c in rows[0] if c != "tags"]
-                conn.executemany(f"INSERT INTO samples ({', '.join(columns)}) VALUES "
-                                 f"({', '.join('?' for _ in columns)})",
-                                 ([row[c] for c in columns] for row in rows))
-                ids = dict(conn.execute("SELECT path, id FROM samples"))
-                conn.executemany("INSERT INTO tags (sample_id, tag, source) VALUES (?, ?, 'user')",
-                                 [(ids[row["path"]], tag) for row in rows for tag in row["tags"]])
-                conn.execute("INSERT INTO sample_changes (sample_id, generation) SELECT id, 1 FROM samples")
-                conn.execute(fts_bulk)
-                rebuild_figures(conn)
-                for _, create in indexes:
-                    conn.execute(create)
-        finally:
-            for create in triggers.values():
-                conn.execute(create)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        library.catalog.update_statistics(force=True)
+        with set_based_writes(library, with_tags=True):
+            columns = [c for c in rows[0] if c != "tags"]
+            conn.executemany(f"INSERT INTO samples ({', '.join(columns)}) VALUES "
+                             f"({', '.join('?' for _ in columns)})",
+                             ([row[c] for c in columns] for row in rows))
+            ids = dict(conn.execute("SELECT path, id FROM samples"))
+            conn.executemany("INSERT INTO tags (sample_id, tag, source) VALUES (?, ?, 'user')",
+                             [(ids[row["path"]], tag) for row in rows for tag in row["tags"]])
     return time.perf_counter() - started
 
 

@@ -21,6 +21,7 @@ says PASS/FAIL; the exit code is 0 either way (a benchmark reports, it doesn't g
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import os
@@ -30,6 +31,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -208,36 +210,37 @@ def build_catalog(home: Path, vectors: np.ndarray, source: np.ndarray,
     return library, time.perf_counter() - started
 
 
-def build_catalog_fast(home: Path, vectors: np.ndarray, source: np.ndarray,
-                       real_rows: list[dict[str, Any]]) -> tuple[Library, float]:
-    """build_catalog's rows, written the fast way a million rows need: the rollback
-    journal instead of the WAL (an empty table has nothing to roll back), and the per-row
-    triggers (full-text index, change feed) replaced by one set-based statement each, the
-    same SQL as the triggers' bodies."""
-    library = Library(home)
+@contextlib.contextmanager
+def set_based_writes(library: Library, with_tags: bool = False) -> Iterator[int]:
+    """Write many rows the fast way a million rows need (benchmarks/query.py and scale.py
+    too): the rollback journal instead of the WAL (an empty table has nothing to roll back),
+    the indexes made once after the rows, and the per-row insert triggers (full-text index,
+    change feed, figures; with_tags: the tags' too) replaced by one set-based statement each,
+    the triggers' own SQL, for every sample written inside. Yields the generation the rows
+    belong to; the caller inserts them."""
     conn = library.catalog.conn
-    triggers = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                                 "AND tbl_name = 'samples' AND name LIKE '%insert'").fetchall())
+    triggers = dict(conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%insert'"
+        + ("" if with_tags else " AND tbl_name = 'samples'")).fetchall())
     fts = triggers["samples_fts_insert"]
     fts_bulk = fts[fts.index("INSERT INTO samples_fts"):fts.rindex("WHERE s.id = new.id")]
+    indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+                           "tbl_name = 'samples' AND sql IS NOT NULL").fetchall()
     conn.execute("PRAGMA journal_mode = DELETE")
     conn.execute("PRAGMA synchronous = OFF")
     for name in triggers:
         conn.execute(f"DROP TRIGGER {name}")
-    started = time.perf_counter()
     try:
-        indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                               "tbl_name = 'samples' AND sql IS NOT NULL").fetchall()
         with library.catalog.transaction():
             generation = library.catalog.next_generation
             for name, _ in indexes:
                 conn.execute(f"DROP INDEX {name}")
             before = conn.execute("SELECT coalesce(max(id), 0) FROM samples").fetchone()[0]
-            conn.executemany(*_expanded_rows(conn, vectors, source, real_rows, generation))
+            yield generation
             conn.execute("INSERT INTO sample_changes (sample_id, generation) "
                          "SELECT id, ? FROM samples WHERE id > ?", [generation, before])
             conn.execute(fts_bulk + " WHERE s.id > ?", [before])
-            rebuild_figures(conn)  # the figures the dropped samples_figures_insert would count
+            rebuild_figures(conn)  # the figures the dropped *_figures_insert would count
             for _, create in indexes:
                 conn.execute(create)
     finally:
@@ -246,6 +249,16 @@ def build_catalog_fast(home: Path, vectors: np.ndarray, source: np.ndarray,
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     library.catalog.update_statistics(force=True)
+
+
+def build_catalog_fast(home: Path, vectors: np.ndarray, source: np.ndarray,
+                       real_rows: list[dict[str, Any]]) -> tuple[Library, float]:
+    """build_catalog's rows, written set-based (set_based_writes)."""
+    library = Library(home)
+    started = time.perf_counter()
+    with set_based_writes(library) as generation:
+        library.catalog.conn.executemany(
+            *_expanded_rows(library.catalog.conn, vectors, source, real_rows, generation))
     return library, time.perf_counter() - started
 
 
