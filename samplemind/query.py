@@ -653,7 +653,8 @@ class _Compiler:
         if match is None or scale is None:
             units = ", ".join(unit for unit in spec.units if unit)
             hint = f" (units: {units})" if units else ""
-            raise self.fail(value.start, value.end, f"bad number '{raw}' for {spec.name}{hint}")
+            raise self.fail(value.start, value.end, f"bad number '{raw}' for {spec.name}{hint}: "
+                                                    "write a number, or a range LOW..HIGH")
         decimal = Decimal(match.group("num"))
         exponent = int(decimal.as_tuple().exponent)  # an int: the regex admits no NaN/Infinity
         number = float(decimal) * scale

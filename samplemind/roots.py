@@ -58,7 +58,8 @@ def check_root(root: str) -> str:
     try:
         info = os.stat(root)
     except FileNotFoundError:
-        raise NotFound(f"no such file or folder: {shown}") from None
+        raise NotFound(f"no such file or folder: {shown} (check the path; scan takes folders "
+                       "and audio files)") from None
     except OSError as exc:
         raise UsageError(f"cannot scan {shown}: {exc.strerror or exc}") from None
     system = root if root in _SYSTEM_FOLDERS else next(

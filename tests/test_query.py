@@ -273,7 +273,7 @@ def test_self_reference_points_into_the_collection() -> None:
 
 def test_error_inside_a_collection_shows_the_collection_text() -> None:
     assert error("type:loop @broken").splitlines() == [
-        "bad query: in @broken: bad number 'fast' for bpm",
+        "bad query: in @broken: bad number 'fast' for bpm: write a number, or a range LOW..HIGH",
         "  cat:kick bpm:fast",
         "               ^^^^"]
 
